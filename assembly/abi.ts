@@ -1,0 +1,181 @@
+// abi.ts — the one source of truth for the wasm/host interface.
+//
+// scripts/gen-abi.mjs reads every `export const NAME: type = value;` line of this file and writes
+// host/abi.generated.ts, so the host never retypes an offset or an exit code by hand.
+// Keep each constant on one line, with a literal value or an expression of earlier constants.
+//
+// Wasm linear memory (imported from the host, initial = maximum, so host views never detach):
+//
+//   0x0000_0000 +-----------------------------+
+//               | unused (null guard)         |
+//   0x0000_1000 +-----------------------------+ STATE_BASE
+//               | CPU state + exit record     |  (kvm_run-like; offsets below)
+//   0x0001_0000 +-----------------------------+ asc --memoryBase (static data of the module)
+//               | module data                 |
+//   0x0010_0000 +-----------------------------+ TLB_BASE
+//               | software TLB                |
+//   0x0020_0000 +-----------------------------+ PAGEINFO_BASE (per guest-physical page flags)
+//               | page info (1 byte / 4 KiB)  |
+//   0x0030_0000 +-----------------------------+ (free)
+//   0x0100_0000 +-----------------------------+ RAM_BASE: guest physical address 0
+//               | guest RAM (ram_size bytes)  |
+//               +-----------------------------+ RAM_BASE + ram_size = end of memory
+
+export const ABI_VERSION: u32 = 1;
+
+export const STATE_BASE: u32 = 0x1000;
+export const MODULE_DATA_BASE: u32 = 0x10000;
+export const TLB_BASE: u32 = 0x100000;
+export const PAGEINFO_BASE: u32 = 0x200000;
+export const RAM_BASE: u32 = 0x1000000;
+export const MAX_RAM_SIZE: u32 = 0xF0000000;
+
+// ---- general registers, in x86 encoding order (u32 each) ----
+export const OFF_EAX: u32 = 0x00;
+export const OFF_ECX: u32 = 0x04;
+export const OFF_EDX: u32 = 0x08;
+export const OFF_EBX: u32 = 0x0C;
+export const OFF_ESP: u32 = 0x10;
+export const OFF_EBP: u32 = 0x14;
+export const OFF_ESI: u32 = 0x18;
+export const OFF_EDI: u32 = 0x1C;
+export const OFF_EIP: u32 = 0x20;
+// EFLAGS as the host sees it: materialized from the lazy flags when run() returns, read back when run() starts.
+export const OFF_EFLAGS: u32 = 0x24;
+
+// ---- segment registers: 6 x 16 bytes in x86 order ES CS SS DS FS GS ----
+// each: selector (u32), base (u32), limit (u32, byte-granular, already scaled by G), attr (u32: descriptor bits 40..55 >> 8, i.e. type|S|DPL|P in bits 0..7, AVL|L|D/B|G in bits 12..15)
+export const OFF_SEGS: u32 = 0x40;
+export const SEG_STRIDE: u32 = 16;
+export const SEG_SEL: u32 = 0;
+export const SEG_BASE: u32 = 4;
+export const SEG_LIMIT: u32 = 8;
+export const SEG_ATTR: u32 = 12;
+export const SEG_ES: u32 = 0;
+export const SEG_CS: u32 = 1;
+export const SEG_SS: u32 = 2;
+export const SEG_DS: u32 = 3;
+export const SEG_FS: u32 = 4;
+export const SEG_GS: u32 = 5;
+// LDTR and TR use the same 16-byte layout
+export const OFF_LDTR: u32 = 0xA0;
+export const OFF_TR: u32 = 0xB0;
+
+// ---- descriptor-table registers ----
+export const OFF_GDTR_BASE: u32 = 0xC0;
+export const OFF_GDTR_LIMIT: u32 = 0xC4;
+export const OFF_IDTR_BASE: u32 = 0xC8;
+export const OFF_IDTR_LIMIT: u32 = 0xCC;
+
+// ---- control and debug registers ----
+export const OFF_CR0: u32 = 0xD0;
+export const OFF_CR2: u32 = 0xD4;
+export const OFF_CR3: u32 = 0xD8;
+export const OFF_CR4: u32 = 0xDC;
+export const OFF_DR0: u32 = 0xE0; // DR0..DR7 at 0xE0..0xFC (DR4/DR5 alias DR6/DR7)
+export const OFF_CPL: u32 = 0x100; // current privilege level (read-only for the host; follows CS)
+
+// ---- machine configuration, written by the host before the first run ----
+export const OFF_RAM_SIZE: u32 = 0x110; // bytes of guest RAM (multiple of 4 KiB)
+// Exception intercept bitmap, like a VMCS exception bitmap: bit v set => exception v exits to the host
+// (EXIT_EXCEPTION) instead of being delivered through the guest IDT.
+export const OFF_EXC_BITMAP: u32 = 0x114;
+// Bit 0: INT n / INT3 / INTO exit to the host (EXIT_SOFTINT) instead of IDT delivery.
+export const OFF_CTRL: u32 = 0x118;
+export const CTRL_EXIT_SOFTINT: u32 = 1;
+export const CTRL_EXIT_HLT: u32 = 2; // HLT exits to the host (EXIT_HLT) instead of waiting internally
+// External interrupt line (8259-style INTR): host sets level=1 and the vector; the CPU acknowledges by
+// clearing OFF_INTR_LEVEL when it takes the interrupt (and reports it in OFF_INTR_TAKEN_COUNT).
+export const OFF_INTR_LEVEL: u32 = 0x120;
+export const OFF_INTR_VECTOR: u32 = 0x124;
+export const OFF_INTR_TAKEN_COUNT: u32 = 0x128;
+
+// ---- counters ----
+export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)
+export const OFF_INSTR_HI: u32 = 0x144;
+export const OFF_TLB_MISSES: u32 = 0x148;
+export const OFF_EXC_COUNT: u32 = 0x14C;
+
+// ---- the exit record (kvm_run-like), valid after run() returns ----
+export const OFF_EXIT_REASON: u32 = 0x200;
+export const OFF_EXIT_VECTOR: u32 = 0x204; // exception / software interrupt vector
+export const OFF_EXIT_ERROR: u32 = 0x208; // error code (if OFF_EXIT_HAS_ERROR)
+export const OFF_EXIT_HAS_ERROR: u32 = 0x20C;
+export const OFF_EXIT_PORT: u32 = 0x210; // I/O port, or MMIO guest-physical address
+export const OFF_EXIT_SIZE: u32 = 0x214; // access size in bytes: 1, 2, 4
+export const OFF_EXIT_VALUE: u32 = 0x218; // value written (OUT / MMIO write); the host stores the value read here for IN / MMIO read
+export const OFF_EXIT_EIP: u32 = 0x21C; // EIP of the instruction that caused the exit
+export const OFF_EXIT_INSN_LEN: u32 = 0x220; // its length (for exits the host completes by skipping it)
+// For IN / MMIO-read exits, EIP still points at the instruction; the host writes OFF_EXIT_VALUE and sets
+// OFF_IO_COMPLETE=1; the next run() re-executes the instruction, which consumes the value instead of exiting.
+export const OFF_IO_COMPLETE: u32 = 0x224;
+
+// ---- exit reasons (run() returns one of these) ----
+export const EXIT_BUDGET: u32 = 0; // the instruction budget ran out
+export const EXIT_HLT: u32 = 1; // HLT with no interrupt to wake it (or CTRL_EXIT_HLT)
+export const EXIT_IO_IN: u32 = 2;
+export const EXIT_IO_OUT: u32 = 3;
+export const EXIT_MMIO_READ: u32 = 4;
+export const EXIT_MMIO_WRITE: u32 = 5;
+export const EXIT_EXCEPTION: u32 = 6; // an intercepted exception (OFF_EXC_BITMAP); EIP = faulting instruction for faults
+export const EXIT_SOFTINT: u32 = 7; // INT n / INT3 / INTO with CTRL_EXIT_SOFTINT; EIP = next instruction
+export const EXIT_SHUTDOWN: u32 = 8; // triple fault
+export const EXIT_HYPERCALL: u32 = 9;
+export const EXIT_INTR_WINDOW: u32 = 10;
+export const EXIT_COUNT: u32 = 11;
+
+// ---- exception vectors ----
+export const VEC_DE: u32 = 0;
+export const VEC_DB: u32 = 1;
+export const VEC_NMI: u32 = 2;
+export const VEC_BP: u32 = 3;
+export const VEC_OF: u32 = 4;
+export const VEC_BR: u32 = 5;
+export const VEC_UD: u32 = 6;
+export const VEC_NM: u32 = 7;
+export const VEC_DF: u32 = 8;
+export const VEC_TS: u32 = 10;
+export const VEC_NP: u32 = 11;
+export const VEC_SS: u32 = 12;
+export const VEC_GP: u32 = 13;
+export const VEC_PF: u32 = 14;
+export const VEC_MF: u32 = 16;
+export const VEC_AC: u32 = 17;
+
+// ---- EFLAGS bits ----
+export const FLAG_CF: u32 = 0x1;
+export const FLAG_PF: u32 = 0x4;
+export const FLAG_AF: u32 = 0x10;
+export const FLAG_ZF: u32 = 0x40;
+export const FLAG_SF: u32 = 0x80;
+export const FLAG_TF: u32 = 0x100;
+export const FLAG_IF: u32 = 0x200;
+export const FLAG_DF: u32 = 0x400;
+export const FLAG_OF: u32 = 0x800;
+export const FLAG_IOPL: u32 = 0x3000;
+export const FLAG_NT: u32 = 0x4000;
+export const FLAG_RF: u32 = 0x10000;
+export const FLAG_VM: u32 = 0x20000;
+export const FLAG_AC: u32 = 0x40000;
+export const FLAG_VIF: u32 = 0x80000;
+export const FLAG_VIP: u32 = 0x100000;
+export const FLAG_ID: u32 = 0x200000;
+
+// ---- CR0 / CR4 bits ----
+export const CR0_PE: u32 = 0x1;
+export const CR0_MP: u32 = 0x2;
+export const CR0_EM: u32 = 0x4;
+export const CR0_TS: u32 = 0x8;
+export const CR0_ET: u32 = 0x10;
+export const CR0_NE: u32 = 0x20;
+export const CR0_WP: u32 = 0x10000;
+export const CR0_AM: u32 = 0x40000;
+export const CR0_NW: u32 = 0x20000000;
+export const CR0_CD: u32 = 0x40000000;
+export const CR0_PG: u32 = 0x80000000;
+export const CR4_VME: u32 = 0x1;
+export const CR4_PVI: u32 = 0x2;
+export const CR4_TSD: u32 = 0x4;
+export const CR4_DE: u32 = 0x8;
+export const CR4_PSE: u32 = 0x10;
+export const CR4_PGE: u32 = 0x80;
