@@ -1,0 +1,341 @@
+// mmu.ts — segmentation checks, 2-level paging and the software TLB.
+//
+// Linear address (32-bit paging, SDM Vol. 3A §4.3):
+//   31        22 21        12 11           0
+//  +------------+------------+--------------+
+//  | dir index  | table index|  page offset |   4 KiB page: PDE -> PTE -> frame
+//  +------------+------------+--------------+
+//  | dir index  |    offset within 4 MiB    |   4 MiB page (CR4.PSE, PDE.PS=1)
+//
+// TLB: four direct-mapped sets of 1024 entries (supervisor read, supervisor write, user read, user write);
+// each entry { tag = linear page number, addend = host address - linear address, flags }. The hit path is
+// one compare; a miss walks the page tables (not inlined). Write entries exist only for pages whose walk
+// allowed the write and already set the dirty bit, so a hit never needs to touch the page tables.
+// Pages outside guest RAM (MMIO) never enter the TLB: every access to them exits to the host.
+import {
+  STATE_BASE, TLB_BASE, RAM_BASE, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
+  VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
+  OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
+} from "./abi";
+import {
+  cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
+  exitAfter,
+} from "./state";
+
+const TLB_SET: u32 = 1024 * 16;
+const TLB_INVALID: u32 = 0xFFFFFFFF;
+const TLBF_GLOBAL: u32 = 1;
+
+export let tlbR: u32 = TLB_BASE;            // read set for the current CPL
+export let tlbW: u32 = TLB_BASE + TLB_SET;  // write set for the current CPL
+export let ramSize: u32 = 0;
+
+/** Select the TLB sets for CPL 3 (user) or 0..2 (supervisor). */
+export function selectTlb(user: bool): void {
+  tlbR = TLB_BASE + (user ? 2 * TLB_SET : 0);
+  tlbW = tlbR + TLB_SET;
+}
+export function loadRamSize(): void {
+  let s = st(OFF_RAM_SIZE) & ~0xFFF;
+  ramSize = s;
+}
+
+// ---- instruction-fetch window (the page EIP is in), invalidated with the TLB ----
+export let fLo: u32 = 0;    // EIP of the first byte of the window
+export let fLen: u32 = 0;   // bytes in the window (0 = empty)
+export let fHost: u32 = 0;  // host address of the byte at fLo
+export function setFetchWindow(lo: u32, len: u32, host: u32): void { fLo = lo; fLen = len; fHost = host; }
+
+let haveLarge: bool = false; // a 4 MiB page entered the TLB since the last full flush
+
+export function tlbFlushAll(): void {
+  memory.fill(TLB_BASE, 0xFF, 4 * TLB_SET);
+  haveLarge = false;
+  fLen = 0;
+}
+/** CR3 load: global entries survive when CR4.PGE is set. */
+export function tlbFlushNonGlobal(): void {
+  if (!(cr4() & CR4_PGE)) { tlbFlushAll(); return; }
+  for (let p = TLB_BASE; p < TLB_BASE + 4 * TLB_SET; p += 16) {
+    if (!(load<u32>(p, 8) & TLBF_GLOBAL)) store<u32>(p, TLB_INVALID);
+  }
+  fLen = 0;
+}
+export function tlbInvlpg(lin: u32): void {
+  const page = lin >>> 12;
+  const idx = (page & 1023) << 4;
+  for (let s: u32 = 0; s < 4; s++) {
+    const p = TLB_BASE + s * TLB_SET + idx;
+    if (load<u32>(p) == page) store<u32>(p, TLB_INVALID);
+  }
+  // 4 MiB pages occupy many 4 KiB slots; invlpg must drop every slot of the large page
+  if (haveLarge) {
+    const big = page & ~0x3FF;
+    for (let s: u32 = 0; s < 4; s++) {
+      for (let i: u32 = 0; i < 1024; i++) {
+        const p = TLB_BASE + s * TLB_SET + (i << 4);
+        const t = load<u32>(p);
+        if (t != TLB_INVALID && (t & ~0x3FF) == big && (load<u32>(p, 8) & 2)) store<u32>(p, TLB_INVALID);
+      }
+    }
+  }
+  fLen = 0;
+}
+
+// ---- physical memory (guest-physical addresses) ----
+@inline export function inRam(p: u32, size: u32): bool { return <u64>p + <u64>size <= <u64>ramSize; }
+/** Reads of unbacked physical memory float high, as an open bus. */
+export function physRd32(p: u32): u32 { return inRam(p, 4) ? load<u32>(RAM_BASE + p) : 0xFFFFFFFF; }
+export function physWr32(p: u32, v: u32): void { if (inRam(p, 4)) store<u32>(RAM_BASE + p, v); }
+export function physRd8(p: u32): u32 { return inRam(p, 1) ? <u32>load<u8>(RAM_BASE + p) : 0xFF; }
+
+// ---- the page walk ----
+export let mmioHit: bool = false;
+export let mmioPhys: u32 = 0;
+
+function pageFault(lin: u32, err: u32): void {
+  setSt(OFF_CR2, lin);
+  setPending(VEC_PF, err, true);
+}
+
+/**
+ * Translate `lin` for an access; on success returns the addend (host address - linear address) and installs
+ * a TLB entry, or sets mmioHit for a page outside RAM. On failure raises #PF (abort set) and returns 0.
+ * `user` is the privilege of the access (CPL 3 for ordinary accesses; false for implicit system accesses).
+ */
+@inline function errBits(write: bool, user: bool): u32 { return (write ? 2 : 0) | (user ? 4 : 0); }
+
+export function translate(lin: u32, write: bool, user: bool): u32 {
+  mmioHit = false;
+  store<u32>(STATE_BASE + OFF_TLB_MISSES, load<u32>(STATE_BASE + OFF_TLB_MISSES) + 1);
+  let phys: u32 = lin;
+  let flags: u32 = 0;
+  const c0 = cr0();
+  if (c0 & CR0_PG) {
+    const pdeAddr = (st(OFF_CR3) & 0xFFFFF000) + ((lin >>> 22) << 2);
+    let pde = physRd32(pdeAddr);
+    if (!(pde & 1)) { pageFault(lin, errBits(write, user)); return 0; }
+    const c4 = cr4();
+    if ((pde & 0x80) && (c4 & CR4_PSE)) {
+      // 4 MiB page: bits 13..21 are reserved (they would be PAT/physical bits beyond 32 on PSE-36)
+      if (pde & 0x003FE000) { pageFault(lin, 1 | 8 | errBits(write, user)); return 0; }
+      if (!allowed(pde, write, user, c0)) { pageFault(lin, 1 | errBits(write, user)); return 0; }
+      const nv = pde | 0x20 | (write ? 0x40 : 0);
+      if (nv != pde) physWr32(pdeAddr, nv);
+      phys = (pde & 0xFFC00000) | (lin & 0x003FF000);
+      flags = ((pde & 0x100) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0) | 2;
+      haveLarge = true;
+    } else {
+      if (!(pde & 0x20)) { pde |= 0x20; physWr32(pdeAddr, pde); }
+      const pteAddr = (pde & 0xFFFFF000) + (((lin >>> 12) & 0x3FF) << 2);
+      const pte = physRd32(pteAddr);
+      if (!(pte & 1)) { pageFault(lin, errBits(write, user)); return 0; }
+      if (!allowed(pde & pte, write, user, c0)) { pageFault(lin, 1 | errBits(write, user)); return 0; }
+      const nv = pte | 0x20 | (write ? 0x40 : 0);
+      if (nv != pte) physWr32(pteAddr, nv);
+      phys = pte & 0xFFFFF000;
+      flags = (pte & 0x100) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0;
+    }
+  } else {
+    phys = lin & 0xFFFFF000;
+  }
+  const pageLin = lin & 0xFFFFF000;
+  if (!inRam(phys, 4096)) {
+    mmioHit = true;
+    mmioPhys = phys | (lin & 0xFFF);
+    return 0;
+  }
+  const addend = RAM_BASE + phys - pageLin;
+  const set = TLB_BASE + (user ? 2 * TLB_SET : 0) + (write ? TLB_SET : 0);
+  const e = set + (((lin >>> 12) & 1023) << 4);
+  store<u32>(e, lin >>> 12);
+  store<u32>(e, addend, 4);
+  store<u32>(e, flags, 8);
+  return addend;
+}
+
+@inline function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
+  if (user) {
+    if (!(bits & 4)) return false;
+    if (write && !(bits & 2)) return false;
+    return true;
+  }
+  // supervisor: writes to read-only pages fault only with CR0.WP
+  if (write && !(bits & 2) && (c0 & CR0_WP)) return false;
+  return true;
+}
+
+// ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
+function mmioRead(phys: u32, size: u32): u32 {
+  if (st(OFF_IO_COMPLETE)) {
+    setSt(OFF_IO_COMPLETE, 0);
+    const v = st(OFF_EXIT_VALUE);
+    return size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
+  }
+  setSt(OFF_EXIT_REASON, EXIT_MMIO_READ);
+  setSt(OFF_EXIT_PORT, phys);
+  setSt(OFF_EXIT_SIZE, size);
+  setAbort(ABORT_EXIT);
+  return 0;
+}
+function mmioWrite(phys: u32, size: u32, v: u32): void {
+  setSt(OFF_EXIT_REASON, EXIT_MMIO_WRITE);
+  setSt(OFF_EXIT_PORT, phys);
+  setSt(OFF_EXIT_SIZE, size);
+  setSt(OFF_EXIT_VALUE, size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1));
+  setExitAfter(EXIT_MMIO_WRITE);
+}
+
+// ---- linear-address accesses at the current privilege ----
+@inline function isUser(): bool { return cpl == 3; }
+
+@inline export function lrd8(lin: u32): u32 {
+  const e = tlbR + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12) return <u32>load<u8>(lin + load<u32>(e, 4));
+  return lrdSlow(lin, 1);
+}
+@inline export function lrd16(lin: u32): u32 {
+  const e = tlbR + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12 && (lin & 0xFFF) <= 0xFFE) return <u32>load<u16>(lin + load<u32>(e, 4));
+  return lrdSlow(lin, 2);
+}
+@inline export function lrd32(lin: u32): u32 {
+  const e = tlbR + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12 && (lin & 0xFFF) <= 0xFFC) return load<u32>(lin + load<u32>(e, 4));
+  return lrdSlow(lin, 4);
+}
+@inline export function lwr8(lin: u32, v: u32): void {
+  const e = tlbW + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12) { store<u8>(lin + load<u32>(e, 4), <u8>v); return; }
+  lwrSlow(lin, 1, v);
+}
+@inline export function lwr16(lin: u32, v: u32): void {
+  const e = tlbW + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12 && (lin & 0xFFF) <= 0xFFE) { store<u16>(lin + load<u32>(e, 4), <u16>v); return; }
+  lwrSlow(lin, 2, v);
+}
+@inline export function lwr32(lin: u32, v: u32): void {
+  const e = tlbW + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == lin >>> 12 && (lin & 0xFFF) <= 0xFFC) { store<u32>(lin + load<u32>(e, 4), v); return; }
+  lwrSlow(lin, 4, v);
+}
+
+/** Read `size` bytes at `lin` with privilege `user` (slow path; handles page crossing and MMIO). */
+export function rdAs(lin: u32, size: u32, user: bool): u32 {
+  if ((lin & 0xFFF) + size > 0x1000) {
+    // crossing a page: byte by byte, so a fault reports the address of the first byte on the bad page
+    let v: u32 = 0;
+    for (let i: u32 = 0; i < size; i++) {
+      const b = rdAs(lin + i, 1, user);
+      if (abort) return 0;
+      v |= b << (i * 8);
+    }
+    return v;
+  }
+  const add = translate(lin, false, user);
+  if (abort) return 0;
+  if (mmioHit) return mmioRead(mmioPhys, size);
+  if (size == 1) return <u32>load<u8>(lin + add);
+  if (size == 2) return <u32>load<u16>(lin + add);
+  return load<u32>(lin + add);
+}
+/** Check that `size` bytes at `lin` are writable (both pages when crossing), raising #PF if not. */
+export function checkWritable(lin: u32, size: u32, user: bool): void {
+  translate(lin, true, user);
+  if (abort) return;
+  const last = lin + size - 1;
+  if ((last ^ lin) & 0xFFFFF000) translate(last, true, user);
+}
+export function wrAs(lin: u32, size: u32, v: u32, user: bool): void {
+  if ((lin & 0xFFF) + size > 0x1000) {
+    // no partial writes: both pages must be writable before the first byte is stored
+    checkWritable(lin, size, user);
+    if (abort) return;
+    for (let i: u32 = 0; i < size; i++) wrAs(lin + i, 1, v >>> (i * 8), user);
+    return;
+  }
+  const add = translate(lin, true, user);
+  if (abort) return;
+  if (mmioHit) { mmioWrite(mmioPhys, size, v); return; }
+  if (size == 1) store<u8>(lin + add, <u8>v);
+  else if (size == 2) store<u16>(lin + add, <u16>v);
+  else store<u32>(lin + add, v);
+}
+function lrdSlow(lin: u32, size: u32): u32 { return rdAs(lin, size, isUser()); }
+function lwrSlow(lin: u32, size: u32, v: u32): void { wrAs(lin, size, v, isUser()); }
+
+// ---- system accesses (descriptor tables, TSS, IDT): supervisor privilege whatever the CPL ----
+export function sysRd32(lin: u32): u32 { return rdAs(lin, 4, false); }
+export function sysRd16(lin: u32): u32 { return rdAs(lin, 2, false); }
+export function sysWr32(lin: u32, v: u32): void { wrAs(lin, 4, v, false); }
+export function sysWr16(lin: u32, v: u32): void { wrAs(lin, 2, v, false); }
+
+// ---- segmented accesses ----
+// Per-segment access rights cached from the attribute byte when a segment is loaded:
+// bit 0 readable, bit 1 writable, bit 2 expand-down, bit 3 big (D/B).
+const SEGOK: u32 = STATE_BASE + 0x400;
+export function computeSegOk(s: u32): void {
+  const a = segAttr(s);
+  let ok: u32 = 0;
+  if (a & 0x80) { // present (and usable: a null selector clears attr)
+    if (a & 0x10) { // code or data
+      if (a & 0x8) { // code: readable if bit 1; never writable
+        if (a & 2) ok |= 1;
+      } else {
+        ok |= 1;
+        if (a & 2) ok |= 2;
+        if (a & 4) ok |= 4;
+      }
+    }
+  }
+  if (a & 0x4000) ok |= 8;
+  store<u8>(SEGOK + s, <u8>ok);
+}
+@inline export function segOk(s: u32): u32 { return <u32>load<u8>(SEGOK + s); }
+
+/** Linear address of seg:off for an access of `size` bytes; raises #GP(0)/#SS(0) on a limit or rights violation. */
+@inline export function segAddr(s: u32, off: u32, size: u32, write: bool): u32 {
+  const ok = segOk(s);
+  if ((ok & (write ? 6 : 5)) == (write ? 2 : 1) && <u64>off + <u64>(size - 1) <= <u64>segLimit(s)) {
+    return segBase(s) + off;
+  }
+  return segAddrSlow(s, off, size, write);
+}
+function segAddrSlow(s: u32, off: u32, size: u32, write: bool): u32 {
+  const ok = segOk(s);
+  const vec = s == SEG_SS ? VEC_SS : VEC_GP;
+  if (!(ok & (write ? 2 : 1))) { setPending(vec, 0, true); return 0; }
+  const lim = segLimit(s);
+  if (ok & 4) {
+    // expand-down: valid offsets are limit+1 .. 0xFFFF (or 0xFFFFFFFF when B=1)
+    const top: u64 = (ok & 8) ? 0xFFFFFFFF : 0xFFFF;
+    if (<u64>off <= <u64>lim || <u64>off + <u64>(size - 1) > top) { setPending(vec, 0, true); return 0; }
+    return segBase(s) + off;
+  }
+  if (<u64>off + <u64>(size - 1) > <u64>lim) { setPending(vec, 0, true); return 0; }
+  return segBase(s) + off;
+}
+
+@inline export function rd8(s: u32, off: u32): u32 { const l = segAddr(s, off, 1, false); if (abort) return 0; return lrd8(l); }
+@inline export function rd16(s: u32, off: u32): u32 { const l = segAddr(s, off, 2, false); if (abort) return 0; return lrd16(l); }
+@inline export function rd32(s: u32, off: u32): u32 { const l = segAddr(s, off, 4, false); if (abort) return 0; return lrd32(l); }
+@inline export function wr8(s: u32, off: u32, v: u32): void { const l = segAddr(s, off, 1, true); if (abort) return; lwr8(l, v); }
+@inline export function wr16(s: u32, off: u32, v: u32): void { const l = segAddr(s, off, 2, true); if (abort) return; lwr16(l, v); }
+@inline export function wr32(s: u32, off: u32, v: u32): void { const l = segAddr(s, off, 4, true); if (abort) return; lwr32(l, v); }
+/** Read for a read-modify-write: checks write access first, so the later write cannot fault. */
+@inline export function rdRmw(s: u32, off: u32, size: u32): u32 {
+  const l = segAddr(s, off, size, true);
+  if (abort) return 0;
+  const e = tlbW + (((l >>> 12) & 1023) << 4);
+  if (load<u32>(e) == l >>> 12 && (l & 0xFFF) <= 0x1000 - size) {
+    const h = l + load<u32>(e, 4);
+    return size == 4 ? load<u32>(h) : size == 2 ? <u32>load<u16>(h) : <u32>load<u8>(h);
+  }
+  return rmwSlow(l, size);
+}
+function rmwSlow(l: u32, size: u32): u32 {
+  const user = isUser();
+  checkWritable(l, size, user);
+  if (abort) return 0;
+  return rdAs(l, size, user);
+}

@@ -1,0 +1,186 @@
+// ops/interrupt.ts — delivery of exceptions, software and external interrupts through the IDT
+// (SDM Vol. 3A §6.12), the double-fault rules (§6.15, table 6-5) and triple fault → shutdown.
+//
+// Gate descriptor (interrupt 0x0E / trap 0x0F, 32-bit; 0x06 / 0x07 16-bit):
+//  63           48 47 46 45 44    40 39      32
+// +---------------+--+-----+--------+----------+
+// | offset 31:16  |P | DPL |0 type   | reserved |
+// +---------------+--+-----+--------+----------+
+// | selector      |        offset 15:0         |
+// +---------------+----------------------------+
+// Task gates (0x05) raise #GP: hardware task switching is not implemented.
+import {
+  OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_EXC_BITMAP, OFF_CTRL, CTRL_EXIT_SOFTINT, OFF_EXIT_REASON, OFF_EXIT_VECTOR,
+  OFF_EXIT_ERROR, OFF_EXIT_HAS_ERROR, OFF_EXIT_EIP, EXIT_EXCEPTION, EXIT_SOFTINT, EXIT_SHUTDOWN, OFF_EXC_COUNT,
+  VEC_DF, VEC_PF, VEC_GP, VEC_NP, VEC_SS, VEC_TS, FLAG_IF, FLAG_TF, FLAG_NT, FLAG_RF, FLAG_VM, SEG_CS, SEG_SS,
+} from "../abi";
+import {
+  eip, setEip, ip0, abort, setAbort, setPending, pendVector, pendError, pendHasError, cpl, st, setSt, r32, w32, w16,
+  segSel, segBase, segLimit, segAttr, setSegCache, setExitAfter, setHalted, ESP,
+} from "../state";
+import { getFlags, setFlags } from "../flags";
+import { sysRd32, wrAs, computeSegOk, checkWritable } from "../mmu";
+import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
+import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
+
+export let pendingDebugTrap: bool = false;
+export function setPendingDebugTrap(b: bool): void { pendingDebugTrap = b; }
+
+@inline function contributory(v: u32): bool { return v == 0 || (v >= 10 && v <= 13); }
+
+/** Exit to the host with an intercepted exception (the exception bitmap, like a VMCS's). */
+function exitException(v: u32, err: u32, hasErr: bool): void {
+  setSt(OFF_EXIT_REASON, EXIT_EXCEPTION);
+  setSt(OFF_EXIT_VECTOR, v);
+  setSt(OFF_EXIT_ERROR, hasErr ? err : 0);
+  setSt(OFF_EXIT_HAS_ERROR, hasErr ? 1 : 0);
+  setSt(OFF_EXIT_EIP, eip);
+  setExitAfter(EXIT_EXCEPTION);
+}
+function shutdown(): void {
+  setSt(OFF_EXIT_REASON, EXIT_SHUTDOWN);
+  setSt(OFF_EXIT_EIP, eip);
+  setExitAfter(EXIT_SHUTDOWN);
+  setHalted(true);
+}
+
+/**
+ * Deliver a hardware exception (EIP already points where the handler must return: the faulting instruction
+ * for faults, the next one for traps). Faults during delivery follow the double-fault rules.
+ */
+export function raiseException(vec: u32, err: u32, hasErr: bool): void {
+  setSt(OFF_EXC_COUNT, st(OFF_EXC_COUNT) + 1);
+  dispatchEvent(vec, err, hasErr, false, 0);
+}
+/** External interrupt (INTR) with the vector the PIC supplied. */
+export function deliverExternal(vec: u32): void { dispatchEvent(vec, 0, false, false, 1); }
+
+/** INT n / INT3 / INTO: EIP already points after the instruction; faults raised by delivery point at it. */
+export function softInt(vec: u32, isTrapLike: bool): void {
+  if (st(OFF_CTRL) & CTRL_EXIT_SOFTINT) {
+    setSt(OFF_EXIT_REASON, EXIT_SOFTINT);
+    setSt(OFF_EXIT_VECTOR, vec);
+    setSt(OFF_EXIT_HAS_ERROR, 0);
+    setExitAfter(EXIT_SOFTINT);
+    return;
+  }
+  deliver(vec, 0, false, true, 0);
+  // a fault here is raised by the run loop with EIP restored to the INT instruction
+}
+
+function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32): void {
+  let v = vec, e = err, he = hasErr;
+  const retEip = eip;
+  for (let i = 0; i < 4; i++) {
+    if (v < 32 && ext == 0 || i > 0) {
+      if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
+    }
+    deliver(v, e, he, soft, ext);
+    if (!abort) return;
+    setAbort(0);
+    setEip(retEip);
+    const v2 = pendVector;
+    if (v == VEC_DF) { shutdown(); return; }
+    const first = v;
+    if ((contributory(first) && contributory(v2)) || (first == VEC_PF && (v2 == VEC_PF || contributory(v2)))) {
+      v = VEC_DF; e = 0; he = true;
+    } else {
+      v = v2; e = pendError; he = pendHasError;
+    }
+    // faults while delivering an exception or external interrupt carry EXT=1 in their selector error codes
+    ext = 1;
+    soft = false;
+  }
+  shutdown();
+}
+
+/** One delivery attempt. On a fault, sets the pending exception (abort) and changes no state. */
+export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32): void {
+  const idtErr = (vec << 3) | 2 | ext;
+  if (<u64>(vec << 3) + 7 > <u64>st(OFF_IDTR_LIMIT)) { setPending(VEC_GP, idtErr, true); return; }
+  const gAddr = st(OFF_IDTR_BASE) + (vec << 3);
+  const lo = sysRd32(gAddr); if (abort) return;
+  const hi = sysRd32(gAddr + 4); if (abort) return;
+  const type = (hi >> 8) & 0x1F;
+  if (type != 0x0E && type != 0x0F && type != 0x06 && type != 0x07) { setPending(VEC_GP, idtErr, true); return; }
+  if (soft && ((hi >> 13) & 3) < cpl) { setPending(VEC_GP, idtErr, true); return; }
+  if (!(hi & 0x8000)) { setPending(VEC_NP, idtErr, true); return; }
+  const gate32 = (type & 8) != 0;
+  const trapGate = (type & 1) != 0;
+  const sel = lo >>> 16;
+  const off = gate32 ? (hi & 0xFFFF0000) | (lo & 0xFFFF) : lo & 0xFFFF;
+  if ((sel & 0xFFFC) == 0) { setPending(VEC_GP, ext, true); return; }
+  if (!readDesc(sel, VEC_GP, ext)) return;
+  const cattr = descAttr(dHi);
+  const cdpl = descDpl(dHi);
+  const cerr = (sel & 0xFFFC) | ext;
+  if ((cattr & 0x18) != 0x18 || cdpl > cpl) { setPending(VEC_GP, cerr, true); return; }
+  if (!(cattr & 0x80)) { setPending(VEC_NP, cerr, true); return; }
+  if (off > descLimit(dLo, dHi)) { setPending(VEC_GP, ext, true); return; }
+  const cLo = dLo, cHi = dHi, cAddr = dAddr;
+  const psize: u32 = gate32 ? 4 : 2;
+  const flags = getFlags();
+  const oldCs = segSel(SEG_CS);
+  const n: u32 = hasErr ? 1 : 0;
+  if (!(cattr & 4) && cdpl < cpl) {
+    // inter-privilege: stack from the TSS, frame SS ESP EFLAGS CS EIP [err]
+    const newCpl = cdpl;
+    if (!tssStack(newCpl, ext)) return;
+    const nss = tssSs, nesp = tssEsp;
+    if (!checkNewSs(nss, newCpl, ext)) return;
+    const ssLo = dLo, ssHi = dHi;
+    const ssBase = descBase(ssLo, ssHi);
+    const ssLimit = descLimit(ssLo, ssHi);
+    const big = (ssHi & 0x400000) != 0;
+    const frame = (5 + n) * psize;
+    if (!stackRoom(ssBase, ssLimit, nesp, frame, nss | ext, big)) return;
+    const sp0 = big ? nesp : nesp & 0xFFFF;
+    const low = sp0 - frame;
+    const user = newCpl == 3;
+    checkWritable(ssBase + low, frame, user); if (abort) return;
+    let sp = sp0;
+    sp -= psize; wrAs(ssBase + sp, psize, segSel(SEG_SS), user);
+    sp -= psize; wrAs(ssBase + sp, psize, r32(ESP), user);
+    sp -= psize; wrAs(ssBase + sp, psize, flags, user);
+    sp -= psize; wrAs(ssBase + sp, psize, oldCs, user);
+    sp -= psize; wrAs(ssBase + sp, psize, eip, user);
+    if (hasErr) { sp -= psize; wrAs(ssBase + sp, psize, err, user); }
+    if (abort) return;
+    setSegCache(SEG_SS, (nss & 0xFFFC) | newCpl, ssBase, ssLimit, descAttr(ssHi));
+    computeSegOk(SEG_SS);
+    if (big) w32(ESP, sp); else w16(ESP, sp);
+    setDescRegs(cLo, cHi, cAddr);
+    commitHandlerCs(sel, newCpl);
+  } else {
+    // same privilege (or a conforming handler): frame EFLAGS CS EIP [err] on the current stack
+    const ssa = segAttr(SEG_SS);
+    const big = (ssa & 0x4000) != 0;
+    const frame = (3 + n) * psize;
+    const sp0 = big ? r32(ESP) : r32(ESP) & 0xFFFF;
+    if (!stackRoom(segBase(SEG_SS), segLimit(SEG_SS), sp0, frame, ext, big)) return;
+    const base = segBase(SEG_SS);
+    const user = cpl == 3;
+    checkWritable(base + sp0 - frame, frame, user); if (abort) return;
+    let sp = sp0;
+    sp -= psize; wrAs(base + sp, psize, flags, user);
+    sp -= psize; wrAs(base + sp, psize, oldCs, user);
+    sp -= psize; wrAs(base + sp, psize, eip, user);
+    if (hasErr) { sp -= psize; wrAs(base + sp, psize, err, user); }
+    if (abort) return;
+    if (big) w32(ESP, sp); else w16(ESP, sp);
+    setDescRegs(cLo, cHi, cAddr);
+    commitHandlerCs(sel, cpl);
+  }
+  let nf = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
+  if (!trapGate) nf &= ~FLAG_IF;
+  setFlags(nf);
+  setEip(off);
+  setHalted(false);
+}
+
+function commitHandlerCs(sel: u32, newCpl: u32): void {
+  if ((dHi & 0x1000) && !(dHi & 0x100)) { /* accessed bit: set lazily like QEMU does for CS on interrupts */ }
+  setSegCache(SEG_CS, (sel & 0xFFFC) | newCpl, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
+  computeSegOk(SEG_CS);
+  if (newCpl != cpl) setCpl(newCpl);
+}

@@ -1,0 +1,109 @@
+// ops/io.ts — in/out/ins/outs. Port I/O always exits to the host (kvm_run style):
+// OUT completes the instruction and exits with the value; IN exits first, the host stores the value in
+// the exit record and sets OFF_IO_COMPLETE, and the restarted IN consumes it.
+// At CPL > IOPL, access needs the TSS I/O permission bitmap to allow every byte of the port range.
+import {
+  FLAG_DF, FLAG_IOPL, VEC_GP, SEG_ES, OFF_TR, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_IO_COMPLETE, OFF_EXIT_VALUE,
+  OFF_EXIT_REASON, OFF_EXIT_PORT, OFF_EXIT_SIZE, EXIT_IO_IN, EXIT_IO_OUT,
+} from "../abi";
+import {
+  abort, setPending, cpl, st, setSt, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, setAbort, ABORT_EXIT,
+  setExitAfter,
+} from "../state";
+import { regRd, regWr, memRd, memWr, dataSeg } from "../decode";
+import { flagsReg } from "../flags";
+import { sysRd16, segAddr, checkWritable } from "../mmu";
+import { setRepIncomplete } from "../cpu";
+
+/** SDM Vol. 1 §19.5: I/O permission bit map, checked only when CPL > IOPL. */
+export function ioAllowed(port: u32, size: u32): bool {
+  if (cpl <= ((flagsReg & FLAG_IOPL) >> 12)) return true;
+  const attr = st(OFF_TR + SEG_ATTR);
+  const type = attr & 0x1F;
+  if (!(attr & 0x80) || (type != 0x09 && type != 0x0B)) return false; // needs a present 32-bit TSS
+  const base = st(OFF_TR + SEG_BASE);
+  const limit = st(OFF_TR + SEG_LIMIT);
+  if (limit < 0x67) return false;
+  const mapBase = sysRd16(base + 0x66);
+  if (abort) return false;
+  const byteOff = mapBase + (port >> 3);
+  if (<u64>byteOff + 1 > <u64>limit) return false;
+  const bits = sysRd16(base + byteOff);
+  if (abort) return false;
+  const m: u32 = ((<u32>1 << size) - 1) << (port & 7);
+  return (bits & m) == 0;
+}
+@inline function checkIo(port: u32, size: u32): bool {
+  if (ioAllowed(port, size)) return true;
+  if (!abort) setPending(VEC_GP, 0, true);
+  return false;
+}
+@inline function sizeMask(size: u32): u32 { return size == 4 ? 0xFFFFFFFF : (<u32>1 << (size * 8)) - 1; }
+
+/** Returns the value read if the host has completed this IN; otherwise requests an exit (abort) and returns 0. */
+function portRead(port: u32, size: u32): u32 {
+  if (st(OFF_IO_COMPLETE)) {
+    setSt(OFF_IO_COMPLETE, 0);
+    return st(OFF_EXIT_VALUE) & sizeMask(size);
+  }
+  setSt(OFF_EXIT_REASON, EXIT_IO_IN);
+  setSt(OFF_EXIT_PORT, port);
+  setSt(OFF_EXIT_SIZE, size);
+  setAbort(ABORT_EXIT);
+  return 0;
+}
+function portWrite(port: u32, size: u32, v: u32): void {
+  setSt(OFF_EXIT_REASON, EXIT_IO_OUT);
+  setSt(OFF_EXIT_PORT, port);
+  setSt(OFF_EXIT_SIZE, size);
+  setSt(OFF_EXIT_VALUE, v & sizeMask(size));
+  setExitAfter(EXIT_IO_OUT);
+}
+
+export function op_in(size: u32, port: u32): void {
+  if (!checkIo(port, size)) return;
+  const v = portRead(port, size);
+  if (abort) return;
+  regWr(size, EAX, v);
+}
+export function op_out(size: u32, port: u32): void {
+  if (!checkIo(port, size)) return;
+  portWrite(port, size, regRd(size, EAX));
+}
+@inline function delta(size: u32): u32 { return (flagsReg & FLAG_DF) ? 0 - size : size; }
+
+/** ins: one element per host exit; REP leaves EIP on the instruction until ECX reaches 0. */
+export function op_ins(size: u32): void {
+  if (repPrefix && r32(ECX) == 0) return;
+  const port = regRd(2, 2);
+  if (!checkIo(port, size)) return;
+  // the destination must be writable before the port is read (the read may have side effects)
+  const lin = segAddr(SEG_ES, r32(EDI), size, true);
+  if (abort) return;
+  checkWritable(lin, size, cpl == 3);
+  if (abort) return;
+  const v = portRead(port, size);
+  if (abort) return;
+  memWr(size, SEG_ES, r32(EDI), v);
+  if (abort) return;
+  w32(EDI, r32(EDI) + delta(size));
+  if (repPrefix) {
+    const c = r32(ECX) - 1;
+    w32(ECX, c);
+    if (c != 0) { setEip(ip0); setRepIncomplete(true); }
+  }
+}
+export function op_outs(size: u32): void {
+  if (repPrefix && r32(ECX) == 0) return;
+  const port = regRd(2, 2);
+  if (!checkIo(port, size)) return;
+  const v = memRd(size, dataSeg(), r32(ESI));
+  if (abort) return;
+  portWrite(port, size, v);
+  w32(ESI, r32(ESI) + delta(size));
+  if (repPrefix) {
+    const c = r32(ECX) - 1;
+    w32(ECX, c);
+    if (c != 0) { setEip(ip0); setRepIncomplete(true); }
+  }
+}

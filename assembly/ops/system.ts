@@ -1,0 +1,693 @@
+// ops/system.ts — protection and system instructions: segment-register loads with their descriptor checks,
+// far jmp/call/ret and iret (same and outer privilege), pushf/popf/cli/sti with the IOPL rules, descriptor-table
+// and control-register instructions, lar/lsl/verr/verw, cpuid, rdtsc, msr access.
+// Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
+// IRET with NT=1, raise #GP (documented in the README).
+import {
+  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
+  VEC_GP, VEC_NP, VEC_SS, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
+  OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
+  CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
+  CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
+} from "../abi";
+import {
+  eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
+  setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setHalted,
+  setExitAfter, cr0, cr4,
+} from "../state";
+import {
+  decodeModrm, fetch8, fetch16, fetch32, regRd, regWr, rmRd, rmWr, memRd, memWr, push, pop, popPeek, spGet, spSet,
+  spMask, stack32, osz,
+} from "../decode";
+import { flagsReg, getFlags, setFlags, setStatus } from "../flags";
+import {
+  computeSegOk, selectTlb, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, segAddr, rdAs, wrAs, checkWritable, sysRd32,
+  sysWr32,
+} from "../mmu";
+import { readDesc, dLo, dHi, dAddr, setDescRegs, descAttr, descBase, descLimit, descDpl, setAccessed } from "./descriptors";
+import { icount } from "../cpu";
+import { softInt, setPendingDebugTrap } from "./interrupt";
+
+@inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
+@inline function ud(): void { setPending(VEC_UD, 0, false); }
+
+// ---------------------------------------------------------------- segment-register loads
+/** Load DS/ES/FS/GS/SS from a selector with the protected-mode checks (SDM: MOV, POP, LDS). */
+export function loadDataSeg(s: u32, sel: u32): void {
+  sel &= 0xFFFF;
+  if ((sel & 0xFFFC) == 0) {
+    if (s == SEG_SS) { gp(0); return; }
+    setSegCache(s, sel, 0, 0, 0); // a null selector makes the register unusable
+    computeSegOk(s);
+    return;
+  }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  const dpl = descDpl(dHi);
+  const rpl = sel & 3;
+  const err = sel & 0xFFFC;
+  if (s == SEG_SS) {
+    if (rpl != cpl || !(attr & 0x10) || (attr & 0x8) || !(attr & 2) || dpl != cpl) { gp(err); return; }
+    if (!(attr & 0x80)) { setPending(VEC_SS, err, true); return; }
+  } else {
+    if (!(attr & 0x10) || ((attr & 0xA) == 0x8)) { gp(err); return; } // system or execute-only code
+    if (!(attr & 0x8) || !(attr & 4)) { // data and non-conforming code need DPL >= max(CPL, RPL)
+      if (dpl < cpl || dpl < rpl) { gp(err); return; }
+    }
+    if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
+  }
+  setAccessed();
+  if (abort) return;
+  setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
+  computeSegOk(s);
+}
+
+/** Load CS for a transfer to code segment `sel` (descriptor in dLo/dHi) at privilege `newCpl`. */
+function commitCs(sel: u32, newCpl: u32): void {
+  setAccessed();
+  setSegCache(SEG_CS, (sel & 0xFFFC) | newCpl, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
+  computeSegOk(SEG_CS);
+  if (newCpl != cpl) { setCplValue(newCpl); selectTlb(newCpl == 3); }
+}
+export function setCpl(c: u32): void { setCplValue(c); selectTlb(c == 3); }
+
+/** On a return to an outer level, data segments the new level may not use become null (SDM: RET, IRET). */
+function nullInaccessible(newCpl: u32): void {
+  for (let s: u32 = 0; s < 6; s++) {
+    if (s == SEG_CS || s == SEG_SS) continue;
+    const a = segAttr(s);
+    const dpl = (a >> 5) & 3;
+    const conformingCode = (a & 0x1C) == 0x1C;
+    if ((a & 0x10) && !conformingCode && dpl < newCpl) {
+      setSegCache(s, 0, 0, 0, 0);
+      computeSegOk(s);
+    } else if (!(a & 0x80)) {
+      // already null/unusable: keep as is
+    }
+  }
+}
+
+export function op_push_sreg(s: u32): void {
+  // a 32-bit push of a segment register writes 16 bits on current processors; the rest of the slot keeps its value
+  if (o16) { push(2, segSel(s)); return; }
+  const sp = spMask(spGet() - 4);
+  memWr(2, SEG_SS, sp, segSel(s));
+  if (abort) return;
+  spSet(sp);
+}
+export function op_pop_sreg(s: u32): void {
+  const size = osz();
+  const v = popPeek(size);
+  if (abort) return;
+  loadDataSeg(s, v & 0xFFFF);
+  if (abort) return;
+  spSet(spMask(spGet() + size));
+  if (s == SEG_SS) setIntShadow(true);
+}
+export function op_mov_S_E(): void {
+  decodeModrm(); if (abort) return;
+  if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
+  const v = rmRd(2); if (abort) return;
+  loadDataSeg(mrReg, v);
+  if (abort) return;
+  if (mrReg == SEG_SS) setIntShadow(true); // interrupts wait until after the next instruction (SDM: MOV SS)
+}
+export function op_mov_E_S(): void {
+  decodeModrm(); if (abort) return;
+  if (mrReg > 5) { ud(); return; }
+  if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, segSel(mrReg)); // a 32-bit register destination is zero-extended
+  else rmWr(2, segSel(mrReg));
+}
+/** les/lds/lss/lfs/lgs: load a far pointer (offset, then selector) from memory. */
+export function op_load_far_ptr(s: u32): void {
+  decodeModrm(); if (abort) return;
+  if (mrMod == 3) { ud(); return; }
+  const size = osz();
+  const off = memRd(size, eaSeg, ea); if (abort) return;
+  const sel = memRd(2, eaSeg, ea + size); if (abort) return;
+  loadDataSeg(s, sel);
+  if (abort) return;
+  regWr(size, mrReg, off);
+  if (s == SEG_SS) setIntShadow(true);
+}
+export function op_arpl(): void {
+  // ARPL raises #UD only in real/virtual-8086 mode; in protected mode it adjusts an RPL field
+  decodeModrm(); if (abort) return;
+  const d = mrMod == 3 ? r16(mrRm) : memRd(2, eaSeg, ea); if (abort) return;
+  const s = r16(mrReg);
+  if ((d & 3) < (s & 3)) {
+    rmWr(2, (d & ~3) | (s & 3)); if (abort) return;
+    setStatus(FLAG_ZF, FLAG_ZF);
+  } else setStatus(FLAG_ZF, 0);
+}
+
+// ---------------------------------------------------------------- far transfers
+/** Checks common to far jmp/call targets: returns the new CPL or -1 (fault raised). */
+function checkCodeTarget(sel: u32, forCall: bool): i32 {
+  const attr = descAttr(dHi);
+  const dpl = descDpl(dHi);
+  const rpl = sel & 3;
+  const err = sel & 0xFFFC;
+  if ((attr & 0x18) != 0x18) { gp(err); return -1; }
+  if (attr & 4) { if (dpl > cpl) { gp(err); return -1; } }             // conforming
+  else if (rpl > cpl || dpl != cpl) { gp(err); return -1; }            // non-conforming
+  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return -1; }
+  return <i32>cpl;
+}
+
+export function farJmp(sel: u32, off: u32): void {
+  sel &= 0xFFFF;
+  if ((sel & 0xFFFC) == 0) { gp(0); return; }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  if (attr & 0x10) {
+    if (checkCodeTarget(sel, false) < 0) return;
+    if (o16) off &= 0xFFFF;
+    if (off > descLimit(dLo, dHi)) { gp(0); return; }
+    commitCs(sel, cpl);
+    setEip(off);
+    return;
+  }
+  if ((attr & 0x1F) == 0x0C || (attr & 0x1F) == 0x04) { // call gate (32- or 16-bit)
+    const gateSel = sel;
+    const gdpl = descDpl(dHi);
+    if (gdpl < cpl || gdpl < (sel & 3)) { gp(gateSel & 0xFFFC); return; }
+    if (!(attr & 0x80)) { setPending(VEC_NP, gateSel & 0xFFFC, true); return; }
+    const tsel = dLo >>> 16;
+    let toff = (attr & 8) ? (dHi & 0xFFFF0000) | (dLo & 0xFFFF) : dLo & 0xFFFF;
+    if ((tsel & 0xFFFC) == 0) { gp(0); return; }
+    if (!readDesc(tsel, VEC_GP, 0)) return;
+    const tattr = descAttr(dHi);
+    const tdpl = descDpl(dHi);
+    if ((tattr & 0x18) != 0x18) { gp(tsel & 0xFFFC); return; }
+    if ((tattr & 4) ? tdpl > cpl : tdpl != cpl) { gp(tsel & 0xFFFC); return; }
+    if (!(tattr & 0x80)) { setPending(VEC_NP, tsel & 0xFFFC, true); return; }
+    if (toff > descLimit(dLo, dHi)) { gp(0); return; }
+    commitCs(tsel, cpl);
+    setEip(toff);
+    return;
+  }
+  gp(sel & 0xFFFC); // task gates and TSS descriptors: no hardware task switching
+}
+
+export function farCall(sel: u32, off: u32, size: u32): void {
+  sel &= 0xFFFF;
+  if ((sel & 0xFFFC) == 0) { gp(0); return; }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  const retCs = segSel(SEG_CS);
+  const retEip = eip;
+  if (attr & 0x10) {
+    if (checkCodeTarget(sel, true) < 0) return;
+    if (size == 2) off &= 0xFFFF;
+    if (off > descLimit(dLo, dHi)) { gp(0); return; }
+    const lo = dLo, hi = dHi, addr = dAddr;
+    const sp = spGet();
+    const sp1 = spMask(sp - size);
+    const sp2 = spMask(sp - 2 * size);
+    memWr(size, SEG_SS, sp1, retCs); if (abort) return;
+    memWr(size, SEG_SS, sp2, retEip); if (abort) return;
+    spSet(sp2);
+    setDescRegs(lo, hi, addr);
+    commitCs(sel, cpl);
+    setEip(off);
+    return;
+  }
+  if ((attr & 0x1F) == 0x0C || (attr & 0x1F) == 0x04) { callGate(sel, attr); return; }
+  gp(sel & 0xFFFC);
+}
+
+
+/** CALL through a call gate, to the same or a more privileged level (stack switch with parameter copy). */
+function callGate(gateSel: u32, gattr: u32): void {
+  const gdpl = descDpl(dHi);
+  if (gdpl < cpl || gdpl < (gateSel & 3)) { gp(gateSel & 0xFFFC); return; }
+  if (!(gattr & 0x80)) { setPending(VEC_NP, gateSel & 0xFFFC, true); return; }
+  const gate32 = (gattr & 8) != 0;
+  const psize: u32 = gate32 ? 4 : 2;
+  const tsel = dLo >>> 16;
+  const toff = gate32 ? (dHi & 0xFFFF0000) | (dLo & 0xFFFF) : dLo & 0xFFFF;
+  const pcount = dHi & 0x1F;
+  if ((tsel & 0xFFFC) == 0) { gp(0); return; }
+  if (!readDesc(tsel, VEC_GP, 0)) return;
+  const tattr = descAttr(dHi);
+  const tdpl = descDpl(dHi);
+  if ((tattr & 0x18) != 0x18 || tdpl > cpl) { gp(tsel & 0xFFFC); return; }
+  if (!(tattr & 0x80)) { setPending(VEC_NP, tsel & 0xFFFC, true); return; }
+  if (toff > descLimit(dLo, dHi)) { gp(0); return; }
+  const cLo = dLo, cHi = dHi, cAddr = dAddr;
+  const retCs = segSel(SEG_CS);
+  const retEip = eip;
+  if (!(tattr & 4) && tdpl < cpl) {
+    // more privileged: switch to the stack the TSS holds for the new level
+    const newCpl = tdpl;
+    if (!tssStack(newCpl, 0)) return;
+    const nss = tssSs, nesp = tssEsp;
+    const oldSs = segSel(SEG_SS);
+    const oldEsp = r32(ESP);
+    if (!checkNewSs(nss, newCpl, 0)) return;
+    const ssLo = dLo, ssHi = dHi;
+    const ssBase = descBase(ssLo, ssHi);
+    const frame = (4 + pcount) * psize;
+    const big = (ssHi & 0x400000) != 0;
+    let sp = nesp;
+    if (!stackRoom(ssBase, descLimit(ssLo, ssHi), sp, frame, nss, big)) return;
+    const user = newCpl == 3;
+    sp -= psize; wrAs(ssBase + spm(sp, big), psize, oldSs, user); if (abort) return;
+    sp -= psize; wrAs(ssBase + spm(sp, big), psize, oldEsp, user); if (abort) return;
+    for (let i: i32 = <i32>pcount - 1; i >= 0; i--) {
+      const v = memRd(psize, SEG_SS, spMask(oldEsp + <u32>i * psize)); if (abort) return;
+      sp -= psize; wrAs(ssBase + spm(sp, big), psize, v, user); if (abort) return;
+    }
+    sp -= psize; wrAs(ssBase + spm(sp, big), psize, retCs, user); if (abort) return;
+    sp -= psize; wrAs(ssBase + spm(sp, big), psize, retEip, user); if (abort) return;
+    setSegCache(SEG_SS, (nss & 0xFFFC) | newCpl, ssBase, descLimit(ssLo, ssHi), descAttr(ssHi));
+    computeSegOk(SEG_SS);
+    if (big) w32(ESP, sp); else w16(ESP, sp);
+    setDescRegs(cLo, cHi, cAddr);
+    commitCs(tsel, newCpl);
+    setEip(toff);
+    return;
+  }
+  const sp0 = spGet();
+  const sp1 = spMask(sp0 - psize), sp2 = spMask(sp0 - 2 * psize);
+  memWr(psize, SEG_SS, sp1, retCs); if (abort) return;
+  memWr(psize, SEG_SS, sp2, retEip); if (abort) return;
+  spSet(sp2);
+  setDescRegs(cLo, cHi, cAddr);
+  commitCs(tsel, cpl);
+  setEip(toff);
+}
+@inline function spm(sp: u32, big: bool): u32 { return big ? sp : sp & 0xFFFF; }
+
+// ---- TSS stack lookup and new-SS checks, shared with interrupt delivery ----
+export let tssSs: u32 = 0;
+export let tssEsp: u32 = 0;
+/** Read SSn:ESPn for privilege level `n` from the current TSS; #TS(TR selector + ext) when it lies outside. */
+export function tssStack(n: u32, ext: u32): bool {
+  const attr = st(OFF_TR + SEG_ATTR);
+  const base = st(OFF_TR + SEG_BASE);
+  const limit = st(OFF_TR + SEG_LIMIT);
+  const trSel = st(OFF_TR + SEG_SEL) & 0xFFFC;
+  if (!(attr & 0x80)) { setPending(VEC_TS, trSel | ext, true); return false; }
+  if ((attr & 8) != 0) { // 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n
+    const off = 4 + 8 * n;
+    if (<u64>off + 5 > <u64>limit) { setPending(VEC_TS, trSel | ext, true); return false; }
+    tssEsp = sysRd32(base + off); if (abort) return false;
+    tssSs = sysRd32(base + off + 4) & 0xFFFF; if (abort) return false;
+  } else { // 16-bit TSS: SPn at 2 + 4n, SSn at 4 + 4n
+    const off = 2 + 4 * n;
+    if (<u64>off + 3 > <u64>limit) { setPending(VEC_TS, trSel | ext, true); return false; }
+    const w = sysRd32(base + off); if (abort) return false;
+    tssEsp = w & 0xFFFF;
+    tssSs = w >>> 16;
+  }
+  return true;
+}
+/** Checks for the stack segment of an inner level (SDM: CALL/INT "new SS" checks); leaves its descriptor in dLo/dHi. */
+export function checkNewSs(sel: u32, newCpl: u32, ext: u32): bool {
+  if ((sel & 0xFFFC) == 0) { setPending(VEC_TS, ext, true); return false; }
+  if (!readDesc(sel, VEC_TS, ext)) return false;
+  const attr = descAttr(dHi);
+  const err = (sel & 0xFFFC) | ext;
+  if ((sel & 3) != newCpl || descDpl(dHi) != newCpl || (attr & 0x1A) != 0x12) { setPending(VEC_TS, err, true); return false; }
+  if (!(attr & 0x80)) { setPending(VEC_SS, err, true); return false; }
+  setAccessed();
+  return !abort;
+}
+/** Is there room for `frame` bytes below `sp` in a stack segment (expand-up or expand-down)? #SS(err) if not. */
+export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u32, big: bool): bool {
+  const lo = (big ? sp : sp & 0xFFFF) - frame;
+  const err = errSel & 0xFFFC;
+  if (<u64>lo > <u64>(big ? 0xFFFFFFFF : 0xFFFF) || <u64>(big ? sp : sp & 0xFFFF) < <u64>frame) {
+    // wrap-around below zero: only legal for a flat 4 GiB stack
+    if (!(big && limit == 0xFFFFFFFF)) { setPending(VEC_SS, err, true); return false; }
+  }
+  if (<u64>lo + <u64>frame - 1 > <u64>limit) { setPending(VEC_SS, err, true); return false; }
+  return true;
+}
+
+export function op_call_far_A(): void {
+  const size = osz();
+  const off = size == 2 ? fetch16() : fetch32(); if (abort) return;
+  const sel = fetch16(); if (abort) return;
+  farCall(sel, off, size);
+}
+export function op_jmp_far_A(): void {
+  const off = o16 ? fetch16() : fetch32(); if (abort) return;
+  const sel = fetch16(); if (abort) return;
+  farJmp(sel, off);
+}
+
+/** retf [imm16]: same-level or outer-level return (SDM: RET, far return). */
+export function op_retf(withImm: bool): void {
+  const size = osz();
+  let n: u32 = 0;
+  if (withImm) { n = fetch16(); if (abort) return; }
+  const sp = spGet();
+  const off = memRd(size, SEG_SS, sp); if (abort) return;
+  const sel = memRd(size, SEG_SS, spMask(sp + size)) & 0xFFFF; if (abort) return;
+  farReturn(sel, off, size, spMask(sp + 2 * size), n, false, 0);
+}
+
+/**
+ * The common tail of RETF and IRET: check the return CS and, for an outer level, pop SS:ESP at `sp` (+n for RETF).
+ * For IRET `flags` are applied between the checks and the commit.
+ */
+function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool, newFlags: u32): void {
+  const rpl = sel & 3;
+  if ((sel & 0xFFFC) == 0) { gp(0); return; }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  const dpl = descDpl(dHi);
+  const err = sel & 0xFFFC;
+  if ((attr & 0x18) != 0x18 || rpl < cpl) { gp(err); return; }
+  if ((attr & 4) ? dpl > rpl : dpl != rpl) { gp(err); return; }
+  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
+  if (off > descLimit(dLo, dHi)) { gp(0); return; }
+  const cLo = dLo, cHi = dHi, cAddr = dAddr;
+  const oldCpl = cpl;
+  if (rpl == cpl) {
+    spSet(spMask(sp + n));
+    setDescRegs(cLo, cHi, cAddr);
+    commitCs(sel, rpl);
+    setEip(off);
+    if (isIret) applyIretFlags(newFlags, size, oldCpl);
+    return;
+  }
+  // return to an outer level: pop ESP and SS of that level
+  const sp2 = spMask(sp + n);
+  const nesp = memRd(size, SEG_SS, sp2); if (abort) return;
+  const nss = memRd(size, SEG_SS, spMask(sp2 + size)) & 0xFFFF; if (abort) return;
+  if ((nss & 0xFFFC) == 0) { gp(0); return; }
+  if (!readDesc(nss, VEC_GP, 0)) return;
+  const sattr = descAttr(dHi);
+  const serr = nss & 0xFFFC;
+  if ((nss & 3) != rpl || descDpl(dHi) != rpl || (sattr & 0x1A) != 0x12) { gp(serr); return; }
+  if (!(sattr & 0x80)) { setPending(VEC_SS, serr, true); return; }
+  setAccessed(); if (abort) return;
+  setSegCache(SEG_SS, nss, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
+  computeSegOk(SEG_SS);
+  const big = (dHi & 0x400000) != 0;
+  setDescRegs(cLo, cHi, cAddr);
+  commitCs(sel, rpl);
+  if (big) w32(ESP, nesp + n); else w16(ESP, nesp + n);
+  setEip(off);
+  if (isIret) applyIretFlags(newFlags, size, oldCpl);
+  nullInaccessible(rpl);
+}
+
+/** IRET/POPF flag rules: IOPL changes only at CPL 0, IF only at CPL <= IOPL; VM/VIF/VIP are kept. */
+function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
+  const cur = getFlags();
+  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_RF | FLAG_AC | FLAG_ID; // status, TF, DF, OF, NT, RF, AC, ID
+  if (oldCpl == 0) m |= FLAG_IOPL | FLAG_VIF | FLAG_VIP;
+  if (oldCpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF;
+  if (size == 2) m &= 0xFFFF;
+  setFlags((cur & ~m) | (v & m));
+}
+
+export function op_iret(): void {
+  const size = osz();
+  if (flagsReg & FLAG_NT) { gp(0); return; } // nested-task return needs a task switch: not implemented
+  const sp = spGet();
+  const off = memRd(size, SEG_SS, sp); if (abort) return;
+  const sel = memRd(size, SEG_SS, spMask(sp + size)) & 0xFFFF; if (abort) return;
+  const fl = memRd(size, SEG_SS, spMask(sp + 2 * size)); if (abort) return;
+  if (cpl == 0 && size == 4 && (fl & FLAG_VM)) { gp(0); return; } // virtual-8086 mode is not implemented
+  farReturn(sel, off, size, spMask(sp + 3 * size), 0, true, fl);
+}
+
+// ---------------------------------------------------------------- flags and interrupts
+export function op_pushf(): void {
+  // VM and RF are never pushed as set (SDM: PUSHF)
+  const f = getFlags() & ~(FLAG_VM | FLAG_RF);
+  push(osz(), f);
+}
+export function op_popf(): void {
+  const size = osz();
+  const v = popPeek(size); if (abort) return;
+  spSet(spMask(spGet() + size));
+  const cur = getFlags();
+  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_AC | FLAG_ID;
+  if (cpl == 0) m |= FLAG_IOPL;
+  if (cpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF; // otherwise IF is silently left alone
+  if (size == 2) m &= 0xFFFF;
+  setFlags(((cur & ~m) | (v & m)) & ~FLAG_RF);
+}
+export function op_cli(): void {
+  if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
+  setFlags(getFlags() & ~FLAG_IF);
+}
+export function op_sti(): void {
+  if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
+  const f = getFlags();
+  if (!(f & FLAG_IF)) setIntShadow(true); // STI delays interrupts by one instruction
+  setFlags(f | FLAG_IF);
+}
+export function op_hlt(): void {
+  if (cpl != 0) { gp(0); return; }
+  setHalted(true);
+  if (st(OFF_CTRL) & CTRL_EXIT_HLT) setExitAfter(EXIT_HLT);
+}
+export function op_int3(): void { softInt(3, true); }
+export function op_int1(): void { setPendingDebugTrap(true); }
+export function op_int_I(): void { const v = fetch8(); if (abort) return; softInt(v, false); }
+export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
+export function op_wait(): void {
+  if ((cr0() & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) setPending(VEC_NM, 0, false);
+}
+/** x87 escape: no FPU is implemented (CPUID.1:EDX.FPU=0). #NM when CR0.EM or CR0.TS, else #UD. */
+export function op_fpu(): void {
+  if (cr0() & (CR0_EM | CR0_TS)) { setPending(VEC_NM, 0, false); return; }
+  ud();
+}
+
+// ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
+export function op_grp6(): void {
+  decodeModrm(); if (abort) return;
+  switch (mrReg) {
+    case 0: storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
+    case 1: storeSel(st(OFF_TR + SEG_SEL)); return;    // str
+    case 2: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; lldt(s); return; }
+    case 3: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; ltr(s); return; }
+    case 4: case 5: { const s = rmRd(2); if (abort) return; verx(s, mrReg == 5); return; }
+    default: ud();
+  }
+}
+/** sldt/str: a register destination gets the zero-extended selector, memory gets 16 bits. */
+function storeSel(v: u32): void {
+  if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, v & 0xFFFF); else rmWr(2, v);
+}
+function lldt(sel: u32): void {
+  if ((sel & 0xFFFC) == 0) { setLdtr(sel, 0, 0, 0); return; } // a null LDTR is unusable
+  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  if ((attr & 0x1F) != 0x02) { gp(sel & 0xFFFC); return; }
+  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
+  setLdtr(sel, descBase(dLo, dHi), descLimit(dLo, dHi), attr);
+}
+function setLdtr(sel: u32, base: u32, limit: u32, attr: u32): void {
+  setSt(OFF_LDTR + SEG_SEL, sel); setSt(OFF_LDTR + SEG_BASE, base);
+  setSt(OFF_LDTR + SEG_LIMIT, limit); setSt(OFF_LDTR + SEG_ATTR, attr);
+}
+function ltr(sel: u32): void {
+  if ((sel & 0xFFFC) == 0) { gp(0); return; }
+  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (!readDesc(sel, VEC_GP, 0)) return;
+  const attr = descAttr(dHi);
+  const t = attr & 0x1F;
+  if (t != 0x09 && t != 0x01) { gp(sel & 0xFFFC); return; } // an available TSS
+  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
+  sysWr32(dAddr + 4, dHi | 0x200); // mark busy
+  if (abort) return;
+  setSt(OFF_TR + SEG_SEL, sel); setSt(OFF_TR + SEG_BASE, descBase(dLo, dHi));
+  setSt(OFF_TR + SEG_LIMIT, descLimit(dLo, dHi)); setSt(OFF_TR + SEG_ATTR, attr | 2);
+}
+/** verr/verw: ZF=1 when the segment is readable/writable at the caller's privilege; never faults on the selector. */
+function verx(sel: u32, write: bool): void {
+  let ok = false;
+  if ((sel & 0xFFFC) != 0 && descPeek(sel)) {
+    const attr = descAttr(dHi);
+    const dpl = descDpl(dHi);
+    if (attr & 0x10) {
+      const code = (attr & 8) != 0;
+      const conforming = code && (attr & 4) != 0;
+      const privOk = conforming || (dpl >= cpl && dpl >= (sel & 3));
+      if (write) ok = !code && (attr & 2) != 0 && privOk;
+      else ok = (!code || (attr & 2) != 0) && privOk;
+    }
+  }
+  if (abort) return;
+  setStatus(FLAG_ZF, ok ? FLAG_ZF : 0);
+}
+/** Read a descriptor for lar/lsl/verr/verw: out-of-table selectors just fail (no fault); paging faults still fault. */
+function descPeek(sel: u32): bool {
+  const idx = sel & 0xFFF8;
+  let base: u32, limit: u32;
+  if (sel & 4) {
+    if (!(st(OFF_LDTR + SEG_ATTR) & 0x80)) return false;
+    base = st(OFF_LDTR + SEG_BASE); limit = st(OFF_LDTR + SEG_LIMIT);
+  } else { base = st(OFF_GDTR_BASE); limit = st(OFF_GDTR_LIMIT); }
+  if (<u64>idx + 7 > <u64>limit) return false;
+  const lo = sysRd32(base + idx); if (abort) return false;
+  const hi = sysRd32(base + idx + 4); if (abort) return false;
+  setDescRegs(lo, hi, base + idx);
+  return true;
+}
+export function op_lar_lsl(isLsl: bool): void {
+  decodeModrm(); if (abort) return;
+  const sel = rmRd(2); if (abort) return;
+  let ok = false;
+  let v: u32 = 0;
+  if ((sel & 0xFFFC) != 0 && descPeek(sel)) {
+    const attr = descAttr(dHi);
+    const dpl = descDpl(dHi);
+    const conformingCode = (attr & 0x1C) == 0x1C;
+    let typeOk: bool;
+    if (attr & 0x10) typeOk = true;
+    else {
+      const t = attr & 0xF;
+      typeOk = isLsl ? (t == 1 || t == 2 || t == 3 || t == 9 || t == 11)
+                     : (t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 || t == 11 || t == 12);
+    }
+    ok = typeOk && (conformingCode || (dpl >= cpl && dpl >= (sel & 3)));
+    v = isLsl ? descLimit(dLo, dHi) : dHi & 0x00F0FF00;
+  }
+  if (abort) return;
+  if (ok) regWr(o16 ? 2 : 4, mrReg, v);
+  setStatus(FLAG_ZF, ok ? FLAG_ZF : 0);
+}
+
+export function op_grp7(): void {
+  decodeModrm(); if (abort) return;
+  const r = mrReg;
+  if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
+    if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
+    return;
+  }
+  if (r == 6) { // lmsw: can set PE but not clear it; only the low 4 bits
+    if (cpl) { gp(0); return; }
+    const v = rmRd(2); if (abort) return;
+    const old = cr0();
+    let n = (old & ~0xE) | (v & 0xE) | (old & 1) | (v & 1);
+    setSt(OFF_CR0, n);
+    return;
+  }
+  if (mrMod == 3) { ud(); return; }
+  switch (r) {
+    case 0: case 1: { // sgdt/sidt: 16-bit limit, then 32-bit base (not privileged: sensitive)
+      const b = st(r == 0 ? OFF_GDTR_BASE : OFF_IDTR_BASE);
+      const l = st(r == 0 ? OFF_GDTR_LIMIT : OFF_IDTR_LIMIT);
+      memWr(2, eaSeg, ea, l); if (abort) return;
+      memWr(4, eaSeg, ea + 2, b);
+      return;
+    }
+    case 2: case 3: {
+      if (cpl) { gp(0); return; }
+      const l = memRd(2, eaSeg, ea); if (abort) return;
+      let b = memRd(4, eaSeg, ea + 2); if (abort) return;
+      if (o16) b &= 0xFFFFFF;
+      setSt(r == 2 ? OFF_GDTR_BASE : OFF_IDTR_BASE, b);
+      setSt(r == 2 ? OFF_GDTR_LIMIT : OFF_IDTR_LIMIT, l);
+      return;
+    }
+    case 7: { // invlpg
+      if (cpl) { gp(0); return; }
+      tlbInvlpg(segBase(eaSeg) + ea);
+      return;
+    }
+    default: ud();
+  }
+}
+
+// ---------------------------------------------------------------- control and debug registers
+export function op_mov_R_C(): void {
+  decodeModrm(); if (abort) return;
+  if (cpl) { gp(0); return; }
+  const n = mrReg;
+  let v: u32;
+  if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();
+  else { ud(); return; }
+  w32(mrRm, v);
+}
+export function op_mov_C_R(): void {
+  decodeModrm(); if (abort) return;
+  if (cpl) { gp(0); return; }
+  const n = mrReg;
+  const v = r32(mrRm);
+  if (n == 0) {
+    if ((v & CR0_PG) && !(v & CR0_PE)) { gp(0); return; }
+    if ((v & CR0_NW) && !(v & CR0_CD)) { gp(0); return; }
+    const nv = (v & (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)) | CR0_ET;
+    const old = cr0();
+    setSt(OFF_CR0, nv);
+    if ((old ^ nv) & (CR0_PG | CR0_WP | CR0_PE)) tlbFlushAll();
+  } else if (n == 2) setSt(OFF_CR2, v);
+  else if (n == 3) { setSt(OFF_CR3, v & 0xFFFFF018); tlbFlushNonGlobal(); }
+  else if (n == 4) {
+    const supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+    if (v & ~supported) { gp(0); return; } // PAE and the rest are not supported (CPUID does not report them)
+    if (v & (CR4_VME | CR4_PVI)) { gp(0); return; } // virtual-8086 extensions are not implemented
+    const old = cr4();
+    setSt(OFF_CR4, v);
+    if ((old ^ v) & (CR4_PSE | CR4_PGE)) tlbFlushAll();
+  } else ud();
+}
+function drIndex(n: u32): i32 {
+  if (n == 4 || n == 5) { if (cr4() & CR4_DE) return -1; return <i32>n + 2; }
+  return <i32>n;
+}
+export function op_mov_R_D(): void {
+  decodeModrm(); if (abort) return;
+  if (cpl) { gp(0); return; }
+  const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  w32(mrRm, st(OFF_DR0 + (<u32>i << 2)));
+}
+export function op_mov_D_R(): void {
+  decodeModrm(); if (abort) return;
+  if (cpl) { gp(0); return; }
+  const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  // debug registers are stored but breakpoints are not armed (documented)
+  let v = r32(mrRm);
+  if (i == 6) v = (v & 0xE00F) | 0xFFFF0FF0;
+  if (i == 7) v = (v & 0xFFFF2BFF) | 0x400;
+  setSt(OFF_DR0 + (<u32>i << 2), v);
+}
+export function op_clts(): void { if (cpl) { gp(0); return; } setSt(OFF_CR0, cr0() & ~CR0_TS); }
+export function op_wbinvd(): void { if (cpl) gp(0); }
+
+// ---------------------------------------------------------------- cpuid, rdtsc, msr
+// CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0; no FPU.
+// Leaf 1 EDX: PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15). Leaf 0x80000000..4: brand string.
+export function op_cpuid(): void {
+  const leaf = r32(EAX);
+  let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
+  if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
+  else if (leaf == 1) { a = 0x00000600; b = 0; c = 0; d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15); }
+  else if (leaf == 0x80000000) { a = 0x80000004; }
+  else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
+    // "wasmvisor x86 interpreter" padded with NULs, 16 bytes per leaf
+    const i = leaf - 0x80000002;
+    if (i == 0) { a = 0x6D736177; b = 0x6F736976; c = 0x38782072; d = 0x6E692036; }
+    else if (i == 1) { a = 0x70726574; b = 0x65746572; c = 0x00000072; d = 0; }
+  }
+  w32(EAX, a); w32(EBX, b); w32(ECX, c); w32(EDX, d);
+}
+export function op_rdtsc(): void {
+  if ((cr4() & CR4_TSD) && cpl != 0) { gp(0); return; }
+  // the time-stamp counter is the retired-instruction count, so runs are deterministic
+  w32(EAX, <u32>icount);
+  w32(EDX, <u32>(icount >> 32));
+}
+export function op_rdmsr(): void {
+  if (cpl) { gp(0); return; }
+  const m = r32(ECX);
+  if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
+  gp(0); // no other MSRs exist
+}
+export function op_wrmsr(): void {
+  if (cpl) { gp(0); return; }
+  gp(0); // the TSC is the instruction count and cannot be written; no other MSRs exist
+}

@@ -1,0 +1,92 @@
+// state.ts — architectural CPU state.
+// General registers, segments, control registers and the exit record live in the STATE block of linear
+// memory (abi.ts), so the host reads and writes them in place, as KVM's kvm_run/regs. Hot per-instruction
+// state (EIP, decode state, lazy flags) lives in wasm globals and is synced with the block at run() entry/exit.
+import {
+  STATE_BASE, OFF_SEGS, SEG_STRIDE, SEG_BASE, SEG_LIMIT, SEG_ATTR, SEG_SEL, OFF_CPL, OFF_CR0, OFF_CR4,
+} from "./abi";
+
+// ---- registers (x86 encoding order: eax ecx edx ebx esp ebp esi edi) ----
+export const EAX: u32 = 0;
+export const ECX: u32 = 1;
+export const EDX: u32 = 2;
+export const EBX: u32 = 3;
+export const ESP: u32 = 4;
+export const EBP: u32 = 5;
+export const ESI: u32 = 6;
+export const EDI: u32 = 7;
+
+@inline export function r32(r: u32): u32 { return load<u32>(STATE_BASE + (r << 2)); }
+@inline export function w32(r: u32, v: u32): void { store<u32>(STATE_BASE + (r << 2), v); }
+@inline export function r16(r: u32): u32 { return <u32>load<u16>(STATE_BASE + (r << 2)); }
+@inline export function w16(r: u32, v: u32): void { store<u16>(STATE_BASE + (r << 2), <u16>v); }
+// 8-bit registers: AL CL DL BL are byte 0 of regs 0..3, AH CH DH BH byte 1 of the same.
+@inline export function r8(r: u32): u32 { return <u32>load<u8>(STATE_BASE + ((r & 3) << 2) + (r >> 2)); }
+@inline export function w8(r: u32, v: u32): void { store<u8>(STATE_BASE + ((r & 3) << 2) + (r >> 2), <u8>v); }
+
+// ---- EIP and the instruction being executed ----
+export let eip: u32 = 0;
+export let ip0: u32 = 0; // EIP at the start of the current instruction (faults restore it)
+export function setEip(v: u32): void { eip = v; }
+export function setIp0(v: u32): void { ip0 = v; }
+
+// ---- segments (hidden descriptor caches in the STATE block) ----
+@inline export function segBase(s: u32): u32 { return load<u32>(STATE_BASE + OFF_SEGS + s * SEG_STRIDE + SEG_BASE); }
+@inline export function segLimit(s: u32): u32 { return load<u32>(STATE_BASE + OFF_SEGS + s * SEG_STRIDE + SEG_LIMIT); }
+@inline export function segAttr(s: u32): u32 { return load<u32>(STATE_BASE + OFF_SEGS + s * SEG_STRIDE + SEG_ATTR); }
+@inline export function segSel(s: u32): u32 { return load<u32>(STATE_BASE + OFF_SEGS + s * SEG_STRIDE + SEG_SEL); }
+@inline export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, attr: u32): void {
+  const p = STATE_BASE + OFF_SEGS + s * SEG_STRIDE;
+  store<u32>(p + SEG_SEL, sel);
+  store<u32>(p + SEG_BASE, base);
+  store<u32>(p + SEG_LIMIT, limit);
+  store<u32>(p + SEG_ATTR, attr);
+}
+
+// ---- privilege and control registers ----
+export let cpl: u32 = 0;
+export function setCplValue(v: u32): void { cpl = v; store<u32>(STATE_BASE + OFF_CPL, v); }
+@inline export function cr0(): u32 { return load<u32>(STATE_BASE + OFF_CR0); }
+@inline export function cr4(): u32 { return load<u32>(STATE_BASE + OFF_CR4); }
+@inline export function st(off: u32): u32 { return load<u32>(STATE_BASE + off); }
+@inline export function setSt(off: u32, v: u32): void { store<u32>(STATE_BASE + off, v); }
+
+// ---- decode state of the current instruction ----
+export let o16: bool = false;      // 0x66 operand-size prefix
+export let segOvr: i32 = -1;       // segment override, -1 = default
+export let repPrefix: u32 = 0;     // 0, 0xF2 (REPNE) or 0xF3 (REP/REPE)
+export let lockPrefix: bool = false;
+export let modrm: u32 = 0;
+export let mrMod: u32 = 0;
+export let mrReg: u32 = 0;
+export let mrRm: u32 = 0;
+export let ea: u32 = 0;            // effective address (offset within eaSeg)
+export let eaSeg: u32 = 3;         // segment of the memory operand
+export function setPrefixState(a: bool, s: i32, r: u32, l: bool): void { o16 = a; segOvr = s; repPrefix = r; lockPrefix = l; }
+export function setO16(a: bool): void { o16 = a; }
+export function setSegOvr(s: i32): void { segOvr = s; }
+export function setRep(r: u32): void { repPrefix = r; }
+export function setLock(l: bool): void { lockPrefix = l; }
+export function setModrm(m: u32): void { modrm = m; mrMod = m >> 6; mrReg = (m >> 3) & 7; mrRm = m & 7; }
+export function setEa(seg: u32, off: u32): void { eaSeg = seg; ea = off; }
+
+// ---- abort: a fault or an exit stopped the current instruction (faults are values, never host exceptions) ----
+export const ABORT_NONE: u32 = 0;
+export const ABORT_FAULT: u32 = 1; // an exception is pending (pendVector/pendError)
+export const ABORT_EXIT: u32 = 2;  // the instruction must exit to the host and be restarted (IN, MMIO read)
+export let abort: u32 = 0;
+export let pendVector: u32 = 0;
+export let pendError: u32 = 0;
+export let pendHasError: bool = false;
+export function setAbort(a: u32): void { abort = a; }
+export function setPending(v: u32, e: u32, has: bool): void { pendVector = v; pendError = e; pendHasError = has; abort = ABORT_FAULT; }
+
+// exit requested after the current instruction completes (OUT, MMIO write, HLT...): 0 = none
+export let exitAfter: u32 = 0xFFFFFFFF;
+export function setExitAfter(r: u32): void { exitAfter = r; }
+
+// interrupt shadow (STI / MOV SS / POP SS): interrupts are inhibited until after the next instruction
+export let intShadow: bool = false;
+export function setIntShadow(b: bool): void { intShadow = b; }
+export let halted: bool = false;
+export function setHalted(b: bool): void { halted = b; }

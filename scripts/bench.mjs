@@ -1,0 +1,195 @@
+// bench.mjs — wasmvisor's MIPS on the shared peer workload (guests/peers, origin /work/shared/peers), measured
+// the way shared/peers/bench.mjs measures native, QEMU and v86, so the figures stand beside theirs.
+//
+// usage: node scripts/bench.mjs [--runs N] [--rows native,native-mode] [--reps R1,R2] [--native-reps R1,R2]
+//                               [--json [FILE]] [--no-build] [--help]
+//   (also `wasmvisor bench [...]`, `npm run bench -- [...]`)
+//
+// Method (shared/peers/README.md): the workload retires exactly 99857 + REPS*819210 instructions, so for two
+// lengths R1 < R2
+//     MIPS = (R2 - R1) * 819210 / (median T(R2) - median T(R1))
+// which cancels process start, wasm compilation, JIT warm-up and boot. Runs alternate R1 and R2 (R2 first on odd
+// pairs). Three timings per run, as in the peers' harness:
+//   wall    process spawn to exit
+//   in-run  host time between the guest's "BEGIN" and "RESULT" lines on the serial console (emulators only)
+//   cpu     user+sys CPU time of the process (/usr/bin/time, if installed)
+// Every run's RESULT line must equal the native binary's for the same REPS. The native binary is measured in the
+// same invocation (with its own, longer lengths) and the table gives each row's ratio to it.
+//
+// Rows are a registry (ROWS below): later configurations (paging on/off, modes "full"/"para", ...) are one entry each.
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = join(ROOT, "build/bench");
+const CLI = join(ROOT, "dist/cli.js");
+const PER_REP = 819210; // instructions per outer repetition (guests/peers/workload.S)
+const FIXED = 99857;
+const NCPU = cpus().length;
+
+const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench [options])
+  --runs N               interleaved R1/R2 pairs per row (default 5)
+  --rows a,b             rows to run (default: ${"native,native-mode"}); known: ROWS
+  --reps R1,R2           lengths for the wasmvisor rows (default 10,60)
+  --native-reps R1,R2    lengths for the native row (default 300,3300)
+  --json [FILE]          print JSON (to FILE if given) instead of the markdown table
+  --no-build             do not (re)build the guests and dist/cli.js
+`;
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const has = (k) => argv.includes(k);
+const opt = (k, d) => {
+  const i = argv.indexOf(k);
+  if (i < 0) return d;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith("--")) return null;
+  return v;
+};
+if (has("--help") || has("-h")) { process.stdout.write(HELP.replace("ROWS", "native, native-mode")); process.exit(0); }
+const RUNS = int(opt("--runs", "5"), "--runs");
+const REPS = pair(opt("--reps", "10,60"), "--reps");
+const NATIVE_REPS = pair(opt("--native-reps", "300,3300"), "--native-reps");
+const JSON_OUT = has("--json") ? (opt("--json", null) ?? "-") : null;
+const ROWS = rowsRegistry();
+const SEL = (opt("--rows", null) ?? "native,native-mode").split(",").filter(Boolean);
+for (const k of argv) if (k.startsWith("--") && !["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help"].includes(k)) die(`unknown option ${k}`);
+for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
+
+function die(msg) { process.stderr.write(`bench: ${msg}\n`); process.exit(2); }
+function int(s, what) { const n = Number(s); if (!Number.isInteger(n) || n < 1) die(`bad ${what} '${s}'`); return n; }
+function pair(s, what) {
+  const p = String(s).split(",").map((x) => int(x, what));
+  if (p.length !== 2 || p[0] >= p[1]) die(`${what} needs R1,R2 with R1 < R2`);
+  return p;
+}
+
+/**
+ * The rows. Each: lengths, the command for one run at REPS r, whether it prints BEGIN (emulated guests do).
+ * Hooks for later rows, e.g.
+ *   "native-mode-paging": { R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--paging", "on"], emulated: true },
+ *   "full-mode":          { R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--mode", "full"], emulated: true },
+ */
+function rowsRegistry() {
+  const guest = (r) => join(OUT, `guest-${r}.elf`);
+  return {
+    "native": { label: "native i386 (Linux process)", R: NATIVE_REPS, cmd: (r) => [join(OUT, `native-${r}`)], emulated: false },
+    "native-mode": { label: "wasmvisor --mode native", R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--mode", "native"], emulated: true },
+  };
+}
+
+// ---------------------------------------------------------------- build
+const lengths = [...new Set(SEL.flatMap((n) => ROWS[n].R))].sort((a, b) => a - b);
+if (!has("--no-build")) {
+  execFileSync("sh", [join(ROOT, "guests/peers/build.sh"), ...lengths.map(String)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, OUT } });
+  if (SEL.some((n) => ROWS[n].emulated)) execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
+}
+if (SEL.some((n) => ROWS[n].emulated) && !existsSync(join(ROOT, "build/cpu.wasm"))) die("build/cpu.wasm is missing: run `npm run build:wasm` first");
+const expect = {};
+for (const r of lengths) {
+  const m = /RESULT ([0-9a-f]{8}) REPS (\d+)/.exec(execFileSync(join(OUT, `native-${r}`)).toString());
+  if (!m) die(`native-${r} printed no RESULT line`);
+  expect[r] = m[1];
+}
+
+// ---------------------------------------------------------------- one run
+const TMP = mkdtempSync(join(tmpdir(), "wasmvisor-bench-"));
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+const cpuTimes = () => { try { return readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number); } catch { return null; } };
+
+function runOnce(cmd) {
+  return new Promise((resolve, reject) => {
+    let out = "", err = "", tBegin = 0, tEnd = 0;
+    const tf = join(TMP, "time.txt");
+    const full = TIME ? [TIME, "-q", "-f", "%U %S", "-o", tf, ...cmd] : cmd;
+    const st0 = cpuTimes(), t0 = performance.now();
+    const p = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    p.stdout.on("data", (d) => {
+      const now = performance.now();
+      out += d;
+      if (!tBegin && out.includes("BEGIN\n")) tBegin = now;
+      if (!tEnd && /RESULT [^\n]*\n/.test(out)) tEnd = now;
+    });
+    p.stderr.on("data", (d) => { err += d; });
+    p.on("error", reject);
+    p.on("close", (code) => {
+      const wall = performance.now() - t0, st1 = cpuTimes();
+      let cpu = NaN;
+      if (TIME) {
+        try {
+          const [u, s] = readFileSync(tf, "utf8").trim().split("\n").pop().split(" ").map(Number);
+          cpu = (u + s) * 1e3;
+        } catch { /* no timing */ }
+      }
+      let other = NaN;
+      if (st0 && st1 && Number.isFinite(cpu)) {
+        const d = st1.map((x, i) => x - st0[i]);
+        const busyMs = (d.reduce((x, y) => x + y, 0) - d[3] - d[4]) * 10;
+        other = Math.max(0, busyMs - cpu) / (wall * NCPU);
+      }
+      const m = /RESULT ([0-9a-f]{8}) REPS (\d+)/.exec(out);
+      resolve({ wall, loop: tBegin && tEnd ? tEnd - tBegin : NaN, cpu, other, code, result: m ? m[1] : null, out, err });
+    });
+  });
+}
+
+const median = (a) => {
+  const s = a.filter(Number.isFinite).sort((x, y) => x - y), n = s.length;
+  return !n ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+
+// ---------------------------------------------------------------- measure
+const results = {};
+for (const name of SEL) {
+  const row = ROWS[name];
+  const [R1, R2] = row.R, dI = (R2 - R1) * PER_REP;
+  const s = { label: row.label, R1, R2, dInstr: dI, t1: [], t2: [], l1: [], l2: [], c1: [], c2: [], other: [] };
+  for (let i = 0; i < RUNS; i++) {
+    const xs = {};
+    for (const r of i % 2 ? [R2, R1] : [R1, R2]) {
+      const x = await runOnce(row.cmd(r));
+      if (x.result !== expect[r]) {
+        die(`${name} R=${r}: RESULT ${x.result ?? "(none)"}, native says ${expect[r]} (exit ${x.code})\n${x.out.slice(-500)}${x.err.slice(-500)}`);
+      }
+      if (row.emulated && x.code !== 1) die(`${name} R=${r}: exit status ${x.code}, expected 1 (isa-debug-exit 0)\n${x.err.slice(-500)}`);
+      xs[r] = x;
+    }
+    for (const [r, t, l, c] of [[R1, s.t1, s.l1, s.c1], [R2, s.t2, s.l2, s.c2]]) {
+      t.push(xs[r].wall); l.push(xs[r].loop); c.push(xs[r].cpu); s.other.push(xs[r].other);
+    }
+    process.stderr.write(`${name} pair ${i + 1}/${RUNS}: wall ${f(s.t1[i])} / ${f(s.t2[i])} ms, cpu ${f(s.c1[i])} / ${f(s.c2[i])} ms\n`);
+  }
+  const mips = (a, b) => dI / ((b - a) * 1e3);
+  const pairs = s.t1.map((t, i) => mips(t, s.t2[i]));
+  Object.assign(s, {
+    wallMips: mips(median(s.t1), median(s.t2)), pairMin: Math.min(...pairs), pairMax: Math.max(...pairs),
+    inrunMips: row.emulated ? mips(median(s.l1), median(s.l2)) : NaN,
+    cpuMips: mips(median(s.c1), median(s.c2)),
+    t1Med: median(s.t1), t2Med: median(s.t2), otherMed: median(s.other), otherMax: Math.max(...s.other.filter(Number.isFinite), 0),
+    // the whole R2 guest, boot included, over the R2 process's wall time: what a user sees for one run
+    wholeRunMips: (FIXED + R2 * PER_REP) / (median(s.t2) * 1e3),
+  });
+  results[name] = s;
+}
+rmSync(TMP, { recursive: true, force: true });
+
+const nat = results.native?.wallMips ?? NaN;
+for (const s of Object.values(results)) s.ratioToNative = s.wallMips / nat;
+if (JSON_OUT) {
+  const text = JSON.stringify({ runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, results }, null, 1);
+  if (JSON_OUT === "-") process.stdout.write(text + "\n");
+  else writeFileSync(JSON_OUT, text + "\n");
+}
+if (JSON_OUT !== "-") {
+  console.log(`\nruns=${RUNS} pairs per row; ${PER_REP} instructions per rep; ${new Date().toISOString()}; node ${process.version}`);
+  console.log("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) | pair min..max | MIPS (in-run) | MIPS (cpu) | ratio to native | other load med/max |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const [n, s] of Object.entries(results)) {
+    console.log(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${f(s.wallMips, 0)} | ${f(s.pairMin, 0)}..${f(s.pairMax, 0)} | ${f(s.inrunMips, 0)} | ${f(s.cpuMips, 0)} | ${f(s.ratioToNative, 4)} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
+  }
+}
