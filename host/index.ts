@@ -1,0 +1,23 @@
+// index.ts — wasmvisor's public API (bundled to dist/index.js).
+export { Machine, cpuModule, REG_NAMES, SEG_NAMES, EXIT_NAMES } from "./machine.ts";
+export type { Exit, ExitName, MachineOptions, Segment, SegName, RegName, GprName, CrName } from "./machine.ts";
+export {
+  Vm, runImage, checkMode, pcPlatform, peekPicVector, EXIT_STATUS, VIRTUAL_IPS, NS_PER_INSTRUCTION, MAX_IDLE_NS, MODES, IMPLEMENTED_MODES, VmConfigError } from "./vm.ts";
+export type {
+  VmOptions, RunOptions, RunResult, RunImageOptions, RunImageResult, StopReason, Platform, PlatformHooks,
+  InterruptController, TimedDevices,
+} from "./vm.ts";
+export { VmStats } from "./stats.ts";
+export type { StatsJson, PortCount } from "./stats.ts";
+export { parseElf, loadElfSegments, checkElfFitsRam, elfVirtToPhys, buildElf, isElf, ElfError } from "./elf.ts";
+export type { ElfImage, ElfSegment, GuestMemory, ElfBuildSegment } from "./elf.ts";
+export {
+  loadMultiboot, enterMultiboot, findMultibootHeader, MultibootError, MULTIBOOT_HEADER_MAGIC, MULTIBOOT_BOOTLOADER_MAGIC,
+  BOOT_INFO_ADDR, INITIAL_ESP,
+} from "./multiboot.ts";
+export type { MultibootBoot, MultibootHeader, MultibootOptions, MultibootModule } from "./multiboot.ts";
+export { Bus } from "./bus.ts";
+export type { IoDevice, AccessSize, BusStats } from "./bus.ts";
+export * as devices from "./devices/index.ts";
+export { main as cliMain, parseCliArgs, parseMemSize, UsageError } from "./cli.ts";
+export * as abi from "./abi.generated.ts";

@@ -1,0 +1,158 @@
+// cli.test.ts — `wasmvisor` as a user runs it: argument parsing in-process, then the bundled dist/cli.js spawned
+// with bad inputs (one clear stderr line, a non-zero status) and with the shared peers guest (REPS=1), whose RESULT
+// line must equal the native binary's.
+import { describe, it, expect, beforeAll } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseCliArgs, parseMemSize, parseCount, UsageError, DEFAULT_MEM } from "../host/cli.ts";
+import { buildElf } from "../host/elf.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "dist/cli.js");
+const PEERS = join(ROOT, "build/guests/peers");
+const HAVE_CPU = existsSync(join(ROOT, "build/cpu.wasm"));
+const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-cli-test-"));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: "ignore" });
+  execFileSync("sh", [join(ROOT, "guests/peers/build.sh"), "1"], { stdio: "ignore" });
+});
+
+describe("parseCliArgs", () => {
+  it("parses run with every option, in either order and with =", () => {
+    expect(parseCliArgs(["run", "k.elf"])).toEqual({ command: "run", image: "k.elf", mode: "native", memSize: DEFAULT_MEM, cmdline: "" });
+    expect(parseCliArgs(["run", "--mem", "128M", "k.elf", "--max-instructions=5G", "--cmdline", "a b", "--disk", "d.img", "--stats-file", "s.json", "--mode", "native"]))
+      .toEqual({ command: "run", image: "k.elf", mode: "native", memSize: 128 << 20, maxInstructions: 5e9, cmdline: "a b", disk: "d.img", statsFile: "s.json" });
+    expect(parseCliArgs(["run", "--", "-weird.elf"])).toMatchObject({ image: "-weird.elf" });
+  });
+  it("parses the other commands", () => {
+    expect(parseCliArgs(["--help"])).toEqual({ command: "help" });
+    expect(parseCliArgs(["run", "-h"])).toEqual({ command: "help" });
+    expect(parseCliArgs(["--version"])).toEqual({ command: "version" });
+    expect(parseCliArgs(["bench", "--json"])).toEqual({ command: "bench", args: ["--json"] });
+  });
+  it("rejects bad usage with UsageError", () => {
+    const bad: [string[], RegExp][] = [
+      [[], /no command/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+      [["--frob"], /unknown option '--frob'/],
+      [["run"], /needs an image file/],
+      [["run", "a.elf", "b.elf"], /one image file/],
+      [["run", "a.elf", "--bogus"], /unknown option '--bogus'/],
+      [["run", "a.elf", "--mem"], /'--mem' needs a value/],
+      [["run", "a.elf", "--mode", "turbo"], /unknown --mode 'turbo'/],
+      [["run", "a.elf", "--max-instructions", "0"], /bad --max-instructions/],
+      [["run", "a.elf", "--max-instructions", "lots"], /bad --max-instructions/],
+      [["run", "a.elf", "--mem", "12Q"], /bad --mem '12Q'/],
+    ];
+    for (const [argv, re] of bad) {
+      expect(() => parseCliArgs(argv), argv.join(" ")).toThrow(UsageError);
+      expect(() => parseCliArgs(argv), argv.join(" ")).toThrow(re);
+    }
+  });
+  it("parses memory sizes like QEMU's -m", () => {
+    expect(parseMemSize("64M")).toBe(64 << 20);
+    expect(parseMemSize("64m")).toBe(64 << 20);
+    expect(parseMemSize("64MiB")).toBe(64 << 20);
+    expect(parseMemSize("1G")).toBe(1 << 30);
+    expect(parseMemSize("8192K")).toBe(8 << 20);
+    expect(parseMemSize("32")).toBe(32 << 20); // plain number = MiB
+    for (const s of ["12Q", "", "M", "-4M", "1.5G", "64MB5", "64B"]) expect(() => parseMemSize(s), s).toThrow(/bad --mem/);
+    expect(() => parseMemSize("1M")).toThrow(/too small/);
+    expect(() => parseMemSize("1025K")).toThrow(/too small/);
+    expect(() => parseMemSize("2049K")).toThrow(/multiple of 4K/);
+    expect(() => parseMemSize("8G")).toThrow(/too large/);
+  });
+  it("parses instruction counts", () => {
+    expect(parseCount("1000")).toBe(1000);
+    expect(parseCount("1_000_000")).toBe(1e6);
+    expect(parseCount("3k")).toBe(3000);
+    expect(parseCount("2M")).toBe(2e6);
+  });
+});
+
+describe("dist/cli.js", () => {
+  it("--help and --version", () => {
+    const h = cli("--help");
+    expect(h.status).toBe(0);
+    expect(h.stdout).toMatch(/^Usage: wasmvisor run <image.elf>/);
+    const v = cli("--version");
+    expect(v.status).toBe(0);
+    expect(v.stdout).toBe(`wasmvisor ${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);
+  });
+
+  it("starts with a node shebang", () => {
+    expect(readFileSync(CLI, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+  });
+
+  const notElf = join(tmp, "notes.txt");
+  const x64 = join(tmp, "x64.elf");
+  const big = join(tmp, "big.elf");
+  const plainElf = join(tmp, "plain.elf");
+  beforeAll(() => {
+    writeFileSync(notElf, "just some text\n");
+    const mb = new Uint8Array(16);
+    new DataView(mb.buffer).setUint32(0, 0x1badb002, true);
+    new DataView(mb.buffer).setUint32(8, -0x1badb002 >>> 0, true);
+    const x = buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: mb }] });
+    new DataView(x.buffer).setUint16(0x12, 62, true);
+    writeFileSync(x64, x);
+    writeFileSync(big, buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: mb, memsz: 64 << 20 }] }));
+    writeFileSync(plainElf, buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: [0xf4] }] }));
+  });
+
+  const cases: [string, string[], number, RegExp][] = [
+    ["missing file", ["run", "/nonexistent/kernel.elf"], 4, /^wasmvisor: cannot read image '\/nonexistent\/kernel.elf': no such file$/],
+    ["a directory", ["run", "/tmp"], 4, /^wasmvisor: cannot read image '\/tmp': it is a directory$/],
+    ["not an ELF", ["run", notElf], 4, /^wasmvisor: .*notes.txt: not an ELF file \(bad magic\)/],
+    ["not 32-bit x86", ["run", x64], 4, /^wasmvisor: .*x64.elf: not an x86 ELF \(e_machine=62, x86-64; expected EM_386\)$/],
+    ["not multiboot", ["run", plainElf], 4, /^wasmvisor: .*plain.elf: not a multiboot kernel/],
+    ["segments outside RAM", ["run", big, "--mem", "16M"], 4, /^wasmvisor: .*big.elf: segment 0 \[0x100000, 0x4100000\) is outside guest RAM \(16 MiB\)/],
+    ["unknown option", ["run", notElf, "--turbo"], 2, /^wasmvisor: unknown option '--turbo' for run/],
+    ["bad --mem", ["run", notElf, "--mem", "12Q"], 2, /^wasmvisor: bad --mem '12Q'/],
+    ["too small --mem", ["run", notElf, "--mem", "1M"], 2, /^wasmvisor: --mem 1M is too small/],
+    ["unimplemented mode", ["run", notElf, "--mode", "full"], 2, /^wasmvisor: mode 'full' is not implemented yet$/],
+    ["missing disk", ["run", join(PEERS, "guest-1.elf"), "--disk", "/nonexistent.img"], 4, /^wasmvisor: cannot read disk image '\/nonexistent.img': no such file$/],
+    ["no command", [], 2, /^wasmvisor: no command given/],
+  ];
+  for (const [what, args, status, re] of cases) {
+    it(`fails clearly: ${what}`, () => {
+      const r = cli(...args);
+      expect(r.status).toBe(status);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(r.stderr.trimEnd()).toMatch(re);
+    });
+  }
+
+  it.skipIf(!HAVE_CPU)("runs the peers guest (REPS=1): same RESULT as the native binary, exit status 1", () => {
+    const native = execFileSync(join(PEERS, "native-1")).toString();
+    expect(native).toMatch(/^RESULT [0-9a-f]{8} REPS 1\n$/);
+    const statsFile = join(tmp, "stats.json");
+    const r = cli("run", join(PEERS, "guest-1.elf"), "--stats-file", statsFile);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("BEGIN\n" + native);
+    const stats = JSON.parse(readFileSync(statsFile, "utf8"));
+    expect(stats.exitStatus).toBe(1);
+    expect(stats.stopReason).toBe("debug-exit");
+    // the workload's exact count plus the kernel's own boot and print code
+    expect(stats.instructions).toBeGreaterThan(99857 + 819210);
+    expect(stats.mips).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!HAVE_CPU)("stops at --max-instructions with status 6", () => {
+    const r = cli("run", join(PEERS, "guest-1.elf"), "--max-instructions", "10000");
+    expect(r.status).toBe(6);
+    expect(r.stdout).toBe("BEGIN\n");
+    expect(r.stderr).toBe("wasmvisor: stopped after 10000 instructions (--max-instructions)\n");
+  });
+});
