@@ -14,9 +14,10 @@
 //               | module data                 |
 //   0x0010_0000 +-----------------------------+ TLB_BASE
 //               | software TLB                |
-//   0x0020_0000 +-----------------------------+ PAGEINFO_BASE (per guest-physical page flags)
-//               | page info (1 byte / 4 KiB)  |
-//   0x0030_0000 +-----------------------------+ (free)
+//   0x0020_0000 +-----------------------------+ PAGEINFO_BASE (per guest-physical page: code flag + generation)
+//               | page info (u32 / 4 KiB)     |
+//   0x0060_0000 +-----------------------------+ BLOCK_HASH_BASE: predecoded-block lookup (phys -> block)
+//   0x0070_0000 +-----------------------------+ BLOCK_ARENA_BASE: predecoded blocks
 //   0x0100_0000 +-----------------------------+ RAM_BASE: guest physical address 0
 //               | guest RAM (ram_size bytes)  |
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
@@ -27,6 +28,8 @@ export const STATE_BASE: u32 = 0x1000;
 export const MODULE_DATA_BASE: u32 = 0x10000;
 export const TLB_BASE: u32 = 0x100000;
 export const PAGEINFO_BASE: u32 = 0x200000;
+export const BLOCK_HASH_BASE: u32 = 0x600000;
+export const BLOCK_ARENA_BASE: u32 = 0x700000;
 export const RAM_BASE: u32 = 0x1000000;
 export const MAX_RAM_SIZE: u32 = 0xF0000000;
 

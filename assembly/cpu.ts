@@ -1,29 +1,169 @@
-// cpu.ts — the run loop and the opcode table.
+// cpu.ts — the run loop over predecoded blocks.
 //
 // run(budget) executes up to `budget` instructions and returns an exit reason (abi.ts), like KVM_RUN.
-// The opcode table is the `switch` in step(): one row per opcode byte, each row a call to a small handler
-// named op_<mnemonic>_<form> (ops/*.ts) over the shared ALU helpers. Faults are values: a handler that
-// faults sets `abort` and returns; the loop restores EIP to the start of the instruction and delivers.
+//
+// Dispatch design: instructions are decoded once (decoder.ts, driven by the opcode table in opcodes.ts) into
+// fixed-size records grouped in blocks — straight-line runs that end at a control transfer, a system
+// instruction, a page end or MAX_BLOCK instructions. Blocks are found by the guest-physical address of their
+// first byte through a direct-mapped hash table, so they survive paging changes and are shared by every
+// mapping of the page. Pages holding blocks are write-protected in the TLB (mmu.ts): a write to one bumps the
+// page's generation, which makes its blocks miss, and stops the running block (self-modifying code is exact).
+// The executor runs a block's records through the opcode table's handlers (ops/handlers.ts). A later JIT can
+// compile hot blocks to wasm with the same records and the same invalidation.
 import {
   STATE_BASE, OFF_EIP, OFF_EFLAGS, OFF_INSTR_LO, OFF_INSTR_HI, OFF_EXIT_REASON, OFF_EXIT_EIP, OFF_EXIT_INSN_LEN,
-  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_RAM_SIZE, OFF_INTR_TAKEN_COUNT, OFF_CTRL, CTRL_EXIT_HLT, EXIT_BUDGET, EXIT_HLT,
-  FLAG_IF, FLAG_TF, FLAG_RF, VEC_UD, VEC_GP, VEC_DB, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS,
+  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN,
+  FLAG_IF, FLAG_TF, FLAG_CF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
 } from "./abi";
 import {
-  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_NONE, ABORT_FAULT, ABORT_EXIT, setPending, pendVector, pendError,
-  pendHasError, setPrefixState, setO16, setSegOvr, setRep, setLock, lockPrefix, o16, mrMod, mrReg, exitAfter,
-  setExitAfter, intShadow, setIntShadow, halted, setHalted, st, setSt, setCplValue, segSel, cpl,
+  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
+  setPrefixState, setA16, setModrm, setEa, setEaBase, setImms, r32, exitAfter, setExitAfter, intShadow, setIntShadow, halted,
+  setHalted, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP,
 } from "./state";
-import { flagsReg, getFlags, setFlags } from "./flags";
-import { fetch8 } from "./decode";
-import { loadRamSize, selectTlb, tlbFlushAll, computeSegOk } from "./mmu";
+import {
+  flagsReg, lfOp, lfA, lfB, lfR, lfTop, getFlags, setFlags, setLazyState, cfOf, condOf, flagsOf, LF_ADD, LF_SUB,
+  LF_LOGIC, LF_INC, LF_DEC, LF_NONE,
+} from "./flags";
+import { rd8, rd32, wr32 } from "./mmu";
+import { stack32 } from "./decode";
+import { shiftCore, shiftFlags } from "./ops/alu";
+import {
+  loadRamSize, selectTlb, tlbFlushAll, computeSegOk, tlbR, translate, mmioHit, pageInfo, markCodePage,
+  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch,
+} from "./mmu";
+import {
+  decodeInsn, REC_SIZE, OP_GP, F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC,
+  F_DEC, F_PUSH, F_POP, F_JCC, F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM,
+} from "./decoder";
+import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
-import * as H from "./ops/handlers";
+import { dispatch, dispatch0F } from "./ops/handlers";
+import { ioLogEnter, ioLogClear, replaying } from "./iolog";
 
-export let icount: u64 = 0;       // instructions retired
-export let repIncomplete: bool = false; // a REP string instruction stopped early and will resume
-export function setRepIncomplete(b: bool): void { repIncomplete = b; }
+export let icount: u64 = 0;              // instructions retired
+export let repIncomplete: bool = false;  // a REP string instruction stopped early and will resume
+export function setRepIncomplete(b: bool): void { repIncomplete = b; if (b) setStopBlock(true); }
 let intrLine: bool = false;
+let lastPfx: u32 = 0;
+
+// ---- block cache ----
+const MAX_BLOCK: u32 = 64;
+const HASH_BITS: u32 = 16;
+// block header: +0 phys, +4 page generation, +8 count (u16), +10 bytes (u16), +12 link epoch,
+// +16/+20 link 0 (target EIP, block), +24/+28 link 1: the last two successors, valid while the epoch holds
+const HDR: u32 = 32;
+const ARENA_END: u32 = RAM_BASE;
+const TMP_REC: u32 = BLOCK_HASH_BASE - 64; // scratch record for instructions executed without a block
+const UNCACHED: u32 = 1;
+let arenaTop: u32 = BLOCK_ARENA_BASE;
+
+@inline function hashSlot(phys: u32): u32 {
+  return BLOCK_HASH_BASE + ((((phys >>> HASH_BITS) ^ phys) & ((<u32>1 << HASH_BITS) - 1)) << 3);
+}
+let arenaGen: u32 = 0;
+export function flushBlocks(): void {
+  memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  arenaGen++;
+  arenaTop = BLOCK_ARENA_BASE;
+  clearPageInfo();
+}
+
+/** Decode a block starting at EIP (guest-physical `phys`). Returns the block, UNCACHED, or 0 with a fault pending. */
+function buildBlock(phys: u32, lin: u32): u32 {
+  if (arenaTop + HDR + MAX_BLOCK * REC_SIZE > ARENA_END) { flushBlocks(); tlbFlushAll(); }
+  const b = arenaTop;
+  let r = b + HDR;
+  const start = eip;
+  let count: u32 = 0;
+  let bytes: u32 = 0;
+  for (;;) {
+    const at = eip;
+    decodeInsn(r);
+    if (abort) {
+      if (count == 0) { setEip(start); return 0; }
+      setAbort(0); // the fault belongs to a later instruction: it is raised when that one runs first in a block
+      break;
+    }
+    const len = <u32>load<u8>(r, 2);
+    const l0 = lin + (at - start);
+    if ((l0 & 0xFFF) + len > 0x1000) { // crosses into the next page: never cached
+      if (count == 0) { setEip(start); return UNCACHED; }
+      break;
+    }
+    count++;
+    bytes += len;
+    r += REC_SIZE;
+    const op = <u32>load<u16>(r - REC_SIZE);
+    if (op >= 0x200 || (opFlags(op) & OPF_E)) break;
+    if (op == 0xFF) { const g = (<u32>load<u8>(r - REC_SIZE, 4) >> 3) & 7; if (g >= 2 && g <= 5) break; }
+    if (count == MAX_BLOCK || ((l0 + len) & 0xFFF) == 0) break;
+  }
+  setEip(start);
+  const page = phys >>> 12;
+  markCodePage(page);
+  store<u32>(b, phys);
+  store<u32>(b, pageInfo(page) & 0x7FFFFFFF, 4);
+  store<u16>(b, <u16>count, 8);
+  store<u16>(b, <u16>bytes, 10);
+  store<u32>(b, epoch - 1, 12); // no links yet
+  const h = hashSlot(phys);
+  store<u32>(h, phys + 1);
+  store<u32>(h, b, 4);
+  arenaTop = r;
+  return b;
+}
+
+/** Find (or build) the block for EIP. Returns the block, UNCACHED, or 0 with a fault pending. */
+@inline function findBlock(): u32 {
+  const lin = segBase(SEG_CS) + eip;
+  const e = tlbR + (((lin >>> 12) & 1023) << 4);
+  let phys: u32;
+  if (load<u32>(e) == lin >>> 12) phys = lin + load<u32>(e, 4) - RAM_BASE;
+  else {
+    if (eip > segLimit(SEG_CS)) return UNCACHED; // the fetch raises #GP
+    const add = translate(lin, false, cpl == 3);
+    if (abort) return 0;
+    if (mmioHit) return UNCACHED;
+    phys = lin + add - RAM_BASE;
+  }
+  const h = hashSlot(phys);
+  let b: u32 = 0;
+  if (load<u32>(h) == phys + 1) {
+    b = load<u32>(h, 4);
+    if (load<u32>(b, 4) != (pageInfo(phys >>> 12) & 0x7FFFFFFF)) b = 0;
+  }
+  if (!b) b = buildBlock(phys, lin);
+  if (b > UNCACHED && <u64>eip + <u64>load<u16>(b, 10) - 1 > <u64>segLimit(SEG_CS)) return UNCACHED;
+  return b;
+}
+
+/** Load the record's decode state into the handler globals and run its handler. */
+@inline function exec(r: u32): void {
+  const op = <u32>load<u16>(r);
+  const pfx = <u32>load<u8>(r, 3);
+  if (pfx | lastPfx) {
+    setPrefixState((pfx & 1) != 0, <i32>((pfx >> 4) & 7) - 1, (pfx & 4) ? 0xF2 : (pfx & 8) ? 0xF3 : 0, (pfx & 2) != 0);
+    setA16((pfx & 0x80) != 0);
+    lastPfx = pfx;
+  }
+  setModrm(<u32>load<u8>(r, 4));
+  if (load<u8>(r, 20)) {
+    let a = load<u32>(r, 8);
+    const base = <u32>load<u8>(r, 5);
+    const index = <u32>load<u8>(r, 6);
+    const sc = <u32>load<u8>(r, 7);
+    if (base < 8) a += r32(base);
+    setEaBase(base);
+    if (index < 8) a += r32(index) << (sc & 3);
+    if (pfx & 0x80) a &= 0xFFFF; // 16-bit addressing wraps at 64 KiB
+    setEa(segOvr >= 0 ? <u32>segOvr : sc >> 4, a);
+  }
+  setImms(load<u32>(r, 12), load<u32>(r, 16));
+  if (op < 0x100) dispatch(op);
+  else if (op < 0x200) dispatch0F(op & 0xFF);
+  else if (op == OP_GP) setPending(VEC_GP, 0, true);
+  else setPending(VEC_UD, 0, false);
+}
 
 /** Sync the hot state from the STATE block (the host may have changed anything between runs). */
 function enter(): void {
@@ -31,11 +171,14 @@ function enter(): void {
   setFlags(st(OFF_EFLAGS));
   icount = (<u64>st(OFF_INSTR_HI) << 32) | <u64>st(OFF_INSTR_LO);
   loadRamSize();
-  setCplValue(segSel(SEG_CS) & 3 | 0);
+  setCplValue(segSel(SEG_CS) & 3);
   for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
   setExitAfter(0xFFFFFFFF);
+  lastPfx = 0xFF; // force the prefix globals to be reloaded
+  ioLogEnter();
+  bumpEpoch();    // the host may have changed segments or paging
 }
 function leave(): void {
   setSt(OFF_EIP, eip);
@@ -49,21 +192,27 @@ export function reset(): void {
   memory.fill(STATE_BASE, 0, 0x1000 - 0x100);
   setSt(OFF_RAM_SIZE, ram);
   setSt(OFF_EFLAGS, 2);
-  setSt(0xD0 /* CR0 */, 0x10); // ET: as on every processor since the 486
+  setSt(OFF_CR0, 0x10); // ET: as on every processor since the 486
+  setSt(OFF_DR0 + 24, 0xFFFF0FF0); // DR6
+  setSt(OFF_DR0 + 28, 0x400);      // DR7
   tlbFlushAll();
+  loadRamSize();
+  flushBlocks();
   setHalted(false);
   setIntShadow(false);
 }
 export function flushTlb(): void { tlbFlushAll(); }
+export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
 
 export function run(budget: u32): u32 {
   enter();
-  let n: u32 = 0;
+  const limit = icount + <u64>budget;
   let reason: u32 = EXIT_BUDGET;
-  while (n < budget) {
-    // ---- between instructions: external interrupts, single-step, HLT ----
-    if (intrLine) {
-      if ((flagsReg & FLAG_IF) && !intShadow) {
+  while (icount < limit) {
+    // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
+    let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
+    if (!single && (intrLine | halted | intShadow | ((flagsReg & FLAG_TF) != 0) | pendingDebugTrap)) {
+      if (intrLine && (flagsReg & FLAG_IF) && !intShadow) {
         intrLine = false;
         setSt(OFF_INTR_LEVEL, 0);
         setSt(OFF_INTR_TAKEN_COUNT, st(OFF_INTR_TAKEN_COUNT) + 1);
@@ -72,77 +221,227 @@ export function run(budget: u32): u32 {
         if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
         continue;
       }
+      if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
+      single = true;
+      setIntShadow(false);
     }
-    if (halted) {
-      // nothing can wake the CPU inside this run: hand the host the HLT so it can advance time
-      reason = EXIT_HLT;
-      setSt(OFF_EXIT_EIP, eip);
-      break;
-    }
-    setIntShadow(false);
     const tf = flagsReg & FLAG_TF;
-    setIp0(eip);
-    step();
-    if (abort) {
-      if (abort == ABORT_EXIT) {
-        // the host must act (IN, MMIO read) before the instruction can complete; it restarts afterwards
-        setAbort(ABORT_NONE);
-        setSt(OFF_EXIT_EIP, ip0);
-        setEip(ip0);
-        reason = st(OFF_EXIT_REASON);
-        break;
-      }
-      setAbort(ABORT_NONE);
-      setEip(ip0);
-      raiseException(pendVector, pendError, pendHasError);
-      if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
-      continue;
+    setStopBlock(false);
+    let b = findBlock();
+    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } continue; }
+    if (b == UNCACHED) {
+      // page-crossing instruction, code outside RAM or near the CS limit: decode and run it without caching
+      setIp0(eip);
+      decodeInsn(TMP_REC);
+      if (!abort) exec(TMP_REC);
+      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      if (!repIncomplete) icount++; else setRepIncomplete(false);
+    } else {
+      runBlock(b, single, limit);
+      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
     }
-    if (!repIncomplete) { icount++; n++; } else setRepIncomplete(false);
-    if (tf | pendingDebugTrap) {
-      // single-step trap after an instruction that began with TF=1 (or int1/icebp)
+    if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
+    if (single && (tf || pendingDebugTrap)) {
+      // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1
+      if (tf) setSt(OFF_DR0 + 24, st(OFF_DR0 + 24) | 0x4000);
       setPendingDebugTrap(false);
       raiseException(VEC_DB, 0, false);
     }
     if (exitAfter != 0xFFFFFFFF) {
       reason = exitAfter;
-      setSt(OFF_EXIT_EIP, ip0);
-      setSt(OFF_EXIT_INSN_LEN, eip - ip0);
+      if (reason != EXIT_EXCEPTION && reason != EXIT_SHUTDOWN) { // exception/shutdown exits record their own EIP
+        setSt(OFF_EXIT_EIP, ip0);
+        setSt(OFF_EXIT_INSN_LEN, eip - ip0);
+      }
       break;
     }
   }
-  if (reason != EXIT_BUDGET) setSt(OFF_EXIT_REASON, reason);
-  else setSt(OFF_EXIT_REASON, EXIT_BUDGET);
+  setSt(OFF_EXIT_REASON, reason);
   leave();
   return reason;
 }
 
-function ud(): void { setPending(VEC_UD, 0, false); }
-
-/** Decode prefixes and execute one instruction. */
-function step(): void {
-  let op = fetch8();
-  setPrefixState(false, -1, 0, false);
-  // ---- prefixes ----
+/**
+ * Execute `cnt` records of a block. The fast forms (decoder.ts F_*) run inline with EIP, the instruction
+ * count and the lazy flags in locals; every other record goes through its handler with that state written
+ * back to the globals first. On return the globals are current; `abort` is set if an instruction faulted.
+ */
+function runBlock(b0: u32, single: bool, limit: u64): void {
+  let b = b0;
+  let E = eip;
+  let IC = icount;
+  let fl = flagsReg, lop = lfOp, la = lfA, lb = lfB, lr = lfR, ltop = lfTop;
+  const csLimit = segLimit(SEG_CS);
+  const ss32 = stack32();
+  let I0: u32 = E;
+  let bEip = E, bEpoch = epoch;
   for (;;) {
-    switch (op) {
-      case 0x66: setO16(true); break;
-      case 0x26: setSegOvr(<i32>SEG_ES); break;
-      case 0x2E: setSegOvr(<i32>SEG_CS); break;
-      case 0x36: setSegOvr(<i32>SEG_SS); break;
-      case 0x3E: setSegOvr(<i32>SEG_DS); break;
-      case 0x64: setSegOvr(<i32>SEG_FS); break;
-      case 0x65: setSegOvr(<i32>SEG_GS); break;
-      case 0xF0: setLock(true); break;
-      case 0xF2: case 0xF3: setRep(op); break;
-      case 0x67: ud(); return; // 16-bit addressing is not supported
-      default:
-        if (lockPrefix && !H.lockAllowed(op)) { if (!abort) ud(); return; }
-        H.dispatch(op);
-        return;
+  let cnt = <u32>load<u16>(b, 8);
+  const full = cnt;
+  if (single) cnt = 1;
+  if (<u64>cnt > limit - IC) cnt = <u32>(limit - IC);
+  let r = b + HDR;
+  let i: u32 = 0;
+  for (; i < cnt; i++, r += REC_SIZE) {
+    I0 = E;
+    E += <u32>load<u8>(r, 2);
+    let f = <u32>load<u8>(r, 21);
+    if (!ss32 && (f == F_PUSH || f == F_POP || f == F_CALL || f == F_RET)) f = 0; // 16-bit stacks: the table path
+    if (f == 0) {
+      // through the opcode table
+      setEip(E); setIp0(I0); icount = IC;
+      setLazyState(lop, la, lb, lr, ltop, fl);
+      exec(r);
+      E = eip; IC = icount;
+      fl = flagsReg; lop = lfOp; la = lfA; lb = lfB; lr = lfR; ltop = lfTop;
+      if (abort) break;
+      if (stopBlock) { if (!repIncomplete) IC++; else setRepIncomplete(false); break; }
+      IC++;
+      continue;
     }
-    if (eip - ip0 >= 15) { setPending(VEC_GP, 0, true); return; } // an instruction is at most 15 bytes
-    op = fetch8();
-    if (abort) return;
+    const dst = <u32>load<u8>(r, 23);
+    switch (f) {
+      case F_ALU_RR: case F_ALU_RI: case F_ALU_RM: {
+        let b: u32;
+        if (f == F_ALU_RR) b = r32(<u32>load<u8>(r, 28));
+        else if (f == F_ALU_RI) b = load<u32>(r, 24);
+        else { b = rd32(fastSeg(r), fastEa(r)); if (abort) break; }
+        const a = r32(dst);
+        const aop = <u32>load<u8>(r, 22);
+        let res: u32;
+        if (aop == 0) { res = a + b; lop = LF_ADD; }
+        else if (aop == 5 || aop == 7) { res = a - b; lop = LF_SUB; }
+        else { res = aop == 6 ? a ^ b : aop == 4 ? a & b : a | b; lop = LF_LOGIC; }
+        la = a; lb = b; lr = res; ltop = 31;
+        if (aop != 7) w32(dst, res);
+        break;
+      }
+      case F_TEST_RR: { lr = r32(dst) & r32(<u32>load<u8>(r, 28)); lop = LF_LOGIC; la = 0; lb = 0; ltop = 31; break; }
+      case F_MOV_RR: w32(dst, r32(<u32>load<u8>(r, 28))); break;
+      case F_MOV_RI: w32(dst, load<u32>(r, 24)); break;
+      case F_LOAD: { const v = rd32(fastSeg(r), fastEa(r)); if (abort) break; w32(dst, v); break; }
+      case F_STORE: { wr32(fastSeg(r), fastEa(r), r32(<u32>load<u8>(r, 28))); break; }
+      case F_MOVZX_BM: { const v = rd8(fastSeg(r), fastEa(r)); if (abort) break; w32(dst, v); break; }
+      case F_LEA: w32(dst, fastEa(r)); break;
+      case F_INC: case F_DEC: {
+        fl = (fl & ~FLAG_CF) | cfOf(lop, la, lb, lr, ltop, fl); // CF survives INC/DEC
+        const a = r32(dst);
+        lr = f == F_INC ? a + 1 : a - 1;
+        lop = f == F_INC ? LF_INC : LF_DEC; la = a; lb = 1; ltop = 31;
+        w32(dst, lr);
+        break;
+      }
+      case F_SHIFT_RI: {
+        const c = load<u32>(r, 24);
+        if (c == 0) break;
+        fl = flagsOf(lop, la, lb, lr, ltop, fl);
+        lop = LF_NONE;
+        w32(dst, shiftCore(<u32>load<u8>(r, 22), 4, r32(dst), c, fl));
+        fl = shiftFlags;
+        break;
+      }
+      case F_PUSH: case F_CALL: {
+        let v: u32 = E;
+        if (f == F_PUSH) v = r32(<u32>load<u8>(r, 28));
+        else {
+          const t = E + load<u32>(r, 24);
+          if (t > csLimit) { setPending(VEC_GP, 0, true); break; }
+        }
+        const sp = r32(ESP) - 4;
+        wr32(SEG_SS, sp, v);
+        if (abort) break;
+        w32(ESP, sp);
+        if (f == F_CALL) E += load<u32>(r, 24);
+        break;
+      }
+      case F_POP: case F_RET: {
+        const sp = r32(ESP);
+        const v = rd32(SEG_SS, sp);
+        if (abort) break;
+        if (f == F_RET) {
+          if (v > csLimit) { setPending(VEC_GP, 0, true); break; }
+          w32(ESP, sp + 4);
+          E = v;
+        } else {
+          w32(ESP, sp + 4);
+          w32(dst, v); // pop esp: the popped value wins
+        }
+        break;
+      }
+      case F_JCC: case F_JMP: {
+        if (f == F_JMP || condOf(<u32>load<u8>(r, 22), lop, la, lb, lr, ltop, fl)) {
+          const t = E + load<u32>(r, 24);
+          if (t > csLimit) { setPending(VEC_GP, 0, true); break; }
+          E = t;
+        }
+        break;
+      }
+      default: break; // F_NOP
+    }
+    if (abort) break;
+    IC++;
+    if (stopBlock) break; // a store hit code or MMIO
   }
+  // ---- chain to the next block while nothing needs the outer loop ----
+  if (abort || stopBlock || single || i < full || IC >= limit) break;
+  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap) break;
+  I0 = E;
+  if (E == bEip && epoch == bEpoch) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)
+  const nb = nextBlock(b, E);
+  if (nb <= UNCACHED) break;
+  b = nb;
+  bEip = E;
+  bEpoch = epoch;
+  }
+  if (abort) setIp0(I0);
+  setEip(abort ? I0 : E);
+  icount = IC;
+  setLazyState(lop, la, lb, lr, ltop, fl);
+}
+/** The block at E after block `b`: through b's links when they hold, else looked up (and linked). */
+function nextBlock(b: u32, E: u32): u32 {
+  if (load<u32>(b, 12) == epoch) {
+    let c: u32 = 0;
+    if (load<u32>(b, 16) == E) c = load<u32>(b, 20);
+    else if (load<u32>(b, 24) == E) c = load<u32>(b, 28);
+    if (c && load<u32>(c, 4) == (pageInfo(load<u32>(c) >>> 12) & 0x7FFFFFFF)) return c;
+  } else {
+    store<u32>(b, epoch, 12);
+    store<u32>(b, 0xFFFFFFFF, 16);
+    store<u32>(b, 0xFFFFFFFF, 24);
+  }
+  setEip(E);
+  const g = arenaGen;
+  const nb = findBlock();
+  if (nb > UNCACHED && g == arenaGen) {
+    store<u32>(b, load<u32>(b, 16), 24); store<u32>(b, load<u32>(b, 20), 28);
+    store<u32>(b, E, 16); store<u32>(b, nb, 20);
+  }
+  return nb;
+}
+
+@inline function fastEa(r: u32): u32 {
+  let a = load<u32>(r, 8);
+  const base = <u32>load<u8>(r, 5);
+  const index = <u32>load<u8>(r, 6);
+  if (base < 8) a += r32(base);
+  if (index < 8) a += r32(index) << (<u32>load<u8>(r, 7) & 3);
+  return a;
+}
+@inline function fastSeg(r: u32): u32 { return <u32>load<u8>(r, 7) >> 4; }
+
+/** The current instruction stopped (abort). Returns true if run() must return to the host. */
+function fault(): bool {
+  const a = abort;
+  setAbort(0);
+  setEip(ip0);
+  if (a == ABORT_EXIT) {
+    // the host must act (IN, MMIO read) before the instruction can complete; it restarts afterwards
+    setSt(OFF_EXIT_EIP, ip0);
+    setExitAfter(st(OFF_EXIT_REASON));
+    return true;
+  }
+  if (replaying) ioLogClear();
+  raiseException(pendVector, pendError, pendHasError);
+  return exitAfter != 0xFFFFFFFF;
 }

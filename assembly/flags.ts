@@ -30,55 +30,74 @@ export let lfTop: u32 = 31;     // index of the sign bit: 7, 15 or 31
   lfOp = op; lfA = a; lfB = 1; lfR = r; lfTop = top;
 }
 
-@inline function resMask(): u32 { return lfTop == 31 ? 0xFFFFFFFF : ((<u32>2 << lfTop) - 1); }
-
-export function getCF(): u32 {
-  switch (lfOp) {
-    case LF_ADD: return (((lfA & lfB) | ((lfA | lfB) & ~lfR)) >>> lfTop) & 1;
-    case LF_SUB: return (((~lfA & lfB) | (~(lfA ^ lfB) & lfR)) >>> lfTop) & 1;
-    case LF_LOGIC: return 0;
-    default: return flagsReg & FLAG_CF;
-  }
+// ---- flag rules as pure functions of the lazy state (op, a, b, r, top) and the concrete flags `fl` ----
+// The run loop keeps the lazy state in locals on its fast path and calls these directly; the globals below
+// use the same functions, so there is one definition of every flag.
+@inline function maskOf(top: u32): u32 { return top == 31 ? 0xFFFFFFFF : ((<u32>2 << top) - 1); }
+@inline export function cfOf(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 {
+  if (op == LF_ADD) return (((a & b) | ((a | b) & ~r)) >>> top) & 1;
+  if (op == LF_SUB) return (((~a & b) | (~(a ^ b) & r)) >>> top) & 1;
+  if (op == LF_LOGIC) return 0;
+  return fl & FLAG_CF;
 }
-@inline export function getZF(): u32 {
-  if (lfOp == LF_NONE) return flagsReg & FLAG_ZF;
-  return (lfR & resMask()) == 0 ? FLAG_ZF : 0;
+@inline export function zfOf(op: u32, r: u32, top: u32, fl: u32): u32 {
+  if (op == LF_NONE) return fl & FLAG_ZF;
+  return (r & maskOf(top)) == 0 ? FLAG_ZF : 0;
 }
-@inline export function getSF(): u32 {
-  if (lfOp == LF_NONE) return flagsReg & FLAG_SF;
-  return ((lfR >>> lfTop) & 1) << 7;
+@inline export function sfOf(op: u32, r: u32, top: u32, fl: u32): u32 {
+  if (op == LF_NONE) return fl & FLAG_SF;
+  return ((r >>> top) & 1) << 7;
 }
-export function getOF(): u32 {
-  switch (lfOp) {
-    case LF_ADD: return ((((lfA ^ lfR) & (lfB ^ lfR)) >>> lfTop) & 1) << 11;
-    case LF_SUB: return ((((lfA ^ lfB) & (lfA ^ lfR)) >>> lfTop) & 1) << 11;
-    case LF_INC: return (lfR & resMask()) == (<u32>1 << lfTop) ? FLAG_OF : 0;
-    case LF_DEC: return (lfR & resMask()) == (<u32>1 << lfTop) - 1 ? FLAG_OF : 0;
-    case LF_LOGIC: return 0;
-    default: return flagsReg & FLAG_OF;
-  }
+@inline export function ofOf(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 {
+  if (op == LF_ADD) return ((((a ^ r) & (b ^ r)) >>> top) & 1) << 11;
+  if (op == LF_SUB) return ((((a ^ b) & (a ^ r)) >>> top) & 1) << 11;
+  if (op == LF_INC) return (r & maskOf(top)) == (<u32>1 << top) ? FLAG_OF : 0;
+  if (op == LF_DEC) return (r & maskOf(top)) == (<u32>1 << top) - 1 ? FLAG_OF : 0;
+  if (op == LF_LOGIC) return 0;
+  return fl & FLAG_OF;
 }
 @inline export function parity(v: u32): u32 {
   // PF=1 when the low byte has an even number of set bits
   return (~popcnt<u32>(v & 0xFF) & 1) << 2;
 }
-export function getPF(): u32 {
-  if (lfOp == LF_NONE) return flagsReg & FLAG_PF;
-  return parity(lfR);
+@inline export function pfOf(op: u32, r: u32, fl: u32): u32 { return op == LF_NONE ? fl & FLAG_PF : parity(r); }
+@inline export function afOf(op: u32, a: u32, b: u32, r: u32, fl: u32): u32 {
+  if (op == LF_NONE) return fl & FLAG_AF;
+  if (op == LF_LOGIC) return 0;
+  return (a ^ b ^ r) & FLAG_AF;
 }
-export function getAF(): u32 {
-  switch (lfOp) {
-    case LF_ADD: case LF_SUB: case LF_INC: case LF_DEC: return (lfA ^ lfB ^ lfR) & FLAG_AF;
-    case LF_LOGIC: return 0;
-    default: return flagsReg & FLAG_AF;
+/** EFLAGS with the status flags made concrete. */
+export function flagsOf(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 {
+  if (op == LF_NONE) return fl;
+  return (fl & ~ARITH) | cfOf(op, a, b, r, top, fl) | pfOf(op, r, fl) | afOf(op, a, b, r, fl) |
+    zfOf(op, r, top, fl) | sfOf(op, r, top, fl) | ofOf(op, a, b, r, top, fl);
+}
+/** Condition codes 0..15 as used by jcc/setcc/cmovcc (low nibble of the opcode). */
+@inline export function condOf(cc: u32, op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): bool {
+  let x: bool;
+  switch (cc >> 1) {
+    case 0: x = ofOf(op, a, b, r, top, fl) != 0; break;                                            // O
+    case 1: x = cfOf(op, a, b, r, top, fl) != 0; break;                                            // B/C
+    case 2: x = zfOf(op, r, top, fl) != 0; break;                                                  // Z/E
+    case 3: x = cfOf(op, a, b, r, top, fl) != 0 || zfOf(op, r, top, fl) != 0; break;               // BE
+    case 4: x = sfOf(op, r, top, fl) != 0; break;                                                  // S
+    case 5: x = pfOf(op, r, fl) != 0; break;                                                       // P
+    case 6: x = (sfOf(op, r, top, fl) != 0) != (ofOf(op, a, b, r, top, fl) != 0); break;           // L
+    default: x = zfOf(op, r, top, fl) != 0 || ((sfOf(op, r, top, fl) != 0) != (ofOf(op, a, b, r, top, fl) != 0)); // LE
   }
+  return (cc & 1) ? !x : x;
 }
 
+// ---- the same rules over the global lazy state ----
+export function getCF(): u32 { return cfOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
+export function getZF(): u32 { return zfOf(lfOp, lfR, lfTop, flagsReg); }
+export function getSF(): u32 { return sfOf(lfOp, lfR, lfTop, flagsReg); }
+export function getOF(): u32 { return ofOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
+export function getPF(): u32 { return pfOf(lfOp, lfR, flagsReg); }
+export function getAF(): u32 { return afOf(lfOp, lfA, lfB, lfR, flagsReg); }
+
 /** The full EFLAGS value (materializes lazy status flags, keeps them lazy). */
-export function getFlags(): u32 {
-  if (lfOp == LF_NONE) return flagsReg;
-  return (flagsReg & ~ARITH) | getCF() | getPF() | getAF() | getZF() | getSF() | getOF();
-}
+export function getFlags(): u32 { return flagsOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
 /** Make the status flags concrete in flagsReg (before eager updates of single flags). */
 export function materialize(): void {
   if (lfOp != LF_NONE) { flagsReg = getFlags(); lfOp = LF_NONE; }
@@ -95,18 +114,9 @@ export function setFlags(v: u32): void {
 }
 @inline export function setCFbit(c: u32): void { setStatus(FLAG_CF, c); }
 
-/** Condition codes 0..15 as used by jcc/setcc/cmovcc (low nibble of the opcode). */
-export function cond(cc: u32): bool {
-  let r: bool;
-  switch (cc >> 1) {
-    case 0: r = getOF() != 0; break;                                   // O
-    case 1: r = getCF() != 0; break;                                   // B/C
-    case 2: r = getZF() != 0; break;                                   // Z/E
-    case 3: r = getCF() != 0 || getZF() != 0; break;                   // BE
-    case 4: r = getSF() != 0; break;                                   // S
-    case 5: r = getPF() != 0; break;                                   // P
-    case 6: r = (getSF() != 0) != (getOF() != 0); break;               // L
-    default: r = getZF() != 0 || ((getSF() != 0) != (getOF() != 0));  // LE
-  }
-  return (cc & 1) ? !r : r;
+export function cond(cc: u32): bool { return condOf(cc, lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
+
+/** The hot state the run loop's fast path keeps in locals: written back before any handler runs. */
+export function setLazyState(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): void {
+  lfOp = op; lfA = a; lfB = b; lfR = r; lfTop = top; flagsReg = fl;
 }

@@ -1,7 +1,6 @@
 // index.ts — the wasm module's exports: the kvm_run-like boundary.
 //   run(budget)            execute up to `budget` instructions; returns an exit reason (abi.ts EXIT_*)
-//   reset()                power-on state (registers zero, EFLAGS=2, CR0.ET)
+//   reset()                power-on state (registers zero, EFLAGS=2, CR0.ET), empty TLB and block cache
 //   flushTlb()             the host changed CR0/CR3/CR4/segments or page tables behind the CPU's back
-//   notifyHostWrite(p, n)  the host wrote guest memory (kept for decode caches; a no-op for the interpreter)
-export { run, reset, flushTlb } from "./cpu";
-export function notifyHostWrite(paddr: u32, len: u32): void {}
+//   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
+export { run, reset, flushTlb, notifyHostWrite } from "./cpu";

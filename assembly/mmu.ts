@@ -13,18 +13,24 @@
 // allowed the write and already set the dirty bit, so a hit never needs to touch the page tables.
 // Pages outside guest RAM (MMIO) never enter the TLB: every access to them exits to the host.
 import {
-  STATE_BASE, TLB_BASE, RAM_BASE, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
+  STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
   VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
   OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
 } from "./abi";
+import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
-  exitAfter,
+  setStopBlock,
 } from "./state";
 
 const TLB_SET: u32 = 1024 * 16;
 const TLB_INVALID: u32 = 0xFFFFFFFF;
 const TLBF_GLOBAL: u32 = 1;
+
+// The mapping epoch: bumped whenever linear-to-physical translation or CS may have changed (TLB flushes,
+// invlpg, CS/CPL loads); links between predecoded blocks are valid only within one epoch.
+export let epoch: u32 = 1;
+export function bumpEpoch(): void { epoch++; }
 
 export let tlbR: u32 = TLB_BASE;            // read set for the current CPL
 export let tlbW: u32 = TLB_BASE + TLB_SET;  // write set for the current CPL
@@ -32,6 +38,7 @@ export let ramSize: u32 = 0;
 
 /** Select the TLB sets for CPL 3 (user) or 0..2 (supervisor). */
 export function selectTlb(user: bool): void {
+  epoch++;
   tlbR = TLB_BASE + (user ? 2 * TLB_SET : 0);
   tlbW = tlbR + TLB_SET;
 }
@@ -51,6 +58,7 @@ let haveLarge: bool = false; // a 4 MiB page entered the TLB since the last full
 export function tlbFlushAll(): void {
   memory.fill(TLB_BASE, 0xFF, 4 * TLB_SET);
   haveLarge = false;
+  epoch++;
   fLen = 0;
 }
 /** CR3 load: global entries survive when CR4.PGE is set. */
@@ -60,8 +68,10 @@ export function tlbFlushNonGlobal(): void {
     if (!(load<u32>(p, 8) & TLBF_GLOBAL)) store<u32>(p, TLB_INVALID);
   }
   fLen = 0;
+  epoch++;
 }
 export function tlbInvlpg(lin: u32): void {
+  epoch++;
   const page = lin >>> 12;
   const idx = (page & 1023) << 4;
   for (let s: u32 = 0; s < 4; s++) {
@@ -82,11 +92,52 @@ export function tlbInvlpg(lin: u32): void {
   fLen = 0;
 }
 
+// ---- code pages: pages holding predecoded instructions are write-protected in the TLB ----
+// PAGEINFO: one u32 per guest-physical page: bit 31 = holds predecoded code, bits 0..30 = generation.
+// A block records its page's generation; a write to a code page bumps it, so stale blocks miss.
+const CODE_BIT: u32 = 0x80000000;
+@inline export function pageInfo(page: u32): u32 { return load<u32>(PAGEINFO_BASE + (page << 2)); }
+/** Mark a physical page as holding code: drop every write entry that maps it, so writes take the slow path. */
+export function markCodePage(page: u32): void {
+  const p = PAGEINFO_BASE + (page << 2);
+  const v = load<u32>(p);
+  if (v & CODE_BIT) return;
+  store<u32>(p, v | CODE_BIT);
+  for (let s: u32 = 1; s < 4; s += 2) {
+    const set = TLB_BASE + s * TLB_SET;
+    for (let i: u32 = 0; i < 1024; i++) {
+      const e = set + (i << 4);
+      const t = load<u32>(e);
+      if (t != TLB_INVALID && ((t << 12) + load<u32>(e, 4) - RAM_BASE) >>> 12 == page) store<u32>(e, TLB_INVALID);
+    }
+  }
+}
+/** A write reached physical page `page`: if it holds code, invalidate its blocks. */
+@inline export function codeWrite(page: u32): void {
+  const p = PAGEINFO_BASE + (page << 2);
+  const v = load<u32>(p);
+  if (v & CODE_BIT) {
+    store<u32>(p, (v + 1) & ~CODE_BIT);
+    setStopBlock(true); // the running block may be the one just overwritten
+  }
+}
+export function clearPageInfo(): void { memory.fill(PAGEINFO_BASE, 0, BLOCK_HASH_BASE - PAGEINFO_BASE); }
+export function invalidatePhysRange(p: u32, len: u32): void {
+  if (len == 0) return;
+  const last = <u64>p + <u64>len - 1;
+  for (let pg: u64 = <u64>(p >>> 12); pg <= (last >> 12); pg++) {
+    if (pg << 12 >= <u64>ramSize) break;
+    codeWrite(<u32>pg);
+  }
+}
+
 // ---- physical memory (guest-physical addresses) ----
 @inline export function inRam(p: u32, size: u32): bool { return <u64>p + <u64>size <= <u64>ramSize; }
 /** Reads of unbacked physical memory float high, as an open bus. */
 export function physRd32(p: u32): u32 { return inRam(p, 4) ? load<u32>(RAM_BASE + p) : 0xFFFFFFFF; }
-export function physWr32(p: u32, v: u32): void { if (inRam(p, 4)) store<u32>(RAM_BASE + p, v); }
+export function physWr32(p: u32, v: u32): void {
+  if (inRam(p, 4)) { codeWrite(p >>> 12); store<u32>(RAM_BASE + p, v); }
+}
 export function physRd8(p: u32): u32 { return inRam(p, 1) ? <u32>load<u8>(RAM_BASE + p) : 0xFF; }
 
 // ---- the page walk ----
@@ -145,6 +196,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
     mmioPhys = phys | (lin & 0xFFF);
     return 0;
   }
+  if (write) codeWrite(phys >>> 12);
   const addend = RAM_BASE + phys - pageLin;
   const set = TLB_BASE + (user ? 2 * TLB_SET : 0) + (write ? TLB_SET : 0);
   const e = set + (((lin >>> 12) & 1023) << 4);
@@ -167,16 +219,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
 
 // ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
 function mmioRead(phys: u32, size: u32): u32 {
-  if (st(OFF_IO_COMPLETE)) {
-    setSt(OFF_IO_COMPLETE, 0);
-    const v = st(OFF_EXIT_VALUE);
-    return size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
-  }
-  setSt(OFF_EXIT_REASON, EXIT_MMIO_READ);
-  setSt(OFF_EXIT_PORT, phys);
-  setSt(OFF_EXIT_SIZE, size);
-  setAbort(ABORT_EXIT);
-  return 0;
+  return hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0;
 }
 function mmioWrite(phys: u32, size: u32, v: u32): void {
   setSt(OFF_EXIT_REASON, EXIT_MMIO_WRITE);
@@ -244,7 +287,7 @@ export function checkWritable(lin: u32, size: u32, user: bool): void {
   translate(lin, true, user);
   if (abort) return;
   const last = lin + size - 1;
-  if ((last ^ lin) & 0xFFFFF000) translate(last, true, user);
+  if ((last ^ lin) & 0xFFFFF000) translate(last & 0xFFFFF000, true, user); // a fault reports the second page's first byte
 }
 export function wrAs(lin: u32, size: u32, v: u32, user: bool): void {
   if ((lin & 0xFFF) + size > 0x1000) {

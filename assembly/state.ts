@@ -56,6 +56,11 @@ export let o16: bool = false;      // 0x66 operand-size prefix
 export let segOvr: i32 = -1;       // segment override, -1 = default
 export let repPrefix: u32 = 0;     // 0, 0xF2 (REPNE) or 0xF3 (REP/REPE)
 export let lockPrefix: bool = false;
+export let a16: bool = false;      // 0x67 address-size prefix: 16-bit addressing (SI/DI/CX/BX, 16-bit offsets)
+export function setA16(b: bool): void { a16 = b; }
+/** Address registers under the current address size: ESI/EDI/ECX or SI/DI/CX. */
+@inline export function aRd(r: u32): u32 { return a16 ? r16(r) : r32(r); }
+@inline export function aWr(r: u32, v: u32): void { if (a16) w16(r, v); else w32(r, v); }
 export let modrm: u32 = 0;
 export let mrMod: u32 = 0;
 export let mrReg: u32 = 0;
@@ -69,6 +74,16 @@ export function setRep(r: u32): void { repPrefix = r; }
 export function setLock(l: bool): void { lockPrefix = l; }
 export function setModrm(m: u32): void { modrm = m; mrMod = m >> 6; mrReg = (m >> 3) & 7; mrRm = m & 7; }
 export function setEa(seg: u32, off: u32): void { eaSeg = seg; ea = off; }
+export let eaBase: u32 = 8;       // base register of the memory operand (8 = none); POP r/m needs it
+export function setEaBase(b: u32): void { eaBase = b; }
+export let imm1: u32 = 0;         // immediates of the current instruction, pre-decoded
+export let imm2: u32 = 0;
+export function setImms(a: u32, b: u32): void { imm1 = a; imm2 = b; }
+
+// stopBlock: the executor must leave the current predecoded block after this instruction
+// (an exit was requested, a REP instruction will resume, or the instruction wrote to code)
+export let stopBlock: bool = false;
+export function setStopBlock(b: bool): void { stopBlock = b; }
 
 // ---- abort: a fault or an exit stopped the current instruction (faults are values, never host exceptions) ----
 export const ABORT_NONE: u32 = 0;
@@ -83,7 +98,7 @@ export function setPending(v: u32, e: u32, has: bool): void { pendVector = v; pe
 
 // exit requested after the current instruction completes (OUT, MMIO write, HLT...): 0 = none
 export let exitAfter: u32 = 0xFFFFFFFF;
-export function setExitAfter(r: u32): void { exitAfter = r; }
+export function setExitAfter(r: u32): void { exitAfter = r; stopBlock = true; }
 
 // interrupt shadow (STI / MOV SS / POP SS): interrupts are inhibited until after the next instruction
 export let intShadow: bool = false;

@@ -6,7 +6,7 @@ import {
   setLazy, setLazyIncDec, getCF, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, ARITH, setStatus, parity,
   flagsReg, materialize,
 } from "../flags";
-import { setPending, r8, w8, r16, w16, r32, w32, EAX, EDX } from "../state";
+import { setPending, abort, r8, w8, r16, w16, r32, w32, EAX, EDX } from "../state";
 
 @inline export function topBit(size: u32): u32 { return size * 8 - 1; }
 @inline function msk(size: u32): u32 { return size == 4 ? 0xFFFFFFFF : size == 2 ? 0xFFFF : 0xFF; }
@@ -39,25 +39,39 @@ import { setPending, r8, w8, r16, w16, r32, w32, EAX, EDX } from "../state";
 @inline export function aluNeg(size: u32, a: u32): u32 { const r = (0 - a) & msk(size); setLazy(LF_SUB, 0, a, r, topBit(size)); return r; }
 
 // ---- shifts and rotates (group 2: reg field 0 rol 1 ror 2 rcl 3 rcr 4 shl 5 shr 6 sal=shl 7 sar) ----
-/** Returns the result; a masked count of 0 changes nothing (the caller still writes the unchanged value). */
+/** Flags produced by the last shiftCore call (the whole EFLAGS value). */
+export let shiftFlags: u32 = 0;
+
+/** shiftOp on the global flags. A masked count of 0 changes nothing (the caller skips the write). */
 export function shiftOp(op: u32, size: u32, a: u32, count: u32): u32 {
+  if ((count & 31) == 0) return a;
+  materialize();
+  const r = shiftCore(op, size, a, count, flagsReg);
+  setStatus(ARITH, shiftFlags);
+  return r;
+}
+
+/**
+ * The shift/rotate rules (SDM Vol. 2: SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR) as a pure function of the operand,
+ * the count and the concrete flags `fl`; returns the result and leaves the new EFLAGS in `shiftFlags`.
+ * The count is masked to 5 bits and must be nonzero.
+ */
+export function shiftCore(op: u32, size: u32, a: u32, count: u32, fl: u32): u32 {
   const cnt = count & 31;
-  if (cnt == 0) return a;
   const n = size * 8;
   const m = msk(size);
   const t = n - 1;
   let r: u32 = 0;
   let cf: u32 = 0;
   let ov: u32 = 0;
-  materialize();
-  const oldCF = flagsReg & FLAG_CF;
+  const oldCF = fl & FLAG_CF;
   switch (op) {
-    case 0: { // rol
+    case 0: { // rol: only CF and OF change
       const c = cnt & (n - 1);
       r = c ? ((a << c) | (a >>> (n - c))) & m : a;
       cf = r & 1;
       ov = ((r >>> t) ^ cf) & 1;
-      setStatus(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      shiftFlags = (fl & ~(FLAG_CF | FLAG_OF)) | cf | (ov << 11);
       return r;
     }
     case 1: { // ror
@@ -65,24 +79,24 @@ export function shiftOp(op: u32, size: u32, a: u32, count: u32): u32 {
       r = c ? ((a >>> c) | (a << (n - c))) & m : a;
       cf = (r >>> t) & 1;
       ov = ((r >>> t) ^ (r >>> (t - 1))) & 1;
-      setStatus(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      shiftFlags = (fl & ~(FLAG_CF | FLAG_OF)) | cf | (ov << 11);
       return r;
     }
     case 2: { // rcl: rotate through CF, an (n+1)-bit rotation
       const c = size == 4 ? cnt : cnt % (n + 1);
-      if (c == 0) return a;
+      if (c == 0) { shiftFlags = fl; return a; }
       const wide: u64 = (<u64>oldCF << <u64>n) | <u64>a;
       const nn: u64 = <u64>(n + 1);
       const rot: u64 = ((wide << <u64>c) | (wide >> (nn - <u64>c))) & ((<u64>1 << nn) - 1);
       r = <u32>(rot & <u64>m);
       cf = <u32>(rot >> <u64>n) & 1;
       ov = ((r >>> t) ^ cf) & 1;
-      setStatus(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      shiftFlags = (fl & ~(FLAG_CF | FLAG_OF)) | cf | (ov << 11);
       return r;
     }
     case 3: { // rcr
       const c = size == 4 ? cnt : cnt % (n + 1);
-      if (c == 0) return a;
+      if (c == 0) { shiftFlags = fl; return a; }
       ov = ((a >>> t) ^ oldCF) & 1;
       const wide: u64 = (<u64>oldCF << <u64>n) | <u64>a;
       const nn: u64 = <u64>(n + 1);
@@ -91,7 +105,7 @@ export function shiftOp(op: u32, size: u32, a: u32, count: u32): u32 {
       cf = <u32>(rot >> <u64>n) & 1;
       // for counts > 1 the real CPU reports OF from the last single-bit step: the top two result bits
       if (c != 1) ov = ((r >>> t) ^ (r >>> (t - 1))) & 1;
-      setStatus(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      shiftFlags = (fl & ~(FLAG_CF | FLAG_OF)) | cf | (ov << 11);
       return r;
     }
     case 4: case 6: { // shl/sal
@@ -114,8 +128,8 @@ export function shiftOp(op: u32, size: u32, a: u32, count: u32): u32 {
       break;
     }
   }
-  // shifts: SF ZF PF from the result; AF is undefined (this CPU leaves it as "set")
-  setStatus(ARITH, cf | (ov << 11) | szf(size, r) | FLAG_AF);
+  // shifts: SF ZF PF from the result; AF is undefined (this CPU leaves it set)
+  shiftFlags = (fl & ~ARITH) | cf | (ov << 11) | szf(size, r) | FLAG_AF;
   return r;
 }
 
@@ -184,10 +198,9 @@ export function mul1(signed: bool, size: u32, src: u32): void {
   }
   mulFlags(size, lo, hiNonzero);
 }
-/** Flags after a multiply: CF=OF=overflow; SF ZF PF AF are undefined — this CPU derives SF/ZF/PF from the low half. */
+/** Flags after a multiply: CF=OF=overflow; SF ZF AF PF are undefined and, as on the reference AMD CPU, kept. */
 export function mulFlags(size: u32, lo: u32, overflow: bool): void {
-  const c: u32 = overflow ? FLAG_CF | FLAG_OF : 0;
-  setStatus(ARITH, c | szf(size, lo));
+  setStatus(FLAG_CF | FLAG_OF, overflow ? FLAG_CF | FLAG_OF : 0);
 }
 /** imul r, r/m[, imm]: truncated signed product. */
 export function imul2(size: u32, a: u32, b: u32): u32 {
@@ -205,8 +218,15 @@ export function imul2(size: u32, a: u32, b: u32): u32 {
   mulFlags(size, r, ovf);
   return r;
 }
-/** div/idiv: raises #DE on a zero divisor or a quotient that does not fit. Flags are undefined (left unchanged). */
+/**
+ * div/idiv: raises #DE on a zero divisor or a quotient that does not fit. All six flags are undefined; the
+ * reference AMD CPU sets AF, clears PF SF ZF and keeps CF OF, and so do we.
+ */
 export function div1(signed: bool, size: u32, src: u32): void {
+  divCore(signed, size, src);
+  if (!abort) setStatus(FLAG_AF | FLAG_PF | FLAG_SF | FLAG_ZF, FLAG_AF);
+}
+function divCore(signed: bool, size: u32, src: u32): void {
   if ((src & msk(size)) == 0) { setPending(VEC_DE, 0, false); return; }
   if (size == 1) {
     const a = r16(EAX);
@@ -307,9 +327,9 @@ export function aas(): void {
   let ax = r16(EAX);
   let f: u32 = 0;
   if ((ax & 0xF) > 9 || (flagsReg & FLAG_AF)) {
-    const al = (ax - 6) & 0xFF;
-    const ah = ((ax >>> 8) - 1) & 0xFF;
-    ax = (ah << 8) | al;
+    // AX <- AX - 6 (the borrow reaches AH), then AH <- AH - 1, as current processors do
+    ax = (ax - 6) & 0xFFFF;
+    ax = (((ax >>> 8) - 1) & 0xFF) << 8 | (ax & 0xFF);
     f = FLAG_AF | FLAG_CF;
   }
   w16(EAX, ax & 0xFF0F);

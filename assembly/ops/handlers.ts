@@ -8,10 +8,10 @@ import {
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setPending, r32, w32, r16, w16, r8, w8, o16, mrMod, mrReg, mrRm, ea, eaSeg, repPrefix,
-  EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, lockPrefix, segOvr,
+  EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, imm1, imm2, eaBase, setEa, a16, aRd, aWr,
 } from "../state";
 import {
-  decodeModrm, fetch8, fetch16, fetch32, fetchImm, regRd, regWr, rmRd, rmWr, rmRmw, memRd, memWr, mask, sext, push,
+  regRd, regWr, rmRd, rmWr, rmRmw, memRd, memWr, mask, sext, push,
   pop, popPeek, popCommit, spGet, spSet, spMask, dataSeg,
 } from "../decode";
 import {
@@ -36,44 +36,40 @@ import * as IO from "./io";
 
 // ---------------------------------------------------------------- ALU forms
 @inline function op_alu_E_G(aop: u32, size: u32): void {
-  decodeModrm(); if (abort) return;
-  const b = regRd(size, mrReg);
+    const b = regRd(size, mrReg);
   if (aop == 7) { const a = rmRd(size); if (abort) return; alu(7, size, a, b); return; }
   const a = rmRmw(size); if (abort) return;
   rmWr(size, alu(aop, size, a, b));
 }
 @inline function op_alu_G_E(aop: u32, size: u32): void {
-  decodeModrm(); if (abort) return;
-  const b = rmRd(size); if (abort) return;
+    const b = rmRd(size); if (abort) return;
   const r = alu(aop, size, regRd(size, mrReg), b);
   if (aop != 7) regWr(size, mrReg, r);
 }
 @inline function op_alu_A_I(aop: u32, size: u32): void {
-  const b = fetchImm(size); if (abort) return;
+  const b = imm1;
   const r = alu(aop, size, regRd(size, EAX), b);
   if (aop != 7) regWr(size, EAX, r);
 }
 /** 80/81/82/83: group 1, ALU op in the reg field; immSize 1 with sign extension for 83. */
 @inline function op_grp1_E_I(size: u32, immSize: u32): void {
-  decodeModrm(); if (abort) return;
-  const aop = mrReg;
+    const aop = mrReg;
   if (aop == 7) {
     const a = rmRd(size); if (abort) return;
-    const b = fetchImm(immSize); if (abort) return;
+    const b = imm1;
     alu(7, size, a, sext(immSize, b) & mask(size));
     return;
   }
   const a = rmRmw(size); if (abort) return;
-  const b = fetchImm(immSize); if (abort) return;
+  const b = imm1;
   rmWr(size, alu(aop, size, a, sext(immSize, b) & mask(size)));
 }
 @inline function op_test_E_G(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const a = rmRd(size); if (abort) return;
+    const a = rmRd(size); if (abort) return;
   aluLogic(size, a & regRd(size, mrReg));
 }
 @inline function op_test_A_I(size: u32): void {
-  const b = fetchImm(size); if (abort) return;
+  const b = imm1;
   aluLogic(size, regRd(size, EAX) & b);
 }
 @inline function op_inc_r(size: u32, r: u32): void { regWr(size, r, aluInc(size, regRd(size, r))); }
@@ -82,22 +78,20 @@ import * as IO from "./io";
 // ---------------------------------------------------------------- group 2 (shifts/rotates)
 @inline function op_grp2_E(size: u32, countKind: u32): void {
   // countKind: 0 = by 1, 1 = by CL, 2 = by imm8
-  decodeModrm(); if (abort) return;
-  const a = rmRmw(size); if (abort) return;
+    const a = rmRmw(size); if (abort) return;
   let c: u32 = 1;
   if (countKind == 1) c = r8(ECX);
-  else if (countKind == 2) { c = fetch8(); if (abort) return; }
+  else if (countKind == 2) c = imm1;
   const r = shiftOp(mrReg, size, a, c);
   if (c & 31) rmWr(size, r);
 }
 
 // ---------------------------------------------------------------- group 3 (test/not/neg/mul/imul/div/idiv)
 @inline function op_grp3_E(size: u32): void {
-  decodeModrm(); if (abort) return;
-  switch (mrReg) {
+    switch (mrReg) {
     case 0: case 1: {
       const a = rmRd(size); if (abort) return;
-      const b = fetchImm(size); if (abort) return;
+      const b = imm1;
       aluLogic(size, a & b);
       return;
     }
@@ -109,63 +103,55 @@ import * as IO from "./io";
 }
 
 // ---------------------------------------------------------------- data movement
-@inline function op_mov_E_G(size: u32): void { decodeModrm(); if (abort) return; rmWr(size, regRd(size, mrReg)); }
+@inline function op_mov_E_G(size: u32): void {  rmWr(size, regRd(size, mrReg)); }
 @inline function op_mov_G_E(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const v = rmRd(size); if (abort) return;
+    const v = rmRd(size); if (abort) return;
   regWr(size, mrReg, v);
 }
 @inline function op_mov_E_I(size: u32): void {
-  decodeModrm(); if (abort) return;
-  if (mrReg != 0) { ud(); return; }
-  const v = fetchImm(size); if (abort) return;
+    if (mrReg != 0) { ud(); return; }
+  const v = imm1;
   rmWr(size, v);
 }
-@inline function op_mov_r_I(size: u32, r: u32): void { const v = fetchImm(size); if (abort) return; regWr(size, r, v); }
+@inline function op_mov_r_I(size: u32, r: u32): void { const v = imm1; regWr(size, r, v); }
 @inline function op_mov_A_O(size: u32): void {
-  const off = fetch32(); if (abort) return;
+  const off = imm1;
   const v = memRd(size, dataSeg(), off); if (abort) return;
   regWr(size, EAX, v);
 }
 @inline function op_mov_O_A(size: u32): void {
-  const off = fetch32(); if (abort) return;
+  const off = imm1;
   memWr(size, dataSeg(), off, regRd(size, EAX));
 }
 @inline function op_xchg_E_G(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const a = rmRmw(size); if (abort) return;
+    const a = rmRmw(size); if (abort) return;
   const b = regRd(size, mrReg);
   rmWr(size, b);
   regWr(size, mrReg, a);
 }
 @inline function op_xchg_A_r(size: u32, r: u32): void { const a = regRd(size, EAX); regWr(size, EAX, regRd(size, r)); regWr(size, r, a); }
 @inline function op_lea(size: u32): void {
-  decodeModrm(); if (abort) return;
-  if (mrMod == 3) { ud(); return; }
+    if (mrMod == 3) { ud(); return; }
   regWr(size, mrReg, ea);
 }
 @inline function op_movx(size: u32, srcSize: u32, signed: bool): void {
-  decodeModrm(); if (abort) return;
-  const v = rmRd(srcSize); if (abort) return;
+    const v = rmRd(srcSize); if (abort) return;
   regWr(size, mrReg, signed ? sext(srcSize, v) : v);
 }
 @inline function op_cmov(size: u32, cc: u32): void {
-  decodeModrm(); if (abort) return;
-  const v = rmRd(size); if (abort) return; // the source is read (and may fault) whatever the condition
+    const v = rmRd(size); if (abort) return; // the source is read (and may fault) whatever the condition
   if (cond(cc)) regWr(size, mrReg, v);
 }
-@inline function op_setcc(cc: u32): void { decodeModrm(); if (abort) return; rmWr(1, cond(cc) ? 1 : 0); }
+@inline function op_setcc(cc: u32): void {  rmWr(1, cond(cc) ? 1 : 0); }
 @inline function op_cmpxchg(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const d = rmRmw(size); if (abort) return;
+    const d = rmRmw(size); if (abort) return;
   const acc = regRd(size, EAX);
   alu(7, size, acc, d);
   if (acc == d) rmWr(size, regRd(size, mrReg));
   else { rmWr(size, d); regWr(size, EAX, d); } // a failed compare still writes the destination back
 }
 function op_cmpxchg8b(): void {
-  decodeModrm(); if (abort) return;
-  if (mrMod == 3 || mrReg != 1) { ud(); return; }
+    if (mrMod == 3 || mrReg != 1) { ud(); return; }
   const lo = rmRmw(4); if (abort) return;
   const hi = memRd(4, eaSeg, ea + 4); if (abort) return;
   memWr(4, eaSeg, ea + 4, hi); if (abort) return; // both halves must be writable before any change
@@ -178,8 +164,7 @@ function op_cmpxchg8b(): void {
   }
 }
 @inline function op_xadd(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const d = rmRmw(size); if (abort) return;
+    const d = rmRmw(size); if (abort) return;
   const s = regRd(size, mrReg);
   const r = alu(0, size, d, s);
   regWr(size, mrReg, d);
@@ -194,13 +179,17 @@ function op_cwd(): void { if (o16) w16(EDX, (r16(EAX) & 0x8000) ? 0xFFFF : 0); e
 function op_lahf(): void { w8(4, (getFlags() & 0xD5) | 2); }
 function op_sahf(): void { setStatus(FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF, r8(4)); }
 function op_salc(): void { w8(EAX, getCF() ? 0xFF : 0); }
-function op_xlat(): void { const v = memRd(1, dataSeg(), r32(EBX) + r8(EAX)); if (abort) return; w8(EAX, v); }
+function op_xlat(): void {
+  const off = a16 ? (r16(EBX) + r8(EAX)) & 0xFFFF : r32(EBX) + r8(EAX);
+  const v = memRd(1, dataSeg(), off); if (abort) return;
+  w8(EAX, v);
+}
 
 // ---------------------------------------------------------------- stack
 @inline function op_push_r(size: u32, r: u32): void { push(size, regRd(size, r)); }
 @inline function op_pop_r(size: u32, r: u32): void { const v = pop(size); if (abort) return; regWr(size, r, v); }
 @inline function op_push_I(size: u32, immSize: u32): void {
-  const v = fetchImm(immSize); if (abort) return;
+  const v = imm1;
   push(size, sext(immSize, v));
 }
 function op_pop_E(): void {
@@ -209,8 +198,8 @@ function op_pop_E(): void {
   const oldSp = r32(ESP);
   const v = popPeek(size); if (abort) return;
   popCommit(size);
-  decodeModrm();
-  if (!abort) rmWr(size, v);
+  if (mrMod != 3 && eaBase == ESP) setEa(eaSeg, ea + size);
+  rmWr(size, v);
   if (abort) w32(ESP, oldSp);
 }
 function op_pusha(): void {
@@ -242,8 +231,8 @@ function op_popa(): void {
 }
 function op_enter(): void {
   const size: u32 = o16 ? 2 : 4;
-  const alloc = fetch16(); if (abort) return;
-  const level = fetch8() & 31; if (abort) return;
+  const alloc = imm1;
+  const level = imm2 & 31;
   let sp = spMask(spGet() - size);
   memWr(size, SEG_SS, sp, regRd(size, EBP)); if (abort) return;
   const frame = sp;
@@ -273,16 +262,16 @@ function op_pushf(): void { S.op_pushf(); }
 
 // ---------------------------------------------------------------- control transfer
 @inline function op_jcc(cc: u32, immSize: u32): void {
-  const d = fetchImm(immSize); if (abort) return;
+  const d = imm1;
   if (cond(cc)) jumpTo(eip + sext(immSize, d));
 }
 @inline function op_jmp_J(immSize: u32): void {
-  const d = fetchImm(immSize); if (abort) return;
+  const d = imm1;
   jumpTo(eip + sext(immSize, d));
 }
 function op_call_J(): void {
   const size: u32 = o16 ? 2 : 4;
-  const d = fetchImm(size); if (abort) return;
+  const d = imm1;
   const t = (eip + sext(size, d)) & mask(size);
   if (t > segLimit(SEG_CS)) { setPending(VEC_GP, 0, true); return; }
   push(size, eip); if (abort) return;
@@ -291,7 +280,7 @@ function op_call_J(): void {
 function op_ret(imm: bool): void {
   const size: u32 = o16 ? 2 : 4;
   let n: u32 = 0;
-  if (imm) { n = fetch16(); if (abort) return; }
+  if (imm) n = imm1;
   const t = popPeek(size); if (abort) return;
   if (t > segLimit(SEG_CS)) { setPending(VEC_GP, 0, true); return; }
   popCommit(size);
@@ -300,8 +289,8 @@ function op_ret(imm: bool): void {
 }
 function op_loop(kind: u32): void {
   // kind: 0 loopne, 1 loope, 2 loop, 3 jecxz
-  const d = fetch8(); if (abort) return;
-  let c = r32(ECX);
+  const d = imm1;
+  let c = aRd(ECX); // CX with a 0x67 prefix
   let take: bool;
   if (kind == 3) take = c == 0;
   else {
@@ -313,14 +302,13 @@ function op_loop(kind: u32): void {
   if (take) {
     const t = o16 ? (eip + sext(1, d)) & 0xFFFF : eip + sext(1, d);
     if (t > segLimit(SEG_CS)) { setPending(VEC_GP, 0, true); return; }
-    if (kind != 3) w32(ECX, c);
+    if (kind != 3) aWr(ECX, c);
     setEip(t);
-  } else if (kind != 3) w32(ECX, c);
+  } else if (kind != 3) aWr(ECX, c);
 }
 function op_grp5(): void {
   const size: u32 = o16 ? 2 : 4;
-  decodeModrm(); if (abort) return;
-  switch (mrReg) {
+    switch (mrReg) {
     case 0: { const a = rmRmw(size); if (abort) return; rmWr(size, aluInc(size, a)); return; }
     case 1: { const a = rmRmw(size); if (abort) return; rmWr(size, aluDec(size, a)); return; }
     case 2: { // call near indirect
@@ -343,15 +331,13 @@ function op_grp5(): void {
   }
 }
 function op_grp4(): void {
-  decodeModrm(); if (abort) return;
-  if (mrReg > 1) { ud(); return; }
+    if (mrReg > 1) { ud(); return; }
   const a = rmRmw(1); if (abort) return;
   rmWr(1, mrReg == 0 ? aluInc(1, a) : aluDec(1, a));
 }
 function op_bound(): void {
   const size: u32 = o16 ? 2 : 4;
-  decodeModrm(); if (abort) return;
-  if (mrMod == 3) { ud(); return; }
+    if (mrMod == 3) { ud(); return; }
   const lo = memRd(size, eaSeg, ea); if (abort) return;
   const hi = memRd(size, eaSeg, ea + size); if (abort) return;
   const i = sext(size, regRd(size, mrReg));
@@ -361,8 +347,7 @@ function op_bound(): void {
 // ---------------------------------------------------------------- bit instructions
 /** bt/bts/btr/btc Ev,Gv: a memory operand is addressed by the full signed bit offset. */
 @inline function op_bt_E_G(op: u32, size: u32): void {
-  decodeModrm(); if (abort) return;
-  const bits = size * 8;
+    const bits = size * 8;
   const off = regRd(size, mrReg);
   if (mrMod == 3) {
     const v = regRd(size, mrRm);
@@ -377,69 +362,34 @@ function op_bound(): void {
   if (op) memWr(size, eaSeg, addr, r);
 }
 function op_grp8(size: u32): void {
-  decodeModrm(); if (abort) return;
-  if (mrReg < 4) { ud(); return; }
+    if (mrReg < 4) { ud(); return; }
   const op = mrReg - 4;
   const v = op ? rmRmw(size) : rmRd(size); if (abort) return;
-  const b = fetch8(); if (abort) return;
+  const b = imm1;
   const r = bitOp(op, v, b & (size * 8 - 1));
   if (op) rmWr(size, r);
 }
 @inline function op_bsx(reverse: bool, size: u32): void {
-  decodeModrm(); if (abort) return;
-  const v = rmRd(size); if (abort) return;
+    const v = rmRd(size); if (abort) return;
   regWr(size, mrReg, bitScan(reverse, size, v, regRd(size, mrReg)));
 }
 @inline function op_shxd(left: bool, size: u32, byCl: bool): void {
-  decodeModrm(); if (abort) return;
-  const a = rmRmw(size); if (abort) return;
+    const a = rmRmw(size); if (abort) return;
   let c: u32;
-  if (byCl) c = r8(ECX); else { c = fetch8(); if (abort) return; }
+  c = byCl ? r8(ECX) : imm1;
   const r = shiftDouble(left, size, a, regRd(size, mrReg), c);
   if (c & 31) rmWr(size, r);
 }
 @inline function op_imul_G_E_I(size: u32, immSize: u32): void {
-  decodeModrm(); if (abort) return;
-  const a = rmRd(size); if (abort) return;
-  const b = fetchImm(immSize); if (abort) return;
+    const a = rmRd(size); if (abort) return;
+  const b = imm1;
   regWr(size, mrReg, imul2(size, a, sext(immSize, b)));
 }
 @inline function op_imul_G_E(size: u32): void {
-  decodeModrm(); if (abort) return;
-  const a = rmRd(size); if (abort) return;
+    const a = rmRd(size); if (abort) return;
   regWr(size, mrReg, imul2(size, regRd(size, mrReg), a));
 }
-function op_nop_E(): void { decodeModrm(); } // 0F 1F /0 and hint NOPs: decode the operand, touch nothing
-
-/** LOCK is legal only on read-modify-write instructions with a memory destination (SDM: LOCK). */
-export function lockAllowed(op: u32): bool {
-  const save = eip;
-  let legal = false;
-  if (op == 0x0F) {
-    const op2 = fetch8();
-    if (abort) return false;
-    const m = fetch8();
-    if (abort) return false;
-    const mem = m < 0xC0;
-    const reg = (m >> 3) & 7;
-    legal = mem && (op2 == 0xAB || op2 == 0xB3 || op2 == 0xBB || op2 == 0xB0 || op2 == 0xB1 || op2 == 0xC0 ||
-      op2 == 0xC1 || (op2 == 0xBA && reg >= 5) || (op2 == 0xC7 && reg == 1));
-  } else {
-    const m = fetch8();
-    if (abort) return false;
-    const mem = m < 0xC0;
-    const reg = (m >> 3) & 7;
-    if (op < 0x40) legal = (op & 7) < 2 && (op >> 3) != 7;
-    else if (op >= 0x80 && op <= 0x83) legal = reg != 7;
-    else if (op == 0x86 || op == 0x87) legal = true;
-    else if (op == 0xF6 || op == 0xF7) legal = reg == 2 || reg == 3;
-    else if (op == 0xFE) legal = reg < 2;
-    else if (op == 0xFF) legal = reg < 2;
-    legal = legal && mem;
-  }
-  setEip(save);
-  return legal;
-}
+function op_nop_E(): void {} // 0F 1F /0 and hint NOPs: the operand is decoded, never accessed
 
 /** The one-byte opcode table. */
 export function dispatch(op: u32): void {
@@ -460,7 +410,6 @@ export function dispatch(op: u32): void {
     case 0x0C: op_alu_A_I(1, 1); break;
     case 0x0D: if (o16) op_alu_A_I(1, 2); else op_alu_A_I(1, 4); break;
     case 0x0E: S.op_push_sreg(SEG_CS); break;
-    case 0x0F: dispatch0F(fetch8()); break;
     case 0x10: op_alu_E_G(2, 1); break;
     case 0x11: if (o16) op_alu_E_G(2, 2); else op_alu_E_G(2, 4); break;
     case 0x12: op_alu_G_E(2, 1); break;
@@ -594,8 +543,8 @@ export function dispatch(op: u32): void {
     case 0xD1: if (o16) op_grp2_E(2, 0); else op_grp2_E(4, 0); break;
     case 0xD2: op_grp2_E(1, 1); break;
     case 0xD3: if (o16) op_grp2_E(2, 1); else op_grp2_E(4, 1); break;
-    case 0xD4: { const i = fetch8(); if (!abort) aam(i); break; }
-    case 0xD5: { const i = fetch8(); if (!abort) aad(i); break; }
+    case 0xD4: aam(imm1); break;
+    case 0xD5: aad(imm1); break;
     case 0xD6: op_salc(); break;
     case 0xD7: op_xlat(); break;
     case 0xD8: case 0xD9: case 0xDA: case 0xDB: case 0xDC: case 0xDD: case 0xDE: case 0xDF:
@@ -604,10 +553,10 @@ export function dispatch(op: u32): void {
     case 0xE1: op_loop(1); break;
     case 0xE2: op_loop(2); break;
     case 0xE3: op_loop(3); break;
-    case 0xE4: { const p = fetch8(); if (!abort) IO.op_in(1, p); break; }
-    case 0xE5: { const p = fetch8(); if (!abort) IO.op_in(v, p); break; }
-    case 0xE6: { const p = fetch8(); if (!abort) IO.op_out(1, p); break; }
-    case 0xE7: { const p = fetch8(); if (!abort) IO.op_out(v, p); break; }
+    case 0xE4: IO.op_in(1, imm1); break;
+    case 0xE5: IO.op_in(v, imm1); break;
+    case 0xE6: IO.op_out(1, imm1); break;
+    case 0xE7: IO.op_out(v, imm1); break;
     case 0xE8: op_call_J(); break;
     case 0xE9: if (o16) op_jmp_J(2); else op_jmp_J(4); break;
     case 0xEA: S.op_jmp_far_A(); break;
@@ -634,8 +583,7 @@ export function dispatch(op: u32): void {
 }
 
 /** The two-byte (0F xx) opcode table. */
-function dispatch0F(op: u32): void {
-  if (abort) return;
+export function dispatch0F(op: u32): void {
   const v: u32 = o16 ? 2 : 4;
   switch (op) {
     case 0x00: S.op_grp6(); break;

@@ -19,7 +19,7 @@ import {
   segSel, segBase, segLimit, segAttr, setSegCache, setExitAfter, setHalted, ESP,
 } from "../state";
 import { getFlags, setFlags } from "../flags";
-import { sysRd32, wrAs, computeSegOk, checkWritable } from "../mmu";
+import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
 import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
 import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
 
@@ -179,6 +179,7 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32):
 }
 
 function commitHandlerCs(sel: u32, newCpl: u32): void {
+  bumpEpoch();
   if ((dHi & 0x1000) && !(dHi & 0x100)) { /* accessed bit: set lazily like QEMU does for CS on interrupts */ }
   setSegCache(SEG_CS, (sel & 0xFFFC) | newCpl, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
   computeSegOk(SEG_CS);

@@ -10,8 +10,10 @@ import {
   abort, setPending, cpl, st, setSt, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, setAbort, ABORT_EXIT,
   setExitAfter,
 } from "../state";
+import { aRd, aWr } from "../state";
 import { regRd, regWr, memRd, memWr, dataSeg } from "../decode";
 import { flagsReg } from "../flags";
+import { hostRead, logValue, KIND_IO } from "../iolog";
 import { sysRd16, segAddr, checkWritable } from "../mmu";
 import { setRepIncomplete } from "../cpu";
 
@@ -42,15 +44,7 @@ export function ioAllowed(port: u32, size: u32): bool {
 
 /** Returns the value read if the host has completed this IN; otherwise requests an exit (abort) and returns 0. */
 function portRead(port: u32, size: u32): u32 {
-  if (st(OFF_IO_COMPLETE)) {
-    setSt(OFF_IO_COMPLETE, 0);
-    return st(OFF_EXIT_VALUE) & sizeMask(size);
-  }
-  setSt(OFF_EXIT_REASON, EXIT_IO_IN);
-  setSt(OFF_EXIT_PORT, port);
-  setSt(OFF_EXIT_SIZE, size);
-  setAbort(ABORT_EXIT);
-  return 0;
+  return hostRead(KIND_IO, EXIT_IO_IN, port, size) ? logValue : 0;
 }
 function portWrite(port: u32, size: u32, v: u32): void {
   setSt(OFF_EXIT_REASON, EXIT_IO_OUT);
@@ -74,36 +68,36 @@ export function op_out(size: u32, port: u32): void {
 
 /** ins: one element per host exit; REP leaves EIP on the instruction until ECX reaches 0. */
 export function op_ins(size: u32): void {
-  if (repPrefix && r32(ECX) == 0) return;
+  if (repPrefix && aRd(ECX) == 0) return;
   const port = regRd(2, 2);
   if (!checkIo(port, size)) return;
   // the destination must be writable before the port is read (the read may have side effects)
-  const lin = segAddr(SEG_ES, r32(EDI), size, true);
+  const lin = segAddr(SEG_ES, aRd(EDI), size, true);
   if (abort) return;
   checkWritable(lin, size, cpl == 3);
   if (abort) return;
   const v = portRead(port, size);
   if (abort) return;
-  memWr(size, SEG_ES, r32(EDI), v);
+  memWr(size, SEG_ES, aRd(EDI), v);
   if (abort) return;
-  w32(EDI, r32(EDI) + delta(size));
+  aWr(EDI, aRd(EDI) + delta(size));
   if (repPrefix) {
-    const c = r32(ECX) - 1;
-    w32(ECX, c);
+    const c = aRd(ECX) - 1;
+    aWr(ECX, c);
     if (c != 0) { setEip(ip0); setRepIncomplete(true); }
   }
 }
 export function op_outs(size: u32): void {
-  if (repPrefix && r32(ECX) == 0) return;
+  if (repPrefix && aRd(ECX) == 0) return;
   const port = regRd(2, 2);
   if (!checkIo(port, size)) return;
-  const v = memRd(size, dataSeg(), r32(ESI));
+  const v = memRd(size, dataSeg(), aRd(ESI));
   if (abort) return;
   portWrite(port, size, v);
-  w32(ESI, r32(ESI) + delta(size));
+  aWr(ESI, aRd(ESI) + delta(size));
   if (repPrefix) {
-    const c = r32(ECX) - 1;
-    w32(ECX, c);
+    const c = aRd(ECX) - 1;
+    aWr(ECX, c);
     if (c != 0) { setEip(ip0); setRepIncomplete(true); }
   }
 }

@@ -13,15 +13,15 @@ import {
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setHalted,
-  setExitAfter, cr0, cr4,
+  setExitAfter, cr0, cr4, imm1, imm2,
 } from "../state";
 import {
-  decodeModrm, fetch8, fetch16, fetch32, regRd, regWr, rmRd, rmWr, memRd, memWr, push, pop, popPeek, spGet, spSet,
+  regRd, regWr, rmRd, rmWr, memRd, memWr, push, pop, popPeek, spGet, spSet,
   spMask, stack32, osz,
 } from "../decode";
 import { flagsReg, getFlags, setFlags, setStatus } from "../flags";
 import {
-  computeSegOk, selectTlb, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, segAddr, rdAs, wrAs, checkWritable, sysRd32,
+  computeSegOk, selectTlb, bumpEpoch, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, segAddr, rdAs, wrAs, checkWritable, sysRd32,
   sysWr32,
 } from "../mmu";
 import { readDesc, dLo, dHi, dAddr, setDescRegs, descAttr, descBase, descLimit, descDpl, setAccessed } from "./descriptors";
@@ -64,6 +64,7 @@ export function loadDataSeg(s: u32, sel: u32): void {
 
 /** Load CS for a transfer to code segment `sel` (descriptor in dLo/dHi) at privilege `newCpl`. */
 function commitCs(sel: u32, newCpl: u32): void {
+  bumpEpoch(); // block links assume the CS base they were made with
   setAccessed();
   setSegCache(SEG_CS, (sel & 0xFFFC) | newCpl, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
   computeSegOk(SEG_CS);
@@ -105,23 +106,20 @@ export function op_pop_sreg(s: u32): void {
   if (s == SEG_SS) setIntShadow(true);
 }
 export function op_mov_S_E(): void {
-  decodeModrm(); if (abort) return;
-  if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
+    if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
   const v = rmRd(2); if (abort) return;
   loadDataSeg(mrReg, v);
   if (abort) return;
   if (mrReg == SEG_SS) setIntShadow(true); // interrupts wait until after the next instruction (SDM: MOV SS)
 }
 export function op_mov_E_S(): void {
-  decodeModrm(); if (abort) return;
-  if (mrReg > 5) { ud(); return; }
+    if (mrReg > 5) { ud(); return; }
   if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, segSel(mrReg)); // a 32-bit register destination is zero-extended
   else rmWr(2, segSel(mrReg));
 }
 /** les/lds/lss/lfs/lgs: load a far pointer (offset, then selector) from memory. */
 export function op_load_far_ptr(s: u32): void {
-  decodeModrm(); if (abort) return;
-  if (mrMod == 3) { ud(); return; }
+    if (mrMod == 3) { ud(); return; }
   const size = osz();
   const off = memRd(size, eaSeg, ea); if (abort) return;
   const sel = memRd(2, eaSeg, ea + size); if (abort) return;
@@ -132,8 +130,7 @@ export function op_load_far_ptr(s: u32): void {
 }
 export function op_arpl(): void {
   // ARPL raises #UD only in real/virtual-8086 mode; in protected mode it adjusts an RPL field
-  decodeModrm(); if (abort) return;
-  const d = mrMod == 3 ? r16(mrRm) : memRd(2, eaSeg, ea); if (abort) return;
+    const d = mrMod == 3 ? r16(mrRm) : memRd(2, eaSeg, ea); if (abort) return;
   const s = r16(mrReg);
   if ((d & 3) < (s & 3)) {
     rmWr(2, (d & ~3) | (s & 3)); if (abort) return;
@@ -329,21 +326,17 @@ export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u3
 
 export function op_call_far_A(): void {
   const size = osz();
-  const off = size == 2 ? fetch16() : fetch32(); if (abort) return;
-  const sel = fetch16(); if (abort) return;
-  farCall(sel, off, size);
+  farCall(imm2, imm1, size);
 }
 export function op_jmp_far_A(): void {
-  const off = o16 ? fetch16() : fetch32(); if (abort) return;
-  const sel = fetch16(); if (abort) return;
-  farJmp(sel, off);
+  farJmp(imm2, imm1);
 }
 
 /** retf [imm16]: same-level or outer-level return (SDM: RET, far return). */
 export function op_retf(withImm: bool): void {
   const size = osz();
   let n: u32 = 0;
-  if (withImm) { n = fetch16(); if (abort) return; }
+  if (withImm) n = imm1;
   const sp = spGet();
   const off = memRd(size, SEG_SS, sp); if (abort) return;
   const sel = memRd(size, SEG_SS, spMask(sp + size)) & 0xFFFF; if (abort) return;
@@ -452,7 +445,7 @@ export function op_hlt(): void {
 }
 export function op_int3(): void { softInt(3, true); }
 export function op_int1(): void { setPendingDebugTrap(true); }
-export function op_int_I(): void { const v = fetch8(); if (abort) return; softInt(v, false); }
+export function op_int_I(): void { softInt(imm1, false); }
 export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
 export function op_wait(): void {
   if ((cr0() & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) setPending(VEC_NM, 0, false);
@@ -465,8 +458,7 @@ export function op_fpu(): void {
 
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
 export function op_grp6(): void {
-  decodeModrm(); if (abort) return;
-  switch (mrReg) {
+    switch (mrReg) {
     case 0: storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
     case 1: storeSel(st(OFF_TR + SEG_SEL)); return;    // str
     case 2: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; lldt(s); return; }
@@ -537,8 +529,7 @@ function descPeek(sel: u32): bool {
   return true;
 }
 export function op_lar_lsl(isLsl: bool): void {
-  decodeModrm(); if (abort) return;
-  const sel = rmRd(2); if (abort) return;
+    const sel = rmRd(2); if (abort) return;
   let ok = false;
   let v: u32 = 0;
   if ((sel & 0xFFFC) != 0 && descPeek(sel)) {
@@ -561,8 +552,7 @@ export function op_lar_lsl(isLsl: bool): void {
 }
 
 export function op_grp7(): void {
-  decodeModrm(); if (abort) return;
-  const r = mrReg;
+    const r = mrReg;
   if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
     if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
     return;
@@ -604,8 +594,7 @@ export function op_grp7(): void {
 
 // ---------------------------------------------------------------- control and debug registers
 export function op_mov_R_C(): void {
-  decodeModrm(); if (abort) return;
-  if (cpl) { gp(0); return; }
+    if (cpl) { gp(0); return; }
   const n = mrReg;
   let v: u32;
   if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();
@@ -613,8 +602,7 @@ export function op_mov_R_C(): void {
   w32(mrRm, v);
 }
 export function op_mov_C_R(): void {
-  decodeModrm(); if (abort) return;
-  if (cpl) { gp(0); return; }
+    if (cpl) { gp(0); return; }
   const n = mrReg;
   const v = r32(mrRm);
   if (n == 0) {
@@ -640,14 +628,12 @@ function drIndex(n: u32): i32 {
   return <i32>n;
 }
 export function op_mov_R_D(): void {
-  decodeModrm(); if (abort) return;
-  if (cpl) { gp(0); return; }
+    if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
   w32(mrRm, st(OFF_DR0 + (<u32>i << 2)));
 }
 export function op_mov_D_R(): void {
-  decodeModrm(); if (abort) return;
-  if (cpl) { gp(0); return; }
+    if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
   // debug registers are stored but breakpoints are not armed (documented)
   let v = r32(mrRm);

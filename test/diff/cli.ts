@@ -1,0 +1,109 @@
+// cli.ts — the script side of the differential tests (bundled and run by scripts/diff.mjs).
+//
+//   node scripts/diff.mjs [live] [--count N] [--seed S] [--filter REGEX] [--show K] [--table]
+//        live cases on the real CPU (oracle) and the wasm CPU; per-form counts, mismatches, summary
+//   node scripts/diff.mjs corpus            replay fixtures/cpu-cases/ against the wasm CPU
+//   node scripts/diff.mjs record [--count N] [--seed S]   (re)record the corpus with the oracle
+//   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
+//   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
+import { genCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
+import { runOracle, oracleAvailable, readCorpus, writeCorpus, CORPUS_FILE, type OracleResult } from "./oracle.ts";
+import { checkCases } from "./harness.ts";
+import { fuzz } from "./fuzz.ts";
+
+const argv = process.argv.slice(2);
+const mode = argv[0] && !argv[0].startsWith("--") ? argv.shift()! : "live";
+const opt = (name: string, def: string) => { const i = argv.indexOf("--" + name); return i >= 0 ? argv[i + 1] : def; };
+const flag = (name: string) => argv.includes("--" + name);
+const seed = Number(opt("seed", String((Date.now() >>> 0) % 1_000_000)));
+const filterRe = opt("filter", "");
+const filter = filterRe ? (n: string) => new RegExp(filterRe).test(n) : undefined;
+const show = Number(opt("show", "40"));
+
+function compareAll(cases: Case[], results: OracleResult[], label: string) {
+  const t0 = Date.now();
+  const st = checkCases(cases, results);
+  const ms = Date.now() - t0;
+  if (flag("table")) console.log("result  cases    bad  undef  form\n" + st.table());
+  const rep = st.mismatchReport(show);
+  if (rep) console.log(`\n==== mismatches (first example per form, ${show} forms max) ====\n` + rep);
+  const u = st.undefReport();
+  if (u) console.log(`\n==== undefined flags/results that differ from the real CPU (not failures) ====\n${u}`);
+  const badForms = [...st.forms.values()].filter((f) => f.bad).length;
+  console.log(`\n${label}: ${st.total} cases, ${st.forms.size} forms, ${st.bad} mismatches in ${badForms} forms, ` +
+    `${st.undefCases} cases with differing undefined flags; wasm side ${ms} ms`);
+  return st;
+}
+
+if (mode === "live" || mode === "oracle") {
+  const av = oracleAvailable();
+  if (!av.ok) { console.log(`diff: skipped, the oracle is unavailable: ${av.why}`); process.exit(0); }
+  const count = Number(opt("count", "200000"));
+  let t = Date.now();
+  const cases = genCases(seed, count, filter);
+  const tg = Date.now() - t; t = Date.now();
+  const results = runOracle(cases);
+  const to = Date.now() - t;
+  console.log(`seed ${seed}: generated ${count} cases over ${filter ? "filtered" : FORM_NAMES.length} forms in ${tg} ms; real CPU ran them in ${to} ms`);
+  if (mode === "oracle") {
+    const census = new Map<string, number>();
+    for (const r of results) { const k = r.vector === 0xff ? "completed" : `trapno ${r.vector}`; census.set(k, (census.get(k) ?? 0) + 1); }
+    console.log([...census].map(([k, n]) => `${k}: ${n}`).join(", "));
+    process.exit(0);
+  }
+  const st = compareAll(cases, results, "live");
+  process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "corpus") {
+  const { header, entries } = readCorpus();
+  console.log(`corpus: ${entries.length} cases recorded ${header.created} on ${header.cpu} (seed ${header.seed})`);
+  const sel = filter ? entries.filter((e) => filter(e.c.form)) : entries;
+  const st = compareAll(sel.map((e) => e.c), sel.map((e) => e.r), "corpus");
+  process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "record") {
+  const av = oracleAvailable();
+  if (!av.ok) { console.error(`record: the oracle is unavailable: ${av.why}`); process.exit(1); }
+  const count = Number(opt("count", "24000"));
+  const rseed = Number(opt("seed", "20250101"));
+  const cases = genCases(rseed, count);
+  const results = runOracle(cases);
+  const { readFileSync } = await import("node:fs");
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+  const size = writeCorpus(CORPUS_FILE, { seed: rseed, count, cpu, created: new Date().toISOString().slice(0, 10) },
+    cases.map((c, i) => ({ c, r: results[i] })));
+  console.log(`recorded ${count} cases (${FORM_NAMES.length} forms) to ${CORPUS_FILE}: ${(size / 1024).toFixed(0)} KiB`);
+} else if (mode === "fuzz") {
+  const programs = Number(opt("programs", "50000")), len = Number(opt("len", "64"));
+  const r = fuzz({ programs, programLen: len, seed, log: console.log });
+  console.log(`fuzz: ${r.programs} programs, ${r.instructions} instructions, ${r.exits} exits, ${r.problems.length} problems in ${r.ms} ms`);
+  for (const p of r.problems.slice(0, 20)) console.log("  " + p);
+  process.exitCode = r.problems.length ? 1 : 0;
+} else if (mode === "undef") {
+  // the SDM's undefined flags, and what this real CPU puts there: per form and flag, how often the
+  // undefined flag kept its input value, was 0, was 1 (completed cases only)
+  for (const [k, v] of Object.entries(UNDEF)) console.log(`${k}: ${v.why}`);
+  const av = oracleAvailable();
+  if (!av.ok) { console.log(`(no oracle: ${av.why})`); process.exit(0); }
+  const count = Number(opt("count", "100000"));
+  const cases = genCases(seed, count, filter);
+  const results = runOracle(cases);
+  const names: [number, string][] = [[0x1, "CF"], [0x4, "PF"], [0x10, "AF"], [0x40, "ZF"], [0x80, "SF"], [0x800, "OF"]];
+  const agg = new Map<string, { n: number; same: number; zero: number; one: number }>();
+  cases.forEach((c, i) => {
+    const r = results[i];
+    if (r.vector !== 0xff || !c.undef) return;
+    for (const [b, nm] of names) {
+      if (!(c.undef & b)) continue;
+      const k = `${c.form}|${nm}`;
+      let a = agg.get(k); if (!a) agg.set(k, (a = { n: 0, same: 0, zero: 0, one: 0 }));
+      a.n++; if ((r.eflags & b) === (c.eflags & b)) a.same++; if (r.eflags & b) a.one++; else a.zero++;
+    }
+  });
+  console.log("\nform | flag: cases, kept input value %, =0 %, =1 %");
+  const pc = (x: number, n: number) => `${Math.round((100 * x) / n)}%`;
+  for (const [k, a] of [...agg].sort()) {
+    const [f, fl] = k.split("|");
+    console.log(`  ${f} | ${fl}: ${a.n}, kept ${pc(a.same, a.n)}, 0 ${pc(a.zero, a.n)}, 1 ${pc(a.one, a.n)}`);
+  }
+} else {
+  console.error(`unknown mode ${mode}`); process.exit(2);
+}
