@@ -241,7 +241,7 @@ export function run(budget: u32): u32 {
       if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
     }
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
-    if (single && (tf || pendingDebugTrap)) {
+    if (pendingDebugTrap || (single && tf)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1
       if (tf) setSt(OFF_DR0 + 24, st(OFF_DR0 + 24) | 0x4000);
       setPendingDebugTrap(false);

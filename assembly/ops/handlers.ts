@@ -602,6 +602,7 @@ export function dispatch0F(op: u32): void {
     case 0x30: S.op_wrmsr(); break;
     case 0x31: S.op_rdtsc(); break;
     case 0x32: S.op_rdmsr(); break;
+    case 0x33: setPending(VEC_GP, 0, true); break; // rdpmc: no performance counters (CR4.PCE unsupported)
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
     case 0x48: case 0x49: case 0x4A: case 0x4B: case 0x4C: case 0x4D: case 0x4E: case 0x4F:
       if (o16) op_cmov(2, op & 15); else op_cmov(4, op & 15); break;

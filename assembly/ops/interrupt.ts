@@ -50,10 +50,16 @@ function shutdown(): void {
  */
 export function raiseException(vec: u32, err: u32, hasErr: bool): void {
   setSt(OFF_EXC_COUNT, st(OFF_EXC_COUNT) + 1);
-  dispatchEvent(vec, err, hasErr, false, 0);
+  // faults raised while delivering a hardware exception carry EXT=1 in their error codes (SDM §6.13)
+  dispatchEvent(vec, err, hasErr, false, 1, false);
 }
 /** External interrupt (INTR) with the vector the PIC supplied. */
-export function deliverExternal(vec: u32): void { dispatchEvent(vec, 0, false, false, 1); }
+export function deliverExternal(vec: u32): void { dispatchEvent(vec, 0, false, false, 1, true); }
+
+/** Fault-class exceptions push EFLAGS with RF=1 (SDM §17.3.1.1), so a restarted instruction is not re-trapped. */
+@inline function isFault(v: u32): bool {
+  return v == 0 || v == 5 || v == 6 || v == 7 || (v >= 10 && v <= 14) || v == 16 || v == 17;
+}
 
 /** INT n / INT3 / INTO: EIP already points after the instruction; faults raised by delivery point at it. */
 export function softInt(vec: u32, isTrapLike: bool): void {
@@ -64,18 +70,18 @@ export function softInt(vec: u32, isTrapLike: bool): void {
     setExitAfter(EXIT_SOFTINT);
     return;
   }
-  deliver(vec, 0, false, true, 0);
+  deliver(vec, 0, false, true, 0, false);
   // a fault here is raised by the run loop with EIP restored to the INT instruction
 }
 
-function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32): void {
+function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, external: bool): void {
   let v = vec, e = err, he = hasErr;
   const retEip = eip;
   for (let i = 0; i < 4; i++) {
-    if (v < 32 && ext == 0 || i > 0) {
+    if (!external || i > 0) {
       if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
     }
-    deliver(v, e, he, soft, ext);
+    deliver(v, e, he, soft, ext, !external && isFault(v));
     if (!abort) return;
     setAbort(0);
     setEip(retEip);
@@ -90,12 +96,13 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32): 
     // faults while delivering an exception or external interrupt carry EXT=1 in their selector error codes
     ext = 1;
     soft = false;
+    external = false;
   }
   shutdown();
 }
 
 /** One delivery attempt. On a fault, sets the pending exception (abort) and changes no state. */
-export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32): void {
+export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, fault: bool): void {
   const idtErr = (vec << 3) | 2 | ext;
   if (<u64>(vec << 3) + 7 > <u64>st(OFF_IDTR_LIMIT)) { setPending(VEC_GP, idtErr, true); return; }
   const gAddr = st(OFF_IDTR_BASE) + (vec << 3);
@@ -119,7 +126,7 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32):
   if (off > descLimit(dLo, dHi)) { setPending(VEC_GP, ext, true); return; }
   const cLo = dLo, cHi = dHi, cAddr = dAddr;
   const psize: u32 = gate32 ? 4 : 2;
-  const flags = getFlags();
+  const flags = getFlags() | (fault ? FLAG_RF : 0);
   const oldCs = segSel(SEG_CS);
   const n: u32 = hasErr ? 1 : 0;
   if (!(cattr & 4) && cdpl < cpl) {

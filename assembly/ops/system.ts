@@ -184,7 +184,7 @@ export function farJmp(sel: u32, off: u32): void {
     setEip(toff);
     return;
   }
-  gp(sel & 0xFFFC); // task gates and TSS descriptors: no hardware task switching
+  taskSwitchChecks(sel, attr); // task gates and TSS descriptors: the checks, then #GP (no task switching)
 }
 
 export function farCall(sel: u32, off: u32, size: u32): void {
@@ -211,9 +211,51 @@ export function farCall(sel: u32, off: u32, size: u32): void {
     return;
   }
   if ((attr & 0x1F) == 0x0C || (attr & 0x1F) == 0x04) { callGate(sel, attr); return; }
-  gp(sel & 0xFFFC);
+  taskSwitchChecks(sel, attr);
 }
 
+
+/**
+ * Far JMP/CALL to a TSS descriptor or a task gate. Hardware task switching is not implemented: the checks
+ * the SDM makes before switching (JMP/CALL "task gate/TSS" and §7.3 step 1-3) raise their faults exactly,
+ * and a transfer that would switch tasks raises #GP(selector) instead.
+ */
+function taskSwitchChecks(sel: u32, attr: u32): void {
+  const t = attr & 0x1F;
+  const err = sel & 0xFFFC;
+  const dpl = descDpl(dHi);
+  if (t == 0x05) { // task gate: DPL >= CPL and RPL, present, then the TSS it names
+    if (dpl < cpl || dpl < (sel & 3)) { gp(err); return; }
+    if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
+    const tss = dLo >>> 16;
+    if (tss & 4) { gp(tss & 0xFFFC); return; }
+    if (!readDesc(tss, VEC_GP, 0)) return;
+    tssTargetChecks(tss, descAttr(dHi), false);
+    return;
+  }
+  if (t != 0x09 && t != 0x01 && t != 0x0B && t != 0x03) { gp(err); return; }
+  if (dpl < cpl || dpl < (sel & 3)) { gp(err); return; }
+  tssTargetChecks(sel, attr, false);
+}
+/** The new TSS: available (busy for an IRET return), present, limit at least 0x67 (0x2B for 16-bit). */
+function tssTargetChecks(sel: u32, attr: u32, wantBusy: bool): void {
+  const t = attr & 0x1F;
+  const err = sel & 0xFFFC;
+  const is32 = (t & 8) != 0;
+  const ok = wantBusy ? (t == 0x0B || t == 0x03) : (t == 0x09 || t == 0x01);
+  if (!ok) { if (wantBusy) setPending(VEC_TS, err, true); else gp(err); return; }
+  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
+  if (descLimit(dLo, dHi) < (is32 ? <u32>0x67 : <u32>0x2B)) { setPending(VEC_TS, err, true); return; }
+  gp(err); // the switch itself: not implemented (documented)
+}
+/** IRET with NT=1 returns to the task in the current TSS's back link (SDM: IRET, "task return"). */
+function iretTaskChecks(): void {
+  const link = sysRd32(st(OFF_TR + SEG_BASE)) & 0xFFFF;
+  if (abort) return;
+  if (link & 4) { setPending(VEC_TS, link & 0xFFFC, true); return; } // must be in the GDT
+  if (!readDesc(link, VEC_TS, 0)) return;
+  tssTargetChecks(link, descAttr(dHi), true);
+}
 
 /** CALL through a call gate, to the same or a more privileged level (stack switch with parameter copy). */
 function callGate(gateSel: u32, gattr: u32): void {
@@ -393,16 +435,18 @@ function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool,
 /** IRET/POPF flag rules: IOPL changes only at CPL 0, IF only at CPL <= IOPL; VM/VIF/VIP are kept. */
 function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
   const cur = getFlags();
-  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_RF | FLAG_AC | FLAG_ID; // status, TF, DF, OF, NT, RF, AC, ID
+  // status, TF, DF, OF, NT, AC, ID. RF is not kept: it only suppresses instruction breakpoints (not
+  // implemented) and is cleared when the next instruction completes anyway.
+  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_AC | FLAG_ID;
   if (oldCpl == 0) m |= FLAG_IOPL | FLAG_VIF | FLAG_VIP;
   if (oldCpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF;
   if (size == 2) m &= 0xFFFF;
-  setFlags((cur & ~m) | (v & m));
+  setFlags(((cur & ~m) | (v & m)) & ~FLAG_RF);
 }
 
 export function op_iret(): void {
   const size = osz();
-  if (flagsReg & FLAG_NT) { gp(0); return; } // nested-task return needs a task switch: not implemented
+  if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();
   const off = memRd(size, SEG_SS, sp); if (abort) return;
   const sel = memRd(size, SEG_SS, spMask(sp + size)) & 0xFFFF; if (abort) return;
