@@ -87,11 +87,18 @@ export const OFF_EXC_BITMAP: u32 = 0x114;
 export const OFF_CTRL: u32 = 0x118;
 export const CTRL_EXIT_SOFTINT: u32 = 1;
 export const CTRL_EXIT_HLT: u32 = 2; // HLT exits to the host (EXIT_HLT) instead of waiting internally
+// Bit 2: a hypervisor is present: VMCALL (0F 01 C1) exits with EXIT_HYPERCALL (EIP past it, arguments in the
+// registers), and CPUID leaves 0x40000000.. report OFF_HV_SIGNATURE; without it VMCALL raises #UD.
+export const CTRL_HYPERCALL: u32 = 4;
+// CPUID 0x40000000: EAX = max hypervisor leaf, EBX ECX EDX = 12-byte signature (written by the host)
+export const OFF_HV_SIGNATURE: u32 = 0x130; // 4 x u32: max leaf, sig0, sig1, sig2
 // External interrupt line (8259-style INTR): host sets level=1 and the vector; the CPU acknowledges by
 // clearing OFF_INTR_LEVEL when it takes the interrupt (and reports it in OFF_INTR_TAKEN_COUNT).
 export const OFF_INTR_LEVEL: u32 = 0x120;
 export const OFF_INTR_VECTOR: u32 = 0x124;
 export const OFF_INTR_TAKEN_COUNT: u32 = 0x128;
+// 1 while the CPU is halted (HLT, or shutdown after a triple fault); the host may clear it, as KVM_SET_MP_STATE
+export const OFF_HALTED: u32 = 0x12C;
 
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)

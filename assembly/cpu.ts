@@ -12,7 +12,7 @@
 // compile hot blocks to wasm with the same records and the same invalidation.
 import {
   STATE_BASE, OFF_EIP, OFF_EFLAGS, OFF_INSTR_LO, OFF_INSTR_HI, OFF_EXIT_REASON, OFF_EXIT_EIP, OFF_EXIT_INSN_LEN,
-  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN,
+  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN,
   FLAG_IF, FLAG_TF, FLAG_CF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
 } from "./abi";
 import {
@@ -175,12 +175,14 @@ function enter(): void {
   for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
+  setHalted(st(OFF_HALTED) != 0);
   setExitAfter(0xFFFFFFFF);
   lastPfx = 0xFF; // force the prefix globals to be reloaded
   ioLogEnter();
   bumpEpoch();    // the host may have changed segments or paging
 }
 function leave(): void {
+  setSt(OFF_HALTED, halted ? 1 : 0);
   setSt(OFF_EIP, eip);
   setSt(OFF_EFLAGS, getFlags());
   setSt(OFF_INSTR_LO, <u32>icount);

@@ -54,6 +54,11 @@ export interface MachineOptions {
   exitOnSoftInt?: boolean;
   /** HLT exits to the host */
   exitOnHlt?: boolean;
+  /**
+   * A hypervisor is present: VMCALL (0F 01 C1) exits with reason "hypercall" (EIP past it, arguments in the
+   * registers) and CPUID 0x40000000 reports this 12-character signature; without it VMCALL raises #UD.
+   */
+  hypervisorSignature?: string;
 }
 
 /** Instructions per call into wasm: V8 only tiers a hot loop up between calls (see shared/references.md). */
@@ -112,6 +117,18 @@ export class Machine {
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
     this.st32(A.OFF_CTRL, (opts.exitOnSoftInt ? A.CTRL_EXIT_SOFTINT : 0) | (opts.exitOnHlt ? A.CTRL_EXIT_HLT : 0));
+    if (opts.hypervisorSignature !== undefined) this.setHypervisor(opts.hypervisorSignature);
+  }
+
+  /** Announce a hypervisor (see MachineOptions.hypervisorSignature); null removes it. */
+  setHypervisor(signature: string | null, maxLeaf = 0x40000001): void {
+    const ctrl = this.ld32(A.OFF_CTRL) & ~A.CTRL_HYPERCALL;
+    if (signature === null) { this.st32(A.OFF_CTRL, ctrl); return; }
+    if (signature.length !== 12) throw new RangeError("wasmvisor: a hypervisor signature has 12 characters");
+    const b = Buffer.from(signature, "latin1");
+    this.st32(A.OFF_HV_SIGNATURE, maxLeaf);
+    for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, b.readUInt32LE(4 * i));
+    this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
   }
 
   // ---- raw state block access ----
@@ -215,6 +232,9 @@ export class Machine {
     this.st32(A.OFF_INTR_LEVEL, level ? 1 : 0);
   }
   get intrPending(): boolean { return this.ld32(A.OFF_INTR_LEVEL) !== 0; }
+  /** Halted by HLT (or after a shutdown); writable like KVM's MP state, e.g. to restart a halted CPU elsewhere. */
+  get halted(): boolean { return this.ld32(A.OFF_HALTED) !== 0; }
+  set halted(v: boolean) { this.st32(A.OFF_HALTED, v ? 1 : 0); }
 
   // ---- running ----
   get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
@@ -250,6 +270,9 @@ export class Machine {
       case A.EXIT_EXCEPTION: case A.EXIT_SOFTINT:
         e.vector = this.ld32(A.OFF_EXIT_VECTOR);
         if (this.ld32(A.OFF_EXIT_HAS_ERROR)) e.errorCode = this.ld32(A.OFF_EXIT_ERROR);
+        break;
+      case A.EXIT_HYPERCALL:
+        e.insnLength = 3;
         break;
       case A.EXIT_IO_IN: case A.EXIT_IO_OUT: case A.EXIT_MMIO_READ: case A.EXIT_MMIO_WRITE:
         e.port = this.ld32(A.OFF_EXIT_PORT);

@@ -9,11 +9,12 @@ import {
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
+  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL,
 } from "../abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setHalted,
-  setExitAfter, cr0, cr4, imm1, imm2,
+  setExitAfter, cr0, cr4, imm1, imm2, modrm,
 } from "../state";
 import {
   regRd, regWr, rmRd, rmWr, memRd, memWr, push, pop, popPeek, spGet, spSet,
@@ -597,6 +598,12 @@ export function op_lar_lsl(isLsl: bool): void {
 
 export function op_grp7(): void {
     const r = mrReg;
+  if (modrm == 0xC1) { // vmcall: the hypercall instruction when a hypervisor is present
+    if (!(st(OFF_CTRL) & CTRL_HYPERCALL)) { ud(); return; }
+    setSt(OFF_EXIT_REASON, EXIT_HYPERCALL);
+    setExitAfter(EXIT_HYPERCALL);
+    return;
+  }
   if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
     if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
     return;
@@ -694,7 +701,10 @@ export function op_wbinvd(): void { if (cpl) gp(0); }
 export function op_cpuid(): void {
   const leaf = r32(EAX);
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
-  if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
+  if (leaf >= 0x40000000 && leaf < 0x40000100 && (st(OFF_CTRL) & CTRL_HYPERCALL)) {
+    // the hypervisor range (as KVM and Xen report theirs); the host fills the signature
+    if (leaf == 0x40000000) { a = st(OFF_HV_SIGNATURE); b = st(OFF_HV_SIGNATURE + 4); c = st(OFF_HV_SIGNATURE + 8); d = st(OFF_HV_SIGNATURE + 12); }
+  } else if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
   else if (leaf == 1) { a = 0x00000600; b = 0; c = 0; d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15); }
   else if (leaf == 0x80000000) { a = 0x80000004; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
