@@ -100,6 +100,83 @@ export const OFF_INTR_TAKEN_COUNT: u32 = 0x128;
 // 1 while the CPU is halted (HLT, or shutdown after a triple fault); the host may clear it, as KVM_SET_MP_STATE
 export const OFF_HALTED: u32 = 0x12C;
 
+// ---- block compiler (JIT) interface ----
+// The host may compile hot predecoded blocks to wasm functions: when a block has run OFF_JIT_THRESHOLD times
+// (0 = never) the CPU calls the import env.jitCompile(block) synchronously; it returns a table index (0 = not
+// compiled). Compiled code exchanges state with the CPU through the context at STATE_BASE + JIT_CTX.
+export const OFF_JIT_THRESHOLD: u32 = 0x150;
+export const OFF_JIT_COMPILED: u32 = 0x154; // blocks compiled (counter)
+export const OFF_JIT_ENTRIES: u32 = 0x158;  // calls into compiled blocks (counter)
+export const JIT_CTX: u32 = 0x700;
+export const JC_E: u32 = 0;        // in: EIP of the block; out: the next EIP
+export const JC_FL: u32 = 4;       // lazy flags in/out: concrete EFLAGS, op, a, b, result, top bit
+export const JC_LOP: u32 = 8;
+export const JC_LA: u32 = 12;
+export const JC_LB: u32 = 16;
+export const JC_LR: u32 = 20;
+export const JC_LTOP: u32 = 24;
+export const JC_STATUS: u32 = 28;  // set by helpers: 0 ok, 1 the access faulted (abort), 2 stop the block (code/MMIO write)
+export const JC_I0: u32 = 32;      // out: EIP of the instruction that faulted
+export const JC_COUNT: u32 = 36;   // out: instructions retired
+export const JC_BUDGET: u32 = 40;  // in: instructions allowed
+export const JC_CSLIMIT: u32 = 44; // in: CS limit
+export const JC_FLOUT: u32 = 48;   // out of jitShift: the new EFLAGS
+export const JIT_OK: u32 = 0;
+export const JIT_ABORT: u32 = 1;
+export const JIT_STOP: u32 = 2;
+
+// ---- predecoded records and blocks (read by the host's block compiler) ----
+export const BLK_COUNT: u32 = 8;   // u16 instructions in the block
+export const BLK_EXECS: u32 = 32;  // u32 times run by the interpreter
+export const BLK_JIT: u32 = 36;    // u32 table index of its compiled function (0 = none)
+export const BLK_JIT_STATE: u32 = 40; // 0 not tried, 1 compiled, 2 not compilable
+export const BLK_HDR: u32 = 48;
+export const REC_SIZE: u32 = 32;
+export const REC_OP: u32 = 0;      // u16
+export const REC_LEN: u32 = 2;     // u8
+export const REC_PFX: u32 = 3;
+export const REC_MODRM: u32 = 4;
+export const REC_BASE: u32 = 5;    // 8 = none
+export const REC_INDEX: u32 = 6;   // 8 = none
+export const REC_SC: u32 = 7;      // scale | default segment << 4
+export const REC_DISP: u32 = 8;    // u32
+export const REC_IMM1: u32 = 12;
+export const REC_IMM2: u32 = 16;
+export const REC_MEM: u32 = 20;
+export const REC_FAST: u32 = 21;   // F_* below
+export const REC_FOP: u32 = 22;
+export const REC_FDST: u32 = 23;
+export const REC_FIMM: u32 = 24;   // u32, sign-extended
+export const REC_FSRC: u32 = 28;
+// fast forms: 32-bit, prefix-free shapes run inline by the interpreter and compiled by the JIT
+export const F_ALU_RR: u32 = 1;    // add/or/and/sub/xor/cmp r32, r32 (FOP = ALU op)
+export const F_ALU_RI: u32 = 2;    // ... r32, imm
+export const F_ALU_RM: u32 = 3;    // ... r32, [m32]
+export const F_TEST_RR: u32 = 4;
+export const F_MOV_RR: u32 = 5;
+export const F_MOV_RI: u32 = 6;
+export const F_LOAD: u32 = 7;      // mov r32, [m32]
+export const F_STORE: u32 = 8;     // mov [m32], r32
+export const F_INC: u32 = 9;
+export const F_DEC: u32 = 10;
+export const F_PUSH: u32 = 11;
+export const F_POP: u32 = 12;
+export const F_JCC: u32 = 13;      // FOP = condition code, FIMM = displacement
+export const F_JMP: u32 = 14;
+export const F_CALL: u32 = 15;
+export const F_RET: u32 = 16;
+export const F_SHIFT_RI: u32 = 17; // FOP = rol/ror/-/-/shl/shr/-/sar, FIMM = count & 31
+export const F_LEA: u32 = 18;
+export const F_MOVZX_BM: u32 = 19; // movzx r32, byte [m]
+export const F_NOP: u32 = 20;
+// lazy-flag kinds (flags.ts)
+export const LF_NONE: u32 = 0;
+export const LF_ADD: u32 = 1;
+export const LF_SUB: u32 = 2;
+export const LF_LOGIC: u32 = 3;
+export const LF_INC: u32 = 4;
+export const LF_DEC: u32 = 5;
+
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)
 export const OFF_INSTR_HI: u32 = 0x144;

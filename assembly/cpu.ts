@@ -31,10 +31,13 @@ import {
   loadRamSize, selectTlb, tlbFlushAll, computeSegOk, tlbR, translate, mmioHit, pageInfo, markCodePage,
   clearPageInfo, invalidatePhysRange, epoch, bumpEpoch,
 } from "./mmu";
+import { decodeInsn, OP_GP } from "./decoder";
 import {
-  decodeInsn, REC_SIZE, OP_GP, F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC,
-  F_DEC, F_PUSH, F_POP, F_JCC, F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM,
-} from "./decoder";
+  REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
+  JC_E, JC_FL, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
+  F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
+  F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM,
+} from "./abi";
 import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
@@ -44,14 +47,19 @@ export let icount: u64 = 0;              // instructions retired
 export let repIncomplete: bool = false;  // a REP string instruction stopped early and will resume
 export function setRepIncomplete(b: bool): void { repIncomplete = b; if (b) setStopBlock(true); }
 let intrLine: bool = false;
+let jitThreshold: u32 = 0;
+let jitEntries: u32 = 0;
+/** The host's block compiler: returns the table index of the compiled function, 0 if it declines. */
+@external("env", "jitCompile") declare function jitCompile(block: u32): u32;
 let lastPfx: u32 = 0;
 
 // ---- block cache ----
 const MAX_BLOCK: u32 = 64;
 const HASH_BITS: u32 = 16;
-// block header: +0 phys, +4 page generation, +8 count (u16), +10 bytes (u16), +12 link epoch,
-// +16/+20 link 0 (target EIP, block), +24/+28 link 1: the last two successors, valid while the epoch holds
-const HDR: u32 = 32;
+// block header (BLK_HDR bytes): +0 phys, +4 page generation, +8 count (u16), +10 bytes (u16), +12 link epoch,
+// +16/+20 link 0 (target EIP, block), +24/+28 link 1: the last two successors, valid while the epoch holds,
+// +32 executions, +36 compiled function (table index), +40 compile state
+const HDR: u32 = BLK_HDR;
 const ARENA_END: u32 = RAM_BASE;
 const TMP_REC: u32 = BLOCK_HASH_BASE - 64; // scratch record for instructions executed without a block
 const UNCACHED: u32 = 1;
@@ -106,6 +114,9 @@ function buildBlock(phys: u32, lin: u32): u32 {
   store<u16>(b, <u16>count, 8);
   store<u16>(b, <u16>bytes, 10);
   store<u32>(b, epoch - 1, 12); // no links yet
+  store<u32>(b, 0, BLK_EXECS);
+  store<u32>(b, 0, BLK_JIT);
+  store<u32>(b, 0, BLK_JIT_STATE);
   const h = hashSlot(phys);
   store<u32>(h, phys + 1);
   store<u32>(h, b, 4);
@@ -176,6 +187,7 @@ function enter(): void {
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
   setHalted(st(OFF_HALTED) != 0);
+  jitThreshold = st(OFF_JIT_THRESHOLD);
   setExitAfter(0xFFFFFFFF);
   lastPfx = 0xFF; // force the prefix globals to be reloaded
   ioLogEnter();
@@ -190,9 +202,14 @@ function leave(): void {
 }
 
 export function reset(): void {
-  const ram = st(OFF_RAM_SIZE); // configuration survives a reset
-  memory.fill(STATE_BASE, 0, 0x1000 - 0x100);
-  setSt(OFF_RAM_SIZE, ram);
+  // the VMM's configuration survives a reset: RAM size, intercepts, controls, hypervisor leaves, JIT
+  const CFG_LO: u32 = 0x110, CFG_HI: u32 = 0x120, HV_LO: u32 = 0x130, HV_HI: u32 = 0x154;
+  const save = STATE_BASE + 0xF00;
+  memory.copy(save, STATE_BASE + CFG_LO, CFG_HI - CFG_LO);
+  memory.copy(save + 0x40, STATE_BASE + HV_LO, HV_HI - HV_LO);
+  memory.fill(STATE_BASE, 0, 0xF00);
+  memory.copy(STATE_BASE + CFG_LO, save, CFG_HI - CFG_LO);
+  memory.copy(STATE_BASE + HV_LO, save + 0x40, HV_HI - HV_LO);
   setSt(OFF_EFLAGS, 2);
   setSt(OFF_CR0, 0x10); // ET: as on every processor since the 486
   setSt(OFF_DR0 + 24, 0xFFFF0FF0); // DR6
@@ -284,6 +301,37 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (<u64>cnt > limit - IC) cnt = <u32>(limit - IC);
   let r = b + HDR;
   let i: u32 = 0;
+  // ---- compiled block: run it instead of the records ----
+  if (!single && ss32 && cnt == full) {
+    let fn = load<u32>(b, BLK_JIT);
+    if (!fn && jitThreshold && load<u32>(b, BLK_JIT_STATE) == 0) {
+      const n = load<u32>(b, BLK_EXECS) + 1;
+      store<u32>(b, n, BLK_EXECS);
+      if (n >= jitThreshold) {
+        fn = jitCompile(b);
+        store<u32>(b, fn, BLK_JIT);
+        store<u32>(b, fn ? 1 : 2, BLK_JIT_STATE);
+        if (fn) setSt(OFF_JIT_COMPILED, st(OFF_JIT_COMPILED) + 1);
+      }
+    }
+    if (fn) {
+      const c = STATE_BASE + JIT_CTX;
+      store<u32>(c, E, JC_E); store<u32>(c, fl, JC_FL); store<u32>(c, lop, JC_LOP); store<u32>(c, la, JC_LA);
+      store<u32>(c, lb, JC_LB); store<u32>(c, lr, JC_LR); store<u32>(c, ltop, JC_LTOP); store<u32>(c, 0, JC_STATUS);
+      store<u32>(c, 0, JC_COUNT); store<u32>(c, csLimit, JC_CSLIMIT);
+      const left = limit - IC;
+      store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
+      const status = call_indirect<u32>(fn);
+      E = load<u32>(c, JC_E); fl = load<u32>(c, JC_FL); lop = load<u32>(c, JC_LOP); la = load<u32>(c, JC_LA);
+      lb = load<u32>(c, JC_LB); lr = load<u32>(c, JC_LR); ltop = load<u32>(c, JC_LTOP);
+      IC += <u64>load<u32>(c, JC_COUNT);
+      jitEntries++;
+      if (status == JIT_ABORT) { I0 = load<u32>(c, JC_I0); break; }
+      if (status != 0 || stopBlock) break;
+      i = cnt;
+      cnt = 0; // (the record loop below does nothing)
+    }
+  }
   for (; i < cnt; i++, r += REC_SIZE) {
     I0 = E;
     E += <u32>load<u8>(r, 2);
@@ -398,6 +446,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (abort) setIp0(I0);
   setEip(abort ? I0 : E);
   icount = IC;
+  if (jitEntries) { setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0; }
   setLazyState(lop, la, lb, lr, ltop, fl);
 }
 /** The block at E after block `b`: through b's links when they hold, else looked up (and linked). */

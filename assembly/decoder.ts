@@ -18,12 +18,15 @@
 //   +23 u8  fdst     fast form's destination register
 //   +24 u32 fimm     fast form's immediate, sign-extended
 //   +28 u8  fsrc     fast form's source register
-import { SEG_DS, SEG_SS } from "./abi";
+import {
+  SEG_DS, SEG_SS, REC_SIZE, F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC,
+  F_PUSH, F_POP, F_JCC, F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NOP,
+} from "./abi";
+export { REC_SIZE };
 import { eip, setEip, abort } from "./state";
 import { fetch8, fetch16, fetch32 } from "./decode";
 import { opFlags, OPF_M, OPF_P, OPF_X, OPF_G, IMM_B, IMM_W, IMM_Z, IMM_O, IMM_EN, IMM_P } from "./opcodes";
 
-export const REC_SIZE: u32 = 32;
 export const OP_UD: u32 = 0x200; // raise #UD when executed
 export const OP_GP: u32 = 0x201; // raise #GP(0) when executed (instruction longer than 15 bytes)
 
@@ -136,28 +139,7 @@ export function decodeInsn(r: u32): void {
   if (pfx == 0 && op < 0x200) classifyFast(r, op, modrm, mem, imm1);
 }
 
-// ---- fast forms: the 32-bit, prefix-free shapes compilers emit most, run inline by the run loop ----
-export const F_ALU_RR: u32 = 1;   // add/or/and/sub/xor/cmp r32, r32
-export const F_ALU_RI: u32 = 2;   // add/or/and/sub/xor/cmp r32, imm
-export const F_ALU_RM: u32 = 3;   // add/or/and/sub/xor/cmp r32, [m32]
-export const F_TEST_RR: u32 = 4;
-export const F_MOV_RR: u32 = 5;
-export const F_MOV_RI: u32 = 6;
-export const F_LOAD: u32 = 7;     // mov r32, [m32]
-export const F_STORE: u32 = 8;    // mov [m32], r32
-export const F_INC: u32 = 9;
-export const F_DEC: u32 = 10;
-export const F_PUSH: u32 = 11;
-export const F_POP: u32 = 12;
-export const F_JCC: u32 = 13;
-export const F_JMP: u32 = 14;
-export const F_CALL: u32 = 15;
-export const F_RET: u32 = 16;
-export const F_SHIFT_RI: u32 = 17; // rol/ror/shl/shr/sar r32, imm8
-export const F_LEA: u32 = 18;
-export const F_MOVZX_BM: u32 = 19; // movzx r32, byte [m]
-export const F_NOP: u32 = 20;
-
+// ---- fast forms (abi.ts F_*): the 32-bit, prefix-free shapes compilers emit most, run inline by the run loop ----
 @inline function fast(r: u32, f: u32, fop: u32, dst: u32, src: u32, fimm: u32): void {
   store<u8>(r, <u8>f, 21); store<u8>(r, <u8>fop, 22); store<u8>(r, <u8>dst, 23);
   store<u32>(r, fimm, 24); store<u8>(r, <u8>src, 28);

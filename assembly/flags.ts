@@ -5,12 +5,8 @@
 // ADC/SBB need no extra state. INC/DEC keep CF from `flagsReg`.
 import { FLAG_CF, FLAG_PF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_OF } from "./abi";
 
-export const LF_NONE: u32 = 0;
-export const LF_ADD: u32 = 1;
-export const LF_SUB: u32 = 2;
-export const LF_LOGIC: u32 = 3;
-export const LF_INC: u32 = 4;
-export const LF_DEC: u32 = 5;
+import { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./abi";
+export { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
 
 export const ARITH: u32 = FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF;
 

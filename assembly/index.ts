@@ -3,4 +3,6 @@
 //   reset()                power-on state (registers zero, EFLAGS=2, CR0.ET), empty TLB and block cache
 //   flushTlb()             the host changed CR0/CR3/CR4/segments or page tables behind the CPU's back
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
+//   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 export { run, reset, flushTlb, notifyHostWrite } from "./cpu";
+export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP } from "./jit";

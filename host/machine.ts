@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as A from "./abi.generated.ts";
+import { BlockCompiler } from "./jit/compiler.ts";
 
 export const REG_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
 export type GprName = (typeof REG_NAMES)[number];
@@ -55,6 +56,11 @@ export interface MachineOptions {
   /** HLT exits to the host */
   exitOnHlt?: boolean;
   /**
+   * Compile hot blocks to wasm (host/jit/): executions of a block before it is compiled; 0 disables the JIT.
+   * Default 64.
+   */
+  jitThreshold?: number;
+  /**
    * A hypervisor is present: VMCALL (0F 01 C1) exits with reason "hypercall" (EIP past it, arguments in the
    * registers) and CPUID 0x40000000 reports this 12-character signature; without it VMCALL raises #UD.
    */
@@ -81,6 +87,7 @@ export function cpuModule(): WebAssembly.Module {
 }
 
 interface CpuExports {
+  table: WebAssembly.Table;
   run(budget: number): number;
   reset(): void;
   flushTlb(): void;
@@ -104,6 +111,7 @@ export class Machine {
     const inst = new WebAssembly.Instance(cpuModule(), {
       env: {
         memory: this.memory,
+        jitCompile: (block: number) => this.jitCompile(block),
         abort: (_m: number, _f: number, line: number, col: number) => {
           throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
         },
@@ -118,7 +126,30 @@ export class Machine {
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
     this.st32(A.OFF_CTRL, (opts.exitOnSoftInt ? A.CTRL_EXIT_SOFTINT : 0) | (opts.exitOnHlt ? A.CTRL_EXIT_HLT : 0));
     if (opts.hypervisorSignature !== undefined) this.setHypervisor(opts.hypervisorSignature);
+    this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 64);
   }
+
+  // ---- the block compiler (called by the CPU when a block gets hot) ----
+  private jit: BlockCompiler | null = null;
+  private jitImports: Record<string, unknown> | null = null;
+  private jitCompile(block: number): number {
+    if (!this.jit) {
+      this.jit = new BlockCompiler(() => this.dv);
+      const x = this.cpu as unknown as Record<string, unknown>;
+      this.jitImports = { memory: this.memory };
+      for (const k of ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP"]) this.jitImports[k] = x[k];
+    }
+    const bytes = this.jit.compile(block);
+    if (!bytes) return 0;
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: this.jitImports as WebAssembly.ModuleImports });
+    const t = this.cpu.table;
+    const idx = t.length;
+    t.grow(1);
+    t.set(idx, inst.exports.f as WebAssembly.ExportValue as never);
+    return idx;
+  }
+  /** blocks compiled to wasm and calls into them */
+  get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
 
   /** Announce a hypervisor (see MachineOptions.hypervisorSignature); null removes it. */
   setHypervisor(signature: string | null, maxLeaf = 0x40000001): void {

@@ -39,7 +39,7 @@
 // after MAX_IDLE_NS of idle virtual time in which deadlines fired but nothing became deliverable).
 // HLT with IF=0 (the usual `cli; hlt` "stop here"): stop at once with EXIT_STATUS.HALTED, "guest halted with
 // interrupts disabled".
-import { Machine, type Exit } from "./machine.ts";
+import { Machine, type Exit, type MachineOptions } from "./machine.ts";
 import * as A from "./abi.generated.ts";
 import type { Bus, AccessSize } from "./bus.ts";
 import {
@@ -131,6 +131,8 @@ export interface VmOptions {
   log?: LogFn;
   /** builds the device set; default: the standard PC set (host/devices) */
   platform?: (hooks: PlatformHooks) => Platform;
+  /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
+  machine?: Partial<MachineOptions>;
 }
 
 export interface RunOptions {
@@ -169,7 +171,7 @@ export class Vm {
   private timersAt = 0;
 
   constructor(opts: VmOptions = {}) {
-    this.machine = new Machine({ memSize: opts.memSize });
+    this.machine = new Machine({ ...opts.machine, memSize: opts.memSize });
     this.onConsole = opts.onConsole;
     this.capture = opts.captureConsole ?? true;
     this.log = opts.log ?? (() => {});
@@ -362,6 +364,8 @@ export interface RunImageOptions {
   stdin?: Uint8Array | string;
   onConsole?: (text: string) => void;
   log?: LogFn;
+  /** CPU options passed to the Machine (e.g. { jitThreshold: 1 } to compile every block) */
+  machine?: Partial<MachineOptions>;
 }
 
 export interface RunImageResult {
@@ -391,7 +395,7 @@ export function checkMode(mode: string): void {
 /** Boots a multiboot image in a fresh VM and runs it to the end. Load errors throw (ElfError / MultibootError / VmConfigError). */
 export async function runImage(opts: RunImageOptions): Promise<RunImageResult> {
   checkMode(opts.mode ?? "native");
-  const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log });
+  const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log, machine: opts.machine });
   vm.loadMultiboot(opts.image, { cmdline: opts.cmdline });
   const r = vm.run({ maxInstructions: opts.maxInstructions });
   return { console: vm.console, exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message, stats: vm.stats.toJSON() };

@@ -1,7 +1,7 @@
 // fuzz.ts — random bytes as code on the wasm CPU. Asserts: no host exception, every run() returns within
 // its instruction budget (and in bounded wall time), and no byte of wasm memory outside guest RAM, the
 // CPU state block, the TLB and the page-info area changes (the CPU must not scribble on host memory).
-import { Machine, REG_NAMES } from "../../host/machine.ts";
+import { Machine, REG_NAMES, type MachineOptions } from "../../host/machine.ts";
 import * as A from "../../host/abi.generated.ts";
 import { Rng, val } from "./gen.ts";
 
@@ -15,6 +15,8 @@ export interface FuzzOptions {
   /** guest RAM (small, so random addresses often fall outside it: MMIO exits) */
   memSize?: number;
   log?: (s: string) => void;
+  /** extra Machine options (e.g. { jitThreshold: 1 }) */
+  machine?: Partial<MachineOptions>;
 }
 export interface FuzzResult { programs: number; instructions: number; exits: number; ms: number; problems: string[]; exitKinds: Record<string, number> }
 
@@ -65,7 +67,7 @@ export function fuzz(o: FuzzOptions): FuzzResult {
   };
   const exitKinds: Record<string, number> = {};
   const t0 = Date.now();
-  let m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
+  let m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true, ...o.machine });
   // random RAM contents, so loads and jumps find more random code
   const ram = new Uint8Array(memSize);
   for (let i = 0; i < memSize; i += 4) { const v = r.u32(); ram[i] = v; ram[i + 1] = v >>> 8; ram[i + 2] = v >>> 16; ram[i + 3] = v >>> 24; }
@@ -105,7 +107,7 @@ export function fuzz(o: FuzzOptions): FuzzResult {
       m.setReg("eip", CODE);
     } catch (e) {
       report("host-exception", `program ${p}: host exception while setting up: ${(e as Error).stack ?? e}`);
-      m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
+      m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true, ...o.machine });
       u32 = new Uint32Array(m.memory.buffer); before = checksum(u32, regions);
       continue;
     }
@@ -118,7 +120,7 @@ export function fuzz(o: FuzzOptions): FuzzResult {
         e = m.run(left);
       } catch (err) {
         report("host-exception", `program ${p} (seed ${o.seed}): host exception: ${(err as Error).message} at eip 0x${m.eip.toString(16)} bytes ${hexAt(m, m.eip, memSize)}`);
-        m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
+        m = new Machine({ memSize, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true, ...o.machine });
         u32 = new Uint32Array(m.memory.buffer); before = checksum(u32, regions);
         break;
       }

@@ -6,10 +6,11 @@
 import type { Case } from "./gen.ts";
 import type { OracleResult } from "./oracle.ts";
 import { OurCpu } from "./run-ours.ts";
+import type { MachineOptions } from "../../host/machine.ts";
 import { expected, compare, Stats } from "./compare.ts";
 
-export function checkCases(cases: Case[], results: OracleResult[]): Stats {
-  const ours = new OurCpu();
+export function checkCases(cases: Case[], results: OracleResult[], extra: Partial<MachineOptions> = {}): Stats {
+  const ours = new OurCpu(extra);
   const st = new Stats();
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i];

@@ -1,7 +1,7 @@
 // run-ours.ts — runs a case on the wasm CPU through the Machine API, with the same layout as the oracle:
 // the code page at CODE_BASE filled with int3 around the instruction, the scratch pages at SCRATCH_BASE,
 // CPL 3 flat segments with Linux's user selectors (cs 0x23, ds/es/ss 0x2b, fs/gs null).
-import { Machine, REG_NAMES, SEG_NAMES } from "../../host/machine.ts";
+import { Machine, REG_NAMES, SEG_NAMES, type MachineOptions } from "../../host/machine.ts";
 import * as A from "../../host/abi.generated.ts";
 import { CODE_BASE, CODE_SIZE, SCRATCH_BASE, SCRATCH_SIZE, scratchImage, type Case } from "./gen.ts";
 
@@ -48,7 +48,8 @@ export class OurCpu {
   private cc = new Uint8Array(CODE_SIZE).fill(0xcc);
 
   private dirtySegs = false;
-  constructor() { this.fresh(); }
+  /** extra Machine options (e.g. { jitThreshold: 1 } to run every case through the block compiler) */
+  constructor(private readonly extra: Partial<MachineOptions> = {}) { this.fresh(); }
 
   private resetSegs() {
     const m = this.m;
@@ -58,7 +59,7 @@ export class OurCpu {
   }
 
   fresh() {
-    this.m = new Machine({ memSize: OUR_RAM, exceptionBitmap: 0xffffffff, exitOnSoftInt: true });
+    this.m = new Machine({ memSize: OUR_RAM, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, ...this.extra });
     this.configure();
   }
 

@@ -1,0 +1,381 @@
+// jit/compiler.ts — compiles hot predecoded blocks (assembly/cpu.ts) to WebAssembly functions.
+//
+// A block is compiled only if every record is a fast form (abi.ts F_*): 32-bit, prefix-free ALU/MOV/memory/
+// stack/branch shapes. The function keeps the eight registers and the lazy flags in wasm locals, reads them
+// at entry and writes them back at every exit; memory goes through the CPU's jit* helpers (TLB, segment
+// checks, faults as values, code-write detection); flag rules that are not specialised here call the CPU's
+// own (jitCF/jitCond/jitFlags/jitShift), so each rule has one definition. A block that jumps to its own
+// start becomes a wasm loop that runs until the branch falls through or the budget is spent.
+// Flags are tracked statically: a writer whose flags are overwritten before any reader in the block computes
+// nothing, and a jcc after a known writer tests the operands directly (e.g. `cmp; jb` is one unsigned compare).
+//
+// Exit protocol (abi.ts JIT_CTX): JC_E next EIP, JC_COUNT instructions retired, lazy flags; return JIT_OK,
+// JIT_ABORT (an access faulted: JC_I0 = its EIP, the CPU's pending exception is set) or JIT_STOP.
+import * as A from "../abi.generated.ts";
+import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
+
+const ARITH = 0x8d5;
+const CF = 1;
+// imported helpers, in import order (function indices 0..7)
+const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7 } as const;
+const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP"] as const;
+const TYPES = [
+  { params: [], results: [I32] },                                  // 0: the block
+  { params: [I32, I32], results: [I32] },                          // 1: rd32, rd8
+  { params: [I32, I32, I32], results: [] },                        // 2: wr32
+  { params: [I32, I32, I32, I32, I32, I32], results: [I32] },      // 3: cf, flags
+  { params: [I32, I32, I32, I32, I32, I32, I32], results: [I32] }, // 4: cond
+  { params: [I32, I32, I32, I32], results: [I32] },                // 5: shift
+  { params: [], results: [] },                                     // 6: gp
+];
+const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6];
+
+// locals: 0..7 registers, then the rest
+const L = { E0: 8, fl: 9, lop: 10, la: 11, lb: 12, lr: 13, ltop: 14, count: 15, budget: 16, t0: 17, t1: 18, cs: 19 } as const;
+const NLOCALS = 20;
+const CTX = A.STATE_BASE + A.JIT_CTX;
+
+interface Rec {
+  off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
+  base: number; index: number; scale: number; seg: number; disp: number;
+}
+
+/** Kinds of the lazy state known at compile time; UNKNOWN = whatever the block was entered with. */
+const UNKNOWN = -1;
+
+export class BlockCompiler {
+  compiled = 0;
+  declined = 0;
+  constructor(private readonly mem: () => DataView) {}
+
+  /** Read the block's leading fast-form records (the part the compiler handles). */
+  private readBlock(b: number): Rec[] | null {
+    const dv = this.mem();
+    const n = dv.getUint16(b + A.BLK_COUNT, true);
+    const recs: Rec[] = [];
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const r = b + A.BLK_HDR + i * A.REC_SIZE;
+      const fast = dv.getUint8(r + A.REC_FAST);
+      if (!fast) break; // compile the fast prefix; the CPU runs the rest from its own block
+      const len = dv.getUint8(r + A.REC_LEN);
+      const sc = dv.getUint8(r + A.REC_SC);
+      recs.push({
+        off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
+        fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
+        scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
+      });
+      off += len;
+    }
+    return recs;
+  }
+
+  /** Compile block `b` into module bytes exporting "f", or null when it cannot be compiled. */
+  compile(b: number): Uint8Array | null {
+    const recs = this.readBlock(b);
+    if (!recs || recs.length === 0) { this.declined++; return null; }
+    const g = new Gen(recs);
+    const body = g.emit();
+    const spec: ModuleSpec = {
+      types: TYPES,
+      importFuncs: HELPERS.map((name, i) => ({ name, type: HELPER_TYPES[i] })),
+      funcs: [{ type: 0, locals: NLOCALS, body, export: "f" }],
+    };
+    this.compiled++;
+    return assemble(spec);
+  }
+}
+
+/** Flag reads and writes of a fast form (for the in-block liveness analysis). */
+function flagEffects(r: Rec): { reads: number; writes: number } {
+  switch (r.fast) {
+    case A.F_ALU_RR: case A.F_ALU_RI: case A.F_ALU_RM: case A.F_TEST_RR: return { reads: 0, writes: ARITH };
+    case A.F_INC: case A.F_DEC: return { reads: CF, writes: ARITH & ~CF };
+    case A.F_SHIFT_RI:
+      if (r.fimm === 0) return { reads: 0, writes: 0 };
+      // rol/ror change only CF and OF, so the others must be concrete: treat as reading them all
+      return r.fop <= 1 ? { reads: ARITH, writes: ARITH } : { reads: 0, writes: ARITH };
+    case A.F_JCC: return { reads: ARITH, writes: 0 };
+    default: return { reads: 0, writes: 0 };
+  }
+}
+
+class Gen {
+  private c = new Code();
+  private written = new Set<number>();
+  private liveOut: number[] = [];
+  private readonly total: number;
+  private readonly selfLoop: boolean;
+  /** statically known lazy-flag kind at the current point */
+  private kind = UNKNOWN;
+  /** nesting depth of wasm blocks/loops around the current instruction (for br targets) */
+  private depth = 0;
+
+  constructor(private readonly recs: Rec[]) {
+    this.total = recs.reduce((s, r) => s + r.len, 0);
+    const last = recs[recs.length - 1];
+    this.selfLoop = last.fast === A.F_JCC || last.fast === A.F_JMP
+      ? ((this.total + last.fimm) | 0) === 0 : false;
+    // liveness of the status flags after each record (everything is live when the block ends)
+    let live = ARITH;
+    for (let i = recs.length - 1; i >= 0; i--) {
+      this.liveOut[i] = live;
+      const e = flagEffects(recs[i]);
+      live = (live & ~e.writes) | e.reads;
+    }
+  }
+
+  emit(): Code {
+    const c = this.c;
+    for (let r = 0; r < 8; r++) c.i32(A.STATE_BASE + r * 4).load(0).set(r);
+    c.i32(CTX).load(A.JC_E).set(L.E0);
+    c.i32(CTX).load(A.JC_FL).set(L.fl);
+    c.i32(CTX).load(A.JC_LOP).set(L.lop);
+    c.i32(CTX).load(A.JC_LA).set(L.la);
+    c.i32(CTX).load(A.JC_LB).set(L.lb);
+    c.i32(CTX).load(A.JC_LR).set(L.lr);
+    c.i32(CTX).load(A.JC_LTOP).set(L.ltop);
+    c.i32(CTX).load(A.JC_BUDGET).set(L.budget);
+    c.i32(CTX).load(A.JC_CSLIMIT).set(L.cs);
+    c.i32(0).set(L.count);
+    if (this.selfLoop) { c.op(Op.loop).byte(VOID); this.depth++; }
+    this.recs.forEach((r, i) => this.insn(r, i));
+    if (this.selfLoop) { c.op(Op.end); this.depth--; }
+    // (falls through only when the block has no terminator: continue after its last byte)
+    this.exit(this.total, this.recs.length, A.JIT_OK);
+    c.i32(0); // unreachable: keeps the validator's stack typing simple
+    return c;
+  }
+
+  // ---- helpers over the code buffer ----
+  private reg(r: number) { this.c.get(r); }
+  private setReg(r: number) { this.c.set(r); this.written.add(r); }
+  /** push the effective address of a memory record */
+  private ea(r: Rec) {
+    const c = this.c;
+    c.i32(r.disp | 0);
+    if (r.base < 8) c.get(r.base).op(Op.i32_add);
+    if (r.index < 8) { c.get(r.index); if (r.scale) c.i32(r.scale).op(Op.i32_shl); c.op(Op.i32_add); }
+  }
+  /** store everything back and return `status`; EIP = E0 + eipOff, `done` instructions retired in this pass */
+  private exit(eipOff: number | null, done: number, status: number) {
+    const c = this.c;
+    for (const r of [...this.written].sort()) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
+    c.i32(CTX).get(L.fl).store(A.JC_FL);
+    c.i32(CTX).get(L.lop).store(A.JC_LOP);
+    c.i32(CTX).get(L.la).store(A.JC_LA);
+    c.i32(CTX).get(L.lb).store(A.JC_LB);
+    c.i32(CTX).get(L.lr).store(A.JC_LR);
+    c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
+    c.i32(CTX).get(L.count).i32(done).op(Op.i32_add).store(A.JC_COUNT);
+    if (eipOff !== null) c.i32(CTX).get(L.E0).i32(eipOff).op(Op.i32_add).store(A.JC_E);
+    c.i32(status).op(Op.return_);
+  }
+  /** after a helper call: if the access faulted, leave with JIT_ABORT (EIP = record i's) */
+  private checkAbort(i: number) {
+    const c = this.c, r = this.recs[i];
+    c.i32(CTX).load(A.JC_STATUS).i32(A.JIT_ABORT).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
+    c.i32(CTX).get(L.E0).i32(r.off).op(Op.i32_add).store(A.JC_I0);
+    this.exit(r.off, i, A.JIT_ABORT);
+    c.op(Op.end); this.depth--;
+  }
+  /** after a completed store: if it hit code or MMIO (JIT_STOP), leave after record i */
+  private checkStop(i: number) {
+    const c = this.c, r = this.recs[i];
+    c.i32(CTX).load(A.JC_STATUS).op(Op.if_).byte(VOID); this.depth++;
+    this.exit(r.off + r.len, i + 1, A.JIT_STOP);
+    c.op(Op.end); this.depth--;
+  }
+  private gpExit(i: number) {
+    const c = this.c, r = this.recs[i];
+    c.call(H.gp);
+    c.i32(CTX).get(L.E0).i32(r.off).op(Op.i32_add).store(A.JC_I0);
+    this.exit(r.off, i, A.JIT_ABORT);
+  }
+  /** set the lazy state after a writer of kind `k` whose a/b/result are in t0/t1/stack... */
+  private lazy(k: number, a: () => void, b: () => void, res: () => void) {
+    const c = this.c;
+    c.i32(k).set(L.lop); a(); c.set(L.la); b(); c.set(L.lb); res(); c.set(L.lr); c.i32(31).set(L.ltop);
+    this.kind = k;
+  }
+  /** push CF of the current lazy state (0/1) */
+  private carry() {
+    const c = this.c;
+    switch (this.kind) {
+      case A.LF_ADD: // ((a & b) | ((a | b) & ~r)) >>> 31
+        c.get(L.la).get(L.lb).op(Op.i32_and).get(L.la).get(L.lb).op(Op.i32_or).get(L.lr).i32(-1).op(Op.i32_xor)
+          .op(Op.i32_and).op(Op.i32_or).i32(31).op(Op.i32_shr_u);
+        return;
+      case A.LF_SUB: c.get(L.la).get(L.lb).op(Op.i32_lt_u); return;
+      case A.LF_LOGIC: c.i32(0); return;
+      case A.LF_INC: case A.LF_DEC: case A.LF_NONE: c.get(L.fl).i32(1).op(Op.i32_and); return;
+      default: {
+        // the lazy state the block was entered with, decided at run time (any width: shift by ltop)
+        const shiftTop = () => c.get(L.ltop).op(Op.i32_shr_u).i32(1).op(Op.i32_and);
+        c.get(L.la).get(L.lb).op(Op.i32_and).get(L.la).get(L.lb).op(Op.i32_or).get(L.lr).i32(-1).op(Op.i32_xor)
+          .op(Op.i32_and).op(Op.i32_or); shiftTop();                                         // ADD
+        c.get(L.la).i32(-1).op(Op.i32_xor).get(L.lb).op(Op.i32_and).get(L.la).get(L.lb).op(Op.i32_xor).i32(-1)
+          .op(Op.i32_xor).get(L.lr).op(Op.i32_and).op(Op.i32_or); shiftTop();                // SUB
+        c.i32(0).get(L.fl).i32(1).op(Op.i32_and).get(L.lop).i32(A.LF_LOGIC).op(Op.i32_eq).op(Op.select);
+        c.get(L.lop).i32(A.LF_SUB).op(Op.i32_eq).op(Op.select);
+        c.get(L.lop).i32(A.LF_ADD).op(Op.i32_eq).op(Op.select);
+      }
+    }
+  }
+  /** push condition `cc` (0/1) */
+  private cond(cc: number) {
+    const c = this.c, k = this.kind, t = cc >> 1;
+    const viaCpu = () => c.i32(cc).get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.cond);
+    if (k === UNKNOWN || k === A.LF_NONE || t === 5) { viaCpu(); return; } // parity and concrete flags: the CPU's rule
+    if (k === A.LF_SUB) {
+      // r = a - b on 32 bits: the conditions are comparisons of a and b
+      const cmp = [null, Op.i32_lt_u, Op.i32_eq, Op.i32_le_u, null, null, Op.i32_lt_s, Op.i32_le_s][t];
+      if (cmp !== null) {
+        c.get(L.la).get(L.lb).op(cmp);
+        if (cc & 1) c.op(Op.i32_eqz);
+        return;
+      }
+    }
+    const zf = () => c.get(L.lr).op(Op.i32_eqz);
+    const sf = () => c.get(L.lr).i32(31).op(Op.i32_shr_u);
+    const of = () => {
+      switch (k) {
+        case A.LF_ADD: c.get(L.la).get(L.lr).op(Op.i32_xor).get(L.lb).get(L.lr).op(Op.i32_xor).op(Op.i32_and).i32(31).op(Op.i32_shr_u); break;
+        case A.LF_SUB: c.get(L.la).get(L.lb).op(Op.i32_xor).get(L.la).get(L.lr).op(Op.i32_xor).op(Op.i32_and).i32(31).op(Op.i32_shr_u); break;
+        case A.LF_INC: c.get(L.lr).i32(0x80000000 | 0).op(Op.i32_eq); break;
+        case A.LF_DEC: c.get(L.lr).i32(0x7fffffff).op(Op.i32_eq); break;
+        default: c.i32(0);
+      }
+    };
+    switch (t) {
+      case 0: of(); break;
+      case 1: this.carry(); break;
+      case 2: zf(); break;
+      case 3: this.carry(); zf(); c.op(Op.i32_or); break;
+      case 4: sf(); break;
+      case 6: sf(); of(); c.op(Op.i32_ne); break;
+      default: zf(); sf(); of(); c.op(Op.i32_ne); c.op(Op.i32_or); break;
+    }
+    if (cc & 1) c.op(Op.i32_eqz);
+  }
+
+  private insn(r: Rec, i: number) {
+    const c = this.c;
+    const live = (this.liveOut[i] & flagEffects(r).writes) !== 0;
+    const end = r.off + r.len; // EIP offset of the next instruction
+    switch (r.fast) {
+      case A.F_ALU_RR: case A.F_ALU_RI: case A.F_ALU_RM: {
+        const aop = r.fop;
+        const op = [Op.i32_add, Op.i32_or, 0, 0, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub][aop] as Op;
+        // b -> t0
+        if (r.fast === A.F_ALU_RR) c.get(r.src).set(L.t0);
+        else if (r.fast === A.F_ALU_RI) c.i32(r.fimm | 0).set(L.t0);
+        else { c.i32(r.seg); this.ea(r); c.call(H.rd32).set(L.t0); this.checkAbort(i); }
+        if (live) {
+          const k = aop === 0 ? A.LF_ADD : aop === 5 || aop === 7 ? A.LF_SUB : A.LF_LOGIC;
+          this.lazy(k, () => c.get(r.dst), () => c.get(L.t0), () => c.get(r.dst).get(L.t0).op(op));
+          if (aop !== 7) { c.get(L.lr); this.setReg(r.dst); }
+        } else if (aop !== 7) { c.get(r.dst).get(L.t0).op(op); this.setReg(r.dst); }
+        break;
+      }
+      case A.F_TEST_RR:
+        if (live) this.lazy(A.LF_LOGIC, () => c.i32(0), () => c.i32(0), () => c.get(r.dst).get(r.src).op(Op.i32_and));
+        break;
+      case A.F_MOV_RR: c.get(r.src); this.setReg(r.dst); break;
+      case A.F_MOV_RI: c.i32(r.fimm | 0); this.setReg(r.dst); break;
+      case A.F_LEA: this.ea(r); this.setReg(r.dst); break;
+      case A.F_LOAD: case A.F_MOVZX_BM:
+        c.i32(r.seg); this.ea(r); c.call(r.fast === A.F_LOAD ? H.rd32 : H.rd8).set(L.t0);
+        this.checkAbort(i);
+        c.get(L.t0); this.setReg(r.dst);
+        break;
+      case A.F_STORE:
+        c.i32(r.seg); this.ea(r); c.get(r.src).call(H.wr32);
+        this.checkAbort(i);
+        this.checkStop(i);
+        break;
+      case A.F_INC: case A.F_DEC: {
+        const op = r.fast === A.F_INC ? Op.i32_add : Op.i32_sub;
+        if (this.liveOut[i] & ARITH) {
+          // CF survives INC/DEC: make it concrete in fl first
+          c.get(L.fl).i32(~CF).op(Op.i32_and); this.carry(); c.op(Op.i32_or).set(L.fl);
+          this.lazy(r.fast === A.F_INC ? A.LF_INC : A.LF_DEC, () => c.get(r.dst), () => c.i32(1), () => c.get(r.dst).i32(1).op(op));
+          c.get(L.lr); this.setReg(r.dst);
+        } else { c.get(r.dst).i32(1).op(op); this.setReg(r.dst); }
+        break;
+      }
+      case A.F_SHIFT_RI: {
+        const n = r.fimm & 31;
+        if (n === 0) break; // a zero count changes nothing, not even flags
+        if (!live) {
+          const op = [Op.i32_rotl, Op.i32_rotr, 0, 0, Op.i32_shl, Op.i32_shr_u, Op.i32_shl, Op.i32_shr_s][r.fop] as Op;
+          c.get(r.dst).i32(n).op(op); this.setReg(r.dst);
+          break;
+        }
+        // flags needed: the CPU's shift rule on concrete flags
+        c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).set(L.fl);
+        c.i32(r.fop).get(r.dst).i32(n).get(L.fl).call(H.shift); this.setReg(r.dst);
+        c.i32(CTX).load(A.JC_FLOUT).set(L.fl);
+        c.i32(A.LF_NONE).set(L.lop);
+        this.kind = A.LF_NONE;
+        break;
+      }
+      case A.F_PUSH: case A.F_CALL: {
+        if (r.fast === A.F_CALL) { // target within the CS limit, else #GP at the call
+          c.get(L.E0).i32((end + r.fimm) | 0).op(Op.i32_add).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
+          this.gpExit(i);
+          c.op(Op.end); this.depth--;
+        }
+        c.i32(A.SEG_SS).get(4).i32(4).op(Op.i32_sub);
+        if (r.fast === A.F_PUSH) c.get(r.src); else c.get(L.E0).i32(end).op(Op.i32_add);
+        c.call(H.wr32);
+        this.checkAbort(i);
+        c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); // ESP moves only once the write succeeded
+        if (r.fast === A.F_CALL) this.exit((end + r.fimm) | 0, i + 1, A.JIT_OK); // (a stop is seen by the CPU)
+        else this.checkStop(i);
+        break;
+      }
+      case A.F_POP: case A.F_RET: {
+        c.i32(A.SEG_SS).get(4).call(H.rd32).set(L.t0);
+        this.checkAbort(i);
+        if (r.fast === A.F_RET) {
+          c.get(L.t0).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
+          this.gpExit(i);
+          c.op(Op.end); this.depth--;
+        }
+        c.get(4).i32(4).op(Op.i32_add); this.setReg(4);
+        if (r.fast === A.F_POP) { c.get(L.t0); this.setReg(r.dst); break; } // pop esp: the popped value wins
+        // ret: EIP = the popped value (absolute)
+        c.i32(CTX).get(L.t0).store(A.JC_E);
+        this.exit(null, i + 1, A.JIT_OK);
+        break;
+      }
+      case A.F_JMP: case A.F_JCC: {
+        const target = (end + r.fimm) | 0;
+        const taken = () => {
+          if (target === 0 && this.selfLoop) {
+            // back to the block start: another pass if the budget allows
+            c.get(L.count).i32(this.recs.length).op(Op.i32_add).set(L.count);
+            c.get(L.budget).get(L.count).op(Op.i32_sub).i32(this.recs.length).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
+            this.exit(0, 0, A.JIT_OK);
+          } else {
+            c.get(L.E0).i32(target).op(Op.i32_add).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
+            this.gpExit(i);
+            c.op(Op.end); this.depth--;
+            this.exit(target, i + 1, A.JIT_OK);
+          }
+        };
+        if (r.fast === A.F_JMP) { taken(); break; }
+        this.cond(r.fop);
+        c.op(Op.if_).byte(VOID); this.depth++;
+        taken();
+        c.op(Op.end); this.depth--;
+        this.exit(end, i + 1, A.JIT_OK);
+        break;
+      }
+      default: break; // F_NOP
+    }
+  }
+  /** the loop is the outermost construct: br depth to it = current depth - 1 */
+  private loopDepthOffset(): number { return 0; }
+}

@@ -1,0 +1,98 @@
+// jit.test.ts — the block compiler (host/jit/) must not change a single architectural result. With a
+// threshold of 1 every block is compiled the first time it runs, so the real-CPU corpus, the random-byte
+// fuzz, the QEMU-checked system guests and the workloads all run through compiled code, and must give
+// exactly what the interpreter gives.
+import { describe, it, expect } from "vitest";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Machine } from "../host/machine.ts";
+import { runImage } from "../host/vm.ts";
+import { Code, Op, assemble, I32 } from "../host/jit/wasm.ts";
+import { readCorpus, CORPUS_FILE } from "./diff/oracle.ts";
+import { checkCases } from "./diff/harness.ts";
+import { fuzz } from "./diff/fuzz.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const haveCpu = existsSync(join(root, "build/cpu.wasm"));
+const JIT_ALL = { jitThreshold: 1 };
+
+describe("wasm encoder", () => {
+  it("assembles a module that validates and runs", () => {
+    // (func (result i32) i32.const -5 i32.const 1000000 i32.add) imported memory, no other imports
+    const body = new Code().i32(-5).i32(1_000_000).op(Op.i32_add);
+    const bytes = assemble({ types: [{ params: [], results: [I32] }], importFuncs: [], funcs: [{ type: 0, locals: 0, body, export: "f" }] });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } });
+    expect((inst.exports.f as () => number)()).toBe(999_995);
+  });
+});
+
+describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () => {
+  it("a compiled self-loop runs to the same state, and is entered", () => {
+    const code = [
+      0x01, 0xd8,       // add eax, ebx
+      0x31, 0xc3,       // xor ebx, eax
+      0xc1, 0xc0, 0x05, // rol eax, 5
+      0x89, 0xda,       // mov edx, ebx
+      0xc1, 0xe2, 0x03, // shl edx, 3
+      0x29, 0xd0,       // sub eax, edx
+      0x01, 0xcb,       // add ebx, ecx
+      0x49,             // dec ecx
+      0x75, 0xed,       // jnz -19
+      0xf4,             // hlt
+    ];
+    const run = (jitThreshold: number) => {
+      const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+      m.setFlatProtectedMode();
+      m.writeMem(0x1000, code);
+      m.eip = 0x1000; m.eax = 1; m.ebx = 2; m.ecx = 100_000; m.esp = 0x8000;
+      const e = m.run(10_000_000);
+      return { e, regs: [m.eax, m.ebx, m.ecx, m.edx, m.eflags, m.instructions], jit: m.jitStats };
+    };
+    const interp = run(0), jit = run(1);
+    expect(interp.e.reason).toBe("hlt");
+    expect(jit.regs).toEqual(interp.regs);
+    expect(jit.jit.compiled).toBeGreaterThan(0);
+    expect(interp.jit.compiled).toBe(0);
+  });
+
+  it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
+    const { entries } = readCorpus();
+    const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);
+    if (st.bad) console.log(st.mismatchReport(10));
+    expect(st.bad).toBe(0);
+  });
+
+  it("random-byte fuzz: no host exception, hang or stray write", () => {
+    const r = fuzz({ programs: 2000, programLen: 64, seed: 4242, machine: JIT_ALL });
+    expect(r.problems.slice(0, 10)).toEqual([]);
+  });
+
+  const guests = readdirSync(join(root, "fixtures/qemu")).filter((f) => f.endsWith(".out")).map((f) => f.slice(0, -4));
+  for (const g of guests) {
+    it(`system guest ${g} matches QEMU`, async () => {
+      const elf = join(root, "build/guests/tests", `${g}.elf`);
+      const r = await runImage({ image: new Uint8Array(readFileSync(elf)), memSize: 64 << 20, maxInstructions: 50_000_000, machine: JIT_ALL });
+      expect(r.console.split("\n")).toEqual(readFileSync(join(root, "fixtures/qemu", `${g}.out`), "utf8").split("\n"));
+    });
+  }
+
+  it("the peers workload prints the native binary's RESULT", async () => {
+    const elf = join(root, "build/guests/peers/guest-1.elf");
+    const r = await runImage({ image: new Uint8Array(readFileSync(elf)), memSize: 64 << 20, machine: JIT_ALL });
+    expect(r.console).toBe("BEGIN\nRESULT e287c5f2 REPS 1\n");
+    expect(r.exitStatus).toBe(1);
+  });
+
+  for (const w of ["compute", "fork", "page_fault", "mmap"]) {
+    it(`workload ${w} matches its fixture`, async () => {
+      const args = readFileSync(join(root, "fixtures/workloads", `${w}.args`), "utf8").trim();
+      const r = await runImage({
+        image: new Uint8Array(readFileSync(join(root, "build/guests/workloads", `${w}.elf`))), memSize: 64 << 20,
+        maxInstructions: 400_000_000, cmdline: args, machine: JIT_ALL,
+      });
+      const det = (s: string) => s.replace(/\r/g, "").split("\n").filter((l) => !l.startsWith("time ")).join("\n");
+      expect(det(r.console)).toBe(det(readFileSync(join(root, "fixtures/workloads", `${w}.out`), "utf8")));
+    });
+  }
+});
