@@ -121,6 +121,12 @@ export const JC_COUNT: u32 = 36;   // out: instructions retired
 export const JC_BUDGET: u32 = 40;  // in: instructions allowed
 export const JC_CSLIMIT: u32 = 44; // in: CS limit
 export const JC_FLOUT: u32 = 48;   // out of jitShift: the new EFLAGS
+export const JC_TLBR: u32 = 52;    // in: the TLB read set for the current CPL (mmu.ts)
+export const JC_TLBW: u32 = 56;    // in: the TLB write set
+// Per-segment access rights byte, cached when a segment is loaded (mmu.ts computeSegOk), at STATE_BASE + OFF_SEGOK + seg:
+// bit 0 readable, 1 writable, 2 expand-down, 3 big (D/B), 4 flat (base 0, limit 4 GiB - 1, expand-up)
+export const OFF_SEGOK: u32 = 0x400;
+export const SEGOK_FLAT: u32 = 0x10;
 export const JIT_OK: u32 = 0;
 export const JIT_ABORT: u32 = 1;
 export const JIT_STOP: u32 = 2;

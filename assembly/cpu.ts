@@ -28,13 +28,13 @@ import { rd8, rd32, wr32 } from "./mmu";
 import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
-  loadRamSize, selectTlb, tlbFlushAll, computeSegOk, tlbR, translate, mmioHit, pageInfo, markCodePage,
+  loadRamSize, selectTlb, tlbFlushAll, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
   clearPageInfo, invalidatePhysRange, epoch, bumpEpoch,
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
   REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
-  JC_E, JC_FL, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
+  JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
   F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM,
 } from "./abi";
@@ -319,6 +319,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       store<u32>(c, E, JC_E); store<u32>(c, fl, JC_FL); store<u32>(c, lop, JC_LOP); store<u32>(c, la, JC_LA);
       store<u32>(c, lb, JC_LB); store<u32>(c, lr, JC_LR); store<u32>(c, ltop, JC_LTOP); store<u32>(c, 0, JC_STATUS);
       store<u32>(c, 0, JC_COUNT); store<u32>(c, csLimit, JC_CSLIMIT);
+      store<u32>(c, tlbR, JC_TLBR); store<u32>(c, tlbW, JC_TLBW);
       const left = limit - IC;
       store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
       const status = call_indirect<u32>(fn);

@@ -13,7 +13,7 @@
 // allowed the write and already set the dirty bit, so a hit never needs to touch the page tables.
 // Pages outside guest RAM (MMIO) never enter the TLB: every access to them exits to the host.
 import {
-  STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
+  STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_SEGOK, SEGOK_FLAT, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
   VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
   OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
 } from "./abi";
@@ -316,7 +316,7 @@ export function sysWr16(lin: u32, v: u32): void { wrAs(lin, 2, v, false); }
 // ---- segmented accesses ----
 // Per-segment access rights cached from the attribute byte when a segment is loaded:
 // bit 0 readable, bit 1 writable, bit 2 expand-down, bit 3 big (D/B).
-const SEGOK: u32 = STATE_BASE + 0x400;
+const SEGOK: u32 = STATE_BASE + OFF_SEGOK;
 export function computeSegOk(s: u32): void {
   const a = segAttr(s);
   let ok: u32 = 0;
@@ -332,6 +332,7 @@ export function computeSegOk(s: u32): void {
     }
   }
   if (a & 0x4000) ok |= 8;
+  if (!(ok & 4) && segBase(s) == 0 && segLimit(s) == 0xFFFFFFFF) ok |= SEGOK_FLAT; // compiled code's fast path
   store<u8>(SEGOK + s, <u8>ok);
 }
 @inline export function segOk(s: u32): u32 { return <u32>load<u8>(SEGOK + s); }

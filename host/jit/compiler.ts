@@ -31,8 +31,12 @@ const TYPES = [
 const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6];
 
 // locals: 0..7 registers, then the rest
-const L = { E0: 8, fl: 9, lop: 10, la: 11, lb: 12, lr: 13, ltop: 14, count: 15, budget: 16, t0: 17, t1: 18, cs: 19 } as const;
-const NLOCALS = 20;
+const L = {
+  E0: 8, fl: 9, lop: 10, la: 11, lb: 12, lr: 13, ltop: 14, count: 15, budget: 16, t0: 17, t1: 18, cs: 19, t2: 20,
+  tlbR: 21, tlbW: 22, addr: 23,
+} as const;
+const NLOCALS = 24;
+const SEGOK = A.STATE_BASE + A.OFF_SEGOK;
 const CTX = A.STATE_BASE + A.JIT_CTX;
 
 interface Rec {
@@ -137,6 +141,8 @@ class Gen {
     c.i32(CTX).load(A.JC_LTOP).set(L.ltop);
     c.i32(CTX).load(A.JC_BUDGET).set(L.budget);
     c.i32(CTX).load(A.JC_CSLIMIT).set(L.cs);
+    c.i32(CTX).load(A.JC_TLBR).set(L.tlbR);
+    c.i32(CTX).load(A.JC_TLBW).set(L.tlbW);
     c.i32(0).set(L.count);
     if (this.selfLoop) { c.op(Op.loop).byte(VOID); this.depth++; }
     this.recs.forEach((r, i) => this.insn(r, i));
@@ -157,6 +163,50 @@ class Gen {
     if (r.base < 8) c.get(r.base).op(Op.i32_add);
     if (r.index < 8) { c.get(r.index); if (r.scale) c.i32(r.scale).op(Op.i32_shl); c.op(Op.i32_add); }
   }
+  /**
+   * Push the value at seg:ea (size 4 or 1). Flat segment and a TLB hit: inline; otherwise the CPU's helper
+   * (segment checks, page walk, MMIO, faults). `ea` pushes the offset.
+   */
+  private load(r: Rec, i: number, size: 4 | 1, ea: () => void) {
+    const c = this.c;
+    ea(); c.set(L.addr);
+    const slow = () => { c.i32(r.seg).get(L.addr).call(size === 4 ? H.rd32 : H.rd8); this.checkAbort(i); };
+    c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 1).op(Op.i32_and).i32(A.SEGOK_FLAT | 1).op(Op.i32_eq);
+    if (size === 4) c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
+    c.op(Op.if_).byte(I32); this.depth++;
+    this.tlbEntry(L.tlbR);
+    c.op(Op.if_).byte(I32); this.depth++;
+    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add);
+    if (size === 4) c.load(0); else c.load8u(0);
+    c.op(Op.else_); slow(); c.op(Op.end); this.depth--;
+    c.op(Op.else_); slow(); c.op(Op.end); this.depth--;
+  }
+  /** t1 = the TLB entry for addr in `set`; pushes (tag matches) */
+  private tlbEntry(set: number) {
+    const c = this.c;
+    c.get(L.addr).i32(12).op(Op.i32_shr_u).i32(1023).op(Op.i32_and).i32(4).op(Op.i32_shl).get(set).op(Op.i32_add).tee(L.t1)
+      .load(0).get(L.addr).i32(12).op(Op.i32_shr_u).op(Op.i32_eq);
+  }
+  /** store the value in t2 at seg:ea (4 bytes); inline on a flat segment with a TLB write hit */
+  private store32(r: Rec, i: number, ea: () => void, after: () => void) {
+    const c = this.c;
+    ea(); c.set(L.addr);
+    c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
+    c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
+    c.op(Op.if_).byte(I32); this.depth++;
+    this.tlbEntry(L.tlbW);
+    c.op(Op.else_).i32(0); c.op(Op.end); this.depth--;
+    c.op(Op.if_).byte(VOID); this.depth++;
+    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).get(L.t2).store(0);
+    after();
+    c.op(Op.else_);
+    c.i32(r.seg).get(L.addr).get(L.t2).call(H.wr32);
+    this.checkAbort(i);
+    after();
+    this.checkStop(i);
+    c.op(Op.end); this.depth--;
+  }
+
   /** store everything back and return `status`; EIP = E0 + eipOff, `done` instructions retired in this pass */
   private exit(eipOff: number | null, done: number, status: number) {
     const c = this.c;
@@ -270,7 +320,7 @@ class Gen {
         // b -> t0
         if (r.fast === A.F_ALU_RR) c.get(r.src).set(L.t0);
         else if (r.fast === A.F_ALU_RI) c.i32(r.fimm | 0).set(L.t0);
-        else { c.i32(r.seg); this.ea(r); c.call(H.rd32).set(L.t0); this.checkAbort(i); }
+        else { this.load(r, i, 4, () => this.ea(r)); c.set(L.t0); }
         if (live) {
           const k = aop === 0 ? A.LF_ADD : aop === 5 || aop === 7 ? A.LF_SUB : A.LF_LOGIC;
           this.lazy(k, () => c.get(r.dst), () => c.get(L.t0), () => c.get(r.dst).get(L.t0).op(op));
@@ -285,14 +335,12 @@ class Gen {
       case A.F_MOV_RI: c.i32(r.fimm | 0); this.setReg(r.dst); break;
       case A.F_LEA: this.ea(r); this.setReg(r.dst); break;
       case A.F_LOAD: case A.F_MOVZX_BM:
-        c.i32(r.seg); this.ea(r); c.call(r.fast === A.F_LOAD ? H.rd32 : H.rd8).set(L.t0);
-        this.checkAbort(i);
-        c.get(L.t0); this.setReg(r.dst);
+        this.load(r, i, r.fast === A.F_LOAD ? 4 : 1, () => this.ea(r));
+        this.setReg(r.dst);
         break;
       case A.F_STORE:
-        c.i32(r.seg); this.ea(r); c.get(r.src).call(H.wr32);
-        this.checkAbort(i);
-        this.checkStop(i);
+        c.get(r.src).set(L.t2);
+        this.store32(r, i, () => this.ea(r), () => {});
         break;
       case A.F_INC: case A.F_DEC: {
         const op = r.fast === A.F_INC ? Op.i32_add : Op.i32_sub;
