@@ -84,6 +84,19 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     expect(r.exitStatus).toBe(1);
   });
 
+  // RDTSC counts instructions, so even the `time` lines are deterministic: the interpreter and the compiled
+  // blocks must agree on every line and on the instruction count (a compiled loop that faulted half way
+  // once wrote back stale registers, visible only in these counts)
+  for (const w of ["compute", "page_fault", "mmap", "ctxsw"]) {
+    it(`workload ${w}: compiled and interpreted runs are identical, instruction for instruction`, async () => {
+      const image = new Uint8Array(readFileSync(join(root, "build/guests/workloads", `${w}.elf`)));
+      const run = (jitThreshold: number) => runImage({ image, memSize: 64 << 20, maxInstructions: 400_000_000, cmdline: "iters=20", machine: { jitThreshold } });
+      const [a, b] = [await run(0), await run(1)];
+      expect(b.console).toBe(a.console);
+      expect(b.stats.instructions).toBe(a.stats.instructions);
+    });
+  }
+
   for (const w of ["compute", "fork", "page_fault", "mmap"]) {
     it(`workload ${w} matches its fixture`, async () => {
       const args = readFileSync(join(root, "fixtures/workloads", `${w}.args`), "utf8").trim();

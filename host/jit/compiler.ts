@@ -106,7 +106,6 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
 
 class Gen {
   private c = new Code();
-  private written = new Set<number>();
   private liveOut: number[] = [];
   private readonly total: number;
   private readonly selfLoop: boolean;
@@ -155,7 +154,7 @@ class Gen {
 
   // ---- helpers over the code buffer ----
   private reg(r: number) { this.c.get(r); }
-  private setReg(r: number) { this.c.set(r); this.written.add(r); }
+  private setReg(r: number) { this.c.set(r); }
   /** push the effective address of a memory record */
   private ea(r: Rec) {
     const c = this.c;
@@ -210,7 +209,8 @@ class Gen {
   /** store everything back and return `status`; EIP = E0 + eipOff, `done` instructions retired in this pass */
   private exit(eipOff: number | null, done: number, status: number) {
     const c = this.c;
-    for (const r of [...this.written].sort()) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
+    // every register: in a loop, one written later in the block may have changed in an earlier pass
+    for (let r = 0; r < 8; r++) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
     c.i32(CTX).get(L.lop).store(A.JC_LOP);
     c.i32(CTX).get(L.la).store(A.JC_LA);
