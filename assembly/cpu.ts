@@ -459,8 +459,8 @@ function nextBlock(b: u32, E: u32): u32 {
     if (c && load<u32>(c, 4) == (pageInfo(load<u32>(c) >>> 12) & 0x7FFFFFFF)) return c;
   } else {
     store<u32>(b, epoch, 12);
-    store<u32>(b, 0xFFFFFFFF, 16);
-    store<u32>(b, 0xFFFFFFFF, 24);
+    store<u32>(b, 0, 20); // no block (a target EIP alone cannot mark a slot empty: any value is a valid EIP)
+    store<u32>(b, 0, 28);
   }
   setEip(E);
   const g = arenaGen;

@@ -13,6 +13,8 @@ import { ElfError } from "./elf.ts";
 import { MultibootError, loadMultiboot } from "./multiboot.ts";
 import { MAX_RAM_SIZE } from "./abi.generated.ts";
 import { FileBackend } from "./devices/block.ts";
+import { FullVm } from "./full/fullvm.ts";
+import { ParaVm } from "./para/vm.ts"; // para mode
 
 export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
@@ -27,7 +29,8 @@ The guest's console (COM1 and port 0xe9) goes to stdout; the exit status is the 
 isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase=0xf4).
 
 Options for run:
-  --mode MODE             execution mode: native (default; the only one implemented so far)
+  --mode MODE             execution mode: native (default) or full (trap-and-emulate, shadow page tables)
+                          or para (a PV kernel: build/guests/workloads-pv/*.elf; hypercalls, virtio)
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --cmdline TEXT          kernel command line passed in the multiboot information
@@ -225,7 +228,7 @@ function bench(args: string[], err: (m: string) => void): number {
 }
 
 async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<number> {
-  let vm: Vm;
+  let vm: Vm | FullVm | ParaVm;
   try {
     checkMode(a.mode);
     const image = readInput(a.image, "image");
@@ -233,7 +236,9 @@ async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<num
     // Check the image against the RAM size before creating the VM (and compiling the CPU): a dry-run load.
     loadMultiboot(image, { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} }, { cmdline: a.cmdline });
     try {
-      vm = new Vm({ memSize: a.memSize, disk, onConsole: io.stdout });
+      // para mode: a PV kernel (guests/kit/pv), hypercalls and virtio devices (host/para/README.md)
+      if (a.mode === "para") vm = new ParaVm({ memSize: a.memSize, disk, onConsole: io.stdout });
+      else vm = a.mode === "full" ? new FullVm({ memSize: a.memSize, disk, onConsole: io.stdout }) : new Vm({ memSize: a.memSize, disk, onConsole: io.stdout });
     } catch (e) {
       if (e instanceof RangeError && /memory/i.test(e.message)) throw new InputError(`cannot allocate ${a.memSize >> 20}M of guest memory: ${e.message}`);
       throw e;

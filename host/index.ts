@@ -21,3 +21,11 @@ export type { IoDevice, AccessSize, BusStats } from "./bus.ts";
 export * as devices from "./devices/index.ts";
 export { main as cliMain, parseCliArgs, parseMemSize, UsageError } from "./cli.ts";
 export * as abi from "./abi.generated.ts";
+export {
+  trapLab, LAB, VECTOR_NAMES, ERROR_CODE_VECTORS, vectorName, parseVector, decodeErrorCode, decodePfError, decodeSelectorError,
+  describeTrap, describeResult, toBytes, descriptor, gate, pageWalk, linearToPhysical,
+} from "./traps.ts";
+export type {
+  TrapLab, TrapLabOptions, TrapResult, Trap, TrapFrame, LabState, IoEvent, PteInfo, Outcome, PageMapping, PagingOptions,
+  GateSpec, Descriptor, DescriptorSpec,
+} from "./traps.ts";

@@ -354,7 +354,7 @@ export class Vm {
 export interface RunImageOptions {
   /** the multiboot ELF kernel */
   image: Uint8Array;
-  /** "native" (the only mode so far) */
+  /** "native" or "full" (host/full/) */
   mode?: string;
   memSize?: number;
   maxInstructions?: number;
@@ -376,8 +376,8 @@ export interface RunImageResult {
   stats: ReturnType<VmStats["toJSON"]>;
 }
 
-export const MODES = ["native", "full", "para"] as const;
-export const IMPLEMENTED_MODES = ["native"];
+export const MODES = ["native", "full", "para", "hw"] as const;
+export const IMPLEMENTED_MODES = ["native", "full", /* para: */ "para"];
 
 export class VmConfigError extends Error {
   constructor(message: string) {
@@ -395,6 +395,11 @@ export function checkMode(mode: string): void {
 /** Boots a multiboot image in a fresh VM and runs it to the end. Load errors throw (ElfError / MultibootError / VmConfigError). */
 export async function runImage(opts: RunImageOptions): Promise<RunImageResult> {
   checkMode(opts.mode ?? "native");
+  // full mode: trap-and-emulate with shadow page tables (host/full/)
+  if (opts.mode === "full") return (await import("./full/fullvm.ts")).runImageFull(opts);
+  // ---- para mode (host/para/): a PV kernel (build/guests/workloads-pv/*.elf), hypercalls + virtio ----
+  if (opts.mode === "para") return (await import("./para/vm.ts")).runImagePara(opts);
+  // ---- end para ----
   const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log, machine: opts.machine });
   vm.loadMultiboot(opts.image, { cmdline: opts.cmdline });
   const r = vm.run({ maxInstructions: opts.maxInstructions });

@@ -16,7 +16,10 @@
 // Every run's RESULT line must equal the native binary's for the same REPS. The native binary is measured in the
 // same invocation (with its own, longer lengths) and the table gives each row's ratio to it.
 //
-// Rows are a registry (ROWS below): later configurations (paging on/off, modes "full"/"para", ...) are one entry each.
+// Rows are a registry (ROWS below): later configurations (modes "full"/"para", ...) are one entry each. The rows
+// are interleaved: pair i of every row runs before pair i+1 of any row, so slow drifts in the machine's load hit
+// all rows alike. "native-mode-paging" runs the same workload with paging on (guests/peers/kernel-paging.S:
+// identity map of 16 MiB with 4 KiB pages, CR0.PG=1, CR4.PSE=0); the table ends with its ratio to paging off.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -31,10 +34,12 @@ const PER_REP = 819210; // instructions per outer repetition (guests/peers/workl
 const FIXED = 99857;
 const NCPU = cpus().length;
 
+const DEFAULT_ROWS = "native,native-mode,native-mode-paging";
 const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench [options])
   --runs N               interleaved R1/R2 pairs per row (default 5)
-  --rows a,b             rows to run (default: ${"native,native-mode"}); known: ROWS
-  --reps R1,R2           lengths for the wasmvisor rows (default 10,60)
+  --rows a,b             rows to run (default: ${DEFAULT_ROWS}); known: ROWS
+  --reps R1,R2           lengths for the wasmvisor rows (default 50,1050: with the block compiler 10,60 differ by
+                         only ~30 ms, too little against process start-up noise for the paging ratio)
   --native-reps R1,R2    lengths for the native row (default 300,3300)
   --json [FILE]          print JSON (to FILE if given) instead of the markdown table
   --no-build             do not (re)build the guests and dist/cli.js
@@ -50,13 +55,13 @@ const opt = (k, d) => {
   if (v === undefined || v.startsWith("--")) return null;
   return v;
 };
-if (has("--help") || has("-h")) { process.stdout.write(HELP.replace("ROWS", "native, native-mode")); process.exit(0); }
+if (has("--help") || has("-h")) { process.stdout.write(HELP.replace("ROWS", "native, native-mode, native-mode-paging")); process.exit(0); }
 const RUNS = int(opt("--runs", "5"), "--runs");
-const REPS = pair(opt("--reps", "10,60"), "--reps");
+const REPS = pair(opt("--reps", "50,1050"), "--reps");
 const NATIVE_REPS = pair(opt("--native-reps", "300,3300"), "--native-reps");
 const JSON_OUT = has("--json") ? (opt("--json", null) ?? "-") : null;
 const ROWS = rowsRegistry();
-const SEL = (opt("--rows", null) ?? "native,native-mode").split(",").filter(Boolean);
+const SEL = (opt("--rows", null) ?? DEFAULT_ROWS).split(",").filter(Boolean);
 for (const k of argv) if (k.startsWith("--") && !["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help"].includes(k)) die(`unknown option ${k}`);
 for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
 
@@ -71,7 +76,6 @@ function pair(s, what) {
 /**
  * The rows. Each: lengths, the command for one run at REPS r, whether it prints BEGIN (emulated guests do).
  * Hooks for later rows, e.g.
- *   "native-mode-paging": { R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--paging", "on"], emulated: true },
  *   "full-mode":          { R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--mode", "full"], emulated: true },
  */
 function rowsRegistry() {
@@ -79,6 +83,10 @@ function rowsRegistry() {
   return {
     "native": { label: "native i386 (Linux process)", R: NATIVE_REPS, cmd: (r) => [join(OUT, `native-${r}`)], emulated: false },
     "native-mode": { label: "wasmvisor --mode native", R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--mode", "native"], emulated: true },
+    "native-mode-paging": {
+      label: "wasmvisor --mode native, paging on (4 KiB pages)", R: REPS, emulated: true,
+      cmd: (r) => [process.execPath, CLI, "run", join(OUT, `guest-paging-${r}.elf`), "--mode", "native"],
+    },
   };
 }
 
@@ -147,9 +155,12 @@ const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 const results = {};
 for (const name of SEL) {
   const row = ROWS[name];
-  const [R1, R2] = row.R, dI = (R2 - R1) * PER_REP;
-  const s = { label: row.label, R1, R2, dInstr: dI, t1: [], t2: [], l1: [], l2: [], c1: [], c2: [], other: [] };
-  for (let i = 0; i < RUNS; i++) {
+  const [R1, R2] = row.R;
+  results[name] = { label: row.label, R1, R2, dInstr: (R2 - R1) * PER_REP, t1: [], t2: [], l1: [], l2: [], c1: [], c2: [], other: [] };
+}
+for (let i = 0; i < RUNS; i++) {
+  for (const name of SEL) { // interleaved: pair i of every row, then pair i+1
+    const row = ROWS[name], s = results[name], R1 = s.R1, R2 = s.R2;
     const xs = {};
     for (const r of i % 2 ? [R2, R1] : [R1, R2]) {
       const x = await runOnce(row.cmd(r));
@@ -164,6 +175,9 @@ for (const name of SEL) {
     }
     process.stderr.write(`${name} pair ${i + 1}/${RUNS}: wall ${f(s.t1[i])} / ${f(s.t2[i])} ms, cpu ${f(s.c1[i])} / ${f(s.c2[i])} ms\n`);
   }
+}
+for (const name of SEL) {
+  const s = results[name], row = ROWS[name], dI = s.dInstr;
   const mips = (a, b) => dI / ((b - a) * 1e3);
   const pairs = s.t1.map((t, i) => mips(t, s.t2[i]));
   Object.assign(s, {
@@ -172,16 +186,21 @@ for (const name of SEL) {
     cpuMips: mips(median(s.c1), median(s.c2)),
     t1Med: median(s.t1), t2Med: median(s.t2), otherMed: median(s.other), otherMax: Math.max(...s.other.filter(Number.isFinite), 0),
     // the whole R2 guest, boot included, over the R2 process's wall time: what a user sees for one run
-    wholeRunMips: (FIXED + R2 * PER_REP) / (median(s.t2) * 1e3),
+    wholeRunMips: (FIXED + s.R2 * PER_REP) / (median(s.t2) * 1e3),
   });
-  results[name] = s;
 }
 rmSync(TMP, { recursive: true, force: true });
 
 const nat = results.native?.wallMips ?? NaN;
 for (const s of Object.values(results)) s.ratioToNative = s.wallMips / nat;
+// paging on / paging off, both measured above in the same interleaved run (goal: >= 0.80)
+const pagingRatio = results["native-mode-paging"] && results["native-mode"] ? {
+  wall: results["native-mode-paging"].wallMips / results["native-mode"].wallMips,
+  inrun: results["native-mode-paging"].inrunMips / results["native-mode"].inrunMips,
+  cpu: results["native-mode-paging"].cpuMips / results["native-mode"].cpuMips,
+} : null;
 if (JSON_OUT) {
-  const text = JSON.stringify({ runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, results }, null, 1);
+  const text = JSON.stringify({ runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, results, pagingRatio }, null, 1);
   if (JSON_OUT === "-") process.stdout.write(text + "\n");
   else writeFileSync(JSON_OUT, text + "\n");
 }
@@ -191,5 +210,8 @@ if (JSON_OUT !== "-") {
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const [n, s] of Object.entries(results)) {
     console.log(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${f(s.wallMips, 0)} | ${f(s.pairMin, 0)}..${f(s.pairMax, 0)} | ${f(s.inrunMips, 0)} | ${f(s.cpuMips, 0)} | ${f(s.ratioToNative, 4)} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
+  }
+  if (pagingRatio) {
+    console.log(`\npaging on / off (native-mode-paging / native-mode): ${f(pagingRatio.wall, 3)} wall, ${f(pagingRatio.inrun, 3)} in-run, ${f(pagingRatio.cpu, 3)} cpu (goal >= 0.80)`);
   }
 }

@@ -119,7 +119,7 @@ describe("dist/cli.js", () => {
     ["unknown option", ["run", notElf, "--turbo"], 2, /^wasmvisor: unknown option '--turbo' for run/],
     ["bad --mem", ["run", notElf, "--mem", "12Q"], 2, /^wasmvisor: bad --mem '12Q'/],
     ["too small --mem", ["run", notElf, "--mem", "1M"], 2, /^wasmvisor: --mem 1M is too small/],
-    ["unimplemented mode", ["run", notElf, "--mode", "full"], 2, /^wasmvisor: mode 'full' is not implemented yet$/],
+    ["unimplemented mode", ["run", notElf, "--mode", "hw"], 2, /^wasmvisor: mode 'hw' is not implemented yet$/],
     ["missing disk", ["run", join(PEERS, "guest-1.elf"), "--disk", "/nonexistent.img"], 4, /^wasmvisor: cannot read disk image '\/nonexistent.img': no such file$/],
     ["no command", [], 2, /^wasmvisor: no command given/],
   ];

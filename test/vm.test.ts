@@ -323,7 +323,7 @@ describe.skipIf(!enabled)("Vm (needs build/cpu.wasm and gcc -m32)", () => {
   });
 
   it("rejects modes that are not implemented", async () => {
-    await expect(runImage({ image: images.hello, mode: "full" })).rejects.toThrow("mode 'full' is not implemented yet");
+    await expect(runImage({ image: images.hello, mode: "hw" })).rejects.toThrow("mode 'hw' is not implemented yet");
     await expect(runImage({ image: images.hello, mode: "warp" })).rejects.toThrow(/unknown mode 'warp'/);
   });
 });

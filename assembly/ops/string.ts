@@ -2,12 +2,88 @@
 // A REP instruction runs at most REP_CHUNK iterations per step, then leaves EIP on itself so that
 // interrupts, the instruction budget and host exits are honoured between chunks, as hardware allows.
 import { FLAG_DF, SEG_ES } from "../abi";
-import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX } from "../state";
+import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
 import { memRd, memWr, regRd, regWr, dataSeg } from "../decode";
 import { flagsReg, getZF } from "../flags";
 import { alu } from "./alu";
 import { setRepIncomplete } from "../cpu";
+import { cpl, a16, segBase, segLimit } from "../state";
+import { segOk, tlbR, tlbW, translate, checkWritable, mmioHit } from "../mmu";
+
+// ---- bulk REP STOS / MOVS: a page at a time straight in guest RAM ----
+// Valid when DF=0 with 32-bit addressing on an expand-up segment: the elements that fit in the current page
+// (and the segment limit) are done at once after one translation; the first element's fault, MMIO, page
+// crossings and overlapping copies fall back to the element-by-element loop, so the results are the same.
+let bulkHost: u32 = 0;
+function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
+  const ok = segOk(seg);
+  if ((ok & (write ? 6 : 5)) != (write ? 2 : 1)) return 0;
+  const lim = segLimit(seg);
+  if (off > lim) return 0;
+  let n = count;
+  const byLimit: u64 = (<u64>lim - <u64>off + 1) / <u64>size;
+  if (<u64>n > byLimit) n = <u32>byLimit;
+  const lin = segBase(seg) + off;
+  const room: u32 = (<u32>0x1000 - (lin & 0xFFF)) / size;
+  if (n > room) n = room;
+  if (n > REP_CHUNK) n = REP_CHUNK;
+  if (n == 0) return 0;
+  const e = (write ? tlbW : tlbR) + (((lin >>> 12) & 1023) << 4);
+  let add: u32;
+  if (load<u32>(e) == lin >>> 12) add = load<u32>(e, 4);
+  else {
+    const user = cpl == 3;
+    if (write) { checkWritable(lin, n * size, user); if (abort) return 0; }
+    add = translate(lin, write, user);
+    if (abort || mmioHit) { if (abort) return 0; return 0; }
+  }
+  bulkHost = lin + add;
+  return n;
+}
+@inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF); }
+
+function stosBulk(size: u32): bool {
+  let done: u32 = 0;
+  const v = regRd(size, EAX);
+  while (aRd(ECX) != 0) {
+    const n = bulkSpan(SEG_ES, aRd(EDI), size, aRd(ECX), true);
+    if (abort) return true;
+    if (n == 0) return false; // the element-by-element loop takes it from here
+    const h = bulkHost;
+    if (size == 1) memory.fill(h, <u8>v, n);
+    else if (size == 2) { for (let i: u32 = 0; i < n; i++) store<u16>(h + i * 2, <u16>v); }
+    else { for (let i: u32 = 0; i < n; i++) store<u32>(h + i * 4, v); }
+    aWr(EDI, aRd(EDI) + n * size);
+    aWr(ECX, aRd(ECX) - n);
+    done += n;
+    if (done >= REP_CHUNK && aRd(ECX) != 0) { setEip(ip0); setRepIncomplete(true); return true; }
+  }
+  return true;
+}
+function movsBulk(size: u32): bool {
+  let done: u32 = 0;
+  const src = dataSeg();
+  while (aRd(ECX) != 0) {
+    const ns = bulkSpan(src, aRd(ESI), size, aRd(ECX), false);
+    if (abort) return true;
+    if (ns == 0) return false;
+    const hs = bulkHost;
+    const nd = bulkSpan(SEG_ES, aRd(EDI), size, ns, true);
+    if (abort) return true;
+    if (nd == 0) return false;
+    const hd = bulkHost;
+    const bytes = nd * size;
+    if (hd > hs && hd - hs < bytes) return false; // a forward copy onto itself repeats bytes: element by element
+    memory.copy(hd, hs, bytes);
+    aWr(ESI, aRd(ESI) + bytes);
+    aWr(EDI, aRd(EDI) + bytes);
+    aWr(ECX, aRd(ECX) - nd);
+    done += nd;
+    if (done >= REP_CHUNK && aRd(ECX) != 0) { setEip(ip0); setRepIncomplete(true); return true; }
+  }
+  return true;
+}
 
 const REP_CHUNK: u32 = 4096;
 
@@ -18,7 +94,8 @@ const REP_CHUNK: u32 = 4096;
   const c = aRd(ECX) - 1;
   aWr(ECX, c);
   if (c == 0) return true;
-  if (n >= REP_CHUNK) { setEip(ip0); setRepIncomplete(true); return true; }
+  // a chunk is done, or an element went to MMIO: the host sees each device write before the next one
+  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF) { setEip(ip0); setRepIncomplete(true); return true; }
   return false;
 }
 
@@ -32,6 +109,8 @@ export function op_movs(size: u32): void {
     return;
   }
   if (aRd(ECX) == 0) return;
+  if (bulkOk() && movsBulk(size)) return;
+  if (abort || aRd(ECX) == 0) return;
   for (let n: u32 = 1; ; n++) {
     const v = memRd(size, src, aRd(ESI)); if (abort) return;
     memWr(size, SEG_ES, aRd(EDI), v); if (abort) return;
@@ -44,6 +123,8 @@ export function op_stos(size: u32): void {
   const v = regRd(size, EAX);
   if (!repPrefix) { memWr(size, SEG_ES, aRd(EDI), v); if (abort) return; aWr(EDI, aRd(EDI) + d); return; }
   if (aRd(ECX) == 0) return;
+  if (bulkOk() && stosBulk(size)) return;
+  if (abort || aRd(ECX) == 0) return;
   for (let n: u32 = 1; ; n++) {
     memWr(size, SEG_ES, aRd(EDI), v); if (abort) return;
     aWr(EDI, aRd(EDI) + d);

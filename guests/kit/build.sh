@@ -32,3 +32,25 @@ rm -f "$OUT/libulib.a"
 ar rcs "$OUT/libulib.a" "$OUT/obj/ulib.o"
 cp $KIT/kernel.ld $KIT/user/user.ld $KIT/blob.S "$OUT/"
 echo "guest kit: built $OUT/libkit.a $OUT/libulib.a"
+
+# ---- para mode: the same kernel with guests/kit/pv/ (host/para/README.md) ----
+# include/ overlaid by pv/include/ (arch.h on hypercalls), and the files that
+# touch hardware replaced: trapasm.S gdt.c vm.c pic.c pit.c uart.c ata.c -> pv/trapasm.S pv/gdt.c
+# pv/vm.c pv/evtchn.c pv/timer.c pv/console.c pv/virtio_blk.c (+ pv/virtio.c).
+PVOUT=build/guests/kit-pv
+mkdir -p "$PVOUT/obj" "$PVOUT/include"
+rm -f "$PVOUT/include/"*.h
+cp $KIT/include/*.h "$PVOUT/include/"
+cp $KIT/pv/include/*.h "$PVOUT/include/"
+PVCFLAGS="$(echo "$CFLAGS" | sed "s|-I$KIT/include|-I$PVOUT/include|")"
+pvobjs=""
+for src in entry.S pv/trapasm.S main.c string.c printf.c multiboot.c trap.c kalloc.c proc.c file.c syscall.c \
+           pv/gdt.c pv/vm.c pv/evtchn.c pv/timer.c pv/console.c pv/virtio.c pv/virtio_blk.c; do
+  o="$PVOUT/obj/$(echo "${src%.*}" | tr / _).o"
+  $CC $PVCFLAGS -c "$KIT/$src" -o "$o"
+  pvobjs="$pvobjs $o"
+done
+$CC $PVCFLAGS -c "$OUT/vectors.S" -o "$PVOUT/obj/vectors.o"
+rm -f "$PVOUT/libkit.a"
+ar rcs "$PVOUT/libkit.a" $pvobjs "$PVOUT/obj/vectors.o"
+echo "guest kit: built $PVOUT/libkit.a (para)"

@@ -2,6 +2,7 @@
 # guests/peers/build.sh [R ...] -- builds the shared peer workload (origin: /work/shared/peers, written for
 # this project) for each outer-repetition count R:
 #   $OUT/guest-R.elf  multiboot v1 ELF guest (prints BEGIN, RESULT <crc> REPS R on COM1, exits via port 0xf4)
+#   $OUT/guest-paging-R.elf  the same guest with paging on (kernel-paging.S: 4 KiB pages, identity map of 16 MiB)
 #   $OUT/native-R     the same workload as a static i386 Linux process (the reference RESULT line and speed)
 # Default R: 1 10. Default OUT: build/guests/peers (scripts/bench.mjs uses OUT=build/bench for other lengths).
 # Needs gcc with 32-bit (-m32) support and GNU ld. Skips targets that are newer than their sources.
@@ -13,15 +14,17 @@ mkdir -p "$OUT"
 [ $# -ge 1 ] || set -- 1 10
 for R in "$@"; do
   case "$R" in ''|*[!0-9]*) echo "guests/peers/build.sh: REPS must be a positive integer, got '$R'" >&2; exit 2 ;; esac
-  G="$OUT/guest-$R.elf" N="$OUT/native-$R"
+  G="$OUT/guest-$R.elf" N="$OUT/native-$R" P="$OUT/guest-paging-$R.elf"
   fresh=1
-  for s in "$HERE/workload.S" "$HERE/kernel.S" "$HERE/kernel.ld" "$HERE/native.S" "$HERE/build.sh"; do
-    if [ ! -f "$G" ] || [ ! -f "$N" ] || [ "$s" -nt "$G" ] || [ "$s" -nt "$N" ]; then fresh=0; fi
+  for s in "$HERE/workload.S" "$HERE/kernel.S" "$HERE/kernel-paging.S" "$HERE/kernel.ld" "$HERE/native.S" "$HERE/build.sh"; do
+    if [ ! -f "$G" ] || [ ! -f "$N" ] || [ ! -f "$P" ] || [ "$s" -nt "$G" ] || [ "$s" -nt "$N" ] || [ "$s" -nt "$P" ]; then fresh=0; fi
   done
   [ "$fresh" = 1 ] && continue
   gcc -m32 -ffreestanding -nostdlib -fno-pic -c -DREPS="$R" -DREPS_STR="\"$R\"" -I"$HERE" "$HERE/kernel.S" -o "$OUT/kernel-$R.o"
   ld -m elf_i386 -T "$HERE/kernel.ld" -z max-page-size=0x1000 --build-id=none --no-warn-rwx-segments -o "$G" "$OUT/kernel-$R.o"
+  gcc -m32 -ffreestanding -nostdlib -fno-pic -c -DREPS="$R" -DREPS_STR="\"$R\"" -I"$HERE" "$HERE/kernel-paging.S" -o "$OUT/kernel-paging-$R.o"
+  ld -m elf_i386 -T "$HERE/kernel.ld" -z max-page-size=0x1000 --build-id=none --no-warn-rwx-segments -o "$P" "$OUT/kernel-paging-$R.o"
   gcc -m32 -ffreestanding -nostdlib -fno-pic -c -DREPS="$R" -DREPS_STR="\"$R\"" -I"$HERE" "$HERE/native.S" -o "$OUT/native-$R.o"
   ld -m elf_i386 -static --build-id=none -o "$N" "$OUT/native-$R.o"
-  rm -f "$OUT/kernel-$R.o" "$OUT/native-$R.o"
+  rm -f "$OUT/kernel-$R.o" "$OUT/kernel-paging-$R.o" "$OUT/native-$R.o"
 done

@@ -1,0 +1,430 @@
+// shadow.ts — shadow page tables for full mode.
+//
+// The CPU walks only shadow tables (in VMM-owned machine memory) that map guest-virtual → machine-physical.
+// Guest-physical X is machine-physical X + ramOffset. Shadows are built lazily on hidden page faults, one per
+// (guest CR3, virtual privilege mode): the "K" shadow is used while the guest kernel runs (deprivileged at CPL 3,
+// so guest supervisor pages are mapped U=1 there), the "U" shadow while guest user code runs (guest supervisor
+// pages are absent, so user accesses fault and are reflected). The guest's page directories and page tables are
+// write-protected in every shadow; a write to one is single-stepped by the monitor between snapshot() and
+// commitWrite(), which diffs the frame and drops exactly the shadow entries derived from changed guest entries.
+// PDE 1023 of every shadow maps the VMM's own region (real GDT/IDT/TSS) supervisor-only.
+export const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
+export const VMM_PDE = 1023;
+export const VMM_LINEAR = 0xffc00000;
+
+/** machine-physical memory as the VMM sees it */
+export interface PhysMem {
+  read32(mpa: number): number;
+  write32(mpa: number, v: number): void;
+  fill(mpa: number, len: number, v: number): void;
+  read(mpa: number, len: number): Uint8Array;
+  flushTlb(): void;
+}
+
+export interface GuestPaging {
+  /** CR0.PG */
+  pg: boolean;
+  /** CR0.WP */
+  wp: boolean;
+  /** CR4.PSE */
+  pse: boolean;
+  cr3: number;
+}
+
+export interface WalkResult {
+  ok: boolean;
+  /** guest-physical address (ok) */
+  gpa: number;
+  /** page-fault error code (not ok) */
+  err: number;
+  /** the guest mapping allows writes for this access mode */
+  writable: boolean;
+  /** guest PTE (or 4 MiB PDE) dirty bit already set */
+  dirty: boolean;
+  /** guest-physical address of the PDE / PTE used (-1 if none) */
+  pdeAddr: number;
+  pteAddr: number;
+  /** guest-physical frame of the page table (-1 for 4 MiB pages or paging off) */
+  ptFrame: number;
+}
+
+export class GuestRangeError extends Error {}
+
+export interface Shadow {
+  key: string;
+  /** machine address of the shadow page directory */
+  pd: number;
+  /** guest-physical frame number of the guest page directory, -1 with paging off */
+  gpdFrame: number;
+  user: boolean;
+  /** pdi → machine address of the shadow page table */
+  pts: Map<number, number>;
+  /** pdi → guest PT frame the shadow PT was built from (-1 for 4 MiB pages / paging off) */
+  ptSrc: Map<number, number>;
+  lastUse: number;
+}
+
+export interface ShadowStats {
+  hiddenFaults: number;
+  trueFaults: number;
+  shadowsCreated: number;
+  shadowsEvicted: number;
+  ptWrites: number;
+  ptWriteZaps: number;
+  unshadowed: number;
+  invlpg: number;
+  cr3Switches: number;
+}
+
+export interface ShadowOptions {
+  mem: PhysMem;
+  ramOffset: number;
+  ramSize: number;
+  /** machine pages available for shadow tables: [poolStart, poolEnd) */
+  poolStart: number;
+  poolEnd: number;
+  /** machine address of the VMM page table installed at PDE 1023 */
+  vmmPt: number;
+  /** at most this many shadows (address space × mode) are cached */
+  maxShadows?: number;
+  /** frames the monitor write-protects for its own reasons (translated kernel code) */
+  isCodeFrame?: (frame: number) => boolean;
+}
+
+const FLOOD = 24;
+
+export class ShadowMmu {
+  readonly stats: ShadowStats = { hiddenFaults: 0, trueFaults: 0, shadowsCreated: 0, shadowsEvicted: 0, ptWrites: 0, ptWriteZaps: 0, unshadowed: 0, invlpg: 0, cr3Switches: 0 };
+  private readonly mem: PhysMem;
+  readonly ramOffset: number;
+  readonly ramSize: number;
+  private free: number[] = [];
+  private readonly vmmPt: number;
+  private readonly maxShadows: number;
+  private shadows = new Map<string, Shadow>();
+  current: Shadow | null = null;
+  private tick = 0;
+  /** guest PT frame → shadows/pdis whose shadow PT was built from it */
+  private ptUsers = new Map<number, Set<string>>();
+  /** guest PD frame → shadow keys */
+  private pdUsers = new Map<number, Set<string>>();
+  /** guest frame → machine addresses of shadow PTEs that map it writable */
+  private rmapW = new Map<number, Set<number>>();
+  /** emulated writes to a protected frame since a shadow last used it */
+  private writeCount = new Map<number, number>();
+  isCodeFrame: (frame: number) => boolean;
+
+  constructor(o: ShadowOptions) {
+    this.mem = o.mem;
+    this.ramOffset = o.ramOffset;
+    this.ramSize = o.ramSize;
+    this.vmmPt = o.vmmPt;
+    this.maxShadows = o.maxShadows ?? 16;
+    this.isCodeFrame = o.isCodeFrame ?? (() => false);
+    for (let p = o.poolEnd - 4096; p >= o.poolStart; p -= 4096) this.free.push(p);
+  }
+
+  get freePages(): number { return this.free.length; }
+  get shadowCount(): number { return this.shadows.size; }
+
+  // ---- guest-physical access ----
+  gread32(gpa: number): number {
+    if (gpa < 0 || gpa + 4 > this.ramSize) throw new GuestRangeError(`guest-physical 0x${(gpa >>> 0).toString(16)} is outside guest RAM`);
+    return this.mem.read32(gpa + this.ramOffset) >>> 0;
+  }
+  gwrite32(gpa: number, v: number): void {
+    if (gpa < 0 || gpa + 4 > this.ramSize) throw new GuestRangeError(`guest-physical 0x${(gpa >>> 0).toString(16)} is outside guest RAM`);
+    this.mem.write32(gpa + this.ramOffset, v >>> 0);
+  }
+
+  /**
+   * The guest's own page walk (SDM 4.3) for one access. With `setAD`, sets the accessed bits (and dirty for
+   * writes) in the guest entries as hardware would when it fills a TLB entry.
+   */
+  walk(pg: GuestPaging, lin: number, write: boolean, user: boolean, setAD: boolean): WalkResult {
+    lin >>>= 0;
+    const r: WalkResult = { ok: false, gpa: 0, err: 0, writable: true, dirty: true, pdeAddr: -1, pteAddr: -1, ptFrame: -1 };
+    const acc = (write ? 2 : 0) | (user ? 4 : 0);
+    if (!pg.pg) { r.ok = true; r.gpa = lin; return r; }
+    const pdeAddr = ((pg.cr3 & ~0xfff) >>> 0) + (lin >>> 22) * 4;
+    r.pdeAddr = pdeAddr;
+    const pde = this.gread32(pdeAddr);
+    if (!(pde & PTE_P)) { r.err = acc; return r; }
+    if (pg.pse && pde & PTE_PS) {
+      if (pde & 0x003fe000) { r.err = acc | 1 | 8; return r; } // reserved bits of a 4 MiB PDE
+      if (!this.allowed(pde, pde, write, user, pg.wp)) { r.err = acc | 1; return r; }
+      r.writable = this.allowed(pde, pde, true, user, pg.wp);
+      r.dirty = !!(pde & PTE_D);
+      r.gpa = ((pde & 0xffc00000) >>> 0) + (lin & 0x3fffff);
+      if (setAD) {
+        const n = pde | PTE_A | (write ? PTE_D : 0);
+        if (n !== pde) this.gwrite32(pdeAddr, n);
+        if (write) r.dirty = true;
+      }
+      r.ok = true;
+      return r;
+    }
+    const ptFrame = pde >>> 12;
+    r.ptFrame = ptFrame;
+    const pteAddr = ptFrame * 4096 + ((lin >>> 12) & 0x3ff) * 4;
+    r.pteAddr = pteAddr;
+    // the PDE was used: hardware sets its accessed bit even if the PTE then faults
+    if (setAD && !(pde & PTE_A)) this.gwrite32(pdeAddr, pde | PTE_A);
+    const pte = this.gread32(pteAddr);
+    if (!(pte & PTE_P)) { r.err = acc; return r; }
+    if (!this.allowed(pde, pte, write, user, pg.wp)) { r.err = acc | 1; return r; }
+    r.writable = this.allowed(pde, pte, true, user, pg.wp);
+    r.dirty = !!(pte & PTE_D);
+    r.gpa = ((pte & 0xfffff000) >>> 0) + (lin & 0xfff);
+    if (setAD) {
+      if (!(pde & PTE_A)) this.gwrite32(pdeAddr, pde | PTE_A);
+      const n = pte | PTE_A | (write ? PTE_D : 0);
+      if (n !== pte) this.gwrite32(pteAddr, n);
+      if (write) r.dirty = true;
+    }
+    r.ok = true;
+    return r;
+  }
+
+  private allowed(pde: number, pte: number, write: boolean, user: boolean, wp: boolean): boolean {
+    if (user && !(pde & pte & PTE_U)) return false;
+    if (write && (user || wp) && !(pde & pte & PTE_W)) return false;
+    return true;
+  }
+
+  // ---- shadows ----
+  /** Frames the shadows derive from (guest PTs and PDs) or that hold translated code: writes must be trapped. */
+  isProtected(frame: number): boolean {
+    return this.ptUsers.has(frame) || this.pdUsers.has(frame) || this.isCodeFrame(frame);
+  }
+
+  /** Makes `key`'s shadow current (creating it); returns the machine address to load into the real CR3. */
+  activate(pg: GuestPaging, user: boolean): number {
+    const gpd = pg.pg ? (pg.cr3 >>> 12) : -1;
+    if (pg.pg && (pg.cr3 & ~0xfff) >>> 0 >= this.ramSize) throw new GuestRangeError(`CR3 0x${(pg.cr3 >>> 0).toString(16)} points outside guest RAM`);
+    const key = `${user ? "U" : "K"}:${pg.pg ? gpd : "nopg"}`;
+    let s = this.shadows.get(key);
+    if (!s) {
+      if (this.shadows.size >= this.maxShadows) this.evictOne();
+      const pd = this.alloc();
+      s = { key, pd, gpdFrame: gpd, user, pts: new Map(), ptSrc: new Map(), lastUse: 0 };
+      this.mem.write32(pd + VMM_PDE * 4, this.vmmPt | PTE_P | PTE_W);
+      this.shadows.set(key, s);
+      if (gpd >= 0) this.addUser(this.pdUsers, gpd, key);
+      this.stats.shadowsCreated++;
+    }
+    if (this.current !== s) this.stats.cr3Switches++;
+    s.lastUse = ++this.tick;
+    this.current = s;
+    return s.pd;
+  }
+
+  /** Drops every shadow (CR0.PG/WP or CR4.PSE changed: every derived entry may be wrong). */
+  flushAll(): void {
+    for (const s of [...this.shadows.values()]) this.destroy(s);
+    this.current = null;
+    this.mem.flushTlb();
+  }
+
+  private evictOne(): void {
+    let victim: Shadow | null = null;
+    for (const s of this.shadows.values()) if (s !== this.current && (!victim || s.lastUse < victim.lastUse)) victim = s;
+    if (victim) { this.destroy(victim); this.stats.shadowsEvicted++; }
+  }
+
+  private destroy(s: Shadow): void {
+    for (const pdi of [...s.pts.keys()]) this.zapPde(s, pdi);
+    if (s.gpdFrame >= 0) this.delUser(this.pdUsers, s.gpdFrame, s.key);
+    this.mem.fill(s.pd, 4096, 0);
+    this.free.push(s.pd);
+    this.shadows.delete(s.key);
+    if (this.current === s) this.current = null;
+  }
+
+  private alloc(): number {
+    if (!this.free.length) {
+      this.evictOne();
+      if (!this.free.length && this.current) {
+        // only the current shadow is left: start it over
+        for (const pdi of [...this.current.pts.keys()]) this.zapPde(this.current, pdi);
+        this.mem.flushTlb();
+      }
+      if (!this.free.length) throw new Error("wasmvisor full: out of shadow page-table memory");
+    }
+    return this.free.pop()!;
+  }
+
+  private addUser(m: Map<number, Set<string>>, frame: number, who: string): void {
+    let set = m.get(frame);
+    if (!set) {
+      m.set(frame, (set = new Set()));
+      this.revokeWrites(frame);
+    }
+    set.add(who);
+  }
+  private delUser(m: Map<number, Set<string>>, frame: number, who: string): void {
+    const set = m.get(frame);
+    if (!set) return;
+    set.delete(who);
+    if (!set.size) m.delete(frame);
+  }
+
+  /** Removes write access to `frame` from every shadow PTE (it became a page table or translated code). */
+  revokeWrites(frame: number): void {
+    const set = this.rmapW.get(frame);
+    if (!set) return;
+    const want = ((frame * 4096 + this.ramOffset) >>> 0);
+    let changed = false;
+    for (const a of set) {
+      const e = this.mem.read32(a) >>> 0;
+      if ((e & PTE_P) && (e & PTE_W) && ((e & 0xfffff000) >>> 0) === want) { this.mem.write32(a, e & ~PTE_W); changed = true; }
+    }
+    this.rmapW.delete(frame);
+    if (changed) this.mem.flushTlb();
+  }
+
+  private zapPde(s: Shadow, pdi: number): void {
+    const pt = s.pts.get(pdi);
+    if (pt === undefined) return;
+    this.mem.write32(s.pd + pdi * 4, 0);
+    this.mem.fill(pt, 4096, 0);
+    this.free.push(pt);
+    s.pts.delete(pdi);
+    const src = s.ptSrc.get(pdi)!;
+    s.ptSrc.delete(pdi);
+    if (src >= 0) this.delUser(this.ptUsers, src, `${s.key}/${pdi}`);
+  }
+
+  /**
+   * Fills the current shadow's entry for `lin` from a successful guest walk. `write`: the faulting access was a
+   * write (the mapping is made writable only if the guest allows it, the guest PTE is dirty and the frame is
+   * not protected). Returns false if the frame is protected and the access is a write (the caller emulates it).
+   */
+  fill(lin: number, w: WalkResult, write: boolean): boolean {
+    const s = this.current!;
+    const pdi = lin >>> 22;
+    if (w.gpa >= this.ramSize) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}, outside its ${this.ramSize >> 20} MiB of RAM`);
+    const frame = w.gpa >>> 12;
+    if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
+    let pt = s.pts.get(pdi);
+    if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); pt = undefined; }
+    if (pt === undefined) {
+      pt = this.alloc();
+      if (!this.shadows.has(s.key)) throw new Error("wasmvisor full: current shadow evicted"); // cannot happen: never the current
+      s.pts.set(pdi, pt);
+      s.ptSrc.set(pdi, w.ptFrame);
+      if (w.ptFrame >= 0) this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`);
+      this.mem.write32(s.pd + pdi * 4, pt | PTE_P | PTE_W | PTE_U);
+    }
+    const prot = this.isProtected(frame);
+    if (write && prot) return false;
+    const canWrite = w.writable && w.dirty && !prot;
+    const spte = pt + ((lin >>> 12) & 0x3ff) * 4;
+    const old = this.mem.read32(spte) >>> 0;
+    const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
+    this.mem.write32(spte, val);
+    if (canWrite) {
+      let set = this.rmapW.get(frame);
+      if (!set) this.rmapW.set(frame, (set = new Set()));
+      set.add(spte);
+    }
+    if (old & PTE_P) this.mem.flushTlb();
+    return true;
+  }
+
+  /** Machine address of the current shadow PTE for `lin`, or -1. */
+  spteAddr(lin: number): number {
+    const s = this.current;
+    if (!s) return -1;
+    const pt = s.pts.get(lin >>> 22);
+    return pt === undefined ? -1 : pt + ((lin >>> 12) & 0x3ff) * 4;
+  }
+
+  /** Temporarily maps `lin` → `gpa` writable in the current shadow (to single-step a write to a protected frame). */
+  mapTemporarilyWritable(lin: number, gpa: number): number {
+    const a = this.spteAddr(lin);
+    if (a < 0) throw new Error("wasmvisor full: no shadow entry to open");
+    const old = this.mem.read32(a) >>> 0;
+    this.mem.write32(a, ((((gpa >>> 12) * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | PTE_W) >>> 0);
+    this.mem.flushTlb();
+    return old;
+  }
+  restoreSpte(lin: number, old: number): void {
+    const a = this.spteAddr(lin);
+    if (a < 0) return;
+    this.mem.write32(a, old & ~PTE_W);
+    this.mem.flushTlb();
+  }
+
+  /** A copy of a guest frame, before a trapped write to it. */
+  snapshot(frame: number): Uint8Array {
+    return this.mem.read(frame * 4096 + this.ramOffset, 4096);
+  }
+
+  /**
+   * After a trapped write to a guest page-table frame: drop the shadow entries derived from every changed guest
+   * entry. Returns the number of entries that changed. A frame written many times without being used by a
+   * shadow fill in between is "unshadowed" (stops being tracked: likely freed and reused as data).
+   */
+  commitWrite(frame: number, before: Uint8Array): number {
+    this.stats.ptWrites++;
+    const after = this.mem.read(frame * 4096 + this.ramOffset, 4096);
+    const bv = new Uint32Array(before.buffer, before.byteOffset, 1024), av = new Uint32Array(after.buffer, after.byteOffset, 1024);
+    let changed = 0;
+    const ptU = this.ptUsers.get(frame), pdU = this.pdUsers.get(frame);
+    for (let i = 0; i < 1024; i++) {
+      if (bv[i] === av[i]) continue;
+      // A/D-only changes do not change a translation
+      if (((bv[i] ^ av[i]) & ~(PTE_A | PTE_D)) === 0) continue;
+      changed++;
+      if (ptU) for (const who of ptU) {
+        const [key, pdiS] = who.split("/");
+        const s = this.shadows.get(key);
+        const pt = s?.pts.get(Number(pdiS));
+        if (pt !== undefined) this.mem.write32(pt + i * 4, 0);
+      }
+      if (pdU && i !== VMM_PDE) for (const key of [...pdU]) {
+        const s = this.shadows.get(key);
+        if (s) this.zapPde(s, i);
+      }
+    }
+    if (changed) { this.stats.ptWriteZaps += changed; this.mem.flushTlb(); }
+    const n = (this.writeCount.get(frame) ?? 0) + 1;
+    this.writeCount.set(frame, n);
+    if (n >= FLOOD) this.unshadow(frame);
+    return changed;
+  }
+
+  /** Stop tracking `frame` as a page table: drop every shadow piece derived from it. */
+  unshadow(frame: number): void {
+    this.writeCount.delete(frame);
+    const ptU = this.ptUsers.get(frame);
+    if (ptU) for (const who of [...ptU]) {
+      const [key, pdiS] = who.split("/");
+      const s = this.shadows.get(key);
+      if (s) this.zapPde(s, Number(pdiS));
+    }
+    const pdU = this.pdUsers.get(frame);
+    if (pdU) for (const key of [...pdU]) {
+      const s = this.shadows.get(key);
+      if (s && s !== this.current) this.destroy(s);
+      else if (s) for (const pdi of [...s.pts.keys()]) this.zapPde(s, pdi);
+    }
+    this.stats.unshadowed++;
+    this.mem.flushTlb();
+  }
+
+  /** INVLPG: drop the current shadows' entries for `lin` (both modes of this address space). */
+  invlpg(lin: number): void {
+    this.stats.invlpg++;
+    const cur = this.current;
+    if (!cur) return;
+    const suffix = cur.key.slice(1);
+    for (const key of ["K" + suffix, "U" + suffix]) {
+      const s = this.shadows.get(key);
+      const pt = s?.pts.get(lin >>> 22);
+      if (pt !== undefined) this.mem.write32(pt + ((lin >>> 12) & 0x3ff) * 4, 0);
+    }
+    this.mem.flushTlb();
+  }
+}

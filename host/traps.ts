@@ -1,0 +1,700 @@
+// traps.ts — a lab for unit-testing x86 trap semantics in a few lines.
+//
+//   const lab = trapLab({ cpl: 3, paging: { pages: [{ va: 0x400000, pa: 0x200000, write: false }] } });
+//   const r = lab.run([0xc7, 0x05, 0x00, 0x00, 0x40, 0x00, 0x2a, 0, 0, 0]);   // mov dword [0x400000], 42
+//   r.trap   // { vector: 14, name: "#PF", errorCode: 7, eip, offset: 0, cr2: 0x400000, frame: {...} }
+//   r.state  // registers when the snippet stopped (at the trap, before delivery, or after the last byte)
+//
+// Every run builds a fresh Machine in a known state: a GDT (ring 0/3 flat code and data, a TSS with SS0:ESP0 and
+// an I/O permission bitmap, an LDT slot), an IDT whose 256 gates point at one-instruction handler stubs (`hlt` at
+// STUBS + 8*vector), optional 2-level page tables, then the snippet at CODE followed by a VMCALL that ends the run.
+//
+// A trap is observed two ways, both from the same deterministic start state:
+//   "intercept"  the exception bitmap (and exitOnSoftInt) stop the CPU *before* delivery, like a VMCS: vector,
+//                error code, EIP and CR2 as a VMM sees them, with the registers at that point;
+//   "idt"        (default) the event is really delivered through the IDT: the run stops on the handler stub's
+//                HLT and the result has the exact frame the CPU pushed (error code or not, 3/4 words at the same
+//                privilege or 5/6 with SS:ESP after a stack switch, the pushed EFLAGS with RF/IF). The intercepted
+//                pass runs first and tells where the stack stood before delivery, which sizes the frame exactly.
+//                When delivery turns the event into another one (#GP → #DF, INT n through a DPL 0 gate → #GP),
+//                `trap` is what reached a handler and `intercepted` is the original event; a triple fault gives
+//                outcome "shutdown".
+import { Machine, REG_NAMES } from "./machine.ts";
+import type { Exit, GprName, MachineOptions } from "./machine.ts";
+import * as A from "./abi.generated.ts";
+
+// ---------------------------------------------------------------- layout (guest-physical = lab linear)
+export const LAB = {
+  GDT: 0x1000,          // 16 descriptors
+  LDT: 0x1800,          // up to 16 descriptors (loaded when `ldt` is given)
+  IDT: 0x2000,          // 256 gates
+  BOOT: 0x3000,         // ltr / lldt / vmcall, run once before the snippet
+  STUBS: 0x3100,        // handler stubs: vector v at STUBS + 8 * v: `hlt; jmp $-1`
+  STUB_SIZE: 8,
+  TSS: 0x4000,          // 104-byte TSS, then the I/O bitmap (8 KiB) and its 0xFF terminator
+  IOMAP: 0x4068,
+  KSTACK_TOP: 0x8000,   // ring-0 stack (page 0x7000): TSS.ESP0, and ESP for CPL 0 snippets
+  USTACK_TOP: 0x9000,   // ring-3 stack (page 0x8000)
+  CODE: 0x10000,        // the snippet (up to 64 KiB), then the terminating VMCALL
+  CODE_MAX: 0x10000,
+  DATA: 0x20000,        // 64 KiB of scratch data, zeroed, user-accessible
+  PAGE_DIR: 0x40000,    // page directory, then page tables from 0x41000
+  PT_END: 0x80000,      // (at most 63 page tables)
+  /** selectors */
+  SEL: { KCODE: 0x08, KDATA: 0x10, UCODE: 0x1b, UDATA: 0x23, TSS: 0x28, LDT: 0x30 },
+} as const;
+
+/** Lab pages mapped (identity) when paging is on: [start, end, user]. */
+const LAB_PAGES: [number, number, boolean][] = [
+  [0x1000, 0x8000, false],                 // GDT, LDT, IDT, boot + stubs, TSS + I/O bitmap, kernel stack
+  [0x8000, 0x9000, true],                  // user stack
+  [LAB.CODE, LAB.DATA + 0x10000, true],    // code and scratch data
+];
+
+const HV_SIGNATURE = "WasmvisorLab";
+const VMCALL = [0x0f, 0x01, 0xc1];
+
+export const VECTOR_NAMES: Record<number, string> = {
+  0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM", 8: "#DF", 9: "#CSO",
+  10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF", 16: "#MF", 17: "#AC", 18: "#MC", 19: "#XM",
+  20: "#VE", 21: "#CP",
+};
+export function vectorName(v: number): string {
+  return VECTOR_NAMES[v] ?? `INT 0x${v.toString(16)}`;
+}
+/** "#GP", "gp", "GP", "#pf", 13, "0x80", "INT 0x80" → vector number (undefined when unknown). */
+export function parseVector(v: number | string): number | undefined {
+  if (typeof v === "number") return v;
+  const s = v.trim().toUpperCase().replace(/^INT\s+/, "");
+  const name = s.startsWith("#") ? s : `#${s}`;
+  for (const [k, n] of Object.entries(VECTOR_NAMES)) if (n === name || n === s) return Number(k);
+  const n = Number(s);
+  return Number.isInteger(n) && n >= 0 && n < 256 ? n : undefined;
+}
+/** Vectors whose exceptions push an error code (SDM Vol. 3A table 6-1). */
+export const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
+
+/** A page-fault error code in words: "present, write, user" ... */
+export function decodePfError(e: number): string {
+  const p = [e & 1 ? "present" : "not-present", e & 2 ? "write" : "read", e & 4 ? "user" : "supervisor"];
+  if (e & 8) p.push("reserved-bit");
+  if (e & 16) p.push("fetch");
+  return p.join(", ");
+}
+/** A selector error code in words: "GDT[5] (sel 0x28)", "IDT[13]", with EXT. */
+export function decodeSelectorError(e: number): string {
+  const idx = e >>> 3;
+  const table = e & 2 ? "IDT" : e & 4 ? "LDT" : "GDT";
+  const where = table === "IDT" ? `IDT[${idx} = 0x${idx.toString(16)}]` : `${table}[${idx}] (sel 0x${(e & 0xfffc).toString(16)})`;
+  return where + (e & 1 ? ", EXT" : "");
+}
+export function decodeErrorCode(vector: number, e: number | undefined): string {
+  if (e === undefined) return "no error code";
+  const hex = `0x${e.toString(16)}`;
+  if (vector === 14) return `${hex}: ${decodePfError(e)}`;
+  if (vector === 8 || vector === 17 || e === 0) return hex;
+  return `${hex}: ${decodeSelectorError(e)}`;
+}
+
+// ---------------------------------------------------------------- options
+export interface PageMapping {
+  /** linear address (page aligned; 4 MiB aligned for `large`) */
+  va: number;
+  /** physical address; default: identity */
+  pa?: number;
+  /** bytes to map from va (rounded up to pages); default one page */
+  size?: number;
+  /** a 4 MiB page (PDE.PS); turns CR4.PSE on unless paging.pse is false */
+  large?: boolean;
+  /** P (default true); a non-present entry still gets the other bits */
+  present?: boolean;
+  /** R/W (default true) */
+  write?: boolean;
+  /** U/S (default true) */
+  user?: boolean;
+  /** G (needs pge to matter) */
+  global?: boolean;
+  accessed?: boolean;
+  dirty?: boolean;
+  /** raw bits OR-ed into the entry (PWT 0x8, PCD 0x10, AVL 0xe00, reserved bits, ...) */
+  bits?: number;
+  /** 4 KiB mappings: the low 12 bits of the PDE of their page table (default PagingOptions.pdeBits) */
+  pdeBits?: number;
+}
+export interface PagingOptions {
+  pages?: PageMapping[];
+  /** CR4.PSE; default: on when a mapping is large */
+  pse?: boolean;
+  /** CR4.PGE; default off */
+  pge?: boolean;
+  /** PDE bits for the page tables the lab allocates (default 0x7: P, R/W, U/S) */
+  pdeBits?: number;
+}
+export interface GateSpec {
+  /** "interrupt" (default, clears IF), "trap", "task", or a raw 5-bit type (0x0E, 0x0F, 0x06, 0x07, 0x05...) */
+  type?: "interrupt" | "trap" | "task" | number;
+  dpl?: number;
+  present?: boolean;
+  selector?: number;
+  /** handler offset; default the vector's stub */
+  offset?: number;
+}
+/** A segment descriptor for the GDT/LDT; `access` is descriptor byte 5 (P DPL S type), `flags` the G/D/L/AVL nibble. */
+export interface DescriptorSpec { base: number; limit: number; access: number; flags?: number }
+export type Descriptor = DescriptorSpec | [lo: number, hi: number] | null;
+
+export interface TrapLabOptions {
+  /** privilege of the snippet: 0 (flat ring-0 code/data) or 3 (flat ring-3 code/data); default 0 */
+  cpl?: 0 | 3;
+  /** false (default), true (only the lab's own pages, identity-mapped), or mappings */
+  paging?: boolean | PagingOptions;
+  /** CR0.WP; default true (as every modern kernel sets it) */
+  cr0wp?: boolean;
+  /** EFLAGS.IOPL; default 0 */
+  iopl?: number;
+  /** EFLAGS.IF; default true */
+  if?: boolean;
+  /** EFLAGS.TF (single-step #DB after the first instruction); default false */
+  tf?: boolean;
+  /** initial EFLAGS (arithmetic flags, AC, DF...); iopl/if/tf are applied on top. Default 0x202 */
+  eflags?: number;
+  /** initial general registers; ESP defaults to the CPL's stack top */
+  regs?: Partial<Record<GprName, number>>;
+  /** ports a CPL 3 snippet may access at CPL > IOPL (clear bits in the TSS I/O bitmap); default none */
+  ioPorts?: number[];
+  /** TSS overrides: ESP0/SS0, the I/O map base (offset 0x66), the limit of the TSS descriptor */
+  tss?: { esp0?: number; ss0?: number; ioMapBase?: number; limit?: number };
+  /** IDT gate overrides by vector; null leaves the gate empty (type 0, not present) */
+  gates?: Record<number, GateSpec | null>;
+  /** IDTR base and limit; default LAB.IDT, 0x7ff */
+  idtBase?: number;
+  idtLimit?: number;
+  /** GDT overrides by selector (0x38, 0x40... are free); default limit covers 16 descriptors */
+  gdt?: Record<number, Descriptor>;
+  gdtBase?: number;
+  gdtLimit?: number;
+  /** LDT descriptors by selector (selector & ~7); when given, LDTR is loaded with LAB.SEL.LDT */
+  ldt?: Record<number, Descriptor>;
+  /** guest RAM (default 16 MiB, at least 1 MiB) */
+  memSize?: number;
+  /** "idt" (default): real delivery through the IDT with the pushed frame; "intercept": exception-bitmap exits */
+  mode?: "idt" | "intercept";
+  /** instructions the snippet may retire (default 100,000); then outcome "budget" */
+  maxInstructions?: number;
+  /** value returned to IN instructions (default all ones) */
+  ioIn?: (port: number, size: number) => number;
+  /** value returned to MMIO reads outside RAM (default all ones) */
+  mmioRead?: (addr: number, size: number) => number;
+  /** last-minute changes to the machine, after the lab set it up and before the snippet runs */
+  setup?: (m: Machine) => void;
+}
+
+// ---------------------------------------------------------------- results
+export interface TrapFrame {
+  /** the words the CPU pushed, lowest address first: [error code], EIP, CS, EFLAGS, [ESP, SS] */
+  words: number[];
+  errorCode?: number;
+  eip: number;
+  cs: number;
+  eflags: number;
+  /** SS:ESP of the interrupted code (only after a privilege change) */
+  esp?: number;
+  ss?: number;
+  privilegeChange: boolean;
+  /** ESP in the handler (the address of the frame's first word) */
+  handlerEsp: number;
+}
+export interface Trap {
+  vector: number;
+  /** "#GP", "#PF", ... or "INT 0x80" */
+  name: string;
+  /** undefined when no error code was pushed (or reported) */
+  errorCode?: number;
+  /** the EIP the handler would return to (the faulting instruction for faults, the next one for traps) */
+  eip: number;
+  /** eip - LAB.CODE */
+  offset: number;
+  cr2: number;
+  via: "idt" | "intercept";
+  /** "exception" (CPU-raised) or "softint" (INT n / INT3 / INTO as seen by the intercepted pass) */
+  kind: "exception" | "softint";
+  /** only with via "idt" */
+  frame?: TrapFrame;
+}
+export interface LabState {
+  eax: number; ecx: number; edx: number; ebx: number; esp: number; ebp: number; esi: number; edi: number;
+  eip: number; eflags: number; cpl: number;
+  cs: number; ss: number; ds: number; es: number; fs: number; gs: number;
+  cr0: number; cr2: number; cr3: number; cr4: number;
+}
+export interface IoEvent { kind: "in" | "out" | "mmio-read" | "mmio-write"; port: number; size: number; value: number; eip: number }
+export interface PteInfo {
+  pdeAddr: number; pde: number; pteAddr?: number; pte?: number;
+  /** the entry that maps the page (the PDE for a 4 MiB page) */
+  entry: number; large: boolean;
+  present: boolean; write: boolean; user: boolean; accessed: boolean; dirty: boolean; global: boolean;
+  /** physical address va translates to (undefined when not present) */
+  pa?: number;
+}
+export type Outcome = "completed" | "trap" | "shutdown" | "hlt" | "budget" | "hypercall";
+export interface TrapResult {
+  /**
+   * completed: the snippet ran to its end; trap: an event reached a handler stub (or, with mode "intercept",
+   * an exception exit); shutdown: triple fault; hlt: a CPL 0 snippet halted; budget: maxInstructions retired;
+   * hypercall: a VMCALL inside the snippet
+   */
+  outcome: Outcome;
+  trap: Trap | null;
+  /** the first event as the exception bitmap saw it, before any delivery (null when none was raised) */
+  intercepted: Trap | null;
+  /** registers when the snippet stopped: after its last byte, or when it raised its first event (before delivery) */
+  state: LabState;
+  /** the last exit of the machine */
+  exit: Exit;
+  io: IoEvent[];
+  /** instructions the snippet retired (the lab's own boot and handler stub are not counted) */
+  instructions: number;
+  /** the machine after the run (the delivery run in mode "idt") */
+  machine: Machine;
+  /** walk the page tables of the machine after the run */
+  pte(va: number): PteInfo | null;
+  /** read guest memory through the current paging (falls back to physical when paging is off) */
+  read32(va: number): number;
+  /** one line: "completed without a trap (eip 0x10005)", "#PF(0x7: present, write, user) at eip 0x10000 (offset 0), cr2=0x400000, ..." */
+  describe(): string;
+}
+
+// ---------------------------------------------------------------- helpers
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+export function describeTrap(t: Trap): string {
+  const err = t.errorCode === undefined ? "" : `(${decodeErrorCode(t.vector, t.errorCode)})`;
+  let s = `${t.name}${err} at eip ${hex(t.eip)}`;
+  if (t.offset >= 0 && t.offset < LAB.CODE_MAX) s += ` (offset ${t.offset})`;
+  if (t.vector === 14) s += `, cr2=${hex(t.cr2)}`;
+  if (t.frame) s += `, ${t.frame.words.length}-word frame${t.frame.privilegeChange ? " with stack switch" : ""}`;
+  return s;
+}
+export function describeResult(r: Pick<TrapResult, "outcome" | "trap" | "intercepted" | "state" | "exit">): string {
+  switch (r.outcome) {
+    case "trap": return r.trap ? describeTrap(r.trap) : "trap";
+    case "completed": return `completed without a trap (eip ${hex(r.state.eip)})`;
+    case "shutdown": return `shut down (triple fault${r.intercepted ? `; first event ${describeTrap(r.intercepted)}` : ""})`;
+    case "hlt": return `halted at eip ${hex(r.exit.eip)}`;
+    case "budget": return `was still running after the instruction budget (eip ${hex(r.state.eip)})`;
+    case "hypercall": return `executed a VMCALL at eip ${hex(r.exit.eip)}`;
+  }
+}
+
+/** Hex string ("0f 0b", "0f0b") or bytes → Uint8Array. */
+export function toBytes(code: ArrayLike<number> | string): Uint8Array {
+  if (typeof code !== "string") return Uint8Array.from(code as ArrayLike<number>);
+  const s = code.replace(/[\s,]|0x/g, "");
+  if (!/^([0-9a-fA-F]{2})*$/.test(s)) throw new Error(`trapLab: bad hex code '${code}'`);
+  return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+/** Encode a segment descriptor as [lo, hi]. */
+export function descriptor(d: DescriptorSpec): [number, number] {
+  let limit = d.limit >>> 0, flags = d.flags ?? 0;
+  if (limit > 0xfffff) { limit >>>= 12; flags |= 0x8; } // G
+  const lo = ((d.base & 0xffff) << 16) | (limit & 0xffff);
+  const hi = (d.base & 0xff000000) | ((flags & 0xf) << 20) | (limit & 0xf0000) | ((d.access & 0xff) << 8) | ((d.base >>> 16) & 0xff);
+  return [lo >>> 0, hi >>> 0];
+}
+function toLoHi(d: Descriptor): [number, number] {
+  if (d === null) return [0, 0];
+  if (Array.isArray(d)) return [d[0] >>> 0, d[1] >>> 0];
+  return descriptor(d as DescriptorSpec);
+}
+/** A gate descriptor as [lo, hi]. */
+export function gate(selector: number, offset: number, type: number, dpl: number, present = true): [number, number] {
+  const lo = ((selector & 0xffff) << 16) | (offset & 0xffff);
+  const hi = (offset & 0xffff0000) | (present ? 0x8000 : 0) | ((dpl & 3) << 13) | ((type & 0x1f) << 8);
+  return [lo >>> 0, hi >>> 0];
+}
+
+const DEFAULT_GDT: Record<number, [number, number]> = {
+  0x08: descriptor({ base: 0, limit: 0xffffffff, access: 0x9b, flags: 0xc }), // ring-0 code (accessed)
+  0x10: descriptor({ base: 0, limit: 0xffffffff, access: 0x93, flags: 0xc }), // ring-0 data
+  0x18: descriptor({ base: 0, limit: 0xffffffff, access: 0xfb, flags: 0xc }), // ring-3 code
+  0x20: descriptor({ base: 0, limit: 0xffffffff, access: 0xf3, flags: 0xc }), // ring-3 data
+  0x28: descriptor({ base: LAB.TSS, limit: 0x68 + 0x2000, access: 0x89 }),     // available 32-bit TSS
+  0x30: descriptor({ base: LAB.LDT, limit: 0x7f, access: 0x82 }),              // LDT
+};
+
+// ---------------------------------------------------------------- paging
+function readPhys32(m: Machine, pa: number): number | undefined {
+  return pa >= 0 && pa + 4 <= m.ramSize ? m.read32(pa) : undefined;
+}
+/** Walk the guest page tables (no side effects). */
+export function pageWalk(m: Machine, va: number): PteInfo | null {
+  const cr0 = m.getCr("cr0"), cr4 = m.getCr("cr4");
+  if (!(cr0 & A.CR0_PG)) return null;
+  const pdeAddr = ((m.getCr("cr3") & 0xfffff000) + ((va >>> 22) << 2)) >>> 0;
+  const pde = readPhys32(m, pdeAddr);
+  if (pde === undefined) return null;
+  const info = (entry: number, large: boolean, pa: number | undefined, extra: Partial<PteInfo>): PteInfo => ({
+    pdeAddr, pde, entry, large, present: !!(entry & 1), write: !!(entry & 2), user: !!(entry & 4),
+    accessed: !!(entry & 0x20), dirty: !!(entry & 0x40), global: !!(entry & 0x100), pa, ...extra,
+  });
+  if (!(pde & 1)) return info(pde, false, undefined, {});
+  if ((pde & 0x80) && (cr4 & A.CR4_PSE)) return info(pde, true, ((pde & 0xffc00000) | (va & 0x3fffff)) >>> 0, {});
+  const pteAddr = ((pde & 0xfffff000) + (((va >>> 12) & 0x3ff) << 2)) >>> 0;
+  const pte = readPhys32(m, pteAddr);
+  if (pte === undefined) return info(pde, false, undefined, { pteAddr });
+  return info(pte, false, pte & 1 ? ((pte & 0xfffff000) | (va & 0xfff)) >>> 0 : undefined, { pteAddr, pte });
+}
+/** va → pa through the machine's paging (identity when paging is off); undefined when not mapped. */
+export function linearToPhysical(m: Machine, va: number): number | undefined {
+  if (!(m.getCr("cr0") & A.CR0_PG)) return va >>> 0;
+  const w = pageWalk(m, va);
+  return w?.pa;
+}
+
+class PageTableBuilder {
+  private next = LAB.PAGE_DIR + 0x1000;
+  private large = new Set<number>();
+  constructor(private m: Machine, private pdeBits: number) {
+    m.fillMem(LAB.PAGE_DIR, 0x1000, 0);
+  }
+  private table(va: number): number {
+    const pdi = va >>> 22;
+    if (this.large.has(pdi)) throw new Error(`trapLab: 0x${(va >>> 0).toString(16)} is inside a 4 MiB mapping`);
+    const pdeAddr = LAB.PAGE_DIR + pdi * 4;
+    const pde = this.m.read32(pdeAddr);
+    if (pde) return pde & 0xfffff000;
+    if (this.next >= LAB.PT_END) throw new Error("trapLab: too many page tables (at most 63)");
+    const t = this.next; this.next += 0x1000;
+    this.m.fillMem(t, 0x1000, 0);
+    this.m.write32(pdeAddr, t | this.pdeBits);
+    return t;
+  }
+  map4k(va: number, entry: number, pdeBits?: number): void {
+    const t = this.table(va);
+    if (pdeBits !== undefined) this.m.write32(LAB.PAGE_DIR + (va >>> 22) * 4, t | (pdeBits & 0xfff));
+    this.m.write32(t + ((va >>> 12) & 0x3ff) * 4, entry);
+  }
+  map4m(va: number, entry: number): void {
+    const pdi = va >>> 22;
+    const old = this.m.read32(LAB.PAGE_DIR + pdi * 4);
+    if (old && !this.large.has(pdi)) throw new Error(`trapLab: 4 MiB mapping at 0x${(va >>> 0).toString(16)} overlaps 4 KiB mappings`);
+    this.large.add(pdi);
+    this.m.write32(LAB.PAGE_DIR + pdi * 4, entry);
+  }
+}
+function entryBits(p: PageMapping): number {
+  return (p.present === false ? 0 : 1) | (p.write === false ? 0 : 2) | (p.user === false ? 0 : 4) |
+    (p.accessed ? 0x20 : 0) | (p.dirty ? 0x40 : 0) | (p.global ? 0x100 : 0) | (p.bits ?? 0);
+}
+
+// ---------------------------------------------------------------- the lab
+export interface TrapLab {
+  readonly options: Readonly<TrapLabOptions>;
+  /** run a snippet (bytes or a hex string); `overrides` are merged into the lab's options for this run */
+  run(code: ArrayLike<number> | string, overrides?: TrapLabOptions): TrapResult;
+  /** a machine set up for `code` (booted, registers set, not run) with the exits configured for `mode` */
+  prepare(code: ArrayLike<number> | string, overrides?: TrapLabOptions, mode?: "idt" | "intercept"): Machine;
+}
+
+export function trapLab(options: TrapLabOptions = {}): TrapLab {
+  return {
+    options,
+    run: (code, overrides) => runLab(toBytes(code), { ...options, ...overrides }),
+    prepare: (code, overrides, mode) => prepare(toBytes(code), { ...options, ...overrides }, mode ?? options.mode ?? "idt").m,
+  };
+}
+
+function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept") {
+  if (code.length + VMCALL.length > LAB.CODE_MAX) throw new RangeError(`trapLab: code is longer than ${LAB.CODE_MAX - 3} bytes`);
+  const cpl = o.cpl ?? 0;
+  if (cpl !== 0 && cpl !== 3) throw new RangeError("trapLab: cpl must be 0 or 3");
+  const memSize = o.memSize ?? 16 << 20;
+  if (memSize < 1 << 20) throw new RangeError("trapLab: memSize must be at least 1 MiB (the lab's tables live below 512 KiB)");
+  const mopts: MachineOptions = {
+    memSize, exitOnHlt: true, hypervisorSignature: HV_SIGNATURE,
+    exceptionBitmap: mode === "intercept" ? 0xffffffff : 0, exitOnSoftInt: mode === "intercept",
+  };
+  const m = new Machine(mopts);
+
+  // GDT
+  const gdt: Record<number, [number, number]> = { ...DEFAULT_GDT };
+  if (o.tss?.limit !== undefined) gdt[0x28] = descriptor({ base: LAB.TSS, limit: o.tss.limit, access: 0x89 });
+  for (const [sel, d] of Object.entries(o.gdt ?? {})) gdt[Number(sel) & ~7] = toLoHi(d);
+  for (const [sel, [lo, hi]] of Object.entries(gdt)) {
+    const s = Number(sel);
+    if (s >= 0x80) throw new RangeError(`trapLab: GDT selector 0x${s.toString(16)} is beyond the lab's 16 descriptors`);
+    m.write32(LAB.GDT + s, lo); m.write32(LAB.GDT + s + 4, hi);
+  }
+  for (const [sel, d] of Object.entries(o.ldt ?? {})) {
+    const s = Number(sel) & ~7, [lo, hi] = toLoHi(d);
+    if (s >= 0x80) throw new RangeError(`trapLab: LDT selector 0x${s.toString(16)} is beyond the lab's 16 descriptors`);
+    m.write32(LAB.LDT + s, lo); m.write32(LAB.LDT + s + 4, hi);
+  }
+  // IDT and stubs
+  const stub = [0xf4, 0xeb, 0xfd, 0x90, 0x90, 0x90, 0x90, 0x90]; // hlt; jmp $-1
+  for (let v = 0; v < 256; v++) {
+    m.writeMem(LAB.STUBS + v * LAB.STUB_SIZE, stub);
+    const g = o.gates && v in o.gates ? o.gates[v] : undefined;
+    let lohi: [number, number];
+    if (g === null) lohi = [0, 0];
+    else {
+      const t = g?.type ?? "interrupt";
+      const type = t === "interrupt" ? 0x0e : t === "trap" ? 0x0f : t === "task" ? 0x05 : t;
+      lohi = gate(g?.selector ?? LAB.SEL.KCODE, g?.offset ?? LAB.STUBS + v * LAB.STUB_SIZE, type, g?.dpl ?? 0, g?.present ?? true);
+    }
+    m.write32(LAB.IDT + v * 8, lohi[0]); m.write32(LAB.IDT + v * 8 + 4, lohi[1]);
+  }
+  // TSS: SS0:ESP0, I/O map base, bitmap (all denied except ioPorts), terminator
+  m.write32(LAB.TSS + 4, o.tss?.esp0 ?? LAB.KSTACK_TOP);
+  m.write32(LAB.TSS + 8, o.tss?.ss0 ?? LAB.SEL.KDATA);
+  m.write16(LAB.TSS + 0x66, o.tss?.ioMapBase ?? LAB.IOMAP - LAB.TSS);
+  m.fillMem(LAB.IOMAP, 0x2001, 0xff);
+  for (const p of o.ioPorts ?? []) {
+    const a = LAB.IOMAP + (p >>> 3);
+    m.write8(a, m.read8(a) & ~(1 << (p & 7)));
+  }
+  // boot: ltr, lldt, vmcall (flat ring 0, paging off)
+  const boot = [0x66, 0xb8, LAB.SEL.TSS, 0x00, 0x0f, 0x00, 0xd8]; // mov ax, 0x28; ltr ax
+  if (o.ldt) boot.push(0x66, 0xb8, LAB.SEL.LDT, 0x00, 0x0f, 0x00, 0xd0); // mov ax, 0x30; lldt ax
+  boot.push(...VMCALL);
+  m.writeMem(LAB.BOOT, boot);
+  m.setFlatProtectedMode();
+  m.setGdtr(LAB.GDT, 0x7f);
+  m.setIdtr(LAB.IDT, 0x7ff);
+  m.esp = LAB.KSTACK_TOP;
+  m.eip = LAB.BOOT;
+  const bootExit = m.run(16);
+  if (bootExit.reason !== "hypercall") throw new Error(`trapLab: the lab's boot code stopped with ${JSON.stringify(bootExit)}`);
+  m.setGdtr(o.gdtBase ?? LAB.GDT, o.gdtLimit ?? 0x7f);
+  m.setIdtr(o.idtBase ?? LAB.IDT, o.idtLimit ?? 0x7ff);
+
+  // the snippet and its terminator
+  m.writeMem(LAB.CODE, code);
+  m.writeMem(LAB.CODE + code.length, VMCALL);
+  m.fillMem(LAB.DATA, 0x10000, 0);
+
+  // paging
+  if (o.paging) {
+    const p: PagingOptions = o.paging === true ? {} : o.paging;
+    const b = new PageTableBuilder(m, p.pdeBits ?? 0x7);
+    for (const [start, end, user] of LAB_PAGES) for (let a = start; a < end; a += 0x1000) b.map4k(a, a | 3 | (user ? 4 : 0));
+    for (let a = LAB.PAGE_DIR; a < LAB.PT_END; a += 0x1000) b.map4k(a, a | 3);
+    let anyLarge = false;
+    for (const pm of p.pages ?? []) {
+      const bits = entryBits(pm);
+      if (pm.large) {
+        anyLarge = true;
+        const n = Math.max(1, Math.ceil((pm.size ?? 0x400000) / 0x400000));
+        for (let i = 0; i < n; i++) {
+          const va = (pm.va & 0xffc00000) + i * 0x400000, pa = ((pm.pa ?? pm.va) & 0xffc00000) + i * 0x400000;
+          b.map4m(va, (pa | bits | 0x80) >>> 0);
+        }
+      } else {
+        const n = Math.max(1, Math.ceil((pm.size ?? 0x1000) / 0x1000));
+        for (let i = 0; i < n; i++) {
+          const va = (pm.va & 0xfffff000) + i * 0x1000, pa = ((pm.pa ?? pm.va) & 0xfffff000) + i * 0x1000;
+          b.map4k(va >>> 0, (pa | bits) >>> 0, pm.pdeBits);
+        }
+      }
+    }
+    const pse = p.pse ?? anyLarge;
+    m.setCr("cr4", (pse ? A.CR4_PSE : 0) | (p.pge ? A.CR4_PGE : 0));
+    m.setCr("cr3", LAB.PAGE_DIR);
+    m.setCr("cr0", (A.CR0_PE | A.CR0_ET | A.CR0_PG | ((o.cr0wp ?? true) ? A.CR0_WP : 0)) >>> 0);
+  } else {
+    m.setCr("cr0", A.CR0_PE | A.CR0_ET | ((o.cr0wp ?? true) ? A.CR0_WP : 0));
+  }
+
+  // privilege, registers, flags
+  if (cpl === 3) {
+    m.setSegment("cs", { selector: LAB.SEL.UCODE, base: 0, limit: 0xffffffff, attr: 0xc0fb });
+    for (const s of ["ss", "ds", "es", "fs", "gs"] as const) m.setSegment(s, { selector: LAB.SEL.UDATA, base: 0, limit: 0xffffffff, attr: 0xc0f3 });
+  }
+  for (const r of REG_NAMES) m.setReg(r, 0);
+  m.esp = cpl === 3 ? LAB.USTACK_TOP : LAB.KSTACK_TOP;
+  for (const [r, v] of Object.entries(o.regs ?? {})) m.setReg(r as GprName, v as number);
+  let fl = o.eflags ?? 0x202;
+  if (o.iopl !== undefined) fl = (fl & ~A.FLAG_IOPL) | ((o.iopl & 3) << 12);
+  if (o.if !== undefined) fl = o.if ? fl | A.FLAG_IF : fl & ~A.FLAG_IF;
+  if (o.tf !== undefined) fl = o.tf ? fl | A.FLAG_TF : fl & ~A.FLAG_TF;
+  m.eflags = fl;
+  m.eip = LAB.CODE;
+  if (o.setup) o.setup(m);
+  m.flushTlb(); // the setup may have edited page tables behind the CPU's back
+  return { m, end: LAB.CODE + code.length, start: m.instructions };
+}
+
+function snapshot(m: Machine): LabState {
+  const sel = (s: "cs" | "ss" | "ds" | "es" | "fs" | "gs") => m.getSegment(s).selector;
+  return {
+    eax: m.eax, ecx: m.ecx, edx: m.edx, ebx: m.ebx, esp: m.esp, ebp: m.ebp, esi: m.esi, edi: m.edi,
+    eip: m.eip, eflags: m.eflags, cpl: m.cpl,
+    cs: sel("cs"), ss: sel("ss"), ds: sel("ds"), es: sel("es"), fs: sel("fs"), gs: sel("gs"),
+    cr0: m.getCr("cr0"), cr2: m.getCr("cr2"), cr3: m.getCr("cr3"), cr4: m.getCr("cr4"),
+  };
+}
+
+interface Pass {
+  m: Machine; exit: Exit; outcome: Outcome | "event"; io: IoEvent[]; instructions: number; state: LabState;
+  /** the stub's vector when a run stopped on a handler stub */
+  stubVector?: number;
+}
+
+function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): Pass {
+  const { m, end, start } = prepare(code, o, mode);
+  const budget = o.maxInstructions ?? 100_000;
+  const io: IoEvent[] = [];
+  const ones = (size: number) => (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1);
+  let exit: Exit;
+  let outcome: Pass["outcome"];
+  let stubVector: number | undefined;
+  for (let exits = 0; ; exits++) {
+    const left = budget - (m.instructions - start);
+    if (left <= 0 || exits > 100_000) { exit = m.exit(); outcome = "budget"; break; }
+    exit = m.run(left);
+    const r = exit.reason;
+    if (r === "io-out" || r === "mmio-write") {
+      io.push({ kind: r === "io-out" ? "out" : "mmio-write", port: exit.port!, size: exit.size!, value: exit.value!, eip: exit.eip });
+      continue;
+    }
+    if (r === "io-in" || r === "mmio-read") {
+      const v = r === "io-in" ? (o.ioIn?.(exit.port!, exit.size!) ?? ones(exit.size!)) : (o.mmioRead?.(exit.port!, exit.size!) ?? ones(exit.size!));
+      io.push({ kind: r === "io-in" ? "in" : "mmio-read", port: exit.port!, size: exit.size!, value: v >>> 0, eip: exit.eip });
+      m.completeIo(v);
+      continue;
+    }
+    if (r === "budget") { outcome = "budget"; break; }
+    if (r === "hypercall") {
+      outcome = exit.eip === end ? "completed" : "hypercall";
+      if (outcome === "completed") m.eip = end; // stop at the end of the snippet, not past the lab's VMCALL
+      break;
+    }
+    if (r === "shutdown") { outcome = "shutdown"; break; }
+    if (r === "exception" || r === "softint") { outcome = "event"; break; }
+    if (r === "hlt") {
+      const off = exit.eip - LAB.STUBS;
+      if (off >= 0 && off < 256 * LAB.STUB_SIZE && off % LAB.STUB_SIZE === 0 && m.cpl === 0) {
+        stubVector = off / LAB.STUB_SIZE; outcome = "event";
+      } else outcome = "hlt";
+      break;
+    }
+    outcome = "budget"; // intr-window and anything new: stop
+    break;
+  }
+  // neither the stub's hlt nor the terminating vmcall is the snippet's
+  const instructions = m.instructions - start - (stubVector !== undefined || outcome === "completed" ? 1 : 0);
+  return { m, exit, outcome, io, instructions, state: snapshot(m), stubVector };
+}
+
+function interceptedTrap(p: Pass): Trap {
+  const e = p.exit;
+  const kind = e.reason === "softint" ? "softint" : "exception";
+  const vector = e.vector!;
+  // a softint exit stops with EIP past the INT instruction: that is what the handler would get
+  const eip = p.m.eip;
+  return {
+    vector, name: vectorName(vector), errorCode: e.errorCode, eip, offset: eip - LAB.CODE, cr2: p.m.getCr("cr2"),
+    via: "intercept", kind,
+  };
+}
+
+function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
+  const mode = o.mode ?? "idt";
+  const a = pass(code, o, "intercept");
+  let final = a;
+  let intercepted: Trap | null = null;
+  let trap: Trap | null = null;
+  let outcome: Outcome;
+  let state = a.state;
+  if (a.outcome === "event" && a.stubVector === undefined) {
+    intercepted = interceptedTrap(a);
+    if (mode === "intercept") { trap = intercepted; outcome = "trap"; }
+    else {
+      const b = pass(code, o, "idt");
+      final = b;
+      if (b.outcome === "event" && b.stubVector !== undefined) {
+        outcome = "trap";
+        trap = deliveredTrap(b, a, b.stubVector);
+      } else {
+        outcome = b.outcome === "event" ? "trap" : b.outcome;
+      }
+    }
+  } else if (a.outcome === "event") {
+    // a handler stub reached without an intercepted event (e.g. a jump into the stubs): report it as is
+    outcome = "trap";
+    trap = deliveredTrap(a, a, a.stubVector!);
+  } else {
+    outcome = a.outcome;
+  }
+  // the state at the trap is the intercepted one (before delivery); otherwise where the final run stopped
+  if (!(outcome === "trap" && intercepted)) state = final.state;
+  const m = final.m;
+  const r: TrapResult = {
+    outcome, trap, intercepted, state, exit: final.exit, io: final.io,
+    instructions: final.instructions,
+    machine: m,
+    pte: (va) => pageWalk(m, va),
+    read32: (va) => {
+      const pa = linearToPhysical(m, va);
+      if (pa === undefined) throw new RangeError(`trapLab: 0x${(va >>> 0).toString(16)} is not mapped`);
+      return m.read32(pa);
+    },
+    describe: () => describeResult(r),
+  };
+  return r;
+}
+
+/**
+ * Build the trap record from a run stopped on a handler stub. The frame is sized exactly from where the stack stood
+ * before delivery, known from the intercepted pass `pre` when the stub was reached right after that event (same
+ * instruction count); otherwise (custom handlers ran first) from the architectural rules: error code by vector,
+ * privilege change from the pushed CS.
+ */
+function deliveredTrap(b: Pass, pre: Pass, vector: number): Trap {
+  const m = b.m;
+  const handlerEsp = m.esp;
+  const ssBase = m.getSegment("ss").base;
+  const word = (i: number) => readLinear32(m, ssBase + handlerEsp + 4 * i);
+  // an INT n the intercepted pass stopped at counts as retired there, but not when its delivery faulted (#GP, #NP)
+  const preCount = pre.exit.reason === "softint" && pre.exit.vector !== vector ? pre.instructions - 1 : pre.instructions;
+  const exact = (pre.exit.reason === "exception" || pre.exit.reason === "softint") && preCount === b.instructions && pre !== b;
+  let privilegeChange: boolean, n: number;
+  if (exact) {
+    privilegeChange = pre.state.cpl > m.cpl;
+    const top = privilegeChange ? (tssEsp0(m) ?? handlerEsp) : pre.state.esp;
+    n = Math.max(0, Math.min(16, (top - handlerEsp) >>> 2));
+  } else {
+    const err = vector < 32 && ERROR_CODE_VECTORS.has(vector) && !(pre.exit.reason === "softint" && pre.exit.vector === vector);
+    const cs = word(err ? 2 : 1) ?? 0;
+    privilegeChange = (cs & 3) > m.cpl;
+    n = (privilegeChange ? 5 : 3) + (err ? 1 : 0);
+  }
+  const words: number[] = [];
+  for (let i = 0; i < n; i++) words.push(word(i) ?? 0);
+  const base = privilegeChange ? 5 : 3;
+  const hasErr = n === base + 1;
+  const w = hasErr ? words.slice(1) : words;
+  const frame: TrapFrame = {
+    words, errorCode: hasErr ? words[0] : undefined, eip: w[0] ?? 0, cs: w[1] ?? 0, eflags: w[2] ?? 0,
+    privilegeChange, handlerEsp,
+  };
+  if (privilegeChange) { frame.esp = w[3]; frame.ss = w[4]; }
+  return {
+    vector, name: vectorName(vector), errorCode: frame.errorCode, eip: frame.eip, offset: frame.eip - LAB.CODE,
+    cr2: m.getCr("cr2"), via: "idt",
+    kind: pre.exit.reason === "softint" && pre.exit.vector === vector ? "softint" : "exception",
+    frame,
+  };
+}
+/** ESP0 of the TSS the lab's TR selector (0x28) describes, read through the GDT in guest memory. */
+function tssEsp0(m: Machine): number | undefined {
+  const g = m.getGdtr().base;
+  const lo = readLinear32(m, g + LAB.SEL.TSS), hi = readLinear32(m, g + LAB.SEL.TSS + 4);
+  if (lo === undefined || hi === undefined) return undefined;
+  const base = ((hi & 0xff000000) | ((hi & 0xff) << 16) | (lo >>> 16)) >>> 0;
+  return readLinear32(m, base + 4);
+}
+function readLinear32(m: Machine, va: number): number | undefined {
+  const pa = linearToPhysical(m, va);
+  return pa === undefined || pa + 4 > m.ramSize ? undefined : m.read32(pa);
+}

@@ -1,0 +1,120 @@
+// full-shadow.test.ts — host/full/shadow.ts: the guest walk and the shadow tables' edge cases.
+import { describe, it, expect } from "vitest";
+import { ShadowMmu, type PhysMem } from "../host/full/shadow.ts";
+
+const OFF = 0x100000, RAM = 0x400000;
+function setup() {
+  const buf = new Uint8Array(OFF + RAM);
+  const dv = new DataView(buf.buffer);
+  let flushes = 0;
+  const mem: PhysMem = {
+    read32: (a) => dv.getUint32(a, true), write32: (a, v) => dv.setUint32(a, v >>> 0, true),
+    fill: (a, l, v) => buf.fill(v, a, a + l), read: (a, l) => buf.slice(a, a + l), flushTlb: () => { flushes++; },
+  };
+  const s = new ShadowMmu({ mem, ramOffset: OFF, ramSize: RAM, poolStart: 0x1000, poolEnd: 0x20000, vmmPt: 0 });
+  const g = { w: (gpa: number, v: number) => dv.setUint32(OFF + gpa, v >>> 0, true), r: (gpa: number) => dv.getUint32(OFF + gpa, true) };
+  return { s, g, mem, flushes: () => flushes };
+}
+const PG = { pg: true, wp: true, pse: true, cr3: 0x10000 };
+
+describe("shadow paging", () => {
+  it("walks the guest tables, sets A/D, and maps guest-virtual to machine-physical at the offset", () => {
+    const { s, g, mem } = setup();
+    g.w(0x10000 + 1 * 4, 0x11000 | 7); // PDE 1 → PT 0x11000
+    g.w(0x11000 + 5 * 4, 0x30000 | 7);
+    s.activate(PG, false);
+    const w = s.walk(PG, 0x405123, true, false, true);
+    expect(w).toMatchObject({ ok: true, gpa: 0x30123 });
+    expect(g.r(0x11000 + 5 * 4) & 0x60).toBe(0x60);
+    expect(s.fill(0x405123, w, true)).toBe(true);
+    const spte = mem.read32(s.spteAddr(0x405000));
+    expect(spte & ~0xfff).toBe(0x30000 + OFF);
+    expect(spte & 2).toBe(2);
+  });
+  it("reports true faults with the guest's error code", () => {
+    const { s, g } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000, 0x30000 | 1); // present, read-only, supervisor
+    expect(s.walk(PG, 0x10, false, true, false)).toMatchObject({ ok: false, err: 5 });
+    expect(s.walk(PG, 0x10, true, false, false)).toMatchObject({ ok: false, err: 3 });
+    expect(s.walk(PG, 0x1000, false, false, false)).toMatchObject({ ok: false, err: 0 });
+  });
+  it("CR0.WP off lets the supervisor write a read-only page", () => {
+    const { s, g } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000, 0x30000 | 5);
+    expect(s.walk({ ...PG, wp: false }, 0x10, true, false, false).ok).toBe(true);
+    expect(s.walk(PG, 0x10, true, false, false).ok).toBe(false);
+  });
+  it("4 MiB pages", () => {
+    const { s, g } = setup();
+    g.w(0x10000 + 2 * 4, 0x0 | 0x87); // PDE 2: 4 MiB page at 0
+    expect(s.walk(PG, 0x812345, false, true, true)).toMatchObject({ ok: true, gpa: 0x12345 });
+    expect(s.walk({ ...PG, pse: false }, 0x812345, false, true, false).ok).toBe(false); // PS ignored without CR4.PSE: frame 0 read as a (empty) PT
+  });
+  it("write-protects page tables; a PTE write (no invlpg) drops exactly the derived entry", () => {
+    const { s, g, mem } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000 + 4, 0x30000 | 7);
+    g.w(0x11000 + 8, 0x31000 | 7);
+    s.activate(PG, false);
+    for (const va of [0x1000, 0x2000]) s.fill(va, s.walk(PG, va, false, false, true), false);
+    // the page table itself, mapped at 0x3000, is never writable in the shadow
+    g.w(0x11000 + 12, 0x11000 | 7);
+    const w = s.walk(PG, 0x3000, true, false, true);
+    expect(s.fill(0x3000, w, true)).toBe(false); // the monitor must single-step this write
+    const before = s.snapshot(0x11);
+    g.w(0x11000 + 4, 0x32000 | 7);
+    expect(s.commitWrite(0x11, before)).toBe(1);
+    expect(mem.read32(s.spteAddr(0x1000))).toBe(0);
+    expect(mem.read32(s.spteAddr(0x2000))).not.toBe(0);
+  });
+  it("the same page at two addresses, and a frame that becomes a page table loses its writable mappings", () => {
+    const { s, g, mem } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000 + 4, 0x40000 | 0x47);
+    g.w(0x11000 + 8, 0x40000 | 0x47);
+    s.activate(PG, false);
+    for (const va of [0x1000, 0x2000]) s.fill(va, s.walk(PG, va, true, false, true), true);
+    expect(mem.read32(s.spteAddr(0x1000)) & 2).toBe(2);
+    g.w(0x10000 + 4, 0x40000 | 7); // frame 0x40 becomes the PT for 4..8 MiB
+    s.fill(0x400000, s.walk(PG, 0x400000, false, false, true), false);
+    expect(mem.read32(s.spteAddr(0x1000)) & 2).toBe(0);
+    expect(mem.read32(s.spteAddr(0x2000)) & 2).toBe(0);
+  });
+  it("a page-table page freed and reused as data is unshadowed after a flood of writes", () => {
+    const { s, g } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    s.activate(PG, false);
+    s.fill(0x0, s.walk(PG, 0x0, false, false, true), false);
+    expect(s.isProtected(0x11)).toBe(true);
+    for (let i = 0; i < 30 && s.isProtected(0x11); i++) {
+      const b = s.snapshot(0x11);
+      g.w(0x11000 + i * 4, i);
+      s.commitWrite(0x11, b);
+    }
+    expect(s.isProtected(0x11)).toBe(false);
+    expect(s.stats.unshadowed).toBe(1);
+  });
+  it("the guest mapping its own page directory", () => {
+    const { s, g } = setup();
+    g.w(0x10000 + 0x3ff * 4 - 4, 0x10000 | 7); // PDE 1022 → the PD itself
+    const w = s.walk(PG, 0xff800000 + 0x10 * 0x1000, false, false, true);
+    expect(w.ok).toBe(false); // PDE 0x10 is empty
+    const w2 = s.walk(PG, 0xff800000 + 0x3fe * 0x1000 + 0x3fe * 4, false, false, true);
+    expect(w2).toMatchObject({ ok: true, gpa: 0x10000 + 0x3fe * 4 });
+  });
+  it("caches a bounded number of address spaces", () => {
+    const { s } = setup();
+    for (let i = 0; i < 40; i++) s.activate({ ...PG, cr3: 0x10000 + i * 0x1000 }, false);
+    expect(s.shadowCount).toBeLessThanOrEqual(16);
+    expect(s.stats.shadowsEvicted).toBeGreaterThan(0);
+  });
+  it("never maps past guest RAM", () => {
+    const { s, g } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000, (RAM + 0x1000) | 7);
+    s.activate(PG, false);
+    expect(() => s.fill(0, s.walk(PG, 0, false, false, true), false)).toThrow(/outside/);
+  });
+});
