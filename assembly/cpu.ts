@@ -12,13 +12,13 @@
 // compile hot blocks to wasm with the same records and the same invalidation.
 import {
   STATE_BASE, OFF_EIP, OFF_EFLAGS, OFF_INSTR_LO, OFF_INSTR_HI, OFF_EXIT_REASON, OFF_EXIT_EIP, OFF_EXIT_INSN_LEN,
-  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN,
+  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
   FLAG_IF, FLAG_TF, FLAG_CF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
 } from "./abi";
 import {
   eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
   setPrefixState, setA16, setModrm, setEa, setEaBase, setImms, r32, exitAfter, setExitAfter, intShadow, setIntShadow, halted,
-  setHalted, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP,
+  setHalted, ssShadow, setSsShadow, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP,
 } from "./state";
 import {
   flagsReg, lfOp, lfA, lfB, lfR, lfTop, getFlags, setFlags, setLazyState, cfOf, condOf, flagsOf, LF_ADD, LF_SUB,
@@ -28,8 +28,8 @@ import { rd8, rd32, wr32 } from "./mmu";
 import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
-  loadRamSize, selectTlb, tlbFlushAll, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
-  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch,
+  loadRamSize, selectTlb, tlbFlushAll, tlbInvlpg, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
+  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, pendingMmioWrites, popMmioWrite,
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
@@ -221,10 +221,17 @@ export function reset(): void {
   setIntShadow(false);
 }
 export function flushTlb(): void { tlbFlushAll(); }
+/** The host's INVLPG: drop the translations of one linear page (all privilege sets). */
+export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
 
 export function run(budget: u32): u32 {
   enter();
+  if (pendingMmioWrites()) { // writes of the last instruction still to hand over (mmu.ts)
+    popMmioWrite();
+    leave();
+    return EXIT_MMIO_WRITE;
+  }
   const limit = icount + <u64>budget;
   let reason: u32 = EXIT_BUDGET;
   while (icount < limit) {
@@ -246,6 +253,7 @@ export function run(budget: u32): u32 {
     }
     const tf = flagsReg & FLAG_TF;
     setStopBlock(false);
+    setSsShadow(false);
     let b = findBlock();
     if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } continue; }
     if (b == UNCACHED) {
@@ -260,7 +268,7 @@ export function run(budget: u32): u32 {
       if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
     }
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
-    if (pendingDebugTrap || (single && tf)) {
+    if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1
       if (tf) setSt(OFF_DR0 + 24, st(OFF_DR0 + 24) | 0x4000);
       setPendingDebugTrap(false);

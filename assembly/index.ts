@@ -2,7 +2,8 @@
 //   run(budget)            execute up to `budget` instructions; returns an exit reason (abi.ts EXIT_*)
 //   reset()                power-on state (registers zero, EFLAGS=2, CR0.ET), empty TLB and block cache
 //   flushTlb()             the host changed CR0/CR3/CR4/segments or page tables behind the CPU's back
+//   invlpg(lin)            the host changed the mapping of one linear page
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
-export { run, reset, flushTlb, notifyHostWrite } from "./cpu";
+export { run, reset, flushTlb, invlpg, notifyHostWrite } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP } from "./jit";

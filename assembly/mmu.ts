@@ -20,7 +20,7 @@ import {
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
-  setStopBlock,
+  setStopBlock, noHostExits, exitAfter,
 } from "./state";
 
 const TLB_SET: u32 = 1024 * 16;
@@ -219,13 +219,41 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
 
 // ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
 function mmioRead(phys: u32, size: u32): u32 {
+  if (noHostExits) return size == 4 ? 0xFFFFFFFF : (<u32>1 << (size * 8)) - 1;
   return hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0;
 }
+// MMIO writes exit after the instruction. An instruction can make several (a store split across pages, a
+// REP element, a push): the first goes in the exit record, the rest wait here and leave one per run() call
+// before anything else executes, so the host sees every device write, in order.
+const WQ: u32 = STATE_BASE + 0x680; // count, then up to WQ_MAX {addr, size, value}
+const WQ_MAX: u32 = 8;
+export function pendingMmioWrites(): u32 { return load<u32>(WQ); }
+/** Move the next queued write into the exit record (run() entry). */
+export function popMmioWrite(): void {
+  const n = load<u32>(WQ);
+  setSt(OFF_EXIT_REASON, EXIT_MMIO_WRITE);
+  setSt(OFF_EXIT_PORT, load<u32>(WQ, 4));
+  setSt(OFF_EXIT_SIZE, load<u32>(WQ, 8));
+  setSt(OFF_EXIT_VALUE, load<u32>(WQ, 12));
+  memory.copy(WQ + 4, WQ + 16, (WQ_MAX - 1) * 12);
+  store<u32>(WQ, n - 1);
+}
 function mmioWrite(phys: u32, size: u32, v: u32): void {
+  if (noHostExits) return;
+  const val = size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
+  if (exitAfter == EXIT_MMIO_WRITE) { // the exit record already holds this instruction's first write
+    const n = load<u32>(WQ);
+    if (n < WQ_MAX) {
+      const e = WQ + 4 + n * 12;
+      store<u32>(e, phys); store<u32>(e, size, 4); store<u32>(e, val, 8);
+      store<u32>(WQ, n + 1);
+    }
+    return;
+  }
   setSt(OFF_EXIT_REASON, EXIT_MMIO_WRITE);
   setSt(OFF_EXIT_PORT, phys);
   setSt(OFF_EXIT_SIZE, size);
-  setSt(OFF_EXIT_VALUE, size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1));
+  setSt(OFF_EXIT_VALUE, val);
   setExitAfter(EXIT_MMIO_WRITE);
 }
 

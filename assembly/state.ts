@@ -103,5 +103,12 @@ export function setExitAfter(r: u32): void { exitAfter = r; stopBlock = true; }
 // interrupt shadow (STI / MOV SS / POP SS): interrupts are inhibited until after the next instruction
 export let intShadow: bool = false;
 export function setIntShadow(b: bool): void { intShadow = b; }
+// Event delivery cannot be restarted after a host exit: while it runs, device memory it touches (an IDT,
+// TSS, GDT or stack placed outside RAM) reads as all-ones and ignores writes, like an open bus.
+export let noHostExits: bool = false;
+export function setNoHostExits(b: bool): void { noHostExits = b; }
+// MOV SS / POP SS / LSS also hold back debug traps (single-step) for one instruction; STI does not
+export let ssShadow: bool = false;
+export function setSsShadow(b: bool): void { ssShadow = b; }
 export let halted: bool = false;
 export function setHalted(b: bool): void { halted = b; }

@@ -91,6 +91,7 @@ interface CpuExports {
   run(budget: number): number;
   reset(): void;
   flushTlb(): void;
+  invlpg(lin: number): void;
   notifyHostWrite(paddr: number, len: number): void;
 }
 
@@ -217,6 +218,18 @@ export class Machine {
       this.setSegment(s, { selector: 0x10, base: 0, limit: 0xffffffff, attr: 0xc093 });
     }
   }
+  /** LDTR and TR with their hidden caches (selector, base, byte-granular limit, attr), as KVM_SET_SREGS. */
+  getLdtr(): Segment { return this.sysSeg(A.OFF_LDTR); }
+  setLdtr(s: Segment): void { this.setSysSeg(A.OFF_LDTR, s); }
+  getTr(): Segment { return this.sysSeg(A.OFF_TR); }
+  setTr(s: Segment): void { this.setSysSeg(A.OFF_TR, s); }
+  private sysSeg(o: number): Segment {
+    return { selector: this.ld32(o + A.SEG_SEL), base: this.ld32(o + A.SEG_BASE), limit: this.ld32(o + A.SEG_LIMIT), attr: this.ld32(o + A.SEG_ATTR) };
+  }
+  private setSysSeg(o: number, s: Segment): void {
+    this.st32(o + A.SEG_SEL, s.selector & 0xffff); this.st32(o + A.SEG_BASE, s.base);
+    this.st32(o + A.SEG_LIMIT, s.limit); this.st32(o + A.SEG_ATTR, s.attr);
+  }
   getCr(name: CrName): number {
     return this.ld32({ cr0: A.OFF_CR0, cr2: A.OFF_CR2, cr3: A.OFF_CR3, cr4: A.OFF_CR4 }[name]);
   }
@@ -317,4 +330,6 @@ export class Machine {
 
   /** Flush the software TLB (after the host edits page tables or CR3 behind the CPU's back). */
   flushTlb(): void { this.cpu.flushTlb(); }
+  /** Drop the TLB entries of one linear page (after the host edits one PTE), like INVLPG. */
+  invlpg(linear: number): void { this.cpu.invlpg(linear >>> 0); }
 }

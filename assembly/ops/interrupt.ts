@@ -16,7 +16,7 @@ import {
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setAbort, setPending, pendVector, pendError, pendHasError, cpl, st, setSt, r32, w32, w16,
-  segSel, segBase, segLimit, segAttr, setSegCache, setExitAfter, setHalted, ESP,
+  segSel, segBase, segLimit, segAttr, setSegCache, setExitAfter, setHalted, ESP, setNoHostExits,
 } from "../state";
 import { getFlags, setFlags } from "../flags";
 import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
@@ -70,7 +70,9 @@ export function softInt(vec: u32, isTrapLike: bool): void {
     setExitAfter(EXIT_SOFTINT);
     return;
   }
+  setNoHostExits(true);
   deliver(vec, 0, false, true, 0, false);
+  setNoHostExits(false);
   // a fault here is raised by the run loop with EIP restored to the INT instruction
 }
 
@@ -81,7 +83,9 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
     if (!external || i > 0) {
       if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
     }
+    setNoHostExits(true);
     deliver(v, e, he, soft, ext, !external && isFault(v));
+    setNoHostExits(false);
     if (!abort) return;
     setAbort(0);
     setEip(retEip);

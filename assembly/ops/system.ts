@@ -13,7 +13,7 @@ import {
 } from "../abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
-  setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setHalted,
+  setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
   setExitAfter, cr0, cr4, imm1, imm2, modrm,
 } from "../state";
 import {
@@ -104,14 +104,15 @@ export function op_pop_sreg(s: u32): void {
   loadDataSeg(s, v & 0xFFFF);
   if (abort) return;
   spSet(spMask(spGet() + size));
-  if (s == SEG_SS) setIntShadow(true);
+  if (s == SEG_SS) { setIntShadow(true); setSsShadow(true); }
 }
 export function op_mov_S_E(): void {
     if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
   const v = rmRd(2); if (abort) return;
   loadDataSeg(mrReg, v);
   if (abort) return;
-  if (mrReg == SEG_SS) setIntShadow(true); // interrupts wait until after the next instruction (SDM: MOV SS)
+  // interrupts and debug traps wait until after the next instruction (SDM Vol. 3A §6.8.3: MOV SS)
+  if (mrReg == SEG_SS) { setIntShadow(true); setSsShadow(true); }
 }
 export function op_mov_E_S(): void {
     if (mrReg > 5) { ud(); return; }
@@ -127,7 +128,7 @@ export function op_load_far_ptr(s: u32): void {
   loadDataSeg(s, sel);
   if (abort) return;
   regWr(size, mrReg, off);
-  if (s == SEG_SS) setIntShadow(true);
+  if (s == SEG_SS) { setIntShadow(true); setSsShadow(true); }
 }
 export function op_arpl(): void {
   // ARPL raises #UD only in real/virtual-8086 mode; in protected mode it adjusts an RPL field

@@ -190,12 +190,10 @@ export class Monitor {
         this.ldtCache = { key, bytes: lb };
         changed = true;
       }
-      this.stateSet(A.OFF_LDTR + A.SEG_SEL, l.sel);
-      this.stateSet(A.OFF_LDTR + A.SEG_BASE, VMM_LINEAR + (user ? LDT_U : LDT_K));
-      this.stateSet(A.OFF_LDTR + A.SEG_LIMIT, l.limit);
-      this.stateSet(A.OFF_LDTR + A.SEG_ATTR, l.attr);
+      this.m.setLdtr({ selector: l.sel, base: VMM_LINEAR + (user ? LDT_U : LDT_K), limit: l.limit, attr: l.attr });
     } else {
-      this.stateSet(A.OFF_LDTR + A.SEG_ATTR, 0);
+      const cur = this.m.getLdtr();
+      this.m.setLdtr({ ...cur, attr: 0 });
     }
     return changed;
   }

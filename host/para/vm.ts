@@ -170,13 +170,8 @@ export class ParaVm {
     return [((base & 0xffff) << 16) | 0x67, ((base >>> 24) << 24) | 0x8b00 | ((base >>> 16) & 0xff)];
   }
 
-  /** TR has no Machine setter (KVM_SET_SREGS has one): written into the state block directly. */
   private setTr(): void {
-    const o = A.STATE_BASE + A.OFF_TR;
-    this.dv.setUint32(o + A.SEG_SEL, SEL.TSS, true);
-    this.dv.setUint32(o + A.SEG_BASE, HOLE_VA + VMM_TSS, true);
-    this.dv.setUint32(o + A.SEG_LIMIT, 0x67, true);
-    this.dv.setUint32(o + A.SEG_ATTR, 0x8b, true);
+    this.machine.setTr({ selector: SEL.TSS, base: HOLE_VA + VMM_TSS, limit: 0x67, attr: 0x8b });
   }
 
   // ---------------------------------------------------------------- shared page
