@@ -330,6 +330,8 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       store<u32>(c, tlbR, JC_TLBR); store<u32>(c, tlbW, JC_TLBW);
       const left = limit - IC;
       store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
+      jitIcBase = IC;
+      setStopBlock(false);
       const status = call_indirect<u32>(fn);
       E = load<u32>(c, JC_E); fl = load<u32>(c, JC_FL); lop = load<u32>(c, JC_LOP); la = load<u32>(c, JC_LA);
       lb = load<u32>(c, JC_LB); lr = load<u32>(c, JC_LR); ltop = load<u32>(c, JC_LTOP);
@@ -458,6 +460,32 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (jitEntries) { setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0; }
   setLazyState(lop, la, lb, lr, ltop, fl);
 }
+// ---- compiled blocks run the records they do not inline through this (exported as jitExec) ----
+let jitIcBase: u64 = 0;
+export const JX_OK: u32 = 0;       // executed, EIP = next
+export const JX_ABORT: u32 = 1;    // faulted (or needs the host): JC_I0 = its EIP
+export const JX_STOP: u32 = 2;     // executed; the block must stop (code/MMIO write, exit requested)
+export const JX_REPEAT: u32 = 3;   // a REP instruction will resume: not retired, EIP on it
+export const JX_JUMP: u32 = 4;     // executed and transferred control: JC_E = the target
+/**
+ * Run record `r` (instruction at `i0`, next at `next`) with the registers in the STATE block and the lazy
+ * flags in the JIT context; `retired` = instructions the compiled block retired before it (for RDTSC).
+ */
+export function jitExec(r: u32, i0: u32, next: u32, retired: u32): u32 {
+  const c = STATE_BASE + JIT_CTX;
+  setLazyState(load<u32>(c, JC_LOP), load<u32>(c, JC_LA), load<u32>(c, JC_LB), load<u32>(c, JC_LR), load<u32>(c, JC_LTOP), load<u32>(c, JC_FL));
+  setEip(next); setIp0(i0);
+  icount = jitIcBase + <u64>retired;
+  exec(r);
+  store<u32>(c, flagsReg, JC_FL); store<u32>(c, lfOp, JC_LOP); store<u32>(c, lfA, JC_LA); store<u32>(c, lfB, JC_LB);
+  store<u32>(c, lfR, JC_LR); store<u32>(c, lfTop, JC_LTOP);
+  store<u32>(c, eip, JC_E);
+  if (abort) { store<u32>(c, i0, JC_I0); return JX_ABORT; }
+  if (repIncomplete) { setRepIncomplete(false); return JX_REPEAT; }
+  if (stopBlock) return JX_STOP;
+  return eip == next ? JX_OK : JX_JUMP;
+}
+
 /** The block at E after block `b`: through b's links when they hold, else looked up (and linked). */
 function nextBlock(b: u32, E: u32): u32 {
   if (load<u32>(b, 12) == epoch) {

@@ -5,5 +5,5 @@
 //   invlpg(lin)            the host changed the mapping of one linear page
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
-export { run, reset, flushTlb, invlpg, notifyHostWrite } from "./cpu";
+export { run, reset, flushTlb, invlpg, notifyHostWrite, jitExec } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP } from "./jit";

@@ -1,7 +1,8 @@
 // jit/compiler.ts — compiles hot predecoded blocks (assembly/cpu.ts) to WebAssembly functions.
 //
-// A block is compiled only if every record is a fast form (abi.ts F_*): 32-bit, prefix-free ALU/MOV/memory/
-// stack/branch shapes. The function keeps the eight registers and the lazy flags in wasm locals, reads them
+// The fast forms (abi.ts F_*: 32-bit, prefix-free ALU/MOV/memory/stack/branch shapes) are compiled inline;
+// any other record calls the CPU's own handler through jitExec, with the registers and lazy flags written
+// back around the call. The function keeps the eight registers and the lazy flags in wasm locals, reads them
 // at entry and writes them back at every exit; memory goes through the CPU's jit* helpers (TLB, segment
 // checks, faults as values, code-write detection); flag rules that are not specialised here call the CPU's
 // own (jitCF/jitCond/jitFlags/jitShift), so each rule has one definition. A block that jumps to its own
@@ -17,8 +18,11 @@ import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
 const ARITH = 0x8d5;
 const CF = 1;
 // imported helpers, in import order (function indices 0..7)
-const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7 } as const;
-const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP"] as const;
+const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7, exec: 8 } as const;
+const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP", "jitExec"] as const;
+export const JIT_HELPERS = HELPERS;
+// jitExec results (assembly/cpu.ts)
+const JX = { OK: 0, ABORT: 1, STOP: 2, REPEAT: 3, JUMP: 4 } as const;
 const TYPES = [
   { params: [], results: [I32] },                                  // 0: the block
   { params: [I32, I32], results: [I32] },                          // 1: rd32, rd8
@@ -28,7 +32,7 @@ const TYPES = [
   { params: [I32, I32, I32, I32], results: [I32] },                // 5: shift
   { params: [], results: [] },                                     // 6: gp
 ];
-const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6];
+const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6, 5];
 
 // locals: 0..7 registers, then the rest
 const L = {
@@ -40,7 +44,7 @@ const SEGOK = A.STATE_BASE + A.OFF_SEGOK;
 const CTX = A.STATE_BASE + A.JIT_CTX;
 
 interface Rec {
-  off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
+  addr: number; off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
   base: number; index: number; scale: number; seg: number; disp: number;
 }
 
@@ -60,12 +64,11 @@ export class BlockCompiler {
     let off = 0;
     for (let i = 0; i < n; i++) {
       const r = b + A.BLK_HDR + i * A.REC_SIZE;
-      const fast = dv.getUint8(r + A.REC_FAST);
-      if (!fast) break; // compile the fast prefix; the CPU runs the rest from its own block
+      const fast = dv.getUint8(r + A.REC_FAST); // 0: run through the CPU's handler (jitExec)
       const len = dv.getUint8(r + A.REC_LEN);
       const sc = dv.getUint8(r + A.REC_SC);
       recs.push({
-        off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
+        addr: r, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
       });
@@ -100,6 +103,7 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
       // rol/ror change only CF and OF, so the others must be concrete: treat as reading them all
       return r.fop <= 1 ? { reads: ARITH, writes: ARITH } : { reads: 0, writes: ARITH };
     case A.F_JCC: return { reads: ARITH, writes: 0 };
+    case 0: return { reads: ARITH, writes: 0 }; // a handler may read any flag (and leaves its own lazily)
     default: return { reads: 0, writes: 0 };
   }
 }
@@ -421,8 +425,44 @@ class Gen {
         this.exit(end, i + 1, A.JIT_OK);
         break;
       }
+      case 0: this.generic(r, i); break;
       default: break; // F_NOP
     }
+  }
+
+  /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
+  private generic(r: Rec, i: number) {
+    const c = this.c;
+    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + k * 4).get(k).store(0);
+    c.i32(CTX).get(L.fl).store(A.JC_FL);
+    c.i32(CTX).get(L.lop).store(A.JC_LOP);
+    c.i32(CTX).get(L.la).store(A.JC_LA);
+    c.i32(CTX).get(L.lb).store(A.JC_LB);
+    c.i32(CTX).get(L.lr).store(A.JC_LR);
+    c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
+    c.i32(r.addr).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
+      .get(L.count).i32(i).op(Op.i32_add).call(H.exec).set(L.t0);
+    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + k * 4).load(0).set(k);
+    c.i32(CTX).load(A.JC_FL).set(L.fl);
+    c.i32(CTX).load(A.JC_LOP).set(L.lop);
+    c.i32(CTX).load(A.JC_LA).set(L.la);
+    c.i32(CTX).load(A.JC_LB).set(L.lb);
+    c.i32(CTX).load(A.JC_LR).set(L.lr);
+    c.i32(CTX).load(A.JC_LTOP).set(L.ltop);
+    this.kind = UNKNOWN;
+    // anything but "carry on": leave (EIP from the context; a REP that resumes is not retired)
+    c.get(L.t0).i32(JX.OK).op(Op.i32_ne).op(Op.if_).byte(VOID); this.depth++;
+    c.get(L.t0).i32(JX.ABORT).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
+    this.exit(r.off, i, A.JIT_ABORT);
+    c.op(Op.end); this.depth--;
+    c.get(L.t0).i32(JX.REPEAT).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
+    this.exit(null, i, A.JIT_STOP);
+    c.op(Op.end); this.depth--;
+    c.get(L.t0).i32(JX.JUMP).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
+    this.exit(null, i + 1, A.JIT_OK);
+    c.op(Op.end); this.depth--;
+    this.exit(null, i + 1, A.JIT_STOP);
+    c.op(Op.end); this.depth--;
   }
   /** the loop is the outermost construct: br depth to it = current depth - 1 */
   private loopDepthOffset(): number { return 0; }
