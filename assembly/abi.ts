@@ -104,6 +104,8 @@ export const OFF_HALTED: u32 = 0x12C;
 // The host may compile hot predecoded blocks to wasm functions: when a block has run OFF_JIT_THRESHOLD times
 // (0 = never) the CPU calls the import env.jitCompile(block) synchronously; it returns a table index (0 = not
 // compiled). Compiled code exchanges state with the CPU through the context at STATE_BASE + JIT_CTX.
+// CPUID leaf 1 EDX bits the platform adds (e.g. bit 9 APIC when the host emulates a local APIC)
+export const OFF_CPUID_EDX_EXTRA: u32 = 0x15C;
 export const OFF_JIT_THRESHOLD: u32 = 0x150;
 export const OFF_JIT_COMPILED: u32 = 0x154; // blocks compiled (counter)
 export const OFF_JIT_ENTRIES: u32 = 0x158;  // calls into compiled blocks (counter)

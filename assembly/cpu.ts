@@ -203,7 +203,7 @@ function leave(): void {
 
 export function reset(): void {
   // the VMM's configuration survives a reset: RAM size, intercepts, controls, hypervisor leaves, JIT
-  const CFG_LO: u32 = 0x110, CFG_HI: u32 = 0x120, HV_LO: u32 = 0x130, HV_HI: u32 = 0x154;
+  const CFG_LO: u32 = 0x110, CFG_HI: u32 = 0x120, HV_LO: u32 = 0x130, HV_HI: u32 = 0x160;
   const save = STATE_BASE + 0xF00;
   memory.copy(save, STATE_BASE + CFG_LO, CFG_HI - CFG_LO);
   memory.copy(save + 0x40, STATE_BASE + HV_LO, HV_HI - HV_LO);

@@ -152,6 +152,9 @@ export class Machine {
   /** blocks compiled to wasm and calls into them */
   get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
 
+  /** Platform CPUID additions: `apic` sets CPUID.1:EDX bit 9 (the host emulates a local APIC). */
+  setCpuidFeatures(f: { apic?: boolean }): void { this.st32(A.OFF_CPUID_EDX_EXTRA, f.apic ? 1 << 9 : 0); }
+
   /** Announce a hypervisor (see MachineOptions.hypervisorSignature); null removes it. */
   setHypervisor(signature: string | null, maxLeaf = 0x40000001): void {
     const ctrl = this.ld32(A.OFF_CTRL) & ~A.CTRL_HYPERCALL;

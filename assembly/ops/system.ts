@@ -9,7 +9,7 @@ import {
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
-  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL,
+  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA,
 } from "../abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
@@ -706,7 +706,10 @@ export function op_cpuid(): void {
     // the hypervisor range (as KVM and Xen report theirs); the host fills the signature
     if (leaf == 0x40000000) { a = st(OFF_HV_SIGNATURE); b = st(OFF_HV_SIGNATURE + 4); c = st(OFF_HV_SIGNATURE + 8); d = st(OFF_HV_SIGNATURE + 12); }
   } else if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
-  else if (leaf == 1) { a = 0x00000600; b = 0; c = 0; d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15); }
+  else if (leaf == 1) {
+    a = 0x00000600; b = 0; c = 0;
+    d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
+  }
   else if (leaf == 0x80000000) { a = 0x80000004; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
     // "wasmvisor x86 interpreter" padded with NULs, 16 bytes per leaf
