@@ -102,7 +102,9 @@ function buildBlock(phys: u32, lin: u32): u32 {
     bytes += len;
     r += REC_SIZE;
     const op = <u32>load<u16>(r - REC_SIZE);
-    if (op >= 0x200 || (opFlags(op) & OPF_E)) break;
+    // a conditional jump does not end the block: the block goes on along the not-taken path, and a taken
+    // branch leaves it (a side exit), so hot paths through if/else chains compile as one piece
+    if (op >= 0x200 || ((opFlags(op) & OPF_E) && !forwardJcc(r - REC_SIZE, op))) break;
     if (op == 0xFF) { const g = (<u32>load<u8>(r - REC_SIZE, 4) >> 3) & 7; if (g >= 2 && g <= 5) break; }
     if (count == MAX_BLOCK || ((l0 + len) & 0xFFF) == 0) break;
   }
@@ -122,6 +124,13 @@ function buildBlock(phys: u32, lin: u32): u32 {
   store<u32>(h, b, 4);
   arenaTop = r;
   return b;
+}
+
+/** A conditional jump forward (an if, not a loop's back edge: loops keep ending their block, so a loop that
+ * is one block can run as one, or as a wasm loop once compiled). */
+@inline function forwardJcc(r: u32, op: u32): bool {
+  if (!((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))) return false;
+  return load<u8>(r, 21) != 0 && <i32>load<u32>(r, 24) > 0; // fast form (32-bit, no prefix), positive displacement
 }
 
 /** Find (or build) the block for EIP. Returns the block, UNCACHED, or 0 with a fault pending. */
@@ -309,6 +318,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (<u64>cnt > limit - IC) cnt = <u32>(limit - IC);
   let r = b + HDR;
   let i: u32 = 0;
+  let taken = false;
   // ---- compiled block: run it instead of the records ----
   if (!single && ss32 && cnt == full) {
     let fn = load<u32>(b, BLK_JIT);
@@ -434,6 +444,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
           const t = E + load<u32>(r, 24);
           if (t > csLimit) { setPending(VEC_GP, 0, true); break; }
           E = t;
+          taken = true; // leaves the block here (a jcc may sit mid-block)
         }
         break;
       }
@@ -442,6 +453,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     if (abort) break;
     IC++;
     if (stopBlock) break; // a store hit code or MMIO
+    if (taken) { i = full; break; } // the rest of the block is the not-taken path
   }
   // ---- chain to the next block while nothing needs the outer loop ----
   if (abort || stopBlock || single || i < full || IC >= limit) break;

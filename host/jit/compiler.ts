@@ -405,7 +405,7 @@ class Gen {
       case A.F_JMP: case A.F_JCC: {
         const target = (end + r.fimm) | 0;
         const taken = () => {
-          if (target === 0 && this.selfLoop) {
+          if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
             // back to the block start: another pass if the budget allows
             c.get(L.count).i32(this.recs.length).op(Op.i32_add).set(L.count);
             c.get(L.budget).get(L.count).op(Op.i32_sub).i32(this.recs.length).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
