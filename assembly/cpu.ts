@@ -29,7 +29,7 @@ import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
   loadRamSize, selectTlb, tlbFlushAll, tlbInvlpg, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
-  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, pendingMmioWrites, popMmioWrite,
+  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, setFetchWindow, pendingMmioWrites, popMmioWrite,
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
@@ -199,6 +199,7 @@ function enter(): void {
   jitThreshold = st(OFF_JIT_THRESHOLD);
   setExitAfter(0xFFFFFFFF);
   lastPfx = 0xFF; // force the prefix globals to be reloaded
+  setFetchWindow(0, 0, 0); // the host may have moved CS
   ioLogEnter();
   bumpEpoch();    // the host may have changed segments or paging
 }

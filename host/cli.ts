@@ -13,6 +13,7 @@ import { ElfError } from "./elf.ts";
 import { MultibootError, loadMultiboot } from "./multiboot.ts";
 import { MAX_RAM_SIZE } from "./abi.generated.ts";
 import { FileBackend } from "./devices/block.ts";
+import { PC_PLATFORMS, RTC_MAX_START, type PcPlatformKind } from "./devices/index.ts";
 import { FullVm } from "./full/fullvm.ts";
 import { ParaVm } from "./para/vm.ts"; // para mode
 
@@ -35,6 +36,11 @@ Options for run:
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --cmdline TEXT          kernel command line passed in the multiboot information
   --disk FILE             raw disk image on the ATA primary master
+  --disk2 FILE            raw disk image on the ATA primary slave (native mode)
+  --platform KIND         native mode devices: mp (default: local APIC, I/O APIC, MP tables, 8259s behind
+                          them in virtual-wire mode) or pc (8259s only)
+  --rtc TIME              RTC start: an ISO date (2024-05-01T12:00:00Z), seconds since 1970, or now
+                          (default 2000-01-01T00:00:00Z, so runs stay deterministic)
   --stats-file FILE       write run statistics (instructions, MIPS, exits, ports, IRQs) as JSON
 
 Exit status:
@@ -65,6 +71,9 @@ export interface RunArgs {
   maxInstructions?: number;
   cmdline: string;
   disk?: string;
+  disk2?: string;
+  platform?: PcPlatformKind;
+  rtcStart?: number;
   statsFile?: string;
 }
 export type CliArgs = RunArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
@@ -90,7 +99,22 @@ export function parseCount(s: string, what = "--max-instructions"): number {
   return n;
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--stats-file"] as const;
+const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file"] as const;
+
+/** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
+export function parseRtc(s: string): number {
+  const bad = () => new UsageError(`bad --rtc '${s}' (expected now, seconds since 1970, or a date from 1970 to 9999 such as 2024-05-01T12:00:00Z)`);
+  let t: number;
+  if (s === "now") t = Math.floor(Date.now() / 1000);
+  else if (/^\d+$/.test(s)) t = Number(s);
+  else {
+    const ms = Date.parse(s);
+    if (!/^\d{4}-\d\d-\d\d/.test(s) || Number.isNaN(ms)) throw bad();
+    t = Math.floor(ms / 1000);
+  }
+  if (!(t >= 0 && t <= RTC_MAX_START)) throw bad();
+  return t;
+}
 
 export function parseCliArgs(argv: string[]): CliArgs {
   if (!argv.length) throw new UsageError("no command given (try `wasmvisor --help`)");
@@ -130,6 +154,15 @@ export function parseCliArgs(argv: string[]): CliArgs {
         if (!value) throw new UsageError("--disk needs a file name");
         out.disk = value;
         break;
+      case "--disk2":
+        if (!value) throw new UsageError("--disk2 needs a file name");
+        out.disk2 = value;
+        break;
+      case "--platform":
+        if (!(PC_PLATFORMS as readonly string[]).includes(value)) throw new UsageError(`unknown --platform '${value}' (platforms: ${PC_PLATFORMS.join(", ")})`);
+        out.platform = value as PcPlatformKind;
+        break;
+      case "--rtc": out.rtcStart = parseRtc(value); break;
       case "--stats-file":
         if (!value) throw new UsageError("--stats-file needs a file name");
         out.statsFile = value;
@@ -188,14 +221,21 @@ function checkInput(path: string, what: string): void {
 class InputError extends Error {}
 
 /** A raw disk image file, written in place as QEMU does with raw images; read-only if the file is. */
-function openDisk(path: string): FileBackend {
+function openDisk(path: string, warn: (line: string) => void): FileBackend {
   checkInput(path, "disk image");
+  // a file nobody may write (mode without w bits) is read-only even for root, who could open it anyway
+  const readOnlyFile = (statSync(path).mode & 0o222) === 0;
   try {
+    if (readOnlyFile) throw Object.assign(new Error("the file is read-only"), { code: "EACCES" });
     return new FileBackend(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EACCES" || code === "EROFS" || code === "EPERM") {
-      try { return new FileBackend(path, { readonly: true }); } catch { /* report the first error */ }
+      try {
+        const b = new FileBackend(path, { readonly: true });
+        warn(`wasmvisor: disk image '${path}' is read-only: attached read-only, guest writes fail with an ATA/virtio error`);
+        return b;
+      } catch { /* report the first error */ }
     }
     throw new InputError(`cannot open disk image '${path}': ${(e as Error).message}`);
   }
@@ -232,13 +272,15 @@ async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<num
   try {
     checkMode(a.mode);
     const image = readInput(a.image, "image");
-    const disk = a.disk !== undefined ? openDisk(a.disk) : undefined;
+    const disk = a.disk !== undefined ? openDisk(a.disk, (l) => io.stderr(l + "\n")) : undefined;
+    const disk2 = a.disk2 !== undefined ? openDisk(a.disk2, (l) => io.stderr(l + "\n")) : undefined;
+    if (disk2 && a.mode !== "native") throw new VmConfigError(`--disk2 is only available in native mode`);
     // Check the image against the RAM size before creating the VM (and compiling the CPU): a dry-run load.
     loadMultiboot(image, { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} }, { cmdline: a.cmdline });
     try {
       // para mode: a PV kernel (guests/kit/pv), hypercalls and virtio devices (host/para/README.md)
       if (a.mode === "para") vm = new ParaVm({ memSize: a.memSize, disk, onConsole: io.stdout });
-      else vm = a.mode === "full" ? new FullVm({ memSize: a.memSize, disk, onConsole: io.stdout }) : new Vm({ memSize: a.memSize, disk, onConsole: io.stdout });
+      else vm = a.mode === "full" ? new FullVm({ memSize: a.memSize, disk, onConsole: io.stdout }) : new Vm({ memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, onConsole: io.stdout });
     } catch (e) {
       if (e instanceof RangeError && /memory/i.test(e.message)) throw new InputError(`cannot allocate ${a.memSize >> 20}M of guest memory: ${e.message}`);
       throw e;

@@ -211,7 +211,7 @@ export class Machine {
     this.st32(o + A.SEG_LIMIT, s.limit);
     this.st32(o + A.SEG_ATTR, s.attr);
     if (name === "cs") this.st32(A.OFF_CPL, s.selector & 3);
-    this.cpu.flushTlb();
+    // no TLB flush: translations do not depend on segments (run() re-reads CPL and the segment rights)
   }
   /** Flat 32-bit protected mode as GRUB/QEMU leave a multiboot kernel: CS=0x08, data=0x10, base 0, limit 4 GiB. */
   setFlatProtectedMode(): void {
@@ -240,6 +240,9 @@ export class Machine {
     this.st32({ cr0: A.OFF_CR0, cr2: A.OFF_CR2, cr3: A.OFF_CR3, cr4: A.OFF_CR4 }[name], v);
     this.cpu.flushTlb();
   }
+  /** DR0..DR7 (DR4/DR5 are stored apart; the CPU aliases them to DR6/DR7 when CR4.DE=0). */
+  getDr(n: number): number { if (!(n >= 0 && n <= 7)) throw new RangeError("wasmvisor: debug registers are DR0..DR7"); return this.ld32(A.OFF_DR0 + 4 * n); }
+  setDr(n: number, v: number): void { if (!(n >= 0 && n <= 7)) throw new RangeError("wasmvisor: debug registers are DR0..DR7"); this.st32(A.OFF_DR0 + 4 * n, v); }
   setGdtr(base: number, limit: number) { this.st32(A.OFF_GDTR_BASE, base); this.st32(A.OFF_GDTR_LIMIT, limit & 0xffff); }
   setIdtr(base: number, limit: number) { this.st32(A.OFF_IDTR_BASE, base); this.st32(A.OFF_IDTR_LIMIT, limit & 0xffff); }
   getGdtr() { return { base: this.ld32(A.OFF_GDTR_BASE), limit: this.ld32(A.OFF_GDTR_LIMIT) }; }

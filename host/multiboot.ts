@@ -15,7 +15,9 @@
 //
 //   0x0000_0000 +--------------------------+
 //               | (free; real-mode IVT/BDA |
-//               |  on a PC — not filled)   |
+//               |  on a PC — not filled,   |
+//               |  but with mpTables: BDA  |
+//               |  40:0E and 40:13 set)    |
 //   0x0000_7C00 +--------------------------+ <- initial ESP (INITIAL_ESP; stack grows down into free memory)
 //   0x0000_9000 +--------------------------+ BOOT_INFO_ADDR: multiboot_info (§3.3), 0x80 bytes
 //   0x0000_9080 | memory map (mmap_*)      |
@@ -25,9 +27,11 @@
 //   0x0000_A300 | module strings           |
 //   0x0001_0000 +--------------------------+ BOOT_AREA_END: the kernel must not load below here
 //               | ...                      |
-//   0x0009_FC00 +--------------------------+ end of "low memory" (mem_lower = 639 KiB)
+//   0x0009_FC00 +--------------------------+ end of "low memory" (mem_lower = 639 KiB); EBDA (reserved):
+//               |                          |   with mpTables, the MP floating pointer + config table
 //   0x0010_0000 +--------------------------+ 1 MiB: kernels conventionally load here; modules follow the kernel
 import { ElfError, type GuestMemory, parseElf, isElf, loadElfSegments, checkElfFitsRam, elfVirtToPhys } from "./elf.ts";
+import { EBDA_ADDR, type MpConfig, writeMpTables } from "./devices/mptable.ts";
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -102,6 +106,13 @@ export interface MultibootModule {
 export interface MultibootOptions {
   cmdline?: string;
   modules?: MultibootModule[];
+  /**
+   * Platform with APICs: also leave the Intel MP tables as a firmware would (MP spec 1.4 §4, found by the §5.1
+   * search): floating pointer + configuration table in the first KiB of the EBDA at 0x9FC00 (already reserved in
+   * the memory map) and the BIOS data area words 40:0E (EBDA segment) and 40:13 (base memory KiB). See
+   * host/devices/mptable.ts.
+   */
+  mpTables?: MpConfig;
 }
 
 export interface LoadedRange { start: number; end: number; what: string }
@@ -279,6 +290,16 @@ export function loadMultiboot(image: Uint8Array, mem: GuestMemory, opts: Multibo
   }
   dv.setUint32(MBI_FLAGS, flags, true);
   mem.writeMem(BOOT_INFO_ADDR, info);
+
+  // ---- MP tables (platform "mp") ----
+  if (opts.mpTables) {
+    for (const r of ranges) {
+      if (r.end > r.start && r.start < 0xa0000 && r.end > EBDA_ADDR) {
+        throw new MultibootError(`kernel ${r.what} [${hex(r.start)}, ${hex(r.end)}) overlaps the EBDA at ${hex(EBDA_ADDR)} (MP tables)`);
+      }
+    }
+    writeMpTables(mem, opts.mpTables);
+  }
 
   return { entry, infoAddr: BOOT_INFO_ADDR, header, method, ranges, modules: placed };
 }

@@ -23,6 +23,9 @@
 //   2. after every run slice (first thing, before any exit is handled), syncAck(): if the line we raised is now
 //      low, the CPU took the interrupt during the slice (it clears OFF_INTR_LEVEL when it does), so the VM performs
 //      the PIC side of INTA now: pic.acknowledge() (IRR→ISR).
+// Platform "mp" (the default; host/devices/index.ts): the controller in this protocol is the local APIC
+// (host/devices/lapic.ts) — peek = its highest IRR vector above the processor priority, or the 8259's vector while
+// LINT0 is in ExtINT mode (virtual wire, as the firmware leaves it); acknowledge = IRR→ISR (or the 8259's INTA).
 // With IF=0 for a long time nothing is acknowledged: the request stays in IRR and can still be masked or
 // preempted. The window between "CPU took it" and "PIC acknowledged" is invisible to the guest, because the
 // guest can look at the PIC only through I/O exits and step 2 runs before an exit is dispatched; device time
@@ -31,7 +34,8 @@
 // Time is deterministic: the virtual clock counts instruction-equivalents = instructions retired + time skipped
 // while halted, at VIRTUAL_IPS (100 million per virtual second, 10 ns each: the PIT's InstructionClock default, a
 // plausible speed for a guest to see). Each run slice is cut at the next device deadline (the PIT's next output
-// edge), so a timer interrupt is raised at the same instruction in every run, whatever the host's speed.
+// edge, the local APIC timer's expiry, the RTC's next interrupt), so a timer interrupt is raised at the same
+// instruction in every run, whatever the host's speed.
 //
 // HLT with IF=1: skip virtual time to the next device deadline, fire it, repeat until the PIC has a request for the
 // CPU; if no deadline is armed and no request is pending, nothing can ever wake the CPU (QEMU would sit there
@@ -44,6 +48,7 @@ import * as A from "./abi.generated.ts";
 import type { Bus, AccessSize } from "./bus.ts";
 import {
   createPcDevices, InstructionClock, MemoryBackend, type BlockBackend, type LogFn, type PcDevices, type Pic8259Pair,
+  type MpConfig, type PcPlatformKind,
 } from "./devices/index.ts";
 import { VmStats } from "./stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot, type MultibootModule } from "./multiboot.ts";
@@ -105,6 +110,10 @@ export interface Platform {
   pump(): void;
   /** device counters for the stats file */
   stats?(): Record<string, unknown>;
+  // ---- APIC platform: the MP tables the loader leaves in memory (host/devices/mptable.ts) and the CPUID bits
+  // the platform adds (CPUID.1:EDX.APIC) ----
+  mpTables?: MpConfig;
+  cpuid?: { apic?: boolean };
 }
 
 export interface PlatformHooks {
@@ -114,6 +123,14 @@ export interface PlatformHooks {
   onDebugExit(status: number): void;
   log: LogFn;
   disk?: BlockBackend;
+  // ---- APIC platform options (pcPlatform) ----
+  /** the primary slave disk */
+  disk2?: BlockBackend;
+  /** "mp" (default): local APIC + I/O APIC + MP tables; "pc": 8259 only */
+  platformKind?: PcPlatformKind;
+  /** RTC time at virtual time 0, seconds since 1970 (default: 2000-01-01 00:00:00 UTC) */
+  rtcStart?: number;
+  memSize?: number;
 }
 
 export interface VmOptions {
@@ -121,6 +138,12 @@ export interface VmOptions {
   memSize?: number;
   /** disk for the ATA primary master: raw image bytes (used in place) or a block backend (e.g. FileBackend) */
   disk?: Uint8Array | BlockBackend;
+  /** disk for the ATA primary slave (device 1) */
+  disk2?: Uint8Array | BlockBackend;
+  /** device set of the default platform: "mp" (default; APICs + MP tables) or "pc" (8259 only) */
+  platformKind?: PcPlatformKind;
+  /** RTC time at virtual time 0, seconds since 1970 (default: 2000-01-01 00:00:00 UTC) */
+  rtcStart?: number;
   /** bytes for COM1's receiver */
   stdin?: Uint8Array | string;
   /** called for every chunk of console output (COM1 and port 0xe9), flushed at newlines and when run() returns */
@@ -180,8 +203,13 @@ export class Vm {
       onDebugExit: (status) => { if (this.debugExit === null) this.debugExit = status; },
       log: this.log,
       disk: opts.disk instanceof Uint8Array ? diskFromBytes(opts.disk) : opts.disk,
+      disk2: opts.disk2 instanceof Uint8Array ? diskFromBytes(opts.disk2) : opts.disk2,
+      platformKind: opts.platformKind,
+      rtcStart: opts.rtcStart,
+      memSize: this.machine.ramSize,
     };
     this.platform = (opts.platform ?? pcPlatform)(hooks);
+    if (this.platform.cpuid) this.machine.setCpuidFeatures(this.platform.cpuid); // APIC platform
     this.bus = this.platform.bus;
     this.stats.devices = () => this.platform.stats?.() ?? {};
     if (opts.stdin !== undefined) {
@@ -191,7 +219,7 @@ export class Vm {
 
   /** Loads a multiboot kernel and puts the CPU in its entry state (Multiboot 0.6.96 §3.2). */
   loadMultiboot(image: Uint8Array, opts: { cmdline?: string; modules?: MultibootModule[] } = {}): MultibootBoot {
-    const boot = loadMultiboot(image, this.machine, opts);
+    const boot = loadMultiboot(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(this.machine, boot);
     return boot;
   }
@@ -361,6 +389,12 @@ export interface RunImageOptions {
   cmdline?: string;
   /** raw image bytes (used in place) or a block backend */
   disk?: Uint8Array | BlockBackend;
+  /** the primary slave disk (native mode) */
+  disk2?: Uint8Array | BlockBackend;
+  /** "mp" (default) or "pc" (native mode) */
+  platformKind?: PcPlatformKind;
+  /** RTC start, seconds since 1970 (native mode) */
+  rtcStart?: number;
   stdin?: Uint8Array | string;
   onConsole?: (text: string) => void;
   log?: LogFn;
@@ -400,7 +434,7 @@ export async function runImage(opts: RunImageOptions): Promise<RunImageResult> {
   // ---- para mode (host/para/): a PV kernel (build/guests/workloads-pv/*.elf), hypercalls + virtio ----
   if (opts.mode === "para") return (await import("./para/vm.ts")).runImagePara(opts);
   // ---- end para ----
-  const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log, machine: opts.machine });
+  const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, disk2: opts.disk2, platformKind: opts.platformKind, rtcStart: opts.rtcStart, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log, machine: opts.machine });
   vm.loadMultiboot(opts.image, { cmdline: opts.cmdline });
   const r = vm.run({ maxInstructions: opts.maxInstructions });
   return { console: vm.console, exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message, stats: vm.stats.toJSON() };
@@ -442,17 +476,35 @@ export function pcPlatform(h: PlatformHooks): Platform & { devices: PcDevices } 
     onDebugcon: h.onConsole,
     onDebugExit: h.onDebugExit,
     disk: h.disk,
+    // ---- APIC platform ----
+    disk2: h.disk2,
+    platform: h.platformKind,
+    rtc: { startTime: h.rtcStart, ticksPerSecond: VIRTUAL_IPS, memSize: h.memSize },
+    onReset: () => h.log("i8042: the guest pulsed the CPU reset line (not supported: ignored)"),
+    // ---- end APIC platform ----
     log: h.log,
   });
   const clock = new InstructionClock(VIRTUAL_IPS);
   let input: number[] = [];
+  // ---- APIC platform: the CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's.
+  // The local APIC timer's bus clock is the virtual clock itself (one count per instruction-equivalent: 100 MHz);
+  // the RTC counts the same virtual time. ----
+  const lapic = d.lapic, rtc = d.rtc;
   return {
     devices: d,
     bus: d.bus,
-    pic: { peek: () => peekPicVector(d.pic), acknowledge: () => d.pic.acknowledge() },
+    pic: lapic ? d.cpu : { peek: () => peekPicVector(d.pic), acknowledge: () => d.pic.acknowledge() },
+    mpTables: d.mpConfig ?? undefined,
+    cpuid: lapic ? { apic: true } : undefined,
     timers: {
-      untilNext: () => clock.instructionsFor(d.pit.nextEventTicks()),
+      untilNext: () => {
+        let n = clock.instructionsFor(d.pit.nextEventTicks());
+        if (lapic) n = Math.min(n, lapic.nextEventTicks());
+        return Math.min(n, rtc.nextEventTicks());
+      },
       advance: (n) => {
+        lapic?.advance(n);
+        rtc.advance(n);
         while (n > 0) {
           const chunk = Math.min(n, 1e9); // InstructionClock.ticksFor takes at most 1e9 per call
           d.pit.advance(clock.ticksFor(chunk));
@@ -474,10 +526,15 @@ export function pcPlatform(h: PlatformHooks): Platform & { devices: PcDevices } 
       },
       uart: { ...d.uart.stats },
       pit: { ...d.pit.stats },
+      ...(lapic ? { lapic: { ...lapic.stats }, ioapic: { ...d.ioapic!.stats } } : {}),
       guestErrors: {
         pic: Object.fromEntries(d.pic.errors.counts),
         pit: Object.fromEntries(d.pit.errors.counts),
         uart: Object.fromEntries(d.uart.errors.counts),
+        ...(lapic ? { lapic: Object.fromEntries(lapic.errors.counts), ioapic: Object.fromEntries(d.ioapic!.errors.counts) } : {}),
+        i8042: Object.fromEntries(d.kbc.errors.counts),
+        rtc: Object.fromEntries(d.rtc.errors.counts),
+        ...(d.ata ? { ata: Object.fromEntries(d.ata.errors.counts) } : {}),
       },
     }),
   };

@@ -3,7 +3,7 @@
 // line must equal the native binary's.
 import { describe, it, expect, beforeAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -154,5 +154,14 @@ describe("dist/cli.js", () => {
     expect(r.status).toBe(6);
     expect(r.stdout).toBe("BEGIN\n");
     expect(r.stderr).toBe("wasmvisor: stopped after 10000 instructions (--max-instructions)\n");
+  });
+
+  it.skipIf(!HAVE_CPU)("a read-only disk image is attached read-only, with a one-line warning", () => {
+    const img = join(tmp, "ro.img");
+    writeFileSync(img, new Uint8Array(1 << 20));
+    chmodSync(img, 0o444);
+    const r = cli("run", join(PEERS, "guest-1.elf"), "--disk", img);
+    expect(r.stderr).toBe(`wasmvisor: disk image '${img}' is read-only: attached read-only, guest writes fail with an ATA/virtio error\n`);
+    expect(r.status).toBe(1);
   });
 });

@@ -7,13 +7,15 @@ function setup() {
   const buf = new Uint8Array(OFF + RAM);
   const dv = new DataView(buf.buffer);
   let flushes = 0;
+  const invlpgs: number[] = [];
   const mem: PhysMem = {
     read32: (a) => dv.getUint32(a, true), write32: (a, v) => dv.setUint32(a, v >>> 0, true),
     fill: (a, l, v) => buf.fill(v, a, a + l), read: (a, l) => buf.slice(a, a + l), flushTlb: () => { flushes++; },
+    write: (a, d) => buf.set(d, a), invlpg: (lin) => { invlpgs.push(lin); },
   };
   const s = new ShadowMmu({ mem, ramOffset: OFF, ramSize: RAM, poolStart: 0x1000, poolEnd: 0x20000, vmmPt: 0 });
   const g = { w: (gpa: number, v: number) => dv.setUint32(OFF + gpa, v >>> 0, true), r: (gpa: number) => dv.getUint32(OFF + gpa, true) };
-  return { s, g, mem, flushes: () => flushes };
+  return { s, g, mem, flushes: () => flushes, invlpgs };
 }
 const PG = { pg: true, wp: true, pse: true, cr3: 0x10000 };
 
@@ -116,5 +118,47 @@ describe("shadow paging", () => {
     g.w(0x11000, (RAM + 0x1000) | 7);
     s.activate(PG, false);
     expect(() => s.fill(0, s.walk(PG, 0, false, false, true), false)).toThrow(/outside/);
+  });
+  it("paging off: one hidden fault fills the whole 4 MiB region (protected frames read-only, nothing past RAM)", () => {
+    const { s, mem } = setup();
+    const NOPG = { pg: false, wp: false, pse: false, cr3: 0 };
+    s.isCodeFrame = (f) => f === 0x5;
+    s.activate(NOPG, false);
+    s.fill(0x1234, s.walk(NOPG, 0x1234, true, false, true), true);
+    expect(mem.read32(s.spteAddr(0x0)) >>> 0).toBe((OFF | 7) >>> 0);
+    expect(mem.read32(s.spteAddr(0x3ff000)) >>> 0).toBe((OFF + 0x3ff000) | 7);
+    expect(mem.read32(s.spteAddr(0x5000)) & 2).toBe(0); // translated code stays write-protected
+    // a region past RAM: nothing mapped there
+    s.fill(0x3ff000, s.walk(NOPG, 0x3ff000, false, false, true), false);
+    expect(s.spteAddr(0x400000)).toBe(-1);
+  });
+  it("a guest 4 MiB page is filled whole, read-only until its PDE is dirty", () => {
+    const { s, g, mem } = setup();
+    g.w(0x10000 + 4, 0x000087); // PDE 1: 4 MiB at guest-physical 0, not yet accessed/dirty
+    s.activate(PG, false);
+    s.fill(0x400000, s.walk(PG, 0x400000, false, false, true), false);
+    expect(g.r(0x10000 + 4) & 0x60).toBe(0x20);
+    expect(mem.read32(s.spteAddr(0x7ff000)) >>> 0).toBe((OFF + 0x3ff000) | 5);
+    s.fill(0x400000, s.walk(PG, 0x400000, true, false, true), true);
+    expect(g.r(0x10000 + 4) & 0x60).toBe(0x60);
+    expect(mem.read32(s.spteAddr(0x7ff000)) >>> 0).toBe((OFF + 0x3ff000) | 7);
+  });
+  it("a PTE change and invlpg drop one page from the TLB, a PDE change flushes it", () => {
+    const { s, g, flushes, invlpgs } = setup();
+    g.w(0x10000, 0x11000 | 7);
+    g.w(0x11000 + 4, 0x30000 | 7);
+    s.activate(PG, false);
+    s.fill(0x1000, s.walk(PG, 0x1000, false, false, true), false);
+    const f0 = flushes();
+    const b = s.snapshot(0x11);
+    g.w(0x11000 + 4, 0x31000 | 7);
+    s.commitWrite(0x11, b);
+    s.invlpg(0x2000);
+    expect(invlpgs).toEqual([0x1000, 0x2000]);
+    expect(flushes()).toBe(f0);
+    const pb = s.snapshot(0x10);
+    g.w(0x10000, 0x12000 | 7);
+    s.commitWrite(0x10, pb);
+    expect(flushes()).toBe(f0 + 1);
   });
 });

@@ -1,13 +1,20 @@
-// ata.ts — ATA/IDE primary channel in PIO mode (command block 0x1f0-0x1f7, control block 0x3f6, IRQ 14) with one
-// hard disk as device 0. Pure state machine over a BlockBackend; commands complete synchronously, so BSY is only
-// ever seen during a software reset.
-// References: ATA/ATAPI-6 (T13 1410D) §6 register descriptions, §9 protocols (PIO data-in 9.5, PIO data-out 9.6,
-// non-data 9.4, software reset 9.2/9.3), §8 command descriptions (IDENTIFY DEVICE 8.15 with its word table).
+// ata.ts — an ATA/IDE channel in PIO mode (primary: command block 0x1f0-0x1f7, control block 0x3f6, IRQ 14;
+// secondary: 0x170-0x177, 0x376, IRQ 15) with up to two hard disks, device 0 (master) and device 1 (slave).
+// Pure state machine over BlockBackends; commands complete synchronously, so BSY is only ever seen during a
+// software reset.
+// References: ATA/ATAPI-6 (T13 1410D) §5.2 (device selection, INTRQ), §6 register descriptions, §9 protocols (PIO
+// data-in 9.5, PIO data-out 9.6, non-data 9.4, software reset 9.2/9.3), §8 command descriptions (IDENTIFY DEVICE
+// 8.15 with its word table, EXECUTE DEVICE DIAGNOSTIC 8.11).
 //
-// Device 1 is absent. Per ATA-6 §6 (device 0 responding for an absent device 1) and as QEMU does: with DEV=1 the
-// Status and Alternate Status registers read 00h, the Error register reads 00h, the shared command-block registers
-// read what was written, and commands other than EXECUTE DEVICE DIAGNOSTIC are ignored (counted). INTRQ is only
-// driven while device 0 is selected and nIEN=0 (§5.2.11: otherwise high impedance).
+// Two devices: the command-block registers are written to both devices; each device keeps its own Status, Error,
+// data buffer, transfer and interrupt-pending state, and the one selected by the DEV bit answers reads and drives
+// INTRQ (only with nIEN=0; §5.2.11: otherwise high impedance). Simplification: the LBA/count registers are one
+// shared copy (a command's progress written back by one device is visible with the other selected).
+// Absent device 1 (per ATA-6 §6, device 0 responding for an absent device 1, and as QEMU does): with DEV=1 the
+// Status and Alternate Status registers read 00h, the Error register reads 00h, the shared registers read what was
+// written, and commands other than EXECUTE DEVICE DIAGNOSTIC are ignored (counted).
+// Absent device 0 with device 1 present (as QEMU does, so that a driver polling for DRDY with device 0 selected
+// does not hang): device 0 reads Status 50h and aborts every command except EXECUTE DEVICE DIAGNOSTIC (counted).
 // Supported: IDENTIFY DEVICE, READ/WRITE SECTORS (+EXT, LBA48), READ VERIFY (+EXT), FLUSH CACHE (+EXT), SET FEATURES
 // (write cache, PIO transfer modes), INITIALIZE DEVICE PARAMETERS, EXECUTE DEVICE DIAGNOSTIC, CHECK POWER MODE,
 // IDLE/STANDBY (immediate), RECALIBRATE, SEEK; CHS and LBA28/LBA48 addressing. No DMA, no READ/WRITE MULTIPLE
@@ -19,6 +26,9 @@ import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts
 export const ATA_PRIMARY_BASE = 0x1f0;
 export const ATA_PRIMARY_CTRL = 0x3f6;
 export const ATA_PRIMARY_IRQ = 14;
+export const ATA_SECONDARY_BASE = 0x170;
+export const ATA_SECONDARY_CTRL = 0x376;
+export const ATA_SECONDARY_IRQ = 15;
 
 // Status register (§6.14)
 export const ST_BSY = 0x80, ST_DRDY = 0x40, ST_DF = 0x20, ST_DSC = 0x10, ST_DRQ = 0x08, ST_ERR = 0x01;
@@ -69,55 +79,70 @@ function putString(words: Uint16Array, first: number, count: number, s: string):
   }
 }
 
+/** Per-device state: each device on the cable has its own status, error, buffer and transfer (ATA-6 §5.2). */
+class AtaDrive {
+  status = ST_DRDY | ST_DSC;
+  error = 0x01; // diagnostic "passed" after power-on (§9.1)
+  intPending = false;
+  readonly buf = new Uint8Array(SECTOR_SIZE);
+  pos = 0;
+  xfer: Transfer = "none";
+  xferLba = 0;
+  xferLeft = 0;
+  xferAddr: Addressing = { mode: "lba28" };
+  writeCache = true;
+  curHeads: number;
+  curSpt: number;
+  readonly geom: ReturnType<typeof defaultGeometry>;
+  readonly identifyData = new Uint8Array(SECTOR_SIZE);
+
+  /** backend null: device 0 absent while device 1 is present (answers registers, aborts commands) */
+  constructor(readonly backend: BlockBackend | null, readonly index: 0 | 1) {
+    this.geom = defaultGeometry(backend?.sectorCount ?? 1);
+    this.curHeads = this.geom.heads;
+    this.curSpt = this.geom.sectorsPerTrack;
+  }
+}
+
+export interface AtaChannelOptions extends AtaOptions {
+  /** the disk on device 1 (slave) */
+  slave?: BlockBackend | null;
+}
+
 export class AtaChannel {
-  /** IoDevice for the command block (8 ports at 0x1f0) */
+  /** IoDevice for the command block (8 ports at 0x1f0 / 0x170) */
   readonly command: IoDevice;
-  /** IoDevice for the control block (1 port at 0x3f6: alternate status / device control) */
+  /** IoDevice for the control block (1 port at 0x3f6 / 0x376: alternate status / device control) */
   readonly control: IoDevice;
   readonly errors: GuestErrors;
   readonly stats = { sectorsRead: 0, sectorsWritten: 0, commands: 0, interrupts: 0 };
 
-  // task file (shared by both devices); *Hob = previous value, for LBA48 (§6: "HOB")
+  // task file (shared by both devices: writes go to both, §6); *Hob = previous value, for LBA48 (§6: "HOB")
   private features = 0;
   private count = 0; private countHob = 0;
   private lbaLow = 0; private lbaLowHob = 0;
   private lbaMid = 0; private lbaMidHob = 0;
   private lbaHigh = 0; private lbaHighHob = 0;
   private device = 0;
-  private status = ST_DRDY | ST_DSC;
-  private error = 0x01; // diagnostic "passed" after power-on (§9.1)
   private devControl = 0;
   private inReset = false;
-
-  private intPending = false;
   private irqLevel = false;
 
-  // PIO transfer state
-  private readonly buf = new Uint8Array(SECTOR_SIZE);
-  private pos = 0;
-  private xfer: Transfer = "none";
-  private xferLba = 0;
-  private xferLeft = 0;
-  private xferAddr: Addressing = { mode: "lba28" };
-
-  // settings
-  private writeCache = true;
-  private curHeads: number;
-  private curSpt: number;
-  private readonly geom: ReturnType<typeof defaultGeometry>;
-  private readonly identifyData: Uint8Array;
-
+  /** [device 0, device 1]; device 0 is a "phantom" (backend null) when only device 1 has a disk */
+  private readonly drives: [AtaDrive | null, AtaDrive | null];
   private readonly irq: IrqLine;
   private readonly opts: AtaOptions;
 
-  constructor(readonly backend: BlockBackend, opts: AtaOptions = {}) {
-    if (!Number.isSafeInteger(backend.sectorCount) || backend.sectorCount < 1) throw new RangeError("wasmvisor ata: backend has no sectors");
+  /** `master` is the disk on device 0 (null: none); opts.slave the disk on device 1. At least one is required. */
+  constructor(master: BlockBackend | null, opts: AtaChannelOptions = {}) {
+    const slave = opts.slave ?? null;
+    for (const b of [master, slave]) {
+      if (b && (!Number.isSafeInteger(b.sectorCount) || b.sectorCount < 1)) throw new RangeError("wasmvisor ata: backend has no sectors");
+    }
+    if (!master && !slave) throw new RangeError("wasmvisor ata: a channel needs at least one disk");
+    this.drives = [new AtaDrive(master, 0), slave ? new AtaDrive(slave, 1) : null];
     this.irq = opts.irq ?? noIrq;
     this.errors = new GuestErrors("ata", opts.log);
-    this.geom = defaultGeometry(backend.sectorCount);
-    this.curHeads = this.geom.heads;
-    this.curSpt = this.geom.sectorsPerTrack;
-    this.identifyData = new Uint8Array(SECTOR_SIZE);
     this.opts = opts;
     this.command = {
       read: (o, s) => this.readCommand(o, s),
@@ -125,11 +150,17 @@ export class AtaChannel {
     };
     this.control = {
       read: (_o, s) => {
-        const v = this.slaveSelected() ? 0 : this.status; // alternate status: no interrupt side effect
+        const d = this.selected();
+        const v = d ? d.status : 0; // alternate status: no interrupt side effect
         return s === 1 ? v : s === 2 ? v | 0xff00 : (v | 0xffffff00) >>> 0;
       },
       write: (_o, _s, v) => this.writeDeviceControl(v & 0xff),
     };
+  }
+
+  /** The disk on device 0 (null if only device 1 has one). */
+  get backend(): BlockBackend | null {
+    return this.drives[0]!.backend;
   }
 
   /** Current INTRQ pin level. */
@@ -137,16 +168,18 @@ export class AtaChannel {
     return this.irqLevel;
   }
 
-  /** The 512-byte IDENTIFY DEVICE block as the guest would read it (little-endian words). */
-  identify(): Uint8Array {
+  /** The 512-byte IDENTIFY DEVICE block of device `dev` as the guest would read it (little-endian words). */
+  identify(dev: 0 | 1 = 0): Uint8Array {
+    const d = this.drives[dev];
+    if (!d?.backend) throw new RangeError(`wasmvisor ata: no disk on device ${dev}`);
     const w = new Uint16Array(256);
-    const n = this.backend.sectorCount;
-    const g = this.geom;
+    const n = d.backend.sectorCount;
+    const g = d.geom;
     w[0] = 0x0040; // ATA device, fixed (bit 15 = 0; bit 6 obsolete "not removable", kept as drives report it)
     w[1] = g.cylinders;
     w[3] = g.heads;
     w[6] = g.sectorsPerTrack;
-    putString(w, 10, 10, this.opts.serial ?? "WVSR0001");
+    putString(w, 10, 10, (this.opts.serial ?? "WVSR0001") + (dev ? "-1" : ""));
     putString(w, 23, 4, this.opts.firmware ?? "0.1");
     putString(w, 27, 20, this.opts.model ?? "WASMVISOR HARDDISK");
     w[47] = 0x8000; // READ/WRITE MULTIPLE: 0 sectors (not supported)
@@ -154,11 +187,11 @@ export class AtaChannel {
     w[50] = 0x4000; // bit 14 shall be one
     w[51] = 0x0200; // PIO timing mode 2 (obsolete field)
     w[53] = 0x0003; // words 54-58 and 64-70 valid
-    const curCyl = Math.min(0xffff, Math.floor(Math.min(n, 16383 * 16 * 63) / (this.curHeads * this.curSpt)));
+    const curCyl = Math.min(0xffff, Math.floor(Math.min(n, 16383 * 16 * 63) / (d.curHeads * d.curSpt)));
     w[54] = curCyl;
-    w[55] = this.curHeads;
-    w[56] = this.curSpt;
-    const curCap = curCyl * this.curHeads * this.curSpt;
+    w[55] = d.curHeads;
+    w[56] = d.curSpt;
+    const curCap = curCyl * d.curHeads * d.curSpt;
     w[57] = curCap & 0xffff;
     w[58] = curCap >>> 16;
     const lba28 = Math.min(n, LBA28_MAX);
@@ -170,16 +203,18 @@ export class AtaChannel {
     w[82] = 0x4020; // NOP, write cache
     w[83] = 0x7400; // bit 14 one; FLUSH CACHE EXT, FLUSH CACHE, 48-bit address
     w[84] = 0x4000;
-    w[85] = 0x4000 | (this.writeCache ? 0x0020 : 0);
+    w[85] = 0x4000 | (d.writeCache ? 0x0020 : 0);
     w[86] = 0x3400;
     w[87] = 0x4000;
-    w[93] = 0x400b; // device 0, jumper-selected, passed diagnostics (bit 14 one)
+    // word 93 (§8.15.50, hardware reset result): device 0 — bit 0 one, bits 2:1 = 01 jumper, bit 3 passed diagnostics,
+    // bits 4/5 PDIAG-/DASP- seen (device 1 present); device 1 — bit 8 one, bits 10:9 = 01 jumper, bit 11 PDIAG- asserted
+    w[93] = dev === 0 ? 0x400b | (this.drives[1] ? 0x0030 : 0) : 0x4b00;
     // words 100-103: 48-bit capacity
     w[100] = n & 0xffff;
     w[101] = Math.floor(n / 0x10000) & 0xffff;
     w[102] = Math.floor(n / 0x100000000) & 0xffff;
     w[103] = Math.floor(n / 0x1000000000000) & 0xffff;
-    const b = this.identifyData;
+    const b = d.identifyData;
     for (let i = 0; i < 255; i++) { b[2 * i] = w[i] & 0xff; b[2 * i + 1] = w[i] >> 8; }
     // word 255: integrity word — signature A5h, checksum making the byte sum of the block 0 (§8.15.63)
     b[510] = 0xa5;
@@ -191,8 +226,9 @@ export class AtaChannel {
 
   // ---------------------------------------------------------------- register access
 
-  private slaveSelected(): boolean {
-    return (this.device & DEV_DEV) !== 0;
+  /** The selected device, or null when device 1 is selected and absent. */
+  private selected(): AtaDrive | null {
+    return this.drives[(this.device & DEV_DEV) ? 1 : 0];
   }
 
   private readCommand(offset: number, size: AccessSize): number {
@@ -203,18 +239,19 @@ export class AtaChannel {
       return v >>> 0;
     }
     const hob = (this.devControl & CTL_HOB) !== 0;
+    const d = this.selected();
     switch (offset) {
-      case 1: return this.slaveSelected() ? 0 : this.error;
+      case 1: return d ? d.error : 0;
       case 2: return hob ? this.countHob : this.count;
       case 3: return hob ? this.lbaLowHob : this.lbaLow;
       case 4: return hob ? this.lbaMidHob : this.lbaMid;
       case 5: return hob ? this.lbaHighHob : this.lbaHigh;
       case 6: return this.device | 0xa0; // bits 7 and 5 obsolete, read as one
       case 7:
-        if (this.slaveSelected()) return 0;
+        if (!d) return 0;
         // reading Status acknowledges the interrupt (§5.2.11 INTRQ)
-        if (this.intPending) { this.intPending = false; this.updateIrq(); }
-        return this.status;
+        if (d.intPending) { d.intPending = false; this.updateIrq(); }
+        return d.status;
     }
     this.errors.report("bad-offset", `read at offset ${offset}`);
     return 0xff;
@@ -250,17 +287,23 @@ export class AtaChannel {
     this.devControl = v & (CTL_NIEN | CTL_SRST | CTL_HOB);
     if (v & CTL_SRST) {
       if (!wasReset) {
-        // §9.2: SRST asserted — abort everything, BSY until released
+        // §9.2: SRST asserted — abort everything on both devices, BSY until released
         this.inReset = true;
-        this.xfer = "none";
-        this.status = ST_BSY;
-        this.intPending = false;
+        for (const d of this.drives) {
+          if (!d) continue;
+          d.xfer = "none";
+          d.status = ST_BSY;
+          d.intPending = false;
+        }
       }
     } else if (wasReset) {
-      // §9.3: reset complete — diagnostic code 01h (device 0 passed, device 1 absent), ATA signature, no interrupt
+      // §9.3: reset complete — diagnostic code 01h (device 0 passed, device 1 passed or absent), signature, no interrupt
       this.inReset = false;
-      this.status = ST_DRDY | ST_DSC;
-      this.error = 0x01;
+      for (const d of this.drives) {
+        if (!d) continue;
+        d.status = ST_DRDY | ST_DSC;
+        d.error = 0x01;
+      }
       this.setSignature();
     }
     this.updateIrq();
@@ -282,13 +325,14 @@ export class AtaChannel {
   }
 
   private readWord(): number {
-    if (this.xfer !== "in" || this.slaveSelected()) {
+    const d = this.selected();
+    if (!d || d.xfer !== "in") {
       this.errors.report("data-without-drq", "data read without DRQ");
       return 0xffff;
     }
-    const v = this.buf[this.pos] | (this.buf[this.pos + 1] << 8);
-    this.pos += 2;
-    if (this.pos >= SECTOR_SIZE) this.blockReadDone();
+    const v = d.buf[d.pos] | (d.buf[d.pos + 1] << 8);
+    d.pos += 2;
+    if (d.pos >= SECTOR_SIZE) this.blockReadDone(d);
     return v;
   }
 
@@ -302,172 +346,196 @@ export class AtaChannel {
   }
 
   private writeWord(v: number): void {
-    if (this.xfer !== "out" || this.slaveSelected()) {
+    const d = this.selected();
+    if (!d || d.xfer !== "out") {
       this.errors.report("data-without-drq", "data write without DRQ");
       return;
     }
-    this.buf[this.pos] = v & 0xff;
-    this.buf[this.pos + 1] = v >> 8;
-    this.pos += 2;
-    if (this.pos >= SECTOR_SIZE) this.blockWriteDone();
+    d.buf[d.pos] = v & 0xff;
+    d.buf[d.pos + 1] = v >> 8;
+    d.pos += 2;
+    if (d.pos >= SECTOR_SIZE) this.blockWriteDone(d);
   }
 
   // ---------------------------------------------------------------- command completion (§9 protocols)
 
-  private raise(): void {
-    this.intPending = true;
+  private raise(d: AtaDrive): void {
+    d.intPending = true;
     this.stats.interrupts++;
     this.updateIrq();
   }
 
+  /** INTRQ is driven by the selected device only, and only with nIEN = 0 (§5.2.11: otherwise high impedance). */
   private updateIrq(): void {
-    const level = this.intPending && (this.devControl & CTL_NIEN) === 0 && !this.slaveSelected();
+    const d = this.selected();
+    const level = !!d && d.intPending && (this.devControl & CTL_NIEN) === 0;
     if (level !== this.irqLevel) {
       this.irqLevel = level;
       this.irq(level);
     }
   }
 
-  private complete(): void {
-    this.xfer = "none";
-    this.status = ST_DRDY | ST_DSC;
-    this.error = 0;
-    this.raise();
+  private complete(d: AtaDrive): void {
+    d.xfer = "none";
+    d.status = ST_DRDY | ST_DSC;
+    d.error = 0;
+    this.raise(d);
   }
 
-  private fail(err: number, why: string): void {
+  private fail(d: AtaDrive, err: number, why: string): void {
     this.errors.report("command-error", why);
-    this.xfer = "none";
-    this.status = ST_DRDY | ST_DSC | ST_ERR;
-    this.error = err;
-    this.raise();
+    d.xfer = "none";
+    d.status = ST_DRDY | ST_DSC | ST_ERR;
+    d.error = err;
+    this.raise(d);
   }
 
   /** PIO data-in: a block is ready — DRQ and an interrupt per block (§9.5). */
-  private dataInReady(): void {
-    this.pos = 0;
-    this.xfer = "in";
-    this.status = ST_DRDY | ST_DSC | ST_DRQ;
-    this.error = 0;
-    this.raise();
+  private dataInReady(d: AtaDrive): void {
+    d.pos = 0;
+    d.xfer = "in";
+    d.status = ST_DRDY | ST_DSC | ST_DRQ;
+    d.error = 0;
+    this.raise(d);
   }
 
   private executeCommand(cmd: number): void {
-    if (this.slaveSelected() && cmd !== CMD.EXECUTE_DIAGNOSTIC) {
+    const d = this.selected();
+    if (cmd === CMD.EXECUTE_DIAGNOSTIC) return this.diagnostic();
+    if (!d) {
       this.errors.report("absent-slave", `command ${hex(cmd)} to absent device 1 ignored`);
       return;
     }
     this.stats.commands++;
-    if (this.xfer !== "none") this.errors.report("command-during-transfer", `command ${hex(cmd)} while DRQ; transfer aborted`);
-    this.xfer = "none";
-    this.intPending = false; // writing the Command register negates INTRQ
+    if (d.xfer !== "none") this.errors.report("command-during-transfer", `command ${hex(cmd)} while DRQ; transfer aborted`);
+    d.xfer = "none";
+    d.intPending = false; // writing the Command register negates INTRQ
     this.updateIrq();
+    const backend = d.backend;
+    if (!backend) {
+      // device 0 absent, device 1 present: commands to device 0 are aborted (as QEMU's IDE does)
+      this.errors.report("absent-master", `command ${hex(cmd)} to absent device 0 aborted`);
+      d.status = ST_DRDY | ST_DSC | ST_ERR;
+      d.error = ERR_ABRT;
+      this.raise(d);
+      return;
+    }
     switch (cmd) {
       case CMD.IDENTIFY:
-        this.buf.set(this.identify());
-        this.dataInReady();
+        d.buf.set(this.identify(d.index));
+        this.dataInReady(d);
         return;
       case CMD.READ_SECTORS: case CMD.READ_SECTORS_NR: case CMD.READ_SECTORS_EXT:
-        if (this.beginTransfer(cmd === CMD.READ_SECTORS_EXT)) this.readBlock();
+        if (this.beginTransfer(d, cmd === CMD.READ_SECTORS_EXT)) this.readBlock(d);
         return;
       case CMD.WRITE_SECTORS: case CMD.WRITE_SECTORS_NR: case CMD.WRITE_SECTORS_EXT:
-        if (this.backend.readonly) return this.fail(ERR_ABRT, "write to a read-only image");
-        if (!this.beginTransfer(cmd === CMD.WRITE_SECTORS_EXT)) return;
-        if (this.xferLba >= this.backend.sectorCount) return this.fail(ERR_IDNF, `write LBA ${this.xferLba} beyond ${this.backend.sectorCount} sectors`);
+        if (backend.readonly) return this.fail(d, ERR_ABRT, "write to a read-only image");
+        if (!this.beginTransfer(d, cmd === CMD.WRITE_SECTORS_EXT)) return;
+        if (d.xferLba >= backend.sectorCount) return this.fail(d, ERR_IDNF, `write LBA ${d.xferLba} beyond ${backend.sectorCount} sectors`);
         // PIO data-out: the first block is requested without an interrupt (§9.6)
-        this.pos = 0;
-        this.xfer = "out";
-        this.status = ST_DRDY | ST_DSC | ST_DRQ;
+        d.pos = 0;
+        d.xfer = "out";
+        d.status = ST_DRDY | ST_DSC | ST_DRQ;
         return;
       case CMD.READ_VERIFY: case CMD.READ_VERIFY_NR: case CMD.READ_VERIFY_EXT: {
-        if (!this.beginTransfer(cmd === CMD.READ_VERIFY_EXT)) return;
-        const end = this.xferLba + this.xferLeft;
-        if (end > this.backend.sectorCount) {
-          this.setAddress(Math.max(this.xferLba, this.backend.sectorCount));
-          return this.fail(ERR_IDNF, `verify beyond ${this.backend.sectorCount} sectors`);
+        if (!this.beginTransfer(d, cmd === CMD.READ_VERIFY_EXT)) return;
+        const end = d.xferLba + d.xferLeft;
+        if (end > backend.sectorCount) {
+          this.setAddress(d, Math.max(d.xferLba, backend.sectorCount));
+          return this.fail(d, ERR_IDNF, `verify beyond ${backend.sectorCount} sectors`);
         }
-        return this.complete();
+        return this.complete(d);
       }
       case CMD.FLUSH_CACHE: case CMD.FLUSH_CACHE_EXT:
         try {
-          this.backend.flush();
+          backend.flush();
         } catch (e) {
-          return this.fail(ERR_ABRT, `flush failed: ${(e as Error).message}`);
+          return this.fail(d, ERR_ABRT, `flush failed: ${(e as Error).message}`);
         }
-        return this.complete();
+        return this.complete(d);
       case CMD.SET_FEATURES:
-        return this.setFeatures();
+        return this.setFeatures(d);
       case CMD.INITIALIZE_PARAMS: {
         const spt = this.count, heads = (this.device & 0x0f) + 1;
-        if (spt === 0) return this.fail(ERR_ABRT, "INITIALIZE DEVICE PARAMETERS with 0 sectors per track");
-        this.curSpt = spt;
-        this.curHeads = heads;
-        return this.complete();
+        if (spt === 0) return this.fail(d, ERR_ABRT, "INITIALIZE DEVICE PARAMETERS with 0 sectors per track");
+        d.curSpt = spt;
+        d.curHeads = heads;
+        return this.complete(d);
       }
-      case CMD.EXECUTE_DIAGNOSTIC:
-        // §8.11: always answered by device 0; result 01h = device 0 passed, device 1 absent
-        this.setSignature();
-        this.status = ST_DRDY | ST_DSC;
-        this.error = 0x01;
-        this.raise();
-        return;
       case CMD.CHECK_POWER_MODE:
         this.count = 0xff; // active or idle
-        return this.complete();
+        return this.complete(d);
       case CMD.STANDBY_IMMEDIATE: case CMD.IDLE_IMMEDIATE: case CMD.STANDBY: case CMD.IDLE:
-        return this.complete();
+        return this.complete(d);
       default:
-        if ((cmd & 0xf0) === CMD.RECALIBRATE || (cmd & 0xf0) === CMD.SEEK) return this.complete(); // legacy, no-ops
+        if ((cmd & 0xf0) === CMD.RECALIBRATE || (cmd & 0xf0) === CMD.SEEK) return this.complete(d); // legacy, no-ops
         // NOP (00h) always aborts (§8.22); IDENTIFY PACKET DEVICE aborts on a non-packet device
-        return this.fail(ERR_ABRT, `unsupported command ${hex(cmd)}`);
+        return this.fail(d, ERR_ABRT, `unsupported command ${hex(cmd)}`);
     }
   }
 
-  private setFeatures(): void {
+  /**
+   * EXECUTE DEVICE DIAGNOSTIC (§8.11): addressed to both devices whichever is selected; device 0 reports 01h
+   * (device 0 passed, device 1 passed or absent), device 1 01h; signatures; device 0 selected; interrupt.
+   */
+  private diagnostic(): void {
+    this.stats.commands++;
+    for (const d of this.drives) {
+      if (!d) continue;
+      d.xfer = "none";
+      d.status = ST_DRDY | ST_DSC;
+      d.error = 0x01;
+      d.intPending = false;
+    }
+    this.setSignature();
+    this.raise(this.drives[0]!);
+  }
+
+  private setFeatures(d: AtaDrive): void {
     switch (this.features) {
-      case 0x02: this.writeCache = true; return this.complete();
-      case 0x82: this.writeCache = false; return this.complete();
+      case 0x02: d.writeCache = true; return this.complete(d);
+      case 0x82: d.writeCache = false; return this.complete(d);
       case 0x03: { // set transfer mode: PIO default (00h/01h) and PIO flow-control modes 0-4 (08h-0Ch); no DMA
         const m = this.count;
-        if (m === 0x00 || m === 0x01 || (m >= 0x08 && m <= 0x0c)) return this.complete();
-        return this.fail(ERR_ABRT, `SET FEATURES transfer mode ${hex(m)} not supported`);
+        if (m === 0x00 || m === 0x01 || (m >= 0x08 && m <= 0x0c)) return this.complete(d);
+        return this.fail(d, ERR_ABRT, `SET FEATURES transfer mode ${hex(m)} not supported`);
       }
       case 0x55: case 0xaa: case 0x66: case 0xcc: // read look-ahead off/on, revert to defaults off/on
-        return this.complete();
+        return this.complete(d);
       default:
-        return this.fail(ERR_ABRT, `SET FEATURES subcommand ${hex(this.features)} not supported`);
+        return this.fail(d, ERR_ABRT, `SET FEATURES subcommand ${hex(this.features)} not supported`);
     }
   }
 
   /** Decode the address and count of a read/write command. False if it already failed (bad CHS address). */
-  private beginTransfer(ext: boolean): boolean {
+  private beginTransfer(d: AtaDrive, ext: boolean): boolean {
     if (ext) {
-      this.xferAddr = { mode: "lba48" };
-      this.xferLba = this.lbaHighHob * 2 ** 40 + this.lbaMidHob * 2 ** 32 + this.lbaLowHob * 2 ** 24 +
+      d.xferAddr = { mode: "lba48" };
+      d.xferLba = this.lbaHighHob * 2 ** 40 + this.lbaMidHob * 2 ** 32 + this.lbaLowHob * 2 ** 24 +
         this.lbaHigh * 2 ** 16 + this.lbaMid * 2 ** 8 + this.lbaLow;
       const n = (this.countHob << 8) | this.count;
-      this.xferLeft = n === 0 ? 65536 : n;
+      d.xferLeft = n === 0 ? 65536 : n;
       return true;
     }
-    this.xferLeft = this.count === 0 ? 256 : this.count;
+    d.xferLeft = this.count === 0 ? 256 : this.count;
     if (this.device & DEV_LBA) {
-      this.xferAddr = { mode: "lba28" };
-      this.xferLba = ((this.device & 0x0f) << 24 | this.lbaHigh << 16 | this.lbaMid << 8 | this.lbaLow) >>> 0;
+      d.xferAddr = { mode: "lba28" };
+      d.xferLba = ((this.device & 0x0f) << 24 | this.lbaHigh << 16 | this.lbaMid << 8 | this.lbaLow) >>> 0;
       return true;
     }
-    this.xferAddr = { mode: "chs" };
+    d.xferAddr = { mode: "chs" };
     const cyl = (this.lbaHigh << 8) | this.lbaMid, head = this.device & 0x0f, sector = this.lbaLow;
-    if (sector < 1 || sector > this.curSpt || head >= this.curHeads) {
-      this.fail(ERR_IDNF, `bad CHS address ${cyl}/${head}/${sector}`);
+    if (sector < 1 || sector > d.curSpt || head >= d.curHeads) {
+      this.fail(d, ERR_IDNF, `bad CHS address ${cyl}/${head}/${sector}`);
       return false;
     }
-    this.xferLba = (cyl * this.curHeads + head) * this.curSpt + sector - 1;
+    d.xferLba = (cyl * d.curHeads + head) * d.curSpt + sector - 1;
     return true;
   }
 
   /** Write an LBA back into the task file in the addressing mode of the command (error location / progress). */
-  private setAddress(lba: number): void {
-    switch (this.xferAddr.mode) {
+  private setAddress(d: AtaDrive, lba: number): void {
+    switch (d.xferAddr.mode) {
       case "lba48":
         this.lbaLow = lba & 0xff; this.lbaMid = (lba >>> 8) & 0xff; this.lbaHigh = (lba >>> 16) & 0xff;
         this.lbaLowHob = Math.floor(lba / 2 ** 24) & 0xff; this.lbaMidHob = Math.floor(lba / 2 ** 32) & 0xff; this.lbaHighHob = Math.floor(lba / 2 ** 40) & 0xff;
@@ -477,7 +545,7 @@ export class AtaChannel {
         this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
         break;
       case "chs": {
-        const spt = this.curSpt, heads = this.curHeads;
+        const spt = d.curSpt, heads = d.curHeads;
         const cyl = Math.min(0xffff, Math.floor(lba / (spt * heads)));
         this.lbaLow = (lba % spt) + 1;
         this.device = (this.device & 0xf0) | (Math.floor(lba / spt) % heads);
@@ -487,60 +555,60 @@ export class AtaChannel {
     }
   }
 
-  private setRemaining(n: number): void {
+  private setRemaining(d: AtaDrive, n: number): void {
     this.count = n & 0xff;
-    if (this.xferAddr.mode === "lba48") this.countHob = (n >> 8) & 0xff;
+    if (d.xferAddr.mode === "lba48") this.countHob = (n >> 8) & 0xff;
   }
 
   /** Fetch the next sector of a READ into the buffer and announce it, or fail at the first bad sector. */
-  private readBlock(): void {
-    const lba = this.xferLba;
-    if (lba >= this.backend.sectorCount) {
-      this.setAddress(lba);
-      return this.fail(ERR_IDNF, `read LBA ${lba} beyond ${this.backend.sectorCount} sectors`);
+  private readBlock(d: AtaDrive): void {
+    const lba = d.xferLba, backend = d.backend!;
+    if (lba >= backend.sectorCount) {
+      this.setAddress(d, lba);
+      return this.fail(d, ERR_IDNF, `read LBA ${lba} beyond ${backend.sectorCount} sectors`);
     }
     try {
-      this.backend.read(lba, this.buf);
+      backend.read(lba, d.buf);
     } catch (e) {
-      this.setAddress(lba);
-      return this.fail(ERR_UNC, `backend read of LBA ${lba} failed: ${(e as Error).message}`);
+      this.setAddress(d, lba);
+      return this.fail(d, ERR_UNC, `backend read of LBA ${lba} failed: ${(e as Error).message}`);
     }
     this.stats.sectorsRead++;
-    this.dataInReady();
+    this.dataInReady(d);
   }
 
-  private blockReadDone(): void {
-    this.xferLba++;
-    this.xferLeft--;
-    this.setAddress(this.xferLba);
-    this.setRemaining(this.xferLeft);
-    if (this.xferLeft > 0) return this.readBlock();
+  private blockReadDone(d: AtaDrive): void {
+    d.xferLba++;
+    d.xferLeft--;
+    this.setAddress(d, d.xferLba);
+    this.setRemaining(d, d.xferLeft);
+    if (d.xferLeft > 0) return this.readBlock(d);
     // last block taken: no further interrupt in PIO data-in (§9.5)
-    this.xfer = "none";
-    this.status = ST_DRDY | ST_DSC;
+    d.xfer = "none";
+    d.status = ST_DRDY | ST_DSC;
   }
 
-  private blockWriteDone(): void {
-    const lba = this.xferLba;
+  private blockWriteDone(d: AtaDrive): void {
+    const lba = d.xferLba, backend = d.backend!;
     try {
-      this.backend.write(lba, this.buf);
-      if (!this.writeCache) this.backend.flush(); // write cache disabled by SET FEATURES: media before status
+      backend.write(lba, d.buf);
+      if (!d.writeCache) backend.flush(); // write cache disabled by SET FEATURES: media before status
     } catch (e) {
-      this.setAddress(lba);
-      return this.fail(ERR_ABRT, `backend write of LBA ${lba} failed: ${(e as Error).message}`);
+      this.setAddress(d, lba);
+      return this.fail(d, ERR_ABRT, `backend write of LBA ${lba} failed: ${(e as Error).message}`);
     }
     this.stats.sectorsWritten++;
-    this.xferLba++;
-    this.xferLeft--;
-    this.setAddress(this.xferLba);
-    this.setRemaining(this.xferLeft);
-    if (this.xferLeft === 0) return this.complete(); // interrupt after the last block (§9.6)
-    if (this.xferLba >= this.backend.sectorCount) {
-      return this.fail(ERR_IDNF, `write LBA ${this.xferLba} beyond ${this.backend.sectorCount} sectors`);
+    d.xferLba++;
+    d.xferLeft--;
+    this.setAddress(d, d.xferLba);
+    this.setRemaining(d, d.xferLeft);
+    if (d.xferLeft === 0) return this.complete(d); // interrupt after the last block (§9.6)
+    if (d.xferLba >= backend.sectorCount) {
+      return this.fail(d, ERR_IDNF, `write LBA ${d.xferLba} beyond ${backend.sectorCount} sectors`);
     }
     // next block: DRQ with an interrupt
-    this.pos = 0;
-    this.status = ST_DRDY | ST_DSC | ST_DRQ;
-    this.raise();
+    d.pos = 0;
+    d.status = ST_DRDY | ST_DSC | ST_DRQ;
+    this.raise(d);
   }
 }

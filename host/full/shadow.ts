@@ -18,7 +18,11 @@ export interface PhysMem {
   write32(mpa: number, v: number): void;
   fill(mpa: number, len: number, v: number): void;
   read(mpa: number, len: number): Uint8Array;
+  /** bulk write (optional; falls back to write32 per word) */
+  write?(mpa: number, data: Uint8Array): void;
   flushTlb(): void;
+  /** drop the TLB entries of one linear page (optional; falls back to flushTlb) */
+  invlpg?(lin: number): void;
 }
 
 export interface GuestPaging {
@@ -307,7 +311,7 @@ export class ShadowMmu {
     const frame = w.gpa >>> 12;
     if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
     let pt = s.pts.get(pdi);
-    if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); pt = undefined; }
+    if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); this.mem.flushTlb(); pt = undefined; }
     if (pt === undefined) {
       pt = this.alloc();
       if (!this.shadows.has(s.key)) throw new Error("wasmvisor full: current shadow evicted"); // cannot happen: never the current
@@ -318,18 +322,54 @@ export class ShadowMmu {
     }
     const prot = this.isProtected(frame);
     if (write && prot) return false;
+    if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w); return true; }
     const canWrite = w.writable && w.dirty && !prot;
     const spte = pt + ((lin >>> 12) & 0x3ff) * 4;
     const old = this.mem.read32(spte) >>> 0;
     const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
     this.mem.write32(spte, val);
-    if (canWrite) {
-      let set = this.rmapW.get(frame);
-      if (!set) this.rmapW.set(frame, (set = new Set()));
-      set.add(spte);
-    }
-    if (old & PTE_P) this.mem.flushTlb();
+    if (canWrite) this.addRmap(frame, spte);
+    if (old & PTE_P) this.flushPage(lin);
     return true;
+  }
+
+  /** fill whole 4 MiB regions at once where that is exact (paging off, guest 4 MiB pages); default true */
+  prefillLarge = true;
+
+  /**
+   * Paging off or a guest 4 MiB page: every 4 KiB piece of the region has the same permissions and the same A/D
+   * bits (none with paging off, the PDE's with a 4 MiB page, already set by this walk), so the whole shadow PT is
+   * filled at once — one hidden fault per 4 MiB instead of one per page (boot code touching all of RAM before
+   * it enables paging took 16 K hidden faults). Read-only where the guest PDE is not dirty yet (the first write
+   * faults and sets D, as hardware would) and on protected frames; never past guest RAM.
+   */
+  private fillLarge(pt: number, lin: number, w: WalkResult): void {
+    const base = (w.gpa - (lin & 0x3fffff)) >>> 0;
+    const canWrite = w.writable && w.dirty;
+    const words = new Uint32Array(1024);
+    for (let i = 0; i < 1024; i++) {
+      const gpa = base + i * 4096;
+      if (gpa + 4096 > this.ramSize) continue;
+      const frame = gpa >>> 12;
+      const wr = canWrite && !this.isProtected(frame);
+      words[i] = ((gpa + this.ramOffset) | PTE_P | PTE_U | (wr ? PTE_W : 0)) >>> 0;
+      if (wr) this.addRmap(frame, pt + i * 4);
+    }
+    const bytes = new Uint8Array(words.buffer);
+    if (this.mem.write) this.mem.write(pt, bytes);
+    else for (let i = 0; i < 1024; i++) this.mem.write32(pt + i * 4, words[i]);
+    this.mem.flushTlb();
+  }
+
+  private addRmap(frame: number, spte: number): void {
+    let set = this.rmapW.get(frame);
+    if (!set) this.rmapW.set(frame, (set = new Set()));
+    set.add(spte);
+  }
+
+  /** drop one linear page from the CPU's TLB (only the current shadow's translations can be cached there) */
+  private flushPage(lin: number): void {
+    if (this.mem.invlpg) this.mem.invlpg(lin >>> 0); else this.mem.flushTlb();
   }
 
   /** Machine address of the current shadow PTE for `lin`, or -1. */
@@ -346,14 +386,14 @@ export class ShadowMmu {
     if (a < 0) throw new Error("wasmvisor full: no shadow entry to open");
     const old = this.mem.read32(a) >>> 0;
     this.mem.write32(a, ((((gpa >>> 12) * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | PTE_W) >>> 0);
-    this.mem.flushTlb();
+    this.flushPage(lin);
     return old;
   }
   restoreSpte(lin: number, old: number): void {
     const a = this.spteAddr(lin);
     if (a < 0) return;
     this.mem.write32(a, old & ~PTE_W);
-    this.mem.flushTlb();
+    this.flushPage(lin);
   }
 
   /** A copy of a guest frame, before a trapped write to it. */
@@ -372,6 +412,10 @@ export class ShadowMmu {
     const bv = new Uint32Array(before.buffer, before.byteOffset, 1024), av = new Uint32Array(after.buffer, after.byteOffset, 1024);
     let changed = 0;
     const ptU = this.ptUsers.get(frame), pdU = this.pdUsers.get(frame);
+    // only the current shadow's translations can be in the CPU's TLB (a real CR3 load flushes it): a changed PTE
+    // costs one invlpg of the page it mapped in the current shadow; a changed PDE a whole flush
+    let flushAll = false;
+    const pages: number[] = [];
     for (let i = 0; i < 1024; i++) {
       if (bv[i] === av[i]) continue;
       // A/D-only changes do not change a translation
@@ -380,15 +424,22 @@ export class ShadowMmu {
       if (ptU) for (const who of ptU) {
         const [key, pdiS] = who.split("/");
         const s = this.shadows.get(key);
-        const pt = s?.pts.get(Number(pdiS));
-        if (pt !== undefined) this.mem.write32(pt + i * 4, 0);
+        const pdi = Number(pdiS);
+        const pt = s?.pts.get(pdi);
+        if (pt !== undefined) {
+          this.mem.write32(pt + i * 4, 0);
+          if (s === this.current) pages.push(((pdi << 22) | (i << 12)) >>> 0);
+        }
       }
       if (pdU && i !== VMM_PDE) for (const key of [...pdU]) {
         const s = this.shadows.get(key);
-        if (s) this.zapPde(s, i);
+        if (s && s.pts.has(i)) { this.zapPde(s, i); if (s === this.current) flushAll = true; }
       }
     }
-    if (changed) { this.stats.ptWriteZaps += changed; this.mem.flushTlb(); }
+    if (changed) {
+      this.stats.ptWriteZaps += changed;
+      if (flushAll || pages.length > 16) this.mem.flushTlb(); else for (const p of pages) this.flushPage(p);
+    }
     const n = (this.writeCount.get(frame) ?? 0) + 1;
     this.writeCount.set(frame, n);
     if (n >= FLOOD) this.unshadow(frame);
@@ -425,6 +476,6 @@ export class ShadowMmu {
       const pt = s?.pts.get(lin >>> 22);
       if (pt !== undefined) this.mem.write32(pt + ((lin >>> 12) & 0x3ff) * 4, 0);
     }
-    this.mem.flushTlb();
+    this.flushPage(lin);
   }
 }

@@ -1,0 +1,101 @@
+// bench.test.ts — smoke test of the bench's JSON mode (scripts/bench.mjs --smoke --json): tiny iteration counts,
+// one run, a subset of rows and workloads. Checks the structure of every section and the counters that are
+// deterministic in wasmvisor (exits per trap-loop iteration, the syscall's exit causes, virtio vs ATA exits per
+// MiB); never the timings, which on tiny counts are noise.
+import { describe, it, expect, beforeAll } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const NEED = ["build/cpu.wasm", "dist/index.js", "dist/cli.js", "build/guests/workloads/null_syscall.elf", "build/guests/workloads-pv/null_syscall.elf", "build/guests/bench/diskbench-para.elf"];
+const READY = NEED.every((p) => existsSync(join(ROOT, p)));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let J: any;
+
+beforeAll(() => {
+  if (!READY) return;
+  // the inputs --no-build expects: peers guests at REPS 1 and 2 in build/bench, the trap guests (both skip fresh targets)
+  execFileSync("sh", [join(ROOT, "guests/peers/build.sh"), "1", "2"], { stdio: "ignore", env: { ...process.env, OUT: join(ROOT, "build/bench") } });
+  execFileSync("sh", [join(ROOT, "guests/bench/build.sh")], { stdio: "ignore" });
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts/bench.mjs"), "--smoke", "--json", "--no-build",
+    "--rows", "native,native-mode,full-mode", "--workloads", "null_syscall,mmap,fork"], { encoding: "utf8", timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`bench exited ${r.status}\n${r.stderr.slice(-3000)}`);
+  J = JSON.parse(r.stdout);
+}, 60_000);
+
+describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
+  it("keeps the peers rows and adds the full-mode ratio", () => {
+    expect(J.preset).toBe("smoke");
+    expect(Object.keys(J.results)).toEqual(["native", "native-mode", "full-mode"]);
+    for (const r of Object.values(J.results) as Record<string, unknown>[]) {
+      expect(r).toHaveProperty("wallMips");
+      expect(r).toHaveProperty("ratioToNative");
+    }
+    expect(J.fullRatio).toHaveProperty("wall");
+    expect(J.suite.load).toHaveProperty("loadavgStart");
+  });
+
+  it("gives every workload in three modes, per operation, with ratios", () => {
+    const W = J.suite.workloads;
+    expect(Object.keys(W).sort()).toEqual(["fork", "mmap", "null_syscall"]);
+    for (const w of Object.values(W) as { modes: Record<string, Record<string, unknown>>; ratios: Record<string, unknown> }[]) {
+      expect(Object.keys(w.modes).sort()).toEqual(["full", "native", "para"]);
+      for (const m of Object.values(w.modes)) {
+        for (const k of ["usPerOp", "instrPerOp", "exitsPerOp", "exitsByCause", "counters"]) expect(m).toHaveProperty(k);
+      }
+      expect(Object.keys(w.ratios).sort()).toEqual(["fullNative", "paraFull", "paraNative"]);
+      expect(w.modes.full).toHaveProperty("shadow");
+      expect(w.modes.para).toHaveProperty("mmu");
+    }
+    // getpid: ~85 guest instructions; under full one int 0x80 reflected and one iret emulated per call, under
+    // para no exit at all (the trap table sends int 0x80 straight to the ring-1 kernel)
+    const ns = W.null_syscall.modes;
+    expect(ns.native.instrPerOp).toBeGreaterThan(50);
+    expect(ns.native.instrPerOp).toBeLessThan(200);
+    expect(ns.full.exitsByCause["int 0x80"]).toBe(1);
+    expect(ns.full.exitsByCause["patched iret"]).toBe(1);
+    expect(ns.para.exitsPerOp).toBe(0);
+    // fork: para batches page-table writes into a few hypercalls, full traps each PT write
+    expect(W.fork.modes.para.hypercallsPerOp).toBeLessThan(W.fork.modes.full.exitsPerOp / 5);
+  });
+
+  it("measures the trap round trip: exactly the trapped instructions exit", () => {
+    const T = J.suite.trap;
+    expect(T.cli.modes.full.exitsPerIter).toBe(2);
+    expect(T.cli.modes.native.exitsPerIter).toBe(0);
+    expect(T.in.modes.full.exitsPerIter).toBe(1);
+    expect(T.in.modes.native.exitsPerIter).toBe(1);
+    expect(T.pushf.modes.full.exitsPerIter).toBe(2);
+    expect(T.vmcall.modes.para.exitsPerIter).toBe(1);
+    expect(T.ptemod.modes.full.exitsPerIter).toBe(2); // the protected PT write + the refill on use
+    expect(T.ptemod.modes.native.exitsPerIter).toBe(0);
+    for (const k of ["cli", "in", "pushf", "vmcall", "ptemod"]) {
+      for (const f of ["nsPerTrap", "wasmvisorNativeInstrEquiv", "realCpuInstrEquiv"]) expect(T[k].roundTrip).toHaveProperty(f);
+    }
+  });
+
+  it("compares disk I/O: virtio-blk needs >= 10x fewer exits per MiB than ATA PIO", () => {
+    const D = J.suite.disk as { mode: string; device: string; exitsPerMiB: number; MiBps: unknown; requestKiB: number }[];
+    expect(D.map((d) => d.mode)).toEqual(["native", "full", "para"]);
+    const by = Object.fromEntries(D.map((d) => [d.mode, d]));
+    expect(by.para.device).toBe("virtio-blk");
+    expect(by.full.device).toBe("ATA PIO");
+    expect(by.para.exitsPerMiB * 10).toBeLessThanOrEqual(by.full.exitsPerMiB);
+    expect(by.para.exitsPerMiB * 10).toBeLessThanOrEqual(by.native.exitsPerMiB);
+    for (const d of D) expect(d).toHaveProperty("MiBps");
+  });
+
+  it("has the page-table-heavy view for the selected fork and mmap", () => {
+    const P = J.suite.pageTables;
+    expect(Object.keys(P).sort()).toEqual(["fork", "mmap"]);
+    for (const p of Object.values(P) as Record<string, Record<string, unknown>>[]) {
+      expect(p.full).toHaveProperty("hiddenFaults");
+      expect(p.full).toHaveProperty("ptWrites");
+      expect(p.para).toHaveProperty("hypercallsPerOp");
+      expect(p.para).toHaveProperty("pteUpdates");
+    }
+  });
+});

@@ -1,0 +1,53 @@
+// CLI options of the SMP platform: --disk2 (primary slave), --platform pc|mp, --rtc.
+import { describe, it, expect, beforeAll } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { main, parseCliArgs, parseRtc, UsageError } from "../host/cli.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ELF = join(ROOT, "build/guests/apic/apic.elf"), DISK = join(ROOT, "build/guests/apic/disk.img");
+
+beforeAll(() => {
+  if (!existsSync(ELF) || !existsSync(DISK)) execFileSync("sh", [join(ROOT, "guests/apic/build.sh")], { stdio: "ignore" });
+});
+
+async function run(...argv: string[]) {
+  let out = "", err = "";
+  const status = await main(argv, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; } });
+  return { status, out, err };
+}
+
+describe("CLI: --disk2, --platform, --rtc", () => {
+  it("parses them", () => {
+    expect(parseCliArgs(["run", "k.elf", "--disk2", "fs.img", "--platform", "pc", "--rtc", "2024-05-01T12:00:00Z"]))
+      .toMatchObject({ disk2: "fs.img", platform: "pc", rtcStart: Date.UTC(2024, 4, 1, 12) / 1000 });
+    expect(parseRtc("86400")).toBe(86400);
+    expect(Math.abs(parseRtc("now") - Date.now() / 1000)).toBeLessThan(5);
+    expect(() => parseCliArgs(["run", "k.elf", "--platform", "smp"])).toThrow(UsageError);
+    expect(() => parseCliArgs(["run", "k.elf", "--rtc", "yesterday"])).toThrow(UsageError);
+    expect(() => parseCliArgs(["run", "k.elf", "--rtc", "99999999999999"])).toThrow(UsageError);
+    expect(() => parseCliArgs(["run", "k.elf", "--disk2", ""])).toThrow(UsageError);
+  });
+
+  it("runs the SMP platform guest with its disk on the primary slave, as QEMU prints it", async () => {
+    const r = await run("run", ELF, "--disk2", DISK);
+    expect(r.status).toBe(1);
+    expect(r.out).toBe(readFileSync(join(ROOT, "fixtures/apic/apic.out"), "utf8"));
+  });
+
+  it("--rtc sets the date the guest reads; --platform pc has no MP tables", async () => {
+    const r = await run("run", ELF, "--disk2", DISK, "--rtc", "2031-07-04T09:15:00Z");
+    expect(r.out).toContain("rtc: 2031-07-04 09:15");
+    const pc = await run("run", ELF, "--disk2", DISK, "--platform", "pc");
+    expect(pc.status).toBe(3);
+    expect(pc.out).toContain("FAIL MP floating pointer");
+  });
+
+  it("--disk2 outside native mode is a usage error", async () => {
+    const r = await run("run", ELF, "--disk2", DISK, "--mode", "full");
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/--disk2 is only available in native mode/);
+  });
+});
