@@ -177,6 +177,14 @@ export const F_SHIFT_RI: u32 = 17; // FOP = rol/ror/-/-/shl/shr/-/sar, FIMM = co
 export const F_LEA: u32 = 18;
 export const F_MOVZX_BM: u32 = 19; // movzx r32, byte [m]
 export const F_NOP: u32 = 20;
+export const F_NEG: u32 = 21;      // neg r32
+export const F_TEST8_RI: u32 = 22; // test r8, imm8 (FDST = 8-bit register: 4..7 = AH CH DH BH), FIMM = imm8
+export const F_TEST8_MI: u32 = 23; // test byte [m], imm8
+export const F_CMP8_MI: u32 = 24;  // cmp byte [m], imm8
+export const F_STORE8_I: u32 = 25; // mov byte [m], imm8
+export const F_STORE8_R: u32 = 26; // mov byte [m], r8 (FSRC = 8-bit register)
+export const F_CMP_MI: u32 = 27;   // cmp dword [m], imm (FIMM sign-extended)
+export const F_CMP_MR: u32 = 28;   // cmp dword [m], r32
 // lazy-flag kinds (flags.ts)
 export const LF_NONE: u32 = 0;
 export const LF_ADD: u32 = 1;

@@ -18,13 +18,13 @@ import {
 import {
   eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
   setPrefixState, setA16, setModrm, setEa, setEaBase, setImms, r32, exitAfter, setExitAfter, intShadow, setIntShadow, halted,
-  setHalted, ssShadow, setSsShadow, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP,
+  setHalted, ssShadow, setSsShadow, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP, r8,
 } from "./state";
 import {
   flagsReg, lfOp, lfA, lfB, lfR, lfTop, getFlags, setFlags, setLazyState, cfOf, condOf, flagsOf, LF_ADD, LF_SUB,
   LF_LOGIC, LF_INC, LF_DEC, LF_NONE,
 } from "./flags";
-import { rd8, rd32, wr32 } from "./mmu";
+import { rd8, rd32, wr8, wr32 } from "./mmu";
 import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
@@ -36,7 +36,8 @@ import {
   REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
   JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
-  F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM,
+  F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R,
+  F_CMP_MI, F_CMP_MR,
 } from "./abi";
 import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
@@ -338,16 +339,35 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       store<u32>(c, E, JC_E); store<u32>(c, fl, JC_FL); store<u32>(c, lop, JC_LOP); store<u32>(c, la, JC_LA);
       store<u32>(c, lb, JC_LB); store<u32>(c, lr, JC_LR); store<u32>(c, ltop, JC_LTOP); store<u32>(c, 0, JC_STATUS);
       store<u32>(c, 0, JC_COUNT); store<u32>(c, csLimit, JC_CSLIMIT);
-      store<u32>(c, tlbR, JC_TLBR); store<u32>(c, tlbW, JC_TLBW);
-      const left = limit - IC;
-      store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
-      jitIcBase = IC;
-      setStopBlock(false);
-      const status = call_indirect<u32>(fn);
+      let status: u32 = 0;
+      // compiled blocks chain here with the state kept in the context (they load and store it themselves),
+      // making the checks the chain below makes between blocks; anything else leaves to that chain
+      for (;;) {
+        store<u32>(c, tlbR, JC_TLBR); store<u32>(c, tlbW, JC_TLBW);
+        const left = limit - IC;
+        store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
+        jitIcBase = IC;
+        setStopBlock(false);
+        status = call_indirect<u32>(fn);
+        IC += <u64>load<u32>(c, JC_COUNT);
+        jitEntries++;
+        if (status != 0 || stopBlock || IC >= limit || epoch != bEpoch) break;
+        const nfl = load<u32>(c, JC_FL);
+        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap) break;
+        const nE = load<u32>(c, JC_E);
+        let nb = b;
+        if (nE != bEip) {
+          nb = nextBlock(b, nE);
+          if (nb <= UNCACHED) { if (abort) I0 = nE; break; } // (the fault is the next instruction's, as below)
+          if (epoch != bEpoch) break;
+        }
+        const nfn = load<u32>(nb, BLK_JIT);
+        if (!nfn || <u64>load<u16>(nb, 8) > limit - IC) break;
+        b = nb; bEip = nE; fn = nfn;
+        store<u32>(c, 0, JC_STATUS); store<u32>(c, 0, JC_COUNT);
+      }
       E = load<u32>(c, JC_E); fl = load<u32>(c, JC_FL); lop = load<u32>(c, JC_LOP); la = load<u32>(c, JC_LA);
       lb = load<u32>(c, JC_LB); lr = load<u32>(c, JC_LR); ltop = load<u32>(c, JC_LTOP);
-      IC += <u64>load<u32>(c, JC_COUNT);
-      jitEntries++;
       if (status == JIT_ABORT) { I0 = load<u32>(c, JC_I0); break; }
       if (status != 0 || stopBlock) break;
       i = cnt;
@@ -363,7 +383,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       // through the opcode table
       setEip(E); setIp0(I0); icount = IC;
       setLazyState(lop, la, lb, lr, ltop, fl);
-      exec(r);
+          exec(r);
       E = eip; IC = icount;
       fl = flagsReg; lop = lfOp; la = lfA; lb = lfB; lr = lfR; ltop = lfTop;
       if (abort) break;
@@ -449,6 +469,27 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         }
         break;
       }
+      case F_NEG: { const a = r32(dst); lr = 0 - a; lop = LF_SUB; la = 0; lb = a; ltop = 31; w32(dst, lr); break; }
+      case F_TEST8_RI: { lr = r8(dst) & load<u32>(r, 24); lop = LF_LOGIC; la = 0; lb = 0; ltop = 7; break; }
+      case F_TEST8_MI: {
+        const v = rd8(fastSeg(r), fastEa(r)); if (abort) break;
+        lr = v & load<u32>(r, 24); lop = LF_LOGIC; la = 0; lb = 0; ltop = 7;
+        break;
+      }
+      case F_CMP8_MI: {
+        const a = rd8(fastSeg(r), fastEa(r)); if (abort) break;
+        const b = load<u32>(r, 24);
+        lr = (a - b) & 0xFF; lop = LF_SUB; la = a; lb = b; ltop = 7;
+        break;
+      }
+      case F_CMP_MI: case F_CMP_MR: {
+        const a = rd32(fastSeg(r), fastEa(r)); if (abort) break;
+        const b = f == F_CMP_MI ? load<u32>(r, 24) : r32(<u32>load<u8>(r, 28));
+        lr = a - b; lop = LF_SUB; la = a; lb = b; ltop = 31;
+        break;
+      }
+      case F_STORE8_I: wr8(fastSeg(r), fastEa(r), load<u32>(r, 24)); break;
+      case F_STORE8_R: wr8(fastSeg(r), fastEa(r), r8(<u32>load<u8>(r, 28))); break;
       default: break; // F_NOP
     }
     if (abort) break;
@@ -460,7 +501,8 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (abort || stopBlock || single || i < full || IC >= limit) break;
   if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap) break;
   I0 = E;
-  if (E == bEip && epoch == bEpoch) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)
+  if (epoch != bEpoch) break; // CS, CPL or the TLB changed: the run loop starts over with fresh block-wide state
+  if (E == bEip) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)
   const nb = nextBlock(b, E);
   if (nb <= UNCACHED) break;
   b = nb;
@@ -546,3 +588,4 @@ function fault(): bool {
   raiseException(pendVector, pendError, pendHasError);
   return exitAfter != 0xFFFFFFFF;
 }
+

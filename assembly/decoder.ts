@@ -21,6 +21,7 @@
 import {
   SEG_DS, SEG_SS, REC_SIZE, F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC,
   F_PUSH, F_POP, F_JCC, F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NOP,
+  F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R, F_CMP_MI, F_CMP_MR,
 } from "./abi";
 export { REC_SIZE };
 import { eip, setEip, abort } from "./state";
@@ -159,8 +160,24 @@ function classifyFast(r: u32, op: u32, modrm: u32, mem: u32, imm1: u32): void {
     return;
   }
   switch (op) {
-    case 0x81: if (!mem && fastAluOp(reg)) fast(r, F_ALU_RI, reg, rm, 0, imm1); return;
-    case 0x83: if (!mem && fastAluOp(reg)) fast(r, F_ALU_RI, reg, rm, 0, <u32>(<i32><i8>imm1)); return;
+    case 0x81:
+      if (!mem && fastAluOp(reg)) fast(r, F_ALU_RI, reg, rm, 0, imm1);
+      else if (mem && reg == 7) fast(r, F_CMP_MI, 0, 0, 0, imm1);
+      return;
+    case 0x83:
+      if (!mem && fastAluOp(reg)) fast(r, F_ALU_RI, reg, rm, 0, <u32>(<i32><i8>imm1));
+      else if (mem && reg == 7) fast(r, F_CMP_MI, 0, 0, 0, <u32>(<i32><i8>imm1));
+      return;
+    case 0x80: if (mem && reg == 7) fast(r, F_CMP8_MI, 0, 0, 0, imm1 & 0xFF); return;
+    case 0x39: if (mem) fast(r, F_CMP_MR, 0, 0, reg, 0); return;
+    case 0x88: if (mem) fast(r, F_STORE8_R, 0, 0, reg, 0); return;
+    case 0xC6: if (mem && reg == 0) fast(r, F_STORE8_I, 0, 0, 0, imm1 & 0xFF); return;
+    case 0xA8: fast(r, F_TEST8_RI, 0, 0, 0, imm1 & 0xFF); return;
+    case 0xF6: if (reg < 2) { if (mem) fast(r, F_TEST8_MI, 0, 0, 0, imm1 & 0xFF); else fast(r, F_TEST8_RI, 0, rm, 0, imm1 & 0xFF); } return;
+    case 0xF7: if (!mem && reg == 3) fast(r, F_NEG, 0, rm, 0, 0); return;
+    case 0xD1: if (!mem && reg != 2 && reg != 3 && reg != 6) fast(r, F_SHIFT_RI, reg, rm, 0, 1); return;
+    case 0xA1: store<u32>(r, imm1, 8); fast(r, F_LOAD, 0, 0, 0, 0); return;  // mov eax, [moffs]: the offset as disp
+    case 0xA3: store<u32>(r, imm1, 8); fast(r, F_STORE, 0, 0, 0, 0); return; // mov [moffs], eax
     case 0x85: if (!mem) fast(r, F_TEST_RR, 0, rm, reg, 0); return;
     case 0x89: if (mem) fast(r, F_STORE, 0, 0, reg, 0); else fast(r, F_MOV_RR, 0, rm, reg, 0); return;
     case 0x8B: if (mem) fast(r, F_LOAD, 0, reg, 0, 0); else fast(r, F_MOV_RR, 0, reg, rm, 0); return;

@@ -6,4 +6,4 @@
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 export { run, reset, flushTlb, invlpg, notifyHostWrite, jitExec } from "./cpu";
-export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP } from "./jit";
+export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";

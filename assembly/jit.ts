@@ -4,7 +4,7 @@
 // (flags.ts, ops/alu.ts), so there is still one definition of each.
 import { STATE_BASE, JIT_CTX, JC_STATUS, JC_FLOUT, JIT_OK, JIT_ABORT, JIT_STOP, VEC_GP } from "./abi";
 import { abort, stopBlock, setPending } from "./state";
-import { rd8, rd32, wr32 } from "./mmu";
+import { rd8, rd32, wr8, wr32 } from "./mmu";
 import { cfOf, condOf, flagsOf } from "./flags";
 import { shiftCore, shiftFlags } from "./ops/alu";
 
@@ -14,6 +14,7 @@ const CTX: u32 = STATE_BASE + JIT_CTX;
 export function jitRd32(seg: u32, off: u32): u32 { const v = rd32(seg, off); status(); return v; }
 export function jitRd8(seg: u32, off: u32): u32 { const v = rd8(seg, off); status(); return v; }
 export function jitWr32(seg: u32, off: u32, v: u32): void { wr32(seg, off, v); status(); }
+export function jitWr8(seg: u32, off: u32, v: u32): void { wr8(seg, off, v); status(); }
 export function jitCF(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 { return cfOf(op, a, b, r, top, fl); }
 export function jitCond(cc: u32, op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 {
   return condOf(cc, op, a, b, r, top, fl) ? 1 : 0;

@@ -191,11 +191,14 @@ export function version(): string {
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** console input for the guest's COM1 (native mode), read while the guest runs */
+  stdin?: NodeJS.ReadableStream & { destroy?(): void };
 }
 
 const processIo: CliIo = {
   stdout: (t) => { process.stdout.write(t); },
   stderr: (t) => { process.stderr.write(t); },
+  stdin: process.stdin,
 };
 
 function readInput(path: string, what: string): Uint8Array {
@@ -238,6 +241,37 @@ function openDisk(path: string, warn: (line: string) => void): FileBackend {
       } catch { /* report the first error */ }
     }
     throw new InputError(`cannot open disk image '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** How long the guest runs between looks at the console input (instructions). */
+const INPUT_POLL_SLICE = 20_000_000;
+
+/**
+ * Run the VM; with a console that takes input (native mode's COM1), in slices, handing stdin to the guest as it
+ * arrives (paced by the VM: one character when the receiver is ready). Without one, in one go.
+ */
+async function runWithInput(vm: Vm | FullVm | ParaVm, maxInstructions: number | undefined, input: CliIo["stdin"]) {
+  const platform = (vm as { platform?: { receive?(b: Uint8Array): void } }).platform;
+  const machine = (vm as { machine?: { instructions: number } }).machine;
+  if (!input || !platform?.receive || !machine) return vm.run({ maxInstructions });
+  const feed = (b: Buffer | string) => platform.receive!(typeof b === "string" ? Buffer.from(b) : new Uint8Array(b));
+  input.on("data", feed);
+  input.on("error", () => {});
+  try {
+    let left = maxInstructions ?? Infinity;
+    for (;;) {
+      const before = machine.instructions;
+      const r = vm.run({ maxInstructions: Math.min(left, INPUT_POLL_SLICE) });
+      left -= machine.instructions - before;
+      if (r.stopReason !== "max-instructions") return r;
+      if (left <= 0) return { ...r, message: `stopped after ${maxInstructions} instructions (--max-instructions)` };
+      await new Promise((res) => setImmediate(res)); // let stdin deliver
+    }
+  } finally {
+    input.removeListener("data", feed);
+    input.pause();
+    input.destroy?.();
   }
 }
 
@@ -293,7 +327,7 @@ async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<num
     if (e instanceof Error && e.message.startsWith("wasmvisor: ")) { io.stderr(e.message + "\n"); return EXIT_STATUS.INTERNAL; }
     throw e;
   }
-  const r = vm.run({ maxInstructions: a.maxInstructions });
+  const r = await runWithInput(vm, a.maxInstructions, io.stdin);
   if (r.stopReason !== "debug-exit") err(r.message);
   if (a.statsFile) {
     const json = { image: a.image, mode: a.mode, memSize: a.memSize, exitStatus: r.exitStatus, message: r.message, ...vm.stats.toJSON() };

@@ -77,6 +77,10 @@ export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdow
 /** Instructions per virtual second: the virtual clock the PIT sees (host/devices/pit8254.ts InstructionClock). */
 export const VIRTUAL_IPS = 100_000_000;
 export const NS_PER_INSTRUCTION = 1e9 / VIRTUAL_IPS;
+/** Console input: a receiver that enabled its interrupt gets its first character after this long (see pump). */
+export const INPUT_SETTLE_INSTRUCTIONS = 2_000_000;
+/** Console input: the longest run slice while characters are waiting. */
+export const INPUT_SLICE_INSTRUCTIONS = 200_000;
 /**
  * A halted CPU whose timers keep firing without ever producing a deliverable interrupt (say IRQ 0 masked in the
  * PIC) would spin the host forever, as QEMU would sit forever: give up after this much idle virtual time.
@@ -106,8 +110,11 @@ export interface Platform {
   timers: TimedDevices;
   /** queue bytes for COM1's receiver (stdin) */
   receive(bytes: Uint8Array): void;
-  /** move queued input into the receiver as far as it has room (called before every run slice) */
-  pump(): void;
+  /** move queued input into the receiver when it is ready for it (called before every run slice; `now` is
+   * virtual time in instructions) */
+  pump(now: number): void;
+  /** console input is waiting to be delivered */
+  inputPending?(): boolean;
   /** device counters for the stats file */
   stats?(): Record<string, unknown>;
   // ---- APIC platform: the MP tables the loader leaves in memory (host/devices/mptable.ts) and the CPUID bits
@@ -252,9 +259,11 @@ export class Vm {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
         }
-        this.platform.pump();
+        this.platform.pump(m.instructions + this.haltedInsns);
         this.syncIntr();
-        const exit = m.run(Math.min(left, Math.max(1, this.platform.timers.untilNext())));
+        // with console input waiting, come back often enough to hand it over at a typing pace
+        const cap = this.platform.inputPending?.() ? INPUT_SLICE_INSTRUCTIONS : Infinity;
+        const exit = m.run(Math.min(left, cap, Math.max(1, this.platform.timers.untilNext())));
         this.syncAck();
         this.advanceTimers();
         this.stats.countExit(exit.reason);
@@ -321,10 +330,12 @@ export class Vm {
     // Skip idle time: fire device deadlines until the PIC has something for the CPU.
     let idle = 0;
     for (;;) {
-      this.platform.pump();
+      this.platform.pump(this.machine.instructions + this.haltedInsns);
       this.syncIntr();
       if (this.raised >= 0) return null;
-      const next = this.platform.timers.untilNext();
+      let next = this.platform.timers.untilNext();
+      // input waiting for a listening receiver to settle: let virtual time pass for it
+      if (next === Infinity && this.platform.inputPending?.() && idle < INPUT_SETTLE_INSTRUCTIONS * 4) next = INPUT_SLICE_INSTRUCTIONS;
       if (next === Infinity || (idle + next) * NS_PER_INSTRUCTION > MAX_IDLE_NS) {
         const why = next === Infinity ? "no timer armed, no interrupt pending" : `no deliverable interrupt for ${MAX_IDLE_NS / 1e9} s of virtual time`;
         return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted waiting for an interrupt that cannot come (hlt at eip ${hex(exit.eip)}, ${why})`, exit };
@@ -486,6 +497,8 @@ export function pcPlatform(h: PlatformHooks): Platform & { devices: PcDevices } 
   });
   const clock = new InstructionClock(VIRTUAL_IPS);
   let input: number[] = [];
+  let listeningSince = -1; // virtual time the receive interrupt was seen enabled
+  let lsrReadsAtFeed = -1;
   // ---- APIC platform: the CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's.
   // The local APIC timer's bus clock is the virtual clock itself (one count per instruction-equivalent: 100 MHz);
   // the RTC counts the same virtual time. ----
@@ -513,11 +526,25 @@ export function pcPlatform(h: PlatformHooks): Platform & { devices: PcDevices } 
       },
     },
     receive: (bytes) => { input = input.concat(Array.from(bytes)); },
-    pump: () => {
+    pump: (now: number) => {
       if (!input.length) return;
-      const room = Math.min(input.length, d.uart.rxFree());
-      if (room > 0) d.uart.receive(input.splice(0, room));
+      // Console input arrives like keystrokes on a line, one character at a time and only when the receiver
+      // is empty, so each character raises its own interrupt edge. It waits until a driver is listening:
+      // one that enabled the receive interrupt a while ago (an edge before its I/O APIC pin is unmasked
+      // would be lost, on hardware as in QEMU), or one that is polling LSR.
+      const u = d.uart;
+      if (u.rxPending > 0) return;
+      if (u.rxInterruptEnabled) {
+        if (listeningSince < 0) listeningSince = now;
+        if (now - listeningSince < INPUT_SETTLE_INSTRUCTIONS) return;
+      } else {
+        listeningSince = -1;
+        if (u.lsrReads === lsrReadsAtFeed) return;
+      }
+      lsrReadsAtFeed = u.lsrReads;
+      u.receive(input.splice(0, 1));
     },
+    inputPending: () => input.length > 0,
     stats: () => ({
       bus: {
         unclaimedReads: d.bus.stats.unclaimedReads, unclaimedWrites: d.bus.stats.unclaimedWrites,

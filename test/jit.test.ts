@@ -56,6 +56,47 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     expect(interp.jit.compiled).toBe(0);
   });
 
+  it("the 8-bit, neg, shift-by-1, moffs and cmp-memory fast forms give the interpreter's results", () => {
+    const body = [
+      0x89, 0xc8,             // mov eax, ecx
+      0xf7, 0xd8,             // neg eax
+      0xd1, 0xe8,             // shr eax, 1
+      0x88, 0x23,             // mov [ebx], ah
+      0xc6, 0x43, 0x01, 0x80, // mov byte [ebx+1], 0x80
+      0x80, 0x3b, 0x7f,       // cmp byte [ebx], 0x7f
+      0x72, 0x02,             // jb +2
+      0x01, 0xc2,             // add edx, eax
+      0xf6, 0xc4, 0x10,       // test ah, 0x10
+      0x74, 0x01,             // jz +1
+      0x46,                   // inc esi
+      0xf6, 0x43, 0x01, 0x01, // test byte [ebx+1], 1
+      0xa3, 0x04, 0x30, 0x00, 0x00, // mov [0x3004], eax
+      0xa1, 0x04, 0x30, 0x00, 0x00, // mov eax, [0x3004]
+      0x83, 0x7b, 0x04, 0x05, // cmp dword [ebx+4], 5
+      0x7c, 0x01,             // jl +1
+      0x47,                   // inc edi
+      0x39, 0x4b, 0x04,       // cmp [ebx+4], ecx
+      0x83, 0xd7, 0x00,       // adc edi, 0 (through the handler: reads CF of the cmp)
+      0xa8, 0x03,             // test al, 3
+      0x75, 0x01,             // jnz +1
+      0x45,                   // inc ebp
+      0x49,                   // dec ecx
+    ];
+    const code = [0xbb, 0x00, 0x30, 0x00, 0x00, 0xb9, 0x88, 0x13, 0x00, 0x00, ...body, 0x75, (-(body.length + 2)) & 0xff, 0xf4];
+    const run = (jitThreshold: number) => {
+      const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+      m.setFlatProtectedMode();
+      m.writeMem(0x1000, code);
+      m.eip = 0x1000; m.esp = 0x8000;
+      const e = m.run(10_000_000);
+      return { e, regs: [m.eax, m.ebx, m.ecx, m.edx, m.esi, m.edi, m.ebp, m.eflags, m.instructions], jit: m.jitStats };
+    };
+    const interp = run(0), jit = run(1);
+    expect(interp.e.reason).toBe("hlt");
+    expect(jit.regs).toEqual(interp.regs);
+    expect(jit.jit.compiled).toBeGreaterThan(0);
+  });
+
   it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
     const { entries } = readCorpus();
     const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);
@@ -87,7 +128,7 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
   // RDTSC counts instructions, so even the `time` lines are deterministic: the interpreter and the compiled
   // blocks must agree on every line and on the instruction count (a compiled loop that faulted half way
   // once wrote back stale registers, visible only in these counts)
-  for (const w of ["compute", "page_fault", "mmap", "ctxsw"]) {
+  for (const w of ["compute", "page_fault", "mmap", "ctxsw", "fork", "null_syscall"]) {
     it(`workload ${w}: compiled and interpreted runs are identical, instruction for instruction`, async () => {
       const image = new Uint8Array(readFileSync(join(root, "build/guests/workloads", `${w}.elf`)));
       const run = (jitThreshold: number) => runImage({ image, memSize: 64 << 20, maxInstructions: 400_000_000, cmdline: "iters=20", machine: { jitThreshold } });

@@ -99,6 +99,13 @@ export class Uart16550 implements IoDevice {
     return accepted;
   }
 
+  /** Received characters the guest has not read yet. */
+  get rxPending(): number { return this.rxCount; }
+  /** The guest enabled the received-data interrupt (IER bit 0): an interrupt-driven driver is listening. */
+  get rxInterruptEnabled(): boolean { return (this.ier & 1) !== 0; }
+  /** LSR reads so far: a polling driver reads LSR while it waits for data. */
+  lsrReads = 0;
+
   /** Free space in the RX FIFO, so a host console can hold input back instead of overrunning. */
   rxFree(): number {
     return this.rxCapacity() - this.rxCount;
@@ -139,7 +146,7 @@ export class Uart16550 implements IoDevice {
       case 2: return this.readIir();
       case 3: return this.lcr;
       case 4: return this.mcr;
-      case 5: return this.readLsr();
+      case 5: this.lsrReads++; return this.readLsr();
       case 6: return this.readMsr();
       case 7: return this.scr;
       default:

@@ -134,7 +134,7 @@ export class FullVm {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
         }
-        this.platform.pump();
+        this.platform.pump(this.machine.instructions);
         let budget = Math.min(left, Math.max(1, this.platform.timers.untilNext()));
         if (mo.stiShadow) {
           mo.stiShadow = false;
@@ -180,7 +180,7 @@ export class FullVm {
     this.flushConsole();
     let idle = 0;
     for (;;) {
-      this.platform.pump();
+      this.platform.pump(this.machine.instructions);
       if (this.platform.pic.peek() >= 0) return null;
       const next = this.platform.timers.untilNext();
       if (next === Infinity || (idle + next) * NS_PER_INSTRUCTION > MAX_IDLE_NS) {

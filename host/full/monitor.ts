@@ -84,6 +84,7 @@ export class Monitor {
   private ldtCache: { key: string; bytes: Uint8Array<ArrayBufferLike> } = { key: "", bytes: new Uint8Array(0) };
   private delivering = 0;
   private dv: DataView;
+  private u8: Uint8Array;
 
   constructor(m: Machine, o: MonitorOptions) {
     this.m = m;
@@ -92,6 +93,7 @@ export class Monitor {
     this.log = o.log ?? (() => {});
     if (m.ramSize < VMM_SIZE + o.guestRam) throw new Error("wasmvisor full: the machine needs VMM_SIZE more RAM than the guest");
     this.dv = new DataView(m.memory.buffer);
+    this.u8 = new Uint8Array(m.memory.buffer);
     const mem: PhysMem = {
       read32: (a) => m.read32(a), write32: (a, v) => m.write32(a, v), fill: (a, l, v) => m.fillMem(a, l, v),
       read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
@@ -156,7 +158,11 @@ export class Monitor {
   /** Real CR3 and descriptor tables for the current virtual privilege and address space. */
   applyMode(): void {
     const pd = this.shadow.activate(this.paging(), this.v.cpl === 3);
-    if (this.m.getCr("cr3") !== pd) this.m.setCr("cr3", pd);
+    if (this.m.getCr("cr3") !== pd) {
+      // U → K in one address space: load the real CR3 without flushing the TLB (see ShadowMmu.keepTlb)
+      if (this.shadow.keepTlb) this.stateSet(A.OFF_CR3, pd);
+      else this.m.setCr("cr3", pd);
+    }
     this.syncTables();
   }
 
@@ -169,22 +175,26 @@ export class Monitor {
     const g = this.v.gdtr;
     const len = Math.min(g.limit + 1, 0x10000);
     let bytes: Uint8Array | null = null;
-    try { bytes = this.readLin(g.base, len, false); } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+    const c = this.gdtCache;
+    try {
+      // the common case (every privilege switch): unchanged, compared in place without a copy
+      const same = c.base === g.base && c.limit === g.limit && this.linEquals(g.base, len, c.bytes);
+      if (!same) bytes = this.readLin(g.base, len, false);
+    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
     if (bytes) {
-      const c = this.gdtCache;
-      if (c.base !== g.base || c.limit !== g.limit || !equal(c.bytes, bytes)) {
-        this.writeTable(GDT_U, GDT_K, bytes);
-        this.gdtCache = { base: g.base, limit: g.limit, bytes };
-        changed = true;
-      }
+      this.writeTable(GDT_U, GDT_K, bytes);
+      this.gdtCache = { base: g.base, limit: g.limit, bytes };
+      changed = true;
     }
     this.m.setGdtr(VMM_LINEAR + (user ? GDT_U : GDT_K), g.limit);
     const l = this.v.ldtr;
     if (l.attr & 0x80) {
       const llen = Math.min(l.limit + 1, 0x10000);
       let lb: Uint8Array | null = null;
-      try { lb = this.readLin(l.base, llen, false); } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
       const key = `${l.base}:${l.limit}`;
+      try {
+        if (!(this.ldtCache.key === key && this.linEquals(l.base, llen, this.ldtCache.bytes))) lb = this.readLin(l.base, llen, false);
+      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
       if (lb && (this.ldtCache.key !== key || !equal(this.ldtCache.bytes, lb))) {
         this.writeTable(LDT_U, LDT_K, lb);
         this.ldtCache = { key, bytes: lb };
@@ -241,6 +251,11 @@ export class Monitor {
     for (const [g, off, n] of parts) {
       const frame = g >>> 12;
       const prot = this.shadow.isProtected(frame);
+      if (prot && !this.patcher.isCodeFrame(frame)) {
+        // a page-table frame: write and drop exactly the derived shadow entries
+        this.shadow.writeEntries(g, Uint8Array.from(Array.prototype.slice.call(data, off, off + n) as number[]));
+        continue;
+      }
       const snap = prot ? this.shadow.snapshot(frame) : null;
       this.m.writeMem(g + VMM_SIZE, Array.prototype.slice.call(data, off, off + n));
       if (snap) this.afterProtectedWrite(frame, snap);
@@ -250,11 +265,33 @@ export class Monitor {
     if (this.patcher.isCodeFrame(frame)) this.patcher.onWrite(frame, snap);
     this.shadow.commitWrite(frame, snap);
   }
-  read32(lin: number, user?: boolean): number {
+  read32(lin: number, user = this.v.cpl === 3): number {
+    lin >>>= 0;
+    // within one page: one guest walk, read in place (no copy)
+    if ((lin & 0xfff) <= 0xffc) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
     const b = this.readLin(lin, 4, user);
     return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
   }
-  read16(lin: number, user?: boolean): number { const b = this.readLin(lin, 2, user); return b[0] | (b[1] << 8); }
+  read16(lin: number, user = this.v.cpl === 3): number {
+    lin >>>= 0;
+    if ((lin & 0xfff) <= 0xffe) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
+    const b = this.readLin(lin, 2, user);
+    return b[0] | (b[1] << 8);
+  }
+  /** do `len` guest-linear bytes at `lin` (supervisor reads) equal `bytes`? Compared in place. */
+  private linEquals(lin: number, len: number, bytes: Uint8Array): boolean {
+    if (bytes.length !== len) return false;
+    const u8 = this.u8;
+    let i = 0;
+    while (i < len) {
+      const a = (lin + i) >>> 0;
+      const n = Math.min(len - i, 4096 - (a & 0xfff));
+      const p = A.RAM_BASE + VMM_SIZE + this.translate(a, false, false);
+      for (let k = 0; k < n; k++) if (u8[p + k] !== bytes[i + k]) return false;
+      i += n;
+    }
+    return true;
+  }
   write32(lin: number, v: number, user?: boolean): void { this.writeLin(lin, [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24], user); }
   write16(lin: number, v: number, user?: boolean): void { this.writeLin(lin, [v & 0xff, (v >>> 8) & 0xff], user); }
 
@@ -470,10 +507,25 @@ export class Monitor {
     return this.protectedWrite(cr2, w.gpa);
   }
 
-  /** A write the guest may do to a frame the VMM protects: single-step it with the page opened, then resync. */
+  /**
+   * A write the guest may do to a frame the VMM protects. Page-table frames: the faulting store is decoded and
+   * emulated against guest memory (through the guest's mapping), and exactly the shadow entries derived from the
+   * guest entries it changed are dropped (ShadowMmu.writeEntries). Forms not decoded here, translated-code frames
+   * and TF=1 fall back to single-stepping the instruction with the page opened, then diffing the frame.
+   */
   private protectedWrite(lin: number, gpa: number): HandleResult {
     this.count(this.stats.exits, "protected write");
     const frame = gpa >>> 12;
+    if (!this.patcher.isCodeFrame(frame) && !(this.m.eflags & A.FLAG_TF)) {
+      let d: Insn | null = null;
+      try { d = this.fetchInsn(); } catch (e) { if (!(e instanceof DecodeError || e instanceof GuestFault)) throw e; }
+      if (d && this.emulatePtWrite(d, lin)) {
+        this.shadow.stats.ptWritesEmulated++;
+        return null;
+      }
+    }
+    this.shadow.stats.ptWritesStepped++;
+    this.count(this.stats.emulated, "pt-write single-stepped");
     const snap = this.shadow.snapshot(frame);
     const old = this.shadow.mapTemporarilyWritable(lin, gpa);
     const e = this.m.run(1);
@@ -482,10 +534,150 @@ export class Monitor {
     return e.reason === "budget" ? null : this.handle(e);
   }
 
+  /**
+   * Emulates a store that faulted on a write-protected guest page table: mov r/m,r / r/m,imm / moffs,acc;
+   * and/or/xor r/m,r / r/m,imm; xchg; cmpxchg; bt[src] r/m,r / r/m,imm8; (rep) stos — 8/16/32-bit, its memory
+   * operand inside the faulting page. Returns false (nothing changed) for anything else. A guest fault while
+   * emulating propagates (GuestFault) with nothing written and EIP at the instruction, as the CPU would.
+   */
+  private emulatePtWrite(d: Insn, lin: number): boolean {
+    const op = d.op;
+    const osz = d.opsize16 ? 2 : 4;
+    let size = osz;
+    let kind: "mov" | "or" | "and" | "xor" | "xchg" | "cmpxchg" | "bts" | "btr" | "btc" | "stos";
+    let src = 0;
+    switch (op) {
+      case 0x88: case 0x89: kind = "mov"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0xc6: case 0xc7: if (d.reg !== 0) return false; kind = "mov"; size = op & 1 ? osz : 1; src = d.imm; break;
+      case 0xa2: case 0xa3: kind = "mov"; size = op & 1 ? osz : 1; src = this.reg(0, size); break;
+      case 0x08: case 0x09: kind = "or"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0x20: case 0x21: kind = "and"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0x30: case 0x31: kind = "xor"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0x80: case 0x81: case 0x83: {
+        const k = ([null, "or", null, null, "and", null, "xor", null] as const)[d.reg];
+        if (!k) return false;
+        kind = k; size = op === 0x80 ? 1 : osz;
+        src = op === 0x83 ? ((d.imm << 24) >> 24) >>> 0 : d.imm;
+        break;
+      }
+      case 0x86: case 0x87: kind = "xchg"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0x0fb0: case 0x0fb1: kind = "cmpxchg"; size = op & 1 ? osz : 1; src = this.reg(d.reg, size); break;
+      case 0x0fab: kind = "bts"; src = this.reg(d.reg, osz); break;
+      case 0x0fb3: kind = "btr"; src = this.reg(d.reg, osz); break;
+      case 0x0fbb: kind = "btc"; src = this.reg(d.reg, osz); break;
+      case 0x0fba: {
+        const k = ([null, null, null, null, null, "bts", "btr", "btc"] as const)[d.reg];
+        if (!k) return false;
+        kind = k; src = d.imm & (osz * 8 - 1);
+        break;
+      }
+      case 0xaa: case 0xab: kind = "stos"; size = op & 1 ? osz : 1; break;
+      default: return false;
+    }
+    if (d.rep && kind !== "stos") return false;
+    const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
+    src = (src & mask) >>> 0;
+    const user = this.v.cpl === 3;
+    const page = lin >>> 12;
+    const inPage = (a: number, n: number) => a >>> 12 === page && (a & 0xfff) + n <= 4096;
+
+    if (kind === "stos") {
+      if (d.addrsize16) return false;
+      const down = (this.m.eflags & A.FLAG_DF) !== 0;
+      let count = d.rep ? this.reg(1) : 1;
+      if (count === 0) return false;
+      const di = this.reg(7);
+      const a = (this.segBase(SEG.es) + di) >>> 0;
+      if (!inPage(a, size)) return false;
+      // as many elements as stay inside this page (the rest run natively / fault again on the next page)
+      const room = down ? Math.floor((a & 0xfff) / size) + 1 : Math.floor((4096 - (a & 0xfff)) / size);
+      const n = Math.min(count, room);
+      const lo = down ? (a - (n - 1) * size) >>> 0 : a;
+      const gpa = this.translate(lo, true, user);
+      if (this.patcher.isCodeFrame(gpa >>> 12)) return false;
+      const val = this.reg(0, size);
+      const bytes = new Uint8Array(n * size);
+      for (let i = 0; i < n * size; i++) bytes[i] = (val >>> (8 * (i % size))) & 0xff;
+      this.shadow.writeEntries(gpa, bytes);
+      this.m.edi = (di + (down ? -n : n) * size) >>> 0;
+      count -= n;
+      if (d.rep) this.m.ecx = count >>> 0;
+      if (count === 0) this.done(d, "pt-write emulated");
+      else { this.count(this.stats.emulated, "pt-write emulated"); this.stats.emulatedInstructions++; }
+      return true;
+    }
+
+    if (d.mod === 3 && op !== 0xa2 && op !== 0xa3) return false;
+    let a: number;
+    if (op === 0xa2 || op === 0xa3) {
+      const off = d.addrsize16 ? d.imm & 0xffff : d.imm;
+      a = (this.segBase(d.seg >= 0 ? d.seg : SEG.ds) + off) >>> 0;
+    } else a = this.lin(d);
+    let bit = 0;
+    if (kind === "bts" || kind === "btr" || kind === "btc") {
+      if (op === 0x0fba) bit = src;
+      else {
+        // register bit offset: a signed index into a bit string starting at the operand
+        const sbits = osz === 4 ? src | 0 : (src << 16) >> 16;
+        a = (a + Math.floor(sbits / (osz * 8)) * osz) >>> 0;
+        bit = sbits & (osz * 8 - 1);
+      }
+    }
+    if (!inPage(a, size)) return false;
+    const gpa = this.translate(a, true, user);
+    if (this.patcher.isCodeFrame(gpa >>> 12)) return false;
+    const mpa = gpa + VMM_SIZE;
+    const old = (size === 4 ? this.m.read32(mpa) : size === 2 ? this.m.read16(mpa) : this.m.read8(mpa)) >>> 0;
+    let val = old;
+    const topBit = size * 8 - 1;
+    let fl = this.m.eflags;
+    const logicFlags = (r: number) => {
+      fl &= ~(A.FLAG_CF | A.FLAG_OF | A.FLAG_SF | A.FLAG_ZF | A.FLAG_PF | A.FLAG_AF);
+      if (r === 0) fl |= A.FLAG_ZF;
+      if ((r >>> topBit) & 1) fl |= A.FLAG_SF;
+      if (parity(r)) fl |= A.FLAG_PF;
+    };
+    let regOut: [number, number] | null = null;
+    switch (kind) {
+      case "mov": val = src; break;
+      case "or": val = (old | src) >>> 0; logicFlags(val); break;
+      case "and": val = (old & src) >>> 0; logicFlags(val); break;
+      case "xor": val = (old ^ src) >>> 0; logicFlags(val); break;
+      case "xchg": val = src; regOut = [d.reg, old]; break;
+      case "cmpxchg": {
+        const acc = this.reg(0, size);
+        const r = (acc - old) & mask;
+        fl &= ~(A.FLAG_CF | A.FLAG_OF | A.FLAG_SF | A.FLAG_ZF | A.FLAG_PF | A.FLAG_AF);
+        if (acc < old) fl |= A.FLAG_CF;
+        if (r === 0) fl |= A.FLAG_ZF;
+        if ((r >>> topBit) & 1) fl |= A.FLAG_SF;
+        if ((((acc ^ old) & (acc ^ r)) >>> topBit) & 1) fl |= A.FLAG_OF;
+        if ((acc ^ old ^ r) & 0x10) fl |= A.FLAG_AF;
+        if (parity(r)) fl |= A.FLAG_PF;
+        if (acc === old) val = src; else regOut = [0, old]; // the CPU writes the old value back (no change)
+        break;
+      }
+      default: {
+        const m = (1 << bit) >>> 0;
+        fl = (old & m) ? fl | A.FLAG_CF : fl & ~A.FLAG_CF;
+        val = (kind === "bts" ? old | m : kind === "btr" ? old & ~m : old ^ m) >>> 0;
+      }
+    }
+    val = (val & mask) >>> 0;
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) bytes[i] = (val >>> (8 * i)) & 0xff;
+    this.shadow.writeEntries(gpa, bytes);
+    if (regOut) this.setRegSized(regOut[0], regOut[1], size);
+    this.m.eflags = fl >>> 0;
+    this.done(d, "pt-write emulated");
+    return true;
+  }
+
   // ---------------------------------------------------------------- #GP: privileged instructions
   private generalProtection(err: number): HandleResult {
     let d: Insn | null = null;
     try { d = this.fetchInsn(); } catch (e) { if (!(e instanceof DecodeError)) throw e; }
+    this.fusedFault = null;
     const name = d ? this.privileged(d) : null;
     if (name === null) {
       this.count(this.stats.exits, "#GP reflected");
@@ -493,7 +685,36 @@ export class Monitor {
       return null;
     }
     this.count(this.stats.exits, name);
+    if (this.fusedFault) { const f = this.fusedFault; this.fusedFault = null; throw f; }
     return this.lastResult;
+  }
+  /** a guest fault raised by an instruction emulated in the same exit as the one that trapped (at its EIP) */
+  private fusedFault: GuestFault | null = null;
+
+  /**
+   * Segment-register reloads come in runs (a trap entry loads DS, ES, FS and GS with the kernel data selector
+   * one after another): after a trapped `mov sreg` is emulated, the directly following `mov ds/es/fs/gs, r/m16`
+   * are emulated in the same exit, each with the full checks at the virtual CPL against the guest's own
+   * descriptor (exactly what the trapping path does for each, so nothing the guest can observe changes: a
+   * fault on one is raised at its EIP after the earlier ones completed, as the CPU would). One exit instead of
+   * four per kernel entry. Interrupts are only ever injected between exits, so none is held back longer than
+   * a few instructions; not with TF set (each instruction must trap).
+   */
+  private fuseSegLoads(): void {
+    const names: SegName[] = ["es", "cs", "ss", "ds", "fs", "gs"];
+    for (let n = 0; n < 5; n++) {
+      if (this.m.eflags & A.FLAG_TF) return;
+      let d: Insn;
+      try { d = this.fetchInsn(); } catch { return; }
+      if (d.op !== 0x8e || d.rep || d.lock || d.reg === 1 || d.reg === 2 || d.reg > 5) return;
+      try {
+        this.loadDataSeg(names[d.reg], this.rmRead(d, 2));
+      } catch (e) {
+        if (e instanceof GuestFault) { this.fusedFault = e; return; }
+        throw e;
+      }
+      this.done(d, `mov ${names[d.reg]} (fused)`);
+    }
   }
   private lastResult: HandleResult = null;
 
@@ -646,7 +867,9 @@ export class Monitor {
           const names: SegName[] = ["es", "cs", "ss", "ds", "fs", "gs"];
           if (d.reg === 1 || d.reg > 5) return null;
           this.loadDataSeg(names[d.reg], this.rmRead(d, 2));
-          return this.done(d, `mov ${names[d.reg]}`);
+          const r = this.done(d, `mov ${names[d.reg]}`);
+          if (d.reg !== 2) this.fuseSegLoads();
+          return r;
         }
         if (d.op === 0x17) {
           const [sel] = this.peekStack(1, osz);
@@ -660,6 +883,19 @@ export class Monitor {
         this.loadDataSeg("ss", sel);
         this.setRegSized(d.reg, off, osz);
         return this.done(d, "lss");
+      }
+      case 0xc4: case 0xc5: case 0x0fb4: case 0x0fb5: {
+        // far-pointer loads into ES/DS/FS/GS that trapped (a DPL < 3 descriptor at real CPL 3)
+        if (d.mod === 3) return null;
+        if (this.syncTables()) { this.count(this.stats.emulated, "gdt resync"); return "gdt resync"; }
+        if (v.cpl === 3) return null;
+        const name: SegName = d.op === 0xc4 ? "es" : d.op === 0xc5 ? "ds" : d.op === 0x0fb4 ? "fs" : "gs";
+        const a = this.lin(d);
+        const off = osz === 4 ? this.read32(a) : this.read16(a);
+        const sel = this.read16(a + osz);
+        this.loadDataSeg(name, sel);
+        this.setRegSized(d.reg, off, osz);
+        return this.done(d, `l${name}`);
       }
       case 0x1f: case 0x07: case 0x0fa1: case 0x0fa9: {
         if (this.syncTables()) { this.count(this.stats.emulated, "gdt resync"); return "gdt resync"; }
@@ -1117,6 +1353,12 @@ export class Monitor {
   }
   /** may an external interrupt be injected now? */
   get interruptible(): boolean { return this.v.vif && !this.stiShadow; }
+}
+
+function parity(v: number): boolean {
+  let x = v & 0xff;
+  x ^= x >> 4; x ^= x >> 2; x ^= x >> 1;
+  return (x & 1) === 0;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -5,8 +5,9 @@
 // (guest CR3, virtual privilege mode): the "K" shadow is used while the guest kernel runs (deprivileged at CPL 3,
 // so guest supervisor pages are mapped U=1 there), the "U" shadow while guest user code runs (guest supervisor
 // pages are absent, so user accesses fault and are reflected). The guest's page directories and page tables are
-// write-protected in every shadow; a write to one is single-stepped by the monitor between snapshot() and
-// commitWrite(), which diffs the frame and drops exactly the shadow entries derived from changed guest entries.
+// write-protected in every shadow; a write to one is decoded and emulated by the monitor, which hands it to
+// writeEntries() (exactly the derived shadow entries of the changed guest words are dropped), or, for forms it
+// does not decode, single-stepped between snapshot() and commitWrite(), which diffs the frame.
 // PDE 1023 of every shadow maps the VMM's own region (real GDT/IDT/TSS) supervisor-only.
 export const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 export const VMM_PDE = 1023;
@@ -74,10 +75,16 @@ export interface ShadowStats {
   shadowsCreated: number;
   shadowsEvicted: number;
   ptWrites: number;
+  /** PT writes decoded and emulated by the monitor (no single-step, no frame diff) */
+  ptWritesEmulated: number;
+  /** PT writes single-stepped with the page opened, then diffed (forms the emulator does not decode) */
+  ptWritesStepped: number;
   ptWriteZaps: number;
   unshadowed: number;
   invlpg: number;
   cr3Switches: number;
+  /** K/U switches that kept the TLB (U → K: no flush) */
+  tlbKept: number;
 }
 
 export interface ShadowOptions {
@@ -98,7 +105,7 @@ export interface ShadowOptions {
 const FLOOD = 24;
 
 export class ShadowMmu {
-  readonly stats: ShadowStats = { hiddenFaults: 0, trueFaults: 0, shadowsCreated: 0, shadowsEvicted: 0, ptWrites: 0, ptWriteZaps: 0, unshadowed: 0, invlpg: 0, cr3Switches: 0 };
+  readonly stats: ShadowStats = { hiddenFaults: 0, trueFaults: 0, shadowsCreated: 0, shadowsEvicted: 0, ptWrites: 0, ptWritesEmulated: 0, ptWritesStepped: 0, ptWriteZaps: 0, unshadowed: 0, invlpg: 0, cr3Switches: 0, tlbKept: 0 };
   private readonly mem: PhysMem;
   readonly ramOffset: number;
   readonly ramSize: number;
@@ -107,6 +114,12 @@ export class ShadowMmu {
   private readonly maxShadows: number;
   private shadows = new Map<string, Shadow>();
   current: Shadow | null = null;
+  /**
+   * The last activate() switched U → K in the same address space: the real CR3 may be loaded without a TLB
+   * flush. (The TLB then holds translations of both siblings of the current address space; every path that
+   * changes or forgets a shadow entry of either invalidates by linear address or flushes.)
+   */
+  keepTlb = false;
   private tick = 0;
   /** guest PT frame → shadows/pdis whose shadow PT was built from it */
   private ptUsers = new Map<number, Set<string>>();
@@ -217,7 +230,12 @@ export class ShadowMmu {
       if (gpd >= 0) this.addUser(this.pdUsers, gpd, key);
       this.stats.shadowsCreated++;
     }
-    if (this.current !== s) this.stats.cr3Switches++;
+    const prev = this.current;
+    if (prev !== s) this.stats.cr3Switches++;
+    // U → K within one address space: every translation the U shadow allows, the K shadow allows too (same
+    // frame; a user-writable, dirty, unprotected page is kernel-writable), so the CPU's TLB may be kept
+    this.keepTlb = prev !== null && prev !== s && prev.user && !s.user && prev.gpdFrame === s.gpdFrame && prev.key.slice(1) === s.key.slice(1);
+    if (this.keepTlb) this.stats.tlbKept++;
     s.lastUse = ++this.tick;
     this.current = s;
     return s.pd;
@@ -237,7 +255,10 @@ export class ShadowMmu {
   }
 
   private destroy(s: Shadow): void {
+    // the current shadow's sibling (other privilege view of the same address space) may have entries in the TLB
+    const sibling = this.current !== null && s !== this.current && s.key.slice(1) === this.current.key.slice(1);
     for (const pdi of [...s.pts.keys()]) this.zapPde(s, pdi);
+    if (sibling) this.mem.flushTlb();
     if (s.gpdFrame >= 0) this.delUser(this.pdUsers, s.gpdFrame, s.key);
     this.mem.fill(s.pd, 4096, 0);
     this.free.push(s.pd);
@@ -410,40 +431,87 @@ export class ShadowMmu {
     this.stats.ptWrites++;
     const after = this.mem.read(frame * 4096 + this.ramOffset, 4096);
     const bv = new Uint32Array(before.buffer, before.byteOffset, 1024), av = new Uint32Array(after.buffer, after.byteOffset, 1024);
-    let changed = 0;
-    const ptU = this.ptUsers.get(frame), pdU = this.pdUsers.get(frame);
-    // only the current shadow's translations can be in the CPU's TLB (a real CR3 load flushes it): a changed PTE
-    // costs one invlpg of the page it mapped in the current shadow; a changed PDE a whole flush
-    let flushAll = false;
-    const pages: number[] = [];
-    for (let i = 0; i < 1024; i++) {
-      if (bv[i] === av[i]) continue;
-      // A/D-only changes do not change a translation
-      if (((bv[i] ^ av[i]) & ~(PTE_A | PTE_D)) === 0) continue;
-      changed++;
-      if (ptU) for (const who of ptU) {
-        const [key, pdiS] = who.split("/");
-        const s = this.shadows.get(key);
-        const pdi = Number(pdiS);
-        const pt = s?.pts.get(pdi);
-        if (pt !== undefined) {
-          this.mem.write32(pt + i * 4, 0);
-          if (s === this.current) pages.push(((pdi << 22) | (i << 12)) >>> 0);
+    const z = this.zapper(frame);
+    for (let i = 0; i < 1024; i++) if (bv[i] !== av[i]) z.entry(i, bv[i], av[i]);
+    return this.finishWrite(frame, z);
+  }
+
+  /**
+   * A store the monitor emulates into a protected frame (decoded from the faulting instruction, or its own
+   * accesses): writes `data` at guest-physical `gpa` (within one frame) and drops exactly the shadow entries
+   * derived from the guest entries it changed (at most the 1–2 words the store touches, or a run for REP STOS),
+   * with single-page TLB invalidations — no snapshot and no 4 KiB diff. Returns the number of entries changed.
+   */
+  writeEntries(gpa: number, data: Uint8Array): number {
+    const off = gpa & 0xfff;
+    if (gpa < 0 || gpa + data.length > this.ramSize || off + data.length > 4096) throw new GuestRangeError(`guest-physical 0x${(gpa >>> 0).toString(16)}+${data.length} is outside guest RAM or crosses a frame`);
+    this.stats.ptWrites++;
+    const frame = gpa >>> 12;
+    const base = frame * 4096 + this.ramOffset;
+    const first = off >>> 2, last = (off + data.length - 1) >>> 2;
+    const before = new Uint32Array(last - first + 1);
+    for (let i = first; i <= last; i++) before[i - first] = this.mem.read32(base + i * 4) >>> 0;
+    if (this.mem.write) this.mem.write(base + off, data);
+    else {
+      // byte-wise through read/modify/write of whole words
+      for (let i = first; i <= last; i++) {
+        let w = before[i - first];
+        for (let b = 0; b < 4; b++) {
+          const k = i * 4 + b - off;
+          if (k >= 0 && k < data.length) w = (w & ~(0xff << (8 * b))) | (data[k] << (8 * b));
         }
-      }
-      if (pdU && i !== VMM_PDE) for (const key of [...pdU]) {
-        const s = this.shadows.get(key);
-        if (s && s.pts.has(i)) { this.zapPde(s, i); if (s === this.current) flushAll = true; }
+        this.mem.write32(base + i * 4, w >>> 0);
       }
     }
-    if (changed) {
-      this.stats.ptWriteZaps += changed;
-      if (flushAll || pages.length > 16) this.mem.flushTlb(); else for (const p of pages) this.flushPage(p);
+    const z = this.zapper(frame);
+    for (let i = first; i <= last; i++) {
+      const a = before[i - first], b = this.mem.read32(base + i * 4) >>> 0;
+      if (a !== b) z.entry(i, a, b);
+    }
+    return this.finishWrite(frame, z);
+  }
+
+  /** per-write bookkeeping: which shadow entries derive from entry i of `frame`, and the TLB pages to drop */
+  private zapper(frame: number) {
+    const ptU = this.ptUsers.get(frame), pdU = this.pdUsers.get(frame);
+    const cur = this.current;
+    const curSpace = cur ? cur.key.slice(1) : "";
+    const self = this;
+    return {
+      changed: 0, flushAll: false, pages: [] as number[],
+      entry(i: number, before: number, after: number): void {
+        // A/D-only changes do not change a translation
+        if (((before ^ after) & ~(PTE_A | PTE_D)) === 0) return;
+        this.changed++;
+        if (ptU) for (const who of ptU) {
+          const slash = who.indexOf("/");
+          const key = who.slice(0, slash);
+          const s = self.shadows.get(key);
+          const pdi = Number(who.slice(slash + 1));
+          const pt = s?.pts.get(pdi);
+          if (pt !== undefined) {
+            self.mem.write32(pt + i * 4, 0);
+            // the TLB may hold translations of the current address space from either of its two shadows (K/U)
+            if (s === cur || key.slice(1) === curSpace) this.pages.push(((pdi << 22) | (i << 12)) >>> 0);
+          }
+        }
+        if (pdU && i !== VMM_PDE) for (const key of [...pdU]) {
+          const s = self.shadows.get(key);
+          if (s && s.pts.has(i)) { self.zapPde(s, i); if (s === cur || key.slice(1) === curSpace) this.flushAll = true; }
+        }
+      },
+    };
+  }
+
+  private finishWrite(frame: number, z: { changed: number; flushAll: boolean; pages: number[] }): number {
+    if (z.changed) {
+      this.stats.ptWriteZaps += z.changed;
+      if (z.flushAll || z.pages.length > 16) this.mem.flushTlb(); else for (const p of z.pages) this.flushPage(p);
     }
     const n = (this.writeCount.get(frame) ?? 0) + 1;
     this.writeCount.set(frame, n);
     if (n >= FLOOD) this.unshadow(frame);
-    return changed;
+    return z.changed;
   }
 
   /** Stop tracking `frame` as a page table: drop every shadow piece derived from it. */

@@ -18,8 +18,8 @@ import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
 const ARITH = 0x8d5;
 const CF = 1;
 // imported helpers, in import order (function indices 0..7)
-const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7, exec: 8 } as const;
-const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP", "jitExec"] as const;
+const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7, exec: 8, wr8: 9 } as const;
+const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP", "jitExec", "jitWr8"] as const;
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
 const JX = { OK: 0, ABORT: 1, STOP: 2, REPEAT: 3, JUMP: 4 } as const;
@@ -32,7 +32,7 @@ const TYPES = [
   { params: [I32, I32, I32, I32], results: [I32] },                // 5: shift
   { params: [], results: [] },                                     // 6: gp
 ];
-const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6, 5];
+const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6, 5, 2];
 
 // locals: 0..7 registers, then the rest
 const L = {
@@ -96,7 +96,9 @@ export class BlockCompiler {
 /** Flag reads and writes of a fast form (for the in-block liveness analysis). */
 function flagEffects(r: Rec): { reads: number; writes: number } {
   switch (r.fast) {
-    case A.F_ALU_RR: case A.F_ALU_RI: case A.F_ALU_RM: case A.F_TEST_RR: return { reads: 0, writes: ARITH };
+    case A.F_ALU_RR: case A.F_ALU_RI: case A.F_ALU_RM: case A.F_TEST_RR: case A.F_NEG: case A.F_TEST8_RI: case A.F_TEST8_MI:
+    case A.F_CMP8_MI: case A.F_CMP_MI: case A.F_CMP_MR:
+      return { reads: 0, writes: ARITH };
     case A.F_INC: case A.F_DEC: return { reads: CF, writes: ARITH & ~CF };
     case A.F_SHIFT_RI:
       if (r.fimm === 0) return { reads: 0, writes: 0 };
@@ -113,6 +115,8 @@ class Gen {
   private liveOut: number[] = [];
   private readonly total: number;
   private readonly selfLoop: boolean;
+  /** registers the block touches (bit per register): only those are loaded at entry and stored at exits */
+  private readonly used: number;
   /** statically known lazy-flag kind at the current point */
   private kind = UNKNOWN;
   /** nesting depth of wasm blocks/loops around the current instruction (for br targets) */
@@ -123,6 +127,14 @@ class Gen {
     const last = recs[recs.length - 1];
     this.selfLoop = last.fast === A.F_JCC || last.fast === A.F_JMP
       ? ((this.total + last.fimm) | 0) === 0 : false;
+    let used = 0;
+    for (const r of recs) {
+      if (r.fast === 0) { used = 0xff; break; } // a handler may read or write any register
+      used |= (1 << (r.dst & 7)) | (1 << (r.dst & 3)) | (1 << (r.src & 7)) | (1 << (r.src & 3)) | (1 << 4);
+      if (r.base < 8) used |= 1 << r.base;
+      if (r.index < 8) used |= 1 << r.index;
+    }
+    this.used = used;
     // liveness of the status flags after each record (everything is live when the block ends)
     let live = ARITH;
     for (let i = recs.length - 1; i >= 0; i--) {
@@ -134,7 +146,7 @@ class Gen {
 
   emit(): Code {
     const c = this.c;
-    for (let r = 0; r < 8; r++) c.i32(A.STATE_BASE + r * 4).load(0).set(r);
+    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + r * 4).load(0).set(r);
     c.i32(CTX).load(A.JC_E).set(L.E0);
     c.i32(CTX).load(A.JC_FL).set(L.fl);
     c.i32(CTX).load(A.JC_LOP).set(L.lop);
@@ -190,20 +202,21 @@ class Gen {
     c.get(L.addr).i32(12).op(Op.i32_shr_u).i32(1023).op(Op.i32_and).i32(4).op(Op.i32_shl).get(set).op(Op.i32_add).tee(L.t1)
       .load(0).get(L.addr).i32(12).op(Op.i32_shr_u).op(Op.i32_eq);
   }
-  /** store the value in t2 at seg:ea (4 bytes); inline on a flat segment with a TLB write hit */
-  private store32(r: Rec, i: number, ea: () => void, after: () => void) {
+  /** store the value in t2 at seg:ea (4 or 1 bytes); inline on a flat segment with a TLB write hit */
+  private store32(r: Rec, i: number, ea: () => void, after: () => void, size: 4 | 1 = 4) {
     const c = this.c;
     ea(); c.set(L.addr);
     c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
-    c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
+    if (size === 4) c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
     c.op(Op.if_).byte(I32); this.depth++;
     this.tlbEntry(L.tlbW);
     c.op(Op.else_).i32(0); c.op(Op.end); this.depth--;
     c.op(Op.if_).byte(VOID); this.depth++;
-    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).get(L.t2).store(0);
+    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).get(L.t2);
+    if (size === 4) c.store(0); else c.store8(0);
     after();
     c.op(Op.else_);
-    c.i32(r.seg).get(L.addr).get(L.t2).call(H.wr32);
+    c.i32(r.seg).get(L.addr).get(L.t2).call(size === 4 ? H.wr32 : H.wr8);
     this.checkAbort(i);
     after();
     this.checkStop(i);
@@ -214,7 +227,7 @@ class Gen {
   private exit(eipOff: number | null, done: number, status: number) {
     const c = this.c;
     // every register: in a loop, one written later in the block may have changed in an earlier pass
-    for (let r = 0; r < 8; r++) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
+    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
     c.i32(CTX).get(L.lop).store(A.JC_LOP);
     c.i32(CTX).get(L.la).store(A.JC_LA);
@@ -247,10 +260,16 @@ class Gen {
     this.exit(r.off, i, A.JIT_ABORT);
   }
   /** set the lazy state after a writer of kind `k` whose a/b/result are in t0/t1/stack... */
-  private lazy(k: number, a: () => void, b: () => void, res: () => void) {
+  private lazy(k: number, a: () => void, b: () => void, res: () => void, top = 31) {
     const c = this.c;
-    c.i32(k).set(L.lop); a(); c.set(L.la); b(); c.set(L.lb); res(); c.set(L.lr); c.i32(31).set(L.ltop);
-    this.kind = k;
+    c.i32(k).set(L.lop); a(); c.set(L.la); b(); c.set(L.lb); res(); c.set(L.lr); c.i32(top).set(L.ltop);
+    this.kind = top === 31 ? k : UNKNOWN; // the static rules below are 32-bit ones: narrower writers decide at run time
+  }
+  /** push 8-bit register n (4..7 = AH CH DH BH) */
+  private reg8(n: number) {
+    const c = this.c;
+    if (n < 4) c.get(n).i32(0xff).op(Op.i32_and);
+    else c.get(n - 4).i32(8).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and);
   }
   /** push CF of the current lazy state (0/1) */
   private carry() {
@@ -425,6 +444,37 @@ class Gen {
         this.exit(end, i + 1, A.JIT_OK);
         break;
       }
+      case A.F_NEG:
+        if (live) {
+          this.lazy(A.LF_SUB, () => c.i32(0), () => c.get(r.dst), () => c.i32(0).get(r.dst).op(Op.i32_sub));
+          c.get(L.lr); this.setReg(r.dst);
+        } else { c.i32(0).get(r.dst).op(Op.i32_sub); this.setReg(r.dst); }
+        break;
+      case A.F_TEST8_RI:
+        if (live) this.lazy(A.LF_LOGIC, () => c.i32(0), () => c.i32(0), () => { this.reg8(r.dst); c.i32(r.fimm & 0xff).op(Op.i32_and); }, 7);
+        break;
+      case A.F_TEST8_MI:
+        this.load(r, i, 1, () => this.ea(r)); c.set(L.t0);
+        if (live) this.lazy(A.LF_LOGIC, () => c.i32(0), () => c.i32(0), () => c.get(L.t0).i32(r.fimm & 0xff).op(Op.i32_and), 7);
+        break;
+      case A.F_CMP8_MI:
+        this.load(r, i, 1, () => this.ea(r)); c.set(L.t0);
+        if (live) {
+          this.lazy(A.LF_SUB, () => c.get(L.t0), () => c.i32(r.fimm & 0xff),
+            () => c.get(L.t0).i32(r.fimm & 0xff).op(Op.i32_sub).i32(0xff).op(Op.i32_and), 7);
+        }
+        break;
+      case A.F_CMP_MI: case A.F_CMP_MR: {
+        this.load(r, i, 4, () => this.ea(r)); c.set(L.t0);
+        const b = () => { if (r.fast === A.F_CMP_MI) c.i32(r.fimm | 0); else c.get(r.src); };
+        if (live) this.lazy(A.LF_SUB, () => c.get(L.t0), b, () => { c.get(L.t0); b(); c.op(Op.i32_sub); });
+        break;
+      }
+      case A.F_STORE8_I: case A.F_STORE8_R:
+        if (r.fast === A.F_STORE8_I) c.i32(r.fimm & 0xff); else this.reg8(r.src);
+        c.set(L.t2);
+        this.store32(r, i, () => this.ea(r), () => {}, 1);
+        break;
       case 0: this.generic(r, i); break;
       default: break; // F_NOP
     }

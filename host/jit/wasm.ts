@@ -5,7 +5,7 @@ export const enum Op {
   block = 0x02, loop = 0x03, if_ = 0x04, else_ = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d, return_ = 0x0f,
   call = 0x10, drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22,
-  i32_load = 0x28, i32_load8_u = 0x2d, i32_store = 0x36,
+  i32_load = 0x28, i32_load8_u = 0x2d, i32_store = 0x36, i32_store8 = 0x3a,
   i32_const = 0x41,
   i32_eqz = 0x45, i32_eq = 0x46, i32_ne = 0x47, i32_lt_s = 0x48, i32_lt_u = 0x49, i32_gt_s = 0x4a, i32_gt_u = 0x4b,
   i32_le_s = 0x4c, i32_le_u = 0x4d, i32_ge_s = 0x4e, i32_ge_u = 0x4f,
@@ -47,6 +47,7 @@ export class Code {
   load(offset: number): this { return this.byte(Op.i32_load).u32(2).u32(offset); }
   load8u(offset: number): this { return this.byte(Op.i32_load8_u).u32(0).u32(offset); }
   store(offset: number): this { return this.byte(Op.i32_store).u32(2).u32(offset); }
+  store8(offset: number): this { return this.byte(Op.i32_store8).u32(0).u32(offset); }
   call(f: number): this { return this.byte(Op.call).u32(f); }
   bytesView(): Uint8Array { return this.buf.subarray(0, this.length); }
 }
