@@ -729,9 +729,20 @@ export function op_rdmsr(): void {
   if (cpl) { gp(0); return; }
   const m = r32(ECX);
   if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
+  if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
+    w32(EAX, apicBase); w32(EDX, 0); return;
+  }
   gp(0); // no other MSRs exist
 }
 export function op_wrmsr(): void {
   if (cpl) { gp(0); return; }
+  if (r32(ECX) == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) {
+    // the APIC cannot move (the host maps it at 0xFEE00000): a write keeping that base is taken, others #GP
+    const lo = r32(EAX);
+    if ((lo & 0xFFFFF000) != 0xFEE00000 || r32(EDX) != 0 || (lo & 0x6FF)) { gp(0); return; }
+    apicBase = lo | 0x100; // BSP stays set
+    return;
+  }
   gp(0); // the TSC is the instruction count and cannot be written; no other MSRs exist
 }
+let apicBase: u32 = 0xFEE00900;
