@@ -105,7 +105,7 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
   });
 
   it("random-byte fuzz: no host exception, hang or stray write", () => {
-    const r = fuzz({ programs: 2000, programLen: 64, seed: 4242, machine: JIT_ALL });
+    const r = fuzz({ programs: 2000, programLen: 64, seed: 4242, machine: JIT_ALL, slowMs: 15_000 });
     expect(r.problems.slice(0, 10)).toEqual([]);
   });
 

@@ -17,6 +17,9 @@ export interface FuzzOptions {
   log?: (s: string) => void;
   /** extra Machine options (e.g. { jitThreshold: 1 }) */
   machine?: Partial<MachineOptions>;
+  /** a run slice slower than this (ms) is reported as a possible hang (default 2000; compiling every block
+   * on a loaded machine needs more) */
+  slowMs?: number;
 }
 export interface FuzzResult { programs: number; instructions: number; exits: number; ms: number; problems: string[]; exitKinds: Record<string, number> }
 
@@ -126,7 +129,7 @@ export function fuzz(o: FuzzOptions): FuzzResult {
       }
       const ran = m.instructions - i0, wall = Date.now() - w0;
       if (ran > left) report("budget", `program ${p}: run(${left}) retired ${ran} instructions`);
-      if (wall > 2000) report("slow", `program ${p}: run(${left}) took ${wall} ms`);
+      if (wall > (o.slowMs ?? 2000)) report("slow", `program ${p}: run(${left}) took ${wall} ms`);
       instructions += ran; left -= Math.max(ran, 1);
       exitKinds[e.reason] = (exitKinds[e.reason] ?? 0) + 1;
       if (e.reason === "budget") break;
