@@ -43,6 +43,7 @@
 // after MAX_IDLE_NS of idle virtual time in which deadlines fired but nothing became deliverable).
 // HLT with IF=0 (the usual `cli; hlt` "stop here"): stop at once with EXIT_STATUS.HALTED, "guest halted with
 // interrupts disabled".
+import { PassThrough, Writable } from "node:stream";
 import { Machine, type Exit, type MachineOptions } from "./machine.ts";
 import * as A from "./abi.generated.ts";
 import type { Bus, AccessSize } from "./bus.ts";
@@ -186,6 +187,12 @@ export class Vm {
   readonly stats = new VmStats();
   /** console output so far (if captureConsole) */
   console = "";
+  /** Console I/O as Node streams: `consoleOut` is readable (COM1 and port 0xE9 text, flushed at newlines and
+   * when run() returns), `consoleIn` is writable (bytes for COM1's receiver, paced like keystrokes). */
+  readonly consoleOut = new PassThrough();
+  readonly consoleIn = new Writable({
+    write: (chunk: Buffer, _enc, done) => { this.platform.receive(new Uint8Array(chunk)); done(); },
+  });
 
   private readonly onConsole?: (text: string) => void;
   private readonly log: LogFn;
@@ -385,6 +392,7 @@ export class Vm {
     this.pending = [];
     if (this.capture) this.console += text;
     this.onConsole?.(text);
+    this.consoleOut.write(text);
   }
 }
 

@@ -31,3 +31,18 @@ describe.skipIf(!haveCpu)("console input", () => {
     expect(r.status).toBe(1);
   });
 });
+
+describe.skipIf(!haveCpu)("console streams (Node API)", () => {
+  it("Vm.consoleIn takes input and Vm.consoleOut streams the output", async () => {
+    const { Vm } = await import("../host/vm.ts");
+    const vm = new Vm({ memSize: 4 << 20 });
+    vm.loadMultiboot(new Uint8Array(readFileSync(ECHO)));
+    const chunks: string[] = [];
+    vm.consoleOut.on("data", (d: Buffer) => chunks.push(d.toString()));
+    await new Promise<void>((res) => vm.consoleIn.write("hi there\nq", () => res()));
+    const r = vm.run({ maxInstructions: 50_000_000 });
+    await new Promise((res) => setImmediate(res));
+    expect(r.exitStatus).toBe(1);
+    expect(chunks.join("")).toBe("echo> hi there\n");
+  });
+});
