@@ -1,8 +1,7 @@
-// decode.ts — instruction fetch, ModRM/SIB effective addresses, operand and stack access.
-// 32-bit addressing only: the 0x67 address-size prefix raises #UD (16-bit addressing is not supported).
+// decode.ts — instruction fetch (for the decoder), operand and stack access (for the handlers).
 import { SEG_CS, SEG_SS, SEG_DS, VEC_GP } from "./abi";
 import {
-  eip, setEip, ip0, abort, setPending, r32, w32, r16, w16, r8, w8, segOvr, setModrm, mrMod, mrRm, setEa, ea, eaSeg,
+  eip, setEip, abort, setPending, r32, w32, r16, w16, r8, w8, segOvr, mrMod, mrRm, ea, eaSeg,
   segBase, segLimit, cpl, ESP, o16,
 } from "./state";
 import {
@@ -29,7 +28,6 @@ import {
   const b2 = fetch8();
   return b0 | (b1 << 8) | (b2 << 16) | (fetch8() << 24);
 }
-@inline export function fetchImm(size: u32): u32 { return size == 1 ? fetch8() : size == 2 ? fetch16() : fetch32(); }
 
 /** Refill the fetch window for the page EIP is in (CS limit and paging checked), then fetch one byte. */
 function fetch8Slow(): u32 {
@@ -60,38 +58,7 @@ function fetch8Slow(): u32 {
   return <u32>load<u8>(fHost + d);
 }
 
-// ---- ModRM ----
-/** Fetch and decode a ModRM byte (and SIB/displacement), computing ea/eaSeg for memory forms. */
-@inline export function decodeModrm(): void {
-  const m = fetch8();
-  setModrm(m);
-  if (m < 0xC0) decodeEa(m);
-}
-function decodeEa(m: u32): void {
-  const mod = m >> 6;
-  const rm = m & 7;
-  let seg: u32 = SEG_DS;
-  let addr: u32 = 0;
-  if (rm == 4) {
-    const sib = fetch8();
-    const base = sib & 7;
-    const idx = (sib >> 3) & 7;
-    if (base == 5 && mod == 0) addr = fetch32();
-    else {
-      addr = r32(base);
-      if (base == 4 || base == 5) seg = SEG_SS;
-    }
-    if (idx != 4) addr += r32(idx) << (sib >> 6);
-  } else if (rm == 5 && mod == 0) {
-    addr = fetch32();
-  } else {
-    addr = r32(rm);
-    if (rm == 5) seg = SEG_SS;
-  }
-  if (mod == 1) addr += <u32>(<i32><i8>fetch8());
-  else if (mod == 2) addr += fetch32();
-  setEa(segOvr >= 0 ? <u32>segOvr : seg, addr);
-}
+// ---- operands (the ModRM fields and effective address come from the predecoded record: cpu.ts exec) ----
 /** Segment for string sources and moffs forms: DS unless overridden. */
 @inline export function dataSeg(): u32 { return segOvr >= 0 ? <u32>segOvr : SEG_DS; }
 
@@ -125,7 +92,6 @@ function decodeEa(m: u32): void {
   if (abort) return;
   spSet(sp);
 }
-@inline export function push32(v: u32): void { push(4, v); }
 /** Read the value `pop` would return, without moving ESP (commit with popCommit). */
 @inline export function popPeek(size: u32): u32 { return memRd(size, SEG_SS, spGet()); }
 @inline export function popCommit(size: u32): void { spSet(spMask(spGet() + size)); }
@@ -135,4 +101,3 @@ function decodeEa(m: u32): void {
   popCommit(size);
   return v;
 }
-export function currentIp0(): u32 { return ip0; }

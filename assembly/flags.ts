@@ -87,10 +87,6 @@ export function flagsOf(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32
 // ---- the same rules over the global lazy state ----
 export function getCF(): u32 { return cfOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
 export function getZF(): u32 { return zfOf(lfOp, lfR, lfTop, flagsReg); }
-export function getSF(): u32 { return sfOf(lfOp, lfR, lfTop, flagsReg); }
-export function getOF(): u32 { return ofOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
-export function getPF(): u32 { return pfOf(lfOp, lfR, flagsReg); }
-export function getAF(): u32 { return afOf(lfOp, lfA, lfB, lfR, flagsReg); }
 
 /** The full EFLAGS value (materializes lazy status flags, keeps them lazy). */
 export function getFlags(): u32 { return flagsOf(lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
@@ -108,7 +104,6 @@ export function setFlags(v: u32): void {
   materialize();
   flagsReg = (flagsReg & ~mask) | (v & mask);
 }
-@inline export function setCFbit(c: u32): void { setStatus(FLAG_CF, c); }
 
 export function cond(cc: u32): bool { return condOf(cc, lfOp, lfA, lfB, lfR, lfTop, flagsReg); }
 

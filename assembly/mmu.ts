@@ -138,7 +138,6 @@ export function physRd32(p: u32): u32 { return inRam(p, 4) ? load<u32>(RAM_BASE 
 export function physWr32(p: u32, v: u32): void {
   if (inRam(p, 4)) { codeWrite(p >>> 12); store<u32>(RAM_BASE + p, v); }
 }
-export function physRd8(p: u32): u32 { return inRam(p, 1) ? <u32>load<u8>(RAM_BASE + p) : 0xFF; }
 
 // ---- the page walk ----
 export let mmioHit: bool = false;
@@ -339,7 +338,6 @@ function lwrSlow(lin: u32, size: u32, v: u32): void { wrAs(lin, size, v, isUser(
 export function sysRd32(lin: u32): u32 { return rdAs(lin, 4, false); }
 export function sysRd16(lin: u32): u32 { return rdAs(lin, 2, false); }
 export function sysWr32(lin: u32, v: u32): void { wrAs(lin, 4, v, false); }
-export function sysWr16(lin: u32, v: u32): void { wrAs(lin, 2, v, false); }
 
 // ---- segmented accesses ----
 // Per-segment access rights cached from the attribute byte when a segment is loaded:

@@ -68,10 +68,6 @@ export let mrRm: u32 = 0;
 export let ea: u32 = 0;            // effective address (offset within eaSeg)
 export let eaSeg: u32 = 3;         // segment of the memory operand
 export function setPrefixState(a: bool, s: i32, r: u32, l: bool): void { o16 = a; segOvr = s; repPrefix = r; lockPrefix = l; }
-export function setO16(a: bool): void { o16 = a; }
-export function setSegOvr(s: i32): void { segOvr = s; }
-export function setRep(r: u32): void { repPrefix = r; }
-export function setLock(l: bool): void { lockPrefix = l; }
 export function setModrm(m: u32): void { modrm = m; mrMod = m >> 6; mrReg = (m >> 3) & 7; mrRm = m & 7; }
 export function setEa(seg: u32, off: u32): void { eaSeg = seg; ea = off; }
 export let eaBase: u32 = 8;       // base register of the memory operand (8 = none); POP r/m needs it

@@ -191,7 +191,6 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, 
 
 function commitHandlerCs(sel: u32, newCpl: u32): void {
   bumpEpoch();
-  if ((dHi & 0x1000) && !(dHi & 0x100)) { /* accessed bit: set lazily like QEMU does for CS on interrupts */ }
   setSegCache(SEG_CS, (sel & 0xFFFC) | newCpl, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
   computeSegOk(SEG_CS);
   if (newCpl != cpl) setCpl(newCpl);
