@@ -81,7 +81,7 @@ export function cpuModule(): WebAssembly.Module {
       try { bytes = readFileSync(c); break; } catch { /* try the next */ }
     }
     if (!bytes) throw new Error("wasmvisor: build/cpu.wasm not found (run `npm run build:wasm`)");
-    cachedModule = new WebAssembly.Module(bytes);
+    cachedModule = new WebAssembly.Module(new Uint8Array(bytes));
   }
   return cachedModule;
 }

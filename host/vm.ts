@@ -398,27 +398,15 @@ export class Vm {
 
 // ---------------------------------------------------------------- runImage
 
-export interface RunImageOptions {
+/** The Vm options (the disk, platform and RTC ones apply to native mode) plus the image and how to run it. */
+export interface RunImageOptions
+  extends Pick<VmOptions, "memSize" | "disk" | "disk2" | "platformKind" | "rtcStart" | "stdin" | "onConsole" | "log" | "machine"> {
   /** the multiboot ELF kernel */
   image: Uint8Array;
-  /** "native" or "full" (host/full/) */
+  /** "native" (default), "full" (host/full/) or "para" (host/para/) */
   mode?: string;
-  memSize?: number;
   maxInstructions?: number;
   cmdline?: string;
-  /** raw image bytes (used in place) or a block backend */
-  disk?: Uint8Array | BlockBackend;
-  /** the primary slave disk (native mode) */
-  disk2?: Uint8Array | BlockBackend;
-  /** "mp" (default) or "pc" (native mode) */
-  platformKind?: PcPlatformKind;
-  /** RTC start, seconds since 1970 (native mode) */
-  rtcStart?: number;
-  stdin?: Uint8Array | string;
-  onConsole?: (text: string) => void;
-  log?: LogFn;
-  /** CPU options passed to the Machine (e.g. { jitThreshold: 1 } to compile every block) */
-  machine?: Partial<MachineOptions>;
 }
 
 export interface RunImageResult {
@@ -453,9 +441,10 @@ export async function runImage(opts: RunImageOptions): Promise<RunImageResult> {
   // ---- para mode (host/para/): a PV kernel (build/guests/workloads-pv/*.elf), hypercalls + virtio ----
   if (opts.mode === "para") return (await import("./para/vm.ts")).runImagePara(opts);
   // ---- end para ----
-  const vm = new Vm({ memSize: opts.memSize, disk: opts.disk, disk2: opts.disk2, platformKind: opts.platformKind, rtcStart: opts.rtcStart, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log, machine: opts.machine });
-  vm.loadMultiboot(opts.image, { cmdline: opts.cmdline });
-  const r = vm.run({ maxInstructions: opts.maxInstructions });
+  const { image, mode: _mode, maxInstructions, cmdline, ...vmOptions } = opts;
+  const vm = new Vm(vmOptions);
+  vm.loadMultiboot(image, { cmdline });
+  const r = vm.run({ maxInstructions });
   return { console: vm.console, exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message, stats: vm.stats.toJSON() };
 }
 

@@ -78,7 +78,7 @@ export class BlockCompiler {
   }
 
   /** Compile block `b` into module bytes exporting "f", or null when it cannot be compiled. */
-  compile(b: number): Uint8Array | null {
+  compile(b: number): Uint8Array<ArrayBuffer> | null {
     const recs = this.readBlock(b);
     if (!recs || recs.length === 0) { this.declined++; return null; }
     const g = new Gen(recs);

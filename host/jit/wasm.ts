@@ -65,7 +65,7 @@ function vec(out: Code, items: Code[]): void { out.u32(items.length); for (const
 function name(out: Code, s: string): void { const b = Buffer.from(s, "utf8"); out.u32(b.length).bytes(b); }
 function section(out: Code, id: number, body: Code): void { out.byte(id).u32(body.length).bytes(body.bytesView()); }
 
-export function assemble(m: ModuleSpec): Uint8Array {
+export function assemble(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = new Code().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   vecSection(out, 1, m.types.map((t) => new Code().byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results)));
   const imports = [
@@ -81,6 +81,6 @@ export function assemble(m: ModuleSpec): Uint8Array {
     body.bytes(f.body.bytesView()).op(Op.end);
     return new Code().u32(body.length).bytes(body.bytesView());
   }));
-  return out.bytesView().slice();
+  return new Uint8Array(out.bytesView()); // a copy that owns its ArrayBuffer (what WebAssembly.Module takes)
 }
 function vecSection(out: Code, id: number, items: Code[]): void { const b = new Code(); vec(b, items); section(out, id, b); }
