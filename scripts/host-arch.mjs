@@ -8,7 +8,7 @@
 // WASMVISOR_NO_I386=1 (or WASMVISOR_NO_X86_64=1) makes the probe answer "no" for that architecture, to run the
 // fallback paths on a host that has both (tests do).
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -107,4 +107,15 @@ export function pickRunnable(candidates, exists) {
     why.push(`${c.arch}: ${e.why}`);
   }
   return { pick: null, why: why.join("; ") };
+}
+
+/**
+ * The peers workload's native reference for REPS r in `dir` (guests/peers/build.sh): native-r (i386) where
+ * this host executes it, else native64-r (x86-64, the same 32-bit-operand loop).
+ * @param {string} dir
+ * @param {number} r
+ */
+export function peersNative(dir, r) {
+  return pickRunnable([{ arch: /** @type {const} */ ("i386"), path: join(dir, `native-${r}`) },
+    { arch: /** @type {const} */ ("x86-64"), path: join(dir, `native64-${r}`) }], existsSync);
 }

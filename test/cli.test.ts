@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCliArgs, parseMemSize, parseCount, UsageError, DEFAULT_MEM } from "../host/cli.ts";
 import { buildElf } from "../host/elf.ts";
+import { peersNative } from "../scripts/host-arch.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
@@ -134,7 +135,10 @@ describe("dist/cli.js", () => {
   }
 
   it.skipIf(!HAVE_CPU)("runs the peers guest (REPS=1): same RESULT as the native binary, exit status 1", () => {
-    const native = execFileSync(join(PEERS, "native-1")).toString();
+    // the i386 binary, or its x86-64 build on a host that cannot execute i386 (WASMVISOR_NO_I386=1 simulates one)
+    const ref = peersNative(PEERS, 1);
+    expect(ref.pick, ref.why).not.toBeNull();
+    const native = execFileSync(ref.pick!.path).toString();
     expect(native).toMatch(/^RESULT [0-9a-f]{8} REPS 1\n$/);
     const statsFile = join(tmp, "stats.json");
     const r = cli("run", join(PEERS, "guest-1.elf"), "--stats-file", statsFile);
