@@ -69,30 +69,39 @@ export function canExec(arch) {
   let res;
   if (process.platform !== "linux") res = { ok: false, why: `host is ${process.platform}, not Linux` };
   else if (process.arch !== "x64" && process.arch !== "ia32") res = { ok: false, why: `host CPU is ${process.arch}, not x86` };
-  else {
-    const dir = mkdtempSync(join(tmpdir(), "wasmvisor-probe-"));
-    try {
-      const f = join(dir, `probe-${arch}`);
-      writeFileSync(f, tinyElf(arch));
-      chmodSync(f, 0o755);
-      const r = spawnSync(f, [], { stdio: "ignore", timeout: 10_000 });
-      if (r.error) {
-        const code = /** @type {NodeJS.ErrnoException} */ (r.error).code;
-        res = { ok: false, why: `this kernel cannot execute ${arch} binaries (${code === "ENOEXEC" ? "exec format error" : r.error.message})` };
-      } else if (r.status !== PROBE_STATUS) {
-        res = { ok: false, why: `a ${arch} test binary exited with ${r.status ?? r.signal}, not ${PROBE_STATUS}` };
-      } else res = { ok: true, why: "" };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
+  else res = probeElf(tinyElf(arch), arch);
   cache.set(arch, res);
   return res;
 }
 
 /**
- * The first candidate whose file exists and whose architecture this host executes, else null with every
- * candidate's reason (one line).
+ * Executes `elf` (a static binary that exits with status 42) from a temporary file.
+ * @param {Buffer} elf
+ * @param {string} arch the name used in the reason
+ * @returns {{ ok: boolean, why: string }}
+ */
+export function probeElf(elf, arch) {
+  const dir = mkdtempSync(join(tmpdir(), "wasmvisor-probe-"));
+  try {
+    const f = join(dir, "probe");
+    writeFileSync(f, elf);
+    chmodSync(f, 0o755);
+    const r = spawnSync(f, [], { stdio: "ignore", timeout: 10_000 });
+    if (r.error) {
+      const code = /** @type {NodeJS.ErrnoException} */ (r.error).code;
+      return { ok: false, why: `this kernel cannot execute ${arch} binaries (${code === "ENOEXEC" ? "exec format error" : r.error.message})` };
+    }
+    // execve refused it (ENOEXEC) and libuv, like execvp, then handed it to /bin/sh, which fails on it
+    if (r.status !== PROBE_STATUS) return { ok: false, why: `this kernel cannot execute ${arch} binaries (a test binary exited with ${r.status ?? r.signal}, not ${PROBE_STATUS})` };
+    return { ok: true, why: "" };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first candidate whose file exists and whose architecture this host executes, else null; `why` gives
+ * the reason for every candidate passed over (one line).
  * @template {{ arch: "i386" | "x86-64", path: string }} T
  * @param {T[]} candidates in order of preference
  * @param {(p: string) => boolean} exists
@@ -103,7 +112,7 @@ export function pickRunnable(candidates, exists) {
   for (const c of candidates) {
     if (!exists(c.path)) { why.push(`${c.arch}: ${c.path} not built`); continue; }
     const e = canExec(c.arch);
-    if (e.ok) return { pick: c, why: "" };
+    if (e.ok) return { pick: c, why: why.join("; ") };
     why.push(`${c.arch}: ${e.why}`);
   }
   return { pick: null, why: why.join("; ") };
