@@ -76,7 +76,7 @@ try {
   const app = join(tmp, "app");
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "wasmvisor-consumer", private: true, type: "module" }, null, 2));
-  const inst = run(npm, ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], app);
+  const inst = run(npm, ["install", "--offline", "--no-audit", "--no-fund", tarball], app);
   if (!check(inst.status === 0, "npm install --offline <tarball> in a fresh project")) throw new Error(inst.out);
   for (const dev of ["typescript", "vitest", "@types/node"]) {
     mkdirSync(dirname(join(app, "node_modules", dev)), { recursive: true });
