@@ -130,7 +130,7 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
   // ---- the VM: an 8 MiB para guest (layout built by the domain builder; the CPU does not run) and a random disk
   const disk = new Uint8Array(256 << 10);
   const vm = new ParaVm({ memSize: MEM, disk: new MemoryBackend(disk), captureConsole: false });
-  const image = opts.image ?? new Uint8Array(readFileSync(join(ROOT, "build/guests/workloads-pv/null_syscall.elf")));
+  const image = opts.image ?? new Uint8Array(readFileSync(join(ROOT, "build/guests/workloads-pv/null_syscall.elf"))); // (the script passes it: bundled, ROOT is elsewhere)
   vm.loadMultiboot(image, { cmdline: "iters=1" });
   opts.tamper?.(vm);
   const m = vm.machine, policy = vm.policy, mmu = vm.mmu;
@@ -256,9 +256,9 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
   /** a guest-physical address aimed at some frame type */
   function target(r: Rng): number {
     const off = r.pick([0, r.int(PAGE), PAGE - 1, PAGE - 4, PAGE - 16, r.int(16) * 16]);
-    switch (r.int(9)) {
-      case 0: return r.pick(ptFrames) * PAGE + off; // the initial (pinned) page tables
-      case 1: { const f = SCRATCH_LO / PAGE + r.int(SCRATCH_FRAMES); return f * PAGE + off; } // frames the mmu fuzz pins
+    switch (r.int(11)) {
+      case 0: case 9: return r.pick(ptFrames) * PAGE + off; // the initial (pinned) page tables
+      case 1: case 10: { const f = SCRATCH_LO / PAGE + r.int(SCRATCH_FRAMES); return f * PAGE + off; } // frames the mmu fuzz pins
       case 2: return vm.vmmBase - r.int(3 * PAGE); // across the guest's end
       case 3: return vm.vmmBase + r.int(VMM_SIZE); // VMM / descriptor frames
       case 4: return r.pick([MEM, MEM - 1, 0xfffffff0, 0xffffffff, 0x80000000, 0xfeb00000]); // past RAM, MMIO, wrap
@@ -284,7 +284,7 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
     const bufs = [{ addr: hdr, len: 16, write: false }];
     for (let i = 0; i < nseg; i++) {
       const wr = i > 0 || rng.chance(0.7);
-      bufs.push({ addr: rng.chance(0.7) ? target(rng) : drv.alloc(1), len: rng.chance(0.6) ? rng.pick([1, 512, PAGE, 2 * PAGE]) : length(rng), write: wr });
+      bufs.push({ addr: rng.chance(0.7) ? target(rng) : drv.alloc(1), len: rng.chance(0.8) ? rng.pick([1, 512, PAGE, 2 * PAGE]) : length(rng), write: wr });
     }
     rep.descriptors += bufs.length;
     const kind = rng.int(10);
