@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ParaVm, SLOT_BLK, SLOT_CONSOLE } from "../host/para/vm.ts";
-import { PAGE, VMM_GDT, VMM_TSS } from "../host/para/abi.ts";
+import { HC, PAGE, VMM_GDT, VMM_TSS } from "../host/para/abi.ts";
 import { PTE_P, PTE_W } from "../host/para/mmu.ts";
 import { MemoryBackend } from "../host/devices/block.ts";
 import { MachineMemory } from "../host/virtio/memory.ts";
@@ -118,5 +118,22 @@ describe("para: no device writes what the guest may not write (issue 9 item 1)",
     expect(vm.console.stats.rxPolicyRefused).toBe(1);
     expect(vm.machine.readMem(l1, PAGE)).toEqual(before);
     void q;
+  });
+});
+
+describe("para: the CPU's descriptor tables hold no ring-0 or system descriptor the VMM did not put there", () => {
+  it("SET_GDT refuses a TSS descriptor outside entry 5 (found by the policy fuzz: it became a second, DPL-0 TSS)", () => {
+    const vm = new ParaVm({ memSize: 16 << 20 });
+    vm.loadMultiboot(image);
+    const m = vm.machine;
+    const gdt = 0x20000;
+    for (let i = 0; i < 8; i++) { m.write32(gdt + 8 * i, 0); m.write32(gdt + 8 * i + 4, 0); }
+    m.write32(gdt + 8, 0xffff); m.write32(gdt + 12, 0x00cf9b00); // kernel code (DPL 0: compressed to 1)
+    m.write32(gdt + 56, 0x0067); m.write32(gdt + 60, 0x00008900); // entry 7: an available 32-bit TSS
+    expect(vm.call(HC.SET_GDT, gdt, 8)).toBe(-1); // −EPERM
+    expect(m.read32(vm.vmmBase + VMM_GDT + 60)).toBe(0);
+    m.write32(gdt + 60, 0);
+    expect(vm.call(HC.SET_GDT, gdt, 8)).toBe(0);
+    expect((m.read32(vm.vmmBase + VMM_GDT + 12) >>> 13) & 3).toBe(1);
   });
 });

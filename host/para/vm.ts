@@ -408,7 +408,7 @@ export class ParaVm {
       const lo = m.read32(pa + 8 * i);
       let hi = m.read32(pa + 8 * i + 4);
       if (!(hi & 0x8000)) { out.push([0, 0]); continue; }
-      if (!(hi & 0x1000)) { if (((hi >>> 8) & 0xf) === 0x9 || ((hi >>> 8) & 0xf) === 0xb) { out.push(this.tssDesc()); continue; } return E.PERM; } // system descriptors: no
+      if (!(hi & 0x1000)) return E.PERM; // system descriptors (TSS, LDT, gates): no — the only one is the VMM's TSS, at TSS_INDEX
       if (((hi >>> 13) & 3) === 0) hi |= 1 << 13; // ring compression
       hi |= 0x100; // accessed
       out.push([lo, hi >>> 0]);
