@@ -96,10 +96,32 @@ describe("para: no device writes what the guest may not write (issue 9 item 1)",
     expect(vm.machine.read32(vm.vmmBase + VMM_GDT + 0x34)).toBe(0); // the VMM's GDT untouched
   });
 
+  it("control: the same L1 stored behind the policy's back (what virtio-blk did before) gives the exploit CPL 0", () => {
+    // proves the exploit above is a real one, so its failure there is the policy's doing
+    const { vm } = boot(new Uint8Array(1 << 16));
+    const l1 = vm.ptBase + 2 * PAGE;
+    vm.machine.write32(l1, (vm.vmmBase + VMM_GDT) | PTE_P | PTE_W);
+    vm.machine.write32(l1 + 4, (vm.vmmBase + VMM_TSS) | PTE_P | PTE_W);
+    vm.machine.writeMem(CODE, EXPLOIT);
+    vm.machine.setReg("eip", CODE);
+    const r = vm.run({ maxInstructions: 10_000 });
+    expect(r.message).toMatch(/isa-debug-exit/);
+    expect(r.exitStatus).toBe(0x55);
+    expect(vm.machine.cpl).toBe(0);
+  });
+
   it("a used ring or console buffer in a page-table frame is refused without a store", () => {
     const { vm, drv, q } = boot(new Uint8Array(1 << 16));
     const l1 = vm.ptBase + PAGE;
     const before = vm.machine.readMem(l1, PAGE);
+    // a GET_ID whose status byte lies in the L1: nothing can be written, not even IOERR — used length 0
+    const hdr = drv.alloc(16), id = drv.alloc(20);
+    drv.mem.write32(hdr, BLK_T.GET_ID);
+    drv.add(q, [{ addr: hdr, len: 16 }, { addr: id, len: 20, write: true }, { addr: l1 + 8, len: 1, write: true }]);
+    drv.kick(q);
+    expect(drv.takeUsed(q)).toEqual([{ id: 0, len: 0 }]);
+    expect(drv.mem.read(id, 20).every((b) => b === 0)).toBe(true);
+    expect(vm.blk!.stats.policyRefused).toBe(1);
     // the blk queue is set up in RAM; a second queue configuration puts the used ring into the L1
     vm.virtio[SLOT_BLK].reset();
     expect(drv.init()).toBe(true);
@@ -117,7 +139,6 @@ describe("para: no device writes what the guest may not write (issue 9 item 1)",
     expect(con.takeUsed(rx)).toEqual([{ id: 0, len: 0 }]);
     expect(vm.console.stats.rxPolicyRefused).toBe(1);
     expect(vm.machine.readMem(l1, PAGE)).toEqual(before);
-    void q;
   });
 });
 

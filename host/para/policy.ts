@@ -75,9 +75,6 @@ export class MemoryPolicy implements DmaPolicy {
     return false;
   }
 
-  /** Devices read what the guest itself could read: its own frames. */
-  deviceMayRead(pa: number, len: number): boolean { return this.inGuest(pa, len); }
-
   /** The type of the first frame in [pa, pa+len) a device may not write, or -1 if all are RAM. No counting. */
   protectedIn(pa: number, len: number): number {
     if (!this.inGuest(pa, len)) return FT.VMM;
