@@ -142,6 +142,34 @@ describe("para: no device writes what the guest may not write (issue 9 item 1)",
   });
 });
 
+describe("para: a ring frame pinned as a page table after the queue was set up", () => {
+  it("the device's ring stores (avail_event, used entries) are refused: the queue stops, the table is unchanged", () => {
+    for (const eventIdx of [true, false]) {
+      const vm = new ParaVm({ memSize: 16 << 20, disk: new MemoryBackend(1 << 16) });
+      vm.loadMultiboot(image);
+      const drv = new MockDriver(vm.virtio[SLOT_BLK], new MachineMemory(vm.machine, vm.vmmBase), 0x40000);
+      expect(drv.init({ eventIdx })).toBe(true);
+      const ring = 0x50000;
+      const q = drv.setupQueue(0, 16, { used: ring });
+      drv.driverOk();
+      // the guest maps the used ring's frame read-only and pins it as an L1 (legal: no writable mapping is left)
+      const l1 = vm.ptBase + PAGE;
+      vm.machine.write32(0x30000, l1 + 4 * (ring / PAGE)); vm.machine.write32(0x30004, ring | PTE_P);
+      expect(vm.call(HC.MMU_UPDATE, 0x30000, 1)).toBe(0);
+      vm.machine.write32(0x30000, 1); vm.machine.write32(0x30004, ring); // MMUEXT PIN_L1
+      expect(vm.call(HC.MMUEXT_OP, 0x30000, 1)).toBe(0);
+      const before = vm.machine.readMem(ring, PAGE);
+      const hdr = drv.alloc(16), st = drv.alloc(1);
+      drv.mem.write32(hdr, BLK_T.GET_ID);
+      drv.add(q, [{ addr: hdr, len: 16 }, { addr: st, len: 1, write: true }]);
+      drv.kick(q);
+      expect(vm.machine.readMem(ring, PAGE)).toEqual(before);
+      expect(vm.virtio[SLOT_BLK].queues[0].stats.errors.policy).toBe(1);
+      expect(vm.virtio[SLOT_BLK].status & STATUS.NEEDS_RESET).toBeTruthy();
+    }
+  });
+});
+
 describe("para: the CPU's descriptor tables hold no ring-0 or system descriptor the VMM did not put there", () => {
   it("SET_GDT refuses a TSS descriptor outside entry 5 (found by the policy fuzz: it became a second, DPL-0 TSS)", () => {
     const vm = new ParaVm({ memSize: 16 << 20 });
