@@ -3,7 +3,8 @@
 //
 // usage: node scripts/bench.mjs [--quick | --full | --smoke] [--runs N] [--rows native,native-mode] [--reps R1,R2]
 //                               [--native-reps R1,R2] [--sections peers,workloads,trap,disk,pt] [--workloads a,b]
-//                               [--modes native,full,para] [--suite-runs N] [--json [FILE]] [--no-build] [--help]
+//                               [--modes native,full,para] [--suite-runs N] [--json [FILE]] [--report DIR]
+//                               [--ci-target F] [--time-cap S] [--no-build] [--help]
 //   (also `wasmvisor bench [...]`, `npm run bench -- [...]`)
 //
 // Two parts, measured in the same invocation:
@@ -30,6 +31,13 @@
 // neither, the "native" row is reported missing with the reason and the rows' RESULTs are checked against
 // each other. Errors end the bench with one line ("bench: ..."), never a stack trace.
 //
+// Intervals (scripts/bench/stats.mjs): every MIPS, cost and ratio comes with its 95 % interval, a bootstrap over
+// the interleaved pairs (peers) or rounds (suite); a figure whose interval includes zero or flips sign is printed
+// as "not resolved at this run length", never as a number. After the planned pairs/rounds, more are added while
+// some headline ratio's interval is wider than --ci-target (relative width) and the --time-cap allows.
+// --report DIR writes report.md, bench.json and SVG charts (scripts/bench/report.mjs). Progress with an ETA goes
+// to stderr when it is a terminal (cli-progress); otherwise the bench is quiet until its output.
+//
 // Rows are a registry (ROWS below): later configurations (modes "full"/"para", ...) are one entry each. The rows
 // are interleaved: pair i of every row runs before pair i+1 of any row, so slow drifts in the machine's load hit
 // all rows alike. "native-mode-paging" runs the same workload with paging on (guests/peers/kernel-paging.S:
@@ -41,6 +49,9 @@ import { tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peersNative, canExec } from "./host-arch.mjs";
+import { createRequire } from "node:module";
+import { bootstrap, ratio, take, median as smedian, ciJson, fmtCI, lengthen, narrowEnough, UNRESOLVED } from "./bench/stats.mjs";
+import { progress } from "./bench/progress.mjs";
 
 // no stack trace reaches a user: anything unexpected is one line and status 1
 for (const ev of ["uncaughtException", "unhandledRejection"]) {
@@ -57,21 +68,34 @@ const PER_REP = 819210; // instructions per outer repetition (guests/peers/workl
 const FIXED = 99857;
 const NCPU = cpus().length;
 
-const DEFAULT_ROWS = "native,native-mode,native-mode-paging,full-mode,full-mode-paging";
-import { PRESETS, SECTIONS, MODES as SUITE_MODES, WORKLOADS, planJobs, missingImages, runJobs, analyze, renderMarkdown } from "./bench/suite.mjs";
+const DEFAULT_ROWS = "native,native-mode,native-mode-paging,full-mode,full-mode-paging,qemu,v86";
+// the peers measured in the same run, where installed (the reason is reported where not)
+const which = (cmd) => (process.env.PATH ?? "").split(":").map((d) => join(d, cmd)).find((p) => existsSync(p)) ?? null;
+const QEMU_BIN = which("qemu-system-i386");
+const V86_OK = (() => { try { createRequire(import.meta.url).resolve("v86/package.json"); return true; } catch { return false; } })();
+const PEER_MISSING = {
+  ...(QEMU_BIN ? {} : { qemu: "qemu-system-i386 not found on PATH (Debian: apt-get install qemu-system-x86)" }),
+  ...(V86_OK ? {} : { v86: "the npm package v86 is not installed (npm install v86)" }),
+};
+import { PRESETS, SECTIONS, MODES as SUITE_MODES, WORKLOADS, planJobs, missingImages, suiteRunner, analyze, renderMarkdown } from "./bench/suite.mjs";
 const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench [options])
-  --quick                one round, shorter guests (about 30 s); --full: more runs, longer guests
+  --quick                three rounds of shorter guests (about 1.5 min quiet); --full: more runs, longer guests
   --smoke                tiny iteration counts, one run: checks the plumbing only (test/bench.test.ts)
   --sections a,b         parts to run (default: peers,${SECTIONS.join(",")}); pt = the fork/mmap/page_fault view
   --workloads a,b        workloads for the suite (default: all of ${Object.keys(WORKLOADS).join(", ")})
   --modes a,b            modes for the suite (default: ${SUITE_MODES.join(",")})
-  --suite-runs N         rounds of the suite (default 3; --quick 1, --full 5); medians over rounds
-  --runs N               interleaved R1/R2 pairs per peers row (default 5; --quick 2, --full 7, --smoke 1)
+  --suite-runs N         rounds of the suite (default 3; --quick 3, --full 5, --smoke 1); medians over rounds
+  --runs N               interleaved R1/R2 pairs per peers row (default 5; --quick 3, --full 7, --smoke 1)
   --rows a,b             rows to run (default: ${DEFAULT_ROWS}); known: ROWS
   --reps R1,R2           lengths for the wasmvisor rows (default 50,1050: with the block compiler 10,60 differ by
                          only ~30 ms, too little against process start-up noise for the paging ratio)
   --native-reps R1,R2    lengths for the native row (default 300,3300)
   --json [FILE]          print JSON (to FILE if given) instead of the markdown table
+  --report DIR           also write DIR/report.md, DIR/bench.json and SVG charts (overhead, exits, MIPS)
+  --ci-target F          add pairs/rounds until each headline ratio's 95 % interval is at most F wide relative
+                         to its value (default 0.1, i.e. about ±5 %) ...
+  --time-cap S           ... or until the bench has measured for S seconds (default: smoke 0, quick 90, 600,
+                         full 1800); figures still wider are reported as such
   --no-build             do not (re)build the guests and dist/cli.js
 `;
 
@@ -85,32 +109,45 @@ const opt = (k, d) => {
   if (v === undefined || v.startsWith("--")) return null;
   return v;
 };
-if (has("--help") || has("-h")) { process.stdout.write(HELP.replace("ROWS", "native, native-mode, native-mode-paging, full-mode, full-mode-paging")); process.exit(0); }
+if (has("--help") || has("-h")) { process.stdout.write(HELP.replace("ROWS", "native, native-mode, native-mode-paging, full-mode, full-mode-paging, qemu, v86")); process.exit(0); }
 const PRESET = has("--smoke") ? "smoke" : has("--quick") ? "quick" : has("--full") ? "full" : "default";
 if (["--smoke", "--quick", "--full"].filter(has).length > 1) die("choose one of --quick, --full, --smoke");
+// quick has 3 pairs: the fewest that give an interval (scripts/bench/stats.mjs)
 const PEERS_PRESET = {
-  smoke: { runs: "1", reps: "1,2", native: "1,2" }, quick: { runs: "2", reps: "50,550", native: "300,1800" },
-  default: { runs: "5", reps: "50,1050", native: "300,3300" }, full: { runs: "7", reps: "50,2050", native: "300,6300" },
+  smoke: { runs: "1", reps: "1,2", native: "1,2", qemu: [1, 2], cap: 0 }, quick: { runs: "3", reps: "50,550", native: "300,1800", qemu: [50, 1050], cap: 90 },
+  default: { runs: "5", reps: "50,1050", native: "300,3300", qemu: [50, 2050], cap: 600 }, full: { runs: "7", reps: "50,2050", native: "300,6300", qemu: [50, 4050], cap: 1800 },
 }[PRESET];
 const RUNS = int(opt("--runs", PEERS_PRESET.runs), "--runs");
 const REPS = pair(opt("--reps", PEERS_PRESET.reps), "--reps");
 const NATIVE_REPS = pair(opt("--native-reps", PEERS_PRESET.native), "--native-reps");
 const JSON_OUT = has("--json") ? (opt("--json", null) ?? "-") : null;
+const REPORT_DIR = has("--report") ? opt("--report", null) : null;
+if (has("--report") && !REPORT_DIR) die("--report needs a directory");
+const CI_TARGET = num(opt("--ci-target", "0.1"), "--ci-target");
+const TIME_CAP_MS = num(opt("--time-cap", String(PEERS_PRESET.cap)), "--time-cap") * 1e3;
 const ROWS = rowsRegistry();
 const SECTIONS_SEL = (opt("--sections", null) ?? ["peers", ...SECTIONS].join(",")).split(",").filter(Boolean);
 for (const s of SECTIONS_SEL) if (s !== "peers" && !SECTIONS.includes(s)) die(`unknown section '${s}' (sections: peers, ${SECTIONS.join(", ")})`);
-const SEL = SECTIONS_SEL.includes("peers") ? (opt("--rows", null) ?? DEFAULT_ROWS).split(",").filter(Boolean) : [];
+const ROWS_ASKED = opt("--rows", null);
+const SEL = SECTIONS_SEL.includes("peers") ? (ROWS_ASKED ?? DEFAULT_ROWS).split(",").filter(Boolean) : [];
+// a peer that is not installed: left out of the default rows (and said so); asked for by name, an error
+for (const [n, why] of Object.entries(PEER_MISSING)) {
+  if (!SEL.includes(n)) continue;
+  if (ROWS_ASKED) die(`row '${n}' cannot run: ${why}`);
+  SEL.splice(SEL.indexOf(n), 1);
+}
 const SUITE_SECTIONS = SECTIONS_SEL.filter((s) => s !== "peers");
 const WL_SEL = (opt("--workloads", null) ?? (SUITE_SECTIONS.includes("workloads") ? Object.keys(WORKLOADS) : ["fork", "mmap", "page_fault"]).join(",")).split(",").filter(Boolean);
 for (const w of WL_SEL) if (!WORKLOADS[w]) die(`unknown workload '${w}' (workloads: ${Object.keys(WORKLOADS).join(", ")})`);
 const MODES_SEL = (opt("--modes", null) ?? SUITE_MODES.join(",")).split(",").filter(Boolean);
 for (const m of MODES_SEL) if (!SUITE_MODES.includes(m)) die(`unknown mode '${m}' (modes: ${SUITE_MODES.join(", ")})`);
 const SUITE_RUNS = int(opt("--suite-runs", String(PRESETS[PRESET].runs)), "--suite-runs");
-const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs"];
+const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs", "--report", "--ci-target", "--time-cap"];
 for (const k of argv) if (k.startsWith("--") && !KNOWN.includes(k)) die(`unknown option ${k}`);
 for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
 
 function die(msg) { process.stderr.write(`bench: ${msg}\n`); process.exit(2); }
+function num(s, what) { const n = Number(s); if (s === null || !Number.isFinite(n) || n < 0) die(`bad ${what} '${s}'`); return n; }
 function int(s, what) { const n = Number(s); if (!Number.isInteger(n) || n < 1) die(`bad ${what} '${s}'`); return n; }
 function pair(s, what) {
   const p = String(s).split(",").map((x) => int(x, what));
@@ -139,6 +176,13 @@ function rowsRegistry() {
       label: "wasmvisor --mode full, guest paging on (shadow tables)", R: REPS, emulated: true,
       cmd: (r) => [process.execPath, CLI, "run", join(OUT, `guest-paging-${r}.elf`), "--mode", "full"],
     },
+    // the peers of shared/peers, on the same guest: QEMU's TCG (7.2 on Debian bookworm) and v86 (npm) with its JIT
+    "qemu": {
+      label: "QEMU TCG (qemu-system-i386)", R: PEERS_PRESET.qemu, emulated: true, peer: true,
+      cmd: (r) => [QEMU_BIN, "-accel", "tcg", "-m", "32", "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none",
+        "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", guest(r)],
+    },
+    "v86": { label: "v86 JIT (npm v86)", R: REPS, emulated: true, peer: true, cmd: (r) => [process.execPath, join(ROOT, "scripts/bench/run-v86.mjs"), guest(r)] },
   };
 }
 
@@ -250,17 +294,28 @@ const median = (a) => {
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
 // ---------------------------------------------------------------- measure
+const T0 = performance.now();
+const elapsed = () => performance.now() - T0;
 const results = {};
 for (const name of SEL) {
   const row = ROWS[name];
   const [R1, R2] = row.R;
   results[name] = { label: row.label, R1, R2, dInstr: (R2 - R1) * PER_REP, t1: [], t2: [], l1: [], l2: [], c1: [], c2: [], other: [] };
 }
-for (let i = 0; i < RUNS; i++) {
-  for (const name of SEL) { // interleaved: pair i of every row, then pair i+1
+// progress: one unit per guest run (peers) and per worker (suite: one per mode and round); lengthening adds units
+const suiteModes = [...new Set(JOBS.map((j) => j.mode))];
+const bar = progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteModes.length });
+const say = (m) => bar.log(m);
+let pairsDone = 0;
+const pairMs = [];
+/** Pair i of every row (interleaved: pair i of every row runs before pair i+1 of any row). */
+async function peersPair(i) {
+  const tp = performance.now();
+  for (const name of SEL) {
     const row = ROWS[name], s = results[name], R1 = s.R1, R2 = s.R2;
     const xs = {};
     for (const r of i % 2 ? [R2, R1] : [R1, R2]) {
+      bar.status(`${name} pair ${i + 1}`);
       const x = await runOnce(row.cmd(r));
       expect[r] ??= x.result ?? undefined; // no native reference: the first row's RESULT, checked against the others
       if (x.result !== expect[r]) {
@@ -268,50 +323,106 @@ for (let i = 0; i < RUNS; i++) {
       }
       if (row.emulated && x.code !== 1) die(`${name} R=${r}: exit status ${x.code}, expected 1 (isa-debug-exit 0)\n${x.err.slice(-500)}`);
       xs[r] = x;
+      bar.tick();
     }
     for (const [r, t, l, c] of [[R1, s.t1, s.l1, s.c1], [R2, s.t2, s.l2, s.c2]]) {
       t.push(xs[r].wall); l.push(xs[r].loop); c.push(xs[r].cpu); s.other.push(xs[r].other);
     }
-    process.stderr.write(`${name} pair ${i + 1}/${RUNS}: wall ${f(s.t1[i])} / ${f(s.t2[i])} ms, cpu ${f(s.c1[i])} / ${f(s.c2[i])} ms\n`);
+    say(`${name} pair ${i + 1}: wall ${f(s.t1[i])} / ${f(s.t2[i])} ms, cpu ${f(s.c1[i])} / ${f(s.c2[i])} ms`);
   }
+  pairsDone++;
+  pairMs.push(performance.now() - tp);
+}
+/** MIPS of row `name` on resampled pair indices (NaN unless positive: a time difference that is not, has none). */
+const mipsStat = (name, key = "t") => (idx) => {
+  const s = results[name], d = smedian(take(s[`${key}2`], idx)) - smedian(take(s[`${key}1`], idx));
+  return d > 0 ? s.dInstr / (d * 1e3) : NaN;
+};
+const peersCI = {
+  mips: (name, key) => bootstrap(pairsDone, mipsStat(name, key), { positive: true }),
+  ratio: (a, b, key) => ratio(pairsDone, mipsStat(a, key), mipsStat(b, key)),
+};
+// the headline ratios whose intervals decide the lengthening: each row to the native binary (or, without it, MIPS)
+const peersFigures = () => SEL.filter((n) => n !== "native").map((n) => ({ name: `peers ${n}`, ci: results.native ? peersCI.ratio(n, "native") : peersCI.mips(n) }));
+for (let i = 0; i < RUNS; i++) await peersPair(i);
+if (SEL.length) {
+  const share = JOBS.length ? 0.5 : 1; // with the suite to run, the peers may use half the time cap
+  const mean = () => pairMs.reduce((a, b) => a + b, 0) / pairMs.length;
+  var peersLengthen = await lengthen({
+    figures: peersFigures, target: CI_TARGET, capMs: TIME_CAP_MS * share, t0: 0, now: elapsed, roundMs: mean,
+    more: async () => { bar.grow(SEL.length * 2); await peersPair(pairsDone); },
+  });
 }
 for (const name of SEL) {
   const s = results[name], row = ROWS[name], dI = s.dInstr;
   const mips = (a, b) => dI / ((b - a) * 1e3);
   const pairs = s.t1.map((t, i) => mips(t, s.t2[i]));
+  const wall = peersCI.mips(name, "t"), inrun = row.emulated ? peersCI.mips(name, "l") : null, cpu = peersCI.mips(name, "c");
   Object.assign(s, {
-    wallMips: mips(median(s.t1), median(s.t2)), pairMin: Math.min(...pairs), pairMax: Math.max(...pairs),
-    inrunMips: row.emulated ? mips(median(s.l1), median(s.l2)) : NaN,
-    cpuMips: mips(median(s.c1), median(s.c2)),
+    // an unresolved MIPS is null (the raw value and the reason are in wallMipsCI)
+    wallMips: wall.resolved ? wall.est : NaN, wallMipsCI: ciJson(wall), pairMin: Math.min(...pairs), pairMax: Math.max(...pairs),
+    inrunMips: inrun?.resolved ? inrun.est : NaN, cpuMips: cpu.resolved ? cpu.est : NaN, cpuMipsCI: ciJson(cpu),
     t1Med: median(s.t1), t2Med: median(s.t2), otherMed: median(s.other), otherMax: Math.max(...s.other.filter(Number.isFinite), 0),
     // the whole R2 guest, boot included, over the R2 process's wall time: what a user sees for one run
     wholeRunMips: (FIXED + s.R2 * PER_REP) / (median(s.t2) * 1e3),
+    pairs: pairsDone,
   });
 }
 rmSync(TMP, { recursive: true, force: true });
 
 const nat = results.native?.wallMips ?? NaN;
-for (const s of Object.values(results)) s.ratioToNative = s.wallMips / nat;
+for (const [n, s] of Object.entries(results)) {
+  const ci = results.native ? peersCI.ratio(n, "native") : null;
+  s.ratioToNative = ci?.resolved ? ci.est : NaN;
+  if (ci) s.ratioToNativeCI = ciJson(ci);
+}
+const pr = (a, b, key = "t") => (results[a] && results[b] ? peersCI.ratio(a, b, key) : null);
+const est = (ci) => (ci?.resolved ? ci.est : NaN);
 // full mode on the same guest, to native mode (compute only: issue 5 wants >= 0.90, i.e. within 10%)
-const fullRatio = results["full-mode"] && results["native-mode"] ? {
-  wall: results["full-mode"].wallMips / results["native-mode"].wallMips,
-  inrun: results["full-mode"].inrunMips / results["native-mode"].inrunMips,
-  paging: results["full-mode-paging"] && results["native-mode-paging"] ? results["full-mode-paging"].wallMips / results["native-mode-paging"].wallMips : NaN,
+const fullCI = { wall: pr("full-mode", "native-mode"), inrun: pr("full-mode", "native-mode", "l"), paging: pr("full-mode-paging", "native-mode-paging") };
+const fullRatio = fullCI.wall ? {
+  wall: est(fullCI.wall), inrun: est(fullCI.inrun), paging: est(fullCI.paging),
+  ci: Object.fromEntries(Object.entries(fullCI).filter(([, v]) => v).map(([k, v]) => [k, ciJson(v)])),
+} : null;
+// paging on / paging off, both measured above in the same interleaved run (goal: >= 0.80)
+const pagingCI = { wall: pr("native-mode-paging", "native-mode"), inrun: pr("native-mode-paging", "native-mode", "l"), cpu: pr("native-mode-paging", "native-mode", "c") };
+const pagingRatio = pagingCI.wall ? {
+  wall: est(pagingCI.wall), inrun: est(pagingCI.inrun), cpu: est(pagingCI.cpu),
+  ci: Object.fromEntries(Object.entries(pagingCI).map(([k, v]) => [k, ciJson(v)])),
 } : null;
 
 // ---------------------------------------------------------------- the suite (scripts/bench/suite.mjs)
-let suite = null;
+let suite = null, suiteLengthen = null;
 if (JOBS.length) {
-  const raw = runJobs(JOBS, { runs: SUITE_RUNS, ncpu: NCPU, log: (m) => process.stderr.write(m) });
-  suite = analyze(raw, { preset: PRESET, nativeModeMips: results["native-mode"]?.wallMips ?? NaN, nativeBinaryMips: nat });
-  suite.runs = SUITE_RUNS;
+  const runner = suiteRunner(JOBS, { ncpu: NCPU, log: (m) => say(m.trimEnd()), onWorker: () => bar.tick() });
+  const analyzeNow = () => analyze(runner.raw(), { preset: PRESET, nativeModeMips: results["native-mode"]?.wallMips ?? NaN, nativeBinaryMips: nat });
+  try {
+    for (let i = 0; i < SUITE_RUNS; i++) { bar.status(`suite round ${i + 1}`); runner.round(); }
+    // lengthen: the workloads' mode ratios, the disk throughput ratios and the trap costs
+    suiteLengthen = await lengthen({
+      figures: () => suiteFigures(analyzeNow()), target: CI_TARGET, capMs: TIME_CAP_MS, t0: 0, now: elapsed, roundMs: runner.meanRoundMs,
+      more: async () => { bar.grow(suiteModes.length); bar.status(`suite round ${runner.rounds() + 1} (lengthening)`); runner.round(); },
+    });
+  } finally {
+    runner.finish();
+  }
+  suite = analyzeNow();
+  suite.runs = runner.rounds();
 }
-// paging on / paging off, both measured above in the same interleaved run (goal: >= 0.80)
-const pagingRatio = results["native-mode-paging"] && results["native-mode"] ? {
-  wall: results["native-mode-paging"].wallMips / results["native-mode"].wallMips,
-  inrun: results["native-mode-paging"].inrunMips / results["native-mode"].inrunMips,
-  cpu: results["native-mode-paging"].cpuMips / results["native-mode"].cpuMips,
-} : null;
+bar.stop();
+/** The suite's headline intervals (JSON form from analyze) as figures for the lengthening. */
+function suiteFigures(A) {
+  const out = [];
+  for (const [w, r] of Object.entries(A.workloads ?? {})) for (const [k, c] of Object.entries(r.ratiosCI)) out.push({ name: `${w} ${k}`, ci: c });
+  for (const [k, r] of Object.entries(A.trap ?? {})) if (r.roundTrip) out.push({ name: `trap ${k}`, ci: r.roundTrip.nsPerTrapCI });
+  for (const d of A.disk ?? []) if (d.vsFull) out.push({ name: `disk ${d.requestKiB} KiB para/full`, ci: d.vsFull.throughputXCI });
+  return out;
+}
+const lengthening = {
+  target: CI_TARGET, timeCapS: TIME_CAP_MS / 1e3, measuredS: +(elapsed() / 1e3).toFixed(1),
+  peers: peersLengthen ? { pairs: pairsDone, planned: RUNS, ...peersLengthen } : null,
+  suite: suiteLengthen ? { rounds: suite.runs, planned: SUITE_RUNS, ...suiteLengthen } : null,
+};
 // what was measured: HEAD and the files changed in the working tree (dist/ is rebuilt from it before measuring)
 const git = (() => {
   try {
@@ -320,27 +431,54 @@ const git = (() => {
     return { head, dirty };
   } catch { return null; }
 })();
-if (JSON_OUT) {
-  const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) };
-  const text = JSON.stringify({ git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native, results, pagingRatio, fullRatio, suite }, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1);
-  if (JSON_OUT === "-") process.stdout.write(text + "\n");
-  else writeFileSync(JSON_OUT, text + "\n");
-}
-if (JSON_OUT !== "-" && SEL.length) {
-  console.log(`\nruns=${RUNS} pairs per row; ${PER_REP} instructions per rep; ${new Date().toISOString()}; node ${process.version}`);
-  console.log(nativeRef.arch ? `native reference: ${nativeRef.arch}${nativeRef.checkedBoth ? " (i386 and x86-64 builds print the same RESULT)" : ""}` : `native reference: none (${nativeRef.why})`);
-  console.log("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) | pair min..max | MIPS (in-run) | MIPS (cpu) | ratio to native | other load med/max |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) };
+const J = {
+  git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native,
+  results, pagingRatio, fullRatio, suite, peersMissing: PEER_MISSING, lengthening,
+};
+const jsonText = JSON.stringify(J, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1);
+if (JSON_OUT === "-") process.stdout.write(jsonText + "\n");
+else if (JSON_OUT) writeFileSync(JSON_OUT, jsonText + "\n");
+
+/** The peers table and ratios as markdown lines. */
+function peersMarkdown() {
+  const L = [];
+  L.push(`${pairsDone} interleaved R1/R2 pair${pairsDone === 1 ? "" : "s"} per row (${RUNS} planned); ${PER_REP} instructions per rep; ${J.date}; node ${process.version}`);
+  L.push(nativeRef.arch ? `native reference: ${nativeRef.arch}${nativeRef.checkedBoth ? " (i386 and x86-64 builds print the same RESULT)" : ""}` : `native reference: none (${nativeRef.why})`);
+  for (const [n, why] of Object.entries(PEER_MISSING)) L.push(`peer "${n}" not measured: ${why}`);
+  L.push(`MIPS and ratios with their 95 % interval [lo, hi] (bootstrap over the pairs); "${UNRESOLVED}" where the interval includes zero or flips sign.\n`);
+  L.push("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) [95 %] | pair min..max | MIPS (in-run) | MIPS (cpu) [95 %] | ratio to native [95 %] | other load med/max |");
+  L.push("|---|---|---|---|---|---|---|---|---|---|");
   for (const [n, s] of Object.entries(results)) {
-    console.log(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${f(s.wallMips, 0)} | ${f(s.pairMin, 0)}..${f(s.pairMax, 0)} | ${f(s.inrunMips, 0)} | ${f(s.cpuMips, 0)} | ${f(s.ratioToNative, 4)} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
+    L.push(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${fmtCI(s.wallMipsCI, 0)} | ${f(s.pairMin, 0)}..${f(s.pairMax, 0)} | ${f(s.inrunMips, 0)} | ${fmtCI(s.cpuMipsCI, 0)} | ${s.ratioToNativeCI ? fmtCI(s.ratioToNativeCI, 4) : "-"} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
   }
-  if (pagingRatio) {
-    console.log(`\npaging on / off (native-mode-paging / native-mode): ${f(pagingRatio.wall, 3)} wall, ${f(pagingRatio.inrun, 3)} in-run, ${f(pagingRatio.cpu, 3)} cpu (goal >= 0.80)`);
-  }
-  if (fullRatio) {
-    console.log(`full / native mode, same guest (full-mode / native-mode): ${f(fullRatio.wall, 3)} wall, ${f(fullRatio.inrun, 3)} in-run; with guest paging (shadow tables): ${f(fullRatio.paging, 3)} (compute-only goal >= 0.90)`);
-  }
+  if (pagingRatio) L.push(`\npaging on / off (native-mode-paging / native-mode): ${fmtCI(pagingRatio.ci.wall, 3)} wall, ${fmtCI(pagingRatio.ci.inrun, 3)} in-run, ${fmtCI(pagingRatio.ci.cpu, 3)} cpu (goal >= 0.80)`);
+  if (fullRatio) L.push(`full / native mode, same guest (full-mode / native-mode): ${fmtCI(fullRatio.ci.wall, 3)} wall, ${fmtCI(fullRatio.ci.inrun, 3)} in-run; with guest paging (shadow tables): ${fmtCI(fullRatio.ci.paging, 3)} (compute-only goal >= 0.90)`);
+  return L;
 }
-if (JSON_OUT !== "-" && PRESET === "smoke") console.log("\n(--smoke: tiny counts, one run: the timings and ratios above are meaningless; the counters are exact)");
-if (JSON_OUT !== "-" && suite) console.log(renderMarkdown(suite));
-if (JSON_OUT !== "-" && git) console.log(`\nsource: HEAD ${git.head}${git.dirty.length ? ` + ${git.dirty.length} changed/new paths in the working tree (${git.dirty.slice(0, 8).join(", ")}${git.dirty.length > 8 ? ", …" : ""})` : ", clean"}`);
+/** Whether the intervals reached the target, in one paragraph. */
+function lengtheningMarkdown() {
+  const L = [], t = `${(CI_TARGET * 100).toFixed(0)} %`;
+  for (const [what, x, unit] of [["peers", lengthening.peers, "pairs"], ["suite", lengthening.suite, "rounds"]]) {
+    if (!x) continue;
+    const n = what === "peers" ? x.pairs : x.rounds;
+    L.push(x.met
+      ? `${what}: every headline interval is within ${t} of its value after ${n} ${unit} (${x.planned} planned).`
+      : `${what}: after ${n} ${unit} (${x.planned} planned; stopped by the ${x.stoppedBy}, ${lengthening.timeCapS} s), ${x.wide.length} headline interval${x.wide.length === 1 ? " is" : "s are"} still wider than ${t} of the value or not resolved: ${x.wide.slice(0, 12).join(", ")}${x.wide.length > 12 ? ", …" : ""}.`);
+  }
+  return L;
+}
+const md = [];
+if (SEL.length) md.push(...peersMarkdown());
+if (PRESET === "smoke") md.push("\n(--smoke: tiny counts, one run: the timings and ratios above are meaningless; the counters are exact)");
+if (suite) md.push(renderMarkdown(suite));
+md.push("", ...lengtheningMarkdown());
+if (git) md.push(`\nsource: HEAD ${git.head}${git.dirty.length ? ` + ${git.dirty.length} changed/new paths in the working tree (${git.dirty.slice(0, 8).join(", ")}${git.dirty.length > 8 ? ", …" : ""})` : ", clean"}`);
+if (JSON_OUT !== "-") console.log("\n" + md.join("\n"));
+if (REPORT_DIR) {
+  const { writeReport } = await import("./bench/report.mjs");
+  try {
+    const files = await writeReport(REPORT_DIR, { J, jsonText, peersMd: SEL.length ? peersMarkdown() : [], suiteMd: suite ? renderMarkdown(suite) : "", lengtheningMd: lengtheningMarkdown(), rows: ROWS });
+    process.stderr.write(`bench: report written: ${files.join(", ")}\n`);
+  } catch (e) { die(`cannot write the report to ${REPORT_DIR}: ${e.message.split("\n")[0]}`); }
+}

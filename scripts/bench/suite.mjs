@@ -15,6 +15,7 @@ import { tmpdir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { perUnit, perUnitStat, ratio, difference, scale, invert, ciJson, fmtEst, take, median as med } from "./stats.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const WORKER = join(ROOT, "scripts/bench/worker.mjs");
@@ -70,7 +71,8 @@ export const PRESETS = {
     trap: { cli: { native: [1e3, 2e3], full: [1e3, 2e3] }, in: { native: [1e3, 2e3], full: [1e3, 2e3] }, pushf: { native: [1e3, 2e3], full: [1e3, 2e3] }, vmcall: { para: [1e3, 2e3] }, ptemod: { native: [100, 200], full: [100, 200] } },
     disk: { kib: [0, 16], chunks: [8] },
   },
-  quick: { runs: 1, ...scaled(0.5), disk: { kib: [128, 384], chunks: [1, 8, 64] } },
+  // quick: three rounds (the fewest that give an interval, scripts/bench/stats.mjs) of shorter guests
+  quick: { runs: 3, ...scaled(0.25), disk: { kib: [128, 256], chunks: [1, 8, 64] } },
   default: { runs: 3, ...DEFAULT_COUNTS, disk: { kib: [128, 512], chunks: [1, 8, 64, 256] } },
   full: { runs: 5, ...scaled(3), disk: { kib: [128, 1152], chunks: [1, 8, 64, 256] } },
 };
@@ -130,12 +132,26 @@ const childTicks = () => {
 
 /** Runs the jobs: `runs` rounds, in each one worker per mode. Returns { results: [{job, round, r}], load }. */
 export function runJobs(jobs, { runs, log = () => {}, ncpu = 1 }) {
+  const R = suiteRunner(jobs, { log, ncpu });
+  for (let i = 0; i < runs; i++) R.round();
+  return R.finish();
+}
+
+/**
+ * The suite as rounds on demand (so the bench can add rounds until the intervals are narrow enough):
+ * round() runs one more interleaved round of every mode; raw() is what analyze() takes; finish() also removes
+ * the temporary files. onWorker(mode) is called after each worker (progress).
+ */
+export function suiteRunner(jobs, { log = () => {}, ncpu = 1, onWorker = () => {} }) {
   const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-suite-"));
   const out = [];
   const modes = [...new Set(jobs.map((j) => j.mode))];
   const st0 = procStat(), c0 = childTicks(), t0 = performance.now(), la0 = loadavg();
-  try {
-    for (let round = 0; round < runs; round++) {
+  let round = 0;
+  const roundMs = [];
+  const runRound = () => {
+    const tr = performance.now();
+    try {
       for (const mode of modes) {
         // N1/N2 order alternates per round; one warm-up job first (discarded)
         let mine = jobs.filter((j) => j.mode === mode);
@@ -159,22 +175,33 @@ export function runJobs(jobs, { runs, log = () => {}, ncpu = 1 }) {
           if (!r.ok) throw new Error(`bench: ${job.section} ${job.key} ${mode} n=${job.n}: ${r.error ?? r.message}\n${r.console ?? ""}`);
           out.push({ job, round, r });
         }
-        log(`suite round ${round + 1}/${runs} ${mode}: ${mine.length} runs in ${((performance.now() - ts) / 1000).toFixed(1)} s\n`);
+        log(`suite round ${round + 1} ${mode}: ${mine.length} runs in ${((performance.now() - ts) / 1000).toFixed(1)} s\n`);
+        onWorker(mode);
       }
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
     }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    round++;
+    roundMs.push(performance.now() - tr);
+  };
+  return {
+    modes, round: runRound, rounds: () => round, meanRoundMs: () => (roundMs.length ? roundMs.reduce((a, b) => a + b, 0) / roundMs.length : 0),
+    raw: () => ({ results: out, load: loadNow() }),
+    finish: () => { rmSync(tmp, { recursive: true, force: true }); return { results: out, load: loadNow() }; },
+  };
+  function loadNow() {
+    const st1 = procStat(), c1 = childTicks(), wallS = (performance.now() - t0) / 1000;
+    let load = { wallS: +wallS.toFixed(1), loadavgStart: la0.map((x) => +x.toFixed(2)), loadavgEnd: loadavg().map((x) => +x.toFixed(2)) };
+    if (st0 && st1) {
+      const d = st1.map((x, i) => x - st0[i]);
+      const total = d.reduce((a, b) => a + b, 0), idle = d[3] + d[4];
+      const busy = (total - idle) / total; // fraction of all cores busy
+      const ours = Number.isFinite(c1 - c0) ? (c1 - c0) / total : NaN; // our workers' share (ticks over all-core ticks)
+      load = { ...load, machineBusy: +busy.toFixed(3), ours: +ours.toFixed(3), others: +Math.max(0, busy - ours).toFixed(3), cores: ncpu };
+    }
+    return load;
   }
-  const st1 = procStat(), c1 = childTicks(), wallS = (performance.now() - t0) / 1000;
-  let load = { wallS: +wallS.toFixed(1), loadavgStart: la0.map((x) => +x.toFixed(2)), loadavgEnd: loadavg().map((x) => +x.toFixed(2)) };
-  if (st0 && st1) {
-    const d = st1.map((x, i) => x - st0[i]);
-    const total = d.reduce((a, b) => a + b, 0), idle = d[3] + d[4];
-    const busy = (total - idle) / total; // fraction of all cores busy
-    const ours = Number.isFinite(c1 - c0) ? (c1 - c0) / total : NaN; // our workers' share (ticks over all-core ticks)
-    load = { ...load, machineBusy: +busy.toFixed(3), ours: +ours.toFixed(3), others: +Math.max(0, busy - ours).toFixed(3), cores: ncpu };
-  }
-  return { results: out, load };
 }
 
 // ---------------------------------------------------------------- analysis
@@ -235,12 +262,15 @@ function groupDiff(results, section) {
   for (const e of g.values()) {
     const [n1, n2] = [...e.byN.keys()].sort((a, b) => a - b);
     const r1 = e.byN.get(n1), r2 = e.byN.get(n2), dn = n2 - n1;
+    const nr = Math.min(r1.length, r2.length); // rounds (interleaved pairs of this key and mode)
     const t1 = r1.map((r) => r?.wallMs), t2 = r2.map((r) => r?.wallMs);
     const perRound = t1.map((t, i) => (t2[i] - t) / dn).filter(Number.isFinite);
     const c1 = r1.map((r) => r?.cpuMs), c2 = r2.map((r) => r?.cpuMs);
+    // intervals over the rounds; stat/statCpu resample a round set (the same set for every mode of a ratio)
+    const ci = perUnit(t1, t2, dn), ciCpu = perUnit(c1, c2, dn);
     const s1 = r1.find(Boolean).stats, s2 = r2.find(Boolean).stats;
     out.push({
-      key: e.key, mode: e.mode, n1, n2, dn, t1, t2,
+      key: e.key, mode: e.mode, n1, n2, dn, t1, t2, nr, ci, ciCpu, stat: perUnitStat(t1, t2, dn), statCpu: perUnitStat(c1, c2, dn),
       msPerUnit: (median(t2) - median(t1)) / dn,
       cpuMsPerUnit: (median(c2) - median(c1)) / dn,
       spread: perRound.length ? [Math.min(...perRound), Math.max(...perRound)] : [NaN, NaN],
@@ -256,6 +286,8 @@ function groupDiff(results, section) {
   return out;
 }
 
+/** An interval's estimate for the JSON, or null when it is not resolved. */
+const est = (ci, d) => (ci && ci.resolved ? round(ci.est, d) : null);
 const pick = (c, keys) => Object.fromEntries(keys.map((k) => [k.split(".").pop(), c[k] ?? 0]));
 
 export function analyze({ results, load }, { preset, nativeModeMips, nativeBinaryMips }) {
@@ -266,9 +298,13 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
     A.workloads = {};
     for (const w of [...new Set(wl.map((x) => x.key))]) {
       const row = { op: WORKLOADS[w], modes: {} };
+      const g = Object.fromEntries(wl.filter((y) => y.key === w).map((x) => [x.mode, x]));
       for (const x of wl.filter((y) => y.key === w)) {
+        const us = scale(x.ci, 1e3), cus = scale(x.ciCpu, 1e3);
         row.modes[x.mode] = {
-          n: [x.n1, x.n2], usPerOp: round(x.msPerUnit * 1e3, 3), usPerOpRange: x.spread.map((v) => round(v * 1e3, 3)), cpuUsPerOp: round(x.cpuMsPerUnit * 1e3, 3),
+          // an unresolved cost is null here (its raw value and the reason are in usPerOpCI)
+          n: [x.n1, x.n2], usPerOp: est(us, 3), usPerOpRange: x.spread.map((v) => round(v * 1e3, 3)), cpuUsPerOp: est(cus, 3),
+          usPerOpCI: ciJson(us), cpuUsPerOpCI: ciJson(cus), rounds: x.nr,
           instrPerOp: round(x.instrPerUnit, 1), exitsPerOp: round(x.exitsPerUnit, 3),
           exitsByCause: x.causes, ports: x.ports, counters: x.counters, guestTimes: x.guestTimes,
           t1Ms: x.t1.map((v) => round(v, 1)), t2Ms: x.t2.map((v) => round(v, 1)),
@@ -279,14 +315,22 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
           row.modes.para.mmu = pick(x.counters, ["devices.para.mmu.updates", "devices.para.mmu.batches", "devices.para.mmu.pins", "devices.para.mmu.unpins", "devices.para.mmu.baseptrSwitches", "devices.para.mmu.flushes"]);
         }
       }
-      const t = (m) => row.modes[m]?.usPerOp;
-      row.ratios = { fullNative: round(t("full") / t("native"), 3), paraNative: round(t("para") / t("native"), 3), paraFull: round(t("para") / t("full"), 3) };
-      const c = (m) => row.modes[m]?.cpuUsPerOp; // the same on CPU time: less sensitive to other processes on the machine
-      row.ratiosCpu = { fullNative: round(c("full") / c("native"), 3), paraNative: round(c("para") / c("native"), 3), paraFull: round(c("para") / c("full"), 3) };
+      // ratios with their intervals, over the same rounds for both modes (the modes of a round ran back to back)
+      const R = (a, b, cpu) => (g[a] && g[b] ? ratio(Math.min(g[a].nr, g[b].nr), cpu ? g[a].statCpu : g[a].stat, cpu ? g[b].statCpu : g[b].stat) : null);
+      const pairsOf = { fullNative: ["full", "native"], paraNative: ["para", "native"], paraFull: ["para", "full"] };
+      const rw = Object.fromEntries(Object.entries(pairsOf).map(([k, [a, b]]) => [k, R(a, b, false)]));
+      const rc = Object.fromEntries(Object.entries(pairsOf).map(([k, [a, b]]) => [k, R(a, b, true)]));
+      row.ratios = Object.fromEntries(Object.entries(rw).map(([k, v]) => [k, v ? est(v, 3) : null]));
+      // the same on CPU time: less sensitive to other processes on the machine
+      row.ratiosCpu = Object.fromEntries(Object.entries(rc).map(([k, v]) => [k, v ? est(v, 3) : null]));
+      row.ratiosCI = Object.fromEntries(Object.entries(rw).filter(([, v]) => v).map(([k, v]) => [k, ciJson(v)]));
+      row.ratiosCpuCI = Object.fromEntries(Object.entries(rc).filter(([, v]) => v).map(([k, v]) => [k, ciJson(v)]));
       A.workloads[w] = row;
     }
     const c = A.workloads.compute;
-    if (c?.ratios.fullNative != null) A.computeWithin10pct = { fullNative: c.ratios.fullNative, fullNativeCpu: c.ratiosCpu.fullNative, ok: c.ratios.fullNative <= 1.10 };
+    // "within 10 %" is only claimed when the whole interval is: an unresolved or straddling ratio says so
+    const ci = c?.ratiosCI.fullNative;
+    if (ci) A.computeWithin10pct = { fullNative: c.ratios.fullNative, fullNativeCpu: c.ratiosCpu.fullNative, ci, ok: ci.resolved ? (ci.hi <= 1.10 ? true : ci.lo > 1.10 ? false : null) : null };
   }
   // ---- trap round trip
   const tr = groupDiff(results, "trap");
@@ -294,17 +338,22 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
     A.trap = {};
     for (const kind of [...new Set(tr.map((x) => x.key))]) {
       const K = TRAP_KINDS[kind], row = { body: K.body, path: K.what, trappedPerIter: K.trapped, modes: {} };
+      const g = Object.fromEntries(tr.filter((y) => y.key === kind).map((x) => [x.mode, x]));
       for (const x of tr.filter((y) => y.key === kind)) {
+        const ns = scale(x.ci, 1e6);
         row.modes[x.mode] = {
-          n: [x.n1, x.n2], nsPerIter: round(x.msPerUnit * 1e6, 2), nsPerIterRange: x.spread.map((v) => round(v * 1e6, 2)), cpuNsPerIter: round(x.cpuMsPerUnit * 1e6, 2),
+          n: [x.n1, x.n2], nsPerIter: est(ns, 2), nsPerIterRange: x.spread.map((v) => round(v * 1e6, 2)), cpuNsPerIter: est(scale(x.ciCpu, 1e6), 2),
+          nsPerIterCI: ciJson(ns), rounds: x.nr,
           instrPerIter: round(x.instrPerUnit, 3), retiredPerIter: round(x.retiredPerUnit, 3), exitsPerIter: round(x.exitsPerUnit, 3), exitsByCause: x.causes,
         };
       }
       const trapMode = row.modes.full ? "full" : "para";
-      const base = row.modes.native?.nsPerIter ?? 0;
-      const ns = (row.modes[trapMode].nsPerIter - (trapMode === "full" ? base : 0)) / K.trapped;
+      // full: minus the native loop over the same rounds (a difference: it may not resolve on a loaded machine)
+      const T = g[trapMode], N = trapMode === "full" ? g.native : null;
+      const nsCi = scale(N ? difference(Math.min(T.nr, N.nr), T.stat, N.stat, { positive: true }) : T.ci, 1e6 / K.trapped);
+      const ns = nsCi.resolved ? nsCi.est : NaN;
       row.roundTrip = {
-        mode: trapMode, nsPerTrap: round(ns, 1), nsPerTrapAbsolute: round(row.modes[trapMode].nsPerIter / K.trapped, 1),
+        mode: trapMode, nsPerTrap: round(ns, 1), nsPerTrapCI: ciJson(nsCi), nsPerTrapAbsolute: round(T.ci.resolved ? T.ci.est * 1e6 / K.trapped : NaN, 1),
         wasmvisorNativeInstrEquiv: round(ns * nativeModeMips / 1e3, 0), realCpuInstrEquiv: round(ns * nativeBinaryMips / 1e3, 0),
       };
       A.trap[kind] = row;
@@ -315,13 +364,15 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
   const dk = groupDiff(results, "disk");
   if (dk.length) {
     A.disk = [];
+    const byKM = new Map(dk.map((x) => [`${x.key}|${x.mode}`, x]));
     for (const x of dk.sort((a, b) => Number(a.key) - Number(b.key) || MODES.indexOf(a.mode) - MODES.indexOf(b.mode))) {
       const chunk = Number(x.key), mibPerKiB = 2 / 1024; // KiB of `kib` → MiB moved (written + read)
       const perMiB = 1 / mibPerKiB;
       const requestsPerMiB = 2 * 1024 / (chunk / 2) / 2; // requests per MiB moved
+      const ms = scale(x.ci, perMiB), mbs = invert(ms, 1e3);
       A.disk.push({
-        mode: x.mode, device: x.mode === "para" ? "virtio-blk" : "ATA PIO", requestKiB: chunk / 2, kib: [x.n1, x.n2],
-        msPerMiB: round(x.msPerUnit * perMiB, 2), MiBps: round(1e3 / (x.msPerUnit * perMiB), 2), cpuMsPerMiB: round(x.cpuMsPerUnit * perMiB, 2),
+        mode: x.mode, device: x.mode === "para" ? "virtio-blk" : "ATA PIO", requestKiB: chunk / 2, kib: [x.n1, x.n2], rounds: x.nr,
+        msPerMiB: est(ms, 2), MiBps: est(mbs, 2), cpuMsPerMiB: est(scale(x.ciCpu, perMiB), 2), MiBpsCI: ciJson(mbs),
         exitsPerMiB: round(x.exitsPerUnit * perMiB, 0), exitsPerRequest: round(x.exitsPerUnit * perMiB / requestsPerMiB, 2),
         instrPerMiB: round(x.instrPerUnit * perMiB, 0),
         causesPerMiB: Object.fromEntries(Object.entries(x.causes).map(([k, v]) => [k, round(v * perMiB, 0)])),
@@ -329,8 +380,13 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
     }
     for (const chunk of [...new Set(A.disk.map((d) => d.requestKiB))]) {
       const by = Object.fromEntries(A.disk.filter((d) => d.requestKiB === chunk).map((d) => [d.mode, d]));
-      if (by.para && by.full) by.para.vsFull = { exitsFewerBy: round(by.full.exitsPerMiB / by.para.exitsPerMiB, 1), throughputX: round(by.para.MiBps / by.full.MiBps, 2) };
-      if (by.para && by.native) by.para.vsNative = { exitsFewerBy: round(by.native.exitsPerMiB / by.para.exitsPerMiB, 1), throughputX: round(by.para.MiBps / by.native.MiBps, 2) };
+      // throughput ratio para/other = other's time per MiB / para's, over the same rounds
+      const tx = (other) => {
+        const a = byKM.get(`${chunk * 2}|${other}`), p = byKM.get(`${chunk * 2}|para`);
+        return ratio(Math.min(a.nr, p.nr), a.stat, p.stat);
+      };
+      if (by.para && by.full) { const r = tx("full"); by.para.vsFull = { exitsFewerBy: round(by.full.exitsPerMiB / by.para.exitsPerMiB, 1), throughputX: est(r, 2), throughputXCI: ciJson(r) }; }
+      if (by.para && by.native) { const r = tx("native"); by.para.vsNative = { exitsFewerBy: round(by.native.exitsPerMiB / by.para.exitsPerMiB, 1), throughputX: est(r, 2), throughputXCI: ciJson(r) }; }
     }
   }
   // ---- page-table heavy: a view of the fork / mmap / page_fault workload runs
@@ -357,6 +413,11 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
 
 // ---------------------------------------------------------------- markdown
 const F = (x, d = 1) => (x == null || !Number.isFinite(x) ? "-" : x >= 1e5 ? Math.round(x).toLocaleString("en-US") : x.toFixed(d));
+const NR = "not resolved at this run length";
+/** A JSON interval (ciJson) as "est [lo, hi]", or the unresolved phrase — never a number for an unresolved figure. */
+const CI = (c, d = 2) => (!c ? "-" : c.resolved ? `${F(c.est, d)} [${F(c.lo, d)}, ${F(c.hi, d)}]` : NR);
+/** The estimate alone or the unresolved phrase. */
+const V = (c, d = 2) => (!c ? "-" : c.resolved ? F(c.est, d) : NR);
 const top = (m, n = 6, d = 2) => Object.entries(m ?? {}).filter(([, v]) => Math.abs(v) >= 0.005).sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k} ${F(v, d)}`).join(", ") || "—";
 
 export function renderMarkdown(A) {
@@ -367,16 +428,28 @@ export function renderMarkdown(A) {
       (l.machineBusy != null ? `; machine busy ${(l.machineBusy * 100).toFixed(0)}% of ${l.cores} cores, this bench ${(l.ours * 100).toFixed(0)}%, others ${(l.others * 100).toFixed(0)}%` : ""));
   }
   if (A.workloads) {
+    const rounds = Math.max(...Object.values(A.workloads).flatMap((r) => Object.values(r.modes).map((m) => m.rounds ?? 0)));
     L.push("\n### Per-workload, three modes (difference method; wall = VM run loop)\n");
-    L.push("| workload | native µs/op | full µs/op | para µs/op | full/native | para/native | para/full | same on CPU time f/n, p/n, p/f | instr/op n / f / p | exits/op n / f / p |");
+    L.push(`Ratios with their 95 % interval [lo, hi] (bootstrap over ${rounds} interleaved round${rounds === 1 ? "" : "s"}); a figure whose interval includes zero or flips sign is "${NR}".\n`);
+    L.push("| workload | native µs/op | full µs/op | para µs/op | full/native | para/native | para/full | on CPU time: full/native | para/native | para/full |");
     L.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (const [w, r] of Object.entries(A.workloads)) {
       const m = (k) => r.modes[k] ?? {};
-      const rc = r.ratiosCpu;
-      L.push(`| ${w} | ${F(m("native").usPerOp, 2)} | ${F(m("full").usPerOp, 2)} | ${F(m("para").usPerOp, 2)} | ${F(r.ratios.fullNative, 2)} | ${F(r.ratios.paraNative, 2)} | ${F(r.ratios.paraFull, 2)} | ${F(rc.fullNative, 2)}, ${F(rc.paraNative, 2)}, ${F(rc.paraFull, 2)} | ${F(m("native").instrPerOp, 0)} / ${F(m("full").instrPerOp, 0)} / ${F(m("para").instrPerOp, 0)} | ${F(m("native").exitsPerOp, 2)} / ${F(m("full").exitsPerOp, 2)} / ${F(m("para").exitsPerOp, 2)} |`);
+      const rw = r.ratiosCI, rc = r.ratiosCpuCI;
+      L.push(`| ${w} | ${V(m("native").usPerOpCI)} | ${V(m("full").usPerOpCI)} | ${V(m("para").usPerOpCI)} | ${CI(rw.fullNative)} | ${CI(rw.paraNative)} | ${CI(rw.paraFull)} | ${CI(rc.fullNative)} | ${CI(rc.paraNative)} | ${CI(rc.paraFull)} |`);
+    }
+    L.push("\n| workload | instr/op native / full / para | exits/op native / full / para |");
+    L.push("|---|--:|--:|");
+    for (const [w, r] of Object.entries(A.workloads)) {
+      const m = (k) => r.modes[k] ?? {};
+      L.push(`| ${w} | ${F(m("native").instrPerOp, 0)} / ${F(m("full").instrPerOp, 0)} / ${F(m("para").instrPerOp, 0)} | ${F(m("native").exitsPerOp, 2)} / ${F(m("full").exitsPerOp, 2)} / ${F(m("para").exitsPerOp, 2)} |`);
     }
     L.push("\niterations N1→N2: " + Object.entries(A.workloads).map(([w, r]) => `${w} ${Object.entries(r.modes).map(([m, x]) => `${m[0]} ${x.n.join("→")}`).join(", ")}`).join("; "));
-    if (A.computeWithin10pct) L.push(`\ncompute-only workload, full/native = ${F(A.computeWithin10pct.fullNative, 3)} wall (${F(A.computeWithin10pct.fullNativeCpu, 3)} CPU time): ${A.computeWithin10pct.ok ? "within" : "NOT within"} 10% of native (issue 5)`);
+    if (A.computeWithin10pct) {
+      const c = A.computeWithin10pct;
+      const verdict = c.ok === true ? "within 10 % of native (the whole interval)" : c.ok === false ? "NOT within 10 % of native (the whole interval is above 1.10)" : "not decided at this run length (the interval straddles 1.10 or is not resolved)";
+      L.push(`\ncompute-only workload, full/native = ${CI(c.ci, 3)} wall: ${verdict} (issue 5)`);
+    }
     L.push("\n### Exits per operation by cause\n");
     L.push("full: \"#PF\" counts every page-fault exit, \"(PT write)\" the part of them that were writes to a write-protected guest");
     L.push("page table (single-stepped); shadow fills = hidden #PF − PT writes; \"K/U switches\" are shadow CR3 loads (not exits).\n");
@@ -393,21 +466,21 @@ export function renderMarkdown(A) {
   if (A.trap) {
     L.push("\n### Trap round trip (guests/bench/trap.S at virtual CPL 0)\n");
     L.push(`native-instruction equivalents use wasmvisor --mode native ${F(A.trap.mipsUsed.wasmvisorNativeMode, 0)} MIPS and the real CPU ${F(A.trap.mipsUsed.nativeBinary, 0)} MIPS (peers rows)\n`);
-    L.push("| loop body | mode | ns/iter | exits/iter | native ns/iter | ns per trap (minus native) | = wasmvisor-native instr | = real-CPU instr | path |");
+    L.push("| loop body | mode | ns/iter | exits/iter | native ns/iter | ns per trap (minus native) [95 %] | = wasmvisor-native instr | = real-CPU instr | path |");
     L.push("|---|---|--:|--:|--:|--:|--:|--:|---|");
     for (const [k, r] of Object.entries(A.trap)) {
       if (k === "mipsUsed") continue;
       const m = r.modes[r.roundTrip.mode];
-      L.push(`| \`${r.body}\` | ${r.roundTrip.mode} | ${F(m.nsPerIter, 1)} | ${F(m.exitsPerIter, 2)} | ${F(r.modes.native?.nsPerIter, 2)} | ${F(r.roundTrip.nsPerTrap, 0)} | ${F(r.roundTrip.wasmvisorNativeInstrEquiv, 0)} | ${F(r.roundTrip.realCpuInstrEquiv, 0)} | ${r.path} |`);
+      L.push(`| \`${r.body}\` | ${r.roundTrip.mode} | ${V(m.nsPerIterCI, 1)} | ${F(m.exitsPerIter, 2)} | ${V(r.modes.native?.nsPerIterCI)} | ${CI(r.roundTrip.nsPerTrapCI, 0)} | ${F(r.roundTrip.wasmvisorNativeInstrEquiv, 0)} | ${F(r.roundTrip.realCpuInstrEquiv, 0)} | ${r.path} |`);
     }
   }
   if (A.disk) {
     L.push("\n### Disk I/O (diskbench: write then read; MiB = written + read)\n");
-    L.push("| request | mode | device | MiB/s | ms/MiB | exits/MiB | exits/request | guest instr/MiB | main exit causes per MiB | vs full: fewer exits, speed |");
-    L.push("|--:|---|---|--:|--:|--:|--:|--:|---|---|");
+    L.push("| request | mode | device | MiB/s [95 %] | exits/MiB | exits/request | guest instr/MiB | main exit causes per MiB | vs full: fewer exits, speed [95 %] |");
+    L.push("|--:|---|---|--:|--:|--:|--:|---|---|");
     for (const d of A.disk) {
-      const vs = d.vsFull ? `${F(d.vsFull.exitsFewerBy, 0)}x fewer, ${F(d.vsFull.throughputX, 2)}x` : "";
-      L.push(`| ${d.requestKiB} KiB | ${d.mode} | ${d.device} | ${F(d.MiBps, 2)} | ${F(d.msPerMiB, 1)} | ${F(d.exitsPerMiB, 0)} | ${F(d.exitsPerRequest, 1)} | ${F(d.instrPerMiB, 0)} | ${top(d.causesPerMiB, 4, 0)} | ${vs} |`);
+      const vs = d.vsFull ? `${F(d.vsFull.exitsFewerBy, 0)}x fewer, ${d.vsFull.throughputXCI.resolved ? CI(d.vsFull.throughputXCI) + "x" : NR}` : "";
+      L.push(`| ${d.requestKiB} KiB | ${d.mode} | ${d.device} | ${CI(d.MiBpsCI)} | ${F(d.exitsPerMiB, 0)} | ${F(d.exitsPerRequest, 1)} | ${F(d.instrPerMiB, 0)} | ${top(d.causesPerMiB, 4, 0)} | ${vs} |`);
     }
   }
   if (A.pageTables && Object.keys(A.pageTables).length) {
@@ -418,7 +491,8 @@ export function renderMarkdown(A) {
       const f = r.full ?? {}, p = r.para ?? {};
       const other = (A.workloads[w].modes.full?.exitsByCause ?? {});
       const o = (other.invlpg ?? 0) + (other["mov to cr3"] ?? 0) + (other["mov from cr2"] ?? 0);
-      L.push(`| ${w} | ${F(r.usPerOp.native, 2)} | ${F(r.usPerOp.full, 2)} | ${F(r.usPerOp.para, 2)} | ${F(r.paraFull, 2)} | ${F(f.exitsPerOp, 2)} | ${F(f.pageFaultExits, 2)} = ${F(f.shadowFills, 2)} + ${F(f.protectedWrites, 2)} + ${F(f.trueFaults, 2)} | ${F(o, 2)} | ${F(p.exitsPerOp, 2)} | ${F(p.hypercallsPerOp, 2)} | ${F(p.mmuUpdateCalls, 2)} | ${F(p.pteUpdates, 2)} |`);
+      const W = A.workloads[w];
+      L.push(`| ${w} | ${V(W.modes.native?.usPerOpCI)} | ${V(W.modes.full?.usPerOpCI)} | ${V(W.modes.para?.usPerOpCI)} | ${CI(W.ratiosCI.paraFull)} | ${F(f.exitsPerOp, 2)} | ${F(f.pageFaultExits, 2)} = ${F(f.shadowFills, 2)} + ${F(f.protectedWrites, 2)} + ${F(f.trueFaults, 2)} | ${F(o, 2)} | ${F(p.exitsPerOp, 2)} | ${F(p.hypercallsPerOp, 2)} | ${F(p.mmuUpdateCalls, 2)} | ${F(p.pteUpdates, 2)} |`);
     }
   }
   return L.join("\n");
