@@ -447,21 +447,24 @@ function peersMarkdown() {
   L.push(nativeRef.arch ? `native reference: ${nativeRef.arch}${nativeRef.checkedBoth ? " (i386 and x86-64 builds print the same RESULT)" : ""}` : `native reference: none (${nativeRef.why})`);
   for (const [n, why] of Object.entries(PEER_MISSING)) L.push(`peer "${n}" not measured: ${why}`);
   L.push(`MIPS and ratios with their 95 % interval [lo, hi] (bootstrap over the pairs); "${UNRESOLVED}" where the interval includes zero or flips sign.\n`);
-  L.push("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) [95 %] | pair min..max | MIPS (in-run) | MIPS (cpu) [95 %] | ratio to native [95 %] | other load med/max |");
-  L.push("|---|---|---|---|---|---|---|---|---|---|");
+  // (the single-pair spread "pair min..max" is in the JSON: one noisy pair can be negative, so it is not printed)
+  L.push("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) [95 %] | MIPS (in-run) | MIPS (cpu) [95 %] | ratio to native [95 %] | other load med/max |");
+  L.push("|---|---|---|---|---|---|---|---|---|");
   for (const [n, s] of Object.entries(results)) {
-    L.push(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${fmtCI(s.wallMipsCI, 0)} | ${f(s.pairMin, 0)}..${f(s.pairMax, 0)} | ${f(s.inrunMips, 0)} | ${fmtCI(s.cpuMipsCI, 0)} | ${s.ratioToNativeCI ? fmtCI(s.ratioToNativeCI, 4) : "-"} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
+    L.push(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${fmtCI(s.wallMipsCI, 0)} | ${Number.isFinite(s.inrunMips) ? f(s.inrunMips, 0) : ROWS[n].emulated ? UNRESOLVED : "-"} | ${fmtCI(s.cpuMipsCI, 0)} | ${s.ratioToNativeCI ? fmtCI(s.ratioToNativeCI, 4) : "-"} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
   }
-  if (pagingRatio) L.push(`\npaging on / off (native-mode-paging / native-mode): ${fmtCI(pagingRatio.ci.wall, 3)} wall, ${fmtCI(pagingRatio.ci.inrun, 3)} in-run, ${fmtCI(pagingRatio.ci.cpu, 3)} cpu (goal >= 0.80)`);
-  if (fullRatio) L.push(`full / native mode, same guest (full-mode / native-mode): ${fmtCI(fullRatio.ci.wall, 3)} wall, ${fmtCI(fullRatio.ci.inrun, 3)} in-run; with guest paging (shadow tables): ${fmtCI(fullRatio.ci.paging, 3)} (compute-only goal >= 0.90)`);
+  const c = (x, d) => (x ? fmtCI(x, d) : "-");
+  if (pagingRatio) L.push(`\npaging on / off (native-mode-paging / native-mode), goal >= 0.80: wall ${c(pagingRatio.ci.wall, 3)}; in-run ${c(pagingRatio.ci.inrun, 3)}; cpu ${c(pagingRatio.ci.cpu, 3)}`);
+  if (fullRatio) L.push(`full / native mode, same guest (full-mode / native-mode), compute-only goal >= 0.90: wall ${c(fullRatio.ci.wall, 3)}; in-run ${c(fullRatio.ci.inrun, 3)}; with guest paging (shadow tables) ${c(fullRatio.ci.paging, 3)}`);
   return L;
 }
 /** Whether the intervals reached the target, in one paragraph. */
 function lengtheningMarkdown() {
   const L = [], t = `${(CI_TARGET * 100).toFixed(0)} %`;
-  for (const [what, x, unit] of [["peers", lengthening.peers, "pairs"], ["suite", lengthening.suite, "rounds"]]) {
+  for (let [what, x, unit] of [["peers", lengthening.peers, "pairs"], ["suite", lengthening.suite, "rounds"]]) {
     if (!x) continue;
     const n = what === "peers" ? x.pairs : x.rounds;
+    unit = n === 1 ? unit.slice(0, -1) : unit;
     L.push(x.met
       ? `${what}: every headline interval is within ${t} of its value after ${n} ${unit} (${x.planned} planned).`
       : `${what}: after ${n} ${unit} (${x.planned} planned; stopped by the ${x.stoppedBy}, ${lengthening.timeCapS} s), ${x.wide.length} headline interval${x.wide.length === 1 ? " is" : "s are"} still wider than ${t} of the value or not resolved: ${x.wide.slice(0, 12).join(", ")}${x.wide.length > 12 ? ", …" : ""}.`);
