@@ -22,7 +22,7 @@ export const DEFAULT_MEM = 64 * 1024 * 1024;
 export const MIN_MEM = 2 * 1024 * 1024;
 
 export const USAGE = `Usage: wasmvisor run <image.elf> [options]
-       wasmvisor bench [--json] [bench options]
+       wasmvisor bench [--json [FILE]] [--report DIR] [bench options]
        wasmvisor --help | --version
 
 Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, on wasmvisor's WebAssembly x86 CPU.
@@ -53,7 +53,8 @@ Exit status:
   10      triple fault
   12      internal error
 
-bench: measures MIPS on the shared peer workload against the native binary (see scripts/bench.mjs --help).
+bench: measures MIPS on the shared peer workload against the native binary (see scripts/bench.mjs --help);
+  --report DIR writes a Markdown report with SVG charts and the JSON to DIR.
 `;
 
 export class UsageError extends Error {
