@@ -94,7 +94,7 @@ const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench 
   --report DIR           also write DIR/report.md, DIR/bench.json and SVG charts (overhead, exits, MIPS)
   --ci-target F          add pairs/rounds until each headline ratio's 95 % interval is at most F wide relative
                          to its value (default 0.1, i.e. about ±5 %) ...
-  --time-cap S           ... or until the bench has measured for S seconds (default: smoke 0, quick 90, 600,
+  --time-cap S           ... or until the bench has measured for S seconds (default: smoke 0, quick 90, 300,
                          full 1800); figures still wider are reported as such
   --no-build             do not (re)build the guests and dist/cli.js
 `;
@@ -115,7 +115,7 @@ if (["--smoke", "--quick", "--full"].filter(has).length > 1) die("choose one of 
 // quick has 3 pairs: the fewest that give an interval (scripts/bench/stats.mjs)
 const PEERS_PRESET = {
   smoke: { runs: "1", reps: "1,2", native: "1,2", qemu: [1, 2], cap: 0 }, quick: { runs: "3", reps: "50,550", native: "300,1800", qemu: [50, 1050], cap: 90 },
-  default: { runs: "5", reps: "50,1050", native: "300,3300", qemu: [50, 2050], cap: 600 }, full: { runs: "7", reps: "50,2050", native: "300,6300", qemu: [50, 4050], cap: 1800 },
+  default: { runs: "5", reps: "50,1050", native: "300,3300", qemu: [50, 2050], cap: 300 }, full: { runs: "7", reps: "50,2050", native: "300,6300", qemu: [50, 4050], cap: 1800 },
 }[PRESET];
 const RUNS = int(opt("--runs", PEERS_PRESET.runs), "--runs");
 const REPS = pair(opt("--reps", PEERS_PRESET.reps), "--reps");
@@ -451,7 +451,7 @@ function peersMarkdown() {
   L.push("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) [95 %] | MIPS (in-run) | MIPS (cpu) [95 %] | ratio to native [95 %] | other load med/max |");
   L.push("|---|---|---|---|---|---|---|---|---|");
   for (const [n, s] of Object.entries(results)) {
-    L.push(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${fmtCI(s.wallMipsCI, 0)} | ${Number.isFinite(s.inrunMips) ? f(s.inrunMips, 0) : ROWS[n].emulated ? UNRESOLVED : "-"} | ${fmtCI(s.cpuMipsCI, 0)} | ${s.ratioToNativeCI ? fmtCI(s.ratioToNativeCI, 4) : "-"} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
+    L.push(`| ${n} | ${s.R1}→${s.R2} | ${f(s.t1Med)} | ${f(s.t2Med)} | ${fmtCI(s.wallMipsCI, 0)} | ${Number.isFinite(s.inrunMips) ? f(s.inrunMips, 0) : ROWS[n].emulated ? UNRESOLVED : "-"} | ${fmtCI(s.cpuMipsCI, 0)} | ${n === "native" ? "1 (the reference)" : s.ratioToNativeCI ? fmtCI(s.ratioToNativeCI, 4) : "-"} | ${f(s.otherMed * 100, 0)}/${f(s.otherMax * 100, 0)}% |`);
   }
   const c = (x, d) => (x ? fmtCI(x, d) : "-");
   if (pagingRatio) L.push(`\npaging on / off (native-mode-paging / native-mode), goal >= 0.80: wall ${c(pagingRatio.ci.wall, 3)}; in-run ${c(pagingRatio.ci.inrun, 3)}; cpu ${c(pagingRatio.ci.cpu, 3)}`);

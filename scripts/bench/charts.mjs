@@ -39,22 +39,24 @@ export function overheadChart(suite) {
   if (!values.length) return null;
   const x = { field: "workload", type: "nominal", title: null, axis: { labelAngle: 0 } };
   const xOffset = { field: "mode", type: "nominal", scale: { domain: ["full", "para"] } };
-  const y = { type: "quantitative", title: "cost per operation ÷ native mode" };
+  // a log scale: ratios from 0.1 to 30 and intervals that may reach far on a loaded machine stay readable
+  const fin = values.flatMap((v) => [v.ratio, v.lo, v.hi]).filter((v) => v > 0);
+  const lo = fin.length ? Math.min(0.5, ...fin) / 1.5 : 0.1, hi = fin.length ? Math.max(2, ...fin) * 1.3 : 10;
+  for (const v of values) v.base = lo;
+  const y = { type: "quantitative", title: "÷ native mode (log scale)", scale: { type: "log", domain: [lo, hi], nice: false } };
   return toSvg({
-    title: { text: "Overhead over native mode, per workload (bars: estimate; whiskers: 95 % interval)", fontSize: 14 },
+    title: { text: "Cost per operation over native mode (bars: estimate; whiskers: 95 % interval)", fontSize: 14 },
     data: { values },
     facet: { row: { field: "basis", type: "nominal", title: null, sort: ["wall time", "CPU time"], header: { labelFontSize: 12, labelFontWeight: "bold" } } },
     spec: {
       width: 560, height: 200,
       layer: [
-        { mark: { type: "bar" }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "ratio" }, color: { field: "mode", type: "nominal", scale: { domain: ["full", "para"], range: ["#d9534f", "#4a90d9"] }, title: "mode" } } },
+        { mark: { type: "bar" }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "ratio" }, y2: { field: "base" }, color: { field: "mode", type: "nominal", scale: { domain: ["full", "para"], range: ["#d9534f", "#4a90d9"] }, title: "mode" } } },
         { mark: { type: "rule", strokeWidth: 1.5 }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "lo" }, y2: { field: "hi" } } },
-        { mark: { type: "text", angle: 270, align: "left", dx: 0, fontSize: 10, color: "#777" }, transform: [{ filter: "datum.label != null" }, { calculate: "0", as: "zero" }], encoding: { x, xOffset, y: { ...y, field: "zero" }, text: { field: "label" } } },
-        { data: { values: [{ one: 1 }] }, mark: { type: "rule", strokeDash: [4, 3], color: "#333" }, encoding: { y: { field: "one", type: "quantitative" } } },
+        { mark: { type: "text", angle: 270, align: "left", dx: 0, fontSize: 10, color: "#777" }, transform: [{ filter: "datum.label != null" }], encoding: { x, xOffset, y: { ...y, field: "base" }, text: { field: "label" } } },
+        { mark: { type: "rule", strokeDash: [4, 3], color: "#333" }, transform: [{ calculate: "1", as: "one" }], encoding: { y: { ...y, field: "one" } } },
       ],
-      resolve: { scale: { y: "shared" } },
     },
-    resolve: { scale: { y: "independent" } },
   });
 }
 
@@ -110,14 +112,14 @@ export function mipsData(J, labels = {}) {
   return Object.entries(J.results ?? {}).map(([n, s]) => {
     const c = s.wallMipsCI;
     const kind = n === "native" ? "native binary" : n === "qemu" || n === "v86" ? "peer emulator" : "wasmvisor";
-    return { row: labels[n] ?? n, kind, mips: mid(c), lo: c?.resolved ? c.lo : null, hi: c?.resolved ? c.hi : null, label: c?.resolved ? null : NR };
+    return { row: n, what: labels[n] ?? n, kind, mips: mid(c), lo: c?.resolved ? c.lo : null, hi: c?.resolved ? c.hi : null, label: c?.resolved ? null : NR };
   });
 }
 
 export function mipsChart(J, labels) {
   const values = mipsData(J, labels);
   if (!values.length) return null;
-  const y = { field: "row", type: "nominal", title: null, sort: null };
+  const y = { field: "row", type: "nominal", title: null, sort: null, axis: { labelLimit: 200 } };
   const x = { type: "quantitative", title: "MIPS (difference method, wall time)" };
   return toSvg({
     title: { text: "MIPS on the shared peer workload, measured in the same run (whiskers: 95 % interval)", fontSize: 14 },
