@@ -44,7 +44,7 @@
 // identity map of 16 MiB with 4 KiB pages, CR0.PG=1, CR4.PSE=0); the table ends with its ratio to paging off.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, mkdirSync, accessSync, constants as fsConstants } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -145,6 +145,13 @@ const SUITE_RUNS = int(opt("--suite-runs", String(PRESETS[PRESET].runs)), "--sui
 const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs", "--report", "--ci-target", "--time-cap"];
 for (const k of argv) if (k.startsWith("--") && !KNOWN.includes(k)) die(`unknown option ${k}`);
 for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
+// the report's needs are checked before measuring, not after
+let writeReport = null;
+if (REPORT_DIR) {
+  try { ({ writeReport } = await import("./bench/report.mjs")); } catch (e) { die(`--report needs the devDependencies vega and vega-lite (npm install): ${String(e?.message ?? e).split("\n")[0]}`); }
+  // (non-recursive where the parent exists: node's recursive mkdir never returns for e.g. /proc/x)
+  try { if (!existsSync(REPORT_DIR)) mkdirSync(REPORT_DIR, { recursive: !existsSync(dirname(REPORT_DIR)) }); accessSync(REPORT_DIR, fsConstants.W_OK); } catch (e) { die(`cannot write the report to ${REPORT_DIR}: ${String(e?.message ?? e).split("\n")[0]}`); }
+}
 
 function die(msg) { process.stderr.write(`bench: ${msg}\n`); process.exit(2); }
 function num(s, what) { const n = Number(s); if (s === null || !Number.isFinite(n) || n < 0) die(`bad ${what} '${s}'`); return n; }
@@ -304,7 +311,7 @@ for (const name of SEL) {
 }
 // progress: one unit per guest run (peers) and per worker (suite: one per mode and round); lengthening adds units
 const suiteModes = [...new Set(JOBS.map((j) => j.mode))];
-const bar = progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteModes.length });
+const bar = await progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteModes.length });
 const say = (m) => bar.log(m);
 let pairsDone = 0;
 const pairMs = [];
@@ -479,7 +486,6 @@ md.push("", ...lengtheningMarkdown());
 if (git) md.push(`\nsource: HEAD ${git.head}${git.dirty.length ? ` + ${git.dirty.length} changed/new paths in the working tree (${git.dirty.slice(0, 8).join(", ")}${git.dirty.length > 8 ? ", …" : ""})` : ", clean"}`);
 if (JSON_OUT !== "-") console.log("\n" + md.join("\n"));
 if (REPORT_DIR) {
-  const { writeReport } = await import("./bench/report.mjs");
   try {
     const files = await writeReport(REPORT_DIR, { J, jsonText, peersMd: SEL.length ? peersMarkdown() : [], suiteMd: suite ? renderMarkdown(suite) : "", lengtheningMd: lengtheningMarkdown(), rows: ROWS });
     process.stderr.write(`bench: report written: ${files.join(", ")}\n`);

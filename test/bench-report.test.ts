@@ -97,5 +97,10 @@ describe.skipIf(!READY)("scripts/bench.mjs --report", () => {
     const r = spawnSync(process.execPath, [join(ROOT, "dist/cli.js"), "bench", "--report"], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe("bench: --report needs a directory");
+    // a directory that cannot be made: refused before measuring, one line
+    const file = join(dir, "report.md");
+    const r2 = spawnSync(process.execPath, [join(ROOT, "scripts/bench.mjs"), "--no-build", "--report", join(file, "sub")], { encoding: "utf8", timeout: 20_000 });
+    expect(r2.status).toBe(2);
+    expect(r2.stderr.trim()).toMatch(/^bench: cannot write the report to .*ENOTDIR[^\n]*$/);
   });
 });
