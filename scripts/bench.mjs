@@ -309,9 +309,11 @@ for (const name of SEL) {
   const [R1, R2] = row.R;
   results[name] = { label: row.label, R1, R2, dInstr: (R2 - R1) * PER_REP, t1: [], t2: [], l1: [], l2: [], c1: [], c2: [], other: [] };
 }
-// progress: one unit per guest run (peers) and per worker (suite: one per mode and round); lengthening adds units
+// progress: one unit per guest run (a peers process, or a suite job with a worker's warm-up run), so that units
+// take comparable times and the ETA means something; lengthening adds units
 const suiteModes = [...new Set(JOBS.map((j) => j.mode))];
-const bar = await progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteModes.length });
+const suiteRoundRuns = JOBS.length + suiteModes.length;
+const bar = await progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteRoundRuns });
 const say = (m) => bar.log(m);
 let pairsDone = 0;
 const pairMs = [];
@@ -401,14 +403,14 @@ const pagingRatio = pagingCI.wall ? {
 // ---------------------------------------------------------------- the suite (scripts/bench/suite.mjs)
 let suite = null, suiteLengthen = null;
 if (JOBS.length) {
-  const runner = suiteRunner(JOBS, { ncpu: NCPU, log: (m) => say(m.trimEnd()), onWorker: () => bar.tick() });
+  const runner = suiteRunner(JOBS, { ncpu: NCPU, log: (m) => say(m.trimEnd()), onJob: () => bar.tick() });
   const analyzeNow = () => analyze(runner.raw(), { preset: PRESET, nativeModeMips: results["native-mode"]?.wallMips ?? NaN, nativeBinaryMips: nat });
   try {
-    for (let i = 0; i < SUITE_RUNS; i++) { bar.status(`suite round ${i + 1}`); runner.round(); }
+    for (let i = 0; i < SUITE_RUNS; i++) { bar.status(`suite round ${i + 1}`); await runner.round(); }
     // lengthen: the workloads' mode ratios, the disk throughput ratios and the trap costs
     suiteLengthen = await lengthen({
       figures: () => suiteFigures(analyzeNow()), target: CI_TARGET, capMs: TIME_CAP_MS, t0: 0, now: elapsed, roundMs: runner.meanRoundMs,
-      more: async () => { bar.grow(suiteModes.length); bar.status(`suite round ${runner.rounds() + 1} (lengthening)`); runner.round(); },
+      more: async () => { bar.grow(suiteRoundRuns); bar.status(`suite round ${runner.rounds() + 1} (lengthening)`); await runner.round(); },
     });
   } finally {
     runner.finish();

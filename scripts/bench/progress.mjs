@@ -18,7 +18,7 @@ export async function progress({ total, stream = process.stderr }) {
   const bar = multi.create(Math.max(1, total), 0, { status: "starting" });
   let t = Math.max(1, total);
   return {
-    tick: () => bar.increment(),
+    tick: (n = 1) => bar.increment(n),
     grow: (n) => { t += n; bar.setTotal(t); },
     status: (s) => bar.update({ status: s }),
     log: (line) => multi.log(line + "\n"),

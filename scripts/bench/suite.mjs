@@ -9,7 +9,7 @@
 // Processes: one worker (scripts/bench/worker.mjs) per (round, mode), each running every job of that mode in
 // fresh VMs after one discarded warm-up job; rounds interleave the modes (native, full, para, native, ...) and the
 // N1/N2 order alternates per round, so slow drifts in the machine's load hit all modes alike.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync, readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -131,25 +131,41 @@ const childTicks = () => {
 };
 
 /** Runs the jobs: `runs` rounds, in each one worker per mode. Returns { results: [{job, round, r}], load }. */
-export function runJobs(jobs, { runs, log = () => {}, ncpu = 1 }) {
+export async function runJobs(jobs, { runs, log = () => {}, ncpu = 1 }) {
   const R = suiteRunner(jobs, { log, ncpu });
-  for (let i = 0; i < runs; i++) R.round();
+  for (let i = 0; i < runs; i++) await R.round();
   return R.finish();
+}
+
+/** Runs one worker; onLine(line) for each line of its stdout as it comes (the worker prints one per job). */
+function runWorker(file, onLine) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [WORKER, file], { stdio: ["ignore", "pipe", "inherit"] });
+    let buf = "";
+    p.stdout.setEncoding("utf8");
+    p.stdout.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (line.trim()) onLine(line); }
+    });
+    p.on("error", reject);
+    p.on("close", (status) => { if (buf.trim()) onLine(buf); resolve(status); });
+  });
 }
 
 /**
  * The suite as rounds on demand (so the bench can add rounds until the intervals are narrow enough):
- * round() runs one more interleaved round of every mode; raw() is what analyze() takes; finish() also removes
- * the temporary files. onWorker(mode) is called after each worker (progress).
+ * round() (async) runs one more interleaved round of every mode; raw() is what analyze() takes; finish() also
+ * removes the temporary files. onJob() is called as each guest run (job or warm-up) ends (progress).
  */
-export function suiteRunner(jobs, { log = () => {}, ncpu = 1, onWorker = () => {} }) {
+export function suiteRunner(jobs, { log = () => {}, ncpu = 1, onJob = () => {} }) {
   const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-suite-"));
   const out = [];
   const modes = [...new Set(jobs.map((j) => j.mode))];
   const st0 = procStat(), c0 = childTicks(), t0 = performance.now(), la0 = loadavg();
   let round = 0;
   const roundMs = [];
-  const runRound = () => {
+  const runRound = async () => {
     const tr = performance.now();
     try {
       for (const mode of modes) {
@@ -164,19 +180,18 @@ export function suiteRunner(jobs, { log = () => {}, ncpu = 1, onWorker = () => {
         const file = join(tmp, `jobs-${round}-${mode}.json`);
         writeFileSync(file, JSON.stringify([warm, ...mine]));
         const ts = performance.now();
-        const p = spawnSync(process.execPath, [WORKER, file], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"] });
-        if (p.status !== 0) throw new Error(`bench worker (${mode}, round ${round + 1}) failed with status ${p.status}`);
         const byId = new Map(jobs.map((j) => [j.id, j]));
-        for (const line of p.stdout.split("\n")) {
-          if (!line.trim()) continue;
+        const lines = [];
+        const status = await runWorker(file, (line) => { lines.push(line); onJob(); });
+        if (status !== 0) throw new Error(`bench worker (${mode}, round ${round + 1}) failed with status ${status}`);
+        for (const line of lines) {
           const r = JSON.parse(line);
           if (r.id === -1) continue;
           const job = byId.get(r.id);
-          if (!r.ok) throw new Error(`bench: ${job.section} ${job.key} ${mode} n=${job.n}: ${r.error ?? r.message}\n${r.console ?? ""}`);
+          if (!r.ok) throw new Error(`${job.section} ${job.key} ${mode} n=${job.n}: ${r.error ?? r.message}\n${r.console ?? ""}`);
           out.push({ job, round, r });
         }
         log(`suite round ${round + 1} ${mode}: ${mine.length} runs in ${((performance.now() - ts) / 1000).toFixed(1)} s\n`);
-        onWorker(mode);
       }
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
