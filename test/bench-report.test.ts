@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+// @ts-expect-error plain ESM script without types
+import { exitsData } from "../scripts/bench/charts.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NEED = ["build/cpu.wasm", "dist/index.js", "dist/cli.js", "build/guests/workloads/null_syscall.elf"];
@@ -58,6 +60,20 @@ describe.skipIf(!READY)("scripts/bench.mjs --report", () => {
     expect(mips).toContain("native-mode");
     // exits: the full-mode causes of getpid are exact (int 0x80, patched iret, mov ds)
     expect(readFileSync(join(dir, "exits.svg"), "utf8")).toContain("int 0x80");
+  });
+
+  it("the exits chart's stacks add up to exits per operation (PT-write #PFs split out of #PF, not added)", () => {
+    const J = JSON.parse(readFileSync(join(dir, "bench.json"), "utf8"));
+    const d = exitsData(J.suite) as { workload: string; mode: string; exits: number }[];
+    for (const [w, r] of Object.entries(J.suite.workloads) as [string, { modes: Record<string, { exitsPerOp: number }> }][]) {
+      for (const [m, x] of Object.entries(r.modes)) {
+        const sum = d.filter((y) => y.workload === w && y.mode === m).reduce((a, y) => a + y.exits, 0);
+        expect(sum, `${w} ${m}`).toBeCloseTo(x.exitsPerOp, 2);
+      }
+    }
+    // synthetic full-mode causes: 16 #PF of which 8 PT writes, 4 invlpg = 20 exits, not 28
+    const s = exitsData({ workloads: { mmap: { modes: { full: { exitsByCause: { "#PF": 16, "protected write": 8, invlpg: 4 } } } } } });
+    expect(s.reduce((a: number, y: { exits: number }) => a + y.exits, 0)).toBe(20);
   });
 
   it("prints unresolved figures as such, never as a number", () => {
