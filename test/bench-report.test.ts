@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-// @ts-expect-error plain ESM script without types
 import { exitsData } from "../scripts/bench/charts.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

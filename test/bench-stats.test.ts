@@ -2,7 +2,6 @@
 // the rule that a figure whose interval includes zero or flips sign is "not resolved", never a number.
 // Synthetic data with a known answer; the RNG is seeded, so every result is deterministic.
 import { describe, it, expect } from "vitest";
-// @ts-expect-error plain ESM script without types
 import * as S from "../scripts/bench/stats.mjs";
 
 /** Box-Muller normal from the module's seeded RNG. */

@@ -152,7 +152,7 @@ export function ciJson(ci, d = 4) {
  * narrowEnough and the time since `t0` stays under `capMs` (a round is only started if its expected duration, the
  * mean so far, still fits). Returns { rounds added, met: every figure narrow enough, stoppedBy }.
  */
-export async function lengthen({ figures, more, target, capMs, t0, now = () => Date.now(), roundMs, maxRounds = 1000 }) {
+export async function lengthen({ figures, more, target, capMs, t0, now = () => Date.now(), roundMs = () => 0, maxRounds = 1000 }) {
   let added = 0;
   const wide = () => figures().filter((f) => !narrowEnough(f.ci, target));
   for (;;) {
@@ -160,7 +160,7 @@ export async function lengthen({ figures, more, target, capMs, t0, now = () => D
     if (!w.length) return { added, met: true, stoppedBy: "target", wide: [] };
     const spent = now() - t0;
     if (added >= maxRounds) return { added, met: false, stoppedBy: "rounds", wide: w.map((f) => f.name) };
-    if (spent + (roundMs?.() ?? 0) > capMs) return { added, met: false, stoppedBy: "time cap", wide: w.map((f) => f.name) };
+    if (spent + roundMs() > capMs) return { added, met: false, stoppedBy: "time cap", wide: w.map((f) => f.name) };
     await more();
     added++;
   }
