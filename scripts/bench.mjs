@@ -300,6 +300,14 @@ const median = (a) => {
 };
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
+// what was measured (read before measuring, so later edits to the tree do not relabel the run): HEAD and the files changed in the working tree (dist/ is rebuilt from it before measuring)
+const git = (() => {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().split("\n").filter(Boolean).map((l) => l.slice(3));
+    return { head, dirty };
+  } catch { return null; }
+})();
 // ---------------------------------------------------------------- measure
 const T0 = performance.now();
 const elapsed = () => performance.now() - T0;
@@ -432,14 +440,6 @@ const lengthening = {
   peers: peersLengthen ? { pairs: pairsDone, planned: RUNS, ...peersLengthen } : null,
   suite: suiteLengthen ? { rounds: suite.runs, planned: SUITE_RUNS, ...suiteLengthen } : null,
 };
-// what was measured: HEAD and the files changed in the working tree (dist/ is rebuilt from it before measuring)
-const git = (() => {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().split("\n").filter(Boolean).map((l) => l.slice(3));
-    return { head, dirty };
-  } catch { return null; }
-})();
 const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) };
 const J = {
   git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native,
