@@ -1,0 +1,212 @@
+// cpu-rep.test.ts — REP string instructions are interruptible at iteration boundaries (ops/string.ts):
+// a unit of at most 4096 iterations retires as one instruction, so budgets, interrupts and time slices apply
+// inside a long REP; faults leave the registers at the faulting iteration; interpreter and JIT count alike.
+import { describe, it, expect } from "vitest";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Machine } from "../host/machine.ts";
+import type { Exit } from "../host/machine.ts";
+import { descriptor, gate, trapLab } from "../host/traps.ts";
+
+const haveCpu = existsSync(join(dirname(fileURLToPath(import.meta.url)), "../build/cpu.wasm"));
+const UNIT = 4096;
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+function flat(opts: ConstructorParameters<typeof Machine>[0] = {}) {
+  const m = new Machine({ memSize: 1 << 20, exitOnHlt: true, ...opts });
+  m.setFlatProtectedMode();
+  m.esp = 0x8000;
+  return m;
+}
+/** A VMM loop as host/vm.ts runs it: devices answer reads with all-ones, writes are dropped; stops at the budget. */
+function runBudget(m: Machine, budget: number): { exits: number; last: Exit } {
+  const i0 = m.instructions;
+  let exits = 0;
+  for (;;) {
+    const left = budget - (m.instructions - i0);
+    if (left <= 0) return { exits, last: m.exit() };
+    const e = m.run(left);
+    if (e.reason === "io-in" || e.reason === "mmio-read") m.completeIo(0xffffffff);
+    else if (e.reason !== "io-out" && e.reason !== "mmio-write") return { exits, last: e };
+    exits++;
+  }
+}
+
+describe.skipIf(!haveCpu)("REP: bounded by the instruction budget", () => {
+  it("rep stosd with ECX=0xFFFFFFFF into device memory stops promptly under a 1k budget", () => {
+    const m = flat();
+    m.writeMem(0x1000, [0xf3, 0xab, 0xf4]); // rep stosd ; hlt
+    m.eip = 0x1000; m.edi = 0x100000; m.ecx = 0xffffffff; // RAM ends at 1 MiB: every element is an MMIO write
+    const t = performance.now();
+    const r = runBudget(m, 1000);
+    expect(performance.now() - t).toBeLessThan(2000);
+    expect(r.exits).toBe(1000);
+    expect(m.instructions).toBe(1000); // one unit per device write: the host sees each before the next
+    expect(m.eip).toBe(0x1000);        // still on the REP, which resumes next run
+    expect(m.ecx).toBe(0xffffffff - 1000);
+    expect(m.edi).toBe(0x100000 + 4000);
+  });
+
+  it("rep stosd with ECX=0xFFFFFFFF over RAM retires one instruction per 4096 iterations", () => {
+    const m = flat({ memSize: 64 << 20 });
+    m.writeMem(0x1000, [0xf3, 0xab, 0xf4]); // rep stosd ; hlt
+    m.eip = 0x1000; m.edi = 0x10000; m.ecx = 0xffffffff; m.eax = 0x5a5a5a5a;
+    const r = runBudget(m, 1000);
+    expect(r.last.reason).toBe("budget");
+    expect(m.instructions).toBe(1000);
+    expect(m.ecx).toBe(0xffffffff - 1000 * UNIT);
+    expect(m.edi).toBe(0x10000 + 1000 * UNIT * 4);
+    expect(m.read32(0x10000 + 1000 * UNIT * 4 - 4)).toBe(0x5a5a5a5a);
+    expect(m.read32(0x10000 + 1000 * UNIT * 4)).toBe(0);
+  });
+
+  it("a 48M-iteration rep insb is 48M instructions, not one: 1k budget = 1k port reads", () => {
+    const m = flat();
+    m.writeMem(0x1000, [0xf3, 0x6c, 0xf4]); // rep insb ; hlt
+    m.eip = 0x1000; m.edi = 0x10000; m.ecx = 48_000_000; m.edx = 0x60;
+    const r = runBudget(m, 1000);
+    expect(r.last.reason).toBe("budget");
+    expect(r.exits).toBe(1000);
+    expect(m.ecx).toBe(48_000_000 - 1000);
+    expect(m.eip).toBe(0x1000);
+  });
+
+  it("rep outsd to a port: each element is one exit and one instruction", () => {
+    const m = flat();
+    m.writeMem(0x1000, [0xf3, 0x6f, 0xf4]); // rep outsd ; hlt
+    m.eip = 0x1000; m.esi = 0x10000; m.ecx = 0x10000000; m.edx = 0x80;
+    const r = runBudget(m, 500);
+    expect(r.exits).toBe(500);
+    expect(m.ecx).toBe(0x10000000 - 500);
+  });
+
+  it.each([
+    [0, 1], [1, 1], [UNIT, 1], [UNIT + 1, 2], [10000, 3], [3 * UNIT, 3],
+  ])("rep movsd of %i elements in RAM retires %i", (n, retired) => {
+    const m = flat();
+    m.writeMem(0x1000, [0xf3, 0xa5, 0xf4]); // rep movsd ; hlt
+    m.eip = 0x1000; m.esi = 0x10000; m.edi = 0x40000; m.ecx = n;
+    for (let i = 0; i < n; i++) m.write32(0x10000 + 4 * i, i * 7 + 1);
+    expect(m.run(100).reason).toBe("hlt");
+    expect(m.instructions).toBe(retired + 1);
+    expect(m.ecx).toBe(0);
+    expect(Buffer.compare(m.readMem(0x40000, 4 * n), m.readMem(0x10000, 4 * n))).toBe(0);
+  });
+
+  it("unit boundaries do not depend on the fast path: unaligned, backward (DF=1) and byte forms count alike", () => {
+    for (const [code, setup] of [
+      [[0xf3, 0xab], (m: Machine) => { m.edi = 0x10002; }],                       // rep stosd, unaligned
+      [[0xfd, 0xf3, 0xab], (m: Machine) => { m.edi = 0x80000; }],                 // std ; rep stosd (element loop)
+      [[0xf3, 0xaa], (m: Machine) => { m.edi = 0x10000; }],                       // rep stosb
+      [[0xf3, 0xad], (m: Machine) => { m.esi = 0x10000; }],                       // rep lodsd
+      [[0xf3, 0xaf], (m: Machine) => { m.edi = 0x10000; }],                       // repe scasd (EAX=0 = memory)
+      [[0xf3, 0xa7], (m: Machine) => { m.esi = 0x10000; m.edi = 0x40000; }],      // repe cmpsd (equal zeros)
+    ] as const) {
+      const m = flat();
+      m.writeMem(0x1000, [...code, 0xf4]);
+      m.eip = 0x1000; m.ecx = 2 * UNIT + 5; m.eax = 0;
+      setup(m);
+      expect(m.run(100).reason, code.join(" ")).toBe("hlt");
+      expect(m.instructions, code.join(" ")).toBe(code.length === 3 ? 4 + 1 : 3 + 1);
+      expect(m.ecx).toBe(0);
+    }
+  });
+});
+
+describe.skipIf(!haveCpu)("REP: interrupts and faults at iteration boundaries", () => {
+  it("an interrupt is taken in the middle of a long rep movsd and the copy resumes correctly", () => {
+    const m = flat();
+    const N = 50_000;
+    // GDT (flat code 0x08) and an IDT with vector 0x20 -> handler
+    m.write32(0x808, descriptor({ base: 0, limit: 0xffffffff, access: 0x9b, flags: 0xc })[0]);
+    m.write32(0x80c, descriptor({ base: 0, limit: 0xffffffff, access: 0x9b, flags: 0xc })[1]);
+    m.setGdtr(0x800, 0x17);
+    const [lo, hi] = gate(0x08, 0x3000, 0xe, 0);
+    m.write32(0x900 + 8 * 0x20, lo); m.write32(0x904 + 8 * 0x20, hi);
+    m.setIdtr(0x900, 0x7ff);
+    m.writeMem(0x3000, [
+      0x89, 0x0d, ...le32(0x5000),   // mov [0x5000], ecx
+      0x89, 0x35, ...le32(0x5004),   // mov [0x5004], esi
+      0xff, 0x05, ...le32(0x5008),   // inc dword [0x5008]
+      0xcf,                          // iret
+    ]);
+    m.writeMem(0x1000, [0xf3, 0xa5, 0xf4]); // rep movsd ; hlt
+    for (let i = 0; i < N; i++) m.write32(0x10000 + 4 * i, (i * 0x9e3779b1) >>> 0);
+    m.eip = 0x1000; m.esi = 0x10000; m.edi = 0x60000; m.ecx = N;
+    m.eflags = 0x202; // IF=1
+    expect(m.run(3).reason).toBe("budget"); // three units
+    expect([m.eip, m.ecx]).toEqual([0x1000, N - 3 * UNIT]);
+    m.setIntr(true, 0x20);
+    expect(m.run(1_000_000).reason).toBe("hlt");
+    expect(m.read32(0x5008)).toBe(1);
+    expect(m.read32(0x5000)).toBe(N - 3 * UNIT);           // interrupted with ECX between units
+    expect(m.read32(0x5004)).toBe(0x10000 + 4 * 3 * UNIT);
+    expect(m.ecx).toBe(0);
+    expect(Buffer.compare(m.readMem(0x60000, 4 * N), m.readMem(0x10000, 4 * N))).toBe(0);
+  });
+
+  it("a #GP on iteration k (segment limit) leaves ESI/EDI/ECX at iteration k and EIP on the instruction", () => {
+    const m = flat({ exceptionBitmap: 1 << 13 });
+    m.setSegment("es", { selector: 0x10, base: 0, limit: 0x11fff, attr: 0x4093 });
+    m.writeMem(0x1000, [0xf3, 0xab, 0xf4]); // rep stosd ; hlt
+    m.eip = 0x1000; m.edi = 0x2000; m.ecx = 0x10000; m.eax = 0x11223344;
+    const e = m.run(100);
+    expect(e).toMatchObject({ reason: "exception", vector: 13, errorCode: 0, eip: 0x1000 });
+    expect(m.eip).toBe(0x1000);
+    expect(m.edi).toBe(0x12000);                 // the first element past the limit
+    expect(m.ecx).toBe(0x10000 - 0x4000);        // 0x4000 elements stored: four units
+    expect(m.instructions).toBe(4);              // the four complete units retired, the faulting one did not
+    expect(m.read32(0x11ffc)).toBe(0x11223344);
+    expect(m.read32(0x12000)).toBe(0);
+  });
+
+  it.each([
+    // the lab maps its own pages (data ends at 0x30000); backward: 0x400000 -> 0x200000 with 0x3ff000 unmapped
+    ["forward, fast path", 0, 0x2fff0, 0x30000, 100 - 4],
+    ["backward (DF=1), element loop", 0x400, 0x400010, 0x3ffffc, 100 - 5],
+  ])("a #PF on iteration k (%s) reports CR2 and leaves the registers at iteration k", (_n, df, edi, fault, ecx) => {
+    const lab = trapLab({
+      paging: { pages: [{ va: 0x400000, pa: 0x200000 }] }, mode: "intercept", eflags: 0x2 | df, regs: { edi, ecx: 100, eax: 0x77 },
+    });
+    const r = lab.run([0xf3, 0xab]); // rep stosd
+    expect(r.trap?.vector).toBe(14);
+    expect(r.trap?.cr2).toBe(fault);
+    expect(r.trap?.offset).toBe(0);   // EIP on the rep stosd
+    expect(r.state.edi).toBe(fault);
+    expect(r.state.ecx).toBe(ecx);
+    expect(r.read32(df ? fault + 4 : fault - 4)).toBe(0x77); // the iteration before it was stored
+  });
+});
+
+describe.skipIf(!haveCpu)("REP: interpreter and compiled blocks retire the same", () => {
+  it("a hot loop around rep movsb/stosd reads the same RDTSC values with and without the JIT", () => {
+    // 0x1000: mov ebx, 40 ; loop: mov esi, 0x10000 ; mov edi, 0x20000 ; mov ecx, 5000 ; rep movsb ;
+    //         mov ecx, 3 ; rep stosd ; rdtsc ; mov [0x30000 + ebx*4], eax ; dec ebx ; jnz loop ; hlt
+    const code = [
+      0xbb, ...le32(40),                  // mov ebx, 40
+      0xbe, ...le32(0x10000),             // loop: mov esi, 0x10000
+      0xbf, ...le32(0x20000),             // mov edi, 0x20000
+      0xb9, ...le32(5000),                // mov ecx, 5000
+      0xf3, 0xa4,                         // rep movsb (2 units)
+      0xb9, ...le32(3),                   // mov ecx, 3
+      0xf3, 0xab,                         // rep stosd
+      0x0f, 0x31,                         // rdtsc
+      0x89, 0x04, 0x9d, ...le32(0x30000), // mov [0x30000 + ebx*4], eax
+      0x4b,                               // dec ebx
+      0x75, 0x100 - 36,                   // jnz loop
+      0xf4,                               // hlt
+    ];
+    const out: number[][] = [];
+    for (const jitThreshold of [0, 1]) {
+      const m = flat({ jitThreshold });
+      m.writeMem(0x1000, code);
+      m.eip = 0x1000;
+      expect(m.run(1_000_000).reason).toBe("hlt");
+      if (jitThreshold) expect(m.jitStats.compiled).toBeGreaterThan(0);
+      out.push([m.instructions, ...Array.from({ length: 41 }, (_, i) => m.read32(0x30000 + 4 * i))]);
+    }
+    expect(out[1]).toEqual(out[0]);
+    expect(out[0][0]).toBe(1 + 40 * 11 + 1); // per pass: 10 instructions, rep movsb counting 2
+  });
+});
