@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { Machine } from "../host/machine.ts";
 import type { Exit } from "../host/machine.ts";
 import { descriptor, gate, trapLab } from "../host/traps.ts";
+import { buildElf } from "../host/elf.ts";
+import { runImage } from "../host/vm.ts";
 
 const haveCpu = existsSync(join(dirname(fileURLToPath(import.meta.url)), "../build/cpu.wasm"));
 const UNIT = 4096;
@@ -111,6 +113,42 @@ describe.skipIf(!haveCpu)("REP: bounded by the instruction budget", () => {
       expect(m.instructions, code.join(" ")).toBe(code.length === 3 ? 4 + 1 : 3 + 1);
       expect(m.ecx).toBe(0);
     }
+  });
+});
+
+/** A multiboot kernel: the header, then `code` (entered at 0x10000c in flat ring-0 protected mode). */
+function kernel(code: number[]): Uint8Array {
+  const mb = [...le32(0x1badb002), ...le32(0), ...le32(-0x1badb002 >>> 0)];
+  return buildElf({ entry: 0x10000c, segments: [{ paddr: 0x100000, data: [...mb, ...code] }] });
+}
+
+describe.skipIf(!haveCpu)("REP: --max-instructions stops a runaway REP in a whole VM", () => {
+  // (native mode: full mode ends this minimal kernel in "shutdown" before and after this change — left to host/full/)
+  it.each(["native"])("rep stosd with ECX=0xFFFFFFFF over device memory (%s mode)", async (mode) => {
+    const image = kernel([
+      0xbf, ...le32(0x08000000),  // mov edi, 0x8000000   (past the 16 MiB of RAM)
+      0xb9, ...le32(0xffffffff),  // mov ecx, 0xffffffff
+      0xf3, 0xab,                 // rep stosd
+      0xf4,                       // hlt
+    ]);
+    const t = performance.now();
+    const r = await runImage({ image, mode, memSize: 16 << 20, maxInstructions: 1000 });
+    expect(performance.now() - t).toBeLessThan(10_000);
+    expect(r.stopReason).toBe("max-instructions");
+  });
+
+  it("a 48M-iteration rep insb stops after 1000 instructions", async () => {
+    const image = kernel([
+      0xbf, ...le32(0x200000),    // mov edi, 0x200000
+      0xb9, ...le32(48_000_000),  // mov ecx, 48000000
+      0x66, 0xba, 0xf0, 0x02,     // mov dx, 0x2f0   (no device: reads float high)
+      0xf3, 0x6c,                 // rep insb
+      0xf4,                       // hlt
+    ]);
+    const t = performance.now();
+    const r = await runImage({ image, memSize: 64 << 20, maxInstructions: 1000 });
+    expect(performance.now() - t).toBeLessThan(10_000);
+    expect(r.stopReason).toBe("max-instructions");
   });
 });
 
