@@ -243,6 +243,32 @@ describe.skipIf(!haveCpu)("vCPU state: saveState/loadState", () => {
     }
   });
 
+  it("drops the caches of the machine it loads into (TLB, predecoded blocks)", () => {
+    // VA 0x400000 -> `target` through 2-level paging; code: mov eax, [0x400000] ; hlt
+    const paged = (target: number, value: number) => {
+      const m = new Machine({ memSize: RAM, exitOnHlt: true });
+      m.setFlatProtectedMode();
+      for (let i = 0; i < 256; i++) m.write32(0x11000 + 4 * i, (i << 12) | 3); // identity: first MiB
+      m.write32(0x12000, target | 3);
+      m.write32(0x10000, 0x11000 | 3);
+      m.write32(0x10004, 0x12000 | 3);
+      m.write32(target, value);
+      m.writeMem(CODE, [0xa1, ...le32(0x400000), 0xf4]);
+      m.setCr("cr3", 0x10000);
+      m.setCr("cr0", m.getCr("cr0") | 0x80000000);
+      m.eip = CODE;
+      return m;
+    };
+    const a = paged(0x30000, 0x2222);
+    const c = paged(0x20000, 0x1111);
+    expect(c.run(10).reason).toBe("hlt");
+    expect(c.eax).toBe(0x1111); // c's TLB now maps 0x400000 -> 0x20000, and its block cache holds the code
+    c.writeMem(0, a.readMem(0, RAM));
+    c.loadState(a.saveState());
+    expect(c.run(10).reason).toBe("hlt");
+    expect(c.eax).toBe(0x2222);
+  });
+
   it("refuses a state of the wrong size or RAM size with one clear error", () => {
     const m = guest();
     expect(() => m.loadState(new Uint8Array(10))).toThrow(/vCPU state is \d+ bytes/);
