@@ -243,6 +243,47 @@ describe.skipIf(!haveCpu)("vCPU state: saveState/loadState", () => {
     }
   });
 
+  it("with the JIT on, a copy at any instruction count finishes like the uninterrupted run", () => {
+    // ebx = 30 ; loop: mov esi, SRC ; mov edi, DST ; mov ecx, 5000 ; rep movsb ; rdtsc ; add [DATA], eax ;
+    //                  dec ebx ; jnz loop ; hlt
+    const code = [
+      0xbb, ...le32(30),                  // mov ebx, 30
+      0xbe, ...le32(SRC),                 // loop: mov esi, SRC
+      0xbf, ...le32(DST),                 // mov edi, DST
+      0xb9, ...le32(5000),                // mov ecx, 5000
+      0xf3, 0xa4,                         // rep movsb (2 units)
+      0x0f, 0x31,                         // rdtsc
+      0x01, 0x05, ...le32(DATA),          // add [DATA], eax
+      0x4b,                               // dec ebx
+      0x75, 0x100 - 28,                   // jnz loop
+      0xf4,                               // hlt
+    ];
+    const make = () => {
+      const m = new Machine({ memSize: RAM, exitOnHlt: true, jitThreshold: 2 });
+      m.setFlatProtectedMode();
+      m.esp = 0x8000;
+      m.writeMem(CODE, code);
+      m.eip = CODE;
+      return m;
+    };
+    const ref = make();
+    expect(ref.run(100_000).reason).toBe("hlt");
+    expect(ref.jitStats.compiled).toBeGreaterThan(0);
+    expect(ref.instructions).toBe(1 + 30 * 9 + 1); // rep movsb of 5000 retires 2
+    for (const k of [1, 4, 9, 40, 77, 150, 233]) {
+      const a = make();
+      expect(a.run(k).reason).toBe("budget");
+      const b = make();
+      b.writeMem(0, a.readMem(0, RAM));
+      b.loadState(a.saveState());
+      for (const m of [a, b]) {
+        expect(m.run(100_000).reason, `copy at ${k}`).toBe("hlt");
+        expect(comparable(m), `copy at ${k}`).toEqual(comparable(ref));
+        expect(m.read32(DATA)).toBe(ref.read32(DATA));
+      }
+    }
+  });
+
   it("drops the caches of the machine it loads into (TLB, predecoded blocks)", () => {
     // VA 0x400000 -> `target` through 2-level paging; code: mov eax, [0x400000] ; hlt
     const paged = (target: number, value: number) => {
