@@ -10,6 +10,10 @@ import type { Exit } from "../host/machine.ts";
 import { descriptor, gate, trapLab } from "../host/traps.ts";
 import { buildElf } from "../host/elf.ts";
 import { runImage } from "../host/vm.ts";
+import { runOracle, oracleAvailable } from "./diff/oracle.ts";
+import { checkCases } from "./diff/harness.ts";
+import { SCRATCH_BASE } from "./diff/gen.ts";
+import type { Case } from "./diff/gen.ts";
 
 const haveCpu = existsSync(join(dirname(fileURLToPath(import.meta.url)), "../build/cpu.wasm"));
 const UNIT = 4096;
@@ -246,5 +250,36 @@ describe.skipIf(!haveCpu)("REP: interpreter and compiled blocks retire the same"
     }
     expect(out[1]).toEqual(out[0]);
     expect(out[0][0]).toBe(1 + 40 * 11 + 1); // per pass: 10 instructions, rep movsb counting 2
+  });
+});
+
+// Long REP forms (more than one 4096-iteration unit) against the real CPU through tools/oracle: the unit
+// boundaries must not show in the architectural result. The oracle's scratch area is 8 KiB.
+const oracle = oracleAvailable();
+describe.skipIf(!haveCpu || !oracle.ok)("REP over unit boundaries vs the real CPU", () => {
+  it("rep stos/movs/lods/scas/cmps of 4097..6000 iterations match", () => {
+    const S = SCRATCH_BASE;
+    const noise = Array.from({ length: 6100 }, (_, i) => (i * 37 + (i >> 7)) & 0xff);
+    const mk = (desc: string, code: number[], r: Partial<Record<"eax" | "ecx" | "esi" | "edi", number>>, eflags = 0x202,
+      patches = [{ off: 0, data: noise }]): Case => ({
+      form: desc, desc, seed: 0, codeOff: 0, code, eflags, undef: 0, undefRegs: 0, patches,
+      regs: [r.eax ?? 0x12345678, r.ecx ?? 0, 0, 0, 0x1000, 0, r.esi ?? 0, r.edi ?? 0].map((v) => v >>> 0),
+    });
+    const zeros = (hole: number) => [{ off: 0, data: Array.from({ length: 6100 }, (_, i) => (i === hole ? 0x55 : 0)) }];
+    const cases: Case[] = [
+      mk("rep stosb 5000", [0xf3, 0xaa], { ecx: 5000, edi: S + 100 }),
+      mk("rep stosb 4097 unaligned", [0xf3, 0xaa], { ecx: 4097, edi: S + 3 }),
+      mk("std; rep stosb 6000 (DF=1)", [0xf3, 0xaa], { ecx: 6000, edi: S + 6050 }, 0x602),
+      mk("rep movsb 5000 overlapping (edi = esi + 1)", [0xf3, 0xa4], { ecx: 5000, esi: S + 10, edi: S + 11 }),
+      mk("rep movsb 4097 overlapping backward", [0xf3, 0xa4], { ecx: 4097, esi: S + 5000, edi: S + 5003 }, 0x602),
+      mk("rep lodsb 5000", [0xf3, 0xac], { ecx: 5000, esi: S + 7 }),
+      mk("repe scasb 6000, stops at 5000", [0xf3, 0xae], { ecx: 6000, edi: S + 50, eax: 0 }, 0x202, zeros(5050)),
+      mk("repne scasb 5000, finds at 4500", [0xf2, 0xae], { ecx: 5000, edi: S, eax: 0x55 }, 0x202, zeros(4500)),
+      mk("repe cmpsb 5000 (esi/edi overlap, equal)", [0xf3, 0xa6], { ecx: 5000, esi: S + 20, edi: S + 21 }, 0x202, zeros(6000)),
+    ];
+    const st = checkCases(cases, runOracle(cases));
+    if (st.bad) console.log(st.mismatchReport(10));
+    expect(st.total).toBe(cases.length);
+    expect(st.bad).toBe(0);
   });
 });
