@@ -22,7 +22,7 @@
 //               | guest RAM (ram_size bytes)  |
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
 
-export const ABI_VERSION: u32 = 1;
+export const ABI_VERSION: u32 = 2;
 
 export const STATE_BASE: u32 = 0x1000;
 export const MODULE_DATA_BASE: u32 = 0x10000;
@@ -32,6 +32,59 @@ export const BLOCK_HASH_BASE: u32 = 0x600000;
 export const BLOCK_ARENA_BASE: u32 = 0x700000;
 export const RAM_BASE: u32 = 0x1000000;
 export const MAX_RAM_SIZE: u32 = 0xF0000000;
+
+// ==== the STATE block: every byte of it is declared here ====
+// STATE_BASE .. STATE_BASE + STATE_SIZE. Each area has an AREA_<NAME> offset and an AREA_<NAME>_SIZE (test/abi.test.ts
+// proves they do not overlap, fit in the block, and that every OFF_* field lies inside one). The areas below
+// VCPU_STATE_SIZE are the vCPU state: everything a copy of them plus RAM needs to continue identically in a
+// fresh machine (Machine.saveState/loadState), like KVM_GET_REGS + SREGS + DEBUGREGS + MSRS + VCPU_EVENTS +
+// MP_STATE together. The areas above it are scratch and caches the CPU rebuilds at every run() entry.
+//
+//   0x000 AREA_REGS     GPRs, EIP, EFLAGS, segments, LDTR/TR, GDTR/IDTR, CRs, DRs, CPL
+//   0x110 AREA_CONFIG   RAM size, exception intercepts, controls (VMM-owned)
+//   0x120 AREA_INTR     INTR line and vector, interrupts taken, halted (MP state)
+//   0x130 AREA_HV       hypervisor CPUID leaves (VMM-owned)
+//   0x140 AREA_COUNTERS instructions retired (also the TSC), TLB misses, exceptions
+//   0x150 AREA_JIT      JIT threshold (VMM-owned) and counters, CPUID extras (VMM-owned)
+//   0x160 AREA_VCPU_EVENTS interrupt/MOV-SS shadow, pending #DB trap, APIC base MSR
+//   0x200 AREA_EXIT     the exit record (kvm_run-like) and the host's I/O completion
+//   0x300 AREA_IOLOG    completed host reads of the instruction being restarted (iolog.ts)
+//   0x600 AREA_WQ       MMIO writes of the last instruction still to hand to the host (mmu.ts)
+//   ---- VCPU_STATE_SIZE (0x800): scratch below this line is never saved ----
+//   0x800 AREA_SEGOK    per-segment access rights cache (recomputed at run() entry)
+//   0x840 AREA_JIT_CTX  compiled-block context (valid only inside run())
+//   0x880 AREA_TMP_REC  predecoded record for an instruction run without a block
+//   0x900 AREA_RESET    save area of reset() for the VMM-owned configuration
+export const STATE_SIZE: u32 = 0x1000;
+export const VCPU_STATE_SIZE: u32 = 0x800;
+export const AREA_REGS: u32 = 0x000;
+export const AREA_REGS_SIZE: u32 = 0x110;
+export const AREA_CONFIG: u32 = 0x110;
+export const AREA_CONFIG_SIZE: u32 = 0x10;
+export const AREA_INTR: u32 = 0x120;
+export const AREA_INTR_SIZE: u32 = 0x10;
+export const AREA_HV: u32 = 0x130;
+export const AREA_HV_SIZE: u32 = 0x10;
+export const AREA_COUNTERS: u32 = 0x140;
+export const AREA_COUNTERS_SIZE: u32 = 0x10;
+export const AREA_JIT: u32 = 0x150;
+export const AREA_JIT_SIZE: u32 = 0x10;
+export const AREA_VCPU_EVENTS: u32 = 0x160;
+export const AREA_VCPU_EVENTS_SIZE: u32 = 0x20;
+export const AREA_EXIT: u32 = 0x200;
+export const AREA_EXIT_SIZE: u32 = 0x100;
+export const AREA_IOLOG: u32 = 0x300;
+export const AREA_IOLOG_SIZE: u32 = 0x300;
+export const AREA_WQ: u32 = 0x600;
+export const AREA_WQ_SIZE: u32 = 0x200;
+export const AREA_SEGOK: u32 = 0x800;
+export const AREA_SEGOK_SIZE: u32 = 0x8;
+export const AREA_JIT_CTX: u32 = 0x840;
+export const AREA_JIT_CTX_SIZE: u32 = 0x40;
+export const AREA_TMP_REC: u32 = 0x880;
+export const AREA_TMP_REC_SIZE: u32 = 0x20;
+export const AREA_RESET: u32 = 0x900;
+export const AREA_RESET_SIZE: u32 = 0x80;
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;
@@ -109,7 +162,7 @@ export const OFF_CPUID_EDX_EXTRA: u32 = 0x15C;
 export const OFF_JIT_THRESHOLD: u32 = 0x150;
 export const OFF_JIT_COMPILED: u32 = 0x154; // blocks compiled (counter)
 export const OFF_JIT_ENTRIES: u32 = 0x158;  // calls into compiled blocks (counter)
-export const JIT_CTX: u32 = 0x700;
+export const JIT_CTX: u32 = AREA_JIT_CTX;
 export const JC_E: u32 = 0;        // in: EIP of the block; out: the next EIP
 export const JC_FL: u32 = 4;       // lazy flags in/out: concrete EFLAGS, op, a, b, result, top bit
 export const JC_LOP: u32 = 8;
@@ -125,9 +178,10 @@ export const JC_CSLIMIT: u32 = 44; // in: CS limit
 export const JC_FLOUT: u32 = 48;   // out of jitShift: the new EFLAGS
 export const JC_TLBR: u32 = 52;    // in: the TLB read set for the current CPL (mmu.ts)
 export const JC_TLBW: u32 = 56;    // in: the TLB write set
+export const JC_SIZE: u32 = 60;
 // Per-segment access rights byte, cached when a segment is loaded (mmu.ts computeSegOk), at STATE_BASE + OFF_SEGOK + seg:
 // bit 0 readable, 1 writable, 2 expand-down, 3 big (D/B), 4 flat (base 0, limit 4 GiB - 1, expand-up)
-export const OFF_SEGOK: u32 = 0x400;
+export const OFF_SEGOK: u32 = AREA_SEGOK;
 export const SEGOK_FLAT: u32 = 0x10;
 export const JIT_OK: u32 = 0;
 export const JIT_ABORT: u32 = 1;
@@ -226,6 +280,33 @@ export const EXIT_SHUTDOWN: u32 = 8; // triple fault
 export const EXIT_HYPERCALL: u32 = 9;
 export const EXIT_INTR_WINDOW: u32 = 10;
 export const EXIT_COUNT: u32 = 11;
+
+// ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
+// Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap
+// hold-off (bit 1): the CPU keeps them in globals while it runs and syncs them here at run() exit/entry.
+export const OFF_INT_SHADOW: u32 = 0x160;
+export const SHADOW_INT: u32 = 1;
+export const SHADOW_MOV_SS: u32 = 2;
+export const OFF_PENDING_DBG: u32 = 0x164; // 1: a #DB trap (INT1, single-step) is due before the next instruction
+export const OFF_APIC_BASE: u32 = 0x168;   // IA32_APIC_BASE MSR (0x1B) as RDMSR returns it
+
+// ---- read log (iolog.ts): count, then IOLOG_MAX entries {kind, addr, size, value} ----
+// Host reads one instruction can need: cmpsd with both operands split across MMIO pages 8 (a split access goes
+// byte by byte), popad 11, enter 32-bit with nesting 31 34. Beyond that (a task switch through a TSS in MMIO)
+// further reads float high (all-ones) rather than exit forever. A REP string instruction stops after each
+// iteration that used the log, so the limit is per iteration.
+export const IOLOG_MAX: u32 = 40;
+export const IOLOG_HDR: u32 = 16;
+export const IOLOG_ENTRY: u32 = 16;
+// ---- MMIO write queue (mmu.ts): count, then WQ_MAX entries {addr, size, value} ----
+export const WQ_MAX: u32 = 40; // beyond the exit record's first write: enter with nesting 31 makes 36; more are dropped
+export const WQ_HDR: u32 = 4;
+export const WQ_ENTRY: u32 = 12;
+// ---- reset() keeps the VMM-owned configuration: these two ranges are copied to AREA_RESET and back ----
+export const RESET_KEEP1: u32 = 0x110; // RAM size, exception bitmap, controls
+export const RESET_KEEP1_SIZE: u32 = 0x10;
+export const RESET_KEEP2: u32 = 0x130; // hypervisor leaves, counters, JIT threshold/counters, CPUID extras
+export const RESET_KEEP2_SIZE: u32 = 0x30;
 
 // ---- exception vectors ----
 export const VEC_DE: u32 = 0;

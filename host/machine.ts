@@ -93,6 +93,7 @@ interface CpuExports {
   flushTlb(): void;
   invlpg(lin: number): void;
   notifyHostWrite(paddr: number, len: number): void;
+  stateLoaded(): void;
 }
 
 export class Machine {
@@ -332,6 +333,39 @@ export class Machine {
         break;
     }
     return e;
+  }
+
+  // ---- vCPU state (the base of VM snapshot/restore) ----
+  /**
+   * A copy of the vCPU state: the first VCPU_STATE_SIZE bytes of the STATE block (layout in assembly/abi.ts,
+   * ABI_VERSION): registers and segment caches, control/debug registers, the VMM's configuration, the INTR line
+   * and MP state (halted), the events KVM_GET_VCPU_EVENTS would report (STI/MOV SS interrupt shadow, a pending
+   * #DB trap) and the APIC base MSR, the counters (instructions retired = TSC), and any host exchange in flight
+   * (the exit record, completed reads of an instruction being restarted, queued MMIO writes). Taken between
+   * run() calls it is complete: with a copy of RAM a fresh Machine of the same memory size continues exactly
+   * as this one would (loadState). Caches (TLB, predecoded and compiled blocks) and scratch are not in it.
+   */
+  saveState(): Uint8Array {
+    return this.u8.slice(A.STATE_BASE, A.STATE_BASE + A.VCPU_STATE_SIZE);
+  }
+  /**
+   * Replace the vCPU state with one from saveState (of this or another Machine with the same memory size) and
+   * drop every cache built from the old state and RAM. Restore RAM with writeMem before or after. The JIT
+   * threshold stays this machine's (compiled or interpreted, a guest retires the same instructions).
+   */
+  loadState(state: Uint8Array): void {
+    if (!(state instanceof Uint8Array) || state.length !== A.VCPU_STATE_SIZE) {
+      throw new RangeError(`wasmvisor: a vCPU state is ${A.VCPU_STATE_SIZE} bytes (ABI version ${A.ABI_VERSION})`);
+    }
+    const sv = new DataView(state.buffer, state.byteOffset, state.byteLength);
+    const ram = sv.getUint32(A.OFF_RAM_SIZE, true);
+    if (ram !== this.ramSize) {
+      throw new RangeError(`wasmvisor: the vCPU state is of a machine with ${ram} bytes of RAM, this one has ${this.ramSize}`);
+    }
+    const jit = this.ld32(A.OFF_JIT_THRESHOLD);
+    this.u8.set(state, A.STATE_BASE);
+    this.st32(A.OFF_JIT_THRESHOLD, jit);
+    this.cpu.stateLoaded();
   }
 
   /** Flush the software TLB (after the host edits page tables or CR3 behind the CPU's back). */

@@ -23,6 +23,7 @@ import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
 import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
 import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
 
+// a #DB trap (INT1) due after the current instruction: vCPU state, synced with OFF_PENDING_DBG at run() entry/exit
 export let pendingDebugTrap: bool = false;
 export function setPendingDebugTrap(b: bool): void { pendingDebugTrap = b; }
 

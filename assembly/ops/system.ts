@@ -9,7 +9,7 @@ import {
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
-  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA,
+  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
 } from "../abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
@@ -730,7 +730,7 @@ export function op_rdmsr(): void {
   const m = r32(ECX);
   if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
   if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
-    w32(EAX, apicBase); w32(EDX, 0); return;
+    w32(EAX, st(OFF_APIC_BASE)); w32(EDX, 0); return;
   }
   gp(0); // no other MSRs exist
 }
@@ -740,9 +740,8 @@ export function op_wrmsr(): void {
     // the APIC cannot move (the host maps it at 0xFEE00000): a write keeping that base is taken, others #GP
     const lo = r32(EAX);
     if ((lo & 0xFFFFF000) != 0xFEE00000 || r32(EDX) != 0 || (lo & 0x6FF)) { gp(0); return; }
-    apicBase = lo | 0x100; // BSP stays set
+    setSt(OFF_APIC_BASE, lo | 0x100); // BSP stays set
     return;
   }
   gp(0); // the TSC is the instruction count and cannot be written; no other MSRs exist
 }
-let apicBase: u32 = 0xFEE00900;
