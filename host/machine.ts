@@ -67,6 +67,10 @@ export interface MachineOptions {
   hypervisorSignature?: string;
 }
 
+/** The vCPU part of the STATE block (assembly/abi.ts; reset() clears the same 0xF00 bytes): registers, caches,
+ * the I/O completion log and the MMIO write queue. */
+const VCPU_STATE_SIZE = 0xf00;
+
 /** Instructions per call into wasm: V8 only tiers a hot loop up between calls (see shared/references.md). */
 const SLICE = 200_000;
 
@@ -333,6 +337,24 @@ export class Machine {
     }
     return e;
   }
+
+  // ---- vCPU state as one block (snapshots): the STATE block of assembly/abi.ts, like KVM_GET_REGS/SREGS/VCPU_EVENTS ----
+  /** The whole vCPU state (registers, segment caches, control/debug registers, INTR, pending I/O completions). */
+  saveState(): Uint8Array {
+    return this.u8.slice(A.STATE_BASE, A.STATE_BASE + VCPU_STATE_SIZE);
+  }
+  /** Loads a saveState() block into this machine (same RAM size and configuration); translations are dropped. */
+  loadState(block: Uint8Array): void {
+    if (block.length !== VCPU_STATE_SIZE) throw new RangeError(`wasmvisor: vCPU state block of ${block.length} bytes, expected ${VCPU_STATE_SIZE}`);
+    const ram = this.ld32(A.OFF_RAM_SIZE);
+    this.u8.set(block, A.STATE_BASE);
+    this.st32(A.OFF_RAM_SIZE, ram);
+    this.cpu.flushTlb();
+  }
+  /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
+  ramBytes(): Uint8Array { return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
+  ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 
   /** Flush the software TLB (after the host edits page tables or CR3 behind the CPU's back). */
   flushTlb(): void { this.cpu.flushTlb(); }
