@@ -21,7 +21,10 @@ const TYPED: Record<string, { new (b: ArrayBuffer): ArrayBufferView }> = {
 
 export class PersistError extends Error {}
 
-function enc(v: unknown, seen: Set<object>, skip: Set<string>): Saved | undefined {
+/** path of the first place each object was saved, so a second reference is saved as {$ref: path} */
+type Seen = Map<object, string>;
+
+function enc(v: unknown, seen: Seen, skip: Set<string>, path: string): Saved | undefined {
   switch (typeof v) {
     case "number":
       return Number.isFinite(v) && !Object.is(v, -0) ? v : { $n: String(v) };
@@ -33,20 +36,22 @@ function enc(v: unknown, seen: Set<object>, skip: Set<string>): Saved | undefine
   if (v === null) return null;
   const o = v as object;
   if (o instanceof DataView || o instanceof ArrayBuffer) return undefined;
-  if (seen.has(o)) return undefined; // a back reference (e.g. port 0x61 → its PIT): saved where it is owned
-  seen.add(o);
+  // a second reference to one object (the current shadow, also in the cache; port 0x61 → its PIT) stays shared
+  const first = seen.get(o);
+  if (first !== undefined) return { $ref: first };
+  seen.set(o, path);
   if (ArrayBuffer.isView(o)) {
     const name = o.constructor.name;
     if (!TYPED[name]) return undefined;
     return { $ta: name, d: Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString("base64") };
   }
-  if (Array.isArray(o)) return o.map((x) => enc(x, seen, skip) ?? null);
-  if (o instanceof Map) return { $map: [...o.entries()].map(([k, x]) => [enc(k, seen, skip) ?? null, enc(x, seen, skip) ?? null]) };
-  if (o instanceof Set) return { $set: [...o].map((x) => enc(x, seen, skip) ?? null) };
+  if (Array.isArray(o)) return o.map((x, i) => enc(x, seen, skip, `${path}/${i}`) ?? null);
+  if (o instanceof Map) return { $map: [...o.entries()].map(([k, x], i) => [enc(k, seen, skip, `${path}/k${i}`) ?? null, enc(x, seen, skip, `${path}/${i}`) ?? null]) };
+  if (o instanceof Set) return { $set: [...o].map((x, i) => enc(x, seen, skip, `${path}/${i}`) ?? null) };
   const out: { [k: string]: Saved } = {};
   for (const [k, x] of Object.entries(o)) {
     if (skip.has(k)) continue;
-    const e = enc(x, seen, skip);
+    const e = enc(x, seen, skip, `${path}/${k}`);
     if (e !== undefined) out[k] = e;
   }
   return out;
@@ -57,13 +62,18 @@ function isTagged(s: Saved, tag: string): boolean {
   return typeof s === "object" && s !== null && !Array.isArray(s) && tag in s;
 }
 
+/** objects restored so far, by the path they were saved at (for {$ref}) */
+type Placed = Map<string, unknown>;
+const TAGS = ["$n", "$b", "$u", "$ta", "$map", "$set", "$ref"];
+
 /** A fresh value from saved data (no existing object to fill). */
-function dec(s: Saved): unknown {
+function dec(s: Saved, placed: Placed, path: string): unknown {
   if (s === null || typeof s !== "object") return s;
-  if (Array.isArray(s)) return s.map(dec);
-  return decObj(s);
+  if (Array.isArray(s)) { const a: unknown[] = []; placed.set(path, a); s.forEach((v, i) => a.push(dec(v, placed, `${path}/${i}`))); return a; }
+  return decObj(s, placed, path);
 }
-function decObj(s: Obj): unknown {
+function decObj(s: Obj, placed: Placed, path: string): unknown {
+  if (isTagged(s, "$ref")) return placed.get(s.$ref as string);
   if (isTagged(s, "$n")) return Number(s.$n);
   if (isTagged(s, "$b")) return BigInt(s.$b as string);
   if (isTagged(s, "$u")) return undefined;
@@ -71,63 +81,85 @@ function decObj(s: Obj): unknown {
     const T = TYPED[s.$ta as string];
     if (!T) throw new PersistError(`unknown array type ${String(s.$ta)}`);
     const b = Buffer.from(s.d as string, "base64");
-    return new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    const a = new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    placed.set(path, a);
+    return a;
   }
-  if (isTagged(s, "$map")) return new Map((s.$map as Saved[][]).map(([k, v]) => [dec(k), dec(v)]));
-  if (isTagged(s, "$set")) return new Set((s.$set as Saved[]).map(dec));
+  if (isTagged(s, "$map")) {
+    const m = new Map();
+    placed.set(path, m);
+    (s.$map as Saved[][]).forEach(([k, v], i) => m.set(dec(k, placed, `${path}/k${i}`), dec(v, placed, `${path}/${i}`)));
+    return m;
+  }
+  if (isTagged(s, "$set")) {
+    const set = new Set();
+    placed.set(path, set);
+    (s.$set as Saved[]).forEach((v, i) => set.add(dec(v, placed, `${path}/${i}`)));
+    return set;
+  }
   const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s)) o[k] = dec(v);
+  placed.set(path, o);
+  for (const [k, v] of Object.entries(s)) o[k] = dec(v, placed, `${path}/${k}`);
   return o;
 }
 
 /** Writes saved data into an existing value where it can (keeping identity); returns the value to store. */
-function into(cur: unknown, s: Saved): unknown {
+function into(cur: unknown, s: Saved, placed: Placed, path: string): unknown {
   if (s === null || typeof s !== "object") return s;
+  if (isTagged(s, "$ref")) return placed.has((s as Obj).$ref as string) ? placed.get((s as Obj).$ref as string) : cur;
   if (cur && typeof cur === "object") {
     if (ArrayBuffer.isView(cur) && isTagged(s, "$ta")) {
-      const fresh = dec(s) as ArrayBufferView;
-      if (fresh.byteLength !== cur.byteLength || fresh.constructor !== cur.constructor) return fresh;
+      const fresh = dec(s, new Map(), path) as ArrayBufferView;
+      if (fresh.byteLength !== cur.byteLength || fresh.constructor !== cur.constructor) { placed.set(path, fresh); return fresh; }
       new Uint8Array(cur.buffer, cur.byteOffset, cur.byteLength).set(new Uint8Array(fresh.buffer, fresh.byteOffset, fresh.byteLength));
+      placed.set(path, cur);
       return cur;
     }
     if (cur instanceof Map && isTagged(s, "$map")) {
+      placed.set(path, cur);
       const old = new Map(cur);
       cur.clear();
-      for (const [k, v] of (s as Obj).$map as Saved[][]) { const key = dec(k); cur.set(key, into(old.get(key), v as Saved)); }
+      ((s as Obj).$map as Saved[][]).forEach(([k, v], i) => {
+        const key = dec(k, placed, `${path}/k${i}`);
+        cur.set(key, into(old.get(key), v as Saved, placed, `${path}/${i}`));
+      });
       return cur;
     }
     if (cur instanceof Set && isTagged(s, "$set")) {
+      placed.set(path, cur);
       cur.clear();
-      for (const v of (s as Obj).$set as Saved[]) cur.add(dec(v));
+      ((s as Obj).$set as Saved[]).forEach((v, i) => cur.add(dec(v, placed, `${path}/${i}`)));
       return cur;
     }
     if (Array.isArray(cur) && Array.isArray(s)) {
+      placed.set(path, cur);
       const old = cur.slice();
       cur.length = 0;
-      s.forEach((v, i) => cur.push(into(old[i], v)));
+      s.forEach((v, i) => cur.push(into(old[i], v, placed, `${path}/${i}`)));
       return cur;
     }
     if (!Array.isArray(cur) && !Array.isArray(s) && !(cur instanceof Map) && !(cur instanceof Set) && !ArrayBuffer.isView(cur)
-        && !["$n", "$b", "$u", "$ta", "$map", "$set"].some((t) => isTagged(s, t))) {
-      fill(cur as Record<string, unknown>, s as Obj);
+        && !TAGS.some((t) => isTagged(s, t))) {
+      fill(cur as Record<string, unknown>, s as Obj, placed, path);
       return cur;
     }
   }
-  return dec(s);
+  return dec(s, placed, path);
 }
 
-function fill(obj: Record<string, unknown>, s: { [k: string]: Saved }): void {
-  for (const [k, v] of Object.entries(s)) obj[k] = into(obj[k], v);
+function fill(obj: Record<string, unknown>, s: Obj, placed: Placed, path: string): void {
+  placed.set(path, obj);
+  for (const [k, v] of Object.entries(s)) obj[k] = into(obj[k], v, placed, `${path}/${k}`);
 }
 
 /** The state of `obj` (its own fields minus wiring), as JSON-able data. `skip` adds field names to leave out. */
 export function saveState(obj: object, skip: readonly string[] = []): Saved {
   const sk = skip.length ? new Set([...WIRING, ...skip]) : WIRING;
-  return enc(obj, new Set(), sk) ?? null;
+  return enc(obj, new Map(), sk, "") ?? null;
 }
 
 /** Puts saved state back into `obj`, an object built like the one saved. */
 export function loadState(obj: object, s: Saved): void {
   if (s === null || typeof s !== "object" || Array.isArray(s)) throw new PersistError("saved state is not an object");
-  fill(obj as Record<string, unknown>, s);
+  fill(obj as Record<string, unknown>, s as Obj, new Map(), "");
 }

@@ -8,12 +8,12 @@
 //         24   sha256(payload)           32 bytes
 //         56   payload                   zlib deflate of the body
 //   body: u32 JSON length, the JSON (config, device/mode/loop state, blob table), then the blobs it points to:
-//         the vCPU (Machine.saveState: the STATE block), RAM as a page bitmap + the pages that are not all zero,
-//         and in-memory disks the same way.
+//         the vCPU (Machine.saveState: the STATE block), RAM as a page map (zero / filled with one word / data)
+//         + the fill words + the data pages, and in-memory disks the same way.
 // Disks: an in-memory image (MemoryBackend) is stored in the snapshot; a file image (FileBackend) is written in
 // place as the guest runs, so the snapshot refers to it by path, size and sha256 of its contents, and restore
-// refuses a file that changed since (one line). The snapshot is sparse (zero pages cost one bit) and then
-// compressed: its size follows the RAM the guest touched, not its RAM size.
+// refuses a file that changed since (one line). The snapshot is sparse (a zero or word-filled page costs a byte or
+// five) and then compressed: its size follows the RAM the guest really wrote, not its RAM size.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { deflateSync, inflateSync, constants as Z } from "node:zlib";
@@ -41,6 +41,8 @@ export interface SnapshotConfig {
   options: Record<string, unknown>;
 }
 
+type PagedRef = { kinds: [number, number]; words: [number, number]; pages: [number, number] };
+
 export type DiskRef = { kind: "memory"; size: number } | { kind: "file"; path: string; size: number; sha256: string; readonly: boolean };
 
 export interface SnapshotInput {
@@ -62,32 +64,76 @@ export interface SnapshotContents {
   state: Record<string, Saved>;
 }
 
-/** Pages of `bytes` that are not all zero: a bitmap and their contents. */
-function sparse(bytes: Uint8Array): { bitmap: Uint8Array; pages: Buffer[] } {
+/**
+ * Memory as pages of three kinds, so a snapshot costs what the guest really wrote: a zero page is one byte, a page
+ * filled with one repeated 32-bit word after its first word (a kernel's junk-filled free pages with their free-list
+ * link, as xv6's kfree makes them) is one byte plus two words, and only the other pages are stored whole (then
+ * compressed with the rest).
+ */
+const ZERO = 0, FILLED = 1, DATA = 2;
+interface Paged { kinds: Uint8Array; words: Uint32Array; pages: Buffer[] }
+
+function pageEncode(bytes: Uint8Array): Paged {
   const n = Math.ceil(bytes.length / PAGE);
-  const bitmap = new Uint8Array(Math.ceil(n / 8));
+  const kinds = new Uint8Array(n);
+  const words: number[] = [];
   const pages: Buffer[] = [];
-  const zero = Buffer.alloc(PAGE);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const patterns = new Map<number, Buffer>();
   for (let i = 0; i < n; i++) {
-    const page = buf.subarray(i * PAGE, Math.min((i + 1) * PAGE, buf.length));
-    if (page.length === PAGE ? page.equals(zero) : page.every((b) => b === 0)) continue;
-    bitmap[i >> 3] |= 1 << (i & 7);
+    const start = i * PAGE, end = Math.min(start + PAGE, buf.length);
+    const page = buf.subarray(start, end);
+    if (end - start === PAGE) {
+      // the first word may differ (a free-list link in a junk-filled free page); the rest must repeat one word
+      const head = buf.readUInt32LE(start), w = buf.readUInt32LE(start + 4);
+      let pat = patterns.get(w);
+      if (!pat && patterns.size < 64) { pat = Buffer.alloc(PAGE - 4); pat.writeUInt32LE(w, 0); pat.fill(pat.subarray(0, 4)); patterns.set(w, pat); }
+      if (pat && page.subarray(4).equals(pat)) {
+        if (w === 0 && head === 0) kinds[i] = ZERO;
+        else { kinds[i] = FILLED; words.push(head, w); }
+        continue;
+      }
+    }
+    kinds[i] = DATA;
     pages.push(page);
   }
-  return { bitmap, pages };
+  return { kinds, words: Uint32Array.from(words), pages };
 }
 
-function unsparse(dst: Uint8Array, bitmap: Uint8Array, data: Uint8Array): void {
+function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array): void {
   const n = Math.ceil(dst.length / PAGE);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    const start = i * PAGE, len = Math.min(PAGE, dst.length - start);
-    if (bitmap[i >> 3] & (1 << (i & 7))) {
-      if (off + len > data.length) throw new SnapshotError("snapshot is corrupted (page data shorter than its bitmap)");
-      dst.set(data.subarray(off, off + len), start);
-      off += len;
-    } else dst.fill(0, start, start + len);
+  if (kinds.length !== n || wordBytes.length % 4) throw new SnapshotError("snapshot is corrupted (page map)");
+  const words = new Uint32Array(wordBytes.buffer.slice(wordBytes.byteOffset, wordBytes.byteOffset + wordBytes.byteLength));
+  const whole = dst.length % 4 === 0 ? new Uint32Array(dst.buffer, dst.byteOffset, dst.length / 4) : null;
+  let off = 0, wi = 0;
+  for (let i = 0; i < n; ) {
+    const k = kinds[i];
+    let j = i + 1;
+    // a run of pages of the same kind (and, for filled pages, the same word) is one copy or one fill
+    if (k === DATA) while (j < n && kinds[j] === DATA) j++;
+    else if (k === ZERO) while (j < n && kinds[j] === ZERO) j++;
+    else if (k === FILLED) {
+      if (wi + 2 * (j - i) > words.length) throw new SnapshotError("snapshot is corrupted (fill words)");
+      while (j < n && kinds[j] === FILLED && wi + 2 * (j - i) + 1 < words.length && words[wi + 2 * (j - i) + 1] === words[wi + 1]) j++;
+    }
+    else throw new SnapshotError("snapshot is corrupted (page kind)");
+    const start = i * PAGE, end = Math.min(j * PAGE, dst.length);
+    if (k === DATA) {
+      if (off + end - start > data.length) throw new SnapshotError("snapshot is corrupted (page data shorter than its map)");
+      dst.set(data.subarray(off, off + end - start), start);
+      off += end - start;
+    } else if (k === ZERO) dst.fill(0, start, end);
+    else {
+      // one fill for the run, then each page's first word
+      if (whole) whole.fill(words[wi + 1], start / 4, end / 4);
+      else for (let a = start; a < end; a++) dst[a] = (words[wi + 1] >>> (8 * (a & 3))) & 0xff;
+      for (let p = i; p < j; p++, wi += 2) {
+        const at = p * PAGE;
+        if (whole) whole[at / 4] = words[wi];
+        else for (let b = 0; b < 4 && at + b < dst.length; b++) dst[at + b] = (words[wi] >>> (8 * b)) & 0xff;
+      }
+    }
+    i = j;
   }
 }
 
@@ -104,12 +150,11 @@ export function writeSnapshot(inp: SnapshotInput): Buffer {
     return [start, at - start];
   };
   const cpu = blob([inp.machine.saveState()]);
-  const ram = sparse(inp.machine.ramBytes());
-  const ramRef = { size: inp.machine.ramSize, bitmap: blob([ram.bitmap]), pages: blob(ram.pages) };
+  const paged = (p: Paged) => ({ kinds: blob([p.kinds]), words: blob([new Uint8Array(p.words.buffer)]), pages: blob(p.pages) });
+  const ramRef = { size: inp.machine.ramSize, ...paged(pageEncode(inp.machine.ramBytes())) };
   const disks = inp.disks.map((d) => {
     if (d instanceof MemoryBackend) {
-      const s = sparse(d.data);
-      return { ref: { kind: "memory", size: d.data.length } as DiskRef, bitmap: blob([s.bitmap]), pages: blob(s.pages), readonly: d.readonly };
+      return { ref: { kind: "memory", size: d.data.length } as DiskRef, ...paged(pageEncode(d.data)), readonly: d.readonly };
     }
     if (d instanceof FileBackend) {
       d.flush(); // the file must hold every write the guest made so far
@@ -157,8 +202,8 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
   const jlen = body.readUInt32LE(0);
   if (4 + jlen > body.length) throw new SnapshotError("snapshot is corrupted (header length)");
   let meta: {
-    config: SnapshotConfig; cpu: [number, number]; ram: { size: number; bitmap: [number, number]; pages: [number, number] };
-    disks: { ref: DiskRef; bitmap?: [number, number]; pages?: [number, number]; readonly?: boolean }[]; state: Record<string, Saved>;
+    config: SnapshotConfig; cpu: [number, number]; ram: { size: number } & PagedRef;
+    disks: ({ ref: DiskRef; readonly?: boolean } & Partial<PagedRef>)[]; state: Record<string, Saved>;
   };
   try {
     meta = JSON.parse(body.subarray(4, 4 + jlen).toString("utf8"));
@@ -174,7 +219,7 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
   const disks = meta.disks.map((d): BlockBackend => {
     if (d.ref.kind === "memory") {
       const data = new Uint8Array(d.ref.size);
-      unsparse(data, get(d.bitmap), get(d.pages));
+      pageDecode(data, get(d.kinds), get(d.words), get(d.pages));
       return new MemoryBackend(data, { readonly: d.readonly });
     }
     const { path, sha256, size } = d.ref;
@@ -189,12 +234,12 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
     if (backend.sectorCount * 512 !== size) throw new SnapshotError(`disk image '${path}' has changed size since the snapshot`);
     return backend;
   });
-  const cpu = get(meta.cpu), bitmap = get(meta.ram.bitmap), pages = get(meta.ram.pages);
+  const cpu = get(meta.cpu), kinds = get(meta.ram.kinds), words = get(meta.ram.words), pages = get(meta.ram.pages);
   return {
     config: meta.config,
     cpu,
     ramSize: meta.ram.size,
-    fillRam: (dst) => unsparse(dst, bitmap, pages),
+    fillRam: (dst) => pageDecode(dst, kinds, words, pages),
     disks,
     state: meta.state,
   };
