@@ -71,6 +71,6 @@ describe("one Vm for every mode", () => {
   it("para mode takes a second disk as a second virtio-blk", () => {
     const vm = new ParaVm({ disk: new Uint8Array(1 << 20), disk2: new Uint8Array(2 << 20) });
     expect(vm.virtio.map((d) => d.device.deviceId)).toEqual([3, 2, 2]);
-    expect(vm.platform.disks.map((d) => d.sectorCount)).toEqual([2048, 4096]);
+    expect(vm.platform.disks.map((d) => d!.sectorCount)).toEqual([2048, 4096]);
   });
 });

@@ -51,8 +51,8 @@ export interface Platform {
   inputPending?(): boolean;
   /** device counters for the stats file */
   stats?(): Record<string, unknown>;
-  /** the disks attached, in order (--disk, --disk2), for snapshots */
-  disks: BlockBackend[];
+  /** the disks by position: [--disk, --disk2], undefined where none is attached (snapshots keep the positions) */
+  disks: (BlockBackend | undefined)[];
   /** device state for a snapshot, and back into a platform built with the same options */
   save(): Saved;
   restore(s: Saved): void;
@@ -158,7 +158,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     kind,
     devices: d,
     bus: d.bus,
-    disks: [disk, disk2].filter((x): x is BlockBackend => !!x),
+    disks: [disk, disk2],
     pic: d.cpu,
     mpTables: d.mpConfig ?? undefined,
     cpuid: lapic ? { apic: true } : undefined,
@@ -254,7 +254,7 @@ function pvPlatform(disks: (BlockBackend | undefined)[], h: PlatformHooks): Plat
   return {
     kind: "pv",
     bus,
-    disks: attached,
+    disks,
     pic: { peek: () => -1, acknowledge: () => -1 }, // events go through the shared page (para mode)
     timers: timer,
     receive: (bytes) => con.receive(bytes),

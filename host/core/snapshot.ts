@@ -48,7 +48,7 @@ export type DiskRef = { kind: "memory"; size: number } | { kind: "file"; path: s
 export interface SnapshotInput {
   config: SnapshotConfig;
   machine: Machine;
-  disks: BlockBackend[];
+  disks: (BlockBackend | undefined)[];
   state: Record<string, Saved>;
 }
 
@@ -59,8 +59,8 @@ export interface SnapshotContents {
   /** machine RAM size and a function that copies RAM into a destination of that size */
   ramSize: number;
   fillRam(dst: Uint8Array): void;
-  /** the disks, reopened (files checked for identity) */
-  disks: BlockBackend[];
+  /** the disks by position ([--disk, --disk2]), reopened (files checked for identity) */
+  disks: (BlockBackend | undefined)[];
   state: Record<string, Saved>;
 }
 
@@ -153,6 +153,7 @@ export function writeSnapshot(inp: SnapshotInput): Buffer {
   const paged = (p: Paged) => ({ kinds: blob([p.kinds]), words: blob([new Uint8Array(p.words.buffer)]), pages: blob(p.pages) });
   const ramRef = { size: inp.machine.ramSize, ...paged(pageEncode(inp.machine.ramBytes())) };
   const disks = inp.disks.map((d) => {
+    if (!d) return null;
     if (d instanceof MemoryBackend) {
       return { ref: { kind: "memory", size: d.data.length } as DiskRef, ...paged(pageEncode(d.data)), readonly: d.readonly };
     }
@@ -203,7 +204,7 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
   if (4 + jlen > body.length) throw new SnapshotError("snapshot is corrupted (header length)");
   let meta: {
     config: SnapshotConfig; cpu: [number, number]; ram: { size: number } & PagedRef;
-    disks: ({ ref: DiskRef; readonly?: boolean } & Partial<PagedRef>)[]; state: Record<string, Saved>;
+    disks: (({ ref: DiskRef; readonly?: boolean } & Partial<PagedRef>) | null)[]; state: Record<string, Saved>;
   };
   try {
     meta = JSON.parse(body.subarray(4, 4 + jlen).toString("utf8"));
@@ -216,12 +217,14 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
     return blobs.subarray(r[0], r[0] + r[1]);
   };
   if (!meta?.config?.mode || !meta.ram || !Array.isArray(meta.disks) || !meta.state) throw new SnapshotError("snapshot is corrupted (missing sections)");
-  const disks = meta.disks.map((d): BlockBackend => {
-    if (d.ref.kind === "memory") {
+  const disks = meta.disks.map((d): BlockBackend | undefined => {
+    if (!d) return undefined;
+    if (d.ref?.kind === "memory") {
       const data = new Uint8Array(d.ref.size);
       pageDecode(data, get(d.kinds), get(d.words), get(d.pages));
       return new MemoryBackend(data, { readonly: d.readonly });
     }
+    if (d.ref?.kind !== "file") throw new SnapshotError("snapshot is corrupted (disk description)");
     const { path, sha256, size } = d.ref;
     let sum: string;
     try {
