@@ -43,11 +43,12 @@ export interface ParaStats {
   eventsDelivered: number;
 }
 
-/** Machine layout for `memSize` bytes of guest RAM: guest | initial page tables | (to 4 MiB) | VMM region. */
+/** Machine layout for `memSize` bytes of guest RAM: guest | initial page tables (L2 + the L1s that identity-map
+ * everything below the VMM region) | VMM region. */
 export function paraLayout(memSize: number): { guestTop: number; ptBase: number; ptFrames: number; vmmBase: number; machineSize: number } {
   let ptFrames = 1 + Math.ceil(memSize / L1_SPAN), vmmBase = 0;
   for (;;) {
-    vmmBase = Math.ceil((memSize + ptFrames * PAGE) / L1_SPAN) * L1_SPAN;
+    vmmBase = memSize + ptFrames * PAGE;
     const need = 1 + Math.ceil(vmmBase / L1_SPAN);
     if (need <= ptFrames) break;
     ptFrames = need;
