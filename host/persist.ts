@@ -12,7 +12,9 @@ export type Saved = null | boolean | number | string | Saved[] | { [k: string]: 
 /** Field names that are wiring, never state (a fresh VM's constructors set them). */
 export const WIRING = new Set([
   "m", "machine", "mem", "memory", "dma", "io", "log", "backend", "irq", "irq1", "irq12", "intr", "opts", "extInt",
-  "onExit", "onWrite", "onCode", "onOutput", "onTransmit", "onReset", "onEoi", "deliver", "bus", "dv", "u8", "cpu",
+  "onExit", "onWrite", "onCode", "onOutput", "onTransmit", "onReset", "onEoi", "deliver", "bus", "cpu",
+  // views of the machine's whole memory (the monitor's): RAM is saved apart, as pages
+  "dv", "u8",
 ]);
 
 const TYPED: Record<string, { new (b: ArrayBuffer): ArrayBufferView }> = {
@@ -27,7 +29,7 @@ type Seen = Map<object, string>;
 function enc(v: unknown, seen: Seen, skip: Set<string>, path: string): Saved | undefined {
   switch (typeof v) {
     case "number":
-      return Number.isFinite(v) && !Object.is(v, -0) ? v : { $n: String(v) };
+      return Number.isFinite(v) && !Object.is(v, -0) ? v : { $n: Object.is(v, -0) ? "-0" : String(v) };
     case "boolean": case "string": return v;
     case "bigint": return { $b: v.toString() };
     case "undefined": return { $u: 1 };

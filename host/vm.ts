@@ -47,13 +47,16 @@ export class Vm extends VmCore {
   static restore(buffer: Uint8Array, opts: Pick<VmOptions, "onConsole" | "captureConsole" | "log" | "stdin"> = {}): Vm {
     const s = readSnapshot(buffer);
     const o = s.config.options as VmOptions;
-    const vm = new Vm({ ...o, ...opts, mode: s.config.mode, disk: s.disks[0], disk2: s.disks[1] });
+    const { stdin, ...sinks } = opts;
+    const vm = new Vm({ ...o, ...sinks, mode: s.config.mode, disk: s.disks[0], disk2: s.disks[1] });
     const m = vm.machine;
     if (m.ramSize !== s.ramSize) throw new SnapshotError("snapshot is corrupted (its RAM size does not match its configuration)");
     s.fillRam(m.ramBytes());
     m.ramChanged();
     m.loadState(s.cpu);
     vm.restoreState(s.state);
+    // more console input goes after what was still queued when the snapshot was taken
+    if (stdin !== undefined) vm.consoleIn.write(typeof stdin === "string" ? stdin : Buffer.from(stdin));
     return vm;
   }
 }
