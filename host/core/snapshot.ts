@@ -71,6 +71,7 @@ export interface SnapshotContents {
  * compressed with the rest).
  */
 const ZERO = 0, FILLED = 1, DATA = 2;
+const ZERO_PAGE = Buffer.alloc(PAGE);
 interface Paged { kinds: Uint8Array; words: Uint32Array; pages: Buffer[] }
 
 function pageEncode(bytes: Uint8Array): Paged {
@@ -122,7 +123,14 @@ function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, d
       if (off + end - start > data.length) throw new SnapshotError("snapshot is corrupted (page data shorter than its map)");
       dst.set(data.subarray(off, off + end - start), start);
       off += end - start;
-    } else if (k === ZERO) dst.fill(0, start, end);
+    } else if (k === ZERO) {
+      // a fresh machine's RAM is already zero: only look (reading untouched memory does not make the OS commit it)
+      const d = Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength);
+      for (let p = start; p < end; p += PAGE) {
+        const e = Math.min(p + PAGE, end);
+        if (!d.subarray(p, e).equals(ZERO_PAGE.subarray(0, e - p))) dst.fill(0, p, e);
+      }
+    }
     else {
       // one fill for the run, then each page's first word
       if (whole) whole.fill(words[wi + 1], start / 4, end / 4);
