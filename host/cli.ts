@@ -8,20 +8,19 @@ import { readFileSync, writeFileSync, statSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { EXIT_STATUS, MODES, checkMode, Vm, VmConfigError } from "./vm.ts";
+import { EXIT_STATUS, MODES, checkMode, Vm, VmConfigError, SnapshotError } from "./vm.ts";
 import { ElfError } from "./elf.ts";
 import { MultibootError, loadMultiboot } from "./multiboot.ts";
 import { MAX_RAM_SIZE } from "./abi.generated.ts";
 import { FileBackend } from "./devices/block.ts";
 import { PC_PLATFORMS, RTC_MAX_START, type PcPlatformKind } from "./devices/index.ts";
-import { FullVm } from "./full/fullvm.ts";
-import { ParaVm } from "./para/vm.ts"; // para mode
 
 export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
 export const MIN_MEM = 2 * 1024 * 1024;
 
 export const USAGE = `Usage: wasmvisor run <image.elf> [options]
+       wasmvisor restore <vm.snap> [--stats-file FILE]
        wasmvisor bench [--json] [bench options]
        wasmvisor --help | --version
 
@@ -35,19 +34,25 @@ Options for run:
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --cmdline TEXT          kernel command line passed in the multiboot information
-  --disk FILE             raw disk image on the ATA primary master
-  --disk2 FILE            raw disk image on the ATA primary slave (native mode)
-  --platform KIND         native mode devices: mp (default: local APIC, I/O APIC, MP tables, 8259s behind
-                          them in virtual-wire mode) or pc (8259s only)
+  --disk FILE             raw disk image on the ATA primary master (para mode: virtio-blk)
+  --disk2 FILE            raw disk image on the ATA primary slave (para mode: a second virtio-blk)
+  --platform KIND         PC devices: mp (native default: local APIC, I/O APIC, MP tables, 8259s behind
+                          them in virtual-wire mode) or pc (8259s only; full mode's only platform);
+                          para mode has virtio devices and refuses it, as it refuses --rtc
   --rtc TIME              RTC start: an ISO date (2024-05-01T12:00:00Z), seconds since 1970, or now
                           (default 2000-01-01T00:00:00Z, so runs stay deterministic)
   --stats-file FILE       write run statistics (instructions, MIPS, exits, ports, IRQs) as JSON
+  --snapshot-at N         stop when the CPU has retired exactly N instructions and save the whole VM
+  --snapshot-file FILE    where --snapshot-at writes it (default vm.snap); status 0 once written
+
+restore continues a snapshot in this process: same mode, options, RAM, CPU, devices and disks
+(a disk image file must be unchanged since the snapshot; an in-memory one is inside it).
 
 Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
   2       usage error (unknown option, bad value)
-  4       the image or disk cannot be used (missing, not a 32-bit x86 ELF, does not fit in RAM...)
+  4       the image, disk or snapshot cannot be used (missing, not a 32-bit x86 ELF, corrupt...)
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
   10      triple fault
@@ -75,8 +80,11 @@ export interface RunArgs {
   platform?: PcPlatformKind;
   rtcStart?: number;
   statsFile?: string;
+  snapshotAt?: number;
+  snapshotFile?: string;
 }
-export type CliArgs = RunArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
+export interface RestoreArgs { command: "restore"; snapshot: string; statsFile?: string }
+export type CliArgs = RunArgs | RestoreArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
 
 const UNITS: Record<string, number> = { "": 1 << 20, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 
@@ -99,7 +107,7 @@ export function parseCount(s: string, what = "--max-instructions"): number {
   return n;
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file"] as const;
+const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -122,9 +130,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (cmd === "-h" || cmd === "--help" || cmd === "help") return { command: "help" };
   if (cmd === "-V" || cmd === "--version" || cmd === "version") return { command: "version" };
   if (cmd === "bench") return { command: "bench", args: rest };
+  if (cmd === "restore") return parseRestoreArgs(rest);
   if (cmd !== "run") {
     if (cmd.startsWith("-")) throw new UsageError(`unknown option '${cmd}' (try \`wasmvisor --help\`)`);
-    throw new UsageError(`unknown command '${cmd}' (commands: run, bench; try \`wasmvisor --help\`)`);
+    throw new UsageError(`unknown command '${cmd}' (commands: run, restore, bench; try \`wasmvisor --help\`)`);
   }
   const out: Partial<RunArgs> & { command: "run" } = { command: "run", mode: "native", memSize: DEFAULT_MEM, cmdline: "" };
   const positional: string[] = [];
@@ -167,12 +176,37 @@ export function parseCliArgs(argv: string[]): CliArgs {
         if (!value) throw new UsageError("--stats-file needs a file name");
         out.statsFile = value;
         break;
+      case "--snapshot-at": out.snapshotAt = parseCount(value, "--snapshot-at"); break;
+      case "--snapshot-file":
+        if (!value) throw new UsageError("--snapshot-file needs a file name");
+        out.snapshotFile = value;
+        break;
     }
   }
   if (!positional.length) throw new UsageError("run needs an image file (wasmvisor run <image.elf>)");
   if (positional.length > 1) throw new UsageError(`run takes one image file, got ${positional.length}: ${positional.join(" ")}`);
   out.image = positional[0];
+  if (out.snapshotFile !== undefined && out.snapshotAt === undefined) throw new UsageError("--snapshot-file needs --snapshot-at N (the instruction to stop at)");
   return out as RunArgs;
+}
+
+function parseRestoreArgs(rest: string[]): RestoreArgs | { command: "help" } {
+  const out: Partial<RestoreArgs> = { command: "restore" };
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === "-h" || a === "--help") return { command: "help" };
+    if (!a.startsWith("-") || a === "-") { positional.push(a); continue; }
+    const eq = a.indexOf("=");
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name !== "--stats-file") throw new UsageError(`unknown option '${name}' for restore (try \`wasmvisor --help\`)`);
+    const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
+    if (!value) throw new UsageError("--stats-file needs a file name");
+    out.statsFile = value;
+  }
+  if (positional.length !== 1) throw new UsageError(`restore takes one snapshot file, got ${positional.length}`);
+  out.snapshot = positional[0];
+  return out as RestoreArgs;
 }
 
 /** The package root: host/ in the source tree and dist/ in the bundle both sit one level below it. */
@@ -251,18 +285,17 @@ const INPUT_POLL_SLICE = 20_000_000;
  * Run the VM; with a console that takes input (native mode's COM1), in slices, handing stdin to the guest as it
  * arrives (paced by the VM: one character when the receiver is ready). Without one, in one go.
  */
-async function runWithInput(vm: Vm | FullVm | ParaVm, maxInstructions: number | undefined, input: CliIo["stdin"]) {
-  const platform = (vm as { platform?: { receive?(b: Uint8Array): void } }).platform;
-  const machine = (vm as { machine?: { instructions: number } }).machine;
-  if (!input || !platform?.receive || !machine) return vm.run({ maxInstructions });
-  const feed = (b: Buffer | string) => platform.receive!(typeof b === "string" ? Buffer.from(b) : new Uint8Array(b));
+async function runWithInput(vm: Vm, maxInstructions: number | undefined, input: CliIo["stdin"], stopAt?: number) {
+  const machine = vm.machine;
+  if (!input) return vm.run({ maxInstructions, stopAt });
+  const feed = (b: Buffer | string) => vm.consoleIn.write(typeof b === "string" ? Buffer.from(b) : b);
   input.on("data", feed);
   input.on("error", () => {});
   try {
     let left = maxInstructions ?? Infinity;
     for (;;) {
       const before = machine.instructions;
-      const r = vm.run({ maxInstructions: Math.min(left, INPUT_POLL_SLICE) });
+      const r = vm.run({ maxInstructions: Math.min(left, INPUT_POLL_SLICE), stopAt });
       left -= machine.instructions - before;
       if (r.stopReason !== "max-instructions") return r;
       if (left <= 0) return { ...r, message: `stopped after ${maxInstructions} instructions (--max-instructions)` };
@@ -290,6 +323,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     case "version": io.stdout(`wasmvisor ${version()}\n`); return 0;
     case "bench": return bench(args.args, err);
     case "run": return run(args, io, err);
+    case "restore": return restore(args, io, err);
   }
 }
 
@@ -302,19 +336,17 @@ function bench(args: string[], err: (m: string) => void): number {
 }
 
 async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<number> {
-  let vm: Vm | FullVm | ParaVm;
+  let vm: Vm;
   try {
     checkMode(a.mode);
     const image = readInput(a.image, "image");
     const disk = a.disk !== undefined ? openDisk(a.disk, (l) => io.stderr(l + "\n")) : undefined;
     const disk2 = a.disk2 !== undefined ? openDisk(a.disk2, (l) => io.stderr(l + "\n")) : undefined;
-    if (disk2 && a.mode !== "native") throw new VmConfigError(`--disk2 is only available in native mode`);
     // Check the image against the RAM size before creating the VM (and compiling the CPU): a dry-run load.
     loadMultiboot(image, { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} }, { cmdline: a.cmdline });
     try {
-      // para mode: a PV kernel (guests/kit/pv), hypercalls and virtio devices (host/para/README.md)
-      if (a.mode === "para") vm = new ParaVm({ memSize: a.memSize, disk, onConsole: io.stdout });
-      else vm = a.mode === "full" ? new FullVm({ memSize: a.memSize, disk, onConsole: io.stdout }) : new Vm({ memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, onConsole: io.stdout });
+      // one Vm for every mode; options a mode cannot honour are refused by the platform builder (VmConfigError)
+      vm = new Vm({ mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, onConsole: io.stdout });
     } catch (e) {
       if (e instanceof RangeError && /memory/i.test(e.message)) throw new InputError(`cannot allocate ${a.memSize >> 20}M of guest memory: ${e.message}`);
       throw e;
@@ -327,10 +359,42 @@ async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<num
     if (e instanceof Error && e.message.startsWith("wasmvisor: ")) { io.stderr(e.message + "\n"); return EXIT_STATUS.INTERNAL; }
     throw e;
   }
-  const r = await runWithInput(vm, a.maxInstructions, io.stdin);
+  const r = await runWithInput(vm, a.maxInstructions, io.stdin, a.snapshotAt);
+  if (r.stopReason === "snapshot") return saveSnapshot(vm, a.snapshotFile ?? "vm.snap", err);
+  if (a.snapshotAt !== undefined) err(`no snapshot: the run ended at instruction ${vm.machine.instructions}, before ${a.snapshotAt}`);
+  return finish(vm, r, { image: a.image, mode: a.mode, memSize: a.memSize }, a.statsFile, err);
+}
+
+function saveSnapshot(vm: Vm, file: string, err: (m: string) => void): number {
+  try {
+    writeFileSync(file, vm.snapshot());
+  } catch (e) {
+    if (e instanceof SnapshotError) { err(e.message); return EXIT_STATUS.BAD_INPUT; }
+    err(`cannot write the snapshot '${file}': ${(e as Error).message}`);
+    return EXIT_STATUS.BAD_INPUT;
+  }
+  return 0;
+}
+
+async function restore(a: RestoreArgs, io: CliIo, err: (m: string) => void): Promise<number> {
+  let vm: Vm;
+  try {
+    vm = Vm.restore(readInput(a.snapshot, "snapshot"), { onConsole: io.stdout });
+  } catch (e) {
+    if (e instanceof SnapshotError || e instanceof InputError) { err(`${e instanceof SnapshotError ? `${a.snapshot}: ` : ""}${e.message}`); return EXIT_STATUS.BAD_INPUT; }
+    if (e instanceof VmConfigError) { err(`${a.snapshot}: ${e.message}`); return EXIT_STATUS.BAD_INPUT; }
+    throw e;
+  }
+  const r = await runWithInput(vm, undefined, io.stdin);
+  return finish(vm, r, { snapshot: a.snapshot, mode: vm.mode.name }, a.statsFile, err);
+}
+
+/** Reports how the run ended and writes the stats file; returns the exit status. */
+function finish(vm: Vm, r: { exitStatus: number; stopReason: string; message: string }, what: Record<string, unknown>, statsFile: string | undefined, err: (m: string) => void): number {
   if (r.stopReason !== "debug-exit") err(r.message);
-  if (a.statsFile) {
-    const json = { image: a.image, mode: a.mode, memSize: a.memSize, exitStatus: r.exitStatus, message: r.message, ...vm.stats.toJSON() };
+  if (statsFile) {
+    const a = { statsFile };
+    const json = { ...what, exitStatus: r.exitStatus, message: r.message, ...vm.stats.toJSON() };
     try {
       writeFileSync(a.statsFile, JSON.stringify(json, null, 1) + "\n");
     } catch (e) {

@@ -367,6 +367,10 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, jit);
     this.cpu.stateLoaded();
   }
+  /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
+  ramBytes(): Uint8Array { return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
+  ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 
   /** Flush the software TLB (after the host edits page tables or CR3 behind the CPU's back). */
   flushTlb(): void { this.cpu.flushTlb(); }
