@@ -43,6 +43,7 @@ import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
+import { fillExitInfo } from "./decodeat";
 
 export let icount: u64 = 0;              // instructions retired
 export let repIncomplete: bool = false;  // a REP string instruction stopped early and will resume
@@ -295,6 +296,7 @@ export function run(budget: u32): u32 {
     }
   }
   setSt(OFF_EXIT_REASON, reason);
+  fillExitInfo(reason); // once per exit: the exiting instruction and its qualification (decodeat.ts)
   leave();
   return reason;
 }
