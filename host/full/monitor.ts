@@ -2,11 +2,10 @@
 // (virtual CPL, IF, IOPL, CR0/2/3/4, DR0-7, GDTR/IDTR/LDTR/TR), trap-and-emulate for privileged instructions,
 // emulation of the patched sensitive instructions (patcher.ts), reflection of exceptions and interrupts through
 // the guest's own IDT, and shadow paging (shadow.ts). See host/full/README.md for the design.
-import { Machine, REG_NAMES, SEG_NAMES, type Exit, type SegName, type Segment } from "../machine.ts";
+import { Machine, REG_NAMES, SEG_NAMES, type Exit, type SegName, type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { ShadowMmu, VMM_LINEAR, GuestRangeError, type GuestPaging, type PhysMem } from "./shadow.ts";
 import { Patcher } from "./patcher.ts";
-import { decode, DecodeError, type Insn } from "./x86dec.ts";
 
 // ---- the VMM region: machine-physical [0, VMM_SIZE); linear [VMM_LINEAR, 4 GiB) (PDE 1023), supervisor-only ----
 export const VMM_SIZE = 8 << 20;
@@ -98,7 +97,7 @@ export class Monitor {
       read32: (a) => m.read32(a), write32: (a, v) => m.write32(a, v), fill: (a, l, v) => m.fillMem(a, l, v),
       read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
     };
-    this.patcher = new Patcher({ read8: (g) => m.read8(g + VMM_SIZE), write8: (g, v) => m.write8(g + VMM_SIZE, v) }, o.closeHole ?? true);
+    this.patcher = new Patcher({ read8: (g) => m.read8(g + VMM_SIZE), write8: (g, v) => m.write8(g + VMM_SIZE, v) }, o.closeHole ?? true, (b, a) => m.decode(b, a));
     this.shadow = new ShadowMmu({
       mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: POOL_START, poolEnd: VMM_SIZE, vmmPt: VMM_PT,
       maxShadows: o.maxShadows, isCodeFrame: (f) => this.patcher.isCodeFrame(f),
@@ -315,8 +314,7 @@ export class Monitor {
     if (d.base >= 0) ea += this.reg(d.base);
     if (d.index >= 0) ea += this.reg(d.index) * d.scale;
     ea = d.addrsize16 ? ea & 0xffff : ea >>> 0;
-    const seg = d.seg >= 0 ? d.seg : (d.base === 4 || d.base === 5) ? SEG.ss : SEG.ds;
-    return (this.segBase(seg) + ea) >>> 0;
+    return (this.segBase(d.segment) + ea) >>> 0;
   }
   rmRead(d: Insn, size: number): number {
     if (d.mod === 3) return this.reg(d.rm, size);
@@ -345,17 +343,24 @@ export class Monitor {
     return out;
   }
 
-  /** decodes the instruction at CS:EIP as the guest wrote it (patched bytes read as their originals) */
+  /**
+   * Decodes the instruction at CS:EIP as the guest wrote it (patched bytes read as their originals) with the
+   * CPU's decoder (Machine.decode). The bytes are read through the guest's tables one page at a time: the next
+   * page is only touched (and may fault, as on the CPU) when the instruction continues into it.
+   */
   fetchInsn(eip = this.m.eip): Insn {
     const base = this.segBase(SEG.cs);
     const user = this.v.cpl === 3;
-    // one guest walk per page touched (not per byte): the A bits end up the same
-    let page = -1, pageGpa = 0;
-    return decode((i) => {
-      const lin = (base + eip + i) >>> 0;
-      if (lin >>> 12 !== page) { pageGpa = this.translate(lin, false, user) - (lin & 0xfff); page = lin >>> 12; }
-      return this.patcher.origByte(pageGpa + (lin & 0xfff));
-    }, eip);
+    const bytes: number[] = [];
+    const fetchPage = () => {
+      const lin = (base + eip + bytes.length) >>> 0;
+      const gpa = this.translate(lin, false, user) - (lin & 0xfff);
+      for (let o = lin & 0xfff; o < 4096 && bytes.length < 15; o++) bytes.push(this.patcher.origByte(gpa + o));
+    };
+    fetchPage();
+    let d = this.m.decode(bytes, eip);
+    if (d.len > bytes.length && bytes.length < 15) { fetchPage(); d = this.m.decode(bytes, eip); }
+    return d;
   }
 
   // ---------------------------------------------------------------- descriptors
@@ -442,8 +447,9 @@ export class Monitor {
       switch (exit.reason) {
         case "exception": {
           const vec = exit.vector!;
-          if (vec === A.VEC_PF) { this.count(this.stats.exits, "#PF"); return this.pageFault(exit.errorCode ?? 0, this.m.getCr("cr2")); }
-          if (vec === A.VEC_GP) return this.generalProtection(exit.errorCode ?? 0);
+          // the CPU hands over the faulting instruction it decoded: the monitor does not decode it again
+          if (vec === A.VEC_PF) { this.count(this.stats.exits, "#PF"); return this.pageFault(exit.errorCode ?? 0, this.m.getCr("cr2"), exit.insn); }
+          if (vec === A.VEC_GP) return this.generalProtection(exit.errorCode ?? 0, exit.insn);
           this.count(this.stats.exits, `exception ${vec}`);
           this.deliver(vec, exit.errorCode, this.m.eip, false);
           return null;
@@ -487,7 +493,7 @@ export class Monitor {
   }
 
   // ---------------------------------------------------------------- page faults
-  private pageFault(err: number, cr2: number): HandleResult {
+  private pageFault(err: number, cr2: number, insn?: Insn): HandleResult {
     cr2 >>>= 0;
     const user = this.v.cpl === 3, write = !!(err & 2);
     const pg = this.paging();
@@ -504,7 +510,7 @@ export class Monitor {
     }
     this.shadow.stats.hiddenFaults++;
     if (this.shadow.fill(cr2, w, write)) return null;
-    return this.protectedWrite(cr2, w.gpa);
+    return this.protectedWrite(cr2, w.gpa, insn);
   }
 
   /**
@@ -513,12 +519,12 @@ export class Monitor {
    * guest entries it changed are dropped (ShadowMmu.writeEntries). Forms not decoded here, translated-code frames
    * and TF=1 fall back to single-stepping the instruction with the page opened, then diffing the frame.
    */
-  private protectedWrite(lin: number, gpa: number): HandleResult {
+  private protectedWrite(lin: number, gpa: number, insn?: Insn): HandleResult {
     this.count(this.stats.exits, "protected write");
     const frame = gpa >>> 12;
     if (!this.patcher.isCodeFrame(frame) && !(this.m.eflags & A.FLAG_TF)) {
-      let d: Insn | null = null;
-      try { d = this.fetchInsn(); } catch (e) { if (!(e instanceof DecodeError || e instanceof GuestFault)) throw e; }
+      let d: Insn | null = insn ?? null;
+      if (!d) try { d = this.fetchInsn(); } catch (e) { if (!(e instanceof GuestFault)) throw e; }
       if (d && this.emulatePtWrite(d, lin)) {
         this.shadow.stats.ptWritesEmulated++;
         return null;
@@ -674,11 +680,10 @@ export class Monitor {
   }
 
   // ---------------------------------------------------------------- #GP: privileged instructions
-  private generalProtection(err: number): HandleResult {
-    let d: Insn | null = null;
-    try { d = this.fetchInsn(); } catch (e) { if (!(e instanceof DecodeError)) throw e; }
+  private generalProtection(err: number, insn?: Insn): HandleResult {
+    const d = insn ?? this.fetchInsn();
     this.fusedFault = null;
-    const name = d ? this.privileged(d) : null;
+    const name = this.privileged(d);
     if (name === null) {
       this.count(this.stats.exits, "#GP reflected");
       this.deliver(A.VEC_GP, err, this.m.eip, false);
