@@ -397,7 +397,7 @@ export class Monitor {
   /** Checked segment load (mov/pop to a data segment or SS) at the virtual CPL, as the CPU does it. */
   loadDataSeg(name: SegName, sel: number): void {
     sel &= 0xffff;
-    const cpl = this.v.cpl, rpl = sel & 3;
+    const cpl = this.v.cpl;
     if ((sel & 0xfffc) === 0) {
       if (name === "ss") throw new GuestFault(A.VEC_GP, 0);
       this.loadSegReal(name, sel, null);
@@ -405,15 +405,9 @@ export class Monitor {
     }
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    const attr = Monitor.descAttr(d.hi), dpl = (attr >> 5) & 3;
-    if (name === "ss") {
-      if (rpl !== cpl || !(attr & 0x10) || (attr & 8) || !(attr & 2) || dpl !== cpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-      if (!(attr & 0x80)) throw new GuestFault(A.VEC_SS, sel & 0xfffc);
-    } else {
-      if (!(attr & 0x10) || ((attr & 8) && !(attr & 2))) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-      if (!(attr & 8) || !(attr & 4)) { if (dpl < cpl || dpl < rpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc); }
-      if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
-    }
+    // the CPU's own rule (assembly/ops/rules.ts dataSegCheck)
+    const f = this.m.rules.dataSegCheck(SEG[name], sel, d.hi, cpl);
+    if (f) throw new GuestFault(f.vector, f.error);
     this.loadSegReal(name, sel, d);
   }
 
@@ -1077,11 +1071,7 @@ export class Monitor {
         if ((sel & 0xfffc) !== 0) {
           const de = this.desc(sel);
           if (de) {
-            const attr = Monitor.descAttr(de.hi), dpl = (attr >> 5) & 3;
-            const conf = (attr & 0x1c) === 0x1c;
-            const t = attr & 0xf;
-            const typeOk = attr & 0x10 ? true : isLsl ? [1, 2, 3, 9, 11].includes(t) : [1, 2, 3, 4, 5, 9, 11, 12].includes(t);
-            ok = typeOk && (conf || (dpl >= v.cpl && dpl >= (sel & 3)));
+            ok = this.m.rules.larLslOk(sel, de.hi, v.cpl, isLsl); // the CPU's rule (rules.ts)
             val = isLsl ? Monitor.descLimit(de.lo, de.hi) : (de.hi & 0x00f0ff00) >>> 0;
           }
         }
@@ -1140,15 +1130,8 @@ export class Monitor {
     if (!(tattr & 0x80)) throw new GuestFault(A.VEC_NP, tsel & 0xfffc);
     const oldCs = this.vsel("cs");
     if (!(tattr & 4) && tdpl < v.cpl) {
-      const tr = v.tr;
-      const nesp = this.read32(tr.base + 4 + tdpl * 8, false);
-      const nss = this.read32(tr.base + 8 + tdpl * 8, false) & 0xffff;
-      if ((nss & 0xfffc) === 0) throw new GuestFault(A.VEC_TS, 0);
-      const sd = this.desc(nss);
-      if (!sd) throw new GuestFault(A.VEC_TS, nss & 0xfffc);
-      const sa = Monitor.descAttr(sd.hi);
-      if ((nss & 3) !== tdpl || (sa & 0x18) !== 0x10 || !(sa & 2) || ((sa >> 5) & 3) !== tdpl) throw new GuestFault(A.VEC_TS, nss & 0xfffc);
-      if (!(sa & 0x80)) throw new GuestFault(A.VEC_SS, nss & 0xfffc);
+      const { esp: nesp, ss: nss } = this.tssStack(tdpl);
+      const sd = this.newSs(nss, tdpl);
       const oldSs = this.vsel("ss"), oldEsp = this.m.esp >>> 0;
       const ps = this.peekStack(params, 4);
       const frame = [oldSs, oldEsp, ...ps.reverse(), oldCs, next]; // pushed in this order
@@ -1173,15 +1156,34 @@ export class Monitor {
     this.stats.emulatedInstructions++;
   }
 
+  /** verr/verw: the CPU's rule (rules.ts verOk) on the guest's descriptor at the virtual CPL */
   private verx(sel: number, write: boolean): boolean {
     if ((sel & 0xfffc) === 0) return false;
     const de = this.desc(sel);
-    if (!de) return false;
-    const attr = Monitor.descAttr(de.hi), dpl = (attr >> 5) & 3;
-    if (!(attr & 0x10)) return false;
-    const code = (attr & 8) !== 0, conforming = code && (attr & 4) !== 0;
-    const privOk = conforming || (dpl >= this.v.cpl && dpl >= (sel & 3));
-    return write ? !code && (attr & 2) !== 0 && privOk : (!code || (attr & 2) !== 0) && privOk;
+    return de !== null && this.m.rules.verOk(sel, de.hi, this.v.cpl, write);
+  }
+
+  /**
+   * SSn:ESPn for privilege `n` from the guest's TSS, with the CPU's rule (rules.ts tssStackSlot): a 32-bit or
+   * 16-bit TSS by its type, #TS(TR selector) when TR is not present or the slot lies past the TSS limit.
+   */
+  private tssStack(n: number): { ss: number; esp: number } {
+    const tr = this.v.tr;
+    const off = this.m.rules.tssStackSlot(tr.attr, tr.limit, n);
+    if (off < 0) throw new GuestFault(A.VEC_TS, tr.sel & 0xfffc);
+    const at = (tr.base + off) >>> 0;
+    if (tr.attr & 8) return { esp: this.read32(at, false), ss: this.read32(at + 4, false) & 0xffff };
+    const w = this.read32(at, false);
+    return { esp: w & 0xffff, ss: w >>> 16 };
+  }
+  /** the CPU's new-SS checks (rules.ts newSsCheck) for an inward transfer to `newCpl`; returns the descriptor */
+  private newSs(sel: number, newCpl: number): { lo: number; hi: number; addr: number } {
+    if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_TS, 0);
+    const sd = this.desc(sel);
+    if (!sd) throw new GuestFault(A.VEC_TS, sel & 0xfffc);
+    const f = this.m.rules.newSsCheck(sel, sd.hi, newCpl, 0);
+    if (f) throw new GuestFault(f.vector, f.error);
+    return sd;
   }
 
   /** IRET/POPF flag rules (as the CPU: IOPL only at CPL 0, IF only at CPL <= IOPL). */
@@ -1292,16 +1294,10 @@ export class Monitor {
       const frame: number[] = [];
       let ssSel = oldSs, ssDesc: { lo: number; hi: number; addr: number } | null = null, esp = oldEsp;
       if (newCpl < v.cpl) {
-        const tr = v.tr;
-        if (!(tr.attr & 0x80)) throw new GuestFault(A.VEC_TS, tr.sel & 0xfffc);
-        esp = this.read32(tr.base + 4 + newCpl * 8, false);
-        ssSel = this.read32(tr.base + 8 + newCpl * 8, false) & 0xffff;
-        if ((ssSel & 0xfffc) === 0) throw new GuestFault(A.VEC_TS, ssSel & 0xfffc);
-        ssDesc = this.desc(ssSel);
-        if (!ssDesc) throw new GuestFault(A.VEC_TS, ssSel & 0xfffc);
-        const sa = Monitor.descAttr(ssDesc.hi);
-        if ((ssSel & 3) !== newCpl || (sa & 0x18) !== 0x10 || !(sa & 2) || ((sa >> 5) & 3) !== newCpl) throw new GuestFault(A.VEC_TS, ssSel & 0xfffc);
-        if (!(sa & 0x80)) throw new GuestFault(A.VEC_SS, ssSel & 0xfffc);
+        const st = this.tssStack(newCpl);
+        esp = st.esp;
+        ssSel = st.ss;
+        ssDesc = this.newSs(ssSel, newCpl);
         frame.push(oldSs, oldEsp);
       }
       frame.push(flags, oldCs, retEip >>> 0);
