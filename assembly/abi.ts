@@ -220,7 +220,7 @@ export const OFF_EXIT_QUAL: u32 = 0x228;
 export const OFF_EXIT_QUAL_KIND: u32 = 0x22C;
 export const QK_NONE: u32 = 0;
 export const QK_IO: u32 = 1; // bits 2:0 size-1, 3 IN, 4 string, 5 REP, 6 port from the immediate (else DX), 31:16 port
-export const QK_CR: u32 = 2; // bits 3:0 CR number, 5:4 QCR_* access type, 6 LMSW operand in memory, 11:8 GPR, 31:16 LMSW data
+export const QK_CR: u32 = 2; // bits 3:0 CR number, 5:4 QCR_* access type, 6 LMSW operand in memory, 11:8 GPR (MOV, register LMSW), 31:16 LMSW data
 export const QK_DR: u32 = 3; // bits 2:0 DR number, 4 direction (1 = MOV from DR), 11:8 GPR
 export const QIO_IN: u32 = 0x8;
 export const QIO_STRING: u32 = 0x10;
@@ -232,8 +232,8 @@ export const QCR_CLTS: u32 = 2;
 export const QCR_LMSW: u32 = 3;
 export const QCR_LMSW_MEM: u32 = 0x40;
 export const QDR_FROM: u32 = 0x10;
-// I/O: elements a REP string instruction still has to move (ECX, or CX with a 0x67 prefix, when the exit was
-// taken); 1 for a single access
+// I/O: elements a REP string instruction still has to move, counting the one this exit carries (from ECX, or CX
+// with a 0x67 prefix); 1 for a single access
 export const OFF_EXIT_IO_COUNT: u32 = 0x230;
 // The instruction that caused the exit, as the CPU's decoder decoded it (a DEC_* record, below); DEC_VALID = 0
 // when there is none (budget, shutdown, a trap-class exception, an external event, a fault on the fetch itself).

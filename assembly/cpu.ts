@@ -511,7 +511,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   bEip = E;
   bEpoch = epoch;
   }
-  if (abort) setIp0(I0);
+  if (abort || stopBlock) setIp0(I0); // (a stop: a fast-path store hit MMIO; its exit reports this instruction)
   setEip(abort ? I0 : E);
   icount = IC;
   if (jitEntries) { setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0; }

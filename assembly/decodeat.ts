@@ -120,7 +120,10 @@ function qualify(reason: u32, rec: u32): void {
     setSt(OFF_EXIT_QUAL_KIND, QK_IO);
     setSt(OFF_EXIT_QUAL, (size - 1) | (isIn ? QIO_IN : 0) | (str ? QIO_STRING : 0) | (rep ? QIO_REP : 0)
       | (imm ? QIO_IMM : 0) | (port << 16));
-    setSt(OFF_EXIT_IO_COUNT, rep ? ((pfx & DPFX_A16) ? r16(ECX) : r32(ECX)) : 1);
+    // elements left, counting the one this exit carries: an OUTS exit comes after its element was counted off
+    // (ops/io.ts), an INS exit (or a fault) before
+    const left = (pfx & DPFX_A16) ? r16(ECX) : r32(ECX);
+    setSt(OFF_EXIT_IO_COUNT, rep ? left + (reason == EXIT_IO_OUT ? 1 : 0) : 1);
     if (reason == EXIT_IO_IN || reason == EXIT_IO_OUT) setSt(OFF_EXIT_SIZE, size);
     return;
   }
@@ -133,7 +136,7 @@ function qualify(reason: u32, rec: u32): void {
   if (op == 0x101 && reg == 6) { // lmsw r/m16: the source data when it is a register
     const mem = load<u32>(rec, DEC_MEM) != 0;
     setSt(OFF_EXIT_QUAL_KIND, QK_CR);
-    setSt(OFF_EXIT_QUAL, (QCR_LMSW << 4) | (mem ? QCR_LMSW_MEM : 0) | (mem ? 0 : (r16(rm) << 16)));
+    setSt(OFF_EXIT_QUAL, (QCR_LMSW << 4) | (mem ? QCR_LMSW_MEM : (rm << 8) | (r16(rm) << 16)));
     return;
   }
   if (op == 0x121 || op == 0x123) { // mov r32, drN / mov drN, r32

@@ -18,7 +18,7 @@ export class Monitor extends SensitiveInsns {
     try {
       switch (exit.reason) {
         case "exception": {
-          const vec = exit.vector!;
+          const vec = exit.vector;
           // the CPU hands over the faulting instruction it decoded: the monitor does not decode it again
           if (vec === A.VEC_PF) { this.count(this.stats.exits, "#PF"); return this.pageFault(exit.errorCode ?? 0, this.m.getCr("cr2"), exit.insn); }
           if (vec === A.VEC_GP) return this.generalProtection(exit.errorCode ?? 0, exit.insn);
@@ -27,7 +27,7 @@ export class Monitor extends SensitiveInsns {
           return null;
         }
         case "softint": {
-          const vec = exit.vector!;
+          const vec = exit.vector;
           if (vec === 3) {
             let g = -1;
             try { g = this.translate((this.segBase(SEG.cs) + exit.eip) >>> 0, false, this.v.cpl === 3); } catch { /* not ours */ }
