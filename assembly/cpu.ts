@@ -496,7 +496,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     }
     if (abort) break;
     IC++;
-    if (stopBlock) break; // a store hit code or MMIO
+    if (stopBlock) { setIp0(I0); break; } // a store hit code or MMIO (its exit reports this instruction)
     if (taken) { i = full; break; } // the rest of the block is the not-taken path
   }
   // ---- chain to the next block while nothing needs the outer loop ----
@@ -511,7 +511,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   bEip = E;
   bEpoch = epoch;
   }
-  if (abort || stopBlock) setIp0(I0); // (a stop: a fast-path store hit MMIO; its exit reports this instruction)
+  if (abort) setIp0(I0);
   setEip(abort ? I0 : E);
   icount = IC;
   if (jitEntries) { setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0; }
