@@ -17,7 +17,8 @@ function setup() {
   r.m.esp = KSTACK;
   return r;
 }
-const gp = (insn: DecodedInsn | undefined, eip = HERE + 1): Exit => ({ reason: "exception", code: 6, eip, vector: 13, errorCode: 0, insn, insnLength: insn?.len });
+const gp = (insn: DecodedInsn | undefined, errorCode = 0): Exit =>
+  ({ reason: "exception", code: 6, eip: HERE + 1, vector: 13, errorCode, insn, insnLength: insn?.len });
 
 describe("#GP exits: privileged instructions emulated from the CPU's decoding", () => {
   it("cli carried by the exit is emulated although memory holds a nop (no second decode)", () => {
@@ -59,7 +60,7 @@ describe("#GP exits: privileged instructions emulated from the CPU's decoding", 
   });
   it("an instruction that is not privileged: the #GP is reflected through the guest IDT with its error code", () => {
     const { m, mo, rd32 } = setup();
-    mo.handle({ ...gp(m.decode([0x90], HERE + 1)), errorCode: 0x28 });
+    mo.handle(gp(m.decode([0x90], HERE + 1), 0x28));
     expect(m.eip).toBe(HANDLER + 13 * 16);
     expect(rd32(m.esp)).toBe(0x28); // error code on top of the frame
     expect(rd32(m.esp + 4)).toBe(HERE + 1);
