@@ -113,7 +113,7 @@ export type Exit =
       cr?: CrQualification;
       dr?: DrQualification;
     }
-  | ExitCommon & { reason: "softint"; vector: number; insnLength: number; insn?: DecodedInsn }
+  | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
   | ExitCommon & { reason: "hypercall"; insnLength: number };
 
 export interface MachineOptions {
@@ -269,7 +269,8 @@ export class Machine {
   decode(bytes: ArrayLike<number>, eip = 0): DecodedInsn {
     const n = Math.min(bytes.length, 15);
     const at = A.STATE_BASE + A.OFF_DECODE_BYTES;
-    for (let i = 0; i < n; i++) this.u8[at + i] = bytes[i];
+    if (bytes instanceof Uint8Array && n === bytes.length) this.u8.set(bytes, at);
+    else for (let i = 0; i < n; i++) this.u8[at + i] = bytes[i];
     this.st32(A.OFF_DECODE_AVAIL, n);
     this.cpu.decodeAt(eip >>> 0);
     return this.readInsn(A.OFF_DECODE, eip >>> 0);
@@ -463,10 +464,8 @@ export class Machine {
         return e;
       }
       case A.EXIT_SOFTINT: {
-        const e: Exit = { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
-        const insn = this.exitInsn();
-        if (insn) e.insn = insn;
-        return e;
+        // (the INT instruction itself: exitInsn() has it for a caller that wants it)
+        return { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
       }
       case A.EXIT_HYPERCALL: return { reason: "hypercall", code, eip, insnLength: 3 };
       case A.EXIT_HLT: return { reason: "hlt", code, eip, insnLength };

@@ -91,14 +91,14 @@ describe("exception exits carry the instruction the CPU decoded and its qualific
     expect([e.vector, e.errorCode, e.eip]).toEqual([13, 0, 0x2000]);
     expect(e.insn).toBeUndefined();
   });
-  it("softint exits carry the INT instruction", () => {
+  it("softint exits: vector and length; the INT instruction through exitInsn()", () => {
     const m = new Machine({ memSize: 1 << 20, exitOnSoftInt: true });
     m.setFlatProtectedMode();
     m.writeMem(CODE, [0xcd, 0x80]); // int 0x80
     m.eip = CODE;
     const e = as(m.run(), "softint");
     expect([e.vector, e.insnLength, e.eip]).toEqual([0x80, 2, CODE]);
-    expect(e.insn).toMatchObject({ op: 0xcd, imm: 0x80 });
+    expect(m.exitInsn()).toMatchObject({ op: 0xcd, imm: 0x80 });
   });
   it("MMIO exits: address, size, direction, value", () => {
     const m = machine([0xa3, ...[0, 0, 0, 0xf0], 0xa1, ...[4, 0, 0, 0xf0]]); // mov [0xf0000000], eax ; mov eax, [0xf0000004]

@@ -135,15 +135,22 @@ export abstract class GuestMemory extends VcpuBase {
   fetchInsn(eip = this.m.eip): Insn {
     const base = this.segBase(SEG.cs);
     const user = this.v.cpl === 3;
-    const bytes: number[] = [];
+    const buf = this.insnBytes;
+    let n = 0;
     const fetchPage = () => {
-      const lin = (base + eip + bytes.length) >>> 0;
+      const lin = (base + eip + n) >>> 0;
       const gpa = this.translate(lin, false, user) - (lin & 0xfff);
-      for (let o = lin & 0xfff; o < 4096 && bytes.length < 15; o++) bytes.push(this.patcher.origByte(gpa + o));
+      const host = A.RAM_BASE + VMM_SIZE + gpa;
+      for (let o = lin & 0xfff; o < 4096 && n < 15; o++) {
+        const b = this.u8[host + o];
+        // a patch is always an INT3 over the first byte: only those bytes need the side table
+        buf[n++] = b === 0xcc ? this.patcher.origByte(gpa + o) : b;
+      }
     };
     fetchPage();
-    let d = this.m.decode(bytes, eip);
-    if (d.len > bytes.length && bytes.length < 15) { fetchPage(); d = this.m.decode(bytes, eip); }
+    let d = this.m.decode(n === 15 ? buf : buf.subarray(0, n), eip);
+    if (d.len > n && n < 15) { fetchPage(); d = this.m.decode(n === 15 ? buf : buf.subarray(0, n), eip); }
     return d;
   }
+  private readonly insnBytes = new Uint8Array(15);
 }
