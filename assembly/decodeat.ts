@@ -20,6 +20,7 @@ import { eip, setEip, st, setSt, segBase, segLimit, r32, r16, ECX } from "./stat
 import { fLo, fLen, fHost, setFetchWindow, tlbR } from "./mmu";
 import { decodeInsn } from "./decoder";
 import { opFlags, OPF_M } from "./opcodes";
+import { isFaultVector } from "./ops/rules";
 
 const SCRATCH: u32 = STATE_BASE + OFF_DECODE_SCRATCH;
 const BYTES: u32 = STATE_BASE + OFF_DECODE_BYTES;
@@ -79,9 +80,6 @@ function peekCode(at: u32): u32 {
   return n;
 }
 
-@inline function isFaultVector(v: u32): bool {
-  return v == 0 || v == 5 || v == 6 || v == 7 || (v >= 10 && v <= 14) || v == 16 || v == 17;
-}
 
 /** Fill OFF_EXIT_INSN and the exit qualification for the exit `reason` (run() is returning it). */
 export function fillExitInfo(reason: u32): void {

@@ -169,6 +169,8 @@ interface CpuExports {
   dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
   larLslOk(sel: number, hi: number, cpl: number, isLsl: number): number;
   verOk(sel: number, hi: number, cpl: number, write: number): number;
+  isDoubleFault(first: number, second: number): number;
+  isFaultVector(v: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -188,6 +190,10 @@ export interface CpuRules {
   dataSegCheck(seg: number, sel: number, hi: number, cpl: number): RuleFault | null;
   larLslOk(sel: number, hi: number, cpl: number, isLsl: boolean): boolean;
   verOk(sel: number, hi: number, cpl: number, write: boolean): boolean;
+  /** does `second`, raised while delivering `first`, become #DF (SDM Vol. 3A table 6-5)? */
+  isDoubleFault(first: number, second: number): boolean;
+  /** a fault-class vector (its frame carries RF=1) */
+  isFaultVector(v: number): boolean;
 }
 
 export class Machine {
@@ -281,6 +287,8 @@ export class Machine {
     dataSegCheck: (seg, sel, hi, cpl) => ruleFault(this.cpu.dataSegCheck(seg, sel, hi >>> 0, cpl)),
     larLslOk: (sel, hi, cpl, isLsl) => this.cpu.larLslOk(sel, hi >>> 0, cpl, isLsl ? 1 : 0) !== 0,
     verOk: (sel, hi, cpl, write) => this.cpu.verOk(sel, hi >>> 0, cpl, write ? 1 : 0) !== 0,
+    isDoubleFault: (first, second) => this.cpu.isDoubleFault(first, second) !== 0,
+    isFaultVector: (v) => this.cpu.isFaultVector(v) !== 0,
   };
   private readInsn(off: number, addr: number): DecodedInsn {
     const f = (k: number) => this.ld32(off + k);

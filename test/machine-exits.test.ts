@@ -148,3 +148,35 @@ describe("Machine.decode: the CPU's decoder for monitors", () => {
     expect([n.eax, n.eip]).toEqual([2, CODE + 3]);
   });
 });
+
+describe("Machine.rules: the CPU's protection and exception rules as pure functions", () => {
+  const { rules } = new Machine({ memSize: 4096 });
+  it("TSS stack slot: 32-bit and 16-bit layouts, the limit check, TR not present", () => {
+    expect(rules.tssStackSlot(0x8b, 0x67, 0)).toBe(4);   // busy 32-bit TSS: ESP0 at 4
+    expect(rules.tssStackSlot(0x8b, 0x67, 2)).toBe(20);  // ESP2 at 20
+    expect(rules.tssStackSlot(0x8b, 9, 0)).toBe(4);      // ESP0 and the SS0 selector's two bytes end at 9
+    expect(rules.tssStackSlot(0x8b, 8, 0)).toBe(-1);     // one byte short: #TS
+    expect(rules.tssStackSlot(0x83, 0x2b, 1)).toBe(6);   // 16-bit TSS: SP1 at 6
+    expect(rules.tssStackSlot(0x0b, 0x67, 0)).toBe(-1);  // not present
+  });
+  it("new-SS, segment-load, lar/lsl, verr/verw checks", () => {
+    const hi = (access: number) => (access << 8) | 0x00cf0000; // flat, 4 KiB granular
+    expect(rules.newSsCheck(0x10, hi(0x92), 0, 0)).toBeNull();
+    expect(rules.newSsCheck(0x10, hi(0x9a), 0, 1)).toEqual({ vector: 10, error: 0x11 }); // code: #TS(sel|EXT)
+    expect(rules.newSsCheck(0x10, hi(0x12), 0, 0)).toEqual({ vector: 12, error: 0x10 }); // not present: #SS
+    expect(rules.dataSegCheck(3, 0x13, hi(0x92), 0)).toEqual({ vector: 13, error: 0x10 }); // RPL 3 > DPL 0
+    expect(rules.dataSegCheck(3, 0x10, hi(0x92), 0)).toBeNull();
+    expect(rules.dataSegCheck(3, 0x10, hi(0x12), 0)).toEqual({ vector: 11, error: 0x10 }); // #NP
+    expect(rules.larLslOk(0x28, hi(0x89), 0, false)).toBe(true);  // an available TSS: lar ok
+    expect(rules.larLslOk(0x28, hi(0x8e), 0, true)).toBe(false);  // an interrupt gate has no limit
+    expect(rules.verOk(0x08, hi(0x9a), 0, true)).toBe(false);     // code is never writable
+    expect(rules.verOk(0x08, hi(0x9a), 0, false)).toBe(true);     // readable code
+  });
+  it("double-fault classes and fault-class vectors", () => {
+    expect(rules.isDoubleFault(14, 13)).toBe(true);  // #GP while delivering #PF
+    expect(rules.isDoubleFault(13, 14)).toBe(false); // #PF while delivering #GP: delivered serially
+    expect(rules.isDoubleFault(1, 13)).toBe(false);  // benign first
+    expect(rules.isDoubleFault(0, 11)).toBe(true);
+    expect([0, 1, 3, 6, 13, 14, 17, 19].map((v) => rules.isFaultVector(v))).toEqual([true, false, false, true, true, true, true, false]);
+  });
+});

@@ -75,3 +75,14 @@ export function verOk(sel: u32, hi: u32, cpl: u32, write: bool): bool {
   const privOk = conforming || (dpl >= cpl && dpl >= (sel & 3));
   return write ? !code && (attr & 2) != 0 && privOk : (!code || (attr & 2) != 0) && privOk;
 }
+
+/** Contributory exceptions (SDM Vol. 3A table 6-4): #DE, #TS, #NP, #SS, #GP. */
+@inline function contributory(v: u32): bool { return v == 0 || (v >= 10 && v <= 13); }
+/** Does exception `second`, raised while delivering `first`, become a double fault (SDM Vol. 3A table 6-5)? */
+export function isDoubleFault(first: u32, second: u32): bool {
+  return (contributory(first) && contributory(second)) || (first == 14 && (second == 14 || contributory(second)));
+}
+/** Fault-class exceptions: the frame's EFLAGS has RF=1 (SDM 17.3.1.1) and EIP points at the instruction. */
+export function isFaultVector(v: u32): bool {
+  return v == 0 || v == 5 || v == 6 || v == 7 || (v >= 10 && v <= 14) || v == 16 || v == 17;
+}

@@ -4,7 +4,7 @@
 import * as A from "../abi.generated.ts";
 import { GuestRangeError } from "./shadow.ts";
 import { ModeSwitch } from "./mode.ts";
-import { GuestFault, FatalGuest, FAULTS, FL_IF, descAttr, descBase, type GuestDesc, type HandleResult } from "./vcpu.ts";
+import { GuestFault, FatalGuest, FL_IF, descAttr, descBase, type GuestDesc, type HandleResult } from "./vcpu.ts";
 
 export abstract class Reflection extends ModeSwitch {
   /**
@@ -60,7 +60,7 @@ export abstract class Reflection extends ModeSwitch {
       const newCpl = cattr & 4 ? v.cpl : cdpl;
       let flags = this.guestFlags();
       // faults push RF=1 (SDM 17.3.1.1); traps, software and external interrupts do not
-      if (!soft && !ext && FAULTS.has(vec)) flags |= A.FLAG_RF;
+      if (!soft && !ext && this.m.rules.isFaultVector(vec)) flags |= A.FLAG_RF; // the CPU's rule (rules.ts)
       const oldCs = this.vsel("cs"), oldSs = this.vsel("ss"), oldEsp = this.m.esp >>> 0;
       const frame: number[] = [];
       let ssSel = oldSs, ssDesc: GuestDesc | null = null, esp = oldEsp;
@@ -99,8 +99,7 @@ export abstract class Reflection extends ModeSwitch {
       this.delivering--;
       // a fault while delivering: #DF for contributory/#PF combinations, shutdown if #DF itself fails
       if (vec === A.VEC_DF) throw new FatalGuest(`triple fault: exception while delivering #DF`);
-      const contributory = (x: number) => x === 0 || (x >= 10 && x <= 13);
-      if ((contributory(vec) && contributory(e.vector)) || (vec === A.VEC_PF && (contributory(e.vector) || e.vector === A.VEC_PF))) {
+      if (this.m.rules.isDoubleFault(vec, e.vector)) {
         this.deliver(A.VEC_DF, 0, faultEip, false, undefined, true);
       } else {
         const ee = e.error !== undefined && e.vector !== A.VEC_PF && !soft ? e.error | 1 : e.error;

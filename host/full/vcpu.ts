@@ -53,7 +53,6 @@ export interface FullStats {
   emulatedInstructions: number;
 }
 
-export const FAULTS = new Set([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19]);
 export const FL_IF = A.FLAG_IF, FL_IOPL = A.FLAG_IOPL;
 export const SEG = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
 export const hex = (n: number) => "0x" + (n >>> 0).toString(16);
