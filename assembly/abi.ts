@@ -266,6 +266,63 @@ export const OFF_EXIT_INSN_LEN: u32 = 0x220; // its length (for exits the host c
 // For IN / MMIO-read exits, EIP still points at the instruction; the host writes OFF_EXIT_VALUE and sets
 // OFF_IO_COMPLETE=1; the next run() re-executes the instruction, which consumes the value instead of exiting.
 export const OFF_IO_COMPLETE: u32 = 0x224;
+// Exit qualification (SDM Vol. 3C 27.2.1, "Exit Qualification"), filled by the CPU on every exit but "budget".
+// OFF_EXIT_QUAL_KIND says which layout OFF_EXIT_QUAL has: the I/O layout on io-in/io-out exits, and on an
+// exception exit raised by an I/O, control-register or debug-register instruction (e.g. #GP at CPL > IOPL or
+// CPL > 0) that instruction's layout, so a monitor can emulate it without decoding anything.
+export const OFF_EXIT_QUAL: u32 = 0x228;
+export const OFF_EXIT_QUAL_KIND: u32 = 0x22C;
+export const QK_NONE: u32 = 0;
+export const QK_IO: u32 = 1; // bits 2:0 size-1, 3 IN, 4 string, 5 REP, 6 port from the immediate (else DX), 31:16 port
+export const QK_CR: u32 = 2; // bits 3:0 CR number, 5:4 QCR_* access type, 6 LMSW operand in memory, 11:8 GPR (MOV, register LMSW), 31:16 LMSW data
+export const QK_DR: u32 = 3; // bits 2:0 DR number, 4 direction (1 = MOV from DR), 11:8 GPR
+export const QIO_IN: u32 = 0x8;
+export const QIO_STRING: u32 = 0x10;
+export const QIO_REP: u32 = 0x20;
+export const QIO_IMM: u32 = 0x40;
+export const QCR_MOV_TO: u32 = 0;
+export const QCR_MOV_FROM: u32 = 1;
+export const QCR_CLTS: u32 = 2;
+export const QCR_LMSW: u32 = 3;
+export const QCR_LMSW_MEM: u32 = 0x40;
+export const QDR_FROM: u32 = 0x10;
+// I/O: elements a REP string instruction still has to move, counting the one this exit carries (from ECX, or CX
+// with a 0x67 prefix); 1 for a single access
+export const OFF_EXIT_IO_COUNT: u32 = 0x230;
+// The instruction that caused the exit, as the CPU's decoder decoded it (a DEC_* record, below); DEC_VALID = 0
+// when there is none (budget, shutdown, a trap-class exception, an external event, a fault on the fetch itself).
+export const OFF_EXIT_INSN: u32 = 0x240;
+
+// ---- decoded instructions: the CPU's decoder, exported (index.ts decodeAt) ----
+// The host writes up to 15 instruction bytes at OFF_DECODE_BYTES (and how many it has at OFF_DECODE_AVAIL),
+// calls decodeAt(eip), and reads the DEC_* record at OFF_DECODE. If DEC_LEN > the bytes given, the instruction
+// continues past them (fetch more and decode again); nothing else in the CPU changes.
+export const OFF_DECODE_AVAIL: u32 = 0x234;
+export const OFF_DECODE_BYTES: u32 = 0x280; // 32 bytes (zero past the bytes given)
+export const OFF_DECODE: u32 = 0x2A0;
+export const OFF_DECODE_SCRATCH: u32 = 0x2E0; // internal: the decoder's own record (REC_SIZE bytes), up to 0x300
+export const DEC_VALID: u32 = 0;   // u32: 1 = a record follows
+export const DEC_OP: u32 = 4;      // u32: 0x000..0x0FF one-byte opcode, 0x100..0x1FF 0F xx; DEC_OP_UD / DEC_OP_GP
+export const DEC_LEN: u32 = 8;     // u32: length in bytes
+export const DEC_PFX: u32 = 12;    // u32: DPFX_* bits, bits 4..6 segment override + 1 (0 = none)
+export const DEC_MODRM: u32 = 16;  // u32: the ModRM byte (0 when the opcode has none)
+export const DEC_MEM: u32 = 20;    // u32: 1 = the ModRM operand is in memory
+export const DEC_BASE: u32 = 24;   // u32: base register of the memory operand, 8 = none
+export const DEC_INDEX: u32 = 28;  // u32: index register, 8 = none
+export const DEC_SCALE: u32 = 32;  // u32: log2 of the index scale
+export const DEC_SEG: u32 = 36;    // u32: segment of the memory operand (the override, else DS or SS by the base)
+export const DEC_DISP: u32 = 40;   // u32: displacement (sign-extended); for moffs forms (A0..A3) the offset
+export const DEC_IMM1: u32 = 44;   // u32: first immediate, zero-extended (a far pointer's offset)
+export const DEC_IMM2: u32 = 48;   // u32: second immediate (enter's level, a far pointer's selector)
+export const DEC_HAS_MODRM: u32 = 52; // u32: 1 = the opcode takes a ModRM byte
+export const DEC_SIZE: u32 = 64;
+export const DEC_OP_UD: u32 = 0x200; // undefined opcode (#UD when executed); DEC_LEN still counts its bytes
+export const DEC_OP_GP: u32 = 0x201; // longer than 15 bytes (#GP when executed)
+export const DPFX_O16: u32 = 1;
+export const DPFX_LOCK: u32 = 2;
+export const DPFX_REPNE: u32 = 4;
+export const DPFX_REP: u32 = 8;
+export const DPFX_A16: u32 = 0x80;
 
 // ---- exit reasons (run() returns one of these) ----
 export const EXIT_BUDGET: u32 = 0; // the instruction budget ran out

@@ -45,6 +45,7 @@ import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
+import { fillExitInfo } from "./decodeat";
 
 export let icount: u64 = 0;              // instructions retired
 // A REP string instruction stopped at an iteration boundary with EIP still on it and will resume (a unit of
@@ -314,6 +315,7 @@ export function run(budget: u32): u32 {
     }
   }
   setSt(OFF_EXIT_REASON, reason);
+  fillExitInfo(reason); // once per exit: the exiting instruction and its qualification (decodeat.ts)
   leave();
   return reason;
 }
@@ -513,7 +515,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     }
     if (abort) break;
     IC++;
-    if (stopBlock) break; // a store hit code or MMIO
+    if (stopBlock) { setIp0(I0); break; } // a store hit code or MMIO (its exit reports this instruction)
     if (taken) { i = full; break; } // the rest of the block is the not-taken path
   }
   // ---- chain to the next block while nothing needs the outer loop ----

@@ -155,9 +155,10 @@ function guest(jitThreshold = 0): Machine {
 type Event = string;
 /** The host's side of one run() call: completes reads, records every exit; returns the trace entry or null at the end. */
 function handle(m: Machine, e: Exit, trace: Event[]): boolean {
-  trace.push(`${m.instructions} ${e.reason} ${e.port ?? ""} ${e.size ?? ""} ${e.value ?? ""} eip=${m.eip.toString(16)}`);
-  if (e.reason === "io-in") m.completeIo((e.port! * 3) & 0xff);
-  else if (e.reason === "mmio-read") m.completeIo(((e.port! * 0x01010101) ^ 0x5a5a5a5a) >>> 0);
+  const q = e as { port?: number; size?: number; value?: number };
+  trace.push(`${m.instructions} ${e.reason} ${q.port ?? ""} ${q.size ?? ""} ${q.value ?? ""} eip=${m.eip.toString(16)}`);
+  if (e.reason === "io-in") m.completeIo((e.port * 3) & 0xff);
+  else if (e.reason === "mmio-read") m.completeIo(((e.port * 0x01010101) ^ 0x5a5a5a5a) >>> 0);
   else if (e.reason === "budget") {
     // deterministic interrupts keyed on where the guest stands
     const eip = m.eip;

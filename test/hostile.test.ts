@@ -58,7 +58,7 @@ function expectContained(r: Driven, allowed: ("fault" | "shutdown" | "budget" | 
 }
 const lab = trapLab({ memSize: 1 << 20 });
 const prep = (code: string | number[], o: TrapLabOptions = {}) => lab.prepare(code, o, "idt");
-const mmio = (r: Driven, kind: "mmio-read" | "mmio-write") => r.exits.filter((e) => e.reason === kind).map((e) => e.port);
+const mmio = (r: Driven, kind: "mmio-read" | "mmio-write") => r.exits.flatMap((e) => (e.reason === kind ? [e.port] : []));
 
 d("broken descriptor tables", () => {
   it("IDT limit 0: an exception triple-faults", () => {

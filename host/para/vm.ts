@@ -126,7 +126,7 @@ export class ParaMode implements Mode {
       case "hlt": return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted (hlt at eip ${hex(exit.eip)})`, exit };
       case "shutdown": return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
       default:
-        return { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}${exit.vector !== undefined ? ` vector ${exit.vector}` : ""}`, exit };
+        return { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}${"vector" in exit ? ` vector ${exit.vector}` : ""}`, exit };
     }
   }
 
