@@ -69,11 +69,21 @@ export const EXIT_STATUS = {
   HALTED: 8,
   /** triple fault (shutdown) */
   TRIPLE_FAULT: 10,
-  /** an exit native mode never asks for, or a CPU abort: a wasmvisor bug */
+  /** an exit native mode never asks for, a CPU abort, or any other host error: a wasmvisor bug */
   INTERNAL: 12,
+  /** the CLI's --timeout (wall clock) expired before the guest exited */
+  TIMEOUT: 14,
+  /** the CLI was stopped by SIGINT, SIGTERM or SIGHUP */
+  INTERRUPTED: 16,
+  /** the console could not be written: stdout closed by its reader (EPIPE, quietly) or failing (ENOSPC, EIO...) */
+  OUTPUT_ERROR: 18,
 } as const;
 
-export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error";
+/** "paused": RunOptions.pauseWhen asked to stop; run() again continues exactly where the guest was. */
+export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "paused";
+
+/** The result run() returns when RunOptions.pauseWhen stopped it (not a guest outcome: call run() again). */
+export const PAUSED: Readonly<RunResult> = { exitStatus: -1, stopReason: "paused", message: "paused by the host" };
 
 /** Instructions per virtual second: the virtual clock the PIT sees (host/devices/pit8254.ts InstructionClock). */
 export const VIRTUAL_IPS = 100_000_000;
@@ -169,6 +179,9 @@ export interface VmOptions {
 export interface RunOptions {
   /** stop after this many instructions (status EXIT_STATUS.MAX_INSTRUCTIONS); default: no limit */
   maxInstructions?: number;
+  /** asked after every exit: true returns PAUSED (a host that must stop the guest mid-run: a slow console
+   * reader, a timeout, a signal); run() again resumes it */
+  pauseWhen?: () => boolean;
 }
 
 export interface RunResult {
@@ -189,7 +202,10 @@ export class Vm {
   console = "";
   /** Console I/O as Node streams: `consoleOut` is readable (COM1 and port 0xE9 text, flushed at newlines and
    * when run() returns), `consoleIn` is writable (bytes for COM1's receiver, paced like keystrokes). */
-  readonly consoleOut = new PassThrough();
+  get consoleOut(): PassThrough {
+    return (this.consoleStream ??= new PassThrough()); // created on first use: unread, it would keep the whole console
+  }
+  private consoleStream?: PassThrough;
   readonly consoleIn = new Writable({
     write: (chunk: Buffer, _enc, done) => { this.platform.receive(new Uint8Array(chunk)); done(); },
   });
@@ -279,6 +295,7 @@ export class Vm {
           const st = this.debugExit;
           result = { exitStatus: st & 0xff, stopReason: "debug-exit", message: `guest wrote ${hex(st >>> 1)} to isa-debug-exit (status ${st})` };
         }
+        if (!result && opts.pauseWhen?.()) result = PAUSED;
       }
     } catch (e) {
       if (!(e instanceof Error) || !/CPU abort/.test(e.message)) throw e;
@@ -392,7 +409,7 @@ export class Vm {
     this.pending = [];
     if (this.capture) this.console += text;
     this.onConsole?.(text);
-    this.consoleOut.write(text);
+    this.consoleStream?.write(text);
   }
 }
 

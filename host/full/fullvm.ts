@@ -14,7 +14,7 @@ import { MemoryBackend, type BlockBackend, type LogFn } from "../devices/index.t
 import { loadMultiboot, enterMultiboot, type MultibootBoot, type MultibootModule } from "../multiboot.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import {
-  EXIT_STATUS, MAX_IDLE_NS, NS_PER_INSTRUCTION, pcPlatform, VmConfigError,
+  EXIT_STATUS, PAUSED, MAX_IDLE_NS, NS_PER_INSTRUCTION, pcPlatform, VmConfigError,
   type Platform, type PlatformHooks, type RunOptions, type RunResult, type VmOptions, type RunImageOptions, type RunImageResult,
 } from "../vm.ts";
 import { Monitor, VMM_SIZE } from "./monitor.ts";
@@ -155,6 +155,7 @@ export class FullVm {
           const st = this.debugExit;
           result = { exitStatus: st & 0xff, stopReason: "debug-exit", message: `guest wrote ${hex(st >>> 1)} to isa-debug-exit (status ${st})` };
         }
+        if (!result && opts.pauseWhen?.()) result = PAUSED;
       }
     } catch (e) {
       if (!(e instanceof Error) || !/CPU abort|wasmvisor full/.test(e.message)) throw e;

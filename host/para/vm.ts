@@ -12,7 +12,7 @@ import * as A from "../abi.generated.ts";
 import { Bus, type AccessSize } from "../bus.ts";
 import { VmStats } from "../stats.ts";
 import { loadMultiboot, type MultibootBoot, MULTIBOOT_BOOTLOADER_MAGIC, INITIAL_ESP } from "../multiboot.ts";
-import { EXIT_STATUS, NS_PER_INSTRUCTION, MAX_IDLE_NS, type RunOptions, type RunResult } from "../vm.ts";
+import { EXIT_STATUS, PAUSED, NS_PER_INSTRUCTION, MAX_IDLE_NS, type RunOptions, type RunResult } from "../vm.ts";
 import { DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE } from "../devices/debugexit.ts";
 import { DebugCon, DEBUGCON_PORT } from "../devices/debugcon.ts";
 import type { BlockBackend, LogFn } from "../devices/index.ts";
@@ -230,6 +230,7 @@ export class ParaVm {
         this.fireTimers();
         this.stats.countExit(exit.reason);
         result = this.dispatch(exit) ?? this.stop;
+        if (!result && opts.pauseWhen?.()) result = PAUSED;
       }
     } catch (e) {
       if (!(e instanceof Error) || !/CPU abort/.test(e.message)) throw e;
