@@ -102,7 +102,7 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
       if (stopReason !== "debug-exit") err(message);
     }
     if (a.statsFile) {
-      const json = { image: a.image, mode: a.mode, memSize: a.memSize, exitStatus: status, message, ...vm.stats.toJSON(), stopReason, consolePauses: sink.pauses };
+      const json = { image: a.image, mode: a.mode, memSize: a.memSize, exitStatus: status, message, ...vm.stats.toJSON(), stopReason, consoleBytes: sink.written, consolePauses: sink.pauses };
       try {
         writeFileSync(a.statsFile, JSON.stringify(json, null, 1) + "\n");
       } catch (e) {
