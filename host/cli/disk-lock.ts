@@ -22,14 +22,14 @@ interface Addon {
 
 export class DiskLockError extends Error {}
 
-let addon: Addon | null | undefined;
+const loaded = new Map<string, Addon | null>();
 let addonProblem = "";
 
-/** The addon, or null with the reason in lockUnavailableReason(). */
+/** The addon under packageRoot, or null with the reason in lockUnavailableReason(). */
 export function loadLockAddon(packageRoot: string): Addon | null {
-  if (addon !== undefined) return addon;
   const file = join(packageRoot, "build/native/disklock.node");
-  addon = null;
+  if (loaded.has(file)) return loaded.get(file)!;
+  let addon: Addon | null = null;
   if (!existsSync(file)) addonProblem = `${file} was not built (npm run build:disklock)`;
   else {
     try {
@@ -38,6 +38,7 @@ export function loadLockAddon(packageRoot: string): Addon | null {
       addonProblem = `cannot load ${file}: ${(e as Error).message.split("\n")[0]}`;
     }
   }
+  loaded.set(file, addon);
   return addon;
 }
 
