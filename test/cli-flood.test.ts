@@ -132,3 +132,22 @@ describe.skipIf(!HAVE_CPU)("signals: one line, the console flushed, the stats fi
     }, 30_000);
   }
 });
+
+describe.skipIf(!HAVE_CPU)("--timeout with a guest that polls its console", () => {
+  it("console input still arrives promptly: run slices end by wall time too", () => {
+    const echo = join(ROOT, "build/guests/echo/echo.elf");
+    const r = spawnSync(process.execPath, [CLI, "run", echo, "--timeout", "3s"], { input: "hello\nquit\n", encoding: "utf8", timeout: 30_000 });
+    expect(r.stdout).toBe("echo> hello\n");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(1);
+  });
+
+  it("a guest spinning without exits is stopped by --timeout within a slice", () => {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [CLI, "run", files.partialIo, "--timeout", "1500ms"], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stdout).toBe("partial");
+    expect(r.stderr).toMatch(/^wasmvisor: stopped by --timeout 1.5s after \d+ instructions\n$/);
+    expect(r.status).toBe(14);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});

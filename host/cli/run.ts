@@ -28,8 +28,10 @@ export interface CliIo {
   exitNow?(status: number): void;
 }
 
-/** Instructions per run slice: the host looks at the clock, signals and console input between slices. */
+/** A run slice ends after this many instructions or SLICE_MS of wall-clock time (checked at every exit), whichever
+ * comes first; between slices the event loop delivers signals, console input and stdout's 'drain'. */
 export const RUN_SLICE = 5_000_000;
+export const SLICE_MS = 50;
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 type AnyVm = Vm | FullVm | ParaVm;
@@ -155,7 +157,8 @@ async function runSliced(vm: AnyVm, a: RunArgs, io: CliIo, sink: ConsoleSink): P
   let signal: string | null = null;
   let timedOut = false;
   const stopping = () => signal !== null || timedOut || performance.now() >= deadline;
-  const pauseWhen = () => sink.full || stopping();
+  let sliceEnd = 0;
+  const pauseWhen = () => sink.full || performance.now() >= Math.min(sliceEnd, deadline) || signal !== null || timedOut;
   const onSignal = (name: string) => {
     if (signal !== null) { stopNow = true; sink.wake(); io.exitNow?.(EXIT_STATUS.INTERRUPTED); return; }
     signal = name;
@@ -179,6 +182,7 @@ async function runSliced(vm: AnyVm, a: RunArgs, io: CliIo, sink: ConsoleSink): P
       if (timedOut || performance.now() >= deadline) return { reason: "timeout", status: EXIT_STATUS.TIMEOUT, message: `stopped by --timeout ${formatDuration(a.timeoutMs!)} ${ran()}` };
       if (sink.full) { await sink.waitRoom(stopping); continue; }
       const before = machine.instructions;
+      sliceEnd = performance.now() + SLICE_MS;
       const r = vm.run({ maxInstructions: Math.min(left, RUN_SLICE), pauseWhen });
       left -= machine.instructions - before;
       if (r.stopReason === "max-instructions" && left <= 0) return { ...r, message: `stopped after ${a.maxInstructions} instructions (--max-instructions)` };
