@@ -64,18 +64,18 @@ describe.skipIf(!HAVE_CPU)("console flood with a reader that stops reading", () 
   for (const [mode, elf] of modes) {
     it(`${mode}: memory stays bounded, the guest is paused, nothing is lost, --timeout stops it (status 14)`, async () => {
       const stats = join(tmp, `flood-${mode}.json`);
-      const c = spawn(process.execPath, [CLI, "run", files[elf as keyof typeof files], "--mode", mode, "--timeout", "4s", "--stats-file", stats], { stdio: ["ignore", "pipe", "pipe"] });
+      const c = spawn(process.execPath, [CLI, "run", files[elf as keyof typeof files], "--mode", mode, "--timeout", "5s", "--stats-file", stats], { stdio: ["ignore", "pipe", "pipe"] });
       let err = "", got = 0, bad = false, maxRss = 0;
       c.stderr.on("data", (d) => { err += d; });
       c.stdout.pause(); // the reader stops reading: the pipe fills, then wasmvisor must hold the guest
       const sample = setInterval(() => { maxRss = Math.max(maxRss, rssKiB(c.pid!)); }, 50);
       const exited = new Promise<number | null>((res) => c.on("close", (code) => res(code))); // exited, stdout read
-      await sleep(2500);
+      await sleep(3000);
       c.stdout.on("data", (d: Buffer) => { got += d.length; if (!bad && d.some((b) => b !== 0x78 && b !== 0x0a)) bad = true; });
       c.stdout.resume();
       const status = await exited;
       clearInterval(sample);
-      expect(err).toMatch(/^wasmvisor: stopped by --timeout 4s after \d+ instructions\n$/);
+      expect(err).toMatch(/^wasmvisor: stopped by --timeout 5s after \d+ instructions\n$/);
       expect(status).toBe(14);
       const s = JSON.parse(readFileSync(stats, "utf8"));
       expect(s.stopReason).toBe("timeout");

@@ -10,7 +10,7 @@
 // `>/dev/full`, EIO...) with one line. After an error the sink drops further text.
 import type { Writable } from "node:stream";
 
-export const CONSOLE_HIGH_WATER = 1 << 20;
+export const CONSOLE_HIGH_WATER = 256 << 10;
 
 export class ConsoleSink {
   /** the first write error (the run stops on it), or null */
