@@ -24,7 +24,11 @@
 //   in-run  host time between the guest's "BEGIN" and "RESULT" lines on the serial console (emulators only)
 //   cpu     user+sys CPU time of the process (/usr/bin/time, if installed)
 // Every run's RESULT line must equal the native binary's for the same REPS. The native binary is measured in the
-// same invocation (with its own, longer lengths) and the table gives each row's ratio to it.
+// same invocation (with its own, longer lengths) and the table gives each row's ratio to it. The native binary
+// is the i386 build (native-R) where this host executes i386 binaries, else the x86-64 build of the same
+// 32-bit-operand loop (native64-R, scripts/host-arch.mjs); where both run, their RESULT lines must agree. With
+// neither, the "native" row is reported missing with the reason and the rows' RESULTs are checked against
+// each other. Errors end the bench with one line ("bench: ..."), never a stack trace.
 //
 // Rows are a registry (ROWS below): later configurations (modes "full"/"para", ...) are one entry each. The rows
 // are interleaved: pair i of every row runs before pair i+1 of any row, so slow drifts in the machine's load hit
@@ -36,6 +40,15 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "no
 import { tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { peersNative, canExec } from "./host-arch.mjs";
+
+// no stack trace reaches a user: anything unexpected is one line and status 1
+for (const ev of ["uncaughtException", "unhandledRejection"]) {
+  process.on(ev, (e) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
+    process.exit(1);
+  });
+}
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "build/bench");
@@ -113,7 +126,8 @@ function pair(s, what) {
 function rowsRegistry() {
   const guest = (r) => join(OUT, `guest-${r}.elf`);
   return {
-    "native": { label: "native i386 (Linux process)", R: NATIVE_REPS, cmd: (r) => [join(OUT, `native-${r}`)], emulated: false },
+    // the path is chosen after the build (nativeRef below): native-R (i386) or native64-R (x86-64)
+    "native": { label: "native i386 (Linux process)", R: NATIVE_REPS, cmd: (r) => [nativeRef.paths[r]], emulated: false },
     "native-mode": { label: "wasmvisor --mode native", R: REPS, cmd: (r) => [process.execPath, CLI, "run", guest(r), "--mode", "native"], emulated: true },
     "native-mode-paging": {
       label: "wasmvisor --mode native, paging on (4 KiB pages)", R: REPS, emulated: true,
@@ -132,10 +146,13 @@ function rowsRegistry() {
 const lengths = [...new Set(SEL.flatMap((n) => ROWS[n].R))].sort((a, b) => a - b);
 const JOBS = SUITE_SECTIONS.length ? planJobs({ preset: PRESET, sections: SUITE_SECTIONS, workloads: WL_SEL, modes: MODES_SEL }) : [];
 const needVm = SEL.some((n) => ROWS[n].emulated) || JOBS.length > 0;
+function buildStep(what, file, args, opts) {
+  try { execFileSync(file, args, opts); } catch { die(`building ${what} failed (see the messages above)`); }
+}
 if (!has("--no-build")) {
-  if (lengths.length) execFileSync("sh", [join(ROOT, "guests/peers/build.sh"), ...lengths.map(String)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, OUT } });
-  if (SUITE_SECTIONS.includes("trap")) execFileSync("sh", [join(ROOT, "guests/bench/build.sh")], { stdio: ["ignore", "ignore", "inherit"] });
-  if (needVm) execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
+  if (lengths.length) buildStep("the peers guests", "sh", [join(ROOT, "guests/peers/build.sh"), ...lengths.map(String)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, OUT } });
+  if (SUITE_SECTIONS.includes("trap")) buildStep("the trap guests", "sh", [join(ROOT, "guests/bench/build.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+  if (needVm) buildStep("the CLI", process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
 }
 if (needVm && !existsSync(join(ROOT, "build/cpu.wasm"))) die("build/cpu.wasm is missing: run `npm run build:wasm` first");
 if (JOBS.length && !existsSync(join(ROOT, "dist/index.js"))) die("dist/index.js is missing: run `npm run build:cli` first");
@@ -143,11 +160,46 @@ if (JOBS.length && !existsSync(join(ROOT, "dist/index.js"))) die("dist/index.js 
   const missing = missingImages(JOBS);
   if (missing.length) die(`guest images missing: ${missing.join(", ")} (run \`npm run build:guests\`)`);
 }
+// ---------------------------------------------------------------- the native reference
+/** RESULT hex of one native binary, or null with the reason */
+function nativeResult(path) {
+  const p = spawnSync(path, [], { encoding: "utf8", timeout: 600_000 });
+  if (p.error) return { result: null, why: `${path}: ${p.error.message}` };
+  const m = /RESULT ([0-9a-f]{8}) REPS (\d+)/.exec(p.stdout ?? "");
+  return m && p.status === 0 ? { result: m[1], why: "" } : { result: null, why: `${path} exited ${p.status ?? p.signal} without a RESULT line` };
+}
+/** the native binary per length (one architecture for all), the expected RESULT per length, or why there is none */
+const nativeRef = { arch: null, paths: {}, why: "", checkedBoth: false };
 const expect = {};
-for (const r of lengths) {
-  const m = /RESULT ([0-9a-f]{8}) REPS (\d+)/.exec(execFileSync(join(OUT, `native-${r}`)).toString());
-  if (!m) die(`native-${r} printed no RESULT line`);
-  expect[r] = m[1];
+{
+  const first = lengths.length ? peersNative(OUT, lengths[0]) : { pick: null, why: "" };
+  const arch = first.pick?.arch ?? null;
+  const other = arch === "i386" ? "x86-64" : null;
+  for (const r of lengths) {
+    if (!arch) break;
+    const path = join(OUT, `${arch === "i386" ? "native" : "native64"}-${r}`);
+    const x = nativeResult(path);
+    if (!x.result) { nativeRef.why = x.why; break; }
+    nativeRef.paths[r] = path;
+    expect[r] = x.result;
+    // where both run, the x86-64 build must print the same RESULT as the i386 one
+    const p64 = join(OUT, `native64-${r}`);
+    if (other && existsSync(p64) && canExec(other).ok) {
+      const y = nativeResult(p64);
+      if (y.result !== x.result) die(`native64-${r} printed RESULT ${y.result ?? "(none)"}, native-${r} (i386) ${x.result}: the two references disagree`);
+      nativeRef.checkedBoth = true;
+    }
+  }
+  if (arch && !nativeRef.why) nativeRef.arch = arch;
+  else nativeRef.why ||= first.why || "no peers lengths selected";
+  if (!nativeRef.arch) {
+    for (const r of lengths) delete expect[r];
+    if (SEL.includes("native")) SEL.splice(SEL.indexOf("native"), 1);
+    if (lengths.length) process.stderr.write(`bench: no native reference: ${nativeRef.why}; the "native" row is left out and the rows' RESULT lines are checked against each other\n`);
+  } else if (nativeRef.arch === "x86-64") {
+    ROWS.native.label = "native x86-64 (Linux process, the same 32-bit-operand loop)";
+    process.stderr.write(`bench: native reference: the x86-64 build (${peersNative(OUT, lengths[0]).why || "i386 not runnable"})\n`);
+  }
 }
 
 // ---------------------------------------------------------------- one run
@@ -211,8 +263,9 @@ for (let i = 0; i < RUNS; i++) {
     const xs = {};
     for (const r of i % 2 ? [R2, R1] : [R1, R2]) {
       const x = await runOnce(row.cmd(r));
+      expect[r] ??= x.result ?? undefined; // no native reference: the first row's RESULT, checked against the others
       if (x.result !== expect[r]) {
-        die(`${name} R=${r}: RESULT ${x.result ?? "(none)"}, native says ${expect[r]} (exit ${x.code})\n${x.out.slice(-500)}${x.err.slice(-500)}`);
+        die(`${name} R=${r}: RESULT ${x.result ?? "(none)"}, ${nativeRef.arch ? "native says" : "expected"} ${expect[r]} (exit ${x.code})\n${x.out.slice(-500)}${x.err.slice(-500)}`);
       }
       if (row.emulated && x.code !== 1) die(`${name} R=${r}: exit status ${x.code}, expected 1 (isa-debug-exit 0)\n${x.err.slice(-500)}`);
       xs[r] = x;
@@ -269,12 +322,14 @@ const git = (() => {
   } catch { return null; }
 })();
 if (JSON_OUT) {
-  const text = JSON.stringify({ git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, results, pagingRatio, fullRatio, suite }, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1);
+  const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) };
+  const text = JSON.stringify({ git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native, results, pagingRatio, fullRatio, suite }, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1);
   if (JSON_OUT === "-") process.stdout.write(text + "\n");
   else writeFileSync(JSON_OUT, text + "\n");
 }
 if (JSON_OUT !== "-" && SEL.length) {
   console.log(`\nruns=${RUNS} pairs per row; ${PER_REP} instructions per rep; ${new Date().toISOString()}; node ${process.version}`);
+  console.log(nativeRef.arch ? `native reference: ${nativeRef.arch}${nativeRef.checkedBoth ? " (i386 and x86-64 builds print the same RESULT)" : ""}` : `native reference: none (${nativeRef.why})`);
   console.log("| row | R1→R2 | wall R1 med ms | wall R2 med ms | MIPS (wall diff) | pair min..max | MIPS (in-run) | MIPS (cpu) | ratio to native | other load med/max |");
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const [n, s] of Object.entries(results)) {

@@ -1,7 +1,10 @@
 // build-cli.mjs — bundles the TypeScript host with esbuild:
 //   dist/cli.js    the `wasmvisor` command (package.json "bin"), with a node shebang
-//   dist/index.js  the library (package.json "main"), re-exporting host/index.ts
-// Both find the CPU at ../build/cpu.wasm relative to dist/ (cpuModule() in host/machine.ts).
+//   dist/index.js  the library (package.json "main", exports "."), re-exporting host/index.ts
+//   dist/matchers.js  the vitest matchers (exports "./matchers", test/matchers.ts): vitest stays external and
+//                  the trap lab is imported from ./index.js, not bundled a second time
+// Both find the CPU at ../build/cpu.wasm relative to dist/ (cpuModule() in host/machine.ts), which is where
+// the published package ships it (package.json "files"). Declarations: scripts/build-types.mjs.
 import { build } from "esbuild";
 import { chmodSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -24,4 +27,14 @@ await build({
 chmodSync(join(root, "dist/cli.js"), 0o755);
 
 await build({ ...common, entryPoints: [join(root, "host/index.ts")], outfile: join(root, "dist/index.js") });
-console.log("build-cli: dist/cli.js, dist/index.js");
+await build({
+  ...common,
+  entryPoints: [join(root, "test/matchers.ts")],
+  outfile: join(root, "dist/matchers.js"),
+  external: ["vitest"],
+  plugins: [{
+    name: "host-from-index",
+    setup(b) { b.onResolve({ filter: /\/host\/[^/]+\.ts$/ }, () => ({ path: "./index.js", external: true })); },
+  }],
+});
+console.log("build-cli: dist/cli.js, dist/index.js, dist/matchers.js");

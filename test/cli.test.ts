@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseCliArgs, parseMemSize, parseCount, parseDuration, parseDiskSpec, formatSize, main, UsageError, DEFAULT_MEM } from "../host/cli.ts";
 import { loadLockAddon, lockImage } from "../host/cli/disk-lock.ts";
 import { buildElf } from "../host/elf.ts";
+import { peersNative } from "../scripts/host-arch.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
@@ -166,7 +167,10 @@ describe("dist/cli.js", () => {
   }
 
   it.skipIf(!HAVE_CPU)("runs the peers guest (REPS=1): same RESULT as the native binary, exit status 1", () => {
-    const native = execFileSync(join(PEERS, "native-1")).toString();
+    // the i386 binary, or its x86-64 build on a host that cannot execute i386 (WASMVISOR_NO_I386=1 simulates one)
+    const ref = peersNative(PEERS, 1);
+    expect(ref.pick, ref.why).not.toBeNull();
+    const native = execFileSync(ref.pick!.path).toString();
     expect(native).toMatch(/^RESULT [0-9a-f]{8} REPS 1\n$/);
     const statsFile = join(tmp, "stats.json");
     const r = cli("run", join(PEERS, "guest-1.elf"), "--stats-file", statsFile);

@@ -13,10 +13,13 @@
 //     change it;
 //   * only a pinned L2 may become the base pointer (CR3); the current one cannot be unpinned.
 // A batch (mmu_update) is all-or-nothing: on the first invalid entry the earlier ones are undone.
+// The per-frame state lives in the guest-memory policy (policy.ts), which devices consult too: a frame with a device
+// write in flight cannot become a page table (−EBUSY), and no device may write a page-table frame.
 import { E, HOLE_PDX, PAGE } from "./abi.ts";
+import { FT, MemoryPolicy } from "./policy.ts";
 
 export const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PS = 0x80;
-const NONE = 0, L1 = 1, L2 = 2;
+const NONE = FT.RAM, L1 = FT.L1, L2 = FT.L2;
 
 export interface PhysMem {
   read32(paddr: number): number;
@@ -38,10 +41,12 @@ class Reject {
 }
 
 export class PvMmu {
+  readonly policy: MemoryPolicy;
   readonly type: Uint8Array;
   readonly typeRefs: Uint32Array;
   readonly pinned: Uint8Array;
   readonly writable: Uint32Array;
+  private readonly deviceWrites: Uint32Array;
   /** the current base pointer (a pinned L2 frame), or -1 */
   cr3Frame = -1;
   readonly stats: MmuStats = { updates: 0, batches: 0, pins: 0, unpins: 0, baseptrSwitches: 0, flushes: 0, rejected: {} };
@@ -50,12 +55,12 @@ export class PvMmu {
   /**
    * @param guestFrames frames the guest owns: [0, guestFrames)
    * @param holePde the PDE value the VMM puts at index 1023 of every pinned L2
+   * @param policy the frame types shared with the devices (default: a policy of the guest's frames alone)
    */
-  constructor(readonly mem: PhysMem, readonly guestFrames: number, readonly holePde: number) {
-    this.type = new Uint8Array(guestFrames);
-    this.typeRefs = new Uint32Array(guestFrames);
-    this.pinned = new Uint8Array(guestFrames);
-    this.writable = new Uint32Array(guestFrames);
+  constructor(readonly mem: PhysMem, readonly guestFrames: number, readonly holePde: number, policy?: MemoryPolicy) {
+    this.policy = policy ?? new MemoryPolicy(guestFrames, guestFrames);
+    if (this.policy.guestFrames !== guestFrames) throw new RangeError("wasmvisor para: mmu and policy disagree on the guest's frames");
+    ({ type: this.type, typeRefs: this.typeRefs, pinned: this.pinned, writable: this.writable, deviceWrites: this.deviceWrites } = this.policy);
   }
 
   private reject(errno: number, why: string): Reject {
@@ -103,6 +108,7 @@ export class PvMmu {
     if (this.type[f] === t) { this.typeRefs[f]++; return null; }
     if (this.type[f] !== NONE) return this.reject(E.INVAL, `type conflict: frame 0x${(f * PAGE).toString(16)} is already an L${this.type[f]}`);
     if (this.writable[f]) return this.reject(E.PERM, `writable page table: frame 0x${(f * PAGE).toString(16)} still has ${this.writable[f]} writable mapping(s)`);
+    if (this.deviceWrites[f]) return this.reject(E.BUSY, `device write in flight: frame 0x${(f * PAGE).toString(16)}`);
     const base = f * PAGE;
     const n = t === L2 ? HOLE_PDX : 1024; // an L2's hole entry is the VMM's
     if (t === L2 && (this.mem.read32(base + HOLE_PDX * 4) & PTE_P) && this.mem.read32(base + HOLE_PDX * 4) !== this.holePde) {

@@ -26,6 +26,7 @@ import {
   VMM_HOLE_PT, VMM_IDT, VMM_PAGES, VMM_SHARED, VMM_SIZE, VMM_TSS,
 } from "./abi.ts";
 import { PvMmu, PTE_P, PTE_W } from "./mmu.ts";
+import { MemoryPolicy } from "./policy.ts";
 
 export interface ParaVmOptions {
   memSize?: number;
@@ -54,6 +55,8 @@ export class ParaVm {
   readonly stats = new VmStats();
   readonly para: ParaStats = { hypercalls: {}, hypercallErrors: 0, eventsDelivered: 0, timerEvents: 0 };
   readonly mmu: PvMmu;
+  /** the guest-memory policy (frame types) every device access and hypercall consults */
+  readonly policy: MemoryPolicy;
   readonly virtio: VirtioMmio[] = [];
   readonly console: VirtioConsole;
   readonly blk: VirtioBlk | null;
@@ -90,10 +93,12 @@ export class ParaVm {
     this.ptBase = this.vmmBase - this.ptFrames * PAGE;
     this.guestTop = this.ptBase;
     const holePde = (this.vmmBase + VMM_HOLE_PT) | PTE_P | PTE_W;
-    this.mmu = new PvMmu(this.machine, this.vmmBase / PAGE, holePde);
-    // ---- devices ----
+    const vf = this.vmmBase / PAGE;
+    this.policy = new MemoryPolicy(mem / PAGE, vf, [VMM_GDT, VMM_IDT, VMM_TSS].map((o) => vf + o / PAGE));
+    this.mmu = new PvMmu(this.machine, vf, holePde, this.policy);
+    // ---- devices: DMA only into the guest's frames the policy lets devices write ----
     this.bus = new Bus({ log: this.log });
-    const dma = new MachineMemory(this.machine, this.vmmBase);
+    const dma = new MachineMemory(this.machine, this.vmmBase, this.policy);
     this.console = new VirtioConsole((bytes) => { for (const b of bytes) this.consoleByte(b); });
     this.addVirtio(this.console, dma, "virtio-console");
     this.blk = opts.disk ? new VirtioBlk(opts.disk) : null;
@@ -269,7 +274,7 @@ export class ParaVm {
   // ---------------------------------------------------------------- hypercalls
   /** guest-physical [pa, pa+len) inside the guest's own RAM (never the VMM region)? */
   private guestRange(pa: number, len: number): boolean {
-    return pa >= 0 && len >= 0 && pa <= this.vmmBase && len <= this.vmmBase - pa;
+    return this.policy.hypercallReadable(pa, len);
   }
 
   private hypercall(): void {
@@ -284,7 +289,8 @@ export class ParaVm {
     m.eax = r >>> 0;
   }
 
-  private call(nr: number, b: number, c: number): number {
+  /** One hypercall from the guest kernel (public for the policy fuzz, test/fuzz/para-policy.ts). */
+  call(nr: number, b: number, c: number): number {
     const m = this.machine;
     switch (nr) {
       case HC.VERSION: return PV_ABI_VERSION;
@@ -403,7 +409,7 @@ export class ParaVm {
       const lo = m.read32(pa + 8 * i);
       let hi = m.read32(pa + 8 * i + 4);
       if (!(hi & 0x8000)) { out.push([0, 0]); continue; }
-      if (!(hi & 0x1000)) { if (((hi >>> 8) & 0xf) === 0x9 || ((hi >>> 8) & 0xf) === 0xb) { out.push(this.tssDesc()); continue; } return E.PERM; } // system descriptors: no
+      if (!(hi & 0x1000)) return E.PERM; // system descriptors (TSS, LDT, gates): no — the only one is the VMM's TSS, at TSS_INDEX
       if (((hi >>> 13) & 3) === 0) hi |= 1 << 13; // ring compression
       hi |= 0x100; // accessed
       out.push([lo, hi >>> 0]);
@@ -446,7 +452,7 @@ export class ParaVm {
 
   deviceStats(): Record<string, unknown> {
     return {
-      para: { ...this.para, mmu: this.mmu.stats },
+      para: { ...this.para, mmu: this.mmu.stats, policy: this.policy.stats },
       virtio: Object.fromEntries(this.virtio.map((d, i) => [i === SLOT_CONSOLE ? "console" : "blk", {
         ...d.stats, queues: d.queues.map((q) => q.stats), errors: Object.fromEntries(d.errors.counts),
         device: (d.device as VirtioBlk | VirtioConsole).stats,

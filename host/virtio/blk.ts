@@ -15,8 +15,13 @@
 // Guest errors never throw: a request the chain cannot even carry (no status byte, header short) completes with
 // used length 0 and is counted as "malformed"; a bad sector range, unaligned length or write to a read-only disk
 // completes with IOERR, an unknown type with UNSUPP. Chain-level violations (loops, ranges...) are the queue's.
+//
+// Memory policy (GuestMemory.checkWrites; para mode: host/para/policy.ts): every byte a request would write (data
+// and status) is checked up front. If any lies in a frame the guest may not write itself (a page table...), the
+// request moves no data at all: it completes with IOERR if the status byte itself may be written, else with used
+// length 0 — counted in stats.policyRefused either way.
 import type { BlockBackend } from "../devices/block.ts";
-import { readFromChain, writeToChain, type DescriptorChain } from "./chain.ts";
+import { readFromChain, writeSlices, writeToChain, type DescriptorChain } from "./chain.ts";
 import type { GuestMemory } from "./memory.ts";
 import type { VirtioDeviceModel } from "./mmio.ts";
 import { type Queue, QueueError } from "./queue.ts";
@@ -33,6 +38,8 @@ export const BLK_MAX_BYTES = 4 << 20;
 export interface BlkStats {
   reads: number; writes: number; flushes: number; getIds: number; unsupported: number;
   bytesRead: number; bytesWritten: number; ioErrors: number; malformed: number;
+  /** requests refused by the memory policy (they wrote a protected frame): nothing transferred */
+  policyRefused: number;
 }
 
 export class VirtioBlk implements VirtioDeviceModel {
@@ -40,7 +47,7 @@ export class VirtioBlk implements VirtioDeviceModel {
   readonly queueSizes = [BLK_QUEUE_SIZE];
   readonly configSize = 24;
   readonly features: bigint;
-  readonly stats: BlkStats = { reads: 0, writes: 0, flushes: 0, getIds: 0, unsupported: 0, bytesRead: 0, bytesWritten: 0, ioErrors: 0, malformed: 0 };
+  readonly stats: BlkStats = { reads: 0, writes: 0, flushes: 0, getIds: 0, unsupported: 0, bytesRead: 0, bytesWritten: 0, ioErrors: 0, malformed: 0, policyRefused: 0 };
   private readonly config = new Uint8Array(24);
 
   constructor(readonly backend: BlockBackend, readonly serial = "wasmvisor-virtio-blk") {
@@ -60,7 +67,8 @@ export class VirtioBlk implements VirtioDeviceModel {
       const c = queue.pop(mem);
       if (c === null) return null;
       if (c instanceof QueueError) return c;
-      queue.addUsed(mem, c.head, this.request(mem, c));
+      const e = queue.addUsed(mem, c.head, this.request(mem, c));
+      if (e) return e;
     }
   }
 
@@ -74,14 +82,25 @@ export class VirtioBlk implements VirtioDeviceModel {
     const status = (s: number): void => { writeToChain(mem, c, c.writeLen - 1, Uint8Array.of(s)); };
     const dataOut = c.readLen - 16, dataIn = c.writeLen - 1;
     const ioerr = (): number => { this.stats.ioErrors++; status(BLK_S.IOERR); return 1; };
+    // all the request will write, checked before anything moves
+    const statusSeg = writeSlices(c, c.writeLen - 1, 1);
+    const writes = type === BLK_T.IN ? writeSlices(c, 0, c.writeLen)
+      : type === BLK_T.GET_ID ? [...writeSlices(c, 0, Math.min(BLK_ID_BYTES, dataIn)), ...statusSeg] : statusSeg;
+    if (!mem.checkWrites(writes)) {
+      this.stats.policyRefused++;
+      return mem.mayWrite(statusSeg[0].addr, 1) ? ioerr() : 0;
+    }
     const rangeOk = (bytes: number) => bytes % 512 === 0 && bytes <= BLK_MAX_BYTES && Number.isSafeInteger(sector) &&
       sector >= 0 && sector + bytes / 512 <= this.backend.sectorCount;
     switch (type) {
       case BLK_T.IN: {
         if (dataOut !== 0 || !rangeOk(dataIn) || dataIn === 0) return ioerr();
         const buf = new Uint8Array(dataIn);
-        try { this.backend.read(sector, buf); } catch { return ioerr(); }
-        writeToChain(mem, c, 0, buf);
+        mem.claim(writes); // the frames have a device write in flight: none may become a page table meanwhile
+        try {
+          try { this.backend.read(sector, buf); } catch { return ioerr(); }
+          writeToChain(mem, c, 0, buf);
+        } finally { mem.release(writes); }
         status(BLK_S.OK);
         this.stats.reads++;
         this.stats.bytesRead += dataIn;

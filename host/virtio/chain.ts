@@ -123,6 +123,24 @@ export function readFromChain(mem: GuestMemory, chain: DescriptorChain, offset: 
   return out;
 }
 
+/**
+ * The guest-physical slices that writeToChain(mem, chain, offset, <len bytes>) would write: what a device checks
+ * against the memory policy (GuestMemory.checkWrites) before it writes anything.
+ */
+export function writeSlices(chain: DescriptorChain, offset: number, len: number): Segment[] {
+  const out: Segment[] = [];
+  let pos = 0, skip = offset;
+  for (const s of chain.writable) {
+    if (pos >= len) break;
+    if (skip >= s.len) { skip -= s.len; continue; }
+    const n = Math.min(s.len - skip, len - pos);
+    out.push({ addr: s.addr + skip, len: n });
+    pos += n;
+    skip = 0;
+  }
+  return out;
+}
+
 /** Scatter data into the chain's writable buffers starting at byte `offset`; returns the bytes written. */
 export function writeToChain(mem: GuestMemory, chain: DescriptorChain, offset: number, data: Uint8Array): number {
   let pos = 0, skip = offset;

@@ -7,8 +7,9 @@
 //
 // transmitq chains are device-readable bytes, printed in order; the used length is 0 (nothing written back).
 // receiveq chains are device-writable buffers filled from the input queue (stdin) when the driver kicks queue 0 or
-// when input arrives; one interrupt per batch.
-import { readFromChain, writeToChain } from "./chain.ts";
+// when input arrives; one interrupt per batch. A receive buffer the memory policy refuses (a page-table frame, in
+// para mode) is returned with length 0 and counted (rxPolicyRefused); the input stays queued.
+import { readFromChain, writeSlices, writeToChain } from "./chain.ts";
 import type { GuestMemory } from "./memory.ts";
 import type { VirtioDeviceModel } from "./mmio.ts";
 import { type Queue, QueueError } from "./queue.ts";
@@ -22,7 +23,7 @@ export class VirtioConsole implements VirtioDeviceModel {
   readonly queueSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
   readonly configSize = 12;
   readonly features = (1n << BigInt(CONSOLE_F.SIZE)) | (1n << BigInt(CONSOLE_F.EMERG_WRITE));
-  readonly stats = { txChains: 0, txBytes: 0, rxBytes: 0, emergBytes: 0 };
+  readonly stats = { txChains: 0, txBytes: 0, rxBytes: 0, emergBytes: 0, rxPolicyRefused: 0 };
   private input: number[] = [];
   private readonly config = new Uint8Array(12);
 
@@ -55,13 +56,18 @@ export class VirtioConsole implements VirtioDeviceModel {
         this.stats.txChains++;
         this.stats.txBytes += bytes.length;
         if (bytes.length) this.onOutput(bytes);
-        queue.addUsed(mem, c.head, 0);
+        const e = queue.addUsed(mem, c.head, 0);
+        if (e) return e;
       } else {
         const chunk = Uint8Array.from(this.input.slice(0, c.writeLen));
-        const n = writeToChain(mem, c, 0, chunk);
+        // the memory policy first (para mode): a buffer in a frame the guest may not write gets nothing
+        let n = 0;
+        if (mem.checkWrites(writeSlices(c, 0, chunk.length))) n = writeToChain(mem, c, 0, chunk);
+        else this.stats.rxPolicyRefused++;
         this.input.splice(0, n);
         this.stats.rxBytes += n;
-        queue.addUsed(mem, c.head, n);
+        const e = queue.addUsed(mem, c.head, n);
+        if (e) return e;
       }
     }
   }

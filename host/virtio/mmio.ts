@@ -82,12 +82,14 @@ export interface MmioStats {
   interrupts: number;
   needsReset: number;
   configAccesses: number;
+  /** exceptions thrown by the device model, caught here (a host bug: always 0 unless something is wrong) */
+  deviceErrors: number;
 }
 
 export class VirtioMmio implements IoDevice {
   readonly queues: Queue[];
   readonly errors: GuestErrors;
-  readonly stats: MmioStats = { notifies: 0, interrupts: 0, needsReset: 0, configAccesses: 0 };
+  readonly stats: MmioStats = { notifies: 0, interrupts: 0, needsReset: 0, configAccesses: 0, deviceErrors: 0 };
   status = 0;
   interruptStatus = 0;
   configGeneration = 0;
@@ -240,6 +242,7 @@ export class VirtioMmio implements IoDevice {
       err = this.device.process(qi, q, this.mem);
     } catch (e) {
       // a device-model bug must not take the VMM down; the guest sees a broken device
+      this.stats.deviceErrors++;
       err = new QueueError("config", `device error: ${(e as Error).message}`);
       q.broken = true;
     }

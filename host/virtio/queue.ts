@@ -15,6 +15,9 @@
 // every chain is walked by parseChain with a ttl; any violation is counted in `errors` and reported to the
 // device, which marks itself DEVICE_NEEDS_RESET (virtio-mmio.ts) and stops using the queue until reset. Nothing
 // a driver writes can make the host throw or touch memory outside the window.
+// The memory policy (GuestMemory.mayWrite; para mode: host/para/policy.ts) is asked before every store the queue
+// makes (used ring entries, used.idx, avail_event), not only at setup: the guest may turn a ring frame into a page
+// table after the queue became ready. A refused store is error "policy": nothing is written, the queue stops.
 //
 // Notification suppression: without EVENT_IDX, the device interrupts unless avail.flags has NO_INTERRUPT, and
 // the driver kicks unless used.flags has NO_NOTIFY (we never set it: a kick costs us nothing once we are in the
@@ -36,7 +39,7 @@ export function needEvent(eventIdx: number, newIdx: number, oldIdx: number): boo
   return ((newIdx - eventIdx - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
 }
 
-export type QueueErrorCode = ChainErrorCode | "config" | "avail-idx";
+export type QueueErrorCode = ChainErrorCode | "config" | "avail-idx" | "policy";
 
 export interface QueueStats {
   chains: number;
@@ -71,7 +74,7 @@ export class Queue {
   /** a driver error stopped this queue: nothing more is taken from it until reset */
   broken = false;
   readonly stats: QueueStats = { chains: 0, used: 0, notificationsSuppressed: 0, interruptsSignalled: 0,
-    errors: { index: 0, loop: 0, range: 0, length: 0, indirect: 0, order: 0, config: 0, "avail-idx": 0 } };
+    errors: { index: 0, loop: 0, range: 0, length: 0, indirect: 0, order: 0, config: 0, "avail-idx": 0, policy: 0 } };
 
   constructor(readonly maxSize: number) {
     if (!(maxSize >= 1 && maxSize <= MAX_QUEUE_SIZE && (maxSize & (maxSize - 1)) === 0)) throw new RangeError(`wasmvisor virtio: bad max queue size ${maxSize}`);
@@ -99,6 +102,7 @@ export class Queue {
     if (!inRange(mem, this.descTable, descTableSize(s))) return new QueueError("config", "descriptor table outside guest memory");
     if (!inRange(mem, this.availRing, availRingSize(s))) return new QueueError("config", "available ring outside guest memory");
     if (!inRange(mem, this.usedRing, usedRingSize(s))) return new QueueError("config", "used ring outside guest memory");
+    if (!mem.mayWrite(this.usedRing, usedRingSize(s))) return new QueueError("policy", "used ring in a frame devices may not write (a page table?)");
     return null;
   }
 
@@ -129,21 +133,30 @@ export class Queue {
     if (n === 0) return null;
     const head = mem.read16(this.availRing + 4 + 2 * (this.nextAvail % this.size));
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx) mem.write16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
+    if (this.eventIdx) {
+      const at = this.usedRing + 4 + 8 * this.size;
+      if (!mem.mayWrite(at, 2)) return this.fail(new QueueError("policy", "avail_event in a frame devices may not write"));
+      mem.write16(at, this.nextAvail);
+    }
     const c = parseChain(mem, this.descTable, this.size, head, this.indirect);
     if (c instanceof ChainError) return this.fail(c);
     this.stats.chains++;
     return c;
   }
 
-  /** Returns a chain to the driver: used ring entry {id: head, len: bytes written}, then used.idx (in that order). */
-  addUsed(mem: GuestMemory, head: number, len: number): void {
+  /**
+   * Returns a chain to the driver: used ring entry {id: head, len: bytes written}, then used.idx (in that order).
+   * A QueueError (the queue is now broken) if the policy refuses the stores.
+   */
+  addUsed(mem: GuestMemory, head: number, len: number): QueueError | null {
     const slot = this.usedRing + 4 + 8 * (this.nextUsed % this.size);
+    if (!mem.mayWrite(slot, 8) || !mem.mayWrite(this.usedRing + 2, 2)) return this.fail(new QueueError("policy", "used ring in a frame devices may not write (a page table?)"));
     mem.write32(slot, head);
     mem.write32(slot + 4, len);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
     mem.write16(this.usedRing + 2, this.nextUsed); // publishes the entry (stores are ordered on the host)
     this.stats.used++;
+    return null;
   }
 
   /** After a batch of addUsed: should the driver get an interrupt? (§2.7.7.2 / §2.7.10) */

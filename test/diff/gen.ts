@@ -140,6 +140,12 @@ export interface Case {
   undefRegs: number;
   /** INT n (n not 3/4): the real CPU under Linux raises #GP((n<<3)|2); ours exits with softint n */
   intN?: number;
+  /**
+   * Index in `code` of a ModRM byte with mod=00 rm=101 (a bare disp32 address): the one 32-bit addressing
+   * form that means something else (RIP-relative) in 64-bit mode; the x86-64 oracle rewrites it
+   * (test/diff/oracle64.ts). Not stored in the corpus.
+   */
+  disp32At?: number;
 }
 
 export interface FormSpec {
@@ -177,6 +183,7 @@ export class Ctx {
   codeOff: number;
   desc = "";
   intN: number | undefined;
+  disp32At: number | undefined;
   seed: number;
   /** the segment-override prefix chosen for the memory operand (text) */
   segText = "";
@@ -354,6 +361,7 @@ export class Ctx {
 
   modrm(regField: number, op: Operand) {
     if (!op.mem) { this.emit(0xc0 | ((regField & 7) << 3) | op.r); return; }
+    if (op.mod === 0 && op.rm === 5) this.disp32At = this.bytes.length;
     this.emit((op.mod << 6) | ((regField & 7) << 3) | op.rm);
     if (op.sib !== null) this.emit(op.sib);
     this.emit(...op.disp);
@@ -384,6 +392,7 @@ export class Ctx {
       form, desc: this.desc, regs: this.regs.map((x) => x >>> 0), eflags: this.eflags >>> 0, seed: this.seed >>> 0,
       codeOff: this.codeOff, code: this.bytes, patches: this.patches, undef: this.undef, undefRegs: this.undefRegs,
       ...(this.intN !== undefined ? { intN: this.intN } : {}),
+      ...(this.disp32At !== undefined ? { disp32At: this.disp32At } : {}),
     };
   }
 }

@@ -6,6 +6,8 @@ import { gzipSync, gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import type { Case } from "./gen.ts";
+import { toCase64, fromResult64, type Case64 } from "./oracle64.ts";
+import { canExec } from "../../scripts/host-arch.mjs";
 
 function findRoot(): string {
   // the repository root: up from this file (test/diff/, or build/ when bundled by scripts/diff.mjs), else the cwd
@@ -15,6 +17,9 @@ function findRoot(): string {
 }
 export const ROOT = findRoot();
 export const ORACLE_BIN = join(ROOT, "build/oracle/oracle");
+/** the x86-64 build, for hosts that cannot execute i386 binaries (test/diff/oracle64.ts) */
+export const ORACLE64_BIN = join(ROOT, "build/oracle/oracle64");
+export type OracleArch = "i386" | "x86-64";
 export const CORPUS_FILE = join(ROOT, "fixtures/cpu-cases/corpus.bin.gz");
 
 export const IN_HDR = 48;
@@ -78,19 +83,62 @@ export function decodeResult(b: Buffer, o = 0): { r: OracleResult; next: number 
   };
 }
 
-export function oracleAvailable(): { ok: boolean; why: string } {
-  if (process.platform !== "linux" || (process.arch !== "x64" && process.arch !== "ia32")) return { ok: false, why: `host is ${process.platform}/${process.arch}, not x86 Linux` };
-  if (!existsSync(ORACLE_BIN)) return { ok: false, why: `${ORACLE_BIN} not built (npm run build:oracle; needs gcc -m32 and a kernel that runs 32-bit code)` };
-  return { ok: true, why: "" };
+/**
+ * Which oracle runs here: the i386 one where the host executes i386 binaries, else the x86-64 one (a subset of
+ * the forms, test/diff/oracle64.ts). `arch` forces one (e.g. to compare them).
+ */
+export function oracleAvailable(arch?: OracleArch): { ok: boolean; why: string; arch: OracleArch } {
+  const want: OracleArch[] = arch ? [arch] : ["i386", "x86-64"];
+  const why: string[] = [];
+  for (const a of want) {
+    const bin = a === "i386" ? ORACLE_BIN : ORACLE64_BIN;
+    const ex = canExec(a);
+    if (!ex.ok) { why.push(`${a}: ${ex.why}`); continue; }
+    if (!existsSync(bin)) { why.push(`${a}: ${bin} not built (npm run build:oracle; needs gcc ${a === "i386" ? "-m32" : "-m64"})`); continue; }
+    return { ok: true, why: "", arch: a };
+  }
+  return { ok: false, why: why.join("; "), arch: want[0] };
 }
 
-/** Runs the cases on the real CPU (one oracle process, in chunks). */
-export function runOracle(cases: Case[], chunk = 100_000): OracleResult[] {
+/** The outcome of a run through an oracle: the cases it ran (in order) with their results, and what it skipped. */
+export interface OracleRun {
+  arch: OracleArch;
+  cases: Case[];
+  results: OracleResult[];
+  /** skipped cases by reason (x86-64 only: forms and cases that do not execute identically in 64-bit mode) */
+  skipped: Map<string, number>;
+  skippedTotal: number;
+}
+
+/** Runs the cases on whichever oracle runs here (or `arch`); the x86-64 one skips what it cannot run. */
+export function runOracleAny(cases: Case[], arch?: OracleArch): OracleRun {
+  const av = oracleAvailable(arch);
+  if (!av.ok) throw new Error(`no oracle runs here: ${av.why}`);
+  if (av.arch === "i386") return { arch: "i386", cases, results: runOracle(cases), skipped: new Map(), skippedTotal: 0 };
+  const skipped = new Map<string, number>();
+  const ran: Case[] = [], k64: Case64[] = [];
+  for (const c of cases) {
+    const k = toCase64(c);
+    if ("skip" in k) { skipped.set(k.skip, (skipped.get(k.skip) ?? 0) + 1); continue; }
+    ran.push(c); k64.push(k);
+  }
+  const raw = runOracle(k64.map((k) => k.c), 100_000, ORACLE64_BIN);
+  return { arch: "x86-64", cases: ran, results: raw.map((r, i) => fromResult64(k64[i], r)), skipped, skippedTotal: cases.length - ran.length };
+}
+
+/** The skip census of an x86-64 run, one line per reason (most frequent first). */
+export function skipReport(run: OracleRun): string {
+  if (!run.skippedTotal) return "";
+  return [...run.skipped].sort((a, b) => b[1] - a[1]).map(([why, n]) => `  ${String(n).padStart(6)}  ${why}`).join("\n");
+}
+
+/** Runs the cases on one oracle binary (one process per chunk). */
+export function runOracle(cases: Case[], chunk = 100_000, bin = ORACLE_BIN): OracleResult[] {
   const out: OracleResult[] = [];
   for (let s = 0; s < cases.length; s += chunk) {
     const part = cases.slice(s, s + chunk);
     const input = Buffer.concat(part.map(encodeCase));
-    const p = spawnSync(ORACLE_BIN, { input, maxBuffer: 1 << 30 });
+    const p = spawnSync(bin, { input, maxBuffer: 1 << 30 });
     if (p.status !== 0) throw new Error(`oracle failed (status ${p.status} ${p.signal ?? ""}): ${p.error ?? p.stderr}`);
     let o = 0;
     const buf = p.stdout as Buffer;

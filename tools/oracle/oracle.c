@@ -1,9 +1,13 @@
-/* oracle.c — runs x86 test cases natively (32-bit user mode) and records the resulting state.
- * Freestanding: no libc, raw int $0x80 syscalls (see entry.S). Format: tools/oracle/README.md. */
+/* oracle.c — runs x86 test cases natively (user mode) and records the resulting state.
+ * Freestanding: no libc, raw syscalls (see entry.S / entry64.S). Format: tools/oracle/README.md.
+ * Built twice: -m32 (build/oracle/oracle, the cases run in 32-bit mode) and -m64 (build/oracle/oracle64, for
+ * hosts that cannot execute i386 binaries: the cases run in 64-bit mode with 32-bit operands; which cases
+ * execute identically there is decided by test/diff/oracle64.ts, which rewrites/skips them). */
 typedef unsigned int u32;
 typedef int i32;
 typedef unsigned short u16;
 typedef unsigned char u8;
+typedef unsigned long uw;    /* a machine word: 4 bytes under -m32, 8 under -m64 */
 
 #define CODE_BASE 0x00200000u
 #define CODE_SIZE 0x2000u
@@ -15,6 +19,16 @@ typedef unsigned char u8;
 #define VEC_NONE 0xff
 #define VEC_TIMEOUT 0xfe
 
+#ifdef __x86_64__
+#define NR_read 0
+#define NR_write 1
+#define NR_munmap 11
+#define NR_setitimer 38
+#define NR_rt_sigaction 13
+#define NR_sigaltstack 131
+#define NR_mmap2 9            /* mmap: same arguments, byte offset (always 0 here) */
+#define NR_exit_group 231
+#else
 #define NR_read 3
 #define NR_write 4
 #define NR_munmap 91
@@ -23,6 +37,7 @@ typedef unsigned char u8;
 #define NR_sigaltstack 186
 #define NR_mmap2 192
 #define NR_exit_group 252
+#endif
 
 #define SIGILL 4
 #define SIGTRAP 5
@@ -34,7 +49,7 @@ typedef unsigned char u8;
 #define SA_ONSTACK 0x08000000
 #define SA_RESTORER 0x04000000
 
-int sys6(int nr, int a, int b, int c, int d, int e, int f);
+long sys6(long nr, long a, long b, long c, long d, long e, long f);
 void run_case(void);
 void resume_point(void);
 void sig_restorer(void);
@@ -42,8 +57,8 @@ void sig_restorer(void);
 /* shared with entry.S */
 u32 in_regs[8];
 u32 in_eflags;
-u32 saved_esp;
-u32 entry_addr;
+uw saved_esp;
+uw entry_addr;
 
 static volatile u32 in_case;     /* 1 while guest code runs */
 static volatile u32 case_serial; /* bumps per case (watchdog) */
@@ -57,31 +72,37 @@ static u32 host_seg[6];       /* the process's own selectors, restored after eac
 static u8 ref[SCRATCH_SIZE];
 static u8 altstack[65536] __attribute__((aligned(16)));
 
-void *memcpy(void *d, const void *s, unsigned n) { u8 *a = d; const u8 *b = s; while (n--) *a++ = *b++; return d; }
-void *memset(void *d, int c, unsigned n) { u8 *a = d; while (n--) *a++ = (u8)c; return d; }
+void *memcpy(void *d, const void *s, uw n) { u8 *a = d; const u8 *b = s; while (n--) *a++ = *b++; return d; }
+void *memset(void *d, int c, uw n) { u8 *a = d; while (n--) *a++ = (u8)c; return d; }
 
 static void wr(int fd, const void *p, u32 n) {
   const u8 *b = p;
-  while (n) { int k = sys6(NR_write, fd, (int)b, (int)n, 0, 0, 0); if (k <= 0) sys6(NR_exit_group, 3, 0, 0, 0, 0, 0); b += k; n -= (u32)k; }
+  while (n) { long k = sys6(NR_write, fd, (long)b, (long)n, 0, 0, 0); if (k <= 0) sys6(NR_exit_group, 3, 0, 0, 0, 0, 0); b += k; n -= (u32)k; }
 }
 static u32 slen(const char *s) { u32 n = 0; while (s[n]) n++; return n; }
 static void die(const char *m) { wr(2, "oracle: ", 8); wr(2, m, slen(m)); wr(2, "\n", 1); sys6(NR_exit_group, 2, 0, 0, 0, 0, 0); }
 
 static void *map(u32 addr, u32 len, int prot, int fixed) {
   int flags = 0x22 | (fixed ? 0x100000 /* MAP_FIXED_NOREPLACE */ : 0);
-  int r = sys6(NR_mmap2, (int)addr, (int)len, prot, flags, -1, 0);
-  if ((u32)r >= 0xfffff000u) return 0;
-  if (fixed && (u32)r != addr) return 0;
+  long r = sys6(NR_mmap2, (long)addr, (long)len, prot, flags, -1, 0);
+  if ((uw)r >= (uw)-4096) return 0;
+  if (fixed && (uw)r != addr) return 0;
   return (void *)r;
 }
 
+#ifdef __x86_64__
+/* x86-64 ucontext: uc_flags, uc_link, uc_stack{sp,flags,size} (5 words), then struct sigcontext (words) */
+enum { SC_R8, SC_R9, SC_R10, SC_R11, SC_R12, SC_R13, SC_R14, SC_R15, SC_EDI, SC_ESI, SC_EBP, SC_EBX, SC_EDX, SC_EAX,
+       SC_ECX, SC_ESP, SC_EIP, SC_EFLAGS, SC_CSGSFS, SC_ERR, SC_TRAPNO, SC_OLDMASK, SC_CR2 };
+#else
 /* i386 ucontext: uc_flags, uc_link, uc_stack{sp,flags,size}, then struct sigcontext */
 enum { SC_GS, SC_FS, SC_ES, SC_DS, SC_EDI, SC_ESI, SC_EBP, SC_ESP, SC_EBX, SC_EDX, SC_ECX, SC_EAX,
        SC_TRAPNO, SC_ERR, SC_EIP, SC_CS, SC_EFLAGS, SC_ESP_AT_SIGNAL, SC_SS, SC_FPSTATE, SC_OLDMASK, SC_CR2 };
+#endif
 
 static void handler(int sig, void *info, void *ucv) {
   (void)info;
-  u32 *sc = (u32 *)ucv + 5;
+  uw *sc = (uw *)ucv + 5;
   if (!in_case) {
     if (sig == SIGALRM) return;
     die("fault outside a test case (oracle bug)");
@@ -92,27 +113,35 @@ static void handler(int sig, void *info, void *ucv) {
   } else {
     r_signo = (u32)sig; r_trapno = sc[SC_TRAPNO];
   }
-  r_regs[0] = sc[SC_EAX]; r_regs[1] = sc[SC_ECX]; r_regs[2] = sc[SC_EDX]; r_regs[3] = sc[SC_EBX];
-  r_regs[4] = sc[SC_ESP]; r_regs[5] = sc[SC_EBP]; r_regs[6] = sc[SC_ESI]; r_regs[7] = sc[SC_EDI];
-  r_eip = sc[SC_EIP]; r_eflags = sc[SC_EFLAGS]; r_err = sc[SC_ERR]; r_cr2 = sc[SC_CR2];
+  /* the low 32 bits: the cases use 32-bit (and narrower) operands only */
+  r_regs[0] = (u32)sc[SC_EAX]; r_regs[1] = (u32)sc[SC_ECX]; r_regs[2] = (u32)sc[SC_EDX]; r_regs[3] = (u32)sc[SC_EBX];
+  r_regs[4] = (u32)sc[SC_ESP]; r_regs[5] = (u32)sc[SC_EBP]; r_regs[6] = (u32)sc[SC_ESI]; r_regs[7] = (u32)sc[SC_EDI];
+  r_eip = (u32)sc[SC_EIP]; r_eflags = (u32)sc[SC_EFLAGS]; r_err = (u32)sc[SC_ERR]; r_cr2 = (u32)sc[SC_CR2];
+#ifdef __x86_64__
+  /* cs, gs, fs, ss packed in one word; ES/DS are not in a 64-bit sigcontext (the cases that load or read
+   * segment registers are not run by the 64-bit oracle, see test/diff/oracle64.ts) */
+  r_seg[0] = host_seg[0]; r_seg[1] = sc[SC_CSGSFS] & 0xffff; r_seg[2] = (sc[SC_CSGSFS] >> 48) & 0xffff;
+  r_seg[3] = host_seg[3]; r_seg[4] = (sc[SC_CSGSFS] >> 32) & 0xffff; r_seg[5] = (sc[SC_CSGSFS] >> 16) & 0xffff;
+#else
   r_seg[0] = sc[SC_ES] & 0xffff; r_seg[1] = sc[SC_CS] & 0xffff; r_seg[2] = sc[SC_SS] & 0xffff;
   r_seg[3] = sc[SC_DS] & 0xffff; r_seg[4] = sc[SC_FS] & 0xffff; r_seg[5] = sc[SC_GS] & 0xffff;
   /* the case may have loaded data segment registers (mov sreg / pop sreg): give the host its own back */
   sc[SC_ES] = host_seg[0]; sc[SC_SS] = host_seg[2]; sc[SC_DS] = host_seg[3]; sc[SC_FS] = host_seg[4]; sc[SC_GS] = host_seg[5];
+#endif
   r_done = 1;
   in_case = 0;
-  sc[SC_EIP] = (u32)resume_point;
+  sc[SC_EIP] = (uw)resume_point;
   sc[SC_ESP] = saved_esp;
   sc[SC_EFLAGS] = 0x202;
 }
 
-struct ksigaction { void *h; u32 flags; void *restorer; u32 mask[2]; };
+struct ksigaction { void *h; uw flags; void *restorer; u32 mask[2]; };
 
 static void install(int sig) {
   struct ksigaction sa;
   sa.h = (void *)handler; sa.flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER; sa.restorer = (void *)sig_restorer;
   sa.mask[0] = 0; sa.mask[1] = 0;
-  if (sys6(NR_rt_sigaction, sig, (int)&sa, 0, 8, 0, 0) != 0) die("rt_sigaction failed");
+  if (sys6(NR_rt_sigaction, sig, (long)&sa, 0, 8, 0, 0) != 0) die("rt_sigaction failed");
 }
 
 static inline u32 ld32(const u8 *p) { return p[0] | (p[1] << 8) | (p[2] << 16) | ((u32)p[3] << 24); }
@@ -135,7 +164,7 @@ static u8 *grow(u8 *old, u32 used, u32 *cap, u32 need) {
   while (nc < need) nc *= 2;
   u8 *n = map(0, nc, 3, 0);
   if (!n) die("out of memory");
-  if (old) { memcpy(n, old, used); sys6(NR_munmap, (int)old, (int)*cap, 0, 0, 0, 0); }
+  if (old) { memcpy(n, old, used); sys6(NR_munmap, (long)old, (long)*cap, 0, 0, 0, 0); }
   *cap = nc;
   return n;
 }
@@ -155,15 +184,15 @@ int oracle_main(void) {
     __asm__ volatile("mov %%gs, %0" : "=r"(v)); host_seg[5] = v & 0xffff;
   }
 
-  u32 ss[3] = { (u32)altstack, 0, sizeof altstack };
-  if (sys6(NR_sigaltstack, (int)ss, 0, 0, 0, 0, 0) != 0) die("sigaltstack failed");
+  struct { void *sp; int flags; uw size; } ss = { altstack, 0, sizeof altstack };
+  if (sys6(NR_sigaltstack, (long)&ss, 0, 0, 0, 0, 0) != 0) die("sigaltstack failed");
   install(SIGTRAP); install(SIGSEGV); install(SIGILL); install(SIGFPE); install(SIGBUS); install(SIGALRM);
-  u32 itv[4] = { 0, 200000, 0, 200000 }; /* 200 ms watchdog: a case alive across two ticks is a hang */
-  sys6(NR_setitimer, 0, (int)itv, 0, 0, 0, 0);
+  long itv[4] = { 0, 200000, 0, 200000 }; /* 200 ms watchdog: a case alive across two ticks is a hang */
+  sys6(NR_setitimer, 0, (long)itv, 0, 0, 0, 0);
 
   for (;;) {
     inbuf = grow(inbuf, inlen, &incap, inlen + 65536);
-    int k = sys6(NR_read, 0, (int)(inbuf + inlen), (int)(incap - inlen), 0, 0, 0);
+    long k = sys6(NR_read, 0, (long)(inbuf + inlen), (long)(incap - inlen), 0, 0, 0);
     if (k < 0) die("read failed");
     if (k == 0) break;
     inlen += (u32)k;
