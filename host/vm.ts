@@ -12,7 +12,7 @@ import { checkMode, createMode, type ModeOptions } from "./modes.ts";
 import type { VmStats } from "./stats.ts";
 
 export {
-  EXIT_STATUS, VIRTUAL_IPS, NS_PER_INSTRUCTION, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, VmConfigError,
+  EXIT_STATUS, PAUSED, VIRTUAL_IPS, NS_PER_INSTRUCTION, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, VmConfigError,
   type StopReason, type RunOptions, type RunResult,
 } from "./core/status.ts";
 export {

@@ -22,7 +22,7 @@ async function run(...argv: string[]) {
 describe("CLI: --disk2, --platform, --rtc", () => {
   it("parses them", () => {
     expect(parseCliArgs(["run", "k.elf", "--disk2", "fs.img", "--platform", "pc", "--rtc", "2024-05-01T12:00:00Z"]))
-      .toMatchObject({ disk2: "fs.img", platform: "pc", rtcStart: Date.UTC(2024, 4, 1, 12) / 1000 });
+      .toMatchObject({ disk2: { path: "fs.img" }, platform: "pc", rtcStart: Date.UTC(2024, 4, 1, 12) / 1000 });
     expect(parseRtc("86400")).toBe(86400);
     expect(Math.abs(parseRtc("now") - Date.now() / 1000)).toBeLessThan(5);
     expect(() => parseCliArgs(["run", "k.elf", "--platform", "smp"])).toThrow(UsageError);

@@ -2,9 +2,9 @@
 // process continues the guest exactly: the two stdouts together are the uninterrupted run's, with the same exit
 // status, instruction count and disk contents, in every mode; a disk file changed since the snapshot and a broken
 // snapshot file are refused with one line (status 4), never a stack trace.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist/cli.js");
 const TMP = mkdtempSync(join(tmpdir(), "wv-snap-"));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 beforeAll(() => {
   execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: "ignore" });

@@ -16,12 +16,24 @@ export const EXIT_STATUS = {
   HALTED: 8,
   /** triple fault (shutdown) */
   TRIPLE_FAULT: 10,
-  /** an exit the mode never asks for, or a CPU abort: a wasmvisor bug */
+  /** an exit the mode never asks for, a CPU abort, or any other host error: a wasmvisor bug */
   INTERNAL: 12,
+  /** the CLI's --timeout (wall clock) expired before the guest exited */
+  TIMEOUT: 14,
+  /** the CLI was stopped by SIGINT, SIGTERM or SIGHUP */
+  INTERRUPTED: 16,
+  /** the console could not be written: stdout closed by its reader (EPIPE, quietly) or failing (ENOSPC, EIO...) */
+  OUTPUT_ERROR: 18,
 } as const;
 
-/** "snapshot": the run reached RunOptions.stopAt (the VM can be saved and continued; status 0). */
-export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "snapshot";
+/**
+ * "snapshot": the run reached RunOptions.stopAt (the VM can be saved and continued; status 0).
+ * "paused": RunOptions.pauseWhen asked to stop; run() again continues exactly where the guest was.
+ */
+export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "snapshot" | "paused";
+
+/** The result run() returns when RunOptions.pauseWhen stopped it (not a guest outcome: call run() again). */
+export const PAUSED: Readonly<RunResult> = { exitStatus: -1, stopReason: "paused", message: "paused by the host" };
 
 /** Instructions per virtual second: the virtual clock every timer sees (host/devices/pit8254.ts InstructionClock). */
 export const VIRTUAL_IPS = 100_000_000;
@@ -41,6 +53,9 @@ export interface RunOptions {
   maxInstructions?: number;
   /** stop when the CPU has retired exactly this many instructions in all (stop reason "snapshot", status 0) */
   stopAt?: number;
+  /** asked after every exit: true returns PAUSED (a host that must stop the guest mid-run: a slow console
+   * reader, a timeout, a signal); run() again resumes it */
+  pauseWhen?: () => boolean;
 }
 
 export interface RunResult {

@@ -25,7 +25,7 @@ import { loadState, saveState, type Saved } from "../persist.ts";
 import type { Mode, LoadOptions } from "./mode.ts";
 import { buildPlatform, checkPlatformOptions, type Platform, type PlatformOptions } from "./platform.ts";
 import {
-  EXIT_STATUS, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
+  EXIT_STATUS, PAUSED, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
   type RunOptions, type RunResult,
 } from "./status.ts";
 import { writeSnapshot, type SnapshotConfig } from "./snapshot.ts";
@@ -52,7 +52,10 @@ export class VmCore<M extends Mode = Mode> {
   console = "";
   /** Console I/O as Node streams, in every mode: `consoleOut` is readable (the guest's console text, flushed at
    * newlines and when run() returns), `consoleIn` is writable (bytes for the console's receiver). */
-  readonly consoleOut = new PassThrough();
+  get consoleOut(): PassThrough {
+    return (this.consoleStream ??= new PassThrough()); // created on first use: unread, it would keep the whole console
+  }
+  private consoleStream?: PassThrough;
   readonly consoleIn = new Writable({
     write: (chunk: Buffer, _enc, done) => { this.platform.receive(new Uint8Array(chunk)); done(); },
   });
@@ -154,6 +157,7 @@ export class VmCore<M extends Mode = Mode> {
           const st = this.loop.debugExit;
           result = { exitStatus: st & 0xff, stopReason: "debug-exit", message: `${this.loop.debugMessage} (status ${st & 0xff})` };
         }
+        if (!result && opts.pauseWhen?.()) result = PAUSED;
       }
     } catch (e) {
       if (!(e instanceof Error) || !/CPU abort|wasmvisor full/.test(e.message)) throw e;
@@ -203,7 +207,7 @@ export class VmCore<M extends Mode = Mode> {
     this.pending = [];
     if (this.capture) this.console += text;
     this.onConsole?.(text);
-    this.consoleOut.write(text);
+    this.consoleStream?.write(text);
   }
 
   // ---- snapshots (core/snapshot.ts) ----
