@@ -55,7 +55,7 @@ interface AnyVm { machine: Machine; run(o: { maxInstructions: number }): RunResu
 function build(p: Program, r: Rng): AnyVm {
   const disk = new MemoryBackend(64 * 1024);
   if (p.mode === "native") {
-    const vm = new Vm({ memSize: GUEST_MEM.native, disk, captureConsole: false, platformKind: r.chance(0.8) ? "mp" : "pc", machine: { jitThreshold: r.chance(0.5) ? 256 : 2 } });
+    const vm = new Vm({ memSize: GUEST_MEM.native, disk, captureConsole: false, platformKind: r.chance(0.8) ? "mp" : "pc", machine: { jitThreshold: r.chance(0.9) ? 256 : 2 } });
     vm.loadMultiboot(p.image);
     return vm;
   }
