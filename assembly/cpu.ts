@@ -245,7 +245,11 @@ export function run(budget: u32): u32 {
   }
   const limit = icount + <u64>budget;
   let reason: u32 = EXIT_BUDGET;
-  while (icount < limit) {
+  // Work that retires nothing — an exception delivered through the IDT (a handler that faults again), a REP
+  // chunk — costs one unit of the budget each, so run() always returns: a fault loop or a 4G-iteration REP
+  // cannot keep the host inside one call.
+  let stalls: u64 = 0;
+  while (icount + stalls < limit) {
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
     if (!single && (intrLine | halted | intShadow | ((flagsReg & FLAG_TF) != 0) | pendingDebugTrap)) {
@@ -256,6 +260,7 @@ export function run(budget: u32): u32 {
         setHalted(false);
         deliverExternal(st(OFF_INTR_VECTOR));
         if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+        stalls++;
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
@@ -266,18 +271,20 @@ export function run(budget: u32): u32 {
     setStopBlock(false);
     setSsShadow(false);
     let b = findBlock();
-    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } continue; }
+    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } stalls++; continue; }
+    const ic0 = icount;
     if (b == UNCACHED) {
       // page-crossing instruction, code outside RAM or near the CS limit: decode and run it without caching
       setIp0(eip);
       decodeInsn(TMP_REC);
       if (!abort) exec(TMP_REC);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      if (abort) { if (fault()) { reason = exitAfter; break; } stalls++; continue; }
       if (!repIncomplete) icount++; else setRepIncomplete(false);
     } else {
-      runBlock(b, single, limit);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      runBlock(b, single, limit - stalls);
+      if (abort) { if (fault()) { reason = exitAfter; break; } if (icount == ic0) stalls++; continue; }
     }
+    if (icount == ic0) stalls++;
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
     if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1

@@ -224,7 +224,8 @@ function mmioRead(phys: u32, size: u32): u32 {
 // MMIO writes exit after the instruction. An instruction can make several (a store split across pages, a
 // REP element, a push): the first goes in the exit record, the rest wait here and leave one per run() call
 // before anything else executes, so the host sees every device write, in order.
-const WQ: u32 = STATE_BASE + 0x680; // count, then up to WQ_MAX {addr, size, value}
+// after the read log (iolog.ts: STATE+0x600, 16 + 8*16 bytes, to 0x690); ends at 0x6F4, before JIT_CTX (0x700)
+const WQ: u32 = STATE_BASE + 0x690; // count, then up to WQ_MAX {addr, size, value}
 const WQ_MAX: u32 = 8;
 export function pendingMmioWrites(): u32 { return load<u32>(WQ); }
 /** Move the next queued write into the exit record (run() entry). */

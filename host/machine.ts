@@ -297,10 +297,10 @@ export class Machine {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
-      const before = this.instructions;
       const code = this.cpu.run(slice);
       if (code !== A.EXIT_BUDGET) return this.exit(code);
-      left -= this.instructions - before;
+      // the slice is used up: instructions retired plus work that retired nothing (faults delivered, REP chunks)
+      left -= slice;
       if (left <= 0) return this.exit(code);
     }
   }

@@ -259,9 +259,12 @@ export class Vm {
     const t0 = performance.now();
     const i0 = m.instructions;
     let result: RunResult | null = null;
+    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
+    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0);
+        const left = limit - (m.instructions - i0) - stalls;
         if (left <= 0) {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
@@ -270,7 +273,9 @@ export class Vm {
         this.syncIntr();
         // with console input waiting, come back often enough to hand it over at a typing pace
         const cap = this.platform.inputPending?.() ? INPUT_SLICE_INSTRUCTIONS : Infinity;
+        const ran0 = m.instructions;
         const exit = m.run(Math.min(left, cap, Math.max(1, this.platform.timers.untilNext())));
+        if (m.instructions === ran0) stalls++;
         this.syncAck();
         this.advanceTimers();
         this.stats.countExit(exit.reason);

@@ -127,9 +127,12 @@ export class FullVm {
     const t0 = performance.now();
     const i0 = m.instructions;
     let result: RunResult | null = null;
+    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
+    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0);
+        const left = limit - (m.instructions - i0) - stalls;
         if (left <= 0) {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
@@ -145,7 +148,9 @@ export class FullVm {
           const r = mo.injectExternal(v);
           if (r && !("hlt" in r)) { result = this.stop(r); break; }
         }
+        const ran0 = m.instructions;
         const exit = m.run(budget);
+        if (m.instructions === ran0) stalls++;
         this.advanceTimers();
         this.stats.countExit(exit.reason);
         const r = mo.handle(exit);

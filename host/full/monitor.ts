@@ -17,6 +17,8 @@ export const LDT_K = 0x21000;
 export const LDT_U = 0x31000;
 export const IDT_REAL = 0x41000;   // empty: every vector is intercepted before the CPU would look
 export const POOL_START = 0x42000; // shadow page tables
+/** elements of an emulated REP INS/OUTS per exit (the CPU's REP_CHUNK, assembly/ops/string.ts) */
+const REP_IO_CHUNK = 4096;
 const MAPPED_END = POOL_START;     // VMM pages visible at VMM_LINEAR (tables only; the pool is never mapped)
 
 /** An exception to reflect into the guest (thrown from emulation code). */
@@ -777,7 +779,10 @@ export class Monitor {
         const step = this.m.eflags & A.FLAG_DF ? -size : size;
         const amask = d.addrsize16 ? 0xffff : 0xffffffff;
         let count = d.rep ? this.reg(1, d.addrsize16 ? 2 : 4) : 1;
-        while (count > 0) {
+        // at most REP_IO_CHUNK elements per exit, then the guest re-executes the instruction (ECX/ESI/EDI hold the
+        // progress), as the CPU's own REP chunks: budgets, interrupts and time apply inside a 4G-element rep ins
+        let chunk = REP_IO_CHUNK;
+        while (count > 0 && chunk-- > 0) {
           if (isIn) {
             const di = this.reg(7) & amask;
             const a = (this.segBase(SEG.es) + di) >>> 0;
@@ -796,6 +801,7 @@ export class Monitor {
           count--;
           if (d.rep) this.setRegSized(1, count, d.addrsize16 ? 2 : 4);
         }
+        if (count > 0) { this.count(this.stats.emulated, isIn ? "ins (chunk)" : "outs (chunk)"); return isIn ? "ins" : "outs"; }
         return this.done(d, isIn ? "ins" : "outs");
       }
       case 0x0f01: {

@@ -217,15 +217,20 @@ export class ParaVm {
     const limit = opts.maxInstructions ?? Infinity;
     const t0 = performance.now(), i0 = m.instructions;
     let result: RunResult | null = null;
+    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
+    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0);
+        const left = limit - (m.instructions - i0) - stalls;
         if (left <= 0) {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
         }
         this.deliverEvents();
+        const ran0 = m.instructions;
         const exit = m.run(Math.min(left, Math.max(1, this.untilNext())));
+        if (m.instructions === ran0) stalls++;
         if (this.raised >= 0 && !m.intrPending) { this.stats.countInterrupt(this.raised); this.para.eventsDelivered++; this.raised = -1; }
         this.fireTimers();
         this.stats.countExit(exit.reason);

@@ -297,3 +297,14 @@ function template(e: Emitter, r: Rng, mode: Mode, ptr: () => number, value: () =
     }
   }
 }
+
+/** A multiboot image (header flag 16) of raw code, entered at IMAGE_BASE + 0x40: for the regression tests. */
+export function flatImage(code: number[]): Uint8Array {
+  const img = new Uint8Array(0x40 + code.length);
+  const flags = 0x10000;
+  const put = (o: number, v: number) => { img[o] = v; img[o + 1] = v >>> 8; img[o + 2] = v >>> 16; img[o + 3] = v >>> 24; };
+  put(0, 0x1badb002); put(4, flags); put(8, -(0x1badb002 + flags) >>> 0);
+  put(12, IMAGE_BASE); put(16, IMAGE_BASE); put(20, 0); put(24, 0); put(28, CODE_BASE_PROLOGUE);
+  img.set(code, 0x40);
+  return img;
+}
