@@ -153,15 +153,19 @@ d("paging structures and pages past the end of RAM", () => {
 });
 
 d("loops", () => {
-  it("an infinite #PF loop whose handler returns to the fault (add esp, 4; iret) stops exactly at the budget", () => {
+  it("an infinite #PF loop whose handler returns to the fault (add esp, 4; iret) stops at the budget (deliveries count)", () => {
     const m = prep("a1 00 00 40 00", { // mov eax, [0x400000] — never mapped
       paging: true, gates: { 14: { offset: LAB.DATA } },
       setup: (mm) => mm.writeMem(LAB.DATA, [0x83, 0xc4, 0x04, 0xcf]), // add esp, 4; iret
     });
     const r = drive(m, 100_000);
     expectContained(r, ["budget"]);
-    expect(r.retired).toBe(100_000);
-    expect(m.esp).toBe(LAB.KSTACK_TOP); // the frames are popped each time
+    // each round is one #PF delivery (retires nothing but costs one unit of the budget: fault loops are bounded)
+    // and two instructions (add, iret)
+    expect(r.retired).toBe(66_666);
+    // the frames are popped each time; the budget (100,000 = 3 * 33,333 + 1) ends right after a delivery, whose
+    // frame (error code, EIP, CS, EFLAGS) is still on the stack
+    expect(m.esp).toBe(LAB.KSTACK_TOP - 16);
   });
   it("the same loop at CPL 3 (ring switch every time)", () => {
     const m = prep("a1 00 00 40 00", {
@@ -170,7 +174,7 @@ d("loops", () => {
     });
     const r = drive(m, 50_001);
     expectContained(r, ["budget"]);
-    expect(r.retired).toBe(50_001);
+    expect(r.retired).toBe(33_334); // 2 of every 3 budget units, as above
   });
   it("a #PF handler that is itself not mapped: the delivery loop retires nothing and ends in shutdown when the stack runs out", () => {
     const r = drive(prep("a1 00 00 40 00", { paging: true, gates: { 14: { offset: 0x500000 } } }));
