@@ -236,6 +236,10 @@ export function flushTlb(): void { tlbFlushAll(); }
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
 
+/** budget units a REP chunk of up to 4096 elements costs (ops/string.ts REP_CHUNK): roughly its time in instructions,
+ * so a budget bounds the time a 4G-element REP takes too */
+const REP_CHUNK_COST: u64 = 1024;
+
 export function run(budget: u32): u32 {
   enter();
   if (pendingMmioWrites()) { // writes of the last instruction still to hand over (mmu.ts)
@@ -284,7 +288,7 @@ export function run(budget: u32): u32 {
       runBlock(b, single, limit - stalls);
       if (abort) { if (fault()) { reason = exitAfter; break; } if (icount == ic0) stalls++; continue; }
     }
-    if (icount == ic0) stalls++;
+    if (icount == ic0) stalls += REP_CHUNK_COST; // a REP chunk (4096 elements) stopped without retiring
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
     if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1

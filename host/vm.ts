@@ -259,8 +259,9 @@ export class Vm {
     const t0 = performance.now();
     const i0 = m.instructions;
     let result: RunResult | null = null;
-    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
-    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    // work that retires nothing still costs maxInstructions: a slice the CPU used up (its budget counts fault
+    // deliveries and REP chunks, assembly/cpu.ts) costs all of it; an exit that retired nothing (one per REP element)
+    // costs one. So a runaway instruction cannot keep run() going forever.
     let stalls = 0;
     try {
       while (!result) {
@@ -273,9 +274,10 @@ export class Vm {
         this.syncIntr();
         // with console input waiting, come back often enough to hand it over at a typing pace
         const cap = this.platform.inputPending?.() ? INPUT_SLICE_INSTRUCTIONS : Infinity;
-        const ran0 = m.instructions;
-        const exit = m.run(Math.min(left, cap, Math.max(1, this.platform.timers.untilNext())));
-        if (m.instructions === ran0) stalls++;
+        const ran0 = m.instructions, slice = Math.min(left, cap, Math.max(1, this.platform.timers.untilNext()));
+        const exit = m.run(slice);
+        const ran = m.instructions - ran0;
+        stalls += exit.reason === "budget" ? slice - ran : ran === 0 ? 1 : 0;
         this.syncAck();
         this.advanceTimers();
         this.stats.countExit(exit.reason);

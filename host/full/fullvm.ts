@@ -127,8 +127,9 @@ export class FullVm {
     const t0 = performance.now();
     const i0 = m.instructions;
     let result: RunResult | null = null;
-    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
-    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    // work that retires nothing still costs maxInstructions: a slice the CPU used up (its budget counts fault
+    // deliveries and REP chunks, assembly/cpu.ts) costs all of it; an exit that retired nothing (one per REP element)
+    // costs one. So a runaway instruction cannot keep run() going forever.
     let stalls = 0;
     try {
       while (!result) {
@@ -148,9 +149,10 @@ export class FullVm {
           const r = mo.injectExternal(v);
           if (r && !("hlt" in r)) { result = this.stop(r); break; }
         }
-        const ran0 = m.instructions;
-        const exit = m.run(budget);
-        if (m.instructions === ran0) stalls++;
+        const ran0 = m.instructions, slice = budget;
+        const exit = m.run(slice);
+        const ran = m.instructions - ran0;
+        stalls += exit.reason === "budget" ? slice - ran : ran === 0 ? 1 : 0;
         this.advanceTimers();
         this.stats.countExit(exit.reason);
         const r = mo.handle(exit);

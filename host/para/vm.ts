@@ -217,8 +217,9 @@ export class ParaVm {
     const limit = opts.maxInstructions ?? Infinity;
     const t0 = performance.now(), i0 = m.instructions;
     let result: RunResult | null = null;
-    // a slice that retires nothing (an exit per REP iteration, a fault delivered again and again) still costs one
-    // unit of maxInstructions, so a runaway instruction cannot keep run() going forever
+    // work that retires nothing still costs maxInstructions: a slice the CPU used up (its budget counts fault
+    // deliveries and REP chunks, assembly/cpu.ts) costs all of it; an exit that retired nothing (one per REP element)
+    // costs one. So a runaway instruction cannot keep run() going forever.
     let stalls = 0;
     try {
       while (!result) {
@@ -228,9 +229,10 @@ export class ParaVm {
           break;
         }
         this.deliverEvents();
-        const ran0 = m.instructions;
-        const exit = m.run(Math.min(left, Math.max(1, this.untilNext())));
-        if (m.instructions === ran0) stalls++;
+        const ran0 = m.instructions, slice = Math.min(left, Math.max(1, this.untilNext()));
+        const exit = m.run(slice);
+        const ran = m.instructions - ran0;
+        stalls += exit.reason === "budget" ? slice - ran : ran === 0 ? 1 : 0;
         if (this.raised >= 0 && !m.intrPending) { this.stats.countInterrupt(this.raised); this.para.eventsDelivered++; this.raised = -1; }
         this.fireTimers();
         this.stats.countExit(exit.reason);
