@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { Machine } from "../host/machine.ts";
 import { ROOT } from "./diff/oracle.ts";
 import { runIsolated } from "./fuzz/driver.ts";
+import { fullInvariants, paraInvariants, paraHolePt } from "./fuzz/modes.ts";
+import { VMM_GDT } from "../host/para/abi.ts";
 import { MODES, flatImage } from "./fuzz/guest.ts";
 import { Vm } from "../host/vm.ts";
 import { FullVm } from "../host/full/fullvm.ts";
@@ -26,6 +28,30 @@ describe.skipIf(!haveCpu)("random guest kernels in every mode", () => {
       expect(r.instructions).toBeGreaterThan(0);
     }, 60_000);
   }
+});
+
+describe.skipIf(!haveCpu)("the campaign's invariant checks see a violation", () => {
+  const loop = flatImage([0xeb, 0xfe]); // jmp $
+  it("full: a shadow PTE giving the guest a writable mapping of a VMM frame", () => {
+    const vm = new FullVm({ memSize: 4 << 20, captureConsole: false });
+    vm.loadMultiboot(loop);
+    vm.run({ maxInstructions: 100 });
+    expect(fullInvariants(vm)).toEqual([]);
+    const sh = (vm.monitor.shadow as unknown as { shadows: Map<string, { pts: Map<number, number> }> }).shadows;
+    const pt = [...sh.values()].flatMap((s) => [...s.pts.values()])[0];
+    vm.machine.write32(pt, 0x7); // frame 0 (the VMM's), present, writable, user
+    expect(fullInvariants(vm).join()).toMatch(/VMM/);
+  });
+  it("para: a DPL-0 code descriptor in the VMM's GDT", () => {
+    const vm = new ParaVm({ memSize: 8 << 20, captureConsole: false });
+    vm.loadMultiboot(loop);
+    const hole = paraHolePt(vm);
+    vm.run({ maxInstructions: 100 });
+    expect(paraInvariants(vm, hole)).toEqual([]);
+    vm.machine.write32(vm.vmmBase + VMM_GDT + 8 * 7, 0xffff);
+    vm.machine.write32(vm.vmmBase + VMM_GDT + 8 * 7 + 4, 0x00cf9b00);
+    expect(paraInvariants(vm, hole).join()).toMatch(/DPL-0 code/);
+  });
 });
 
 describe.skipIf(!haveCpu)("containment regressions found by the campaign", () => {

@@ -108,7 +108,7 @@ export function runProgram(mode: Mode, seed: number, index: number, budget: numb
 }
 
 // ---------------------------------------------------------------- full: the shadow tables
-function fullInvariants(vm: FullVm): string[] {
+export function fullInvariants(vm: FullVm): string[] {
   const m = vm.machine, out: string[] = [];
   const sh = vm.monitor.shadow;
   const shadows = (sh as unknown as { shadows: Map<string, { key: string; pd: number }> }).shadows;
@@ -146,7 +146,7 @@ function fullInvariants(vm: FullVm): string[] {
 }
 
 // ---------------------------------------------------------------- para: the VMM's tables
-function paraHolePt(vm: ParaVm): number {
+export function paraHolePt(vm: ParaVm): number {
   // the CPU sets accessed/dirty bits in it: those may change
   const m = vm.machine;
   let h = 0x811c9dc5 | 0;
@@ -154,7 +154,7 @@ function paraHolePt(vm: ParaVm): number {
   return h >>> 0;
 }
 
-function paraInvariants(vm: ParaVm, holeSum: number): string[] {
+export function paraInvariants(vm: ParaVm, holeSum: number): string[] {
   const m = vm.machine, out: string[] = [], vb = vm.vmmBase;
   if (m.cpl === 0) out.push(`the CPU runs at CPL 0 (eip ${hex(m.eip)}, cs ${hex(m.getSegment("cs").selector)})`);
   if (paraHolePt(vm) !== holeSum) out.push("the VMM's hole page table changed");
