@@ -50,7 +50,7 @@ function guarded(m: Machine): number[] {
 }
 const hex = (n: number) => "0x" + (n >>> 0).toString(16);
 
-interface AnyVm { machine: Machine; run(o: { maxInstructions: number }): RunResult; stats: { exits: Record<string, number> } }
+interface AnyVm { machine: Machine; run(o: { maxInstructions: number }): RunResult; stats: { exits: Record<string, number>; instructions: number } }
 
 function build(p: Program, r: Rng): AnyVm {
   const disk = new MemoryBackend(64 * 1024);
@@ -102,7 +102,7 @@ export function runProgram(mode: Mode, seed: number, index: number, budget: numb
   } catch (e) {
     problems.push(`${where}: invariant check failed: ${(e as Error).stack ?? e}`);
   }
-  let instructions = (vm as { stats: { instructions: number } }).stats.instructions;
+  let instructions = vm.stats.instructions;
   if (mode === "full") instructions += (vm as FullVm).monitor.stats.emulatedInstructions;
   return { instructions, exits: { ...vm.stats.exits }, outcome: res ? res.stopReason : "host-exception", ms, problems };
 }
