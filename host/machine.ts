@@ -290,7 +290,9 @@ export class Machine {
   get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
 
   /**
-   * Run until an exit other than the budget, or until `maxInstructions` have retired (then reason "budget").
+   * Run until an exit other than the budget, or until `maxInstructions` units of work are done (then reason
+   * "budget"): an instruction retired is one unit, so is an exception delivered through the IDT, and a REP chunk
+   * that stops without retiring costs 1024 (assembly/cpu.ts run()) — a fault loop cannot run forever.
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
   run(maxInstructions = Infinity): Exit {
