@@ -149,13 +149,15 @@ export class FullVm {
           const r = mo.injectExternal(v);
           if (r && !("hlt" in r)) { result = this.stop(r); break; }
         }
-        const ran0 = m.instructions, slice = budget;
+        const ran0 = m.instructions, slice = budget, emu0 = mo.stats.emulatedInstructions;
         const exit = m.run(slice);
         const ran = m.instructions - ran0;
-        stalls += exit.reason === "budget" ? slice - ran : ran === 0 ? 1 : 0;
+        stalls += exit.reason === "budget" ? slice - ran : 0;
         this.advanceTimers();
         this.stats.countExit(exit.reason);
         const r = mo.handle(exit);
+        // an exit that retired nothing costs at least one unit, and what the monitor emulated in it (REP INS chunks)
+        if (exit.reason !== "budget" && ran === 0) stalls += Math.max(1, mo.stats.emulatedInstructions - emu0);
         if (r && "hlt" in r) result = this.halt(exit);
         else if (r) result = this.stop(r, exit);
         if (!result && this.debugExit !== null) {

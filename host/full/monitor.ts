@@ -19,6 +19,7 @@ export const IDT_REAL = 0x41000;   // empty: every vector is intercepted before 
 export const POOL_START = 0x42000; // shadow page tables
 /** elements of an emulated REP INS/OUTS per exit (the CPU's REP_CHUNK, assembly/ops/string.ts) */
 const REP_IO_CHUNK = 4096;
+const REP_IO_CHUNK_COST = 1024;
 const MAPPED_END = POOL_START;     // VMM pages visible at VMM_LINEAR (tables only; the pool is never mapped)
 
 /** An exception to reflect into the guest (thrown from emulation code). */
@@ -801,7 +802,12 @@ export class Monitor {
           count--;
           if (d.rep) this.setRegSized(1, count, d.addrsize16 ? 2 : 4);
         }
-        if (count > 0) { this.count(this.stats.emulated, isIn ? "ins (chunk)" : "outs (chunk)"); return isIn ? "ins" : "outs"; }
+        if (count > 0) {
+          // an unfinished chunk costs virtual time and budget as the CPU's REP chunks do (1024 units, assembly/cpu.ts)
+          this.count(this.stats.emulated, isIn ? "ins (chunk)" : "outs (chunk)");
+          this.stats.emulatedInstructions += REP_IO_CHUNK_COST;
+          return isIn ? "ins" : "outs";
+        }
         return this.done(d, isIn ? "ins" : "outs");
       }
       case 0x0f01: {
