@@ -23,6 +23,9 @@
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
 
 export const ABI_VERSION: u32 = 2;
+// A REP string instruction runs in units of at most this many iterations, each retiring as one instruction
+// (assembly/ops/string.ts); a monitor that emulates REP INS/OUTS (host/full/privileged.ts) uses the same unit.
+export const REP_UNIT_ITERATIONS: u32 = 4096;
 
 export const STATE_BASE: u32 = 0x1000;
 export const MODULE_DATA_BASE: u32 = 0x10000;

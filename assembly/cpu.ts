@@ -255,6 +255,9 @@ export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); flushBlocks(
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
 
+/** deliveries in a row without a retired instruction after which run() returns even under a tiny budget */
+const STALL_MIN: u64 = 64;
+
 export function run(budget: u32): u32 {
   enter();
   if (pendingMmioWrites()) { // writes of the last instruction still to hand over (mmu.ts)
@@ -264,7 +267,16 @@ export function run(budget: u32): u32 {
   }
   const limit = icount + <u64>budget;
   let reason: u32 = EXIT_BUDGET;
+  // Work that retires nothing — an exception or interrupt delivered through the IDT — is counted while no
+  // instruction retires, and run() returns (reason budget) after as many such events in a row as the budget (at
+  // least STALL_MIN): a fault loop (a handler that faults again) cannot keep the host inside one call, while
+  // run(1) still delivers an interrupt and retires its handler's first instruction. (A REP unit of up to 4096
+  // iterations retires as an instruction: ops/string.ts.)
+  const stallLimit: u64 = <u64>budget > STALL_MIN ? <u64>budget : STALL_MIN;
+  let stalls: u64 = 0;
+  let lastIc = icount;
   while (icount < limit) {
+    if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
     if (!single && (intrLine | halted | intShadow | ((flagsReg & FLAG_TF) != 0) | pendingDebugTrap)) {
@@ -275,6 +287,7 @@ export function run(budget: u32): u32 {
         setHalted(false);
         deliverExternal(st(OFF_INTR_VECTOR));
         if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+        stalls++;
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
@@ -285,19 +298,21 @@ export function run(budget: u32): u32 {
     setStopBlock(false);
     setSsShadow(false);
     let b = findBlock();
-    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } continue; }
+    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } stalls++; continue; }
+    const ic0 = icount;
     if (b == UNCACHED) {
       // page-crossing instruction, code outside RAM or near the CS limit: decode and run it without caching
       setIp0(eip);
       decodeInsn(TMP_REC);
       if (!abort) exec(TMP_REC);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      if (abort) { if (fault()) { reason = exitAfter; break; } stalls++; continue; }
       setRepIncomplete(false); // a REP unit that stopped early retires too (ops/string.ts)
       icount++;
     } else {
       runBlock(b, single, limit);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      if (abort) { if (fault()) { reason = exitAfter; break; } if (icount == ic0) stalls++; continue; }
     }
+    if (icount == ic0) stalls++; // retired nothing: counted like a delivery, so run() always returns
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
     if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1

@@ -430,17 +430,19 @@ export class Machine {
   get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
 
   /**
-   * Run until an exit other than the budget, or until `maxInstructions` have retired (then reason "budget").
+   * Run until an exit other than the budget, or until `maxInstructions` units of work are done (then reason
+   * "budget"): an instruction retired is one unit (a REP unit of up to 4096 iterations too), so is an exception
+   * delivered through the IDT (assembly/cpu.ts run()) — a fault loop cannot run forever.
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
   run(maxInstructions = Infinity): Exit {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
-      const before = this.instructions;
       const code = this.cpu.run(slice);
       if (code !== A.EXIT_BUDGET) return this.exit(code);
-      left -= this.instructions - before;
+      // the slice is used up: instructions retired plus work that retired nothing (faults delivered)
+      left -= slice;
       if (left <= 0) return this.exit(code);
     }
   }

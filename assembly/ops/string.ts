@@ -9,7 +9,7 @@
 // interpreter and compiled blocks (which run REP through jitExec) cut units at the same iterations. A unit also
 // ends early after an iteration that wrote to MMIO or port I/O (the host sees each device access before the
 // next) or consumed a completed host read (the read log then holds only that iteration's reads).
-import { FLAG_DF, SEG_ES } from "../abi";
+import { FLAG_DF, SEG_ES, REP_UNIT_ITERATIONS } from "../abi";
 import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
 import { memRd, memWr, regRd, regWr, dataSeg } from "../decode";
@@ -98,7 +98,7 @@ function movsBulk(size: u32): bool {
   return true;
 }
 
-const REP_CHUNK: u32 = 4096;
+const REP_CHUNK: u32 = REP_UNIT_ITERATIONS;
 
 @inline function delta(size: u32): u32 { return (flagsReg & FLAG_DF) ? 0 - size : size; }
 

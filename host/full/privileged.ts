@@ -102,7 +102,10 @@ export abstract class PrivilegedInsns extends PageTableWrites {
         const step = this.m.eflags & A.FLAG_DF ? -size : size;
         const amask = d.addrsize16 ? 0xffff : 0xffffffff;
         let count = d.rep ? this.reg(1, d.addrsize16 ? 2 : 4) : 1;
-        while (count > 0) {
+        // at most one REP unit per exit, then the guest re-executes the instruction (ECX/ESI/EDI hold the
+        // progress), as the CPU's own REP units: budgets, interrupts and time apply inside a 4G-element rep ins
+        let unit = A.REP_UNIT_ITERATIONS;
+        while (count > 0 && unit-- > 0) {
           if (isIn) {
             const di = this.reg(7) & amask;
             const a = (this.segBase(SEG.es) + di) >>> 0;
@@ -120,6 +123,12 @@ export abstract class PrivilegedInsns extends PageTableWrites {
           }
           count--;
           if (d.rep) this.setRegSized(1, count, d.addrsize16 ? 2 : 4);
+        }
+        if (count > 0) {
+          // an unfinished unit retires as one instruction, as on the CPU (assembly/ops/string.ts); EIP stays
+          this.count(this.stats.emulated, isIn ? "ins (unit)" : "outs (unit)");
+          this.stats.emulatedInstructions++;
+          return isIn ? "ins" : "outs";
         }
         return this.done(d, isIn ? "ins" : "outs");
       }
