@@ -22,7 +22,10 @@
 //               | guest RAM (ram_size bytes)  |
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
 
-export const ABI_VERSION: u32 = 1;
+export const ABI_VERSION: u32 = 2;
+// A REP string instruction runs in units of at most this many iterations, each retiring as one instruction
+// (assembly/ops/string.ts); a monitor that emulates REP INS/OUTS (host/full/privileged.ts) uses the same unit.
+export const REP_UNIT_ITERATIONS: u32 = 4096;
 
 export const STATE_BASE: u32 = 0x1000;
 export const MODULE_DATA_BASE: u32 = 0x10000;
@@ -32,6 +35,59 @@ export const BLOCK_HASH_BASE: u32 = 0x600000;
 export const BLOCK_ARENA_BASE: u32 = 0x700000;
 export const RAM_BASE: u32 = 0x1000000;
 export const MAX_RAM_SIZE: u32 = 0xF0000000;
+
+// ==== the STATE block: every byte of it is declared here ====
+// STATE_BASE .. STATE_BASE + STATE_SIZE. Each area has an AREA_<NAME> offset and an AREA_<NAME>_SIZE (test/abi.test.ts
+// proves they do not overlap, fit in the block, and that every OFF_* field lies inside one). The areas below
+// VCPU_STATE_SIZE are the vCPU state: everything a copy of them plus RAM needs to continue identically in a
+// fresh machine (Machine.saveState/loadState), like KVM_GET_REGS + SREGS + DEBUGREGS + MSRS + VCPU_EVENTS +
+// MP_STATE together. The areas above it are scratch and caches the CPU rebuilds at every run() entry.
+//
+//   0x000 AREA_REGS     GPRs, EIP, EFLAGS, segments, LDTR/TR, GDTR/IDTR, CRs, DRs, CPL
+//   0x110 AREA_CONFIG   RAM size, exception intercepts, controls (VMM-owned)
+//   0x120 AREA_INTR     INTR line and vector, interrupts taken, halted (MP state)
+//   0x130 AREA_HV       hypervisor CPUID leaves (VMM-owned)
+//   0x140 AREA_COUNTERS instructions retired (also the TSC), TLB misses, exceptions
+//   0x150 AREA_JIT      JIT threshold (VMM-owned) and counters, CPUID extras (VMM-owned)
+//   0x160 AREA_VCPU_EVENTS interrupt/MOV-SS shadow, pending #DB trap, APIC base MSR
+//   0x200 AREA_EXIT     the exit record (kvm_run-like) and the host's I/O completion
+//   0x300 AREA_IOLOG    completed host reads of the instruction being restarted (iolog.ts)
+//   0x600 AREA_WQ       MMIO writes of the last instruction still to hand to the host (mmu.ts)
+//   ---- VCPU_STATE_SIZE (0x800): scratch below this line is never saved ----
+//   0x800 AREA_SEGOK    per-segment access rights cache (recomputed at run() entry)
+//   0x840 AREA_JIT_CTX  compiled-block context (valid only inside run())
+//   0x880 AREA_TMP_REC  predecoded record for an instruction run without a block
+//   0x900 AREA_RESET    save area of reset() for the VMM-owned configuration
+export const STATE_SIZE: u32 = 0x1000;
+export const VCPU_STATE_SIZE: u32 = 0x800;
+export const AREA_REGS: u32 = 0x000;
+export const AREA_REGS_SIZE: u32 = 0x110;
+export const AREA_CONFIG: u32 = 0x110;
+export const AREA_CONFIG_SIZE: u32 = 0x10;
+export const AREA_INTR: u32 = 0x120;
+export const AREA_INTR_SIZE: u32 = 0x10;
+export const AREA_HV: u32 = 0x130;
+export const AREA_HV_SIZE: u32 = 0x10;
+export const AREA_COUNTERS: u32 = 0x140;
+export const AREA_COUNTERS_SIZE: u32 = 0x10;
+export const AREA_JIT: u32 = 0x150;
+export const AREA_JIT_SIZE: u32 = 0x10;
+export const AREA_VCPU_EVENTS: u32 = 0x160;
+export const AREA_VCPU_EVENTS_SIZE: u32 = 0x20;
+export const AREA_EXIT: u32 = 0x200;
+export const AREA_EXIT_SIZE: u32 = 0x100;
+export const AREA_IOLOG: u32 = 0x300;
+export const AREA_IOLOG_SIZE: u32 = 0x300;
+export const AREA_WQ: u32 = 0x600;
+export const AREA_WQ_SIZE: u32 = 0x200;
+export const AREA_SEGOK: u32 = 0x800;
+export const AREA_SEGOK_SIZE: u32 = 0x8;
+export const AREA_JIT_CTX: u32 = 0x840;
+export const AREA_JIT_CTX_SIZE: u32 = 0x40;
+export const AREA_TMP_REC: u32 = 0x880;
+export const AREA_TMP_REC_SIZE: u32 = 0x20;
+export const AREA_RESET: u32 = 0x900;
+export const AREA_RESET_SIZE: u32 = 0x80;
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;
@@ -109,7 +165,7 @@ export const OFF_CPUID_EDX_EXTRA: u32 = 0x15C;
 export const OFF_JIT_THRESHOLD: u32 = 0x150;
 export const OFF_JIT_COMPILED: u32 = 0x154; // blocks compiled (counter)
 export const OFF_JIT_ENTRIES: u32 = 0x158;  // calls into compiled blocks (counter)
-export const JIT_CTX: u32 = 0x700;
+export const JIT_CTX: u32 = AREA_JIT_CTX;
 export const JC_E: u32 = 0;        // in: EIP of the block; out: the next EIP
 export const JC_FL: u32 = 4;       // lazy flags in/out: concrete EFLAGS, op, a, b, result, top bit
 export const JC_LOP: u32 = 8;
@@ -125,9 +181,10 @@ export const JC_CSLIMIT: u32 = 44; // in: CS limit
 export const JC_FLOUT: u32 = 48;   // out of jitShift: the new EFLAGS
 export const JC_TLBR: u32 = 52;    // in: the TLB read set for the current CPL (mmu.ts)
 export const JC_TLBW: u32 = 56;    // in: the TLB write set
+export const JC_SIZE: u32 = 60;
 // Per-segment access rights byte, cached when a segment is loaded (mmu.ts computeSegOk), at STATE_BASE + OFF_SEGOK + seg:
 // bit 0 readable, 1 writable, 2 expand-down, 3 big (D/B), 4 flat (base 0, limit 4 GiB - 1, expand-up)
-export const OFF_SEGOK: u32 = 0x400;
+export const OFF_SEGOK: u32 = AREA_SEGOK;
 export const SEGOK_FLAT: u32 = 0x10;
 export const JIT_OK: u32 = 0;
 export const JIT_ABORT: u32 = 1;
@@ -212,6 +269,63 @@ export const OFF_EXIT_INSN_LEN: u32 = 0x220; // its length (for exits the host c
 // For IN / MMIO-read exits, EIP still points at the instruction; the host writes OFF_EXIT_VALUE and sets
 // OFF_IO_COMPLETE=1; the next run() re-executes the instruction, which consumes the value instead of exiting.
 export const OFF_IO_COMPLETE: u32 = 0x224;
+// Exit qualification (SDM Vol. 3C 27.2.1, "Exit Qualification"), filled by the CPU on every exit but "budget".
+// OFF_EXIT_QUAL_KIND says which layout OFF_EXIT_QUAL has: the I/O layout on io-in/io-out exits, and on an
+// exception exit raised by an I/O, control-register or debug-register instruction (e.g. #GP at CPL > IOPL or
+// CPL > 0) that instruction's layout, so a monitor can emulate it without decoding anything.
+export const OFF_EXIT_QUAL: u32 = 0x228;
+export const OFF_EXIT_QUAL_KIND: u32 = 0x22C;
+export const QK_NONE: u32 = 0;
+export const QK_IO: u32 = 1; // bits 2:0 size-1, 3 IN, 4 string, 5 REP, 6 port from the immediate (else DX), 31:16 port
+export const QK_CR: u32 = 2; // bits 3:0 CR number, 5:4 QCR_* access type, 6 LMSW operand in memory, 11:8 GPR (MOV, register LMSW), 31:16 LMSW data
+export const QK_DR: u32 = 3; // bits 2:0 DR number, 4 direction (1 = MOV from DR), 11:8 GPR
+export const QIO_IN: u32 = 0x8;
+export const QIO_STRING: u32 = 0x10;
+export const QIO_REP: u32 = 0x20;
+export const QIO_IMM: u32 = 0x40;
+export const QCR_MOV_TO: u32 = 0;
+export const QCR_MOV_FROM: u32 = 1;
+export const QCR_CLTS: u32 = 2;
+export const QCR_LMSW: u32 = 3;
+export const QCR_LMSW_MEM: u32 = 0x40;
+export const QDR_FROM: u32 = 0x10;
+// I/O: elements a REP string instruction still has to move, counting the one this exit carries (from ECX, or CX
+// with a 0x67 prefix); 1 for a single access
+export const OFF_EXIT_IO_COUNT: u32 = 0x230;
+// The instruction that caused the exit, as the CPU's decoder decoded it (a DEC_* record, below); DEC_VALID = 0
+// when there is none (budget, shutdown, a trap-class exception, an external event, a fault on the fetch itself).
+export const OFF_EXIT_INSN: u32 = 0x240;
+
+// ---- decoded instructions: the CPU's decoder, exported (index.ts decodeAt) ----
+// The host writes up to 15 instruction bytes at OFF_DECODE_BYTES (and how many it has at OFF_DECODE_AVAIL),
+// calls decodeAt(eip), and reads the DEC_* record at OFF_DECODE. If DEC_LEN > the bytes given, the instruction
+// continues past them (fetch more and decode again); nothing else in the CPU changes.
+export const OFF_DECODE_AVAIL: u32 = 0x234;
+export const OFF_DECODE_BYTES: u32 = 0x280; // 32 bytes (zero past the bytes given)
+export const OFF_DECODE: u32 = 0x2A0;
+export const OFF_DECODE_SCRATCH: u32 = 0x2E0; // internal: the decoder's own record (REC_SIZE bytes), up to 0x300
+export const DEC_VALID: u32 = 0;   // u32: 1 = a record follows
+export const DEC_OP: u32 = 4;      // u32: 0x000..0x0FF one-byte opcode, 0x100..0x1FF 0F xx; DEC_OP_UD / DEC_OP_GP
+export const DEC_LEN: u32 = 8;     // u32: length in bytes
+export const DEC_PFX: u32 = 12;    // u32: DPFX_* bits, bits 4..6 segment override + 1 (0 = none)
+export const DEC_MODRM: u32 = 16;  // u32: the ModRM byte (0 when the opcode has none)
+export const DEC_MEM: u32 = 20;    // u32: 1 = the ModRM operand is in memory
+export const DEC_BASE: u32 = 24;   // u32: base register of the memory operand, 8 = none
+export const DEC_INDEX: u32 = 28;  // u32: index register, 8 = none
+export const DEC_SCALE: u32 = 32;  // u32: log2 of the index scale
+export const DEC_SEG: u32 = 36;    // u32: segment of the memory operand (the override, else DS or SS by the base)
+export const DEC_DISP: u32 = 40;   // u32: displacement (sign-extended); for moffs forms (A0..A3) the offset
+export const DEC_IMM1: u32 = 44;   // u32: first immediate, zero-extended (a far pointer's offset)
+export const DEC_IMM2: u32 = 48;   // u32: second immediate (enter's level, a far pointer's selector)
+export const DEC_HAS_MODRM: u32 = 52; // u32: 1 = the opcode takes a ModRM byte
+export const DEC_SIZE: u32 = 64;
+export const DEC_OP_UD: u32 = 0x200; // undefined opcode (#UD when executed); DEC_LEN still counts its bytes
+export const DEC_OP_GP: u32 = 0x201; // longer than 15 bytes (#GP when executed)
+export const DPFX_O16: u32 = 1;
+export const DPFX_LOCK: u32 = 2;
+export const DPFX_REPNE: u32 = 4;
+export const DPFX_REP: u32 = 8;
+export const DPFX_A16: u32 = 0x80;
 
 // ---- exit reasons (run() returns one of these) ----
 export const EXIT_BUDGET: u32 = 0; // the instruction budget ran out
@@ -226,6 +340,33 @@ export const EXIT_SHUTDOWN: u32 = 8; // triple fault
 export const EXIT_HYPERCALL: u32 = 9;
 export const EXIT_INTR_WINDOW: u32 = 10;
 export const EXIT_COUNT: u32 = 11;
+
+// ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
+// Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap
+// hold-off (bit 1): the CPU keeps them in globals while it runs and syncs them here at run() exit/entry.
+export const OFF_INT_SHADOW: u32 = 0x160;
+export const SHADOW_INT: u32 = 1;
+export const SHADOW_MOV_SS: u32 = 2;
+export const OFF_PENDING_DBG: u32 = 0x164; // 1: a #DB trap (INT1, single-step) is due before the next instruction
+export const OFF_APIC_BASE: u32 = 0x168;   // IA32_APIC_BASE MSR (0x1B) as RDMSR returns it
+
+// ---- read log (iolog.ts): count, then IOLOG_MAX entries {kind, addr, size, value} ----
+// Host reads one instruction can need: cmpsd with both operands split across MMIO pages 8 (a split access goes
+// byte by byte), popad 11, enter 32-bit with nesting 31 34. Beyond that (a task switch through a TSS in MMIO)
+// further reads float high (all-ones) rather than exit forever. A REP string instruction stops after each
+// iteration that used the log, so the limit is per iteration.
+export const IOLOG_MAX: u32 = 40;
+export const IOLOG_HDR: u32 = 16;
+export const IOLOG_ENTRY: u32 = 16;
+// ---- MMIO write queue (mmu.ts): count, then WQ_MAX entries {addr, size, value} ----
+export const WQ_MAX: u32 = 40; // beyond the exit record's first write: enter with nesting 31 makes 36; more are dropped
+export const WQ_HDR: u32 = 4;
+export const WQ_ENTRY: u32 = 12;
+// ---- reset() keeps the VMM-owned configuration: these two ranges are copied to AREA_RESET and back ----
+export const RESET_KEEP1: u32 = 0x110; // RAM size, exception bitmap, controls
+export const RESET_KEEP1_SIZE: u32 = 0x10;
+export const RESET_KEEP2: u32 = 0x130; // hypervisor leaves, counters, JIT threshold/counters, CPUID extras
+export const RESET_KEEP2_SIZE: u32 = 0x30;
 
 // ---- exception vectors ----
 export const VEC_DE: u32 = 0;

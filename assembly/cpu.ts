@@ -14,6 +14,8 @@ import {
   STATE_BASE, OFF_EIP, OFF_EFLAGS, OFF_INSTR_LO, OFF_INSTR_HI, OFF_EXIT_REASON, OFF_EXIT_EIP, OFF_EXIT_INSN_LEN,
   OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
   FLAG_IF, FLAG_TF, FLAG_CF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
+  AREA_TMP_REC, AREA_RESET, AREA_RESET_SIZE, RESET_KEEP1, RESET_KEEP1_SIZE, RESET_KEEP2, RESET_KEEP2_SIZE, STATE_SIZE,
+  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE,
 } from "./abi";
 import {
   eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
@@ -43,9 +45,12 @@ import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
+import { fillExitInfo } from "./decodeat";
 
 export let icount: u64 = 0;              // instructions retired
-export let repIncomplete: bool = false;  // a REP string instruction stopped early and will resume
+// A REP string instruction stopped at an iteration boundary with EIP still on it and will resume (a unit of
+// ops/string.ts). It counts as retired like any instruction; the flag only lives within one instruction.
+export let repIncomplete: bool = false;
 export function setRepIncomplete(b: bool): void { repIncomplete = b; if (b) setStopBlock(true); }
 let intrLine: bool = false;
 let jitThreshold: u32 = 0;
@@ -62,7 +67,7 @@ const HASH_BITS: u32 = 16;
 // +32 executions, +36 compiled function (table index), +40 compile state
 const HDR: u32 = BLK_HDR;
 const ARENA_END: u32 = RAM_BASE;
-const TMP_REC: u32 = BLOCK_HASH_BASE - 64; // scratch record for instructions executed without a block
+const TMP_REC: u32 = STATE_BASE + AREA_TMP_REC; // scratch record for instructions executed without a block
 const UNCACHED: u32 = 1;
 let arenaTop: u32 = BLOCK_ARENA_BASE;
 
@@ -197,6 +202,10 @@ function enter(): void {
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
   setHalted(st(OFF_HALTED) != 0);
+  const sh = st(OFF_INT_SHADOW);
+  setIntShadow((sh & SHADOW_INT) != 0);
+  setSsShadow((sh & SHADOW_MOV_SS) != 0);
+  setPendingDebugTrap(st(OFF_PENDING_DBG) != 0);
   jitThreshold = st(OFF_JIT_THRESHOLD);
   setExitAfter(0xFFFFFFFF);
   lastPfx = 0xFF; // force the prefix globals to be reloaded
@@ -206,6 +215,8 @@ function enter(): void {
 }
 function leave(): void {
   setSt(OFF_HALTED, halted ? 1 : 0);
+  setSt(OFF_INT_SHADOW, (intShadow ? SHADOW_INT : 0) | (ssShadow ? SHADOW_MOV_SS : 0));
+  setSt(OFF_PENDING_DBG, pendingDebugTrap ? 1 : 0);
   setSt(OFF_EIP, eip);
   setSt(OFF_EFLAGS, getFlags());
   setSt(OFF_INSTR_LO, <u32>icount);
@@ -214,14 +225,15 @@ function leave(): void {
 
 export function reset(): void {
   // the VMM's configuration survives a reset: RAM size, intercepts, controls, hypervisor leaves, JIT
-  const CFG_LO: u32 = 0x110, CFG_HI: u32 = 0x120, HV_LO: u32 = 0x130, HV_HI: u32 = 0x160;
-  const save = STATE_BASE + 0xF00;
-  memory.copy(save, STATE_BASE + CFG_LO, CFG_HI - CFG_LO);
-  memory.copy(save + 0x40, STATE_BASE + HV_LO, HV_HI - HV_LO);
-  memory.fill(STATE_BASE, 0, 0xF00);
-  memory.copy(STATE_BASE + CFG_LO, save, CFG_HI - CFG_LO);
-  memory.copy(STATE_BASE + HV_LO, save + 0x40, HV_HI - HV_LO);
+  const save = STATE_BASE + AREA_RESET;
+  memory.copy(save, STATE_BASE + RESET_KEEP1, RESET_KEEP1_SIZE);
+  memory.copy(save + RESET_KEEP1_SIZE, STATE_BASE + RESET_KEEP2, RESET_KEEP2_SIZE);
+  memory.fill(STATE_BASE, 0, AREA_RESET);
+  memory.fill(STATE_BASE + AREA_RESET + AREA_RESET_SIZE, 0, STATE_SIZE - AREA_RESET - AREA_RESET_SIZE);
+  memory.copy(STATE_BASE + RESET_KEEP1, save, RESET_KEEP1_SIZE);
+  memory.copy(STATE_BASE + RESET_KEEP2, save + RESET_KEEP1_SIZE, RESET_KEEP2_SIZE);
   setSt(OFF_EFLAGS, 2);
+  setSt(OFF_APIC_BASE, 0xFEE00900); // enabled, BSP, at the default base
   setSt(OFF_CR0, 0x10); // ET: as on every processor since the 486
   setSt(OFF_DR0 + 24, 0xFFFF0FF0); // DR6
   setSt(OFF_DR0 + 28, 0x400);      // DR7
@@ -230,11 +242,21 @@ export function reset(): void {
   flushBlocks();
   setHalted(false);
   setIntShadow(false);
+  setSsShadow(false);
+  setPendingDebugTrap(false);
 }
 export function flushTlb(): void { tlbFlushAll(); }
+/**
+ * The host replaced the vCPU state (Machine.loadState) and possibly all of RAM: drop every cache built from the
+ * old contents (TLB, predecoded and compiled blocks, code-page marks). run() re-reads everything else.
+ */
+export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); flushBlocks(); }
 /** The host's INVLPG: drop the translations of one linear page (all privilege sets). */
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
+
+/** deliveries in a row without a retired instruction after which run() returns even under a tiny budget */
+const STALL_MIN: u64 = 64;
 
 export function run(budget: u32): u32 {
   enter();
@@ -245,7 +267,16 @@ export function run(budget: u32): u32 {
   }
   const limit = icount + <u64>budget;
   let reason: u32 = EXIT_BUDGET;
+  // Work that retires nothing — an exception or interrupt delivered through the IDT — is counted while no
+  // instruction retires, and run() returns (reason budget) after as many such events in a row as the budget (at
+  // least STALL_MIN): a fault loop (a handler that faults again) cannot keep the host inside one call, while
+  // run(1) still delivers an interrupt and retires its handler's first instruction. (A REP unit of up to 4096
+  // iterations retires as an instruction: ops/string.ts.)
+  const stallLimit: u64 = <u64>budget > STALL_MIN ? <u64>budget : STALL_MIN;
+  let stalls: u64 = 0;
+  let lastIc = icount;
   while (icount < limit) {
+    if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
     if (!single && (intrLine | halted | intShadow | ((flagsReg & FLAG_TF) != 0) | pendingDebugTrap)) {
@@ -256,6 +287,7 @@ export function run(budget: u32): u32 {
         setHalted(false);
         deliverExternal(st(OFF_INTR_VECTOR));
         if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+        stalls++;
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
@@ -266,18 +298,21 @@ export function run(budget: u32): u32 {
     setStopBlock(false);
     setSsShadow(false);
     let b = findBlock();
-    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } continue; }
+    if (abort) { setIp0(eip); if (fault()) { reason = exitAfter; break; } stalls++; continue; }
+    const ic0 = icount;
     if (b == UNCACHED) {
       // page-crossing instruction, code outside RAM or near the CS limit: decode and run it without caching
       setIp0(eip);
       decodeInsn(TMP_REC);
       if (!abort) exec(TMP_REC);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
-      if (!repIncomplete) icount++; else setRepIncomplete(false);
+      if (abort) { if (fault()) { reason = exitAfter; break; } stalls++; continue; }
+      setRepIncomplete(false); // a REP unit that stopped early retires too (ops/string.ts)
+      icount++;
     } else {
       runBlock(b, single, limit);
-      if (abort) { if (fault()) { reason = exitAfter; break; } continue; }
+      if (abort) { if (fault()) { reason = exitAfter; break; } if (icount == ic0) stalls++; continue; }
     }
+    if (icount == ic0) stalls++; // retired nothing: counted like a delivery, so run() always returns
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
     if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1
@@ -295,6 +330,7 @@ export function run(budget: u32): u32 {
     }
   }
   setSt(OFF_EXIT_REASON, reason);
+  fillExitInfo(reason); // once per exit: the exiting instruction and its qualification (decodeat.ts)
   leave();
   return reason;
 }
@@ -387,7 +423,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       E = eip; IC = icount;
       fl = flagsReg; lop = lfOp; la = lfA; lb = lfB; lr = lfR; ltop = lfTop;
       if (abort) break;
-      if (stopBlock) { if (!repIncomplete) IC++; else setRepIncomplete(false); break; }
+      if (stopBlock) { setRepIncomplete(false); IC++; break; } // (a REP unit that stopped early retires too)
       IC++;
       continue;
     }
@@ -494,7 +530,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     }
     if (abort) break;
     IC++;
-    if (stopBlock) break; // a store hit code or MMIO
+    if (stopBlock) { setIp0(I0); break; } // a store hit code or MMIO (its exit reports this instruction)
     if (taken) { i = full; break; } // the rest of the block is the not-taken path
   }
   // ---- chain to the next block while nothing needs the outer loop ----
@@ -520,7 +556,7 @@ let jitIcBase: u64 = 0;
 export const JX_OK: u32 = 0;       // executed, EIP = next
 export const JX_ABORT: u32 = 1;    // faulted (or needs the host): JC_I0 = its EIP
 export const JX_STOP: u32 = 2;     // executed; the block must stop (code/MMIO write, exit requested)
-export const JX_REPEAT: u32 = 3;   // a REP instruction will resume: not retired, EIP on it
+export const JX_REPEAT: u32 = 3;   // (no longer returned: a REP unit that stops early is JX_STOP with EIP on it)
 export const JX_JUMP: u32 = 4;     // executed and transferred control: JC_E = the target
 /**
  * Run record `r` (instruction at `i0`, next at `next`) with the registers in the STATE block and the lazy
@@ -536,7 +572,7 @@ export function jitExec(r: u32, i0: u32, next: u32, retired: u32): u32 {
   store<u32>(c, lfR, JC_LR); store<u32>(c, lfTop, JC_LTOP);
   store<u32>(c, eip, JC_E);
   if (abort) { store<u32>(c, i0, JC_I0); return JX_ABORT; }
-  if (repIncomplete) { setRepIncomplete(false); return JX_REPEAT; }
+  if (repIncomplete) setRepIncomplete(false); // retired as a unit; stopBlock is set, EIP (JC_E) stays on it
   if (stopBlock) return JX_STOP;
   return eip == next ? JX_OK : JX_JUMP;
 }

@@ -22,20 +22,22 @@ import {
   SEG_DS, SEG_SS, REC_SIZE, F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC,
   F_PUSH, F_POP, F_JCC, F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NOP,
   F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R, F_CMP_MI, F_CMP_MR,
+  DEC_OP_UD, DEC_OP_GP, DPFX_O16, DPFX_LOCK, DPFX_REPNE, DPFX_REP, DPFX_A16,
 } from "./abi";
 export { REC_SIZE };
 import { eip, setEip, abort } from "./state";
 import { fetch8, fetch16, fetch32 } from "./decode";
 import { opFlags, OPF_M, OPF_P, OPF_X, OPF_G, IMM_B, IMM_W, IMM_Z, IMM_O, IMM_EN, IMM_P } from "./opcodes";
 
-export const OP_UD: u32 = 0x200; // raise #UD when executed
-export const OP_GP: u32 = 0x201; // raise #GP(0) when executed (instruction longer than 15 bytes)
+// (defined once in abi.ts: the host reads the same values in decoded-instruction records)
+export const OP_UD: u32 = DEC_OP_UD; // raise #UD when executed
+export const OP_GP: u32 = DEC_OP_GP; // raise #GP(0) when executed (instruction longer than 15 bytes)
 
-export const PFX_O16: u32 = 1;
-export const PFX_LOCK: u32 = 2;
-export const PFX_REPNE: u32 = 4;
-export const PFX_REP: u32 = 8;
-export const PFX_A16: u32 = 0x80;
+export const PFX_O16: u32 = DPFX_O16;
+export const PFX_LOCK: u32 = DPFX_LOCK;
+export const PFX_REPNE: u32 = DPFX_REPNE;
+export const PFX_REP: u32 = DPFX_REP;
+export const PFX_A16: u32 = DPFX_A16;
 
 /** Decode the instruction at EIP into the record at `r`; EIP advances past it. A fetch fault sets abort. */
 export function decodeInsn(r: u32): void {

@@ -4,6 +4,12 @@
 //   flushTlb()             the host changed CR0/CR3/CR4/segments or page tables behind the CPU's back
 //   invlpg(lin)            the host changed the mapping of one linear page
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
+//   stateLoaded()          the host replaced the vCPU state and RAM (Machine.loadState): rebuild every cache
+//   decodeAt(eip)          the CPU's decoder for the host: bytes at OFF_DECODE_BYTES -> DEC_* record at OFF_DECODE
+//   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector: protection and exception rules (ops/rules.ts), shared with the
+//                          full-mode monitor so each exists once
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
-export { run, reset, flushTlb, invlpg, notifyHostWrite, jitExec } from "./cpu";
+export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
+export { decodeAt } from "./decodeat";
+export { tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector } from "./ops/rules";

@@ -7,11 +7,12 @@
 // completes or faults, so a later read of the same address (a polling loop) exits again.
 import {
   STATE_BASE, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT, OFF_EXIT_SIZE, EXIT_IO_IN,
+  AREA_IOLOG, IOLOG_MAX, IOLOG_HDR, IOLOG_ENTRY,
 } from "./abi";
 import { st, setSt, setAbort, ABORT_EXIT } from "./state";
 
-const LOG: u32 = STATE_BASE + 0x600; // internal: count, then MAX entries of {kind, addr, size, value}
-const MAX: u32 = 8;
+const LOG: u32 = STATE_BASE + AREA_IOLOG; // count, then MAX entries of {kind, addr, size, value} (abi.ts)
+const MAX: u32 = IOLOG_MAX;
 export const KIND_IO: u32 = 1;
 export const KIND_MMIO: u32 = 2;
 
@@ -24,7 +25,7 @@ export function ioLogEnter(): void {
     setSt(OFF_IO_COMPLETE, 0);
     const n = load<u32>(LOG);
     if (n < MAX) {
-      const e = LOG + 16 + n * 16;
+      const e = LOG + IOLOG_HDR + n * IOLOG_ENTRY;
       store<u32>(e, st(OFF_EXIT_REASON) == EXIT_IO_IN ? KIND_IO : KIND_MMIO);
       store<u32>(e, st(OFF_EXIT_PORT), 4);
       store<u32>(e, st(OFF_EXIT_SIZE), 8);
@@ -45,7 +46,7 @@ export let logValue: u32 = 0;
 export function hostRead(kind: u32, reason: u32, addr: u32, size: u32): bool {
   const n = load<u32>(LOG);
   for (let i: u32 = 0; i < n; i++) {
-    const e = LOG + 16 + i * 16;
+    const e = LOG + IOLOG_HDR + i * IOLOG_ENTRY;
     if (load<u32>(e) == kind && load<u32>(e, 4) == addr && load<u32>(e, 8) == size) {
       const v = load<u32>(e, 12);
       logValue = size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);

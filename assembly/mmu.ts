@@ -13,7 +13,7 @@
 // allowed the write and already set the dirty bit, so a hit never needs to touch the page tables.
 // Pages outside guest RAM (MMIO) never enter the TLB: every access to them exits to the host.
 import {
-  STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_SEGOK, SEGOK_FLAT, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
+  STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_SEGOK, AREA_WQ, WQ_MAX, WQ_HDR, WQ_ENTRY, SEGOK_FLAT, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
   VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
   OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
 } from "./abi";
@@ -224,17 +224,16 @@ function mmioRead(phys: u32, size: u32): u32 {
 // MMIO writes exit after the instruction. An instruction can make several (a store split across pages, a
 // REP element, a push): the first goes in the exit record, the rest wait here and leave one per run() call
 // before anything else executes, so the host sees every device write, in order.
-const WQ: u32 = STATE_BASE + 0x680; // count, then up to WQ_MAX {addr, size, value}
-const WQ_MAX: u32 = 8;
+const WQ: u32 = STATE_BASE + AREA_WQ; // count, then up to WQ_MAX {addr, size, value} (abi.ts)
 export function pendingMmioWrites(): u32 { return load<u32>(WQ); }
 /** Move the next queued write into the exit record (run() entry). */
 export function popMmioWrite(): void {
   const n = load<u32>(WQ);
   setSt(OFF_EXIT_REASON, EXIT_MMIO_WRITE);
-  setSt(OFF_EXIT_PORT, load<u32>(WQ, 4));
-  setSt(OFF_EXIT_SIZE, load<u32>(WQ, 8));
-  setSt(OFF_EXIT_VALUE, load<u32>(WQ, 12));
-  memory.copy(WQ + 4, WQ + 16, (WQ_MAX - 1) * 12);
+  setSt(OFF_EXIT_PORT, load<u32>(WQ + WQ_HDR));
+  setSt(OFF_EXIT_SIZE, load<u32>(WQ + WQ_HDR, 4));
+  setSt(OFF_EXIT_VALUE, load<u32>(WQ + WQ_HDR, 8));
+  memory.copy(WQ + WQ_HDR, WQ + WQ_HDR + WQ_ENTRY, (n - 1) * WQ_ENTRY);
   store<u32>(WQ, n - 1);
 }
 function mmioWrite(phys: u32, size: u32, v: u32): void {
@@ -243,7 +242,7 @@ function mmioWrite(phys: u32, size: u32, v: u32): void {
   if (exitAfter == EXIT_MMIO_WRITE) { // the exit record already holds this instruction's first write
     const n = load<u32>(WQ);
     if (n < WQ_MAX) {
-      const e = WQ + 4 + n * 12;
+      const e = WQ + WQ_HDR + n * WQ_ENTRY;
       store<u32>(e, phys); store<u32>(e, size, 4); store<u32>(e, val, 8);
       store<u32>(WQ, n + 1);
     }

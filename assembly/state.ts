@@ -1,9 +1,10 @@
 // state.ts — architectural CPU state.
 // General registers, segments, control registers and the exit record live in the STATE block of linear
 // memory (abi.ts), so the host reads and writes them in place, as KVM's kvm_run/regs. Hot per-instruction
-// state (EIP, decode state, lazy flags) lives in wasm globals and is synced with the block at run() entry/exit.
+// state (EIP, lazy flags, the interrupt shadow, halted...) lives in wasm globals and is synced with the block at
+// run() entry/exit; the decode state and everything else here only lives within one instruction.
 import {
-  STATE_BASE, OFF_SEGS, SEG_STRIDE, SEG_BASE, SEG_LIMIT, SEG_ATTR, SEG_SEL, OFF_CPL, OFF_CR0, OFF_CR4,
+  STATE_BASE, OFF_EAX, OFF_SEGS, SEG_STRIDE, SEG_BASE, SEG_LIMIT, SEG_ATTR, SEG_SEL, OFF_CPL, OFF_CR0, OFF_CR4,
 } from "./abi";
 
 // ---- registers (x86 encoding order: eax ecx edx ebx esp ebp esi edi) ----
@@ -16,13 +17,13 @@ export const EBP: u32 = 5;
 export const ESI: u32 = 6;
 export const EDI: u32 = 7;
 
-@inline export function r32(r: u32): u32 { return load<u32>(STATE_BASE + (r << 2)); }
-@inline export function w32(r: u32, v: u32): void { store<u32>(STATE_BASE + (r << 2), v); }
-@inline export function r16(r: u32): u32 { return <u32>load<u16>(STATE_BASE + (r << 2)); }
-@inline export function w16(r: u32, v: u32): void { store<u16>(STATE_BASE + (r << 2), <u16>v); }
+@inline export function r32(r: u32): u32 { return load<u32>(STATE_BASE + OFF_EAX + (r << 2)); }
+@inline export function w32(r: u32, v: u32): void { store<u32>(STATE_BASE + OFF_EAX + (r << 2), v); }
+@inline export function r16(r: u32): u32 { return <u32>load<u16>(STATE_BASE + OFF_EAX + (r << 2)); }
+@inline export function w16(r: u32, v: u32): void { store<u16>(STATE_BASE + OFF_EAX + (r << 2), <u16>v); }
 // 8-bit registers: AL CL DL BL are byte 0 of regs 0..3, AH CH DH BH byte 1 of the same.
-@inline export function r8(r: u32): u32 { return <u32>load<u8>(STATE_BASE + ((r & 3) << 2) + (r >> 2)); }
-@inline export function w8(r: u32, v: u32): void { store<u8>(STATE_BASE + ((r & 3) << 2) + (r >> 2), <u8>v); }
+@inline export function r8(r: u32): u32 { return <u32>load<u8>(STATE_BASE + OFF_EAX + ((r & 3) << 2) + (r >> 2)); }
+@inline export function w8(r: u32, v: u32): void { store<u8>(STATE_BASE + OFF_EAX + ((r & 3) << 2) + (r >> 2), <u8>v); }
 
 // ---- EIP and the instruction being executed ----
 export let eip: u32 = 0;
@@ -96,7 +97,9 @@ export function setPending(v: u32, e: u32, has: bool): void { pendVector = v; pe
 export let exitAfter: u32 = 0xFFFFFFFF;
 export function setExitAfter(r: u32): void { exitAfter = r; stopBlock = true; }
 
-// interrupt shadow (STI / MOV SS / POP SS): interrupts are inhibited until after the next instruction
+// interrupt shadow (STI / MOV SS / POP SS): interrupts are inhibited until after the next instruction.
+// vCPU state: with ssShadow, pendingDebugTrap and halted it is synced with the STATE block (OFF_INT_SHADOW,
+// OFF_PENDING_DBG, OFF_HALTED) at run() entry and exit, so a copy of the block carries it (KVM_GET_VCPU_EVENTS).
 export let intShadow: bool = false;
 export function setIntShadow(b: bool): void { intShadow = b; }
 // Event delivery cannot be restarted after a host exit: while it runs, device memory it touches (an IDT,

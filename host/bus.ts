@@ -10,6 +10,7 @@
 // Port numbers wrap at 0xffff (the ISA bus decodes 16 address lines). Argument checking here targets host bugs
 // (size 3, port 70000): those throw RangeError; anything the guest controls is within range by construction.
 import type { LogFn } from "./devices/guestlog.ts";
+import { saveState, loadState, type Saved } from "./persist.ts";
 
 export type AccessSize = 1 | 2 | 4;
 
@@ -64,6 +65,18 @@ function fmt(v: number, digits: number): string {
 }
 
 export class Bus {
+  /** The bus's counters for a snapshot (host/persist.ts); the ranges themselves are wiring, rebuilt by the platform. */
+  save(): Saved {
+    return { stats: saveState(this.stats), distinctLogged: this.distinctLogged, ranges: [...this.pio, ...this.mmio].map((r) => [r.reads, r.writes]) };
+  }
+  /** Puts saved counters back into a Bus with the same ranges. */
+  restore(s: Saved): void {
+    const st = s as { stats: Saved; distinctLogged: number; ranges: [number, number][] };
+    loadState(this.stats, st.stats);
+    this.distinctLogged = st.distinctLogged;
+    [...this.pio, ...this.mmio].forEach((r, i) => { if (st.ranges[i]) [r.reads, r.writes] = st.ranges[i]; });
+  }
+
   /** port → index+1 into pio (0 = unclaimed): O(1) lookup for the hot in/out path */
   private readonly portMap = new Uint16Array(0x10000);
   private readonly pio: BusRange[] = [];

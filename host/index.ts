@@ -2,11 +2,15 @@
 export { Machine, cpuModule, REG_NAMES, SEG_NAMES, EXIT_NAMES } from "./machine.ts";
 export type { Exit, ExitName, MachineOptions, Segment, SegName, RegName, GprName, CrName } from "./machine.ts";
 export {
-  Vm, runImage, checkMode, pcPlatform, peekPicVector, EXIT_STATUS, VIRTUAL_IPS, NS_PER_INSTRUCTION, MAX_IDLE_NS, MODES, IMPLEMENTED_MODES, VmConfigError } from "./vm.ts";
+  Vm, runImage, checkMode, pcPlatform, peekPicVector, buildPlatform, checkPlatformOptions, EXIT_STATUS, VIRTUAL_IPS,
+  NS_PER_INSTRUCTION, MAX_IDLE_NS, MODES, IMPLEMENTED_MODES, VmConfigError, SnapshotError, SNAPSHOT_VERSION,
+} from "./vm.ts";
 export type {
-  VmOptions, RunOptions, RunResult, RunImageOptions, RunImageResult, StopReason, Platform, PlatformHooks,
+  VmOptions, RunOptions, RunResult, RunImageOptions, RunImageResult, StopReason, Platform, PlatformHooks, PlatformOptions,
   InterruptController, TimedDevices,
 } from "./vm.ts";
+export type { Mode, ExitAction, ModeHost } from "./core/mode.ts";
+export { VmCore } from "./core/vm.ts";
 export { VmStats } from "./stats.ts";
 export type { StatsJson, PortCount } from "./stats.ts";
 export { parseElf, loadElfSegments, checkElfFitsRam, elfVirtToPhys, buildElf, isElf, ElfError } from "./elf.ts";

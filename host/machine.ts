@@ -29,22 +29,92 @@ export const EXIT_NAMES = [
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
-export interface Exit {
-  reason: ExitName;
+/**
+ * An instruction as the CPU's own decoder decoded it (assembly/abi.ts DEC_*): what an exit carries, and what
+ * Machine.decode returns. Opcodes are 0x00..0xff (one byte) and 0x0f00..0x0fff (0F xx); -1 an undefined
+ * opcode (#UD), -2 longer than 15 bytes (#GP).
+ */
+export interface DecodedInsn {
+  /** EIP it was decoded at */
+  addr: number;
+  len: number;
+  op: number;
+  opsize16: boolean;
+  addrsize16: boolean;
+  /** segment override 0..5 (ES CS SS DS FS GS) or -1 */
+  seg: number;
+  /** segment of the memory operand: the override, else DS, or SS for an EBP/ESP base */
+  segment: number;
+  rep: 0 | 0xf2 | 0xf3;
+  lock: boolean;
+  hasModrm: boolean;
+  mod: number;
+  reg: number;
+  rm: number;
+  /** the ModRM operand is in memory */
+  mem: boolean;
+  /** memory operand: base/index register or -1, scale 1/2/4/8, displacement (sign-extended) */
+  base: number;
+  index: number;
+  scale: number;
+  disp: number;
+  /** immediate (zero-extended; the offset of a far pointer or moffs) and the second one (a far pointer's selector) */
+  imm: number;
+  imm2: number;
+}
+
+/** Qualification of an I/O instruction (SDM Vol. 3C table 27-5). */
+export interface IoQualification {
+  port: number;
+  size: 1 | 2 | 4;
+  in: boolean;
+  string: boolean;
+  rep: boolean;
+  /** elements left for a REP string instruction (ECX, or CX with 0x67), 1 otherwise */
+  count: number;
+  /** the port is the immediate (else DX) */
+  immediate: boolean;
+}
+/** Qualification of a control-register access (SDM Vol. 3C table 27-3). */
+export interface CrQualification {
+  cr: number;
+  access: "mov-to" | "mov-from" | "clts" | "lmsw";
+  /** general register of MOV (0..7 = EAX..EDI), or the LMSW source register; -1 for clts and a memory LMSW */
+  gpr: number;
+  /** LMSW source data when it is a register */
+  lmswData?: number;
+}
+/** Qualification of a debug-register access (SDM Vol. 3C table 27-4). */
+export interface DrQualification { dr: number; access: "mov-to" | "mov-from"; gpr: number }
+
+interface ExitCommon {
   /** numeric exit code (A.EXIT_*) */
   code: number;
-  /** EIP of the instruction that caused the exit */
+  /** EIP of the instruction that caused the exit (for a trap-class exception: where the handler returns) */
   eip: number;
-  /** exception / interrupt vector (exception, softint) */
-  vector?: number;
-  errorCode?: number;
-  /** I/O port or MMIO physical address */
-  port?: number;
-  size?: number;
-  /** value written (io-out, mmio-write) */
-  value?: number;
-  insnLength?: number;
 }
+/** A VM exit, discriminated by `reason` (switch on it and TypeScript narrows to the fields that exit has). */
+export type Exit =
+  | ExitCommon & { reason: "budget" | "shutdown" | "intr-window" }
+  | ExitCommon & { reason: "hlt"; insnLength?: number }
+  | ExitCommon & IoQualification & { reason: "io-in"; insnLength: number }
+  | ExitCommon & IoQualification & { reason: "io-out"; insnLength: number; value: number }
+  | ExitCommon & { reason: "mmio-read"; port: number; address: number; size: number; write: false; insnLength: number }
+  | ExitCommon & { reason: "mmio-write"; port: number; address: number; size: number; write: true; value: number; insnLength: number }
+  | ExitCommon & {
+      reason: "exception";
+      vector: number;
+      errorCode?: number;
+      /** the faulting instruction as the CPU decoded it (faults only; absent for traps and fetch faults) */
+      insn?: DecodedInsn;
+      insnLength?: number;
+      /** for a fault raised by an I/O, control- or debug-register instruction: what it accesses */
+      io?: IoQualification;
+      cr?: CrQualification;
+      dr?: DrQualification;
+    }
+  | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
+  | ExitCommon & { reason: "hypercall"; insnLength: number };
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -93,6 +163,38 @@ interface CpuExports {
   flushTlb(): void;
   invlpg(lin: number): void;
   notifyHostWrite(paddr: number, len: number): void;
+  stateLoaded(): void;
+  decodeAt(eip: number): number;
+  tssStackSlot(attr: number, limit: number, n: number): number;
+  newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
+  dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
+  larLslOk(sel: number, hi: number, cpl: number, isLsl: number): number;
+  verOk(sel: number, hi: number, cpl: number, write: number): number;
+  isDoubleFault(first: number, second: number): number;
+  isFaultVector(v: number): number;
+}
+
+/** A protection fault a rule reports: vector and error code. */
+export interface RuleFault { vector: number; error: number }
+const ruleFault = (f: number): RuleFault | null => (f ? { vector: f >>> 16, error: f & 0xffff } : null);
+
+/**
+ * The CPU's protection rules (assembly/ops/rules.ts) as pure functions of descriptor words and privilege levels,
+ * so a monitor that emulates an instruction applies exactly the rule the CPU applies.
+ */
+export interface CpuRules {
+  /** offset of ESPn (32-bit TSS) / SPn (16-bit) in a TSS with these attributes and limit, or -1: #TS(TR) */
+  tssStackSlot(attr: number, limit: number, n: number): number;
+  /** new-SS checks of an inward CALL/interrupt */
+  newSsCheck(sel: number, hi: number, newCpl: number, ext: number): RuleFault | null;
+  /** MOV/POP/LxS checks for a segment register (index 0..5) with a non-null selector */
+  dataSegCheck(seg: number, sel: number, hi: number, cpl: number): RuleFault | null;
+  larLslOk(sel: number, hi: number, cpl: number, isLsl: boolean): boolean;
+  verOk(sel: number, hi: number, cpl: number, write: boolean): boolean;
+  /** does `second`, raised while delivering `first`, become #DF (SDM Vol. 3A table 6-5)? */
+  isDoubleFault(first: number, second: number): boolean;
+  /** a fault-class vector (its frame carries RF=1) */
+  isFaultVector(v: number): boolean;
 }
 
 export class Machine {
@@ -164,6 +266,44 @@ export class Machine {
     this.st32(A.OFF_HV_SIGNATURE, maxLeaf);
     for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, b.readUInt32LE(4 * i));
     this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
+  }
+
+  // ---- the CPU's decoder and protection rules, for monitors ----
+  /**
+   * Decodes `bytes` (up to 15) as the instruction at `eip` with the CPU's own decoder. When the result's `len`
+   * exceeds bytes.length the instruction continues past them: supply more and decode again.
+   */
+  decode(bytes: ArrayLike<number>, eip = 0): DecodedInsn {
+    const n = Math.min(bytes.length, 15);
+    const at = A.STATE_BASE + A.OFF_DECODE_BYTES;
+    if (bytes instanceof Uint8Array && n === bytes.length) this.u8.set(bytes, at);
+    else for (let i = 0; i < n; i++) this.u8[at + i] = bytes[i];
+    this.st32(A.OFF_DECODE_AVAIL, n);
+    this.cpu.decodeAt(eip >>> 0);
+    return this.readInsn(A.OFF_DECODE, eip >>> 0);
+  }
+  readonly rules: CpuRules = {
+    tssStackSlot: (attr, limit, n) => this.cpu.tssStackSlot(attr >>> 0, limit >>> 0, n),
+    newSsCheck: (sel, hi, newCpl, ext) => ruleFault(this.cpu.newSsCheck(sel, hi >>> 0, newCpl, ext)),
+    dataSegCheck: (seg, sel, hi, cpl) => ruleFault(this.cpu.dataSegCheck(seg, sel, hi >>> 0, cpl)),
+    larLslOk: (sel, hi, cpl, isLsl) => this.cpu.larLslOk(sel, hi >>> 0, cpl, isLsl ? 1 : 0) !== 0,
+    verOk: (sel, hi, cpl, write) => this.cpu.verOk(sel, hi >>> 0, cpl, write ? 1 : 0) !== 0,
+    isDoubleFault: (first, second) => this.cpu.isDoubleFault(first, second) !== 0,
+    isFaultVector: (v) => this.cpu.isFaultVector(v) !== 0,
+  };
+  private readInsn(off: number, addr: number): DecodedInsn {
+    const f = (k: number) => this.ld32(off + k);
+    const op = f(A.DEC_OP), pfx = f(A.DEC_PFX), modrm = f(A.DEC_MODRM), mem = f(A.DEC_MEM) !== 0;
+    const base = f(A.DEC_BASE), index = f(A.DEC_INDEX), ovr = (pfx >> 4) & 7;
+    return {
+      addr, len: f(A.DEC_LEN),
+      op: op === A.DEC_OP_UD ? -1 : op === A.DEC_OP_GP ? -2 : op >= 0x100 ? 0x0f00 | (op & 0xff) : op,
+      opsize16: (pfx & A.DPFX_O16) !== 0, addrsize16: (pfx & A.DPFX_A16) !== 0, seg: ovr ? ovr - 1 : -1,
+      segment: f(A.DEC_SEG), rep: pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0, lock: (pfx & A.DPFX_LOCK) !== 0,
+      hasModrm: f(A.DEC_HAS_MODRM) !== 0, mod: modrm >> 6, reg: (modrm >> 3) & 7, rm: modrm & 7, mem,
+      base: mem && base < 8 ? base : -1, index: mem && index < 8 ? index : -1, scale: 1 << f(A.DEC_SCALE),
+      disp: f(A.DEC_DISP) | 0, imm: f(A.DEC_IMM1), imm2: f(A.DEC_IMM2),
+    };
   }
 
   // ---- raw state block access ----
@@ -290,17 +430,19 @@ export class Machine {
   get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
 
   /**
-   * Run until an exit other than the budget, or until `maxInstructions` have retired (then reason "budget").
+   * Run until an exit other than the budget, or until `maxInstructions` units of work are done (then reason
+   * "budget"): an instruction retired is one unit (a REP unit of up to 4096 iterations too), so is an exception
+   * delivered through the IDT (assembly/cpu.ts run()) — a fault loop cannot run forever.
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
   run(maxInstructions = Infinity): Exit {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
-      const before = this.instructions;
       const code = this.cpu.run(slice);
       if (code !== A.EXIT_BUDGET) return this.exit(code);
-      left -= this.instructions - before;
+      // the slice is used up: instructions retired plus work that retired nothing (faults delivered)
+      left -= slice;
       if (left <= 0) return this.exit(code);
     }
   }
@@ -315,24 +457,103 @@ export class Machine {
 
   /** The last exit record. */
   exit(code = this.ld32(A.OFF_EXIT_REASON)): Exit {
-    const e: Exit = { reason: EXIT_NAMES[code] ?? "budget", code, eip: this.ld32(A.OFF_EXIT_EIP) };
+    const eip = this.ld32(A.OFF_EXIT_EIP);
+    const insnLength = this.ld32(A.OFF_EXIT_INSN_LEN);
     switch (code) {
-      case A.EXIT_EXCEPTION: case A.EXIT_SOFTINT:
-        e.vector = this.ld32(A.OFF_EXIT_VECTOR);
+      case A.EXIT_EXCEPTION: {
+        const e: Exit = { reason: "exception", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR) };
         if (this.ld32(A.OFF_EXIT_HAS_ERROR)) e.errorCode = this.ld32(A.OFF_EXIT_ERROR);
-        break;
-      case A.EXIT_HYPERCALL:
-        e.insnLength = 3;
-        break;
-      case A.EXIT_IO_IN: case A.EXIT_IO_OUT: case A.EXIT_MMIO_READ: case A.EXIT_MMIO_WRITE:
-        e.port = this.ld32(A.OFF_EXIT_PORT);
-        e.size = this.ld32(A.OFF_EXIT_SIZE);
-        if (code === A.EXIT_IO_OUT || code === A.EXIT_MMIO_WRITE) e.value = this.ld32(A.OFF_EXIT_VALUE);
-        e.insnLength = this.ld32(A.OFF_EXIT_INSN_LEN);
-        break;
+        const insn = this.exitInsn();
+        if (insn) {
+          e.insn = insn;
+          e.insnLength = insn.len;
+          const k = this.ld32(A.OFF_EXIT_QUAL_KIND);
+          if (k === A.QK_IO) e.io = this.ioQual();
+          else if (k === A.QK_CR) e.cr = this.crQual();
+          else if (k === A.QK_DR) e.dr = this.drQual();
+        }
+        return e;
+      }
+      case A.EXIT_SOFTINT: {
+        // (the INT instruction itself: exitInsn() has it for a caller that wants it)
+        return { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
+      }
+      case A.EXIT_HYPERCALL: return { reason: "hypercall", code, eip, insnLength: 3 };
+      case A.EXIT_HLT: return { reason: "hlt", code, eip, insnLength };
+      case A.EXIT_IO_IN: return { reason: "io-in", code, eip, insnLength, ...this.ioQual() };
+      case A.EXIT_IO_OUT: return { reason: "io-out", code, eip, insnLength, ...this.ioQual(), value: this.ld32(A.OFF_EXIT_VALUE) };
+      case A.EXIT_MMIO_READ: case A.EXIT_MMIO_WRITE: {
+        const address = this.ld32(A.OFF_EXIT_PORT), size = this.ld32(A.OFF_EXIT_SIZE);
+        if (code === A.EXIT_MMIO_READ) return { reason: "mmio-read", code, eip, port: address, address, size, write: false, insnLength };
+        return { reason: "mmio-write", code, eip, port: address, address, size, write: true, value: this.ld32(A.OFF_EXIT_VALUE), insnLength };
+      }
+      case A.EXIT_SHUTDOWN: return { reason: "shutdown", code, eip };
+      case A.EXIT_INTR_WINDOW: return { reason: "intr-window", code, eip };
+      default: return { reason: "budget", code, eip };
     }
-    return e;
   }
+  /** The instruction of the last exit as the CPU decoded it, if there is one (abi.ts OFF_EXIT_INSN). */
+  exitInsn(): DecodedInsn | undefined {
+    if (!this.ld32(A.OFF_EXIT_INSN + A.DEC_VALID)) return undefined;
+    return this.readInsn(A.OFF_EXIT_INSN, this.ld32(A.OFF_EXIT_EIP));
+  }
+  private ioQual(): IoQualification {
+    const q = this.ld32(A.OFF_EXIT_QUAL);
+    const size = (q & 7) + 1;
+    return {
+      port: q >>> 16, size: size === 1 || size === 2 ? size : 4, in: (q & A.QIO_IN) !== 0, string: (q & A.QIO_STRING) !== 0,
+      rep: (q & A.QIO_REP) !== 0, count: this.ld32(A.OFF_EXIT_IO_COUNT), immediate: (q & A.QIO_IMM) !== 0,
+    };
+  }
+  private crQual(): CrQualification {
+    const q = this.ld32(A.OFF_EXIT_QUAL);
+    const t = (q >> 4) & 3;
+    const access = (["mov-to", "mov-from", "clts", "lmsw"] as const)[t];
+    const c: CrQualification = { cr: q & 15, access, gpr: t === A.QCR_CLTS || (t === A.QCR_LMSW && q & A.QCR_LMSW_MEM) ? -1 : (q >> 8) & 15 };
+    if (t === A.QCR_LMSW && !(q & A.QCR_LMSW_MEM)) c.lmswData = q >>> 16;
+    return c;
+  }
+  private drQual(): DrQualification {
+    const q = this.ld32(A.OFF_EXIT_QUAL);
+    return { dr: q & 7, access: q & A.QDR_FROM ? "mov-from" : "mov-to", gpr: (q >> 8) & 15 };
+  }
+
+  // ---- vCPU state (the base of VM snapshot/restore) ----
+  /**
+   * A copy of the vCPU state: the first VCPU_STATE_SIZE bytes of the STATE block (layout in assembly/abi.ts,
+   * ABI_VERSION): registers and segment caches, control/debug registers, the VMM's configuration, the INTR line
+   * and MP state (halted), the events KVM_GET_VCPU_EVENTS would report (STI/MOV SS interrupt shadow, a pending
+   * #DB trap) and the APIC base MSR, the counters (instructions retired = TSC), and any host exchange in flight
+   * (the exit record, completed reads of an instruction being restarted, queued MMIO writes). Taken between
+   * run() calls it is complete: with a copy of RAM a fresh Machine of the same memory size continues exactly
+   * as this one would (loadState). Caches (TLB, predecoded and compiled blocks) and scratch are not in it.
+   */
+  saveState(): Uint8Array {
+    return this.u8.slice(A.STATE_BASE, A.STATE_BASE + A.VCPU_STATE_SIZE);
+  }
+  /**
+   * Replace the vCPU state with one from saveState (of this or another Machine with the same memory size) and
+   * drop every cache built from the old state and RAM. Restore RAM with writeMem before or after. The JIT
+   * threshold stays this machine's (compiled or interpreted, a guest retires the same instructions).
+   */
+  loadState(state: Uint8Array): void {
+    if (!(state instanceof Uint8Array) || state.length !== A.VCPU_STATE_SIZE) {
+      throw new RangeError(`wasmvisor: a vCPU state is ${A.VCPU_STATE_SIZE} bytes (ABI version ${A.ABI_VERSION})`);
+    }
+    const sv = new DataView(state.buffer, state.byteOffset, state.byteLength);
+    const ram = sv.getUint32(A.OFF_RAM_SIZE, true);
+    if (ram !== this.ramSize) {
+      throw new RangeError(`wasmvisor: the vCPU state is of a machine with ${ram} bytes of RAM, this one has ${this.ramSize}`);
+    }
+    const jit = this.ld32(A.OFF_JIT_THRESHOLD);
+    this.u8.set(state, A.STATE_BASE);
+    this.st32(A.OFF_JIT_THRESHOLD, jit);
+    this.cpu.stateLoaded();
+  }
+  /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
+  ramBytes(): Uint8Array { return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
+  ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 
   /** Flush the software TLB (after the host edits page tables or CR3 behind the CPU's back). */
   flushTlb(): void { this.cpu.flushTlb(); }

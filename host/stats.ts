@@ -1,10 +1,12 @@
 // stats.ts — what a VM run did: instructions retired, wall time, MIPS, exits by reason, I/O by port,
-// interrupts delivered. Counted by the VM's run loop (host/vm.ts); serialised by toJSON() for --stats-file.
+// interrupts delivered. Counted by the one run loop (host/core/vm.ts), the same shape in every mode; serialised by toJSON() for --stats-file.
 import { EXIT_NAMES, type ExitName } from "./machine.ts";
 
 export interface PortCount { reads: number; writes: number }
 
 export interface StatsJson {
+  /** the mode that ran: native, full or para (its counters are devices[mode]) */
+  mode: string;
   instructions: number;
   wallMs: number;
   mips: number;
@@ -22,13 +24,14 @@ export interface StatsJson {
   /** interrupts delivered per vector, keyed by decimal vector */
   interruptsByVector: Record<string, number>;
   stopReason: string;
-  /** extra counters supplied by devices / the bus */
+  /** device counters (bus, uart, pit...; virtio in para mode) and, under the mode's name, the mode's own */
   devices?: Record<string, unknown>;
 }
 
 const portKey = (p: number) => "0x" + p.toString(16).padStart(4, "0");
 
 export class VmStats {
+  mode = "";
   instructions = 0;
   wallMs = 0;
   virtualNs = 0;
@@ -71,6 +74,7 @@ export class VmStats {
     const sorted = <V>(m: Map<number, V>, key: (n: number) => string) =>
       Object.fromEntries([...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [key(k), v]));
     const j: StatsJson = {
+      mode: this.mode,
       instructions: this.instructions,
       wallMs: round(this.wallMs, 3),
       mips: round(this.mips, 2),

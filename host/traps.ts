@@ -588,12 +588,13 @@ function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): P
 
 function interceptedTrap(p: Pass): Trap {
   const e = p.exit;
-  const kind = e.reason === "softint" ? "softint" : "exception";
-  const vector = e.vector!;
+  if (e.reason !== "softint" && e.reason !== "exception") throw new Error(`trapLab: no trap was intercepted (${e.reason} exit)`);
+  const kind = e.reason;
+  const vector = e.vector;
   // a softint exit stops with EIP past the INT instruction: that is what the handler would get
   const eip = p.m.eip;
   return {
-    vector, name: vectorName(vector), errorCode: e.errorCode, eip, offset: eip - LAB.CODE, cr2: p.m.getCr("cr2"),
+    vector, name: vectorName(vector), errorCode: e.reason === "exception" ? e.errorCode : undefined, eip, offset: eip - LAB.CODE, cr2: p.m.getCr("cr2"),
     via: "intercept", kind,
   };
 }

@@ -255,6 +255,7 @@ const expect = {};
 
 // ---------------------------------------------------------------- one run
 const TMP = mkdtempSync(join(tmpdir(), "wasmvisor-bench-"));
+process.on("exit", () => rmSync(TMP, { recursive: true, force: true })); // also when a run fails or exits early
 const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 const cpuTimes = () => { try { return readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number); } catch { return null; } };
 

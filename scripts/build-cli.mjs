@@ -16,7 +16,7 @@ const common = { bundle: true, platform: "node", format: "esm", target: "node20"
 await build({
   ...common,
   stdin: {
-    contents: 'import { main } from "./host/cli.ts";\nprocess.exitCode = await main(process.argv.slice(2));\n',
+    contents: 'import { cliEntry } from "./host/cli.ts";\nawait cliEntry();\n',
     resolveDir: root,
     sourcefile: "cli-entry.ts",
     loader: "ts",

@@ -22,7 +22,7 @@ async function run(...argv: string[]) {
 describe("CLI: --disk2, --platform, --rtc", () => {
   it("parses them", () => {
     expect(parseCliArgs(["run", "k.elf", "--disk2", "fs.img", "--platform", "pc", "--rtc", "2024-05-01T12:00:00Z"]))
-      .toMatchObject({ disk2: "fs.img", platform: "pc", rtcStart: Date.UTC(2024, 4, 1, 12) / 1000 });
+      .toMatchObject({ disk2: { path: "fs.img" }, platform: "pc", rtcStart: Date.UTC(2024, 4, 1, 12) / 1000 });
     expect(parseRtc("86400")).toBe(86400);
     expect(Math.abs(parseRtc("now") - Date.now() / 1000)).toBeLessThan(5);
     expect(() => parseCliArgs(["run", "k.elf", "--platform", "smp"])).toThrow(UsageError);
@@ -45,9 +45,20 @@ describe("CLI: --disk2, --platform, --rtc", () => {
     expect(pc.out).toContain("FAIL MP floating pointer");
   });
 
-  it("--disk2 outside native mode is a usage error", async () => {
-    const r = await run("run", ELF, "--disk2", DISK, "--mode", "full");
-    expect(r.status).toBe(2);
-    expect(r.err).toMatch(/--disk2 is only available in native mode/);
+  it("every mode takes the same options where it has the device, and refuses the others in one line", async () => {
+    // full mode builds the same PC platform ("pc": its monitor gives the guest no device memory, so no APICs)
+    const native = await run("run", ELF, "--disk2", DISK, "--platform", "pc", "--rtc", "2031-07-04T09:15:00Z");
+    const full = await run("run", ELF, "--disk2", DISK, "--mode", "full", "--rtc", "2031-07-04T09:15:00Z");
+    expect(full.out).toBe(native.out);
+    expect(full.status).toBe(native.status);
+    for (const [args, re] of [
+      [["--mode", "full", "--platform", "mp"], /^wasmvisor: --platform mp is not available in full mode: .*use --platform pc\n$/],
+      [["--mode", "para", "--platform", "pc"], /^wasmvisor: --platform pc is not available in para mode: para mode's devices are virtio \(no PC platform\)\n$/],
+      [["--mode", "para", "--rtc", "now"], /^wasmvisor: --rtc is not available in para mode: it has no RTC \(no PC platform\)\n$/],
+    ] as const) {
+      const r = await run("run", ELF, ...args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(re);
+    }
   });
 });

@@ -41,22 +41,27 @@ export interface MiniOpts {
   ioRead?: (port: number, size: number) => number;
   /** I/O bitmap bytes placed at TSS+0x68 (the TSS limit grows to cover them) */
   ioBitmap?: number[];
+  /** a 16-bit TSS (type 1: SP0 at 2, SS0 at 4) instead of the 32-bit one */
+  tss16?: boolean;
+  /** the TSS descriptor's limit (default: 0x67, plus the I/O bitmap) */
+  tssLimit?: number;
   machine?: Machine;
 }
 
 /** writes the tables, handlers, kernel code (prologue + body) and user code through `g` (guest-physical) */
 export function writeLayout(g: (a: number, b: number[]) => void, body: number[], o: MiniOpts = {}): number[] {
-  const tssLimit = 0x67 + (o.ioBitmap ? o.ioBitmap.length + 1 : 0);
+  const tssLimit = o.tssLimit ?? 0x67 + (o.ioBitmap ? o.ioBitmap.length + 1 : 0);
   g(0x3000, [...d16(8 * 8 - 1), ...d32(GDT)]);
   g(0x3010, [...d16(256 * 8 - 1), ...d32(IDT)]);
   g(GDT, [
     0, 0, 0, 0, 0, 0, 0, 0,
     ...seg(0, 0xfffff, 0x9a), ...seg(0, 0xfffff, 0x92), ...seg(0, 0xfffff, 0xfa), ...seg(0, 0xfffff, 0xf2),
-    ...seg(TSS, tssLimit, 0x89, 0), ...seg(LDT, 0xf, 0x82, 0), ...seg(0, 0xfffff, 0xba),
+    ...seg(TSS, tssLimit, o.tss16 ? 0x81 : 0x89, 0), ...seg(LDT, 0xf, 0x82, 0), ...seg(0, 0xfffff, 0xba),
   ]);
   g(LDT, [...seg(0, 0xfffff, 0xf2), ...seg(0x100000, 0xf, 0xf2, 0)]); // 0x07: flat user data ; 0x0f: small
-  const tss = new Array(tssLimit + 1).fill(0);
-  tss.splice(4, 4, ...d32(KSTACK)); tss.splice(8, 4, ...d32(KDATA));
+  const tss = new Array(Math.max(tssLimit + 1, 0x68)).fill(0);
+  if (o.tss16) { tss.splice(2, 2, ...d16(KSTACK)); tss.splice(4, 2, ...d16(KDATA)); tss.splice(8, 4, ...d32(0xdead0000)); }
+  else { tss.splice(4, 4, ...d32(KSTACK)); tss.splice(8, 4, ...d32(KDATA)); }
   tss.splice(0x66, 2, ...d16(o.ioBitmap ? 0x68 : 0xffff));
   if (o.ioBitmap) { tss.splice(0x68, o.ioBitmap.length, ...o.ioBitmap); tss[0x68 + o.ioBitmap.length] = 0xff; }
   g(TSS, tss);

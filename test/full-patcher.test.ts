@@ -1,7 +1,12 @@
-// full-patcher.test.ts — host/full/x86dec.ts (lengths, sensitive instructions) and host/full/patcher.ts.
+// full-patcher.test.ts — host/full/patcher.ts: the sweep (lengths from the CPU's own decoder, Machine.decode),
+// the sensitive-instruction classification and the side table.
 import { describe, it, expect } from "vitest";
-import { decodeBytes, sensitiveKind } from "../host/full/x86dec.ts";
-import { Patcher } from "../host/full/patcher.ts";
+import { Machine } from "../host/machine.ts";
+import { Patcher, sensitiveKind, type InsnDecoder } from "../host/full/patcher.ts";
+
+const machine = new Machine({ memSize: 4096 });
+const dec: InsnDecoder = (b, a) => machine.decode(b, a);
+const decodeBytes = (b: number[]) => dec(b, 0);
 
 describe("decoder", () => {
   it.each([
@@ -34,7 +39,7 @@ describe("patcher", () => {
   it("replaces sensitive instructions by int3 with the original in a side table", () => {
     const { b, m } = mem();
     b.set([0x55, 0x9c, 0x58, 0x9d, 0xcf], 0x1000);
-    const p = new Patcher(m);
+    const p = new Patcher(m, true, dec);
     p.addRegion(0x1000, 0x1005, [0x1000]);
     expect([...b.subarray(0x1000, 0x1005)]).toEqual([0x55, 0xcc, 0x58, 0xcc, 0xcc]);
     expect(p.origByte(0x1001)).toBe(0x9c);
@@ -43,13 +48,13 @@ describe("patcher", () => {
   it("with the hole open, only privilege-dependent control transfers are patched", () => {
     const { b, m } = mem();
     b.set([0x9c, 0x9d, 0xcf], 0x1000);
-    new Patcher(m, false).addRegion(0x1000, 0x1003, [0x1000]);
+    new Patcher(m, false, dec).addRegion(0x1000, 0x1003, [0x1000]);
     expect([...b.subarray(0x1000, 0x1003)]).toEqual([0x9c, 0x9d, 0xcc]);
   });
   it("re-translates after a self-modifying write", () => {
     const { b, m } = mem();
     b.set([0x90, 0x90, 0x90], 0x1000);
-    const p = new Patcher(m);
+    const p = new Patcher(m, true, dec);
     p.addRegion(0x1000, 0x1003, [0x1000]);
     const before = b.slice(0x1000, 0x2000);
     b[0x1001] = 0x9d; // the guest writes a popf
@@ -60,7 +65,7 @@ describe("patcher", () => {
   it("does not sweep the bytes before the first symbol (a multiboot header)", () => {
     const { b, m } = mem();
     b.set([0x9c, 0x9c, 0x90, 0x9d], 0x1000);
-    new Patcher(m).addRegion(0x1000, 0x1004, [0x1002]);
+    new Patcher(m, true, dec).addRegion(0x1000, 0x1004, [0x1002]);
     expect([...b.subarray(0x1000, 0x1004)]).toEqual([0x9c, 0x9c, 0x90, 0xcc]);
   });
 });

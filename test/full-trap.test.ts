@@ -4,8 +4,9 @@
 // bits, error codes, virtual CR2, stack switch from the guest TSS).
 import { describe, it, expect } from "vitest";
 import { VMM_SIZE } from "../host/full/monitor.ts";
+import * as A from "../host/abi.generated.ts";
 import {
-  miniVm, go, d32, d16, gate, identityPaging, PAGING_ON, TO_USER, KCODE, KDATA, UCODE, UDATA, TSS_SEL, LDT_SEL, KCODE_DPL1,
+  miniVm, nativeVm, go, type MiniOpts, d32, d16, gate, identityPaging, PAGING_ON, TO_USER, KCODE, KDATA, UCODE, UDATA, TSS_SEL, LDT_SEL, KCODE_DPL1,
   GDT, LDT, KSTACK, USTACK, UCODE_AT, KCODE_AT, PROLOGUE,
 } from "./full-minivm.ts";
 
@@ -326,3 +327,62 @@ describe("reflected exceptions", () => {
 function miniVmG(mo: { m: { writeMem(a: number, d: number[]): void } }) {
   return (a: number, b: number[]) => mo.m.writeMem(VMM_SIZE + a, b);
 }
+
+// The monitor applies the CPU's own rules (assembly/ops/rules.ts, exported from wasm) to its virtual CPU; these
+// cases drifted while it had copies of them: each runs the same guest deprivileged and natively.
+describe("one implementation of each rule: full mode vs native", () => {
+  const INT80 = [0xcd, 0x80]; // int 0x80 (DPL 3 gate) from user mode: an inward transfer through the TSS stack
+  const both = (o: MiniOpts) => {
+    const full = miniVm(TO_USER, { user: INT80, ...o });
+    const fr = go(full.mo);
+    const nat = nativeVm(TO_USER, { user: INT80, ...o });
+    const ne = nat.m.run(100_000);
+    return { full, fr, nat, ne };
+  };
+  it("a TSS whose limit ends before ESP0 is #TS(TR) (here escalating to a triple fault), as on the CPU", () => {
+    const { full, fr, nat, ne } = both({ tssLimit: 8 });
+    expect(ne.reason).toBe("shutdown");
+    expect(nat.seen()).toBe(-1);
+    expect(fr).toMatchObject({ stop: "shutdown" });
+    expect(full.seen()).toBe(-1); // before: the monitor read ESP0 past the limit and delivered int 0x80
+    expect(full.mo.stats.reflected[String(A.VEC_TS)]).toBe(1);
+  });
+  it("the TSS limit just covering SS0 is enough", () => {
+    const { full, nat } = both({ tssLimit: 11 });
+    expect(nat.seen()).toBe(0x80);
+    expect(full.seen()).toBe(0x80);
+    expect(full.m.esp).toBe(nat.m.esp);
+  });
+  it("a 16-bit TSS: SP0/SS0 come from offsets 2/4 (before: read as a 32-bit TSS)", () => {
+    const { full, nat } = both({ tss16: true, tssLimit: 0x2b });
+    expect(nat.seen()).toBe(0x80);
+    expect(full.seen()).toBe(0x80);
+    expect(nat.m.esp).toBe(KSTACK - 20);
+    expect(full.m.esp).toBe(nat.m.esp);
+  });
+  it("lar / lsl / verr / verw give the CPU's answers for every descriptor type at every selector RPL", () => {
+    // for each GDT entry 1..7 and RPL 0..3, run in the kernel: lar eax,cx ; setz [..] ... collected natively and deprivileged
+    const sels: number[] = [];
+    for (let i = 1; i < 8; i++) for (let rpl = 0; rpl < 4; rpl++) sels.push(i * 8 + rpl);
+    const OUT = 0x3200;
+    const body: number[] = [];
+    sels.forEach((sel, k) => {
+      body.push(0x66, 0xb9, ...d16(sel)); // mov cx, sel
+      // lar eax,ecx ; setz [OUT+4k] ; lsl eax,ecx ; setz [OUT+4k+1] ; verr cx ; setz [+2] ; verw cx ; setz [+3]
+      body.push(0x0f, 0x02, 0xc1, 0x0f, 0x94, 0x05, ...d32(OUT + 4 * k));
+      body.push(0x0f, 0x03, 0xc1, 0x0f, 0x94, 0x05, ...d32(OUT + 4 * k + 1));
+      body.push(0x0f, 0x00, 0xe1, 0x0f, 0x94, 0x05, ...d32(OUT + 4 * k + 2));
+      body.push(0x0f, 0x00, 0xe9, 0x0f, 0x94, 0x05, ...d32(OUT + 4 * k + 3));
+    });
+    body.push(0xf4);
+    const full = miniVm(body);
+    go(full.mo);
+    const nat = nativeVm(body);
+    expect(nat.m.run(100_000).reason).toBe("hlt");
+    const fullRes = sels.map((_, k) => full.rd32(OUT + 4 * k));
+    const natRes = sels.map((_, k) => nat.rd32(OUT + 4 * k));
+    expect(fullRes).toEqual(natRes);
+    expect(new Set(natRes).size).toBeGreaterThan(2); // the table has both visible and invisible entries
+    expect(full.mo.stats.emulated["lar"]).toBe(sels.length);
+  });
+});

@@ -133,11 +133,11 @@ describe("para: no device writes what the guest may not write (issue 9 item 1)",
     expect(con.init()).toBe(true);
     const rx = con.setupQueue(0, 8);
     con.driverOk();
-    vm.console.receive(new TextEncoder().encode("PWNED"));
+    vm.virtioConsole.receive(new TextEncoder().encode("PWNED"));
     con.add(rx, [{ addr: l1 + 64, len: 5, write: true }]);
     con.kick(rx);
     expect(con.takeUsed(rx)).toEqual([{ id: 0, len: 0 }]);
-    expect(vm.console.stats.rxPolicyRefused).toBe(1);
+    expect(vm.virtioConsole.stats.rxPolicyRefused).toBe(1);
     expect(vm.machine.readMem(l1, PAGE)).toEqual(before);
   });
 });

@@ -1,9 +1,9 @@
 // vm.test.ts — the run loop on tiny multiboot guests assembled with gcc -m32 in the test: console over COM1 and
 // port 0xe9, isa-debug-exit, IN completion, MMIO exits, HLT wake-up by the PIT through the PIC, the INTR protocol
 // (no acknowledge while IF=0), triple fault, halt with IF=0, --max-instructions, determinism.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Vm, runImage, peekPicVector, EXIT_STATUS } from "../host/vm.ts";
@@ -14,6 +14,7 @@ let HAVE_GCC = false;
 try { execFileSync("gcc", ["-m32", "-c", "-x", "assembler", "-", "-o", "/dev/null"], { input: "nop\n", stdio: ["pipe", "ignore", "ignore"] }); HAVE_GCC = true; } catch { /* skip */ }
 
 const dir = mkdtempSync(join(tmpdir(), "wasmvisor-vm-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Shared guest prelude: multiboot header (flags 0, ELF load), own flat GDT, a stack, putc/puts/exit helpers.
 const PRELUDE = `

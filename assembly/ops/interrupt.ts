@@ -22,11 +22,12 @@ import { getFlags, setFlags } from "../flags";
 import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
 import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
 import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
+import { isDoubleFault, isFaultVector } from "./rules";
 
+// a #DB trap (INT1) due after the current instruction: vCPU state, synced with OFF_PENDING_DBG at run() entry/exit
 export let pendingDebugTrap: bool = false;
 export function setPendingDebugTrap(b: bool): void { pendingDebugTrap = b; }
 
-@inline function contributory(v: u32): bool { return v == 0 || (v >= 10 && v <= 13); }
 
 /** Exit to the host with an intercepted exception (the exception bitmap, like a VMCS's). */
 function exitException(v: u32, err: u32, hasErr: bool): void {
@@ -56,10 +57,6 @@ export function raiseException(vec: u32, err: u32, hasErr: bool): void {
 /** External interrupt (INTR) with the vector the PIC supplied. */
 export function deliverExternal(vec: u32): void { dispatchEvent(vec, 0, false, false, 1, true); }
 
-/** Fault-class exceptions push EFLAGS with RF=1 (SDM §17.3.1.1), so a restarted instruction is not re-trapped. */
-@inline function isFault(v: u32): bool {
-  return v == 0 || v == 5 || v == 6 || v == 7 || (v >= 10 && v <= 14) || v == 16 || v == 17;
-}
 
 /** INT n / INT3 / INTO: EIP already points after the instruction; faults raised by delivery point at it. */
 export function softInt(vec: u32, isTrapLike: bool): void {
@@ -84,7 +81,7 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
       if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
     }
     setNoHostExits(true);
-    deliver(v, e, he, soft, ext, !external && isFault(v));
+    deliver(v, e, he, soft, ext, !external && isFaultVector(v)); // faults push RF=1 (rules.ts)
     setNoHostExits(false);
     if (!abort) return;
     setAbort(0);
@@ -92,7 +89,7 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
     const v2 = pendVector;
     if (v == VEC_DF) { shutdown(); return; }
     const first = v;
-    if ((contributory(first) && contributory(v2)) || (first == VEC_PF && (v2 == VEC_PF || contributory(v2)))) {
+    if (isDoubleFault(first, v2)) {
       v = VEC_DF; e = 0; he = true;
     } else {
       v = v2; e = pendError; he = pendHasError;

@@ -1,7 +1,15 @@
 // ops/string.ts — movs cmps scas lods stos with REP/REPE/REPNE and DF.
-// A REP instruction runs at most REP_CHUNK iterations per step, then leaves EIP on itself so that
-// interrupts, the instruction budget and host exits are honoured between chunks, as hardware allows.
-import { FLAG_DF, SEG_ES } from "../abi";
+//
+// REP is interruptible at iteration boundaries, as on hardware (SDM Vol. 1 §7.3.9.2 / Vol. 2 "REP"): one
+// execution runs a *unit* of at most REP_CHUNK iterations, then, if iterations are left, leaves EIP on the
+// instruction with ESI/EDI/ECX updated (setRepIncomplete), so interrupts, the instruction budget, time slices
+// and host exits are honoured between units, and the next run resumes it. Accounting (cpu.ts): every unit counts
+// as one retired instruction — the last one included — so a REP over N elements in RAM retires ceil(N / 4096)
+// (1 when N = 0), `--max-instructions` bounds the work, and RDTSC (the retired count) stays deterministic: the
+// interpreter and compiled blocks (which run REP through jitExec) cut units at the same iterations. A unit also
+// ends early after an iteration that wrote to MMIO or port I/O (the host sees each device access before the
+// next) or consumed a completed host read (the read log then holds only that iteration's reads).
+import { FLAG_DF, SEG_ES, REP_UNIT_ITERATIONS } from "../abi";
 import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
 import { memRd, memWr, regRd, regWr, dataSeg } from "../decode";
@@ -9,6 +17,7 @@ import { flagsReg, getZF } from "../flags";
 import { alu } from "./alu";
 import { setRepIncomplete } from "../cpu";
 import { cpl, a16, segBase, segLimit } from "../state";
+import { replaying } from "../iolog";
 import { segOk, tlbR, tlbW, translate, checkWritable, mmioHit } from "../mmu";
 
 // ---- bulk REP STOS / MOVS: a page at a time straight in guest RAM ----
@@ -27,7 +36,6 @@ function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
   const lin = segBase(seg) + off;
   const room: u32 = (<u32>0x1000 - (lin & 0xFFF)) / size;
   if (n > room) n = room;
-  if (n > REP_CHUNK) n = REP_CHUNK;
   if (n == 0) return 0;
   const e = (write ? tlbW : tlbR) + (((lin >>> 12) & 1023) << 4);
   let add: u32;
@@ -43,13 +51,17 @@ function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
 }
 @inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF); }
 
+// iterations the bulk path completed in this unit (the element loop goes on counting from there)
+let bulkDone: u32 = 0;
+@inline function unitLeft(c: u32, done: u32): u32 { const l = REP_CHUNK - done; return c < l ? c : l; }
 function stosBulk(size: u32): bool {
   let done: u32 = 0;
+  bulkDone = 0;
   const v = regRd(size, EAX);
   while (aRd(ECX) != 0) {
-    const n = bulkSpan(SEG_ES, aRd(EDI), size, aRd(ECX), true);
+    const n = bulkSpan(SEG_ES, aRd(EDI), size, unitLeft(aRd(ECX), done), true);
     if (abort) return true;
-    if (n == 0) return false; // the element-by-element loop takes it from here
+    if (n == 0) { bulkDone = done; return false; } // the element-by-element loop takes it from here
     const h = bulkHost;
     if (size == 1) memory.fill(h, <u8>v, n);
     else if (size == 2) { for (let i: u32 = 0; i < n; i++) store<u16>(h + i * 2, <u16>v); }
@@ -63,18 +75,19 @@ function stosBulk(size: u32): bool {
 }
 function movsBulk(size: u32): bool {
   let done: u32 = 0;
+  bulkDone = 0;
   const src = dataSeg();
   while (aRd(ECX) != 0) {
-    const ns = bulkSpan(src, aRd(ESI), size, aRd(ECX), false);
+    const ns = bulkSpan(src, aRd(ESI), size, unitLeft(aRd(ECX), done), false);
     if (abort) return true;
-    if (ns == 0) return false;
+    if (ns == 0) { bulkDone = done; return false; }
     const hs = bulkHost;
     const nd = bulkSpan(SEG_ES, aRd(EDI), size, ns, true);
     if (abort) return true;
-    if (nd == 0) return false;
+    if (nd == 0) { bulkDone = done; return false; }
     const hd = bulkHost;
     const bytes = nd * size;
-    if (hd > hs && hd - hs < bytes) return false; // a forward copy onto itself repeats bytes: element by element
+    if (hd > hs && hd - hs < bytes) { bulkDone = done; return false; } // a forward copy onto itself repeats bytes: element by element
     memory.copy(hd, hs, bytes);
     aWr(ESI, aRd(ESI) + bytes);
     aWr(EDI, aRd(EDI) + bytes);
@@ -85,18 +98,23 @@ function movsBulk(size: u32): bool {
   return true;
 }
 
-const REP_CHUNK: u32 = 4096;
+const REP_CHUNK: u32 = REP_UNIT_ITERATIONS;
 
 @inline function delta(size: u32): u32 { return (flagsReg & FLAG_DF) ? 0 - size : size; }
 
+/** After iteration n of this unit (ECX already decremented to c): true when the unit must end here. */
+@inline function unitEnds(n: u32): bool {
+  // the unit is full, an element went to the host (it sees each device access before the next one), or this
+  // iteration consumed completed host reads (the next iteration's reads must not find them in the log)
+  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF || replaying) { setEip(ip0); setRepIncomplete(true); return true; }
+  return false;
+}
 /** After an iteration: decrement ECX; returns true when the REP loop must stop. */
 @inline function repStep(n: u32): bool {
   const c = aRd(ECX) - 1;
   aWr(ECX, c);
   if (c == 0) return true;
-  // a chunk is done, or an element went to MMIO: the host sees each device write before the next one
-  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF) { setEip(ip0); setRepIncomplete(true); return true; }
-  return false;
+  return unitEnds(n);
 }
 
 export function op_movs(size: u32): void {
@@ -109,9 +127,10 @@ export function op_movs(size: u32): void {
     return;
   }
   if (aRd(ECX) == 0) return;
+  bulkDone = 0;
   if (bulkOk() && movsBulk(size)) return;
   if (abort || aRd(ECX) == 0) return;
-  for (let n: u32 = 1; ; n++) {
+  for (let n: u32 = bulkDone + 1; ; n++) {
     const v = memRd(size, src, aRd(ESI)); if (abort) return;
     memWr(size, SEG_ES, aRd(EDI), v); if (abort) return;
     aWr(ESI, aRd(ESI) + d); aWr(EDI, aRd(EDI) + d);
@@ -123,9 +142,10 @@ export function op_stos(size: u32): void {
   const v = regRd(size, EAX);
   if (!repPrefix) { memWr(size, SEG_ES, aRd(EDI), v); if (abort) return; aWr(EDI, aRd(EDI) + d); return; }
   if (aRd(ECX) == 0) return;
+  bulkDone = 0;
   if (bulkOk() && stosBulk(size)) return;
   if (abort || aRd(ECX) == 0) return;
-  for (let n: u32 = 1; ; n++) {
+  for (let n: u32 = bulkDone + 1; ; n++) {
     memWr(size, SEG_ES, aRd(EDI), v); if (abort) return;
     aWr(EDI, aRd(EDI) + d);
     if (repStep(n)) return;
@@ -164,7 +184,7 @@ export function op_cmps(size: u32): void {
     const c = aRd(ECX) - 1;
     aWr(ECX, c);
     if (c == 0 || (getZF() != 0) != wantZ) return;
-    if (n >= REP_CHUNK) { setEip(ip0); setRepIncomplete(true); return; }
+    if (unitEnds(n)) return;
   }
 }
 export function op_scas(size: u32): void {
@@ -185,6 +205,6 @@ export function op_scas(size: u32): void {
     const c = aRd(ECX) - 1;
     aWr(ECX, c);
     if (c == 0 || (getZF() != 0) != wantZ) return;
-    if (n >= REP_CHUNK) { setEip(ip0); setRepIncomplete(true); return; }
+    if (unitEnds(n)) return;
   }
 }

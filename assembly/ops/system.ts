@@ -9,7 +9,7 @@ import {
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
-  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA,
+  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
 } from "../abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
@@ -28,6 +28,7 @@ import {
 import { readDesc, dLo, dHi, dAddr, setDescRegs, descAttr, descBase, descLimit, descDpl, setAccessed } from "./descriptors";
 import { icount } from "../cpu";
 import { softInt, setPendingDebugTrap } from "./interrupt";
+import { tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk } from "./rules";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
 @inline function ud(): void { setPending(VEC_UD, 0, false); }
@@ -43,20 +44,8 @@ export function loadDataSeg(s: u32, sel: u32): void {
     return;
   }
   if (!readDesc(sel, VEC_GP, 0)) return;
-  const attr = descAttr(dHi);
-  const dpl = descDpl(dHi);
-  const rpl = sel & 3;
-  const err = sel & 0xFFFC;
-  if (s == SEG_SS) {
-    if (rpl != cpl || !(attr & 0x10) || (attr & 0x8) || !(attr & 2) || dpl != cpl) { gp(err); return; }
-    if (!(attr & 0x80)) { setPending(VEC_SS, err, true); return; }
-  } else {
-    if (!(attr & 0x10) || ((attr & 0xA) == 0x8)) { gp(err); return; } // system or execute-only code
-    if (!(attr & 0x8) || !(attr & 4)) { // data and non-conforming code need DPL >= max(CPL, RPL)
-      if (dpl < cpl || dpl < rpl) { gp(err); return; }
-    }
-    if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
-  }
+  const f = dataSegCheck(s, sel, dHi, cpl);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
   setAccessed();
   if (abort) return;
   setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
@@ -328,17 +317,14 @@ export let tssEsp: u32 = 0;
 export function tssStack(n: u32, ext: u32): bool {
   const attr = st(OFF_TR + SEG_ATTR);
   const base = st(OFF_TR + SEG_BASE);
-  const limit = st(OFF_TR + SEG_LIMIT);
   const trSel = st(OFF_TR + SEG_SEL) & 0xFFFC;
-  if (!(attr & 0x80)) { setPending(VEC_TS, trSel | ext, true); return false; }
-  if ((attr & 8) != 0) { // 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n
-    const off = 4 + 8 * n;
-    if (<u64>off + 5 > <u64>limit) { setPending(VEC_TS, trSel | ext, true); return false; }
+  const slot = tssStackSlot(attr, st(OFF_TR + SEG_LIMIT), n);
+  if (slot < 0) { setPending(VEC_TS, trSel | ext, true); return false; }
+  const off = <u32>slot;
+  if ((attr & 8) != 0) { // 32-bit TSS: ESPn, then SSn
     tssEsp = sysRd32(base + off); if (abort) return false;
     tssSs = sysRd32(base + off + 4) & 0xFFFF; if (abort) return false;
-  } else { // 16-bit TSS: SPn at 2 + 4n, SSn at 4 + 4n
-    const off = 2 + 4 * n;
-    if (<u64>off + 3 > <u64>limit) { setPending(VEC_TS, trSel | ext, true); return false; }
+  } else { // 16-bit TSS: SPn, then SSn
     const w = sysRd32(base + off); if (abort) return false;
     tssEsp = w & 0xFFFF;
     tssSs = w >>> 16;
@@ -349,10 +335,8 @@ export function tssStack(n: u32, ext: u32): bool {
 export function checkNewSs(sel: u32, newCpl: u32, ext: u32): bool {
   if ((sel & 0xFFFC) == 0) { setPending(VEC_TS, ext, true); return false; }
   if (!readDesc(sel, VEC_TS, ext)) return false;
-  const attr = descAttr(dHi);
-  const err = (sel & 0xFFFC) | ext;
-  if ((sel & 3) != newCpl || descDpl(dHi) != newCpl || (attr & 0x1A) != 0x12) { setPending(VEC_TS, err, true); return false; }
-  if (!(attr & 0x80)) { setPending(VEC_SS, err, true); return false; }
+  const f = newSsCheck(sel, dHi, newCpl, ext);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return false; }
   setAccessed();
   return !abort;
 }
@@ -546,17 +530,7 @@ function ltr(sel: u32): void {
 /** verr/verw: ZF=1 when the segment is readable/writable at the caller's privilege; never faults on the selector. */
 function verx(sel: u32, write: bool): void {
   let ok = false;
-  if ((sel & 0xFFFC) != 0 && descPeek(sel)) {
-    const attr = descAttr(dHi);
-    const dpl = descDpl(dHi);
-    if (attr & 0x10) {
-      const code = (attr & 8) != 0;
-      const conforming = code && (attr & 4) != 0;
-      const privOk = conforming || (dpl >= cpl && dpl >= (sel & 3));
-      if (write) ok = !code && (attr & 2) != 0 && privOk;
-      else ok = (!code || (attr & 2) != 0) && privOk;
-    }
-  }
+  if ((sel & 0xFFFC) != 0 && descPeek(sel)) ok = verOk(sel, dHi, cpl, write);
   if (abort) return;
   setStatus(FLAG_ZF, ok ? FLAG_ZF : 0);
 }
@@ -579,17 +553,7 @@ export function op_lar_lsl(isLsl: bool): void {
   let ok = false;
   let v: u32 = 0;
   if ((sel & 0xFFFC) != 0 && descPeek(sel)) {
-    const attr = descAttr(dHi);
-    const dpl = descDpl(dHi);
-    const conformingCode = (attr & 0x1C) == 0x1C;
-    let typeOk: bool;
-    if (attr & 0x10) typeOk = true;
-    else {
-      const t = attr & 0xF;
-      typeOk = isLsl ? (t == 1 || t == 2 || t == 3 || t == 9 || t == 11)
-                     : (t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 || t == 11 || t == 12);
-    }
-    ok = typeOk && (conformingCode || (dpl >= cpl && dpl >= (sel & 3)));
+    ok = larLslOk(sel, dHi, cpl, isLsl);
     v = isLsl ? descLimit(dLo, dHi) : dHi & 0x00F0FF00;
   }
   if (abort) return;
@@ -730,7 +694,7 @@ export function op_rdmsr(): void {
   const m = r32(ECX);
   if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
   if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
-    w32(EAX, apicBase); w32(EDX, 0); return;
+    w32(EAX, st(OFF_APIC_BASE)); w32(EDX, 0); return;
   }
   gp(0); // no other MSRs exist
 }
@@ -740,9 +704,8 @@ export function op_wrmsr(): void {
     // the APIC cannot move (the host maps it at 0xFEE00000): a write keeping that base is taken, others #GP
     const lo = r32(EAX);
     if ((lo & 0xFFFFF000) != 0xFEE00000 || r32(EDX) != 0 || (lo & 0x6FF)) { gp(0); return; }
-    apicBase = lo | 0x100; // BSP stays set
+    setSt(OFF_APIC_BASE, lo | 0x100); // BSP stays set
     return;
   }
   gp(0); // the TSC is the instruction count and cannot be written; no other MSRs exist
 }
-let apicBase: u32 = 0xFEE00900;

@@ -22,6 +22,7 @@
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { type BlockBackend, SECTOR_SIZE } from "./block.ts";
 import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const ATA_PRIMARY_BASE = 0x1f0;
 export const ATA_PRIMARY_CTRL = 0x3f6;
@@ -110,6 +111,11 @@ export interface AtaChannelOptions extends AtaOptions {
 }
 
 export class AtaChannel {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a AtaChannel built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   /** IoDevice for the command block (8 ports at 0x1f0 / 0x170) */
   readonly command: IoDevice;
   /** IoDevice for the control block (1 port at 0x3f6 / 0x376: alternate status / device control) */

@@ -1,7 +1,7 @@
 // block.ts — sector-addressed storage behind the ATA disk: an in-memory image and a host file (synchronous node:fs).
 // Backends are host-side: they throw on misuse by host code (out-of-range LBA, write to a read-only image);
 // the ATA device checks every guest-supplied address first and turns backend failures into ATA errors.
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 
 export const SECTOR_SIZE = 512;
 
@@ -26,6 +26,9 @@ function checkRange(b: BlockBackend, lba: number, buf: Uint8Array): number {
   }
   return n;
 }
+
+/** The file cannot be a disk: not a regular file, or smaller than one sector. */
+export class DiskImageError extends Error {}
 
 export class ReadOnlyError extends Error {
   constructor() { super("wasmvisor block: image is read-only"); }
@@ -74,13 +77,17 @@ export interface FileBackendOptions {
 }
 
 /**
- * A raw disk image file. A trailing partial sector is not addressable (capacity rounds down), as with QEMU raw images.
+ * A raw disk image file: a regular file of at least one sector (a device or FIFO such as /dev/zero is refused: it has
+ * no size, and reads from a FIFO would block the VM). A trailing partial sector is not addressable (capacity rounds
+ * down, as with QEMU raw images); `trailingBytes` says how much, so callers can warn.
  * Open it read-only for images the guest must not change; ATA WRITE then fails with ABRT instead of touching the file.
  */
 export class FileBackend implements BlockBackend {
   readonly sectorCount: number;
   readonly readonly: boolean;
   readonly cache: "writethrough" | "writeback";
+  /** bytes past the last whole sector: not visible to the guest */
+  readonly trailingBytes: number;
   private fd: number | null;
   private readonly dirty = new Map<number, Uint8Array>();
   private readonly maxDirty: number;
@@ -89,8 +96,24 @@ export class FileBackend implements BlockBackend {
     this.readonly = opts.readonly ?? false;
     this.cache = opts.cache ?? "writethrough";
     this.maxDirty = Math.max(1, Math.floor((opts.maxDirtyBytes ?? 64 * 1024 * 1024) / SECTOR_SIZE));
-    this.fd = openSync(path, this.readonly ? "r" : "r+");
-    this.sectorCount = Math.floor(fstatSync(this.fd).size / SECTOR_SIZE);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below anyway
+    const fd = openSync(path, (this.readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    let problem = "";
+    if (!st.isFile()) problem = "not a regular file (a device, FIFO or socket cannot be a disk image)";
+    else if (st.size < SECTOR_SIZE) problem = st.size === 0 ? "the file is empty (a disk needs at least one 512-byte sector)" : `the file has ${st.size} bytes, less than one 512-byte sector`;
+    if (problem) {
+      closeSync(fd);
+      throw new DiskImageError(problem);
+    }
+    this.fd = fd;
+    this.sectorCount = Math.floor(st.size / SECTOR_SIZE);
+    this.trailingBytes = st.size % SECTOR_SIZE;
+  }
+
+  /** The open file (for locking it: host/cli/disk-lock.ts). */
+  get fileDescriptor(): number {
+    return this.handle();
   }
 
   private handle(): number {

@@ -4,11 +4,17 @@
 // The status is kept as a full 32-bit unsigned number; a process exit code is its low 8 bits (as with QEMU's exit()).
 // Reads return 0 (QEMU's device has no readable register and answers 0).
 import type { AccessSize, IoDevice } from "../bus.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const DEBUG_EXIT_PORT = 0xf4;
 export const DEBUG_EXIT_SIZE = 4;
 
 export class DebugExit implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a DebugExit built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   /** status of the last exit request, or null */
   lastStatus: number | null = null;
 

@@ -17,6 +17,7 @@
 // off is not supported (counted; A20 stays on). Guest mistakes are counted in `errors`.
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const I8042_DATA_PORT = 0x60;
 export const I8042_STATUS_PORT = 0x64;
@@ -40,6 +41,11 @@ type Source = "ctrl" | "kbd" | "aux";
 const QUEUE_LIMIT = 256;
 
 export class I8042 {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a I8042 built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly errors: GuestErrors;
   readonly stats = { keyBytes: 0, dropped: 0, resets: 0 };
   /** IoDevice for port 0x60 */

@@ -17,6 +17,7 @@
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type LogFn } from "./guestlog.ts";
 import { type ApicMessage, DM_FIXED, DM_LOWEST } from "./lapic.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const IOAPIC_BASE = 0xfec00000;
 /** IOREGSEL at 00h, IOWIN at 10h; the window covers both (the chip decodes 4 KiB; the rest reads 0) */
@@ -36,6 +37,11 @@ export interface IoApicOptions {
 }
 
 export class IoApic implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a IoApic built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly errors: GuestErrors;
   readonly stats = { messages: 0, dropped: 0, eoi: 0 };
   id: number;

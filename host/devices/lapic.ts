@@ -24,6 +24,7 @@
 // in `errors`, and illegal vectors/registers also set ESR bits as the SDM says; nothing throws.
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type LogFn } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const LAPIC_BASE = 0xfee00000;
 export const LAPIC_SIZE = 0x1000;
@@ -95,6 +96,11 @@ const clear = (w: Uint32Array, v: number) => { w[v >> 5] &= ~(1 << (v & 31)); };
 const test = (w: Uint32Array, v: number) => (w[v >> 5] & (1 << (v & 31))) !== 0;
 
 export class LocalApic implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a LocalApic built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly errors: GuestErrors;
   readonly stats = {
     accepted: 0, delivered: 0, extInt: 0, spurious: 0, eoi: 0, eoiIdle: 0, timerFired: 0,

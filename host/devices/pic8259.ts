@@ -12,6 +12,7 @@
 // (behaving as 8086 mode), as are ICW1.ADI/A7-A5 (8080-only).
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const PIC_MASTER_BASE = 0x20;
 export const PIC_SLAVE_BASE = 0xa0;
@@ -270,6 +271,11 @@ export interface Pic8259PairOptions {
 
 /** The PC/AT pair: IRQ 0-7 on the master, 8-15 on the slave, slave INT on master IR2. */
 export class Pic8259Pair {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a Pic8259Pair built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly master: Pic8259;
   readonly slave: Pic8259;
   readonly errors: GuestErrors;

@@ -14,6 +14,7 @@
 // mode 2 (datasheet): here OUT then stays high; in mode 3 a count of 1 likewise keeps OUT high.
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const PIT_BASE = 0x40;
 export const PIT_IRQ = 0;
@@ -85,6 +86,11 @@ export interface PitStats {
 }
 
 export class Pit8254 implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a Pit8254 built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   private readonly c: [Counter, Counter, Counter] = [new Counter(0), new Counter(1), new Counter(2)];
   private readonly irq: IrqLine;
   private readonly onOut?: (counter: number, level: boolean) => void;

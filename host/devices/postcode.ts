@@ -3,10 +3,16 @@
 // keep those frequent writes out of the unclaimed-port log. It latches the last code (for a POST-card style display);
 // reads return 0xff like an empty ISA decode, which is what a PC without a POST card returns.
 import type { AccessSize, IoDevice } from "../bus.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const POST_CODE_PORT = 0x80;
 
 export class PostCodePort implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a PostCodePort built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   lastCode: number | null = null;
   writes = 0;
 

@@ -15,6 +15,7 @@
 // update comes one second later (the datasheet says 500 ms after a divider reset). Guest mistakes are counted.
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const RTC_INDEX_PORT = 0x70;
 export const RTC_DATA_PORT = 0x71;
@@ -47,6 +48,11 @@ const toBcd = (v: number) => ((Math.floor(v / 10) % 10) << 4) | (v % 10);
 const fromBcd = (v: number) => (v >> 4) * 10 + (v & 0x0f);
 
 export class Rtc implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a Rtc built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly errors: GuestErrors;
   readonly stats = { updates: 0, periodic: 0, alarms: 0, interrupts: 0 };
   index = 0;

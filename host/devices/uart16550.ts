@@ -14,6 +14,7 @@
 //  * Parity/framing/break errors cannot happen on a virtual line; only overrun (OE) is produced.
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, type IrqLine, type LogFn, noIrq } from "./guestlog.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const COM1_BASE = 0x3f8;
 export const COM1_IRQ = 4;
@@ -55,6 +56,11 @@ export interface UartStats {
 }
 
 export class Uart16550 implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a Uart16550 built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   // RX FIFO as a ring; in 16450 mode (FIFOs off) its capacity is 1, i.e. the RBR
   private readonly rx = new Uint8Array(FIFO_SIZE);
   private rxHead = 0;

@@ -5,6 +5,7 @@
 // 25 registers are kept as a plain register file. Register numbers above 0x18 read as 0xFF and ignore writes
 // (counted).
 import type { AccessSize, IoDevice } from "../bus.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const VGA_CRTC_COLOR = 0x3d4;
 export const VGA_CRTC_MONO = 0x3b4;
@@ -13,6 +14,11 @@ export const VGA_MISC_READ = 0x3cc;
 const NREGS = 0x19;
 
 export class VgaCrtc {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a VgaCrtc built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   private index = 0;
   private readonly regs = new Uint8Array(NREGS);
   private misc = 0x67; // colour addressing (bit 0 = 1: CRTC at 0x3D4), as the BIOS leaves text mode

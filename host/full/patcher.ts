@@ -11,7 +11,42 @@
 // monitor and then onWrite() drops patches whose bytes the guest overwrote and re-sweeps the touched intervals
 // (self-modifying code works). The guest reading its own code sees 0xCC at patched bytes (documented limit:
 // there is no execute-only protection in 32-bit paging to hide them).
-import { decode, sensitiveKind, DecodeError } from "./x86dec.ts";
+import type { DecodedInsn } from "../machine.ts";
+
+/** The CPU's decoder (Machine.decode): `bytes` as the instruction at `addr`. */
+export type InsnDecoder = (bytes: ArrayLike<number>, addr: number) => DecodedInsn;
+
+/**
+ * Sensitive-but-unprivileged instructions (the x86 hole: they run at CPL 3 without trapping but read or silently
+ * ignore privileged state), plus the control transfers whose semantics depend on privilege, which the
+ * deprivileged guest kernel must not execute natively. The scanner patches these; everything else that is
+ * privileged traps by itself (#GP at CPL 3).
+ */
+export function sensitiveKind(d: DecodedInsn): string | null {
+  switch (d.op) {
+    case 0x9c: return "pushf";
+    case 0x9d: return "popf";
+    case 0xcf: return "iret";
+    case 0xca: case 0xcb: return "retf";
+    case 0x9a: return "lcall";
+    case 0x0e: return "push-cs";
+    case 0x16: return "push-ss";
+    case 0x8c: return d.reg === 1 || d.reg === 2 ? "mov-from-cs-ss" : null;
+    // SS loads: at real CPL 3 a DPL-3 stack segment with RPL 3 would load without trapping, where the virtual
+    // CPL 0 requires DPL 0: emulate every SS load of the kernel
+    case 0x8e: return d.reg === 2 ? "mov-ss" : null;
+    case 0x17: return "pop-ss";
+    case 0x0fb2: return "lss";
+    case 0x0f00: return ["sldt", "str", null, null, "verr", "verw", null, null][d.reg];
+    case 0x0f01:
+      if (d.mod === 3) return d.reg === 4 ? "smsw" : null;
+      return d.reg === 0 ? "sgdt" : d.reg === 1 ? "sidt" : d.reg === 4 ? "smsw" : null;
+    case 0x0f02: return "lar";
+    case 0x0f03: return "lsl";
+    case 0xff: return d.reg === 3 ? "lcall" : null;
+  }
+  return null;
+}
 
 export interface PatchMem {
   /** guest-physical byte access */
@@ -32,7 +67,7 @@ export class Patcher {
   readonly stats = { scannedBytes: 0, patched: 0, rescans: 0, byKind: {} as Record<string, number> };
 
   /** closeHole=false leaves the x86 hole open (the switch): only iret/retf/lcall are patched then. */
-  constructor(private mem: PatchMem, public closeHole = true) {}
+  constructor(private mem: PatchMem, public closeHole = true, private decode: InsnDecoder) {}
 
   isCodeFrame(frame: number): boolean { return this.codeFrames.has(frame); }
   get codeFrameCount(): number { return this.codeFrames.size; }
@@ -58,21 +93,21 @@ export class Patcher {
   }
 
   private sweep(start: number, end: number): void {
+    const buf = new Array<number>(15);
     let pos = start;
     while (pos < end) {
-      let len = 1;
-      try {
-        const d = decode((i) => this.origByte(pos + i), pos);
-        len = d.len;
-        const kind = sensitiveKind(d);
-        if (kind && (this.closeHole || !HOLE_KINDS.has(kind)) && !this.patches.has(pos)) {
-          this.patches.set(pos, { orig: this.mem.read8(pos), kind, len });
-          this.mem.write8(pos, 0xcc);
-          this.stats.patched++;
-          this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
-        }
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
+      let n = 0;
+      try { for (; n < 15; n++) buf[n] = this.origByte(pos + n); } catch { /* the end of guest RAM */ }
+      const d = this.decode(n === 15 ? buf : buf.slice(0, n), pos);
+      if (d.len > n) break; // runs past the end of RAM
+      // an over-long prefix run (#GP when executed) is stepped over one byte at a time
+      const len = d.op === -2 ? 1 : d.len;
+      const kind = sensitiveKind(d);
+      if (kind && (this.closeHole || !HOLE_KINDS.has(kind)) && !this.patches.has(pos)) {
+        this.patches.set(pos, { orig: this.mem.read8(pos), kind, len });
+        this.mem.write8(pos, 0xcc);
+        this.stats.patched++;
+        this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
       }
       this.stats.scannedBytes += len;
       pos += len;

@@ -328,7 +328,7 @@ export class ShadowMmu {
   fill(lin: number, w: WalkResult, write: boolean): boolean {
     const s = this.current!;
     const pdi = lin >>> 22;
-    if (w.gpa >= this.ramSize) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}, outside its ${this.ramSize >> 20} MiB of RAM`);
+    if (w.gpa >= this.ramSize) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}, outside its ${Math.floor(this.ramSize / (1 << 20))} MiB of RAM`);
     const frame = w.gpa >>> 12;
     if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
     let pt = s.pts.get(pdi);

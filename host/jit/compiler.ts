@@ -22,7 +22,7 @@ const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7,
 const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP", "jitExec", "jitWr8"] as const;
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
-const JX = { OK: 0, ABORT: 1, STOP: 2, REPEAT: 3, JUMP: 4 } as const;
+const JX = { OK: 0, ABORT: 1, STOP: 2, JUMP: 4 } as const;
 const TYPES = [
   { params: [], results: [I32] },                                  // 0: the block
   { params: [I32, I32], results: [I32] },                          // 1: rd32, rd8
@@ -146,7 +146,7 @@ class Gen {
 
   emit(): Code {
     const c = this.c;
-    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + r * 4).load(0).set(r);
+    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + A.OFF_EAX + r * 4).load(0).set(r);
     c.i32(CTX).load(A.JC_E).set(L.E0);
     c.i32(CTX).load(A.JC_FL).set(L.fl);
     c.i32(CTX).load(A.JC_LOP).set(L.lop);
@@ -227,7 +227,7 @@ class Gen {
   private exit(eipOff: number | null, done: number, status: number) {
     const c = this.c;
     // every register: in a loop, one written later in the block may have changed in an earlier pass
-    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + r * 4).get(r).store(0);
+    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + A.OFF_EAX + r * 4).get(r).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
     c.i32(CTX).get(L.lop).store(A.JC_LOP);
     c.i32(CTX).get(L.la).store(A.JC_LA);
@@ -483,7 +483,7 @@ class Gen {
   /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
   private generic(r: Rec, i: number) {
     const c = this.c;
-    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + k * 4).get(k).store(0);
+    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).get(k).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
     c.i32(CTX).get(L.lop).store(A.JC_LOP);
     c.i32(CTX).get(L.la).store(A.JC_LA);
@@ -492,7 +492,7 @@ class Gen {
     c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
     c.i32(r.addr).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
       .get(L.count).i32(i).op(Op.i32_add).call(H.exec).set(L.t0);
-    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + k * 4).load(0).set(k);
+    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).load(0).set(k);
     c.i32(CTX).load(A.JC_FL).set(L.fl);
     c.i32(CTX).load(A.JC_LOP).set(L.lop);
     c.i32(CTX).load(A.JC_LA).set(L.la);
@@ -500,13 +500,10 @@ class Gen {
     c.i32(CTX).load(A.JC_LR).set(L.lr);
     c.i32(CTX).load(A.JC_LTOP).set(L.ltop);
     this.kind = UNKNOWN;
-    // anything but "carry on": leave (EIP from the context; a REP that resumes is not retired)
+    // anything but "carry on": leave (EIP from the context; a REP unit that stops early is retired, EIP on it)
     c.get(L.t0).i32(JX.OK).op(Op.i32_ne).op(Op.if_).byte(VOID); this.depth++;
     c.get(L.t0).i32(JX.ABORT).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
     this.exit(r.off, i, A.JIT_ABORT);
-    c.op(Op.end); this.depth--;
-    c.get(L.t0).i32(JX.REPEAT).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
-    this.exit(null, i, A.JIT_STOP);
     c.op(Op.end); this.depth--;
     c.get(L.t0).i32(JX.JUMP).op(Op.i32_eq).op(Op.if_).byte(VOID); this.depth++;
     this.exit(null, i + 1, A.JIT_OK);

@@ -1,126 +1,151 @@
 // vm.ts — `para` mode: a paravirtualized guest (guests/kit/pv) on the same CPU, cooperating with the VMM through
-// hypercalls (VMCALL), validated direct paging (mmu.ts), event channels in a shared page and virtio-mmio devices.
+// hypercalls (VMCALL), validated direct paging (mmu.ts), event channels in a shared page and virtio-mmio devices
+// (the one platform builder's "pv" set, host/core/platform.ts), inside the one run loop (host/core/vm.ts).
 // The design and the ABI are in README.md beside this file.
 //
-// Run loop (compare host/vm.ts): before each slice, deliverEvents() raises INTR with the vector of the lowest
-// pending, unmasked, not-in-service event port if the guest's virtual IF (shared page upcall_mask) allows it; the
-// CPU's real IF is pinned at 1 (the kernel runs at ring 1 with IOPL 0, where cli/sti fault and popf/iret cannot
-// change IF), so the CPU takes it at the next instruction boundary, through the VMM's IDT copy of the guest's trap
-// table, straight into the guest kernel. Slices are cut at the virtual timer's deadline, so time is deterministic.
-import { Machine, type Exit } from "../machine.ts";
+// Before each slice, deliverEvents() raises INTR with the vector of the lowest pending, unmasked, not-in-service
+// event port if the guest's virtual IF (shared page upcall_mask) allows it; the CPU's real IF is pinned at 1 (the
+// kernel runs at ring 1 with IOPL 0, where cli/sti fault and popf/iret cannot change IF), so the CPU takes it at the
+// next instruction boundary, through the VMM's IDT copy of the guest's trap table, straight into the guest kernel.
+// SCHEDOP_block is the run loop's idle: virtual time skips to the PV timer's deadline until an event is deliverable.
+//
+// Memory: the guest sees --mem bytes of RAM [0, guestTop); its initial page tables and the VMM region lie above.
+import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { Bus, type AccessSize } from "../bus.ts";
-import { VmStats } from "../stats.ts";
+import type { AccessSize } from "../bus.ts";
+import type { VmStats } from "../stats.ts";
 import { loadMultiboot, type MultibootBoot, MULTIBOOT_BOOTLOADER_MAGIC, INITIAL_ESP } from "../multiboot.ts";
-import { EXIT_STATUS, NS_PER_INSTRUCTION, MAX_IDLE_NS, type RunOptions, type RunResult } from "../vm.ts";
-import { DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE } from "../devices/debugexit.ts";
-import { DebugCon, DEBUGCON_PORT } from "../devices/debugcon.ts";
-import type { BlockBackend, LogFn } from "../devices/index.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
+import type { ExitAction, LoadOptions, Mode, ModeHost } from "../core/mode.ts";
+import type { Platform, PlatformHooks } from "../core/platform.ts";
+import { VmCore, type CoreOptions } from "../core/vm.ts";
+import { EXIT_STATUS, NS_PER_INSTRUCTION, VmConfigError, type RunResult } from "../core/status.ts";
 import { MachineMemory } from "../virtio/memory.ts";
-import { VirtioMmio, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE } from "../virtio/mmio.ts";
-import { VirtioBlk } from "../virtio/blk.ts";
-import { VirtioConsole } from "../virtio/console.ts";
+import { VIRTIO_MMIO_BASE, type VirtioMmio } from "../virtio/mmio.ts";
+import type { VirtioBlk } from "../virtio/blk.ts";
 import {
   E, EVENT_VECTOR_BASE, EVTCHNOP, GDT_ENTRIES, HC, HC_NAMES, HOLE_MMIO_VA, HOLE_PDX, HOLE_VA, MMUEXT, PAGE, PORT_TIMER,
   PV_ABI_VERSION, PV_SIGNATURE, SCHEDOP, SEL, SH, SHARED_MAGIC, SHARED_VA, TSS_INDEX, VIRTIO_PORT_BASE, VMM_GDT,
   VMM_HOLE_PT, VMM_IDT, VMM_PAGES, VMM_SHARED, VMM_SIZE, VMM_TSS,
 } from "./abi.ts";
 import { PvMmu, PTE_P, PTE_W } from "./mmu.ts";
+import type { VirtioConsole } from "../virtio/console.ts";
 import { MemoryPolicy } from "./policy.ts";
+import { MAX_RAM_SIZE } from "../abi.generated.ts";
 
-export interface ParaVmOptions {
-  memSize?: number;
-  disk?: BlockBackend;
-  stdin?: Uint8Array | string;
-  onConsole?: (text: string) => void;
-  captureConsole?: boolean;
-  log?: LogFn;
-}
-
-/** Virtio slots in the MMIO window: console first, then the disk (if any). */
+/** Virtio slots in the MMIO window: console first, then the disks (--disk, --disk2). */
 export const SLOT_CONSOLE = 0;
 export const SLOT_BLK = 1;
 const MAX_BATCH = 4096;
+const L1_SPAN = 4 << 20;
 
 export interface ParaStats {
   hypercalls: Record<string, number>;
   hypercallErrors: number;
   eventsDelivered: number;
-  timerEvents: number;
 }
 
-export class ParaVm {
+/** Machine layout for `memSize` bytes of guest RAM: guest | initial page tables (L2 + the L1s that identity-map
+ * everything below the VMM region) | VMM region. */
+export function paraLayout(memSize: number): { guestTop: number; ptBase: number; ptFrames: number; vmmBase: number; machineSize: number } {
+  let ptFrames = 1 + Math.ceil(memSize / L1_SPAN), vmmBase = 0;
+  for (;;) {
+    vmmBase = memSize + ptFrames * PAGE;
+    const need = 1 + Math.ceil(vmmBase / L1_SPAN);
+    if (need <= ptFrames) break;
+    ptFrames = need;
+  }
+  return { guestTop: memSize, ptBase: memSize, ptFrames, vmmBase, machineSize: vmmBase + VMM_SIZE };
+}
+
+export class ParaMode implements Mode {
+  readonly name = "para";
   readonly machine: Machine;
-  readonly bus: Bus;
-  readonly stats = new VmStats();
-  readonly para: ParaStats = { hypercalls: {}, hypercallErrors: 0, eventsDelivered: 0, timerEvents: 0 };
+  readonly emulatedInstructions = 0;
+  readonly para: ParaStats = { hypercalls: {}, hypercallErrors: 0, eventsDelivered: 0 };
   readonly mmu: PvMmu;
   /** the guest-memory policy (frame types) every device access and hypercall consults */
   readonly policy: MemoryPolicy;
-  readonly virtio: VirtioMmio[] = [];
-  readonly console: VirtioConsole;
-  readonly blk: VirtioBlk | null;
-  consoleText = "";
-
   readonly vmmBase: number;
   readonly guestTop: number;
   readonly ptBase: number;
   private readonly ptFrames: number;
-  private readonly dv: DataView;
-  private readonly onConsole?: (text: string) => void;
-  private readonly capture: boolean;
-  private readonly log: LogFn;
-  private readonly decoder = new TextDecoder();
-  private pending: number[] = [];
-  private stop: RunResult | null = null;
-  private raised = -1;
-  private haltedInsns = 0;
-  /** virtual timer: period and next deadline in instruction-equivalents of the virtual clock */
-  private timerPeriod = 0;
-  private timerNext = Infinity;
+  private platform!: Platform;
+  private vmStats!: VmStats;
+  private host!: ModeHost;
+  /** loop state: the event vector raised on INTR and not yet taken (-1), SCHEDOP_block pending */
+  private readonly ev = { raised: -1, blocked: false };
 
-  constructor(opts: ParaVmOptions = {}) {
-    const mem = opts.memSize ?? 64 << 20;
-    this.machine = new Machine({ memSize: mem, hypervisorSignature: PV_SIGNATURE });
-    this.dv = new DataView(this.machine.memory.buffer);
-    this.onConsole = opts.onConsole;
-    this.capture = opts.captureConsole ?? true;
-    this.log = opts.log ?? (() => {});
-    // ---- layout: [0, guestTop) guest | initial page tables | VMM region ----
-    this.vmmBase = mem - VMM_SIZE;
-    const nL1 = Math.ceil(this.vmmBase / (4 << 20));
-    this.ptFrames = 1 + nL1;
-    this.ptBase = this.vmmBase - this.ptFrames * PAGE;
-    this.guestTop = this.ptBase;
+  constructor(memSize: number, private readonly log: (m: string) => void, machine?: Partial<MachineOptions>) {
+    const l = paraLayout(memSize);
+    if (l.machineSize > MAX_RAM_SIZE) throw new VmConfigError(`--mem ${memSize >> 20}M is too large for para mode (its VMM region and page tables need ${(l.machineSize - memSize) >> 20}M more)`);
+    this.machine = new Machine({ ...machine, memSize: l.machineSize, hypervisorSignature: PV_SIGNATURE });
+    this.vmmBase = l.vmmBase;
+    this.ptFrames = l.ptFrames;
+    this.ptBase = l.ptBase;
+    this.guestTop = l.guestTop;
     const holePde = (this.vmmBase + VMM_HOLE_PT) | PTE_P | PTE_W;
     const vf = this.vmmBase / PAGE;
-    this.policy = new MemoryPolicy(mem / PAGE, vf, [VMM_GDT, VMM_IDT, VMM_TSS].map((o) => vf + o / PAGE));
+    this.policy = new MemoryPolicy(l.machineSize / PAGE, vf, [VMM_GDT, VMM_IDT, VMM_TSS].map((o) => vf + o / PAGE));
     this.mmu = new PvMmu(this.machine, vf, holePde, this.policy);
-    // ---- devices: DMA only into the guest's frames the policy lets devices write ----
-    this.bus = new Bus({ log: this.log });
-    const dma = new MachineMemory(this.machine, this.vmmBase, this.policy);
-    this.console = new VirtioConsole((bytes) => { for (const b of bytes) this.consoleByte(b); });
-    this.addVirtio(this.console, dma, "virtio-console");
-    this.blk = opts.disk ? new VirtioBlk(opts.disk) : null;
-    if (this.blk) this.addVirtio(this.blk, dma, "virtio-blk");
-    this.bus.addPorts(DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, new DebugExit((st) => this.finish(st, `guest wrote ${hex(st >>> 1)} to isa-debug-exit`)), "debug-exit");
-    this.bus.addPorts(DEBUGCON_PORT, 1, new DebugCon((b) => this.consoleByte(b)), "debugcon");
-    if (opts.stdin !== undefined) this.console.receive(typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin);
-    this.stats.devices = () => this.deviceStats();
   }
 
-  private addVirtio(model: VirtioBlk | VirtioConsole, dma: MachineMemory, name: string): void {
-    const slot = this.virtio.length;
-    const port = VIRTIO_PORT_BASE + slot;
-    let level = false;
-    const dev = new VirtioMmio(model, dma, { name, log: this.log, irq: (l) => { if (l && !level) this.raiseEvent(port); level = l; } });
-    this.virtio.push(dev);
-    this.bus.addMmio(VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE, dev, name);
+  platformHooks(): Partial<PlatformHooks> {
+    return {
+      memSize: this.guestTop,
+      pv: {
+        dma: new MachineMemory(this.machine, this.vmmBase, this.policy), // DMA only into frames the policy lets devices write
+        virtioIrq: (slot) => this.raiseEvent(VIRTIO_PORT_BASE + slot),
+        timerIrq: () => this.raiseEvent(PORT_TIMER),
+      },
+    };
+  }
+
+  attach(platform: Platform, stats: VmStats, host: ModeHost): void { this.platform = platform; this.vmStats = stats; this.host = host; }
+
+  beforeSlice(): number { this.deliverEvents(); return Infinity; }
+
+  afterSlice(): void {
+    if (this.ev.raised >= 0 && !this.machine.intrPending) { this.vmStats.countInterrupt(this.ev.raised); this.para.eventsDelivered++; this.ev.raised = -1; }
+  }
+
+  wakeup(): boolean { return this.deliverable() !== 0; }
+
+  handle(exit: Exit): ExitAction {
+    const m = this.machine, bus = this.platform.bus, st = this.vmStats;
+    switch (exit.reason) {
+      case "budget": return null;
+      case "hypercall":
+        this.hypercall();
+        if (this.ev.blocked) { this.ev.blocked = false; return "idle"; }
+        return null;
+      case "mmio-write": st.countMmio(exit.port!, true); bus.mmioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
+      case "mmio-read": st.countMmio(exit.port!, false); m.completeIo(bus.mmioRead(exit.port!, exit.size as AccessSize)); return null;
+      case "io-out": st.countPort(exit.port!, true); bus.ioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
+      case "io-in": st.countPort(exit.port!, false); m.completeIo(bus.ioRead(exit.port!, exit.size as AccessSize)); return null;
+      case "hlt": return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted (hlt at eip ${hex(exit.eip)})`, exit };
+      case "shutdown": return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
+      default:
+        return { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}${"vector" in exit ? ` vector ${exit.vector}` : ""}`, exit };
+    }
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.para, timerEvents: this.platform.pvTimer!.fired, mmu: this.mmu.stats, policy: this.policy.stats };
+  }
+
+  /** Hypercall counters, the event line, and the PV MMU's page types, pins and writable counts. */
+  save(): Saved { return { para: saveState(this.para), ev: saveState(this.ev), mmu: saveState(this.mmu) }; }
+  restore(s: Saved): void {
+    const st = s as { para: Saved; ev: Saved; mmu: Saved };
+    loadState(this.para, st.para);
+    loadState(this.ev, st.ev);
+    loadState(this.mmu, st.mmu);
   }
 
   // ---------------------------------------------------------------- boot (the "domain builder")
 
-  loadMultiboot(image: Uint8Array, opts: { cmdline?: string } = {}): MultibootBoot {
+  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const m = this.machine;
     // the guest sees RAM up to guestTop: its page tables and the VMM region are not RAM it may allocate
     const boot = loadMultiboot(image, { ramSize: this.guestTop, writeMem: (a, d) => m.writeMem(a, d), fillMem: (a, n, v) => m.fillMem(a, n, v) }, opts);
@@ -152,7 +177,7 @@ export class ParaVm {
     m.write32(sh + SH.PT_FRAMES, this.ptFrames);
     m.write32(sh + SH.IDENT_TOP, this.vmmBase);
     m.write32(sh + SH.MMIO_VA, HOLE_MMIO_VA);
-    m.write32(sh + SH.VIRTIO_COUNT, this.virtio.length);
+    m.write32(sh + SH.VIRTIO_COUNT, this.platform.virtio!.length);
     m.write32(sh + SH.EVENT_VECTOR_BASE, EVENT_VECTOR_BASE);
     // CPU: ring 1, paging on with WP, the VMM's descriptor tables in the hole
     m.setGdtr(HOLE_VA + VMM_GDT, GDT_ENTRIES * 8 - 1);
@@ -192,7 +217,7 @@ export class ParaVm {
   }
 
   private deliverEvents(): void {
-    if (this.raised >= 0) return;
+    if (this.ev.raised >= 0) return;
     const ev = this.deliverable();
     if (!ev) { this.shWrite(SH.UPCALL_PENDING, 0); return; }
     if (this.shRead(SH.UPCALL_MASK) & 1) { this.shWrite(SH.UPCALL_PENDING, 1); return; }
@@ -200,74 +225,8 @@ export class ParaVm {
     this.shWrite(SH.EVTCHN_PENDING, this.shRead(SH.EVTCHN_PENDING) & ~(1 << port));
     this.shWrite(SH.EVTCHN_IN_SERVICE, this.shRead(SH.EVTCHN_IN_SERVICE) | (1 << port));
     this.shWrite(SH.UPCALL_PENDING, 0);
-    this.raised = EVENT_VECTOR_BASE + port;
-    this.machine.setIntr(true, this.raised);
-  }
-
-  // ---------------------------------------------------------------- time
-  get clock(): number { return this.machine.instructions + this.haltedInsns; }
-  private untilNext(): number { return this.timerNext === Infinity ? Infinity : Math.max(0, this.timerNext - this.clock); }
-  private fireTimers(): void {
-    const now = this.clock;
-    if (now < this.timerNext) return;
-    this.raiseEvent(PORT_TIMER);
-    this.para.timerEvents++;
-    const missed = Math.floor((now - this.timerNext) / this.timerPeriod);
-    this.timerNext += (missed + 1) * this.timerPeriod;
-  }
-
-  // ---------------------------------------------------------------- the run loop
-  run(opts: RunOptions = {}): RunResult {
-    const m = this.machine;
-    const limit = opts.maxInstructions ?? Infinity;
-    const t0 = performance.now(), i0 = m.instructions;
-    let result: RunResult | null = null;
-    try {
-      while (!result) {
-        const left = limit - (m.instructions - i0);
-        if (left <= 0) {
-          result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
-          break;
-        }
-        this.deliverEvents();
-        const exit = m.run(Math.min(left, Math.max(1, this.untilNext())));
-        if (this.raised >= 0 && !m.intrPending) { this.stats.countInterrupt(this.raised); this.para.eventsDelivered++; this.raised = -1; }
-        this.fireTimers();
-        this.stats.countExit(exit.reason);
-        result = this.dispatch(exit) ?? this.stop;
-      }
-    } catch (e) {
-      if (!(e instanceof Error) || !/CPU abort/.test(e.message)) throw e;
-      result = { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: e.message.replace(/^wasmvisor: /, "") };
-    } finally {
-      this.flushConsole();
-      this.stats.instructions += m.instructions - i0;
-      this.stats.wallMs += performance.now() - t0;
-      this.stats.virtualNs = Math.round(this.clock * NS_PER_INSTRUCTION);
-      this.stats.haltedNs = Math.round(this.haltedInsns * NS_PER_INSTRUCTION);
-    }
-    this.stats.stopReason = result.stopReason;
-    return result;
-  }
-
-  private finish(status: number, message: string): void {
-    if (!this.stop) this.stop = { exitStatus: status & 0xff, stopReason: "debug-exit", message: `${message} (status ${status & 0xff})` };
-  }
-
-  private dispatch(exit: Exit): RunResult | null {
-    const m = this.machine;
-    switch (exit.reason) {
-      case "budget": return null;
-      case "hypercall": this.hypercall(); return null;
-      case "mmio-write": this.stats.countMmio(exit.port!, true); this.bus.mmioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
-      case "mmio-read": this.stats.countMmio(exit.port!, false); m.completeIo(this.bus.mmioRead(exit.port!, exit.size as AccessSize)); return null;
-      case "io-out": this.stats.countPort(exit.port!, true); this.bus.ioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
-      case "io-in": this.stats.countPort(exit.port!, false); m.completeIo(this.bus.ioRead(exit.port!, exit.size as AccessSize)); return null;
-      case "hlt": return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted (hlt at eip ${hex(exit.eip)})`, exit };
-      case "shutdown": return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
-      default:
-        return { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}${exit.vector !== undefined ? ` vector ${exit.vector}` : ""}`, exit };
-    }
+    this.ev.raised = EVENT_VECTOR_BASE + port;
+    this.machine.setIntr(true, this.ev.raised);
   }
 
   // ---------------------------------------------------------------- hypercalls
@@ -295,7 +254,7 @@ export class ParaVm {
       case HC.VERSION: return PV_ABI_VERSION;
       case HC.CONSOLE_WRITE: {
         if (c > 65536 || !this.guestRange(b, c)) return E.FAULT;
-        for (const x of m.readMem(b, c)) this.consoleByte(x);
+        for (const x of m.readMem(b, c)) this.host.consoleByte(x);
         return c;
       }
       case HC.SET_TRAP_TABLE: return this.setTrapTable(b, c);
@@ -324,10 +283,9 @@ export class ParaVm {
       }
       case HC.SET_TIMER: {
         // b = period in ns (0: stop). The first event comes one period from now.
-        if (b === 0) { this.timerPeriod = 0; this.timerNext = Infinity; return 0; }
+        if (b === 0) { this.platform.pvTimer!.set(0); return 0; }
         if (b < 10_000) return E.INVAL; // at most 100 kHz
-        this.timerPeriod = Math.round(b / NS_PER_INSTRUCTION);
-        this.timerNext = this.clock + this.timerPeriod;
+        this.platform.pvTimer!.set(Math.round(b / NS_PER_INSTRUCTION));
         return 0;
       }
       case HC.SCHED_OP:
@@ -344,11 +302,11 @@ export class ParaVm {
         return 0;
       }
       case HC.SHUTDOWN:
-        this.finish(((b << 1) | 1) >>> 0, `guest shut down with code ${b}`);
+        this.host.debugExit(((b << 1) | 1) >>> 0, `guest shut down with code ${b}`);
         return 0;
       case HC.READ_CR2: return m.getCr("cr2") | 0;
       case HC.VIRTIO_NOTIFY: {
-        const dev = this.virtio[b];
+        const dev = this.platform.virtio![b];
         if (!dev) return E.NOENT;
         dev.notify(c);
         return 0;
@@ -417,46 +375,11 @@ export class ParaVm {
     return 0;
   }
 
-  /** SCHEDOP_BLOCK: enable events and wait (skipping virtual time) until one is deliverable. */
+  /** SCHEDOP_BLOCK: enable events and wait; the run loop idles (skipping virtual time) until one is deliverable. */
   private block(): number {
-    this.flushConsole();
     this.shWrite(SH.UPCALL_MASK, 0);
-    let idle = 0;
-    while (!this.deliverable()) {
-      const next = this.untilNext();
-      if (next === Infinity || (idle + next) * NS_PER_INSTRUCTION > MAX_IDLE_NS) {
-        this.stop ??= { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: "guest blocked waiting for an event that cannot come" };
-        return 0;
-      }
-      const step = Math.max(1, next);
-      idle += step;
-      this.haltedInsns += step;
-      this.fireTimers();
-    }
+    this.ev.blocked = true;
     return 0;
-  }
-
-  // ---------------------------------------------------------------- console, stats
-  private consoleByte(b: number): void {
-    this.pending.push(b & 0xff);
-    if (b === 0x0a || this.pending.length >= 4096) this.flushConsole();
-  }
-  private flushConsole(): void {
-    if (!this.pending.length) return;
-    const text = this.decoder.decode(Uint8Array.from(this.pending), { stream: true });
-    this.pending = [];
-    if (this.capture) this.consoleText += text;
-    this.onConsole?.(text);
-  }
-
-  deviceStats(): Record<string, unknown> {
-    return {
-      para: { ...this.para, mmu: this.mmu.stats, policy: this.policy.stats },
-      virtio: Object.fromEntries(this.virtio.map((d, i) => [i === SLOT_CONSOLE ? "console" : "blk", {
-        ...d.stats, queues: d.queues.map((q) => q.stats), errors: Object.fromEntries(d.errors.counts),
-        device: (d.device as VirtioBlk | VirtioConsole).stats,
-      }])),
-    };
   }
 }
 
@@ -464,15 +387,21 @@ function hex(n: number): string { return "0x" + (n >>> 0).toString(16); }
 // HOLE_PDX is part of the ABI surface re-exported for tests
 export { HOLE_PDX };
 
-// ---------------------------------------------------------------- runImage for `--mode para`
-import type { RunImageOptions, RunImageResult } from "../vm.ts";
-import { MemoryBackend } from "../devices/block.ts";
+export interface ParaVmOptions extends CoreOptions {}
 
-/** runImage() for para mode: the image must be a PV kernel (build/guests/workloads-pv/*.elf). */
-export async function runImagePara(opts: RunImageOptions): Promise<RunImageResult> {
-  const disk = opts.disk instanceof Uint8Array ? new MemoryBackend(opts.disk) : opts.disk;
-  const vm = new ParaVm({ memSize: opts.memSize, disk, stdin: opts.stdin, onConsole: opts.onConsole, log: opts.log });
-  vm.loadMultiboot(opts.image, { cmdline: opts.cmdline });
-  const r = vm.run({ maxInstructions: opts.maxInstructions });
-  return { console: vm.consoleText, exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message, stats: vm.stats.toJSON() };
+/** A para-mode VM: the one run loop around a ParaMode (what `new Vm({ mode: "para" })` builds). */
+export class ParaVm extends VmCore<ParaMode> {
+  constructor(opts: ParaVmOptions = {}) {
+    const memSize = opts.memSize ?? 64 << 20;
+    super(new ParaMode(memSize, opts.log ?? (() => {})), opts, { mode: "para", options: { memSize } });
+  }
+  get vmmBase(): number { return this.mode.vmmBase; }
+  get guestTop(): number { return this.mode.guestTop; }
+  get ptBase(): number { return this.mode.ptBase; }
+  get mmu(): PvMmu { return this.mode.mmu; }
+  get policy(): MemoryPolicy { return this.mode.policy; }
+  get virtioConsole(): VirtioConsole { return this.platform.virtioConsole!; }
+  get virtio(): VirtioMmio[] { return this.platform.virtio!; }
+  get blk(): VirtioBlk | null { return this.platform.virtioBlk?.[0] ?? null; }
+  call(nr: number, b: number, c: number): number { return this.mode.call(nr, b, c); }
 }

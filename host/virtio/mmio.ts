@@ -28,6 +28,7 @@ import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, type IrqLine, type LogFn, noIrq } from "../devices/guestlog.ts";
 import type { GuestMemory } from "./memory.ts";
 import { Queue, QueueError } from "./queue.ts";
+import { saveState, loadState, type Saved } from "../persist.ts";
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976;
 export const VIRTIO_MMIO_VERSION = 2;
@@ -87,6 +88,11 @@ export interface MmioStats {
 }
 
 export class VirtioMmio implements IoDevice {
+  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  save(): Saved { return saveState(this); }
+  /** Puts saved state back into a VirtioMmio built with the same options. */
+  restore(s: Saved): void { loadState(this, s); }
+
   readonly queues: Queue[];
   readonly errors: GuestErrors;
   readonly stats: MmioStats = { notifies: 0, interrupts: 0, needsReset: 0, configAccesses: 0, deviceErrors: 0 };

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { FileBackend, MemoryBackend, ReadOnlyError } from "../../host/devices/block.ts";
+import { DiskImageError, FileBackend, MemoryBackend, ReadOnlyError } from "../../host/devices/block.ts";
+import { execFileSync } from "node:child_process";
 
 function pattern(sectors: number): Uint8Array {
   const d = new Uint8Array(sectors * 512);
@@ -25,6 +26,23 @@ describe("block backends", () => {
     expect(img[3 * 512]).toBe(9);
     const ro = new MemoryBackend(pattern(1), { readonly: true });
     expect(() => ro.write(0, new Uint8Array(512))).toThrow(ReadOnlyError);
+  });
+
+  it("FileBackend refuses devices, FIFOs and files under one sector; reports a trailing partial sector", () => {
+    expect(() => new FileBackend("/dev/zero")).toThrow(DiskImageError);
+    expect(() => new FileBackend("/dev/zero", { readonly: true })).toThrow(/not a regular file/);
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect(() => new FileBackend(fifo, { readonly: true })).toThrow(/not a regular file/); // and does not block
+    writeFileSync(join(dir, "empty.img"), "");
+    expect(() => new FileBackend(join(dir, "empty.img"))).toThrow(/the file is empty/);
+    writeFileSync(join(dir, "small.img"), new Uint8Array(511));
+    expect(() => new FileBackend(join(dir, "small.img"))).toThrow(/511 bytes, less than one 512-byte sector/);
+    writeFileSync(join(dir, "odd.img"), new Uint8Array(1300));
+    const f = new FileBackend(join(dir, "odd.img"));
+    expect(f.sectorCount).toBe(2);
+    expect(f.trailingBytes).toBe(276);
+    f.close();
   });
 
   it("FileBackend write-through: multi-sector write lands at the right offset", () => {

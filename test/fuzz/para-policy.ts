@@ -146,12 +146,13 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
 
   // ---- direct views of the wasm memory, for the walks and the host-memory comparisons
   const buf = m.memory.buffer;
-  const u32 = new Uint32Array(buf, RAM_BASE, MEM / 4);
+  const TOTAL = m.ramSize; // the machine's RAM: the guest's MEM, then its initial page tables and the VMM region
+  const u32 = new Uint32Array(buf, RAM_BASE, TOTAL / 4);
   const wasm = new Uint8Array(buf);
   const vmmView = new Uint8Array(buf, RAM_BASE + vm.vmmBase, VMM_SIZE);
   const pendingOff = VMM_SHARED + SH.EVTCHN_PENDING;
   let vmmSnap = vmmView.slice();
-  const hostOutside = () => [wasm.subarray(0, RAM_BASE), wasm.subarray(RAM_BASE + MEM)];
+  const hostOutside = () => [wasm.subarray(0, RAM_BASE), wasm.subarray(RAM_BASE + TOTAL)];
   let hostSnap = hostOutside().map((a) => a.slice());
 
   // ---- invariants
@@ -221,7 +222,7 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
       if (Buffer.compare(a, hostSnap[i]) === 0) return;
       let k = 0;
       while (a[k] === hostSnap[i][k]) k++;
-      violation(`${where}: host memory outside guest RAM changed at wasm offset ${hex(i === 0 ? k : RAM_BASE + MEM + k)}`);
+      violation(`${where}: host memory outside guest RAM changed at wasm offset ${hex(i === 0 ? k : RAM_BASE + TOTAL + k)}`);
     });
     hostSnap = now.map((a) => a.slice());
   }
@@ -312,10 +313,10 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
     } else {
       drv.add(q, bufs);
     }
-    if (d === devs[0] && qi === 0) vm.console.receive(Uint8Array.of(...Array.from({ length: 1 + rng.int(32) }, () => rng.int(256))));
-    const before = vm.blk!.stats.policyRefused + vm.console.stats.rxPolicyRefused;
+    if (d === devs[0] && qi === 0) vm.virtioConsole.receive(Uint8Array.of(...Array.from({ length: 1 + rng.int(32) }, () => rng.int(256))));
+    const before = vm.blk!.stats.policyRefused + vm.virtioConsole.stats.rxPolicyRefused;
     if (rng.chance(0.5)) drv.kick(q); else vm.call(HC.VIRTIO_NOTIFY, d === devs[0] ? SLOT_CONSOLE : SLOT_BLK, rng.chance(0.95) ? qi : rng.u32());
-    rep.requestsRefusedByPolicy += vm.blk!.stats.policyRefused + vm.console.stats.rxPolicyRefused - before;
+    rep.requestsRefusedByPolicy += vm.blk!.stats.policyRefused + vm.virtioConsole.stats.rxPolicyRefused - before;
     drv.takeUsed(q);
     if (rng.chance(0.3)) drv.ackInterrupt();
     if (drv.alloc(0) > d.heap + 0x20000 || d.dev.status & STATUS.NEEDS_RESET) { d.dev.reset(); reinit(d); }

@@ -1,0 +1,156 @@
+// memory.ts — the monitor's access to guest memory through the guest's own page tables (and the patcher's
+// original bytes): linear reads and writes at the virtual privilege, ModRM operands, the guest stack, and
+// fetching an instruction for the CPU's decoder. Writes to protected frames keep the shadows exact.
+import { type DecodedInsn as Insn } from "../machine.ts";
+import * as A from "../abi.generated.ts";
+import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex } from "./vcpu.ts";
+
+export abstract class GuestMemory extends VcpuBase {
+  /** guest-linear → guest-physical for an access at the given privilege; throws GuestFault(#PF). */
+  translate(lin: number, write: boolean, user: boolean): number {
+    const w = this.shadow.walk(this.paging(), lin >>> 0, write, user, true);
+    if (!w.ok) throw new GuestFault(A.VEC_PF, w.err, lin >>> 0);
+    if (w.gpa >= this.guestRam) throw new FatalGuest(`guest access to ${hex(lin)} reaches guest-physical ${hex(w.gpa)}, outside its RAM`);
+    return w.gpa;
+  }
+
+  readLin(lin: number, len: number, user = this.v.cpl === 3): Uint8Array {
+    const out = new Uint8Array(len);
+    let i = 0;
+    while (i < len) {
+      const a = (lin + i) >>> 0;
+      const n = Math.min(len - i, 4096 - (a & 0xfff));
+      const g = this.translate(a, false, user);
+      out.set(this.m.readMem(g + VMM_SIZE, n), i);
+      i += n;
+    }
+    return out;
+  }
+
+  writeLin(lin: number, data: ArrayLike<number>, user = this.v.cpl === 3): void {
+    // translate every page first: a fault leaves memory untouched
+    const parts: [number, number, number][] = [];
+    let i = 0;
+    while (i < data.length) {
+      const a = (lin + i) >>> 0;
+      const n = Math.min(data.length - i, 4096 - (a & 0xfff));
+      parts.push([this.translate(a, true, user), i, n]);
+      i += n;
+    }
+    for (const [g, off, n] of parts) {
+      const frame = g >>> 12;
+      const prot = this.shadow.isProtected(frame);
+      if (prot && !this.patcher.isCodeFrame(frame)) {
+        // a page-table frame: write and drop exactly the derived shadow entries
+        this.shadow.writeEntries(g, Uint8Array.from(Array.prototype.slice.call(data, off, off + n) as number[]));
+        continue;
+      }
+      const snap = prot ? this.shadow.snapshot(frame) : null;
+      this.m.writeMem(g + VMM_SIZE, Array.prototype.slice.call(data, off, off + n));
+      if (snap) this.afterProtectedWrite(frame, snap);
+    }
+  }
+
+  protected afterProtectedWrite(frame: number, snap: Uint8Array): void {
+    if (this.patcher.isCodeFrame(frame)) this.patcher.onWrite(frame, snap);
+    this.shadow.commitWrite(frame, snap);
+  }
+
+  read32(lin: number, user = this.v.cpl === 3): number {
+    lin >>>= 0;
+    // within one page: one guest walk, read in place (no copy)
+    if ((lin & 0xfff) <= 0xffc) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
+    const b = this.readLin(lin, 4, user);
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+  }
+
+  read16(lin: number, user = this.v.cpl === 3): number {
+    lin >>>= 0;
+    if ((lin & 0xfff) <= 0xffe) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
+    const b = this.readLin(lin, 2, user);
+    return b[0] | (b[1] << 8);
+  }
+
+  /** do `len` guest-linear bytes at `lin` (supervisor reads) equal `bytes`? Compared in place. */
+  protected linEquals(lin: number, len: number, bytes: Uint8Array): boolean {
+    if (bytes.length !== len) return false;
+    const u8 = this.u8;
+    let i = 0;
+    while (i < len) {
+      const a = (lin + i) >>> 0;
+      const n = Math.min(len - i, 4096 - (a & 0xfff));
+      const p = A.RAM_BASE + VMM_SIZE + this.translate(a, false, false);
+      for (let k = 0; k < n; k++) if (u8[p + k] !== bytes[i + k]) return false;
+      i += n;
+    }
+    return true;
+  }
+
+  write32(lin: number, v: number, user?: boolean): void { this.writeLin(lin, [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24], user); }
+  write16(lin: number, v: number, user?: boolean): void { this.writeLin(lin, [v & 0xff, (v >>> 8) & 0xff], user); }
+  /** linear address of a ModRM memory operand */
+  lin(d: Insn): number {
+    let ea = d.disp;
+    if (d.base >= 0) ea += this.reg(d.base);
+    if (d.index >= 0) ea += this.reg(d.index) * d.scale;
+    ea = d.addrsize16 ? ea & 0xffff : ea >>> 0;
+    return (this.segBase(d.segment) + ea) >>> 0;
+  }
+
+  rmRead(d: Insn, size: number): number {
+    if (d.mod === 3) return this.reg(d.rm, size);
+    const a = this.lin(d);
+    return size === 4 ? this.read32(a) : size === 2 ? this.read16(a) : this.readLin(a, 1)[0];
+  }
+
+  rmWrite(d: Insn, size: number, v: number): void {
+    if (d.mod === 3) { this.setRegSized(d.rm, v, size); return; }
+    const a = this.lin(d);
+    if (size === 4) this.write32(a, v); else if (size === 2) this.write16(a, v); else this.writeLin(a, [v & 0xff]);
+  }
+
+  protected ssBase(): number { return this.segBase(SEG.ss); }
+  push(v: number, size = 4): void {
+    const sp = (this.m.esp - size) >>> 0;
+    const a = (this.ssBase() + sp) >>> 0;
+    if (size === 4) this.write32(a, v); else this.write16(a, v);
+    this.m.esp = sp;
+  }
+
+  /** reads `n` stack slots of `size` from ESP without popping */
+  peekStack(n: number, size: number, user = this.v.cpl === 3): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = (this.ssBase() + this.m.esp + i * size) >>> 0;
+      out.push(size === 4 ? this.read32(a, user) : this.read16(a, user));
+    }
+    return out;
+  }
+
+  /**
+   * Decodes the instruction at CS:EIP as the guest wrote it (patched bytes read as their originals) with the
+   * CPU's decoder (Machine.decode). The bytes are read through the guest's tables one page at a time: the next
+   * page is only touched (and may fault, as on the CPU) when the instruction continues into it.
+   */
+  fetchInsn(eip = this.m.eip): Insn {
+    const base = this.segBase(SEG.cs);
+    const user = this.v.cpl === 3;
+    const buf = this.insnBytes;
+    let n = 0;
+    const fetchPage = () => {
+      const lin = (base + eip + n) >>> 0;
+      const gpa = this.translate(lin, false, user) - (lin & 0xfff);
+      const host = A.RAM_BASE + VMM_SIZE + gpa;
+      for (let o = lin & 0xfff; o < 4096 && n < 15; o++) {
+        const b = this.u8[host + o];
+        // a patch is always an INT3 over the first byte: only those bytes need the side table
+        buf[n++] = b === 0xcc ? this.patcher.origByte(gpa + o) : b;
+      }
+    };
+    fetchPage();
+    let d = this.m.decode(n === 15 ? buf : buf.subarray(0, n), eip);
+    if (d.len > n && n < 15) { fetchPage(); d = this.m.decode(n === 15 ? buf : buf.subarray(0, n), eip); }
+    return d;
+  }
+  private readonly insnBytes = new Uint8Array(15);
+}

@@ -1,0 +1,179 @@
+// mode.ts — virtual privilege and mode switching: taking over the machine deprivileged, the virtual/real
+// EFLAGS split, the real CR0/CR4/CR3 for the current virtual mode and address space, the real GDT/LDT copies of
+// the guest's tables (kernel and user views), and segment loads checked at the virtual CPL.
+import { type SegName } from "../machine.ts";
+import * as A from "../abi.generated.ts";
+import { GuestRangeError, VMM_LINEAR } from "./shadow.ts";
+import { GuestMemory } from "./memory.ts";
+import {
+  GuestFault, SEG, FL_IF, FL_IOPL, GDT_K, GDT_U, LDT_K, LDT_U, IDT_REAL, descAttr, descBase, descLimit, type GuestDesc,
+} from "./vcpu.ts";
+
+export abstract class ModeSwitch extends GuestMemory {
+  /** Takes over a machine left in the multiboot entry state (or any flat ring-0 state) and deprivileges it. */
+  start(): void {
+    const m = this.m;
+    const fl = m.eflags;
+    this.v.cpl = m.cpl;
+    this.v.vif = !!(fl & FL_IF);
+    this.v.iopl = (fl & FL_IOPL) >> 12;
+    this.v.cr0 = m.getCr("cr0") & ~A.CR0_PG;
+    this.v.gdtr = m.getGdtr();
+    this.v.idtr = m.getIdtr();
+    const cs = m.getSegment("cs"), ss = m.getSegment("ss");
+    m.setSegment("cs", { ...cs, selector: cs.selector | 3, attr: cs.attr | 0x60 });
+    m.setSegment("ss", { ...ss, selector: ss.selector | 3, attr: ss.attr | 0x60 });
+    this.setGuestFlags(fl);
+    m.setIdtr(VMM_LINEAR + IDT_REAL, 0);
+    this.applyCr0();
+    this.applyMode();
+  }
+
+  /** EFLAGS as the guest sees them: the real arithmetic/control flags with the virtual IF and IOPL. */
+  guestFlags(): number {
+    return ((this.m.eflags & ~(FL_IF | FL_IOPL)) | (this.v.vif ? FL_IF : 0) | (this.v.iopl << 12)) >>> 0;
+  }
+
+  /** Real EFLAGS: IF always 1 (the line is never raised: the VMM injects), IOPL 0 (cli/sti/in/out trap). */
+  setGuestFlags(f: number): void {
+    this.v.vif = !!(f & FL_IF);
+    this.v.iopl = (f & FL_IOPL) >> 12;
+    this.m.eflags = ((f & ~(FL_IOPL | A.FLAG_VM)) | FL_IF) >>> 0;
+  }
+
+  protected applyCr0(): void {
+    const keep = A.CR0_MP | A.CR0_EM | A.CR0_TS | A.CR0_NE | A.CR0_ET | A.CR0_AM;
+    const real = (A.CR0_PE | A.CR0_PG | A.CR0_WP | (this.v.cr0 & keep)) >>> 0;
+    if (this.m.getCr("cr0") !== real) this.m.setCr("cr0", real);
+    const cr4 = this.v.cr4 & A.CR4_TSD;
+    if (this.m.getCr("cr4") !== cr4) this.m.setCr("cr4", cr4);
+  }
+
+  /** Real CR3 and descriptor tables for the current virtual privilege and address space. */
+  applyMode(): void {
+    const pd = this.shadow.activate(this.paging(), this.v.cpl === 3);
+    if (this.m.getCr("cr3") !== pd) {
+      // U → K in one address space: load the real CR3 without flushing the TLB (see ShadowMmu.keepTlb)
+      if (this.shadow.keepTlb) this.stateSet(A.OFF_CR3, pd);
+      else this.m.setCr("cr3", pd);
+    }
+    this.syncTables();
+  }
+
+  /** Copies the guest GDT/LDT into the real tables (kernel view: code/data DPL 3). */
+  syncTables(): boolean {
+    let changed = false;
+    const user = this.v.cpl === 3;
+    const g = this.v.gdtr;
+    const len = Math.min(g.limit + 1, 0x10000);
+    let bytes: Uint8Array | null = null;
+    const c = this.gdtCache;
+    try {
+      // the common case (every privilege switch): unchanged, compared in place without a copy
+      const same = c.base === g.base && c.limit === g.limit && this.linEquals(g.base, len, c.bytes);
+      if (!same) bytes = this.readLin(g.base, len, false);
+    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+    if (bytes) {
+      this.writeTable(GDT_U, GDT_K, bytes);
+      this.gdtCache = { base: g.base, limit: g.limit, bytes };
+      changed = true;
+    }
+    this.m.setGdtr(VMM_LINEAR + (user ? GDT_U : GDT_K), g.limit);
+    const l = this.v.ldtr;
+    if (l.attr & 0x80) {
+      const llen = Math.min(l.limit + 1, 0x10000);
+      let lb: Uint8Array | null = null;
+      const key = `${l.base}:${l.limit}`;
+      try {
+        if (!(this.ldtCache.key === key && this.linEquals(l.base, llen, this.ldtCache.bytes))) lb = this.readLin(l.base, llen, false);
+      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+      if (lb && (this.ldtCache.key !== key || !equal(this.ldtCache.bytes, lb))) {
+        this.writeTable(LDT_U, LDT_K, lb);
+        this.ldtCache = { key, bytes: lb };
+        changed = true;
+      }
+      this.m.setLdtr({ selector: l.sel, base: VMM_LINEAR + (user ? LDT_U : LDT_K), limit: l.limit, attr: l.attr });
+    } else {
+      const cur = this.m.getLdtr();
+      this.m.setLdtr({ ...cur, attr: 0 });
+    }
+    return changed;
+  }
+
+  protected writeTable(uOff: number, kOff: number, bytes: Uint8Array): void {
+    this.m.writeMem(uOff, bytes);
+    const k = bytes.slice();
+    // System descriptors (TSS, gates, LDT) get DPL 3 so the CPU's own checks on a far jmp to them run at CPL 3
+    // as they would at CPL 0. Code/data descriptors stay exact: loading a DPL < 3 segment from the deprivileged
+    // kernel traps (#GP) and is emulated with the checks at the virtual CPL, so no privilege check is lost.
+    for (let i = 0; i + 8 <= k.length; i += 8) if (!(k[i + 5] & 0x10)) k[i + 5] |= 0x60;
+    this.m.writeMem(kOff, k);
+  }
+
+  /** the guest descriptor for `sel` from its GDT/LDT, or null if outside the table */
+  desc(sel: number): GuestDesc | null {
+    const t = sel & 4 ? (this.v.ldtr.attr & 0x80 ? { base: this.v.ldtr.base, limit: this.v.ldtr.limit } : null) : this.v.gdtr;
+    if (!t) return null;
+    const idx = sel & 0xfff8;
+    if (idx + 7 > t.limit) return null;
+    const addr = (t.base + idx) >>> 0;
+    return { lo: this.read32(addr, false), hi: this.read32(addr + 4, false), addr };
+  }
+
+  protected markAccessed(d: { hi: number; addr: number }): void {
+    if (!(d.hi & 0x100)) { try { this.write32(d.addr + 4, d.hi | 0x100, false); } catch { /* a read-only table stays as is */ } }
+  }
+
+  /** Loads a segment register from a guest descriptor into the real machine (CS/SS: RPL and DPL forced to 3). */
+  loadSegReal(name: SegName, sel: number, d: GuestDesc | null): void {
+    if (!d) { this.m.setSegment(name, { selector: sel, base: 0, limit: 0, attr: 0 }); return; }
+    this.markAccessed(d);
+    let attr = descAttr(d.hi | 0x100);
+    let selector = sel;
+    if (name === "cs" || name === "ss") { selector |= 3; attr |= 0x60; }
+    this.m.setSegment(name, { selector, base: descBase(d.lo, d.hi), limit: descLimit(d.lo, d.hi), attr });
+  }
+
+  /** Checked segment load (mov/pop to a data segment or SS) at the virtual CPL, as the CPU does it. */
+  loadDataSeg(name: SegName, sel: number): void {
+    sel &= 0xffff;
+    const cpl = this.v.cpl;
+    if ((sel & 0xfffc) === 0) {
+      if (name === "ss") throw new GuestFault(A.VEC_GP, 0);
+      this.loadSegReal(name, sel, null);
+      return;
+    }
+    const d = this.desc(sel);
+    if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    // the CPU's own rule (assembly/ops/rules.ts dataSegCheck)
+    const f = this.m.rules.dataSegCheck(SEG[name], sel, d.hi, cpl);
+    if (f) throw new GuestFault(f.vector, f.error);
+    this.loadSegReal(name, sel, d);
+  }
+
+  /** Checks a code segment for a far return / iret / far call to privilege `rpl`; returns the descriptor. */
+  protected codeDesc(sel: number, rpl: number, call: boolean): GuestDesc {
+    if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
+    const d = this.desc(sel);
+    if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    const attr = descAttr(d.hi), dpl = (attr >> 5) & 3;
+    if ((attr & 0x18) !== 0x18) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    if (call) {
+      if (attr & 4 ? dpl > this.v.cpl : (rpl > this.v.cpl || dpl !== this.v.cpl)) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    } else if (attr & 4 ? dpl > rpl : dpl !== rpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
+    return d;
+  }
+
+  protected setCpl(cpl: number): void {
+    if (cpl === this.v.cpl) return;
+    this.v.cpl = cpl;
+    this.applyMode();
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,136 @@
+// sensitive.ts — the x86 hole: the sensitive-but-unprivileged instructions the patcher replaced by INT3
+// (pushf/popf, sgdt/sidt/sldt/str/smsw, mov/push from CS/SS, lar/lsl/verr/verw, iret/retf/lcall, SS loads),
+// emulated against the virtual CPU with the CPU's own rules; and the fused irq_save idiom.
+import { type DecodedInsn as Insn } from "../machine.ts";
+import * as A from "../abi.generated.ts";
+import { PrivilegedInsns } from "./privileged.ts";
+import { GuestFault, FatalGuest, hex, descLimit, type HandleResult } from "./vcpu.ts";
+
+export abstract class SensitiveInsns extends PrivilegedInsns {
+  protected emulatePatched(): HandleResult {
+    const d = this.fetchInsn();
+    const v = this.v;
+    const osz = d.opsize16 ? 2 : 4;
+    const setZf = (on: boolean) => { this.m.eflags = on ? this.m.eflags | A.FLAG_ZF : this.m.eflags & ~A.FLAG_ZF; };
+    switch (d.op) {
+      case 0x9c:
+        this.push(this.guestFlags() & ~(A.FLAG_VM | A.FLAG_RF) & (osz === 2 ? 0xffff : 0xffffffff), osz);
+        this.done(d, "pushf");
+        this.fuseIrqSave();
+        return null;
+      case 0x9d: {
+        const [val] = this.peekStack(1, osz);
+        this.m.esp = (this.m.esp + osz) >>> 0;
+        this.applyFlags(val, osz, v.cpl, false);
+        this.done(d, "popf"); return null;
+      }
+      case 0xcf: this.farReturn(d, true, 0); return null;
+      case 0xcb: this.farReturn(d, false, 0); return null;
+      case 0xca: this.farReturn(d, false, d.imm & 0xffff); return null;
+      case 0x9a: case 0xff: {
+        let off: number, sel: number;
+        if (d.op === 0x9a) { off = d.imm; sel = d.imm2; } else {
+          if (d.mod === 3) throw new GuestFault(A.VEC_UD);
+          const a = this.lin(d);
+          off = osz === 4 ? this.read32(a) : this.read16(a);
+          sel = this.read16(a + osz);
+        }
+        const next = (d.addr + d.len) >>> 0;
+        if ((sel & 0xfffc) !== 0) {
+          const g = this.desc(sel);
+          if (g && !(g.hi & 0x1000) && (((g.hi >>> 8) & 0x1f) === 0x0c)) { this.callGate(d, sel, g, next); return null; }
+        }
+        const desc = this.codeDesc(sel, sel & 3, true);
+        this.push(this.vsel("cs"), osz);
+        this.push(next, osz);
+        this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
+        this.count(this.stats.emulated, "lcall");
+        this.stats.emulatedInstructions++;
+        this.m.eip = off;
+        return null;
+      }
+      case 0x0e: this.push(this.vsel("cs"), osz); this.done(d, "push cs"); return null;
+      case 0x16: this.push(this.vsel("ss"), osz); this.done(d, "push ss"); return null;
+      case 0x8c: {
+        const sel = this.vsel(d.reg === 1 ? "cs" : "ss");
+        if (d.mod === 3) this.setRegSized(d.rm, sel, osz); else this.rmWrite(d, 2, sel);
+        this.done(d, "mov from cs/ss"); return null;
+      }
+      case 0x0f01: {
+        if (d.reg === 4) {
+          if (d.mod === 3) this.setRegSized(d.rm, v.cr0, osz); else this.rmWrite(d, 2, v.cr0 & 0xffff);
+          this.done(d, "smsw"); return null;
+        }
+        const t = d.reg === 0 ? v.gdtr : v.idtr;
+        const a = this.lin(d);
+        this.writeLin(a, [t.limit & 0xff, t.limit >> 8, t.base & 0xff, (t.base >>> 8) & 0xff, (t.base >>> 16) & 0xff, t.base >>> 24]);
+        this.done(d, d.reg === 0 ? "sgdt" : "sidt"); return null;
+      }
+      case 0x0f00: {
+        if (d.reg === 0 || d.reg === 1) {
+          const sel = d.reg === 0 ? v.ldtr.sel : v.tr.sel;
+          if (d.mod === 3) this.setRegSized(d.rm, sel & 0xffff, osz); else this.rmWrite(d, 2, sel);
+          this.done(d, d.reg === 0 ? "sldt" : "str"); return null;
+        }
+        const sel = this.rmRead(d, 2);
+        setZf(this.verx(sel, d.reg === 5));
+        this.done(d, d.reg === 4 ? "verr" : "verw"); return null;
+      }
+      case 0x0f02: case 0x0f03: {
+        const isLsl = d.op === 0x0f03;
+        const sel = this.rmRead(d, 2);
+        let ok = false, val = 0;
+        if ((sel & 0xfffc) !== 0) {
+          const de = this.desc(sel);
+          if (de) {
+            ok = this.m.rules.larLslOk(sel, de.hi, v.cpl, isLsl); // the CPU's rule (rules.ts)
+            val = isLsl ? descLimit(de.lo, de.hi) : (de.hi & 0x00f0ff00) >>> 0;
+          }
+        }
+        if (ok) this.setRegSized(d.reg, val, osz);
+        setZf(ok);
+        this.done(d, isLsl ? "lsl" : "lar"); return null;
+      }
+    }
+    if (d.op === 0x8e || d.op === 0x17 || d.op === 0x0fb2) {
+      if (this.privileged(d) === null) throw new GuestFault(A.VEC_GP, 0);
+      return null;
+    }
+    throw new FatalGuest(`patched instruction at ${hex(d.addr)} (opcode ${hex(d.op)}) has no emulation`);
+  }
+
+  /**
+   * The irq_save idiom `pushf ; pop r32 ; cli` costs three exits (pushf is patched, cli traps). After an emulated
+   * pushf with the virtual IF already clear, the following `pop r32` and `cli` are emulated in the same exit:
+   * with IF=0 nothing could be delivered between them natively either, so interrupt timing is unchanged. Only on a
+   * flat expand-up SS (so the pop can raise nothing but the guest's #PF, at the pop's EIP, as the CPU would) and
+   * without TF. (The kit kernel's boot frees every page of RAM this way with interrupts off: 16 K exits fewer.)
+   */
+  protected fuseIrqSave(): void {
+    const v = this.v;
+    if (v.vif || this.m.eflags & A.FLAG_TF) return;
+    const ss = this.m.getSegment("ss");
+    if (ss.base !== 0 || (ss.limit >>> 0) !== 0xffffffff || (ss.attr & 0x0c) !== 0) return;
+    for (let n = 0; n < 2; n++) {
+      let d: Insn;
+      try { d = this.fetchInsn(); } catch { return; }
+      if (d.opsize16 || d.addrsize16 || d.rep || d.lock || d.seg >= 0) return;
+      if (n === 0 && d.op >= 0x58 && d.op <= 0x5f) {
+        const [val] = this.peekStack(1, 4);
+        this.m.esp = (this.m.esp + 4) >>> 0;
+        this.setRegSized(d.op - 0x58, val);
+        this.done(d, "pop (fused)");
+      } else if (d.op === 0xfa && v.cpl <= v.iopl) {
+        this.done(d, "cli (fused)");
+        return;
+      } else return;
+    }
+  }
+
+  /** verr/verw: the CPU's rule (rules.ts verOk) on the guest's descriptor at the virtual CPL */
+  protected verx(sel: number, write: boolean): boolean {
+    if ((sel & 0xfffc) === 0) return false;
+    const de = this.desc(sel);
+    return de !== null && this.m.rules.verOk(sel, de.hi, this.v.cpl, write);
+  }
+}

@@ -1,0 +1,153 @@
+// vcpu.ts — the full-mode monitor's virtual CPU and its plumbing: the VMM region layout, the virtual CPU state
+// (virtual CPL, IF, IOPL, CR0/2/3/4, GDTR/IDTR/LDTR/TR), the monitor's options and stats, register access, and
+// the base class every concern of the monitor extends (memory.ts → mode.ts → reflect.ts → gates.ts →
+// ptwrite.ts → privileged.ts → sensitive.ts → monitor.ts, one concern per file). See README.md.
+import { Machine, REG_NAMES, SEG_NAMES, type Exit, type DecodedInsn as Insn } from "../machine.ts";
+import * as A from "../abi.generated.ts";
+import { ShadowMmu, type GuestPaging, type PhysMem } from "./shadow.ts";
+import { Patcher } from "./patcher.ts";
+
+// ---- the VMM region: machine-physical [0, VMM_SIZE); linear [VMM_LINEAR, 4 GiB) (PDE 1023), supervisor-only ----
+export const VMM_SIZE = 8 << 20;
+export const VMM_PT = 0x0000;      // the page table installed at PDE 1023 of every shadow
+export const GDT_K = 0x1000;       // real GDT, kernel view (guest code/data descriptors with DPL 3)
+export const GDT_U = 0x11000;      // real GDT, user view (the guest's descriptors as written)
+export const LDT_K = 0x21000;
+export const LDT_U = 0x31000;
+export const IDT_REAL = 0x41000;   // empty: every vector is intercepted before the CPU would look
+export const POOL_START = 0x42000; // shadow page tables
+const MAPPED_END = POOL_START;     // VMM pages visible at VMM_LINEAR (tables only; the pool is never mapped)
+
+/** An exception to reflect into the guest (thrown from emulation code). */
+export class GuestFault {
+  constructor(public vector: number, public error?: number, public cr2?: number) {}
+}
+/** The guest did something full mode cannot (or must not) do: stop with this message. */
+export class FatalGuest extends Error {}
+
+export interface MonitorIo {
+  ioRead(port: number, size: 1 | 2 | 4): number;
+  ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
+}
+
+export interface SegState { sel: number; base: number; limit: number; attr: number }
+
+export interface VirtualCpu {
+  cpl: number;
+  vif: boolean;
+  iopl: number;
+  cr0: number; cr2: number; cr3: number; cr4: number;
+  gdtr: { base: number; limit: number };
+  idtr: { base: number; limit: number };
+  ldtr: SegState;
+  tr: SegState;
+}
+
+export type HandleResult = null | { hlt: true } | { stop: "halted" | "shutdown" | "internal-error"; message: string };
+
+export interface FullStats {
+  exits: Record<string, number>;
+  emulated: Record<string, number>;
+  reflected: Record<string, number>;
+  interruptsInjected: number;
+  emulatedInstructions: number;
+}
+
+export const FL_IF = A.FLAG_IF, FL_IOPL = A.FLAG_IOPL;
+export const SEG = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
+export const hex = (n: number) => "0x" + (n >>> 0).toString(16);
+
+export interface MonitorOptions {
+  /** guest RAM bytes (the Machine has VMM_SIZE more) */
+  guestRam: number;
+  io: MonitorIo;
+  /** close the x86 hole by patching (default true) */
+  closeHole?: boolean;
+  maxShadows?: number;
+  log?: (msg: string) => void;
+}
+
+export const descAttr = (hi: number): number => (hi >>> 8) & 0xf0ff;
+export const descBase = (lo: number, hi: number): number => ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+export function descLimit(lo: number, hi: number): number {
+  const l = (lo & 0xffff) | (hi & 0xf0000);
+  return hi & 0x800000 ? ((l * 4096) + 0xfff) >>> 0 : l;
+}
+/** a guest descriptor as read from its table: both words and its linear address */
+export interface GuestDesc { lo: number; hi: number; addr: number }
+
+export abstract class VcpuBase {
+  readonly m: Machine;
+  readonly shadow: ShadowMmu;
+  readonly patcher: Patcher;
+  readonly v: VirtualCpu;
+  readonly stats: FullStats = { exits: {}, emulated: {}, reflected: {}, interruptsInjected: 0, emulatedInstructions: 0 };
+  readonly guestRam: number;
+  /** after STI: let one instruction run before an interrupt can be injected */
+  stiShadow = false;
+  protected io: MonitorIo;
+  protected log: (msg: string) => void;
+  protected gdtCache: { base: number; limit: number; bytes: Uint8Array<ArrayBufferLike> } = { base: -1, limit: -1, bytes: new Uint8Array(0) };
+  protected ldtCache: { key: string; bytes: Uint8Array<ArrayBufferLike> } = { key: "", bytes: new Uint8Array(0) };
+  protected delivering = 0;
+  protected dv: DataView;
+  protected u8: Uint8Array;
+
+  constructor(m: Machine, o: MonitorOptions) {
+    this.m = m;
+    this.io = o.io;
+    this.guestRam = o.guestRam;
+    this.log = o.log ?? (() => {});
+    if (m.ramSize < VMM_SIZE + o.guestRam) throw new Error("wasmvisor full: the machine needs VMM_SIZE more RAM than the guest");
+    this.dv = new DataView(m.memory.buffer);
+    this.u8 = new Uint8Array(m.memory.buffer);
+    const mem: PhysMem = {
+      read32: (a) => m.read32(a), write32: (a, v) => m.write32(a, v), fill: (a, l, v) => m.fillMem(a, l, v),
+      read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
+    };
+    this.patcher = new Patcher({ read8: (g) => m.read8(g + VMM_SIZE), write8: (g, v) => m.write8(g + VMM_SIZE, v) }, o.closeHole ?? true, (b, a) => m.decode(b, a));
+    this.shadow = new ShadowMmu({
+      mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: POOL_START, poolEnd: VMM_SIZE, vmmPt: VMM_PT,
+      maxShadows: o.maxShadows, isCodeFrame: (f) => this.patcher.isCodeFrame(f),
+    });
+    // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
+    for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
+    const nul = { sel: 0, base: 0, limit: 0, attr: 0 };
+    this.v = {
+      cpl: 0, vif: false, iopl: 0, cr0: A.CR0_PE | A.CR0_ET, cr2: 0, cr3: 0, cr4: 0,
+      gdtr: { base: 0, limit: 0xffff }, idtr: { base: 0, limit: 0xffff }, ldtr: { ...nul }, tr: { ...nul },
+    };
+  }
+
+  protected paging(): GuestPaging {
+    return { pg: !!(this.v.cr0 & A.CR0_PG), wp: !!(this.v.cr0 & A.CR0_WP), pse: !!(this.v.cr4 & A.CR4_PSE), cr3: this.v.cr3 };
+  }
+
+  protected stateSet(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  reg(i: number, size = 4): number {
+    if (size === 4) return this.m.getReg(REG_NAMES[i]) >>> 0;
+    if (size === 2) return this.m.getReg(REG_NAMES[i]) & 0xffff;
+    return i < 4 ? this.m.getReg(REG_NAMES[i]) & 0xff : (this.m.getReg(REG_NAMES[i - 4]) >>> 8) & 0xff;
+  }
+
+  setRegSized(i: number, v: number, size = 4): void {
+    if (size === 4) { this.m.setReg(REG_NAMES[i], v >>> 0); return; }
+    if (size === 2) { const r = REG_NAMES[i]; this.m.setReg(r, ((this.m.getReg(r) & ~0xffff) | (v & 0xffff)) >>> 0); return; }
+    if (i < 4) { const r = REG_NAMES[i]; this.m.setReg(r, ((this.m.getReg(r) & ~0xff) | (v & 0xff)) >>> 0); return; }
+    const r = REG_NAMES[i - 4];
+    this.m.setReg(r, ((this.m.getReg(r) & ~0xff00) | ((v & 0xff) << 8)) >>> 0);
+  }
+
+  segBase(i: number): number { return this.m.getSegment(SEG_NAMES[i]).base >>> 0; }
+  /** the virtual selector of CS/SS (the real one carries RPL 3) */
+  vsel(name: "cs" | "ss"): number { return (this.m.getSegment(name).selector & ~3) | this.v.cpl; }
+  protected count(map: Record<string, number>, k: string): void { map[k] = (map[k] ?? 0) + 1; }
+  protected done(d: Insn, name: string): string {
+    this.m.eip = (d.addr + d.len) >>> 0;
+    this.count(this.stats.emulated, name);
+    this.stats.emulatedInstructions++;
+    return name;
+  }
+  /** Handles one exit (monitor.ts); lower layers re-enter it (a single-stepped write's own exit). */
+  abstract handle(exit: Exit): HandleResult;
+}

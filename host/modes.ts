@@ -1,0 +1,36 @@
+// modes.ts — the mode registry: the name → Mode factory the public Vm (host/vm.ts) and Vm.restore() use. The
+// house: vm.ts → modes.ts → {native, full, para} → core/ → machine, devices; nothing below imports upward.
+import type { MachineOptions } from "./machine.ts";
+import type { Mode } from "./core/mode.ts";
+import { VmConfigError } from "./core/status.ts";
+import { NativeMode } from "./native/mode.ts";
+import { FullMode } from "./full/fullvm.ts";
+import { ParaMode } from "./para/vm.ts";
+
+export const MODES = ["native", "full", "para", "hw"] as const;
+export const IMPLEMENTED_MODES = ["native", "full", "para"];
+
+export function checkMode(mode: string): void {
+  if (IMPLEMENTED_MODES.includes(mode)) return;
+  if ((MODES as readonly string[]).includes(mode)) throw new VmConfigError(`mode '${mode}' is not implemented yet`);
+  throw new VmConfigError(`unknown mode '${mode}' (modes: ${MODES.join(", ")})`);
+}
+
+export interface ModeOptions {
+  /** full mode: patch the sensitive-but-unprivileged instructions (the x86 hole); default true */
+  closeHole?: boolean;
+  /** full mode: address spaces × modes whose shadows are cached; default 16 */
+  maxShadows?: number;
+  /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
+  machine?: Partial<MachineOptions>;
+}
+
+/** A fresh mode `name` for `memSize` bytes of guest RAM. */
+export function createMode(name: string, memSize: number, o: ModeOptions, log: (m: string) => void): Mode {
+  checkMode(name);
+  switch (name) {
+    case "full": return new FullMode(memSize, o, log);
+    case "para": return new ParaMode(memSize, log, o.machine);
+    default: return new NativeMode(memSize, o.machine, log);
+  }
+}
