@@ -3,7 +3,7 @@
 // every timing figure is either "est [lo, hi]" or "not resolved at this run length" (a suite of one round cannot
 // resolve anything, so its figures must say so), no negative time or ratio is printed, and stderr stays quiet
 // when it is not a terminal.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,21 +17,21 @@ const NEED = ["build/cpu.wasm", "dist/index.js", "dist/cli.js", "build/guests/wo
 const READY = NEED.every((p) => existsSync(join(ROOT, p)));
 const NR = "not resolved at this run length";
 
-let dir = "";
+const dir = mkdtempSync(join(tmpdir(), "bench-report-test-"));
 let out = { status: -1 as number | null, stdout: "", stderr: "" };
 
 beforeAll(() => {
   if (!READY) return;
   execFileSync("sh", [join(ROOT, "guests/peers/build.sh"), "20", "120", "300", "1800"], { stdio: "ignore", env: { ...process.env, OUT: join(ROOT, "build/bench") } });
-  dir = mkdtempSync(join(tmpdir(), "bench-report-test-"));
   // peers: 3 pairs (enough for an interval); suite: 1 round (never enough: every suite figure is unresolved)
   const r = spawnSync(process.execPath, [join(ROOT, "scripts/bench.mjs"), "--quick", "--no-build", "--report", dir,
     "--sections", "peers,workloads", "--rows", "native,native-mode", "--reps", "20,120", "--runs", "3",
     "--workloads", "null_syscall", "--modes", "native,full", "--suite-runs", "1", "--time-cap", "0"], { encoding: "utf8", timeout: 120_000 });
   out = { status: r.status, stdout: r.stdout, stderr: r.stderr };
   if (r.status !== 0) throw new Error(`bench exited ${r.status}\n${r.stderr.slice(-3000)}`);
-  return () => rmSync(dir, { recursive: true, force: true });
 }, 130_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!READY)("scripts/bench.mjs --report", () => {
   it("writes report.md, bench.json and the charts", () => {
