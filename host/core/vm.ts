@@ -130,13 +130,16 @@ export class VmCore<M extends Mode = Mode> {
     const t0 = performance.now();
     const i0 = m.instructions;
     let result: RunResult | null = null;
-    // work that retires nothing still costs maxInstructions: a slice the CPU used up (its budget counts fault
-    // deliveries, assembly/cpu.ts) costs all of it; an exit that retired nothing (one per REP element touching a
-    // device) costs one, or what the mode emulated in it. So a runaway instruction cannot keep run() going forever.
+    // maxInstructions counts the guest's instructions exactly — retired by the CPU plus emulated by the mode (full
+    // mode's monitor) — so a run stops at the same instruction however it is sliced (snapshots rely on it). Work
+    // that retires nothing is bounded by the CPU itself (a REP unit retires; deliveries in a row end run() with a
+    // budget exit before the slice is used): such a short budget exit is charged as the whole slice, so a fault
+    // loop cannot keep run() going forever either.
+    const e0 = mode.emulatedInstructions;
     let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0) - stalls;
+        const left = limit - (m.instructions - i0) - (mode.emulatedInstructions - e0) - stalls;
         const toStop = stopAt - m.instructions;
         if (toStop <= 0) {
           result = { exitStatus: 0, stopReason: "snapshot", message: `stopped at instruction ${m.instructions} for a snapshot` };
@@ -152,15 +155,14 @@ export class VmCore<M extends Mode = Mode> {
         // with console input waiting, come back often enough to hand it over at a typing pace
         const input = pf.inputPending?.() ? INPUT_SLICE_INSTRUCTIONS : Infinity;
         const slice = Math.min(left, toStop, cap, input, Math.max(1, pf.timers.untilNext()));
-        const ran0 = m.instructions, emu0 = mode.emulatedInstructions;
+        const ran0 = m.instructions;
         const exit = m.run(slice);
         mode.afterSlice();
         this.advanceTimers();
         this.stats.countExit(exit.reason);
         const action = mode.handle(exit);
         const ran = m.instructions - ran0;
-        if (exit.reason === "budget") stalls += slice - ran;
-        else if (ran === 0) stalls += Math.max(1, mode.emulatedInstructions - emu0);
+        if (exit.reason === "budget") stalls += slice - ran; // 0 unless the CPU stopped a fault loop
         result = action === "idle" ? this.idle(exit) : action;
         if (!result && this.loop.debugExit !== null) {
           const st = this.loop.debugExit;
