@@ -22,6 +22,8 @@
 import { Machine, REG_NAMES } from "./machine.ts";
 import type { Exit, GprName, MachineOptions } from "./machine.ts";
 import * as A from "./abi.generated.ts";
+import { walk, pagingRegs, READ, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME } from "./memory/paging.ts";
+import { GuestPhysMemory } from "./memory/guest-memory.ts";
 
 // ---------------------------------------------------------------- layout (guest-physical = lab linear)
 export const LAB = {
@@ -323,26 +325,19 @@ const DEFAULT_GDT: Record<number, [number, number]> = {
 };
 
 // ---------------------------------------------------------------- paging
-function readPhys32(m: Machine, pa: number): number | undefined {
-  return pa >= 0 && pa + 4 <= m.ramSize ? m.read32(pa) : undefined;
-}
-/** Walk the guest page tables (no side effects). */
+/** Walk the guest page tables (no side effects: the one walker, host/memory/paging.ts). */
 export function pageWalk(m: Machine, va: number): PteInfo | null {
-  const cr0 = m.getCr("cr0"), cr4 = m.getCr("cr4");
-  if (!(cr0 & A.CR0_PG)) return null;
-  const pdeAddr = ((m.getCr("cr3") & 0xfffff000) + ((va >>> 22) << 2)) >>> 0;
-  const pde = readPhys32(m, pdeAddr);
-  if (pde === undefined) return null;
+  const w = walk(new GuestPhysMemory(m), pagingRegs(m), va, READ);
+  if (w.level === 0 || w.outside === w.pdeAddr) return null;
+  const { pdeAddr, pde } = w;
   const info = (entry: number, large: boolean, pa: number | undefined, extra: Partial<PteInfo>): PteInfo => ({
-    pdeAddr, pde, entry, large, present: !!(entry & 1), write: !!(entry & 2), user: !!(entry & 4),
-    accessed: !!(entry & 0x20), dirty: !!(entry & 0x40), global: !!(entry & 0x100), pa, ...extra,
+    pdeAddr, pde, entry, large, present: !!(entry & PTE_P), write: !!(entry & PTE_W), user: !!(entry & PTE_U),
+    accessed: !!(entry & PTE_A), dirty: !!(entry & PTE_D), global: !!(entry & PTE_G), pa, ...extra,
   });
-  if (!(pde & 1)) return info(pde, false, undefined, {});
-  if ((pde & 0x80) && (cr4 & A.CR4_PSE)) return info(pde, true, ((pde & 0xffc00000) | (va & 0x3fffff)) >>> 0, {});
-  const pteAddr = ((pde & 0xfffff000) + (((va >>> 12) & 0x3ff) << 2)) >>> 0;
-  const pte = readPhys32(m, pteAddr);
-  if (pte === undefined) return info(pde, false, undefined, { pteAddr });
-  return info(pte, false, pte & 1 ? ((pte & 0xfffff000) | (va & 0xfff)) >>> 0 : undefined, { pteAddr, pte });
+  if (w.large) return info(pde, true, w.phys, {});
+  if (w.level === 1) return info(pde, false, undefined, {}); // PDE not present
+  if (w.outside >= 0) return info(pde, false, undefined, { pteAddr: w.pteAddr }); // its page table is past RAM
+  return info(w.pte, false, w.phys >= 0 ? w.phys : undefined, { pteAddr: w.pteAddr, pte: w.pte });
 }
 /** va → pa through the machine's paging (identity when paging is off); undefined when not mapped. */
 export function linearToPhysical(m: Machine, va: number): number | undefined {
@@ -362,7 +357,7 @@ class PageTableBuilder {
     if (this.large.has(pdi)) throw new Error(`trapLab: 0x${(va >>> 0).toString(16)} is inside a 4 MiB mapping`);
     const pdeAddr = LAB.PAGE_DIR + pdi * 4;
     const pde = this.m.read32(pdeAddr);
-    if (pde) return pde & 0xfffff000;
+    if (pde) return pde & PTE_FRAME;
     if (this.next >= LAB.PT_END) throw new Error("trapLab: too many page tables (at most 63)");
     const t = this.next; this.next += 0x1000;
     this.m.fillMem(t, 0x1000, 0);
@@ -383,8 +378,8 @@ class PageTableBuilder {
   }
 }
 function entryBits(p: PageMapping): number {
-  return (p.present === false ? 0 : 1) | (p.write === false ? 0 : 2) | (p.user === false ? 0 : 4) |
-    (p.accessed ? 0x20 : 0) | (p.dirty ? 0x40 : 0) | (p.global ? 0x100 : 0) | (p.bits ?? 0);
+  return (p.present === false ? 0 : PTE_P) | (p.write === false ? 0 : PTE_W) | (p.user === false ? 0 : PTE_U) |
+    (p.accessed ? PTE_A : 0) | (p.dirty ? PTE_D : 0) | (p.global ? PTE_G : 0) | (p.bits ?? 0);
 }
 
 // ---------------------------------------------------------------- the lab
@@ -486,13 +481,13 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
         anyLarge = true;
         const n = Math.max(1, Math.ceil((pm.size ?? 0x400000) / 0x400000));
         for (let i = 0; i < n; i++) {
-          const va = (pm.va & 0xffc00000) + i * 0x400000, pa = ((pm.pa ?? pm.va) & 0xffc00000) + i * 0x400000;
-          b.map4m(va, (pa | bits | 0x80) >>> 0);
+          const va = (pm.va & PDE_LARGE_FRAME) + i * 0x400000, pa = ((pm.pa ?? pm.va) & PDE_LARGE_FRAME) + i * 0x400000;
+          b.map4m(va, (pa | bits | PTE_PS) >>> 0);
         }
       } else {
         const n = Math.max(1, Math.ceil((pm.size ?? 0x1000) / 0x1000));
         for (let i = 0; i < n; i++) {
-          const va = (pm.va & 0xfffff000) + i * 0x1000, pa = ((pm.pa ?? pm.va) & 0xfffff000) + i * 0x1000;
+          const va = (pm.va & PTE_FRAME) + i * 0x1000, pa = ((pm.pa ?? pm.va) & PTE_FRAME) + i * 0x1000;
           b.map4k(va >>> 0, (pa | bits) >>> 0, pm.pdeBits);
         }
       }
