@@ -22,8 +22,7 @@
 import { Machine, REG_NAMES } from "./machine.ts";
 import type { Exit, GprName, MachineOptions } from "./machine.ts";
 import * as A from "./abi.generated.ts";
-import { walk, pagingRegs, READ, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME } from "./memory/paging.ts";
-import { GuestPhysMemory } from "./memory/guest-memory.ts";
+import { PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME } from "./memory/paging.ts";
 
 // ---------------------------------------------------------------- layout (guest-physical = lab linear)
 export const LAB = {
@@ -56,47 +55,13 @@ const LAB_PAGES: [number, number, boolean][] = [
 const HV_SIGNATURE = "WasmvisorLab";
 const VMCALL = [0x0f, 0x01, 0xc1];
 
-export const VECTOR_NAMES: Record<number, string> = {
-  0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM", 8: "#DF", 9: "#CSO",
-  10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF", 16: "#MF", 17: "#AC", 18: "#MC", 19: "#XM",
-  20: "#VE", 21: "#CP",
-};
-export function vectorName(v: number): string {
-  return VECTOR_NAMES[v] ?? `INT 0x${v.toString(16)}`;
-}
-/** "#GP", "gp", "GP", "#pf", 13, "0x80", "INT 0x80" → vector number (undefined when unknown). */
-export function parseVector(v: number | string): number | undefined {
-  if (typeof v === "number") return v;
-  const s = v.trim().toUpperCase().replace(/^INT\s+/, "");
-  const name = s.startsWith("#") ? s : `#${s}`;
-  for (const [k, n] of Object.entries(VECTOR_NAMES)) if (n === name || n === s) return Number(k);
-  const n = Number(s);
-  return Number.isInteger(n) && n >= 0 && n < 256 ? n : undefined;
-}
-/** Vectors whose exceptions push an error code (SDM Vol. 3A table 6-1). */
-export const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
-
-/** A page-fault error code in words: "present, write, user" ... */
-export function decodePfError(e: number): string {
-  const p = [e & 1 ? "present" : "not-present", e & 2 ? "write" : "read", e & 4 ? "user" : "supervisor"];
-  if (e & 8) p.push("reserved-bit");
-  if (e & 16) p.push("fetch");
-  return p.join(", ");
-}
-/** A selector error code in words: "GDT[5] (sel 0x28)", "IDT[13]", with EXT. */
-export function decodeSelectorError(e: number): string {
-  const idx = e >>> 3;
-  const table = e & 2 ? "IDT" : e & 4 ? "LDT" : "GDT";
-  const where = table === "IDT" ? `IDT[${idx} = 0x${idx.toString(16)}]` : `${table}[${idx}] (sel 0x${(e & 0xfffc).toString(16)})`;
-  return where + (e & 1 ? ", EXT" : "");
-}
-export function decodeErrorCode(vector: number, e: number | undefined): string {
-  if (e === undefined) return "no error code";
-  const hex = `0x${e.toString(16)}`;
-  if (vector === 14) return `${hex}: ${decodePfError(e)}`;
-  if (vector === 8 || vector === 17 || e === 0) return hex;
-  return `${hex}: ${decodeSelectorError(e)}`;
-}
+export {
+  VECTOR_NAMES, vectorName, parseVector, ERROR_CODE_VECTORS, decodeSelectorError, decodeErrorCode,
+} from "./trap-names.ts";
+export { decodePfError } from "./memory/paging.ts";
+export { pageWalk, linearToPhysical, type PteInfo } from "./memory/inspect.ts";
+import { vectorName, ERROR_CODE_VECTORS, decodeErrorCode } from "./trap-names.ts";
+import { pageWalk, linearToPhysical, type PteInfo } from "./memory/inspect.ts";
 
 // ---------------------------------------------------------------- options
 export interface PageMapping {
@@ -230,14 +195,6 @@ export interface LabState {
   cr0: number; cr2: number; cr3: number; cr4: number;
 }
 export interface IoEvent { kind: "in" | "out" | "mmio-read" | "mmio-write"; port: number; size: number; value: number; eip: number }
-export interface PteInfo {
-  pdeAddr: number; pde: number; pteAddr?: number; pte?: number;
-  /** the entry that maps the page (the PDE for a 4 MiB page) */
-  entry: number; large: boolean;
-  present: boolean; write: boolean; user: boolean; accessed: boolean; dirty: boolean; global: boolean;
-  /** physical address va translates to (undefined when not present) */
-  pa?: number;
-}
 export type Outcome = "completed" | "trap" | "shutdown" | "hlt" | "budget" | "hypercall";
 export interface TrapResult {
   /**
@@ -325,27 +282,6 @@ const DEFAULT_GDT: Record<number, [number, number]> = {
 };
 
 // ---------------------------------------------------------------- paging
-/** Walk the guest page tables (no side effects: the one walker, host/memory/paging.ts). */
-export function pageWalk(m: Machine, va: number): PteInfo | null {
-  const w = walk(new GuestPhysMemory(m), pagingRegs(m), va, READ);
-  if (w.level === 0 || w.outside === w.pdeAddr) return null;
-  const { pdeAddr, pde } = w;
-  const info = (entry: number, large: boolean, pa: number | undefined, extra: Partial<PteInfo>): PteInfo => ({
-    pdeAddr, pde, entry, large, present: !!(entry & PTE_P), write: !!(entry & PTE_W), user: !!(entry & PTE_U),
-    accessed: !!(entry & PTE_A), dirty: !!(entry & PTE_D), global: !!(entry & PTE_G), pa, ...extra,
-  });
-  if (w.large) return info(pde, true, w.phys, {});
-  if (w.level === 1) return info(pde, false, undefined, {}); // PDE not present
-  if (w.outside >= 0) return info(pde, false, undefined, { pteAddr: w.pteAddr }); // its page table is past RAM
-  return info(w.pte, false, w.phys >= 0 ? w.phys : undefined, { pteAddr: w.pteAddr, pte: w.pte });
-}
-/** va → pa through the machine's paging (identity when paging is off); undefined when not mapped. */
-export function linearToPhysical(m: Machine, va: number): number | undefined {
-  if (!(m.getCr("cr0") & A.CR0_PG)) return va >>> 0;
-  const w = pageWalk(m, va);
-  return w?.pa;
-}
-
 class PageTableBuilder {
   private next = LAB.PAGE_DIR + 0x1000;
   private large = new Set<number>();

@@ -128,3 +128,11 @@ export function markAccessed(mem: TableMemory, w: Walk, write: boolean): boolean
 export function pagingRegs(m: { getCr(name: "cr0" | "cr3" | "cr4"): number }): PagingRegs {
   return { cr0: m.getCr("cr0") >>> 0, cr3: m.getCr("cr3") >>> 0, cr4: m.getCr("cr4") >>> 0 };
 }
+
+/** A page-fault error code in words: "present, write, user" ... */
+export function decodePfError(e: number): string {
+  const p = [e & PF_P ? "present" : "not-present", e & PF_W ? "write" : "read", e & PF_U ? "user" : "supervisor"];
+  if (e & PF_RSVD) p.push("reserved-bit");
+  if (e & 16) p.push("fetch");
+  return p.join(", ");
+}
