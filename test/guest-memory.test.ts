@@ -6,6 +6,7 @@ import { Machine } from "../host/machine.ts";
 import { GuestPhysMemory, GuestRangeError, GuestPageFault } from "../host/memory/guest-memory.ts";
 import { PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PF_P, PF_W, PF_U, READ, USER_READ } from "../host/memory/paging.ts";
 import * as A from "../host/abi.generated.ts";
+import { miniVm, go, identityPaging, PAGING_ON, d32 } from "./full-minivm.ts";
 
 const MB = 1 << 20;
 
@@ -100,5 +101,29 @@ describe("GuestPhysMemory", () => {
       expect(w).toMatchObject({ ok: true, outside: 0x40000000, phys: 0xfffff000 });
       expect(() => g.readLinear(0x800000, 4)).toThrow(GuestRangeError);
     });
+  });
+
+  it("full mode: the monitor's guestPhys and the guest's own paging registers show the guest's view, not the shadow's", () => {
+    // the guest maps linear 0x200000 → guest-physical 0x300000, reads it, halts
+    const f = miniVm([...PAGING_ON, 0xa1, ...d32(0x200000), 0xf4]);
+    identityPaging(f.g, (p) => (p === 0x200 ? 0x100 : 0) | 7);
+    f.g(0x11000 + 0x200 * 4, d32(0x300000 | 7));
+    f.g(0x300000, d32(0x600df00d));
+    go(f.mo);
+    expect(f.m.eax >>> 0).toBe(0x600df00d);
+    const regs = f.mo.guestPagingRegs();
+    expect(regs.cr3 >>> 0).toBe(0x10000);
+    expect(f.m.getCr("cr3") >>> 0).not.toBe(0x10000); // the CPU walks a shadow
+    const pte = f.mo.guestPhys.read32(0x11000 + 0x200 * 4);
+    expect(pte & PTE_A).toBe(PTE_A); // the guest's access, through the monitor, set A (as the CPU would)
+    f.mo.guestPhys.write32(0x11000 + 0x200 * 4, pte & ~PTE_A);
+    f.mo.guestPhys.write32(0x10000, f.mo.guestPhys.read32(0x10000) & ~PTE_A);
+    const w = f.mo.guestPhys.walk(0x200004, USER_READ, regs);
+    expect(w).toMatchObject({ ok: true, phys: 0x300004, pteAddr: 0x11800 });
+    expect(Array.from(f.mo.guestPhys.readLinear(0x200000, 4, READ, regs))).toEqual(d32(0x600df00d));
+    // the debugger's look set no accessed bit
+    expect(f.mo.guestPhys.read32(0x11000 + 0x200 * 4) & PTE_A).toBe(0);
+    expect(f.mo.guestPhys.read32(0x10000) & PTE_A).toBe(0);
+    expect(() => f.mo.guestPhys.read32(4 << 20)).toThrow(GuestRangeError); // the VMM's memory lies beyond
   });
 });
