@@ -8,9 +8,10 @@ import { GuestPhysMemory } from "../memory/guest-memory.ts";
 import type { PagingRegs } from "../memory/paging.ts";
 
 export abstract class GuestMemory extends VcpuBase {
-  private physMem?: GuestPhysMemory;
+  // named "memory": wiring, not state, for snapshots (host/persist.ts WIRING)
+  private memory?: GuestPhysMemory;
   /** The guest's RAM as the one guest-physical memory object (machine-physical VMM_SIZE + X, bounds-checked). */
-  get guestPhys(): GuestPhysMemory { return (this.physMem ??= new GuestPhysMemory(this.m, VMM_SIZE, this.guestRam)); }
+  get guestPhys(): GuestPhysMemory { return (this.memory ??= new GuestPhysMemory(this.m, VMM_SIZE, this.guestRam)); }
   /**
    * The guest's own paging registers (the virtual CR0/CR3/CR4; the real CR3 points at a shadow): what a debugger
    * passes to guestPhys.walk/readLinear to see the guest's linear addresses without touching A/D bits.
