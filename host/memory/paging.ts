@@ -65,6 +65,14 @@ export function permits(bits: number, write: boolean, user: boolean, cr0: number
   return !write || (bits & PTE_W) !== 0 || (cr0 & A.CR0_WP) === 0;
 }
 
+/** One table entry; outside RAM an open bus (all ones), as the CPU reads it, noting where. */
+function readEntry(mem: TableMemory, r: Walk, gpa: number): number {
+  const v = mem.peek32(gpa);
+  if (v !== undefined) return v >>> 0;
+  if (r.outside < 0) r.outside = gpa;
+  return 0xffffffff;
+}
+
 /** The guest's page walk for one access at `linear`. Reads the tables, writes nothing. */
 export function walk(mem: TableMemory, regs: PagingRegs, linear: number, acc: Access): Walk {
   const lin = linear >>> 0;
@@ -75,15 +83,9 @@ export function walk(mem: TableMemory, regs: PagingRegs, linear: number, acc: Ac
   };
   const err = acc & (PF_W | PF_U);
   if (!(regs.cr0 & A.CR0_PG)) { r.ok = true; r.phys = lin; return r; }
-  const read = (gpa: number): number => {
-    const v = mem.peek32(gpa);
-    if (v !== undefined) return v >>> 0;
-    if (r.outside < 0) r.outside = gpa;
-    return 0xffffffff;
-  };
   r.level = 1;
   r.pdeAddr = (((regs.cr3 & PTE_FRAME) >>> 0) + (lin >>> 22) * 4) >>> 0;
-  const pde = r.pde = read(r.pdeAddr);
+  const pde = r.pde = readEntry(mem, r, r.pdeAddr);
   if (!(pde & PTE_P)) { r.errorCode = err; return r; }
   if ((pde & PTE_PS) && (regs.cr4 & A.CR4_PSE)) {
     r.large = true;
@@ -98,7 +100,7 @@ export function walk(mem: TableMemory, regs: PagingRegs, linear: number, acc: Ac
   }
   r.level = 2;
   r.pteAddr = (((pde & PTE_FRAME) >>> 0) + ((lin >>> 12) & 0x3ff) * 4) >>> 0;
-  const pte = r.pte = read(r.pteAddr);
+  const pte = r.pte = readEntry(mem, r, r.pteAddr);
   if (!(pte & PTE_P)) { r.errorCode = err; return r; }
   r.leaf = pte;
   r.phys = (((pte & PTE_FRAME) >>> 0) + (lin & (PAGE_SIZE - 1))) >>> 0;
