@@ -423,3 +423,22 @@ export const CR4_TSD: u32 = 0x4;
 export const CR4_DE: u32 = 0x8;
 export const CR4_PSE: u32 = 0x10;
 export const CR4_PGE: u32 = 0x80;
+
+// ---- 32-bit paging (SDM Vol. 3A §4.3, §4.7): PDE/PTE bits and #PF error-code bits ----
+// One definition for the CPU's walk (assembly/mmu.ts) and the host's (host/memory/paging.ts).
+export const PTE_P: u32 = 0x1;
+export const PTE_W: u32 = 0x2;
+export const PTE_U: u32 = 0x4;
+export const PTE_PWT: u32 = 0x8;
+export const PTE_PCD: u32 = 0x10;
+export const PTE_A: u32 = 0x20;
+export const PTE_D: u32 = 0x40;
+export const PTE_PS: u32 = 0x80;
+export const PTE_G: u32 = 0x100;
+export const PTE_FRAME: u32 = 0xFFFFF000;
+export const PDE_LARGE_FRAME: u32 = 0xFFC00000;
+export const PDE_LARGE_RSVD: u32 = 0x003FE000;
+export const PF_P: u32 = 0x1;
+export const PF_W: u32 = 0x2;
+export const PF_U: u32 = 0x4;
+export const PF_RSVD: u32 = 0x8;

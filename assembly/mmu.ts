@@ -16,6 +16,7 @@ import {
   STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_SEGOK, AREA_WQ, WQ_MAX, WQ_HDR, WQ_ENTRY, SEGOK_FLAT, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
   VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
   OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
+  PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import {
@@ -153,7 +154,7 @@ function pageFault(lin: u32, err: u32): void {
  * a TLB entry, or sets mmioHit for a page outside RAM. On failure raises #PF (abort set) and returns 0.
  * `user` is the privilege of the access (CPL 3 for ordinary accesses; false for implicit system accesses).
  */
-@inline function errBits(write: bool, user: bool): u32 { return (write ? 2 : 0) | (user ? 4 : 0); }
+@inline function errBits(write: bool, user: bool): u32 { return (write ? PF_W : 0) | (user ? PF_U : 0); }
 
 export function translate(lin: u32, write: bool, user: bool): u32 {
   mmioHit = false;
@@ -162,32 +163,32 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   let flags: u32 = 0;
   const c0 = cr0();
   if (c0 & CR0_PG) {
-    const pdeAddr = (st(OFF_CR3) & 0xFFFFF000) + ((lin >>> 22) << 2);
+    const pdeAddr = (st(OFF_CR3) & PTE_FRAME) + ((lin >>> 22) << 2);
     let pde = physRd32(pdeAddr);
-    if (!(pde & 1)) { pageFault(lin, errBits(write, user)); return 0; }
+    if (!(pde & PTE_P)) { pageFault(lin, errBits(write, user)); return 0; }
     const c4 = cr4();
-    if ((pde & 0x80) && (c4 & CR4_PSE)) {
+    if ((pde & PTE_PS) && (c4 & CR4_PSE)) {
       // 4 MiB page: bits 13..21 are reserved (they would be PAT/physical bits beyond 32 on PSE-36)
-      if (pde & 0x003FE000) { pageFault(lin, 1 | 8 | errBits(write, user)); return 0; }
-      if (!allowed(pde, write, user, c0)) { pageFault(lin, 1 | errBits(write, user)); return 0; }
-      const nv = pde | 0x20 | (write ? 0x40 : 0);
+      if (pde & PDE_LARGE_RSVD) { pageFault(lin, PF_P | PF_RSVD | errBits(write, user)); return 0; }
+      if (!allowed(pde, write, user, c0)) { pageFault(lin, PF_P | errBits(write, user)); return 0; }
+      const nv = pde | PTE_A | (write ? PTE_D : 0);
       if (nv != pde) physWr32(pdeAddr, nv);
-      phys = (pde & 0xFFC00000) | (lin & 0x003FF000);
-      flags = ((pde & 0x100) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0) | 2;
+      phys = (pde & PDE_LARGE_FRAME) | (lin & 0x003FF000);
+      flags = ((pde & PTE_G) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0) | 2;
       haveLarge = true;
     } else {
-      if (!(pde & 0x20)) { pde |= 0x20; physWr32(pdeAddr, pde); }
-      const pteAddr = (pde & 0xFFFFF000) + (((lin >>> 12) & 0x3FF) << 2);
+      if (!(pde & PTE_A)) { pde |= PTE_A; physWr32(pdeAddr, pde); }
+      const pteAddr = (pde & PTE_FRAME) + (((lin >>> 12) & 0x3FF) << 2);
       const pte = physRd32(pteAddr);
-      if (!(pte & 1)) { pageFault(lin, errBits(write, user)); return 0; }
-      if (!allowed(pde & pte, write, user, c0)) { pageFault(lin, 1 | errBits(write, user)); return 0; }
-      const nv = pte | 0x20 | (write ? 0x40 : 0);
+      if (!(pte & PTE_P)) { pageFault(lin, errBits(write, user)); return 0; }
+      if (!allowed(pde & pte, write, user, c0)) { pageFault(lin, PF_P | errBits(write, user)); return 0; }
+      const nv = pte | PTE_A | (write ? PTE_D : 0);
       if (nv != pte) physWr32(pteAddr, nv);
-      phys = pte & 0xFFFFF000;
-      flags = (pte & 0x100) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0;
+      phys = pte & PTE_FRAME;
+      flags = (pte & PTE_G) && (c4 & CR4_PGE) ? TLBF_GLOBAL : 0;
     }
   } else {
-    phys = lin & 0xFFFFF000;
+    phys = lin & PTE_FRAME;
   }
   const pageLin = lin & 0xFFFFF000;
   if (!inRam(phys, 4096)) {
@@ -207,12 +208,12 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
 
 @inline function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
   if (user) {
-    if (!(bits & 4)) return false;
-    if (write && !(bits & 2)) return false;
+    if (!(bits & PTE_U)) return false;
+    if (write && !(bits & PTE_W)) return false;
     return true;
   }
   // supervisor: writes to read-only pages fault only with CR0.WP
-  if (write && !(bits & 2) && (c0 & CR0_WP)) return false;
+  if (write && !(bits & PTE_W) && (c0 & CR0_WP)) return false;
   return true;
 }
 

@@ -25,6 +25,9 @@ export type { IoDevice, AccessSize, BusStats } from "./bus.ts";
 export * as devices from "./devices/index.ts";
 export { main as cliMain, parseCliArgs, parseMemSize, UsageError } from "./cli.ts";
 export * as abi from "./abi.generated.ts";
+// guest memory for debuggers, devices and monitors: one guest-physical object, one side-effect-free page walker
+export { GuestPhysMemory, GuestRangeError, GuestPageFault } from "./memory/guest-memory.ts";
+export * as paging from "./memory/paging.ts";
 export {
   trapLab, LAB, VECTOR_NAMES, ERROR_CODE_VECTORS, vectorName, parseVector, decodeErrorCode, decodePfError, decodeSelectorError,
   describeTrap, describeResult, toBytes, descriptor, gate, pageWalk, linearToPhysical,

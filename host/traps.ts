@@ -22,6 +22,7 @@
 import { Machine, REG_NAMES } from "./machine.ts";
 import type { Exit, GprName, MachineOptions } from "./machine.ts";
 import * as A from "./abi.generated.ts";
+import { PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME } from "./memory/paging.ts";
 
 // ---------------------------------------------------------------- layout (guest-physical = lab linear)
 export const LAB = {
@@ -54,47 +55,13 @@ const LAB_PAGES: [number, number, boolean][] = [
 const HV_SIGNATURE = "WasmvisorLab";
 const VMCALL = [0x0f, 0x01, 0xc1];
 
-export const VECTOR_NAMES: Record<number, string> = {
-  0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM", 8: "#DF", 9: "#CSO",
-  10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF", 16: "#MF", 17: "#AC", 18: "#MC", 19: "#XM",
-  20: "#VE", 21: "#CP",
-};
-export function vectorName(v: number): string {
-  return VECTOR_NAMES[v] ?? `INT 0x${v.toString(16)}`;
-}
-/** "#GP", "gp", "GP", "#pf", 13, "0x80", "INT 0x80" → vector number (undefined when unknown). */
-export function parseVector(v: number | string): number | undefined {
-  if (typeof v === "number") return v;
-  const s = v.trim().toUpperCase().replace(/^INT\s+/, "");
-  const name = s.startsWith("#") ? s : `#${s}`;
-  for (const [k, n] of Object.entries(VECTOR_NAMES)) if (n === name || n === s) return Number(k);
-  const n = Number(s);
-  return Number.isInteger(n) && n >= 0 && n < 256 ? n : undefined;
-}
-/** Vectors whose exceptions push an error code (SDM Vol. 3A table 6-1). */
-export const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
-
-/** A page-fault error code in words: "present, write, user" ... */
-export function decodePfError(e: number): string {
-  const p = [e & 1 ? "present" : "not-present", e & 2 ? "write" : "read", e & 4 ? "user" : "supervisor"];
-  if (e & 8) p.push("reserved-bit");
-  if (e & 16) p.push("fetch");
-  return p.join(", ");
-}
-/** A selector error code in words: "GDT[5] (sel 0x28)", "IDT[13]", with EXT. */
-export function decodeSelectorError(e: number): string {
-  const idx = e >>> 3;
-  const table = e & 2 ? "IDT" : e & 4 ? "LDT" : "GDT";
-  const where = table === "IDT" ? `IDT[${idx} = 0x${idx.toString(16)}]` : `${table}[${idx}] (sel 0x${(e & 0xfffc).toString(16)})`;
-  return where + (e & 1 ? ", EXT" : "");
-}
-export function decodeErrorCode(vector: number, e: number | undefined): string {
-  if (e === undefined) return "no error code";
-  const hex = `0x${e.toString(16)}`;
-  if (vector === 14) return `${hex}: ${decodePfError(e)}`;
-  if (vector === 8 || vector === 17 || e === 0) return hex;
-  return `${hex}: ${decodeSelectorError(e)}`;
-}
+export {
+  VECTOR_NAMES, vectorName, parseVector, ERROR_CODE_VECTORS, decodeSelectorError, decodeErrorCode,
+} from "./trap-names.ts";
+export { decodePfError } from "./memory/paging.ts";
+export { pageWalk, linearToPhysical, type PteInfo } from "./memory/inspect.ts";
+import { vectorName, ERROR_CODE_VECTORS, decodeErrorCode } from "./trap-names.ts";
+import { pageWalk, linearToPhysical, type PteInfo } from "./memory/inspect.ts";
 
 // ---------------------------------------------------------------- options
 export interface PageMapping {
@@ -228,14 +195,6 @@ export interface LabState {
   cr0: number; cr2: number; cr3: number; cr4: number;
 }
 export interface IoEvent { kind: "in" | "out" | "mmio-read" | "mmio-write"; port: number; size: number; value: number; eip: number }
-export interface PteInfo {
-  pdeAddr: number; pde: number; pteAddr?: number; pte?: number;
-  /** the entry that maps the page (the PDE for a 4 MiB page) */
-  entry: number; large: boolean;
-  present: boolean; write: boolean; user: boolean; accessed: boolean; dirty: boolean; global: boolean;
-  /** physical address va translates to (undefined when not present) */
-  pa?: number;
-}
 export type Outcome = "completed" | "trap" | "shutdown" | "hlt" | "budget" | "hypercall";
 export interface TrapResult {
   /**
@@ -323,34 +282,6 @@ const DEFAULT_GDT: Record<number, [number, number]> = {
 };
 
 // ---------------------------------------------------------------- paging
-function readPhys32(m: Machine, pa: number): number | undefined {
-  return pa >= 0 && pa + 4 <= m.ramSize ? m.read32(pa) : undefined;
-}
-/** Walk the guest page tables (no side effects). */
-export function pageWalk(m: Machine, va: number): PteInfo | null {
-  const cr0 = m.getCr("cr0"), cr4 = m.getCr("cr4");
-  if (!(cr0 & A.CR0_PG)) return null;
-  const pdeAddr = ((m.getCr("cr3") & 0xfffff000) + ((va >>> 22) << 2)) >>> 0;
-  const pde = readPhys32(m, pdeAddr);
-  if (pde === undefined) return null;
-  const info = (entry: number, large: boolean, pa: number | undefined, extra: Partial<PteInfo>): PteInfo => ({
-    pdeAddr, pde, entry, large, present: !!(entry & 1), write: !!(entry & 2), user: !!(entry & 4),
-    accessed: !!(entry & 0x20), dirty: !!(entry & 0x40), global: !!(entry & 0x100), pa, ...extra,
-  });
-  if (!(pde & 1)) return info(pde, false, undefined, {});
-  if ((pde & 0x80) && (cr4 & A.CR4_PSE)) return info(pde, true, ((pde & 0xffc00000) | (va & 0x3fffff)) >>> 0, {});
-  const pteAddr = ((pde & 0xfffff000) + (((va >>> 12) & 0x3ff) << 2)) >>> 0;
-  const pte = readPhys32(m, pteAddr);
-  if (pte === undefined) return info(pde, false, undefined, { pteAddr });
-  return info(pte, false, pte & 1 ? ((pte & 0xfffff000) | (va & 0xfff)) >>> 0 : undefined, { pteAddr, pte });
-}
-/** va → pa through the machine's paging (identity when paging is off); undefined when not mapped. */
-export function linearToPhysical(m: Machine, va: number): number | undefined {
-  if (!(m.getCr("cr0") & A.CR0_PG)) return va >>> 0;
-  const w = pageWalk(m, va);
-  return w?.pa;
-}
-
 class PageTableBuilder {
   private next = LAB.PAGE_DIR + 0x1000;
   private large = new Set<number>();
@@ -362,7 +293,7 @@ class PageTableBuilder {
     if (this.large.has(pdi)) throw new Error(`trapLab: 0x${(va >>> 0).toString(16)} is inside a 4 MiB mapping`);
     const pdeAddr = LAB.PAGE_DIR + pdi * 4;
     const pde = this.m.read32(pdeAddr);
-    if (pde) return pde & 0xfffff000;
+    if (pde) return pde & PTE_FRAME;
     if (this.next >= LAB.PT_END) throw new Error("trapLab: too many page tables (at most 63)");
     const t = this.next; this.next += 0x1000;
     this.m.fillMem(t, 0x1000, 0);
@@ -383,8 +314,8 @@ class PageTableBuilder {
   }
 }
 function entryBits(p: PageMapping): number {
-  return (p.present === false ? 0 : 1) | (p.write === false ? 0 : 2) | (p.user === false ? 0 : 4) |
-    (p.accessed ? 0x20 : 0) | (p.dirty ? 0x40 : 0) | (p.global ? 0x100 : 0) | (p.bits ?? 0);
+  return (p.present === false ? 0 : PTE_P) | (p.write === false ? 0 : PTE_W) | (p.user === false ? 0 : PTE_U) |
+    (p.accessed ? PTE_A : 0) | (p.dirty ? PTE_D : 0) | (p.global ? PTE_G : 0) | (p.bits ?? 0);
 }
 
 // ---------------------------------------------------------------- the lab
@@ -486,13 +417,13 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
         anyLarge = true;
         const n = Math.max(1, Math.ceil((pm.size ?? 0x400000) / 0x400000));
         for (let i = 0; i < n; i++) {
-          const va = (pm.va & 0xffc00000) + i * 0x400000, pa = ((pm.pa ?? pm.va) & 0xffc00000) + i * 0x400000;
-          b.map4m(va, (pa | bits | 0x80) >>> 0);
+          const va = (pm.va & PDE_LARGE_FRAME) + i * 0x400000, pa = ((pm.pa ?? pm.va) & PDE_LARGE_FRAME) + i * 0x400000;
+          b.map4m(va, (pa | bits | PTE_PS) >>> 0);
         }
       } else {
         const n = Math.max(1, Math.ceil((pm.size ?? 0x1000) / 0x1000));
         for (let i = 0; i < n; i++) {
-          const va = (pm.va & 0xfffff000) + i * 0x1000, pa = ((pm.pa ?? pm.va) & 0xfffff000) + i * 0x1000;
+          const va = (pm.va & PTE_FRAME) + i * 0x1000, pa = ((pm.pa ?? pm.va) & PTE_FRAME) + i * 0x1000;
           b.map4k(va >>> 0, (pa | bits) >>> 0, pm.pdeBits);
         }
       }

@@ -4,8 +4,20 @@
 import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex } from "./vcpu.ts";
+import { GuestPhysMemory } from "../memory/guest-memory.ts";
+import type { PagingRegs } from "../memory/paging.ts";
 
 export abstract class GuestMemory extends VcpuBase {
+  // named "memory": wiring, not state, for snapshots (host/persist.ts WIRING)
+  private memory?: GuestPhysMemory;
+  /** The guest's RAM as the one guest-physical memory object (machine-physical VMM_SIZE + X, bounds-checked). */
+  get guestPhys(): GuestPhysMemory { return (this.memory ??= new GuestPhysMemory(this.m, VMM_SIZE, this.guestRam)); }
+  /**
+   * The guest's own paging registers (the virtual CR0/CR3/CR4; the real CR3 points at a shadow): what a debugger
+   * passes to guestPhys.walk/readLinear to see the guest's linear addresses without touching A/D bits.
+   */
+  guestPagingRegs(): PagingRegs { return { cr0: this.v.cr0 >>> 0, cr3: this.v.cr3 >>> 0, cr4: this.v.cr4 >>> 0 }; }
+
   /** guest-linear → guest-physical for an access at the given privilege; throws GuestFault(#PF). */
   translate(lin: number, write: boolean, user: boolean): number {
     const w = this.shadow.walk(this.paging(), lin >>> 0, write, user, true);
@@ -21,7 +33,7 @@ export abstract class GuestMemory extends VcpuBase {
       const a = (lin + i) >>> 0;
       const n = Math.min(len - i, 4096 - (a & 0xfff));
       const g = this.translate(a, false, user);
-      out.set(this.m.readMem(g + VMM_SIZE, n), i);
+      out.set(this.guestPhys.read(g, n), i);
       i += n;
     }
     return out;
@@ -46,7 +58,7 @@ export abstract class GuestMemory extends VcpuBase {
         continue;
       }
       const snap = prot ? this.shadow.snapshot(frame) : null;
-      this.m.writeMem(g + VMM_SIZE, Array.prototype.slice.call(data, off, off + n));
+      this.guestPhys.write(g, Array.prototype.slice.call(data, off, off + n) as number[]);
       if (snap) this.afterProtectedWrite(frame, snap);
     }
   }

@@ -9,7 +9,10 @@
 // writeEntries() (exactly the derived shadow entries of the changed guest words are dropped), or, for forms it
 // does not decode, single-stepped between snapshot() and commitWrite(), which diffs the frame.
 // PDE 1023 of every shadow maps the VMM's own region (real GDT/IDT/TSS) supervisor-only.
-export const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
+import { walk as guestWalk, markAccessed, access, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_FRAME, type TableMemory } from "../memory/paging.ts";
+import { GuestRangeError } from "../memory/guest-memory.ts";
+import * as A from "../abi.generated.ts";
+export { GuestRangeError };
 export const VMM_PDE = 1023;
 export const VMM_LINEAR = 0xffc00000;
 
@@ -52,8 +55,6 @@ export interface WalkResult {
   /** guest-physical frame of the page table (-1 for 4 MiB pages or paging off) */
   ptFrame: number;
 }
-
-export class GuestRangeError extends Error {}
 
 export interface Shadow {
   key: string;
@@ -144,69 +145,28 @@ export class ShadowMmu {
   get freePages(): number { return this.free.length; }
   get shadowCount(): number { return this.shadows.size; }
 
-  // ---- guest-physical access ----
-  gread32(gpa: number): number {
-    if (gpa < 0 || gpa + 4 > this.ramSize) throw new GuestRangeError(`guest-physical 0x${(gpa >>> 0).toString(16)} is outside guest RAM`);
-    return this.mem.read32(gpa + this.ramOffset) >>> 0;
-  }
-  gwrite32(gpa: number, v: number): void {
-    if (gpa < 0 || gpa + 4 > this.ramSize) throw new GuestRangeError(`guest-physical 0x${(gpa >>> 0).toString(16)} is outside guest RAM`);
-    this.mem.write32(gpa + this.ramOffset, v >>> 0);
-  }
+  // ---- the guest's page walk ----
+  /** The guest's tables as the one walker (host/memory/paging.ts) reads them: guest-physical, open bus outside. */
+  private readonly tables: TableMemory = {
+    peek32: (gpa) => (gpa >= 0 && gpa + 4 <= this.ramSize ? this.mem.read32(gpa + this.ramOffset) >>> 0 : undefined),
+    poke32: (gpa, v) => { if (gpa >= 0 && gpa + 4 <= this.ramSize) this.mem.write32(gpa + this.ramOffset, v >>> 0); },
+  };
 
   /**
-   * The guest's own page walk (SDM 4.3) for one access. With `setAD`, sets the accessed bits (and dirty for
-   * writes) in the guest entries as hardware would when it fills a TLB entry.
+   * The guest's own page walk (SDM 4.3) for one access: the side-effect-free walk, then, with `setAD`, the
+   * accessed/dirty update hardware makes when it fills a TLB entry (a shadow entry is one). Page tables outside
+   * guest RAM are refused (GuestRangeError) rather than read as an open bus.
    */
   walk(pg: GuestPaging, lin: number, write: boolean, user: boolean, setAD: boolean): WalkResult {
-    lin >>>= 0;
-    const r: WalkResult = { ok: false, gpa: 0, err: 0, writable: true, dirty: true, pdeAddr: -1, pteAddr: -1, ptFrame: -1 };
-    const acc = (write ? 2 : 0) | (user ? 4 : 0);
-    if (!pg.pg) { r.ok = true; r.gpa = lin; return r; }
-    const pdeAddr = ((pg.cr3 & ~0xfff) >>> 0) + (lin >>> 22) * 4;
-    r.pdeAddr = pdeAddr;
-    const pde = this.gread32(pdeAddr);
-    if (!(pde & PTE_P)) { r.err = acc; return r; }
-    if (pg.pse && pde & PTE_PS) {
-      if (pde & 0x003fe000) { r.err = acc | 1 | 8; return r; } // reserved bits of a 4 MiB PDE
-      if (!this.allowed(pde, pde, write, user, pg.wp)) { r.err = acc | 1; return r; }
-      r.writable = this.allowed(pde, pde, true, user, pg.wp);
-      r.dirty = !!(pde & PTE_D);
-      r.gpa = ((pde & 0xffc00000) >>> 0) + (lin & 0x3fffff);
-      if (setAD) {
-        const n = pde | PTE_A | (write ? PTE_D : 0);
-        if (n !== pde) this.gwrite32(pdeAddr, n);
-        if (write) r.dirty = true;
-      }
-      r.ok = true;
-      return r;
-    }
-    const ptFrame = pde >>> 12;
-    r.ptFrame = ptFrame;
-    const pteAddr = ptFrame * 4096 + ((lin >>> 12) & 0x3ff) * 4;
-    r.pteAddr = pteAddr;
-    // the PDE was used: hardware sets its accessed bit even if the PTE then faults
-    if (setAD && !(pde & PTE_A)) this.gwrite32(pdeAddr, pde | PTE_A);
-    const pte = this.gread32(pteAddr);
-    if (!(pte & PTE_P)) { r.err = acc; return r; }
-    if (!this.allowed(pde, pte, write, user, pg.wp)) { r.err = acc | 1; return r; }
-    r.writable = this.allowed(pde, pte, true, user, pg.wp);
-    r.dirty = !!(pte & PTE_D);
-    r.gpa = ((pte & 0xfffff000) >>> 0) + (lin & 0xfff);
-    if (setAD) {
-      if (!(pde & PTE_A)) this.gwrite32(pdeAddr, pde | PTE_A);
-      const n = pte | PTE_A | (write ? PTE_D : 0);
-      if (n !== pte) this.gwrite32(pteAddr, n);
-      if (write) r.dirty = true;
-    }
-    r.ok = true;
-    return r;
-  }
-
-  private allowed(pde: number, pte: number, write: boolean, user: boolean, wp: boolean): boolean {
-    if (user && !(pde & pte & PTE_U)) return false;
-    if (write && (user || wp) && !(pde & pte & PTE_W)) return false;
-    return true;
+    const regs = { cr0: (pg.pg ? A.CR0_PG : 0) | (pg.wp ? A.CR0_WP : 0), cr3: pg.cr3, cr4: pg.pse ? A.CR4_PSE : 0 };
+    const w = guestWalk(this.tables, regs, lin, access(write, user));
+    if (setAD) markAccessed(this.tables, w, write);
+    if (w.outside >= 0) throw new GuestRangeError(`guest-physical 0x${(w.outside >>> 0).toString(16)} is outside guest RAM`);
+    const leafDirty = w.level === 0 || !!(w.leaf & PTE_D) || (setAD && w.ok && write);
+    return {
+      ok: w.ok, gpa: w.ok ? w.phys : 0, err: w.errorCode, writable: w.writable, dirty: leafDirty,
+      pdeAddr: w.pdeAddr, pteAddr: w.pteAddr, ptFrame: w.level === 2 ? ((w.pde & PTE_FRAME) >>> 0) / 4096 : -1,
+    };
   }
 
   // ---- shadows ----
@@ -302,7 +262,7 @@ export class ShadowMmu {
     let changed = false;
     for (const a of set) {
       const e = this.mem.read32(a) >>> 0;
-      if ((e & PTE_P) && (e & PTE_W) && ((e & 0xfffff000) >>> 0) === want) { this.mem.write32(a, e & ~PTE_W); changed = true; }
+      if ((e & PTE_P) && (e & PTE_W) && ((e & PTE_FRAME) >>> 0) === want) { this.mem.write32(a, e & ~PTE_W); changed = true; }
     }
     this.rmapW.delete(frame);
     if (changed) this.mem.flushTlb();

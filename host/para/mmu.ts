@@ -17,8 +17,10 @@
 // write in flight cannot become a page table (−EBUSY), and no device may write a page-table frame.
 import { E, HOLE_PDX, PAGE } from "./abi.ts";
 import { FT, MemoryPolicy } from "./policy.ts";
+import { PTE_P, PTE_W, PTE_U, PTE_PS } from "../memory/paging.ts";
 
-export const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PS = 0x80;
+// the x86 entry bits are host/memory/paging.ts's (the CPU's own, from assembly/abi.ts); re-exported for para's users
+export { PTE_P, PTE_W, PTE_U, PTE_PS };
 const NONE = FT.RAM, L1 = FT.L1, L2 = FT.L2;
 
 export interface PhysMem {
