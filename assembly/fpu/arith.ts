@@ -23,7 +23,7 @@ export function binop(op: u32, as: u32, am: u64, bs: u32, bm: u64, p: i32): void
   if (op == 0 && ia && ib && sa != sb) { raise(FE_IE); setIndefinite(); return; }
   if (op == 1 && ((ia && zb) || (za && ib))) { raise(FE_IE); setIndefinite(); return; }
   if (op == 6 && ((ia && ib) || (za && zb))) { raise(FE_IE); setIndefinite(); return; }
-  if (isDenx(as, am) || isDenx(bs, bm)) { raise(FE_DE); if (deUnmasked) return; }
+  if (isDenx(as, am) || isDenx(bs, bm) || opDenormal) { raise(FE_DE); if (deUnmasked) return; }
   if (op == 0) {
     if (ia) { setZ(sa, 0x7FFF, TOPBIT); return; }
     if (ib) { setZ(sb, 0x7FFF, TOPBIT); return; }
@@ -55,6 +55,9 @@ export function binop(op: u32, as: u32, am: u64, bs: u32, bm: u64, p: i32): void
 }
 /** set by the caller: the denormal-operand exception is unmasked (the operation stops when it is raised) */
 export let deUnmasked: bool = false;
+/** the memory operand was a denormal m32/m64 (already normalized): it counts as a denormal operand */
+export let opDenormal: bool = false;
+export function setOpDenormal(b: bool): void { opDenormal = b; }
 export function setDeUnmasked(b: bool): void { deUnmasked = b; }
 
 /** compare a with b: 0 greater, 1 less, 2 equal, 3 unordered; quiet: QNaNs do not raise IE (FUCOM) */
@@ -64,7 +67,7 @@ export function compare(as: u32, am: u64, bs: u32, bm: u64, quiet: bool): u32 {
     if (!quiet || isSNaNx(as, am) || isSNaNx(bs, bm)) raise(FE_IE);
     return 3;
   }
-  if (isDenx(as, am) || isDenx(bs, bm)) raise(FE_DE);
+  if (isDenx(as, am) || isDenx(bs, bm) || opDenormal) raise(FE_DE);
   const c = cmpx(as, am, bs, bm);
   return c > 0 ? 0 : c < 0 ? 1 : 2;
 }

@@ -9,14 +9,14 @@ import { rdRmw } from "../mmu";
 import { setStatus, getFlags } from "../flags";
 import {
   fpBegin, fx, zM, zS, zE, roundedUp, noStore, FE_IE, FE_DE, TOPBIT, isSNaNx, quietNaN, setRc, rc,
-  INDEF_M,
+  INDEF_M, setFx, raise,
 } from "./softfloat";
 import {
   cw, sw, setCw, setSwRaw, tw, setTw, top, setTop, updateEs, setCC, setC1, physEmpty, stEmpty, stSe, stM, setSt, pushSt,
   popSt, fullTagWord, setLastInsn, setLastData, fip, fcs, fop, fdp, fds, fninit, commitFlags, stackUnderflow,
   stackOverflow, SW_ES, SW_C0, SW_C1, SW_C2, SW_C3, phys, writePhys, setPhysEmpty, physAddr,
 } from "./state";
-import { binop, resSe, compare, fsqrt, frndint, fscale, fxtract, xSe, xM, fprem, remQ, remPartial, fxamClass, setDeUnmasked } from "./arith";
+import { setOpDenormal, opDenormal, binop, resSe, compare, fsqrt, frndint, fscale, fxtract, xSe, xM, fprem, remQ, remPartial, fxamClass, setDeUnmasked } from "./arith";
 import { fromF32, fromF64, fromInt, toF32, toF64, toInt, outBits, fromBcd, toBcd, bcdLo, bcdHi } from "./convert";
 
 const INDEF_SE: u32 = 0xFFFF;
@@ -28,7 +28,7 @@ export function fwait(): void {
 }
 
 @inline function prec(): i32 { const p = (cw() >> 8) & 3; return p == 0 ? 24 : p == 2 ? 53 : 64; }
-function begin(): void { fpBegin(cw()); setDeUnmasked((cw() & FE_DE) == 0); }
+function begin(): void { fpBegin(cw()); setDeUnmasked((cw() & FE_DE) == 0); setOpDenormal(false); }
 
 // ---- memory operands ----
 function rd64(): u64 { const l = memRd(4, eaSeg, ea); if (abort) return 0; const h = memRd(4, eaSeg, ea + 4); return (<u64>h << 32) | <u64>l; }
@@ -45,7 +45,9 @@ function readOperand(kind: u32): bool {
   else if (kind == 2) { const v = rd64(); if (abort) return false; fromF64(v); }
   else { const v = memRd(2, eaSeg, ea); if (abort) return false; fromInt(<i64><i16>v); }
   opSe = (zS << 15) | <u32>zE; opM = zM;
-  if (zE == 0x7FFF || zM == 0) opSe = (zS << 15) | <u32>zE;
+  // a denormal m32/m64 was normalized on the way in: its DE is raised where the operation checks operands
+  setOpDenormal((fx & FE_DE) != 0);
+  setFx(fx & ~FE_DE);
   return true;
 }
 
@@ -82,12 +84,14 @@ function comWith(bs: u32, bm: u64, bEmpty: bool, quiet: bool, pops: u32, eflags:
     if (!stackUnderflow()) return;
   } else {
     c = compare(stSe(0), stM(0), bs, bm, quiet);
-    if (commitFlags()) return;
+    if (commitFlags()) { // unmasked: the condition codes say unordered (not EFLAGS), nothing is popped
+      if (!eflags) setCC(SW_C3 | SW_C2 | SW_C0);
+      return;
+    }
   }
   if (eflags) {
     const f: u32 = c == 0 ? 0 : c == 1 ? FLAG_CF : c == 2 ? FLAG_ZF : FLAG_ZF | FLAG_PF | FLAG_CF;
     setStatus(FLAG_ZF | FLAG_PF | FLAG_CF | FLAG_OF | FLAG_SF | FLAG_AF, f);
-    setC1(false);
   } else {
     setCC(c == 0 ? 0 : c == 1 ? SW_C0 : c == 2 ? SW_C3 : SW_C3 | SW_C2 | SW_C0);
   }
@@ -120,6 +124,7 @@ function fldMem(kind: u32): void {
   if (!readOperand(kind)) return;
   if (!physEmpty((top() - 1) & 7)) { if (stackOverflow()) pushSt(INDEF_SE, INDEF_M); return; }
   let se = opSe, m = opM;
+  if (opDenormal) raise(FE_DE);
   if (isSNaNx(se, m)) { quietNaN(se, m); se = (zS << 15) | 0x7FFF; m = zM; }
   if (commitFlags()) return;
   pushSt(se, m); setC1(false);
@@ -180,7 +185,6 @@ function fxch(i: u32): void {
 }
 function fcmov(cc: bool, i: u32): void {
   if (stEmpty(0) || stEmpty(i)) { if (stackUnderflow()) setSt(0, INDEF_SE, INDEF_M); return; }
-  setC1(false);
   if (cc) setSt(0, stSe(i), stM(i));
 }
 /** one-operand operations on ST(0): sqrt (0), rndint (1) */
@@ -373,7 +377,7 @@ function execReg(esc: u32, reg: u32, i: u32, modrm: u32): void {
       if (reg == 0) { fldReg(i); return; }
       if (reg == 1) { fxch(i); return; }
       if (reg == 3) { fstReg(i, true); return; } // FSTP1 alias
-      if (reg == 2) { if (i == 0) { setC1(false); setC1Keep(); } else ud(); return; } // FNOP
+      if (reg == 2) { if (i != 0) ud(); return; } // FNOP
       d9Misc(modrm); return;
     case 2:
       if (reg < 4) { fcmov(cond(reg), i); return; }
@@ -388,7 +392,7 @@ function execReg(esc: u32, reg: u32, i: u32, modrm: u32): void {
       if (modrm == 0xE0 || modrm == 0xE1 || modrm == 0xE4) return;      // FNENI/FNDISI/FNSETPM: no-ops since the 387
       ud(); return;
     case 5:
-      if (reg == 0) { setPhysEmpty(phys(i), true); return; }            // FFREE
+      if (reg == 0) { setPhysEmpty(phys(i), true); setC1(false); return; } // FFREE (C1 cleared, as this CPU does)
       if (reg == 1) { fxch(i); return; }                                // FXCH4 alias
       if (reg == 2) { fstReg(i, false); return; }
       if (reg == 3) { fstReg(i, true); return; }
@@ -396,7 +400,7 @@ function execReg(esc: u32, reg: u32, i: u32, modrm: u32): void {
       if (reg == 5) { comReg(i, true, 1, false); return; }
       ud(); return;
     default: // 7
-      if (reg == 0) { setPhysEmpty(phys(i), true); popSt(); return; }   // FFREEP
+      if (reg == 0) { setPhysEmpty(phys(i), true); popSt(); setC1(false); return; } // FFREEP
       if (reg == 1) { fxch(i); return; }                                // FXCH7 alias
       if (reg == 2 || reg == 3) { fstReg(i, true); return; }            // FSTP8/FSTP9 aliases
       if (modrm == 0xE0) { w16(EAX, sw()); return; }                    // FNSTSW AX
@@ -405,7 +409,6 @@ function execReg(esc: u32, reg: u32, i: u32, modrm: u32): void {
       ud(); return;
   }
 }
-@inline function setC1Keep(): void {}
 
 function d9Misc(modrm: u32): void {
   switch (modrm) {

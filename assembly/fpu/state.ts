@@ -90,7 +90,7 @@ export function fninit(): void {
 /** Record the flags of an operation in SW (and ES/B); true when an unmasked IE/DE/ZE forbids writing the result. */
 export function commitFlags(): bool {
   const f = fx;
-  setSwRaw(sw() | f);
+  setSwRaw((sw() | f) & ~SW_C1); // C1 is cleared unless the result sets it (rounded up)
   updateEs();
   return (f & ~cw() & (FE_IE | 2 | 4)) != 0;
 }

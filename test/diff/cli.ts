@@ -7,7 +7,8 @@
 //   node scripts/diff.mjs record [--count N] [--seed S]   (re)record the corpus with the oracle
 //   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
 //   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
-import { genCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
+import { genCases as genCpuCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
+import { genFpuCases } from "./fpu-gen.ts";
 import { runOracle, runOracleAny, skipReport, oracleAvailable, readCorpus, writeCorpus, CORPUS_FILE, type OracleArch, type OracleResult } from "./oracle.ts";
 import { checkCases } from "./harness.ts";
 import { fuzz } from "./fuzz.ts";
@@ -20,6 +21,8 @@ const seed = Number(opt("seed", String((Date.now() >>> 0) % 1_000_000)));
 const filterRe = opt("filter", "");
 const filter = filterRe ? (n: string) => new RegExp(filterRe).test(n) : undefined;
 const show = Number(opt("show", "40"));
+// --fpu: the x87 cases (test/diff/fpu-gen.ts) instead of the integer instruction forms
+const genCases = flag("fpu") ? genFpuCases : genCpuCases;
 // --oracle i386|x86-64 forces one (default: i386 where this host executes it, else x86-64)
 const archOpt = opt("oracle", "");
 if (archOpt && archOpt !== "i386" && archOpt !== "x86-64") { console.error(`diff: --oracle takes i386 or x86-64, got '${archOpt}'`); process.exit(2); }
