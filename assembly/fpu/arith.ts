@@ -23,6 +23,7 @@ export function binop(op: u32, as: u32, am: u64, bs: u32, bm: u64, p: i32): void
   if (op == 0 && ia && ib && sa != sb) { raise(FE_IE); setIndefinite(); return; }
   if (op == 1 && ((ia && zb) || (za && ib))) { raise(FE_IE); setIndefinite(); return; }
   if (op == 6 && ((ia && ib) || (za && zb))) { raise(FE_IE); setIndefinite(); return; }
+  if (op == 6 && zb && !ia) { raise(FE_ZE); setZ(sa ^ sb, 0x7FFF, TOPBIT); return; } // x/0: no DE for a denormal x
   if (isDenx(as, am) || isDenx(bs, bm) || opDenormal) { raise(FE_DE); if (deUnmasked) return; }
   if (op == 0) {
     if (ia) { setZ(sa, 0x7FFF, TOPBIT); return; }

@@ -3,7 +3,7 @@
 import {
   FE_IE, FE_DE, TOPBIT, BIAS, raise, setZ, setIndefinite, zS, zE, zM, nM, fx, noStore,
   isNaNx, isInfx, isZerox, isUnsupx, isSNaNx, normExp, roundPack, roundToInt, intBig, fromU64, clz64,
-  setFx as resetFx,
+  setFx as resetFx, clearRoundedUp,
 } from "./softfloat";
 
 // ---- loads (exact; DE for denormals; an SNaN stays signaling for the instruction to handle) ----
@@ -75,7 +75,7 @@ export function toInt(se: u32, m: u64, bits: u32): void {
   const neg = (se & 0x8000) != 0;
   if (intBig || zM > (neg ? indef : indef - 1)) {
     // out of range: invalid, and the inexact flag of the rounding is not reported
-    resetFx(save); raise(FE_IE); outBits = indef; return;
+    resetFx(save); raise(FE_IE); clearRoundedUp(); outBits = indef; return;
   }
   outBits = neg ? <u64>0 - zM : zM;
 }
@@ -96,7 +96,7 @@ export function toBcd(se: u32, m: u64): void {
   if (!isZerox(se, m)) {
     const save = fx;
     roundToInt(se, m);
-    if (intBig || zM > 999999999999999999) { resetFx(save); raise(FE_IE); bcdLo = 0xC000000000000000; bcdHi = 0xFFFF; return; }
+    if (intBig || zM > 999999999999999999) { resetFx(save); raise(FE_IE); clearRoundedUp(); bcdLo = 0xC000000000000000; bcdHi = 0xFFFF; return; }
     v = zM;
   }
   let lo: u64 = 0;

@@ -80,21 +80,24 @@ function arithMem(op: u32, kind: u32): void {
 /** FCOM family: quiet = FUCOM; pops = 0..2; eflags = FCOMI forms */
 function comWith(bs: u32, bm: u64, bEmpty: bool, quiet: bool, pops: u32, eflags: bool): void {
   let c: u32 = 3;
+  let blocked = false;
+  const c1 = sw() & SW_C1;
   if (stEmpty(0) || bEmpty) {
-    if (!stackUnderflow()) return;
+    blocked = !stackUnderflow();
   } else {
     c = compare(stSe(0), stM(0), bs, bm, quiet);
-    if (commitFlags()) { // unmasked: the condition codes say unordered (not EFLAGS), nothing is popped
-      if (!eflags) setCC(SW_C3 | SW_C2 | SW_C0);
-      return;
-    }
+    blocked = commitFlags(); // unmasked IE or DE: nothing is popped; only IE makes the result unordered
+    if ((fx & ~cw() & FE_IE) != 0) c = 3;
+    if (eflags) setSwRaw(sw() | c1); // FCOMI keeps C1
   }
+  // an unmasked invalid operation still reports unordered, but pops nothing
   if (eflags) {
     const f: u32 = c == 0 ? 0 : c == 1 ? FLAG_CF : c == 2 ? FLAG_ZF : FLAG_ZF | FLAG_PF | FLAG_CF;
     setStatus(FLAG_ZF | FLAG_PF | FLAG_CF | FLAG_OF | FLAG_SF | FLAG_AF, f);
   } else {
     setCC(c == 0 ? 0 : c == 1 ? SW_C0 : c == 2 ? SW_C3 : SW_C3 | SW_C2 | SW_C0);
   }
+  if (blocked) return;
   for (let k: u32 = 0; k < pops; k++) popSt();
 }
 function comMem(kind: u32, pops: u32): void {
@@ -165,8 +168,8 @@ function fstMem(kind: u32, pop: bool): void {
 }
 
 function fldReg(i: u32): void {
-  if (!physEmpty((top() - 1) & 7)) { if (stackOverflow()) pushSt(INDEF_SE, INDEF_M); return; }
   if (stEmpty(i)) { if (stackUnderflow()) pushSt(INDEF_SE, INDEF_M); return; }
+  if (!physEmpty((top() - 1) & 7)) { if (stackOverflow()) pushSt(INDEF_SE, INDEF_M); return; }
   pushSt(stSe(i), stM(i)); setC1(false);
 }
 function fstReg(i: u32, pop: bool): void {
@@ -174,6 +177,8 @@ function fstReg(i: u32, pop: bool): void {
   setSt(i, stSe(0), stM(0)); setC1(false);
   if (pop) popSt();
 }
+/** D9 D8+i (reserved; Intel's FSTP1 alias) as this AMD CPU runs it: a pop, C1 cleared, no store, no stack fault */
+function fstpNoCheck(i: u32): void { if (stEmpty(0)) { setC1(false); popSt(); } else fstReg(i, true); }
 function fxch(i: u32): void {
   if (stEmpty(0) || stEmpty(i)) {
     if (!stackUnderflow()) return;
@@ -376,7 +381,7 @@ function execReg(esc: u32, reg: u32, i: u32, modrm: u32): void {
     case 1:
       if (reg == 0) { fldReg(i); return; }
       if (reg == 1) { fxch(i); return; }
-      if (reg == 3) { fstReg(i, true); return; } // FSTP1 alias
+      if (reg == 3) { fstpNoCheck(i); return; } // D9 D8+i: FSTP1 alias
       if (reg == 2) { if (i != 0) ud(); return; } // FNOP
       d9Misc(modrm); return;
     case 2:
@@ -429,7 +434,7 @@ function d9Misc(modrm: u32): void {
     case 0xE8: case 0xE9: case 0xEA: case 0xEB: case 0xEC: case 0xED: case 0xEE:
       fconst(modrm == 0xEE ? 6 : modrm - 0xE8); return;
     case 0xF4: { // FXTRACT
-      if (stEmpty(0)) { if (stackUnderflow()) { setSt(0, INDEF_SE, INDEF_M); if (physEmpty((top() - 1) & 7)) pushSt(INDEF_SE, INDEF_M); } return; }
+      if (stEmpty(0)) { if (stackUnderflow()) { setSt(0, INDEF_SE, INDEF_M); pushSt(INDEF_SE, INDEF_M); } return; }
       if (!physEmpty((top() - 1) & 7)) { if (stackOverflow()) { setSt(0, INDEF_SE, INDEF_M); pushSt(INDEF_SE, INDEF_M); } return; }
       begin();
       if (!fxtract(stSe(0), stM(0))) { commitFlags(); return; }
@@ -437,15 +442,16 @@ function d9Misc(modrm: u32): void {
       setSt(0, resSe(), zM); pushSt(xSe, xM); setC1(false); return;
     }
     case 0xF5: case 0xF8: { // FPREM1, FPREM
-      if (stEmpty(0) || stEmpty(1)) { if (stackUnderflow()) { setSt(0, INDEF_SE, INDEF_M); setCC(0); } return; }
+      if (stEmpty(0) || stEmpty(1)) { setCC(sw() & ~SW_C2); if (stackUnderflow()) setSt(0, INDEF_SE, INDEF_M); return; }
       begin();
       fprem(stSe(0), stM(0), stSe(1), stM(1), modrm == 0xF5);
       if (commitFlags()) return;
       setSt(0, resSe(), zM);
+      if ((resSe() & 0x7FFF) == 0x7FFF && zM != TOPBIT) { setCC(sw() & ~SW_C2); return; } // a NaN: C0 C3 kept, C2 cleared
+      // complete: C0 C3 C1 = quotient bits 2 1 0; partial: C2 alone (this CPU clears the others)
       const q = remQ;
-      let c: u32 = remPartial ? SW_C2 : 0;
-      if (!remPartial || true) c |= ((q & 4) != 0 ? SW_C0 : 0) | ((q & 2) != 0 ? SW_C3 : 0) | ((q & 1) != 0 ? SW_C1 : 0);
-      setCC(c); return;
+      setCC(remPartial ? SW_C2 : ((q & 4) != 0 ? SW_C0 : 0) | ((q & 2) != 0 ? SW_C3 : 0) | ((q & 1) != 0 ? SW_C1 : 0));
+      return;
     }
     case 0xF6: setTop(top() - 1); setC1(false); return; // FDECSTP
     case 0xF7: setTop(top() + 1); setC1(false); return; // FINCSTP

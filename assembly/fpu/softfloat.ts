@@ -82,7 +82,7 @@ export function roundPack(s: u32, e: i32, m: u64, x: u64, p: i32, emin: i32, ema
   let tiny = false;
   if (e < emin) {
     tiny = true;
-    if (!maskUE) {
+    if (!maskUE && (!wrap || e + WRAP >= emin)) {
       if (!wrap) { fx |= FE_UE; noStore = true; setZ(s, e, m); return; }
       e += WRAP;
     } else {
@@ -105,7 +105,7 @@ export function roundPack(s: u32, e: i32, m: u64, x: u64, p: i32, emin: i32, ema
     roundedUp = true;
   }
   if (e > emax) {
-    if (!maskOE) {
+    if (!maskOE && (!wrap || e - WRAP <= emax)) {
       fx |= FE_OE; if (inexact) fx |= FE_PE;
       if (!wrap) { noStore = true; setZ(s, e, m); return; }
       setZ(s, e - WRAP, m); return;
@@ -141,7 +141,8 @@ export function propagateNaN(as: u32, am: u64, bs: u32, bm: u64): void {
   const aS = isSNaNx(as, am), bS = isSNaNx(bs, bm);
   if (aS || bS) fx |= FE_IE;
   let useA: bool;
-  if (aN && bN) {
+  if (aN && bN && aS != bS) useA = bS; // a signaling and a quiet NaN: the quiet one
+  else if (aN && bN) {
     const qa = am | 0x4000000000000000, qb = bm | 0x4000000000000000;
     if (qa != qb) useA = qa > qb;
     else useA = (as & 0xFFFF) < (bs & 0xFFFF) ? true : false;
@@ -275,3 +276,4 @@ export function fromU64(s: u32, v: u64): void {
   setZ(s, BIAS + 63 - z, v << <u64>z);
 }
 export function setFx(v: u32): void { fx = v; }
+export function clearRoundedUp(): void { roundedUp = false; }

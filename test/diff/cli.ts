@@ -63,6 +63,26 @@ if (mode === "live" || mode === "oracle") {
   }
   const st = compareAll(cases, results, "live");
   process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "fpu-explain") {
+  // x87 mismatches with the FPU images decoded: input, real CPU, wasm CPU
+  const { OurCpu } = await import("./run-ours.ts");
+  const { expected, compare } = await import("./compare.ts");
+  const { decodeImage, FPU_OUT, FPU_MEM } = await import("./fpu-gen.ts");
+  const cases = genFpuCases(seed, Number(opt("count", "2000")), filter);
+  const { results } = runOracleAny(cases, "i386");
+  const ours = new OurCpu();
+  let shown = 0;
+  for (let i = 0; i < cases.length && shown < show; i++) {
+    const c = cases[i], exp = expected(c, results[i]), got = ours.run(c);
+    const v = compare(c, exp, got);
+    if (v.ok) continue;
+    shown++;
+    const img = new Uint8Array(0x2000); for (const p of c.patches) img.set(p.data, p.off);
+    const memHex = (m: Uint8Array) => Buffer.from(m.slice(FPU_MEM, FPU_MEM + 0x50)).toString("hex").replace(/(0000)+$/, "");
+    console.log(`#${i} ${c.desc} eflags=${c.eflags.toString(16)}\n  in:  ${decodeImage(img)}\n  mem in: ${Buffer.from(c.patches[1]?.data ?? []).toString("hex")}` +
+      `\n  exp: ${exp.kind} ${exp.vector ?? ""} ${decodeImage(exp.mem, FPU_OUT)} eflags=${exp.eflags.toString(16)}` +
+      `\n  got: ${got.kind} ${got.vector ?? ""} ${decodeImage(got.mem, FPU_OUT)} eflags=${got.eflags.toString(16)}\n  ${v.diffs.join("; ")}`);
+  }
 } else if (mode === "corpus") {
   const { header, entries } = readCorpus();
   console.log(`corpus: ${entries.length} cases recorded ${header.created} on ${header.cpu} (seed ${header.seed})`);

@@ -255,3 +255,20 @@ export function genFpuCases(seed: number, count: number, filter?: (name: string)
   for (let i = 0; i < count; i++) out.push(genFpuCase(r, fs[i % fs.length]));
   return out;
 }
+
+// ---- explaining a case: the FPU state images decoded (debugging aid for mismatches) ----
+function hx(v: number | bigint, n: number) { return v.toString(16).padStart(n, "0"); }
+/** an FNSAVE/FRSTOR image (32-bit format) decoded: CW SW TW pointers and ST(0..7) */
+export function decodeImage(b: Uint8Array | number[], off = 0): string {
+  const u16 = (o: number) => b[off + o] | (b[off + o + 1] << 8);
+  const u32 = (o: number) => (u16(o) | (u16(o + 2) << 16)) >>> 0;
+  const sw = u16(4), tw = u16(8), top = (sw >> 11) & 7;
+  const regs: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const o = 28 + i * 10;
+    let m = 0n; for (let k = 7; k >= 0; k--) m = (m << 8n) | BigInt(b[off + o + k]);
+    const t = (tw >> (2 * ((top + i) & 7))) & 3;
+    regs.push(`st${i}=${hx(u16(o + 8), 4)}:${hx(m, 16)}${["", "z", "s", "E"][t]}`);
+  }
+  return `cw=${hx(u16(0), 4)} sw=${hx(sw, 4)} (top ${top} C3210=${(sw >> 14) & 1}${(sw >> 10) & 1}${(sw >> 9) & 1}${(sw >> 8) & 1} exc=${hx(sw & 0xff, 2)}) tw=${hx(tw, 4)} fip=${hx(u32(12), 8)} fcs/fop=${hx(u32(16), 8)} fdp=${hx(u32(20), 8)} fds=${hx(u32(24), 8)}\n    ${regs.join(" ")}`;
+}
