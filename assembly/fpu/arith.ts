@@ -152,11 +152,11 @@ export function fprem(as: u32, am: u64, bs: u32, bm: u64, ieee: bool): void {
   if (isInfx(as, am) || isZerox(bs, bm)) { raise(FE_IE); setIndefinite(); return; }
   if (isDenx(as, am) || isDenx(bs, bm)) { raise(FE_DE); if (deUnmasked) return; }
   const sa = sgn(as);
-  if (isZerox(as, am) || isInfx(bs, bm)) { setZ(sa, <i32>(as & 0x7FFF), am); return; }
+  if (isZerox(as, am) || isInfx(bs, bm)) { setUnchanged(as, am); return; }
   const ea = normExp(as, am); const ma = nM;
   let eb = normExp(bs, bm); const mb = nM;
   let d = ea - eb;
-  if (d < -1 || (d == -1 && (!ieee || ma <= mb))) { setZ(sa, <i32>(as & 0x7FFF), am); return; }
+  if (d < -1 || (d == -1 && (!ieee || ma <= mb))) { setUnchanged(as, am); return; }
   if (d == -1) { // FPREM1, |a| > |b|/2: the remainder is a - b, quotient 1
     // |b| - |a| = (2mb - ma) * 2^(eb-1), which fits in 64 bits since mb < ma < 2mb
     fromRemainder(sa ^ 1, eb - 1, (mb << 1) - ma, 2);
@@ -178,6 +178,11 @@ export function fprem(as: u32, am: u64, bs: u32, bm: u64, ieee: bool): void {
   }
   remQ = q;
   fromRemainder(rs, eb, r, 2);
+}
+/** the dividend as the result: a pseudo-denormal comes back with exponent 1 */
+function setUnchanged(as: u32, am: u64): void {
+  const e = <i32>(as & 0x7FFF);
+  setZ(sgn(as), e == 0 && (am & TOPBIT) != 0 ? 1 : e, am);
 }
 /** remainder magnitude r, a significand scaled like exponent e, as an exact extended value */
 function fromRemainder(s: u32, e: i32, r: u64, unused: u64): void {

@@ -129,7 +129,7 @@ function fldMem(kind: u32): void {
   let se = opSe, m = opM;
   if (opDenormal) raise(FE_DE);
   if (isSNaNx(se, m)) { quietNaN(se, m); se = (zS << 15) | 0x7FFF; m = zM; }
-  if (commitFlags()) return;
+  if (commitFlags() && (fx & ~cw() & FE_IE) != 0) return; // an unmasked DE still loads (as this CPU does)
   pushSt(se, m); setC1(false);
 }
 @inline function resSe2(): u32 { return (zS << 15) | <u32>zE; }
@@ -445,7 +445,7 @@ function d9Misc(modrm: u32): void {
       if (stEmpty(0) || stEmpty(1)) { setCC(sw() & ~SW_C2); if (stackUnderflow()) setSt(0, INDEF_SE, INDEF_M); return; }
       begin();
       fprem(stSe(0), stM(0), stSe(1), stM(1), modrm == 0xF5);
-      if (commitFlags()) return;
+      if (commitFlags()) { setCC(sw() & ~SW_C2); return; }
       setSt(0, resSe(), zM);
       if ((resSe() & 0x7FFF) == 0x7FFF && zM != TOPBIT) { setCC(sw() & ~SW_C2); return; } // a NaN: C0 C3 kept, C2 cleared
       // complete: C0 C3 C1 = quotient bits 2 1 0; partial: C2 alone (this CPU clears the others)

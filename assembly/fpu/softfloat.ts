@@ -106,11 +106,13 @@ export function roundPack(s: u32, e: i32, m: u64, x: u64, p: i32, emin: i32, ema
   }
   if (e > emax) {
     if (!maskOE && (!wrap || e - WRAP <= emax)) {
-      fx |= FE_OE; if (inexact) fx |= FE_PE;
-      if (!wrap) { noStore = true; setZ(s, e, m); return; }
+      fx |= FE_OE;
+      if (!wrap) { noStore = true; setZ(s, e, m); return; } // a memory destination: OE alone, nothing stored
+      if (inexact) fx |= FE_PE;
       setZ(s, e - WRAP, m); return;
     }
     fx |= FE_OE | FE_PE;
+    if (!maskOE) { setZ(s, emax + 1, TOPBIT); roundedUp = true; return; } // beyond the wrapped range: infinity
     if (rc == 0 || (rc == 1 && s != 0) || (rc == 2 && s == 0)) { setZ(s, emax + 1, TOPBIT); roundedUp = true; }
     else { setZ(s, emax, ~mask); roundedUp = false; }
     return;
