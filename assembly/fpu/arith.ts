@@ -4,7 +4,7 @@
 import {
   FE_IE, FE_DE, FE_ZE, TOPBIT, BIAS, fx, raise, setZ, setIndefinite, zE, zM, zS, nM,
   isNaNx, isSNaNx, isInfx, isZerox, isDenx, isUnsupx, normExp, propagateNaN, quietNaN, addMags, subMags, mulx, divx,
-  sqrtx, cmpx, roundExt, roundToInt, fromU64, intBig, rc, clz64, packedExp,
+  sqrtx, cmpx, roundExt, maskUE, FE_UE, WRAP, roundToInt, fromU64, intBig, rc, clz64, packedExp,
 } from "./softfloat";
 
 @inline function sgn(se: u32): u32 { return (se >> 15) & 1; }
@@ -182,6 +182,7 @@ export function fprem(as: u32, am: u64, bs: u32, bm: u64, ieee: bool): void {
 /** the dividend as the result: a pseudo-denormal comes back with exponent 1 */
 function setUnchanged(as: u32, am: u64): void {
   const e = <i32>(as & 0x7FFF);
+  if (e == 0 && am != 0 && (am & TOPBIT) == 0 && !maskUE) { fromRemainder(sgn(as), 1, am, 0); return; }
   setZ(sgn(as), e == 0 && (am & TOPBIT) != 0 ? 1 : e, am);
 }
 /** remainder magnitude r, a significand scaled like exponent e, as an exact extended value */
@@ -189,6 +190,8 @@ function fromRemainder(s: u32, e: i32, r: u64, unused: u64): void {
   if (r == 0) { setZ(s, 0, 0); return; }
   const z = clz64(r);
   const m = r << <u64>z; const ee = e - z;
+  // a tiny remainder is exact: with underflow unmasked it is UE and the exponent wrapped, as for any result
+  if (ee < 1 && !maskUE) { raise(FE_UE); setZ(s, ee + WRAP, m); return; }
   if (ee < 1) { const sh = 1 - ee; setZ(s, 1, sh >= 64 ? 0 : m >> <u64>sh); return; }
   setZ(s, ee, m);
 }
