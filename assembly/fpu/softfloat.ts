@@ -257,7 +257,8 @@ export function roundToInt(se: u32, m: u64): void {
   const e = expOf(se) == 0 ? 1 : expOf(se);
   if (m == 0) { zM = 0; return; }
   const sh = BIAS + 63 - e; // right shift that leaves the integer part
-  if (sh <= 0) { intBig = true; zM = 0; return; }
+  if (sh == 0) { zM = m; return; }                 // an integer of 64 bits (as -2^63 is)
+  if (sh < 0) { intBig = true; zM = 0; return; }
   let ip: u64, rb: u64, half: u64, lsb: u64;
   if (sh >= 65) { ip = 0; rb = 1; half = TOPBIT; lsb = 0; } // below 1/2: only sticky
   else if (sh == 64) { ip = 0; rb = m; half = TOPBIT; lsb = 0; }
