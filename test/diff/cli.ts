@@ -70,6 +70,22 @@ if (mode === "live" || mode === "oracle") {
   }
   const st = compareAll(cases, results, "live");
   process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "fpu-record") {
+  // the x87 corpus (fixtures/fpu-cases/): every x87 form, recorded on the i386 oracle (majority of runs)
+  const av = oracleAvailable("i386");
+  if (!av.ok) { console.error(`fpu-record: the i386 oracle is unavailable: ${av.why}`); process.exit(1); }
+  const { FPU_CORPUS_FILE } = await import("./fpu-gen.ts");
+  const { mkdirSync, readFileSync } = await import("node:fs");
+  const { dirname } = await import("node:path");
+  const count = Number(opt("count", "3930"));
+  const rseed = Number(opt("seed", "20261203"));
+  const cases = genFpuCases(rseed, count);
+  const { results } = stableResults(cases, (cs) => runOracle(cs));
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+  mkdirSync(dirname(FPU_CORPUS_FILE), { recursive: true });
+  const size = writeCorpus(FPU_CORPUS_FILE, { seed: rseed, count, cpu, created: new Date().toISOString().slice(0, 10) },
+    cases.map((c, i) => ({ c, r: results[i] })));
+  console.log(`recorded ${count} x87 cases to ${FPU_CORPUS_FILE}: ${(size / 1024).toFixed(0)} KiB`);
 } else if (mode === "fpu-explain") {
   // x87 mismatches with the FPU images decoded: input, real CPU, wasm CPU
   const { OurCpu } = await import("./run-ours.ts");

@@ -12,7 +12,11 @@
 // borders of the m32/m64 ranges, significands next to every rounding boundary (24/53/64 bits), integers; in all
 // precision and rounding controls, with random exception masks (masked and unmasked responses) and random
 // empty registers (stack faults). A few cases load a pending unmasked exception (ES) so the instruction raises #MF.
+import { join } from "node:path";
 import { Rng, SCRATCH_BASE, type Case, type Patch } from "./gen.ts";
+import { ROOT } from "./oracle.ts";
+
+export const FPU_CORPUS_FILE = join(ROOT, "fixtures/fpu-cases/corpus.bin.gz");
 
 const EBX = 3, ESI = 6, EDI = 7;
 export const FPU_IN = 0x000;     // the FRSTOR image
