@@ -16,7 +16,8 @@ export const SW_C3: u32 = 0x4000;
 export const SW_B: u32 = 0x8000;
 export const SW_CC: u32 = SW_C0 | SW_C1 | SW_C2 | SW_C3;
 
-@inline export function cw(): u32 { return <u32>load<u16>(STATE_BASE + OFF_FPU_CW); }
+// power-on state (the STATE block zeroed): CW 0x0040, SW 0, all registers +0 and valid (tag word 0x5555), as RESET leaves them
+@inline export function cw(): u32 { return <u32>load<u16>(STATE_BASE + OFF_FPU_CW) | 0x40; }
 @inline export function sw(): u32 { return <u32>load<u16>(STATE_BASE + OFF_FPU_SW); }
 @inline export function tw(): u32 { return <u32>load<u16>(STATE_BASE + OFF_FPU_TW); }
 @inline export function setCw(v: u32): void { store<u16>(STATE_BASE + OFF_FPU_CW, <u16>((v & 0x1F3F) | 0x40)); }
