@@ -109,7 +109,7 @@ function valBcd(r: Rng): number[] {
 const le = (v: bigint, n: number) => Array.from({ length: n }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
 
 // ---- the forms ----
-interface FForm { name: string; bytes: (r: Rng) => number[]; mem?: "m32" | "m64" | "m80" | "i16" | "i32" | "i64" | "bcd" | "env" | "save" | "m16"; }
+interface FForm { name: string; bytes: (r: Rng) => number[]; mem?: "m32" | "m64" | "m80" | "i16" | "i32" | "i64" | "bcd" | "env" | "save" | "m16" | "env16" | "save16"; }
 const ARITH = ["fadd", "fmul", "fcom", "fcomp", "fsub", "fsubr", "fdiv", "fdivr"];
 const IARITH = ["fiadd", "fimul", "ficom", "ficomp", "fisub", "fisubr", "fidiv", "fidivr"];
 const mr = (reg: number) => (reg << 3) | 7; // [edi]
@@ -195,6 +195,11 @@ FORMS.push(
   { name: "fldenv m28", bytes: () => [0xd9, mr(4)], mem: "env" },
   { name: "fnsave m108", bytes: () => [0xdd, mr(6)], mem: "save" },
   { name: "frstor m108", bytes: () => [0xdd, mr(4)], mem: "save" },
+  // the 16-bit protected-mode formats (operand-size prefix): 14-byte environment, 94-byte state
+  { name: "fnstenv m14 (o16)", bytes: () => [0x66, 0xd9, mr(6)], mem: "env16" },
+  { name: "fldenv m14 (o16)", bytes: () => [0x66, 0xd9, mr(4)], mem: "env16" },
+  { name: "fnsave m94 (o16)", bytes: () => [0x66, 0xdd, mr(6)], mem: "save16" },
+  { name: "frstor m94 (o16)", bytes: () => [0x66, 0xdd, mr(4)], mem: "save16" },
 );
 export const FPU_FORM_NAMES = FORMS.map((f) => f.name);
 
@@ -238,6 +243,14 @@ export function genFpuCase(r: Rng, f: FForm): Case {
       case "bcd": d = valBcd(r); break;
       case "m16": d = le(BigInt(cwRandom(r) | (r.chance(0.2) ? r.int(0x10000) : 0)), 2); break;
       case "env": case "save": d = stateImage(r, false, memAddr).slice(0, f.mem === "env" ? 28 : 108); break;
+      case "env16": case "save16": {
+        // the 32-bit image's fields in the 16-bit layout: CW SW TW FIP FCS FDP FDS, then the registers
+        const img = stateImage(r, false, memAddr);
+        const w = (o: number) => [img[o], img[o + 1]];
+        d = [...w(0), ...w(4), ...w(8), ...w(12), ...w(16), ...w(20), ...w(24)];
+        if (f.mem === "save16") d.push(...img.slice(28));
+        break;
+      }
     }
     patches.push({ off, data: d });
   }
