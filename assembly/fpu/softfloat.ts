@@ -82,6 +82,7 @@ export function roundPack(s: u32, e: i32, m: u64, x: u64, p: i32, emin: i32, ema
   let tiny = false;
   if (e < emin) {
     tiny = true;
+    if (!maskUE && wrap && e + WRAP < emin) { fx |= FE_UE | FE_PE; setZ(s, 0, 0); return; } // beyond the wrapped range: zero
     if (!maskUE && (!wrap || e + WRAP >= emin)) {
       if (!wrap) { fx |= FE_UE; noStore = true; setZ(s, e, m); return; }
       e += WRAP;
