@@ -271,6 +271,9 @@ function fnsave(): void {
 }
 function frstor(): void {
   const n = envSize();
+  // both ends readable first (the image spans at most two pages), so the register loads below cannot fault
+  memRd(1, eaSeg, ea); if (abort) return;
+  memRd(1, eaSeg, ea + n + 79); if (abort) return;
   if (!readEnv()) return;
   // the registers are stored in ST order: physical register (TOP + i) of the loaded TOP
   const t = (eSw >> 11) & 7;
@@ -278,13 +281,10 @@ function frstor(): void {
     const off = ea + n + i * 10;
     const m = rd64Off(off); if (abort) return;
     const se = memRd(2, eaSeg, off + 8); if (abort) return;
-    scratchM[i] = m; scratchSe[i] = se;
+    const a = physAddr((t + i) & 7); store<u64>(a, m); store<u16>(a + 8, <u16>se);
   }
-  for (let i: u32 = 0; i < 8; i++) { const a = physAddr((t + i) & 7); store<u64>(a, scratchM[i]); store<u16>(a + 8, <u16>scratchSe[i]); }
   applyEnv();
 }
-const scratchM = new StaticArray<u64>(8);
-const scratchSe = new StaticArray<u32>(8);
 function rd64Off(off: u32): u64 { const l = memRd(4, eaSeg, off); if (abort) return 0; const h = memRd(4, eaSeg, off + 4); return (<u64>h << 32) | <u64>l; }
 
 // ---- dispatch ----
