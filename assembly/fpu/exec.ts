@@ -37,7 +37,7 @@ function probe(len: u32): bool { rdRmw(eaSeg, ea, 1); if (abort) return false; r
 function wr64(off: u32, v: u64): void { memWr(4, eaSeg, off, <u32>v); memWr(4, eaSeg, off + 4, <u32>(v >> 32)); }
 function wr80(off: u32, se: u32, m: u64): void { wr64(off, m); memWr(2, eaSeg, off + 8, se); }
 
-/** read the memory operand of an arithmetic/compare form as an extended value (zS/zE/zM): kind 0 m32, 1 m32int, 2 m64, 3 m16int */
+/** read the memory operand of an arithmetic/compare form as an extended value (opSe/opM): kind 0 m32, 1 m32int, 2 m64, 3 m16int */
 let opSe: u32 = 0, opM: u64 = 0;
 function readOperand(kind: u32): bool {
   if (kind == 0) { const v = memRd(4, eaSeg, ea); if (abort) return false; fromF32(v); }
@@ -203,7 +203,6 @@ function unary(kind: u32): void {
 function fconst(which: u32): void {
   // pi, log2(e), log2(10), log10(2), ln(2) rounded per RC from their 66-bit internal values (SDM Vol. 1 8.3.8)
   let se: u32 = 0x3FFF, m: u64 = TOPBIT;
-  const down = rc == 1 || rc == 3;
   const r = (cw() >> 10) & 3;
   const dn = r == 1 || r == 3, up = r == 2;
   switch (which) {
@@ -215,7 +214,6 @@ function fconst(which: u32): void {
     case 5: se = 0x3FFE; m = dn ? 0xB17217F7D1CF79AB : 0xB17217F7D1CF79AC; break;    // FLDLN2
     default: se = 0; m = 0;                                                           // FLDZ
   }
-  if (down) {}
   if (!physEmpty((top() - 1) & 7)) { if (stackOverflow()) pushSt(INDEF_SE, INDEF_M); return; }
   pushSt(se, m); setC1(false);
 }
