@@ -8,7 +8,7 @@
 //   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
 //   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
 import { genCases as genCpuCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
-import { genFpuCases, stableResults, FPU_FORM_NAMES } from "./fpu-gen.ts";
+import { genFpuCases, stableResults, FPU_FORM_NAMES, mapX64FpuResult } from "./fpu-gen.ts";
 import { runOracle, runOracleAny, skipReport, oracleAvailable, readCorpus, writeCorpus, CORPUS_FILE, type OracleArch, type OracleResult } from "./oracle.ts";
 import { checkCases } from "./harness.ts";
 import { fuzz } from "./fuzz.ts";
@@ -56,7 +56,7 @@ if (mode === "live" || mode === "oracle") {
     // x87 cases run twice on the real CPU (three times where the runs disagree): see fpu-gen.ts stableResults
     let first = true;
     const st = stableResults(cases, (cs) => { if (first) { first = false; return results; } return runOracleAny(cs, av.arch).results; });
-    results = st.results;
+    results = run.arch === "x86-64" ? st.results.map((r, i) => mapX64FpuResult(cases[i], r)) : st.results;
     console.log(`x87: ${st.disturbed} of ${cases.length} cases gave different results in two real-CPU runs (preempted by the host kernel); the majority of three runs is used`);
   }
   const to = Date.now() - t;

@@ -13,7 +13,7 @@
 // precision and rounding controls, with random exception masks (masked and unmasked responses) and random
 // empty registers (stack faults). A few cases load a pending unmasked exception (ES) so the instruction raises #MF.
 import { join } from "node:path";
-import { Rng, SCRATCH_BASE, type Case, type Patch } from "./gen.ts";
+import { Rng, SCRATCH_BASE, scratchImage, type Case, type Patch } from "./gen.ts";
 import { ROOT } from "./oracle.ts";
 
 export const FPU_CORPUS_FILE = join(ROOT, "fixtures/fpu-cases/corpus.bin.gz");
@@ -306,4 +306,22 @@ export function stableResults<R>(cases: Case[], run: (cs: Case[]) => R[]): { res
     idx.forEach((i, k) => { if (JSON.stringify(c[k]) === JSON.stringify(b[i])) a[i] = b[i]; });
   }
   return { results: a, disturbed: idx.length };
+}
+
+const CONTROL_FORM = /^x87 (fldcw|fnstcw|fnstsw|fnstenv|fldenv|fnsave|frstor|fnclex|fninit|fwait)/;
+/**
+ * An x86-64 oracle result of an x87 case as the i386 oracle reports it: the FPU's last-instruction and
+ * last-operand selectors in the FNSAVE image are the process's CS and DS, 0x33 and null in a 64-bit process,
+ * 0x23 and 0x2b in a 32-bit one; everything else in an x87 case executes identically in 64-bit mode.
+ */
+export function mapX64FpuResult<R extends { mem: [number, number][] }>(c: Case, r: R): R {
+  const memForm = !CONTROL_FORM.test(c.form) && FORMS.some((f) => `x87 ${f.name}` === c.form && f.mem);
+  // the oracle lists changed bytes only: a byte equal to the initial scratch fill is not in the list
+  const img = scratchImage(c);
+  const byteAt = (o: number) => r.mem.find(([k]) => k === o)?.[1] ?? img[o];
+  const mem = r.mem.filter(([o]) => o !== FPU_OUT + 16 && o !== FPU_OUT + 24);
+  const fcs = byteAt(FPU_OUT + 16), fds = byteAt(FPU_OUT + 24);
+  mem.push([FPU_OUT + 16, fcs === 0x33 ? 0x23 : fcs]);
+  mem.push([FPU_OUT + 24, memForm && fds === 0 ? 0x2b : fds]);
+  return { ...r, mem };
 }
