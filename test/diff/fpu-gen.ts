@@ -314,7 +314,8 @@ const CONTROL_FORM = /^x87 (fldcw|fnstcw|fnstsw|fnstenv|fldenv|fnsave|frstor|fnc
  * last-operand selectors in the FNSAVE image are the process's CS and DS, 0x33 and null in a 64-bit process,
  * 0x23 and 0x2b in a 32-bit one; everything else in an x87 case executes identically in 64-bit mode.
  */
-export function mapX64FpuResult<R extends { mem: [number, number][] }>(c: Case, r: R): R {
+export function mapX64FpuResult<R extends { mem: [number, number][]; vector: number }>(c: Case, r: R): R {
+  if (r.vector !== 0xff) return r; // it faulted (#MF) before the FNSAVE: no image
   const memForm = !CONTROL_FORM.test(c.form) && FORMS.some((f) => `x87 ${f.name}` === c.form && f.mem);
   // the oracle lists changed bytes only: a byte equal to the initial scratch fill is not in the list
   const img = scratchImage(c);
