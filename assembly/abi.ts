@@ -22,7 +22,7 @@
 //               | guest RAM (ram_size bytes)  |
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
 
-export const ABI_VERSION: u32 = 2;
+export const ABI_VERSION: u32 = 3;
 // A REP string instruction runs in units of at most this many iterations, each retiring as one instruction
 // (assembly/ops/string.ts); a monitor that emulates REP INS/OUTS (host/full/privileged.ts) uses the same unit.
 export const REP_UNIT_ITERATIONS: u32 = 4096;
@@ -53,13 +53,14 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0x200 AREA_EXIT     the exit record (kvm_run-like) and the host's I/O completion
 //   0x300 AREA_IOLOG    completed host reads of the instruction being restarted (iolog.ts)
 //   0x600 AREA_WQ       MMIO writes of the last instruction still to hand to the host (mmu.ts)
-//   ---- VCPU_STATE_SIZE (0x800): scratch below this line is never saved ----
-//   0x800 AREA_SEGOK    per-segment access rights cache (recomputed at run() entry)
-//   0x840 AREA_JIT_CTX  compiled-block context (valid only inside run())
-//   0x880 AREA_TMP_REC  predecoded record for an instruction run without a block
-//   0x900 AREA_RESET    save area of reset() for the VMM-owned configuration
+//   0x800 AREA_FPU      the x87 FPU: ST registers (80-bit), CW/SW/TW, last instruction/operand pointers (fpu/)
+//   ---- VCPU_STATE_SIZE (0x900): scratch below this line is never saved ----
+//   0x900 AREA_SEGOK    per-segment access rights cache (recomputed at run() entry)
+//   0x940 AREA_JIT_CTX  compiled-block context (valid only inside run())
+//   0x980 AREA_TMP_REC  predecoded record for an instruction run without a block
+//   0xA00 AREA_RESET    save area of reset() for the VMM-owned configuration
 export const STATE_SIZE: u32 = 0x1000;
-export const VCPU_STATE_SIZE: u32 = 0x800;
+export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
 export const AREA_REGS_SIZE: u32 = 0x110;
 export const AREA_CONFIG: u32 = 0x110;
@@ -80,13 +81,15 @@ export const AREA_IOLOG: u32 = 0x300;
 export const AREA_IOLOG_SIZE: u32 = 0x300;
 export const AREA_WQ: u32 = 0x600;
 export const AREA_WQ_SIZE: u32 = 0x200;
-export const AREA_SEGOK: u32 = 0x800;
+export const AREA_FPU: u32 = 0x800;
+export const AREA_FPU_SIZE: u32 = 0x100;
+export const AREA_SEGOK: u32 = 0x900;
 export const AREA_SEGOK_SIZE: u32 = 0x8;
-export const AREA_JIT_CTX: u32 = 0x840;
+export const AREA_JIT_CTX: u32 = 0x940;
 export const AREA_JIT_CTX_SIZE: u32 = 0x40;
-export const AREA_TMP_REC: u32 = 0x880;
+export const AREA_TMP_REC: u32 = 0x980;
 export const AREA_TMP_REC_SIZE: u32 = 0x20;
-export const AREA_RESET: u32 = 0x900;
+export const AREA_RESET: u32 = 0xA00;
 export const AREA_RESET_SIZE: u32 = 0x80;
 
 // ---- general registers, in x86 encoding order (u32 each) ----
@@ -249,6 +252,21 @@ export const LF_SUB: u32 = 2;
 export const LF_LOGIC: u32 = 3;
 export const LF_INC: u32 = 4;
 export const LF_DEC: u32 = 5;
+
+// ---- the x87 FPU (assembly/fpu/): vCPU state, like KVM_GET_FPU ----
+// Physical registers R0..R7, 16 bytes apart: significand (u64, explicit integer bit) at +0, sign|exponent (u16) at +8.
+// ST(i) is R((TOP + i) & 7), TOP being SW bits 11..13. The tag word keeps only empty (11) / not empty (00) per
+// physical register; FNSAVE/FNSTENV compute the full tags from the contents as the hardware does.
+export const OFF_FPU_REGS: u32 = 0x800;
+export const FPU_REG_STRIDE: u32 = 16;
+export const OFF_FPU_CW: u32 = 0x880; // u16 control word (as FNSTCW stores it)
+export const OFF_FPU_SW: u32 = 0x884; // u16 status word, TOP included
+export const OFF_FPU_TW: u32 = 0x888; // u16 tag word (11 empty / 00 not empty per physical register)
+export const OFF_FPU_FIP: u32 = 0x88C; // last non-control instruction: offset
+export const OFF_FPU_FCS: u32 = 0x890; // its CS selector (u16)
+export const OFF_FPU_FOP: u32 = 0x894; // its opcode (11 bits: first byte & 7, ModRM)
+export const OFF_FPU_FDP: u32 = 0x898; // its memory operand: offset
+export const OFF_FPU_FDS: u32 = 0x89C; // its memory operand's segment selector (u16)
 
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)

@@ -21,7 +21,7 @@ const areas: Area[] = Object.keys(abi)
   .sort((a, b) => a.off - b.off);
 
 /** Field sizes of the STATE fields wider than one u32 (everything else is a u32). */
-const WIDE: Record<string, number> = { OFF_DR0: 32, OFF_HV_SIGNATURE: 16, OFF_SEGS: 6 * 16, OFF_SEGOK: 6 };
+const WIDE: Record<string, number> = { OFF_DR0: 32, OFF_HV_SIGNATURE: 16, OFF_SEGS: 6 * 16, OFF_SEGOK: 6, OFF_FPU_REGS: 128 };
 
 describe("STATE block layout (assembly/abi.ts)", () => {
   it("declares areas with sizes that do not overlap and fit in the block", () => {

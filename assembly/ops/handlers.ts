@@ -22,6 +22,7 @@ import { flagsReg, getFlags, setStatus, cond, getCF, materialize, setFlags } fro
 import { segLimit } from "../state";
 import { rdRmw } from "../mmu";
 import * as S from "./system";
+import * as FPU from "../fpu/exec";
 import * as STR from "./string";
 import * as IO from "./io";
 
@@ -498,7 +499,7 @@ export function dispatch(op: u32): void {
     case 0x98: op_cbw(); break;
     case 0x99: op_cwd(); break;
     case 0x9A: S.op_call_far_A(); break;
-    case 0x9B: S.op_wait(); break;
+    case 0x9B: FPU.fwait(); break;
     case 0x9C: op_pushf(); break;
     case 0x9D: S.op_popf(); break;
     case 0x9E: op_sahf(); break;
@@ -548,7 +549,7 @@ export function dispatch(op: u32): void {
     case 0xD6: op_salc(); break;
     case 0xD7: op_xlat(); break;
     case 0xD8: case 0xD9: case 0xDA: case 0xDB: case 0xDC: case 0xDD: case 0xDE: case 0xDF:
-      S.op_fpu(); break;
+      FPU.x87(op); break;
     case 0xE0: op_loop(0); break;
     case 0xE1: op_loop(1); break;
     case 0xE2: op_loop(2); break;

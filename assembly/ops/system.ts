@@ -477,14 +477,6 @@ export function op_int3(): void { softInt(3, true); }
 export function op_int1(): void { setPendingDebugTrap(true); }
 export function op_int_I(): void { softInt(imm1, false); }
 export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
-export function op_wait(): void {
-  if ((cr0() & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) setPending(VEC_NM, 0, false);
-}
-/** x87 escape: no FPU is implemented (CPUID.1:EDX.FPU=0). #NM when CR0.EM or CR0.TS, else #UD. */
-export function op_fpu(): void {
-  if (cr0() & (CR0_EM | CR0_TS)) { setPending(VEC_NM, 0, false); return; }
-  ud();
-}
 
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
 export function op_grp6(): void {
@@ -661,8 +653,8 @@ export function op_clts(): void { if (cpl) { gp(0); return; } setSt(OFF_CR0, cr0
 export function op_wbinvd(): void { if (cpl) gp(0); }
 
 // ---------------------------------------------------------------- cpuid, rdtsc, msr
-// CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0; no FPU.
-// Leaf 1 EDX: PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15). Leaf 0x80000000..4: brand string.
+// CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0.
+// Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15). Leaf 0x80000000..4: brand string.
 export function op_cpuid(): void {
   const leaf = r32(EAX);
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
@@ -672,7 +664,7 @@ export function op_cpuid(): void {
   } else if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
   else if (leaf == 1) {
     a = 0x00000600; b = 0; c = 0;
-    d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
+    d = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
   }
   else if (leaf == 0x80000000) { a = 0x80000004; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
