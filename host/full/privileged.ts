@@ -51,16 +51,15 @@ export abstract class PrivilegedInsns extends PageTableWrites {
 
   protected lastResult: HandleResult = null;
   protected needCpl0(): void { if (this.v.cpl !== 0) throw new GuestFault(A.VEC_GP, 0); }
+  /** the I/O permission bitmap of the guest TSS at CPL > IOPL, with the CPU's rules (rules.ts, as ops/io.ts) */
   protected ioAllowed(port: number, size: number): boolean {
     if (this.v.cpl <= this.v.iopl) return true;
-    const tr = this.v.tr;
-    const type = tr.attr & 0x1f;
-    if (!(tr.attr & 0x80) || (type !== 0x09 && type !== 0x0b) || tr.limit < 0x67) return false;
-    const mapBase = this.read16(tr.base + 0x66, false);
-    const off = mapBase + (port >> 3);
-    if (off + 1 > tr.limit) return false;
-    const bits = this.read16(tr.base + off, false);
-    return (bits & (((1 << size) - 1) << (port & 7))) === 0;
+    const tr = this.v.tr, r = this.m.rules;
+    const mb = r.ioMapBaseSlot(tr.attr, tr.limit);
+    if (mb < 0) return false;
+    const slot = r.ioBitmapSlot(this.read16(tr.base + mb, false), port, tr.limit);
+    if (slot < 0) return false;
+    return r.ioBitsAllow(this.read16(tr.base + slot, false), port, size);
   }
 
   /** Emulates a privileged instruction that trapped with #GP; returns its name, or null if not one (reflect). */
@@ -252,7 +251,7 @@ export abstract class PrivilegedInsns extends PageTableWrites {
         }
         const g = (sel & 0xfffc) ? this.desc(sel) : null;
         if (g && !(g.hi & 0x1000)) return null; // TSS / gates: the CPU's own checks already ran (DPL 3 copy)
-        const desc = this.codeDesc(sel, sel & 3, true);
+        const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, true);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
         this.count(this.stats.emulated, "ljmp");
         this.stats.emulatedInstructions++;
