@@ -191,6 +191,7 @@ interface CpuExports {
   ioMapBaseSlot(trAttr: number, trLimit: number): number;
   ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
   ioBitsAllow(bits: number, port: number, size: number): number;
+  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -252,6 +253,8 @@ export interface CpuRules {
   ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
   /** does the bitmap word allow `size` bytes at `port`? */
   ioBitsAllow(bits: number, port: number, size: number): boolean;
+  /** a far transfer to a TSS / IRET's back-link task (`wantBusy`): its checks, then #GP (no task switching) */
+  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -367,6 +370,7 @@ export class Machine {
     ioMapBaseSlot: (trAttr, trLimit) => this.cpu.ioMapBaseSlot(trAttr, trLimit >>> 0),
     ioBitmapSlot: (mapBase, port, trLimit) => this.cpu.ioBitmapSlot(mapBase, port, trLimit >>> 0),
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
+    taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
   };
   private readInsn(off: number, addr: number): DecodedInsn {
     const f = (k: number) => this.ld32(off + k);

@@ -216,6 +216,29 @@ describe("call gates and far CALL: full mode = native", () => {
   });
 });
 
+describe("far JMP through a call gate, task returns: full mode = native", () => {
+  it("drift: a kernel JMP through a call gate lands at the gate's entry, same privilege (was the guest's #GP)", () => {
+    const r = both([0xea, ...d32(0), ...d16(CG_INWARD), HLT], { setup: gates });
+    expect(r.nat.seen).toBe(0x99);
+    expect(r.nat.esp).toBe(KSTACK);
+    expect(r.full).toEqual(r.nat);
+    expect(r.mo.stats.emulated["ljmp gate"]).toBe(1);
+  });
+  it("a JMP through a call gate whose target is not present is #NP(target selector)", () => {
+    const r = both([0xea, ...d32(0), ...d16(CG_NP_TARGET), HLT], { setup: gates });
+    expect(r.nat.seen).toBe(A.VEC_NP);
+    expect(r.nat.words.slice(0, 2)).toEqual([CODE_NP, at(0)]);
+    expect(r.full).toEqual(r.nat);
+  });
+  it("IRET with NT=1 checks the back link (here the null descriptor: #TS(0))", () => {
+    // pushf ; or dword [esp],0x4000 ; popf ; iret
+    const r = both([0x9c, 0x81, 0x0c, 0x24, ...d32(0x4000), 0x9d, 0xcf, HLT]);
+    expect(r.nat.seen).toBe(A.VEC_TS);
+    expect(r.nat.words.slice(0, 2)).toEqual([0, at(9)]);
+    expect(r.full).toEqual(r.nat);
+  });
+});
+
 describe("the I/O permission bitmap: full mode = native", () => {
   it("a port whose bitmap word lies past the TSS limit is #GP(0)", () => {
     // bitmap: one byte (ports 0-7 allowed) + the 0xff byte; limit 0x69. in al,0x60 reads past it

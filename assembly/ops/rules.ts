@@ -210,6 +210,21 @@ export function nullsOnReturn(attr: u32, newCpl: u32): bool {
   return (attr & 0x10) != 0 && (attr & 0x1C) != 0x1C && ((attr >> 5) & 3) < newCpl;
 }
 
+/**
+ * A far JMP/CALL to a TSS, or IRET's return to the back-link task (`wantBusy`), descriptor `lo`/`hi`: an available
+ * (busy) TSS, present, limit >= 0x67 (0x2B for a 16-bit TSS). Task switching is not implemented, so a
+ * transfer that passes these checks is #GP(selector) (documented): the result is always a fault.
+ */
+export function taskTargetCheck(sel: u32, lo: u32, hi: u32, wantBusy: bool): u32 {
+  const t = (hi >> 8) & 0x1F;
+  const err = sel & 0xFFFC;
+  const ok = wantBusy ? (t == 0x0B || t == 0x03) : (t == 0x09 || t == 0x01);
+  if (!ok) return fault(wantBusy ? VEC_TS : VEC_GP, err);
+  if (!(hi & 0x8000)) return fault(VEC_NP, err);
+  if (descLimitOf(lo, hi) < ((t & 8) ? <u32>0x67 : <u32>0x2B)) return fault(VEC_TS, err);
+  return fault(VEC_GP, err);
+}
+
 // ---- EFLAGS loaded by POPF / IRET ----
 /**
  * EFLAGS after POPF or IRET loads `val` (operand `size`) at `cpl` with current flags `cur`: status flags, TF,

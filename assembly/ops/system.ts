@@ -30,7 +30,7 @@ import { icount } from "../cpu";
 import { softInt, setPendingDebugTrap } from "./interrupt";
 import {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, farTargetCheck, callGateCheck, gateOffset, gateSize,
-  gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags,
+  gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
 } from "./rules";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
@@ -208,14 +208,7 @@ function taskSwitchChecks(sel: u32, attr: u32): void {
 }
 /** The new TSS: available (busy for an IRET return), present, limit at least 0x67 (0x2B for 16-bit). */
 function tssTargetChecks(sel: u32, attr: u32, wantBusy: bool): void {
-  const t = attr & 0x1F;
-  const err = sel & 0xFFFC;
-  const is32 = (t & 8) != 0;
-  const ok = wantBusy ? (t == 0x0B || t == 0x03) : (t == 0x09 || t == 0x01);
-  if (!ok) { if (wantBusy) setPending(VEC_TS, err, true); else gp(err); return; }
-  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
-  if (descLimit(dLo, dHi) < (is32 ? <u32>0x67 : <u32>0x2B)) { setPending(VEC_TS, err, true); return; }
-  gp(err); // the switch itself: not implemented (documented)
+  ruleFault(taskTargetCheck(sel, dLo, dHi, wantBusy)); // ends in #GP: the switch itself is not implemented (documented)
 }
 /** IRET with NT=1 returns to the task in the current TSS's back link (SDM: IRET, "task return"). */
 function iretTaskChecks(): void {

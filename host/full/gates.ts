@@ -6,7 +6,7 @@ import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { Reflection } from "./reflect.ts";
 import { type RuleFault } from "../machine.ts";
-import { GuestFault, descAttr, descBase, descLimit, type GuestDesc } from "./vcpu.ts";
+import { GuestFault, descBase, type GuestDesc } from "./vcpu.ts";
 
 /** raise the fault a CPU rule (Machine.rules) reported */
 function check(f: RuleFault | null): void { if (f) throw new GuestFault(f.vector, f.error); }
@@ -75,11 +75,8 @@ export abstract class GatesAndReturns extends Reflection {
       if (link & 4) throw new GuestFault(A.VEC_TS, link & 0xfffc);
       const ld = this.desc(link);
       if (!ld) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      const la = descAttr(ld.hi), t = la & 0x1f;
-      if (t !== 0x0b && t !== 0x03) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      if (!(la & 0x80)) throw new GuestFault(A.VEC_NP, link & 0xfffc);
-      if (descLimit(ld.lo, ld.hi) < (t & 8 ? 0x67 : 0x2b)) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      throw new GuestFault(A.VEC_GP, link & 0xfffc);
+      check(this.m.rules.taskTargetCheck(link, ld.lo, ld.hi, true));
+      throw new GuestFault(A.VEC_GP, link & 0xfffc); // not reached: the rule always reports a fault
     }
     const n = iret ? 3 : 2;
     const [off, selRaw, fl] = this.peekStack(n, osz);

@@ -250,7 +250,9 @@ export abstract class PrivilegedInsns extends PageTableWrites {
           sel = this.read16(a + osz);
         }
         const g = (sel & 0xfffc) ? this.desc(sel) : null;
-        if (g && !(g.hi & 0x1000)) return null; // TSS / gates: the CPU's own checks already ran (DPL 3 copy)
+        const t = g ? (g.hi >>> 8) & 0x1f : 0;
+        if (g && (t === 0x0c || t === 0x04)) { this.jmpGate(sel, g); return "ljmp gate"; }
+        if (g && !(g.hi & 0x1000)) return null; // TSS / task gates: the CPU's own checks already ran (DPL 3 copy)
         const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, true);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
         this.count(this.stats.emulated, "ljmp");
@@ -260,6 +262,28 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       }
     }
     return null;
+  }
+
+  /**
+   * JMP through a call gate (16- or 32-bit) at virtual CPL 0-2: the real CPU at CPL 3 rejected the kernel's target
+   * (DPL < 3); same privilege only, with the CPU's rules (rules.ts callGateCheck, gateTargetCheck for a JMP).
+   */
+  protected jmpGate(sel: number, g: { lo: number; hi: number }): void {
+    const v = this.v, r = this.m.rules;
+    let f = r.callGateCheck(sel, g.hi, v.cpl);
+    if (f) throw new GuestFault(f.vector, f.error);
+    const tsel = g.lo >>> 16, off = r.gateOffset(g.lo, g.hi);
+    let td = null;
+    if (tsel & 0xfffc) {
+      td = this.desc(tsel);
+      if (!td) throw new GuestFault(A.VEC_GP, tsel & 0xfffc);
+    }
+    f = r.gateTargetCheck(tsel, td?.lo ?? 0, td?.hi ?? 0, off, v.cpl, 0, true);
+    if (f) throw new GuestFault(f.vector, f.error);
+    this.loadSegReal("cs", (tsel & ~3) | v.cpl, td);
+    this.m.eip = off;
+    this.count(this.stats.emulated, "ljmp gate");
+    this.stats.emulatedInstructions++;
   }
 
   protected lmsw(src: number): void {
