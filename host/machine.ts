@@ -192,6 +192,7 @@ interface CpuExports {
   ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
   ioBitsAllow(bits: number, port: number, size: number): number;
   taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
+  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -255,6 +256,8 @@ export interface CpuRules {
   ioBitsAllow(bits: number, port: number, size: number): boolean;
   /** a far transfer to a TSS / IRET's back-link task (`wantBusy`): its checks, then #GP (no task switching) */
   taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: boolean): RuleFault | null;
+  /** room for `frame` bytes below `sp` in a stack segment of `limit` (`big`: 32-bit SP), or #SS(errSel) */
+  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -370,6 +373,8 @@ export class Machine {
     ioMapBaseSlot: (trAttr, trLimit) => this.cpu.ioMapBaseSlot(trAttr, trLimit >>> 0),
     ioBitmapSlot: (mapBase, port, trLimit) => this.cpu.ioBitmapSlot(mapBase, port, trLimit >>> 0),
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
+    stackRoomCheck: (limit, sp, frame, errSel, big) =>
+      ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
   };
   private readInsn(off: number, addr: number): DecodedInsn {

@@ -103,6 +103,30 @@ describe("IDT delivery: full mode = native", () => {
     expect(r.nat.words[0]).toBe(0);
     expect(r.full).toEqual(r.nat);
   });
+  it("drift: an inward frame that does not fit the new stack segment's limit is #SS (here ending in a triple fault)", () => {
+    // SS0 = a DPL 0 data segment of limit 0x3fff (GDT 0x50), ESP0 = 0x5000: the 20-byte frame lies past the limit
+    const setup = (g: (a: number, b: number[]) => void) => {
+      g(0x3000, [...d16(16 * 8 - 1), ...d32(GDT)]);
+      g(GDT + 0x50, seg(0, 0x3fff, 0x92, 0x4));
+      g(0x6000 + 4, [...d32(0x5000), ...d32(0x50)]);
+    };
+    const r = both(TO_USER, { user: [0xcd, 0x80], setup });
+    expect(r.natReason).toBe("shutdown");
+    expect(r.fullStop).toMatchObject({ stop: "shutdown" });
+    expect(r.full.seen).toBe(-1); // before: the monitor pushed the frame past the limit and ran the handler
+    expect(r.mo.stats.reflected[String(A.VEC_SS)]).toBe(1);
+  });
+  it("the same frame fits when ESP0 leaves room below the limit", () => {
+    const setup = (g: (a: number, b: number[]) => void) => {
+      g(0x3000, [...d16(16 * 8 - 1), ...d32(GDT)]);
+      g(GDT + 0x50, seg(0, 0x3fff, 0x92, 0x4));
+      g(0x6000 + 4, [...d32(0x2000), ...d32(0x50)]);
+    };
+    const r = both(TO_USER, { user: [0xcd, 0x80], setup });
+    expect(r.nat.seen).toBe(0x80);
+    expect(r.nat.esp).toBe(0x2000 - 20);
+    expect(r.full).toEqual(r.nat);
+  });
   it("a #GP whose gate is not present becomes #DF(0) (#NP while delivering #GP)", () => {
     // mov ax,0x48 ; mov ds,ax (past the GDT limit: #GP(0x48))
     const r = both([0x66, 0xb8, ...d16(0x48), 0x8e, 0xd8, HLT], { gates: { 13: gate(KCODE, 0x1800 + 13 * 16, 0x0e) } });
@@ -224,7 +248,7 @@ describe("far JMP through a call gate, task returns: full mode = native", () => 
     expect(r.full).toEqual(r.nat);
     expect(r.mo.stats.emulated["ljmp gate"]).toBe(1);
   });
-  it("a JMP through a call gate whose target is not present is #NP(target selector)", () => {
+  it("drift: a JMP through a call gate whose target is not present is #NP(target selector) (was #GP)", () => {
     const r = both([0xea, ...d32(0), ...d16(CG_NP_TARGET), HLT], { setup: gates });
     expect(r.nat.seen).toBe(A.VEC_NP);
     expect(r.nat.words.slice(0, 2)).toEqual([CODE_NP, at(0)]);

@@ -145,6 +145,20 @@ export function gateTargetCpl(hi: u32, cpl: u32): u32 {
   const dpl = (hi >> 13) & 3;
   return (!(hi & 0x400) && dpl < cpl) ? dpl : cpl;
 }
+/**
+ * Room for `frame` bytes pushed below `sp` in a stack segment of `limit` (`big`: 32-bit SP): 0, or #SS(errSel).
+ * Wrapping below zero is only legal for a flat 4 GiB stack.
+ */
+export function stackRoomCheck(limit: u32, sp: u32, frame: u32, errSel: u32, big: bool): u32 {
+  const sp0 = big ? sp : sp & 0xFFFF;
+  const lo = sp0 - frame;
+  const err = errSel & 0xFFFC;
+  if (<u64>lo > <u64>(big ? 0xFFFFFFFF : 0xFFFF) || <u64>sp0 < <u64>frame) {
+    if (!(big && limit == 0xFFFFFFFF)) return fault(VEC_SS, err);
+  }
+  if (<u64>lo + <u64>frame - 1 > <u64>limit) return fault(VEC_SS, err);
+  return 0;
+}
 /** Bytes an interrupt frame takes: [SS ESP] EFLAGS CS EIP [error code], in the gate's operand size. */
 export function deliveryFrameSize(gateHi: u32, inward: bool, hasErr: bool): u32 {
   return ((inward ? 5 : 3) + (hasErr ? 1 : 0)) * gateSize(gateHi);

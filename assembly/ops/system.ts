@@ -31,6 +31,7 @@ import { softInt, setPendingDebugTrap } from "./interrupt";
 import {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, farTargetCheck, callGateCheck, gateOffset, gateSize,
   gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
+  stackRoomCheck,
 } from "./rules";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
@@ -305,14 +306,7 @@ export function checkNewSs(sel: u32, newCpl: u32, ext: u32): bool {
 }
 /** Is there room for `frame` bytes below `sp` in a stack segment (expand-up or expand-down)? #SS(err) if not. */
 export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u32, big: bool): bool {
-  const lo = (big ? sp : sp & 0xFFFF) - frame;
-  const err = errSel & 0xFFFC;
-  if (<u64>lo > <u64>(big ? 0xFFFFFFFF : 0xFFFF) || <u64>(big ? sp : sp & 0xFFFF) < <u64>frame) {
-    // wrap-around below zero: only legal for a flat 4 GiB stack
-    if (!(big && limit == 0xFFFFFFFF)) { setPending(VEC_SS, err, true); return false; }
-  }
-  if (<u64>lo + <u64>frame - 1 > <u64>limit) { setPending(VEC_SS, err, true); return false; }
-  return true;
+  return !ruleFault(stackRoomCheck(limit, sp, frame, errSel, big)); // rules.ts
 }
 
 export function op_call_far_A(): void {

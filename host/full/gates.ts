@@ -6,7 +6,7 @@ import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { Reflection } from "./reflect.ts";
 import { type RuleFault } from "../machine.ts";
-import { GuestFault, descBase, type GuestDesc } from "./vcpu.ts";
+import { GuestFault, descBase, descLimit, type GuestDesc } from "./vcpu.ts";
 
 /** raise the fault a CPU rule (Machine.rules) reported */
 function check(f: RuleFault | null): void { if (f) throw new GuestFault(f.vector, f.error); }
@@ -37,6 +37,7 @@ export abstract class GatesAndReturns extends Reflection {
       const frame = [oldSs, oldEsp, ...ps.reverse(), oldCs, next]; // pushed in this order
       const sbase = descBase(sd.lo, sd.hi);
       let esp = nesp >>> 0;
+      check(r.stackRoomCheck(descLimit(sd.lo, sd.hi), esp, frame.length * gsz, nss, (sd.hi & 0x400000) !== 0));
       const bytes: number[] = [];
       for (let i = frame.length - 1; i >= 0; i--) {
         const x = frame[i];

@@ -5,7 +5,7 @@ import * as A from "../abi.generated.ts";
 import { GuestRangeError } from "./shadow.ts";
 import { ModeSwitch } from "./mode.ts";
 import { type RuleFault } from "../machine.ts";
-import { GuestFault, FatalGuest, descBase, type GuestDesc, type HandleResult } from "./vcpu.ts";
+import { GuestFault, FatalGuest, descBase, descLimit, type GuestDesc, type HandleResult } from "./vcpu.ts";
 
 export abstract class Reflection extends ModeSwitch {
   /**
@@ -75,6 +75,8 @@ export abstract class Reflection extends ModeSwitch {
       frame.push(flags, oldCs, retEip >>> 0);
       if (err !== undefined) frame.push(err);
       const size = r.deliveryFrameSize(hi, inward, err !== undefined);
+      if (ssDesc) check(r.stackRoomCheck(descLimit(ssDesc.lo, ssDesc.hi), esp, size, ssSel | ext, (ssDesc.hi & 0x400000) !== 0));
+      else { const ss = this.m.getSegment("ss"); check(r.stackRoomCheck(ss.limit, esp, size, ext, (ss.attr & 0x4000) !== 0)); }
       const ssBase = ssDesc ? descBase(ssDesc.lo, ssDesc.hi) : this.ssBase();
       const bytes: number[] = [];
       for (let i = frame.length - 1; i >= 0; i--) {
