@@ -12,7 +12,7 @@
 import {
   OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_EXC_BITMAP, OFF_CTRL, CTRL_EXIT_SOFTINT, OFF_EXIT_REASON, OFF_EXIT_VECTOR,
   OFF_EXIT_ERROR, OFF_EXIT_HAS_ERROR, OFF_EXIT_EIP, EXIT_EXCEPTION, EXIT_SOFTINT, EXIT_SHUTDOWN, OFF_EXC_COUNT,
-  VEC_DF, VEC_PF, VEC_GP, VEC_NP, VEC_SS, VEC_TS, FLAG_IF, FLAG_TF, FLAG_NT, FLAG_RF, FLAG_VM, SEG_CS, SEG_SS,
+  VEC_DF, VEC_PF, VEC_GP, VEC_SS, VEC_TS, FLAG_RF, SEG_CS, SEG_SS,
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setAbort, setPending, pendVector, pendError, pendHasError, cpl, st, setSt, r32, w32, w16,
@@ -20,7 +20,7 @@ import {
 } from "../state";
 import { getFlags, setFlags } from "../flags";
 import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
-import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
+import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, setDescRegs } from "./descriptors";
 import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
 import {
   escalation, framePushesRf, idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl,
