@@ -193,6 +193,8 @@ interface CpuExports {
   ioBitsAllow(bits: number, port: number, size: number): number;
   taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
   stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
+  sysSelCheck(sel: number): number;
+  sysDescCheck(sel: number, hi: number, isTr: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -258,6 +260,10 @@ export interface CpuRules {
   taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: boolean): RuleFault | null;
   /** room for `frame` bytes below `sp` in a stack segment of `limit` (`big`: 32-bit SP), or #SS(errSel) */
   stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: boolean): RuleFault | null;
+  /** LLDT/LTR: a non-null selector must name the GDT (before its descriptor is read) */
+  sysSelCheck(sel: number): RuleFault | null;
+  /** LLDT: an LDT descriptor; LTR (`isTr`): an available TSS; present */
+  sysDescCheck(sel: number, hi: number, isTr: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -373,6 +379,8 @@ export class Machine {
     ioMapBaseSlot: (trAttr, trLimit) => this.cpu.ioMapBaseSlot(trAttr, trLimit >>> 0),
     ioBitmapSlot: (mapBase, port, trLimit) => this.cpu.ioBitmapSlot(mapBase, port, trLimit >>> 0),
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
+    sysSelCheck: (sel) => ruleFault(this.cpu.sysSelCheck(sel)),
+    sysDescCheck: (sel, hi, isTr) => ruleFault(this.cpu.sysDescCheck(sel, hi >>> 0, isTr ? 1 : 0)),
     stackRoomCheck: (limit, sp, frame, errSel, big) =>
       ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),

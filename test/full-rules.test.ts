@@ -7,7 +7,7 @@ import { describe, it, expect } from "vitest";
 import * as A from "../host/abi.generated.ts";
 import {
   miniVm, nativeVm, go, type MiniOpts, d32, d16, gate, seg, TO_USER, KCODE, KDATA, UCODE, UDATA, GDT, KSTACK, USTACK,
-  UCODE_AT, KCODE_AT, PROLOGUE, VEC_SEEN,
+  UCODE_AT, KCODE_AT, PROLOGUE, VEC_SEEN, LDT_SEL,
 } from "./full-minivm.ts";
 
 const HLT = 0xf4;
@@ -282,5 +282,25 @@ describe("the I/O permission bitmap: full mode = native", () => {
     expect(r.nat.seen).toBe(A.VEC_GP);
     expect(r.nat.words[1]).toBe(UCODE_AT + 4);
     expect(r.full).toEqual(r.nat);
+  });
+});
+
+describe("LLDT / LTR: full mode = native", () => {
+  it("ltr of an LDT descriptor, ltr / lldt of an LDT-relative selector, lldt of a not-present LDT", () => {
+    const setup = (g: (a: number, b: number[]) => void) => {
+      g(0x3000, [...d16(16 * 8 - 1), ...d32(GDT)]);
+      g(GDT + 0x50, seg(0x7000, 0xf, 0x02, 0)); // an LDT descriptor, not present
+    };
+    const cases: [number[], number, number][] = [
+      [[0x66, 0xb8, ...d16(LDT_SEL), 0x0f, 0x00, 0xd8], A.VEC_GP, LDT_SEL], // mov ax,0x30 ; ltr ax
+      [[0x66, 0xb8, ...d16(0x0c), 0x0f, 0x00, 0xd8], A.VEC_GP, 0x0c],       // mov ax,0x0c ; ltr ax (TI=1)
+      [[0x66, 0xb8, ...d16(0x0c), 0x0f, 0x00, 0xd0], A.VEC_GP, 0x0c],       // lldt ax (TI=1)
+      [[0x66, 0xb8, ...d16(0x50), 0x0f, 0x00, 0xd0], A.VEC_NP, 0x50],       // lldt of the not-present LDT
+    ];
+    for (const [body, vec, err] of cases) {
+      const r = both([...body, HLT], { setup });
+      expect([r.nat.seen, r.nat.words[0]]).toEqual([vec, err]);
+      expect(r.full).toEqual(r.nat);
+    }
   });
 });

@@ -239,6 +239,17 @@ export function taskTargetCheck(sel: u32, lo: u32, hi: u32, wantBusy: bool): u32
   return fault(VEC_GP, err);
 }
 
+// ---- LLDT / LTR (non-null selectors) ----
+/** The selector of LLDT/LTR must name the GDT (checked before the descriptor is read): 0, or #GP(sel). */
+export function sysSelCheck(sel: u32): u32 { return (sel & 4) ? fault(VEC_GP, sel & 0xFFFC) : 0; }
+/** LLDT needs an LDT descriptor, LTR an available TSS (32- or 16-bit); present. 0, or #GP / #NP(sel). */
+export function sysDescCheck(sel: u32, hi: u32, isTr: bool): u32 {
+  const t = (hi >> 8) & 0x1F;
+  if (isTr ? (t != 0x09 && t != 0x01) : t != 0x02) return fault(VEC_GP, sel & 0xFFFC);
+  if (!(hi & 0x8000)) return fault(VEC_NP, sel & 0xFFFC);
+  return 0;
+}
+
 // ---- EFLAGS loaded by POPF / IRET ----
 /**
  * EFLAGS after POPF or IRET loads `val` (operand `size`) at `cpl` with current flags `cur`: status flags, TF,

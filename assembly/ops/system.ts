@@ -31,7 +31,7 @@ import { softInt, setPendingDebugTrap } from "./interrupt";
 import {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, farTargetCheck, callGateCheck, gateOffset, gateSize,
   gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
-  stackRoomCheck,
+  stackRoomCheck, sysSelCheck, sysDescCheck,
 } from "./rules";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
@@ -440,11 +440,10 @@ function storeSel(v: u32): void {
 }
 function lldt(sel: u32): void {
   if ((sel & 0xFFFC) == 0) { setLdtr(sel, 0, 0, 0); return; } // a null LDTR is unusable
-  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (ruleFault(sysSelCheck(sel))) return;
   if (!readDesc(sel, VEC_GP, 0)) return;
+  if (ruleFault(sysDescCheck(sel, dHi, false))) return;
   const attr = descAttr(dHi);
-  if ((attr & 0x1F) != 0x02) { gp(sel & 0xFFFC); return; }
-  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
   setLdtr(sel, descBase(dLo, dHi), descLimit(dLo, dHi), attr);
 }
 function setLdtr(sel: u32, base: u32, limit: u32, attr: u32): void {
@@ -453,12 +452,10 @@ function setLdtr(sel: u32, base: u32, limit: u32, attr: u32): void {
 }
 function ltr(sel: u32): void {
   if ((sel & 0xFFFC) == 0) { gp(0); return; }
-  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (ruleFault(sysSelCheck(sel))) return;
   if (!readDesc(sel, VEC_GP, 0)) return;
+  if (ruleFault(sysDescCheck(sel, dHi, true))) return; // an available TSS
   const attr = descAttr(dHi);
-  const t = attr & 0x1F;
-  if (t != 0x09 && t != 0x01) { gp(sel & 0xFFFC); return; } // an available TSS
-  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
   sysWr32(dAddr + 4, dHi | 0x200); // mark busy
   if (abort) return;
   setSt(OFF_TR + SEG_SEL, sel); setSt(OFF_TR + SEG_BASE, descBase(dLo, dHi));

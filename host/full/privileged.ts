@@ -329,25 +329,28 @@ export abstract class PrivilegedInsns extends PageTableWrites {
 
   protected lldt(sel: number): void {
     if ((sel & 0xfffc) === 0) { this.v.ldtr = { sel, base: 0, limit: 0, attr: 0 }; this.syncTables(); return; }
-    if (sel & 4) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    const r = this.m.rules;
+    let f = r.sysSelCheck(sel);
+    if (f) throw new GuestFault(f.vector, f.error);
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    f = r.sysDescCheck(sel, d.hi, false); // the CPU's rules (rules.ts), as ops/system.ts lldt
+    if (f) throw new GuestFault(f.vector, f.error);
     const attr = descAttr(d.hi);
-    if ((attr & 0x1f) !== 0x02) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
     this.v.ldtr = { sel, base: descBase(d.lo, d.hi), limit: descLimit(d.lo, d.hi), attr };
     this.syncTables();
   }
 
   protected ltr(sel: number): void {
     if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
-    if (sel & 4) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    const r = this.m.rules;
+    let f = r.sysSelCheck(sel);
+    if (f) throw new GuestFault(f.vector, f.error);
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    f = r.sysDescCheck(sel, d.hi, true); // the CPU's rules (rules.ts), as ops/system.ts ltr
+    if (f) throw new GuestFault(f.vector, f.error);
     const attr = descAttr(d.hi);
-    const t = attr & 0x1f;
-    if (t !== 0x09 && t !== 0x01) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
     this.write32(d.addr + 4, d.hi | 0x200, false);
     this.v.tr = { sel, base: descBase(d.lo, d.hi), limit: descLimit(d.lo, d.hi), attr: attr | 2 };
     this.syncTables();
