@@ -6,10 +6,15 @@
 //   notifyHostWrite(p, n)  the host wrote guest memory: predecoded code in that range is invalidated
 //   stateLoaded()          the host replaced the vCPU state and RAM (Machine.loadState): rebuild every cache
 //   decodeAt(eip)          the CPU's decoder for the host: bytes at OFF_DECODE_BYTES -> DEC_* record at OFF_DECODE
-//   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector: protection and exception rules (ops/rules.ts), shared with the
-//                          full-mode monitor so each exists once
+//   tssStackSlot, newSsCheck, …, popFlags, ioBitsAllow: protection, delivery, EFLAGS and I/O-bitmap rules
+//                          (ops/rules.ts) as pure functions, shared with the full-mode monitor so each exists once
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
 export { decodeAt } from "./decodeat";
-export { tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector } from "./ops/rules";
+export {
+  tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,
+  idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl, deliveryFrameSize, deliveryFlags,
+  callGateCheck, farTargetCheck, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, ioMapBaseSlot, ioBitmapSlot,
+  ioBitsAllow, taskTargetCheck, stackRoomCheck, sysSelCheck, sysDescCheck,
+} from "./ops/rules";

@@ -172,6 +172,29 @@ interface CpuExports {
   verOk(sel: number, hi: number, cpl: number, write: number): number;
   isDoubleFault(first: number, second: number): number;
   isFaultVector(v: number): number;
+  escalation(first: number, second: number, soft: number): number;
+  framePushesRf(vec: number, soft: number, external: number): number;
+  idtLimitCheck(vec: number, idtLimit: number, ext: number): number;
+  idtGateCheck(vec: number, hi: number, soft: number, cpl: number, ext: number): number;
+  gateOffset(lo: number, hi: number): number;
+  gateSize(hi: number): number;
+  gateTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number, ext: number, isJmp: number): number;
+  gateTargetCpl(hi: number, cpl: number): number;
+  deliveryFrameSize(gateHi: number, inward: number, hasErr: number): number;
+  deliveryFlags(flags: number, gateHi: number): number;
+  callGateCheck(gateSel: number, hi: number, cpl: number): number;
+  farTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
+  returnCsCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
+  returnSsCheck(sel: number, hi: number, rpl: number): number;
+  nullsOnReturn(attr: number, newCpl: number): number;
+  popFlags(cur: number, val: number, size: number, cpl: number, iret: number): number;
+  ioMapBaseSlot(trAttr: number, trLimit: number): number;
+  ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
+  ioBitsAllow(bits: number, port: number, size: number): number;
+  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
+  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
+  sysSelCheck(sel: number): number;
+  sysDescCheck(sel: number, hi: number, isTr: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -195,6 +218,52 @@ export interface CpuRules {
   isDoubleFault(first: number, second: number): boolean;
   /** a fault-class vector (its frame carries RF=1) */
   isFaultVector(v: number): boolean;
+  /** after `second` is raised while delivering `first` (`soft`: an INT n, raised as itself): the vector to deliver (#DF or `second`), or -1: triple fault */
+  escalation(first: number, second: number, soft: boolean): number;
+  /** does this event's frame carry RF=1 (faults; not INT n, not external interrupts)? */
+  framePushesRf(vec: number, soft: boolean, external: boolean): boolean;
+  /** IDT delivery: the entry inside the IDT limit (#GP(vec*8+2+ext)) */
+  idtLimitCheck(vec: number, idtLimit: number, ext: number): RuleFault | null;
+  /** IDT delivery: gate type, DPL >= CPL for INT n, present (#GP / #NP(vec*8+2+ext)) */
+  idtGateCheck(vec: number, hi: number, soft: boolean, cpl: number, ext: number): RuleFault | null;
+  /** entry offset of an interrupt/trap/call gate (16- or 32-bit by its type) */
+  gateOffset(lo: number, hi: number): number;
+  /** operand size of what a gate pushes: 4 or 2 */
+  gateSize(hi: number): number;
+  /** the code segment a gate names (call gate via JMP: `isJmp`), with `off` inside its limit */
+  gateTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number, ext: number, isJmp: boolean): RuleFault | null;
+  /** the privilege a gate transfer runs at (lower than `cpl`: inward, stack from the TSS) */
+  gateTargetCpl(hi: number, cpl: number): number;
+  /** bytes of an interrupt frame: [SS ESP] EFLAGS CS EIP [error] */
+  deliveryFrameSize(gateHi: number, inward: boolean, hasErr: boolean): number;
+  /** EFLAGS in the handler (TF NT RF VM cleared; IF too through an interrupt gate) */
+  deliveryFlags(flags: number, gateHi: number): number;
+  /** a call gate's DPL and present checks */
+  callGateCheck(gateSel: number, hi: number, cpl: number): RuleFault | null;
+  /** a direct far JMP/CALL code target (offset already truncated to the operand size) */
+  farTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number): RuleFault | null;
+  /** the CS a RETF/IRET returns to (its RPL is the new CPL) */
+  returnCsCheck(sel: number, lo: number, hi: number, off: number, cpl: number): RuleFault | null;
+  /** the SS a return to outer level `rpl` pops */
+  returnSsCheck(sel: number, hi: number, rpl: number): RuleFault | null;
+  /** does a return to `newCpl` null a data segment register with these cached attributes? */
+  nullsOnReturn(attr: number, newCpl: number): boolean;
+  /** EFLAGS after POPF / IRET load `val` at `cpl` */
+  popFlags(cur: number, val: number, size: number, cpl: number, iret: boolean): number;
+  /** offset of the I/O-map base word in the TSS, or -1 (#GP) */
+  ioMapBaseSlot(trAttr: number, trLimit: number): number;
+  /** offset of the bitmap word for `port`, or -1 (#GP: past the TSS limit) */
+  ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
+  /** does the bitmap word allow `size` bytes at `port`? */
+  ioBitsAllow(bits: number, port: number, size: number): boolean;
+  /** a far transfer to a TSS / IRET's back-link task (`wantBusy`): its checks, then #GP (no task switching) */
+  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: boolean): RuleFault | null;
+  /** room for `frame` bytes below `sp` in a stack segment of `limit` (`big`: 32-bit SP), or #SS(errSel) */
+  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: boolean): RuleFault | null;
+  /** LLDT/LTR: a non-null selector must name the GDT (before its descriptor is read) */
+  sysSelCheck(sel: number): RuleFault | null;
+  /** LLDT: an LDT descriptor; LTR (`isTr`): an available TSS; present */
+  sysDescCheck(sel: number, hi: number, isTr: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -290,6 +359,31 @@ export class Machine {
     verOk: (sel, hi, cpl, write) => this.cpu.verOk(sel, hi >>> 0, cpl, write ? 1 : 0) !== 0,
     isDoubleFault: (first, second) => this.cpu.isDoubleFault(first, second) !== 0,
     isFaultVector: (v) => this.cpu.isFaultVector(v) !== 0,
+    escalation: (first, second, soft) => this.cpu.escalation(first, second, soft ? 1 : 0),
+    framePushesRf: (vec, soft, external) => this.cpu.framePushesRf(vec, soft ? 1 : 0, external ? 1 : 0) !== 0,
+    idtLimitCheck: (vec, idtLimit, ext) => ruleFault(this.cpu.idtLimitCheck(vec, idtLimit >>> 0, ext)),
+    idtGateCheck: (vec, hi, soft, cpl, ext) => ruleFault(this.cpu.idtGateCheck(vec, hi >>> 0, soft ? 1 : 0, cpl, ext)),
+    gateOffset: (lo, hi) => this.cpu.gateOffset(lo >>> 0, hi >>> 0) >>> 0,
+    gateSize: (hi) => this.cpu.gateSize(hi >>> 0),
+    gateTargetCheck: (sel, lo, hi, off, cpl, ext, isJmp) =>
+      ruleFault(this.cpu.gateTargetCheck(sel, lo >>> 0, hi >>> 0, off >>> 0, cpl, ext, isJmp ? 1 : 0)),
+    gateTargetCpl: (hi, cpl) => this.cpu.gateTargetCpl(hi >>> 0, cpl),
+    deliveryFrameSize: (gateHi, inward, hasErr) => this.cpu.deliveryFrameSize(gateHi >>> 0, inward ? 1 : 0, hasErr ? 1 : 0),
+    deliveryFlags: (flags, gateHi) => this.cpu.deliveryFlags(flags >>> 0, gateHi >>> 0) >>> 0,
+    callGateCheck: (gateSel, hi, cpl) => ruleFault(this.cpu.callGateCheck(gateSel, hi >>> 0, cpl)),
+    farTargetCheck: (sel, lo, hi, off, cpl) => ruleFault(this.cpu.farTargetCheck(sel, lo >>> 0, hi >>> 0, off >>> 0, cpl)),
+    returnCsCheck: (sel, lo, hi, off, cpl) => ruleFault(this.cpu.returnCsCheck(sel, lo >>> 0, hi >>> 0, off >>> 0, cpl)),
+    returnSsCheck: (sel, hi, rpl) => ruleFault(this.cpu.returnSsCheck(sel, hi >>> 0, rpl)),
+    nullsOnReturn: (attr, newCpl) => this.cpu.nullsOnReturn(attr, newCpl) !== 0,
+    popFlags: (cur, val, size, cpl, iret) => this.cpu.popFlags(cur >>> 0, val >>> 0, size, cpl, iret ? 1 : 0) >>> 0,
+    ioMapBaseSlot: (trAttr, trLimit) => this.cpu.ioMapBaseSlot(trAttr, trLimit >>> 0),
+    ioBitmapSlot: (mapBase, port, trLimit) => this.cpu.ioBitmapSlot(mapBase, port, trLimit >>> 0),
+    ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
+    sysSelCheck: (sel) => ruleFault(this.cpu.sysSelCheck(sel)),
+    sysDescCheck: (sel, hi, isTr) => ruleFault(this.cpu.sysDescCheck(sel, hi >>> 0, isTr ? 1 : 0)),
+    stackRoomCheck: (limit, sp, frame, errSel, big) =>
+      ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
+    taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
   };
   private readInsn(off: number, addr: number): DecodedInsn {
     const f = (k: number) => this.ld32(off + k);

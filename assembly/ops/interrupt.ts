@@ -12,7 +12,7 @@
 import {
   OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_EXC_BITMAP, OFF_CTRL, CTRL_EXIT_SOFTINT, OFF_EXIT_REASON, OFF_EXIT_VECTOR,
   OFF_EXIT_ERROR, OFF_EXIT_HAS_ERROR, OFF_EXIT_EIP, EXIT_EXCEPTION, EXIT_SOFTINT, EXIT_SHUTDOWN, OFF_EXC_COUNT,
-  VEC_DF, VEC_PF, VEC_GP, VEC_NP, VEC_SS, VEC_TS, FLAG_IF, FLAG_TF, FLAG_NT, FLAG_RF, FLAG_VM, SEG_CS, SEG_SS,
+  VEC_DF, VEC_PF, VEC_GP, VEC_SS, VEC_TS, FLAG_RF, SEG_CS, SEG_SS,
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setAbort, setPending, pendVector, pendError, pendHasError, cpl, st, setSt, r32, w32, w16,
@@ -20,9 +20,12 @@ import {
 } from "../state";
 import { getFlags, setFlags } from "../flags";
 import { sysRd32, wrAs, computeSegOk, checkWritable, bumpEpoch } from "../mmu";
-import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, descDpl, setDescRegs } from "./descriptors";
+import { readDesc, dLo, dHi, dAddr, descAttr, descBase, descLimit, setDescRegs } from "./descriptors";
 import { tssStack, tssSs, tssEsp, checkNewSs, stackRoom, setCpl } from "./system";
-import { isDoubleFault, isFaultVector } from "./rules";
+import {
+  escalation, framePushesRf, idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl,
+  deliveryFrameSize, deliveryFlags,
+} from "./rules";
 
 // a #DB trap (INT1) due after the current instruction: vCPU state, synced with OFF_PENDING_DBG at run() entry/exit
 export let pendingDebugTrap: bool = false;
@@ -81,19 +84,15 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
       if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
     }
     setNoHostExits(true);
-    deliver(v, e, he, soft, ext, !external && isFaultVector(v)); // faults push RF=1 (rules.ts)
+    deliver(v, e, he, soft, ext, framePushesRf(v, soft, external)); // faults push RF=1 (rules.ts)
     setNoHostExits(false);
     if (!abort) return;
     setAbort(0);
     setEip(retEip);
-    const v2 = pendVector;
-    if (v == VEC_DF) { shutdown(); return; }
-    const first = v;
-    if (isDoubleFault(first, v2)) {
-      v = VEC_DF; e = 0; he = true;
-    } else {
-      v = v2; e = pendError; he = pendHasError;
-    }
+    const next = escalation(v, pendVector, soft); // #DF, the new fault, or a triple fault (rules.ts)
+    if (next < 0) { shutdown(); return; }
+    if (<u32>next == VEC_DF && pendVector != VEC_DF) { v = VEC_DF; e = 0; he = true; }
+    else { v = <u32>next; e = pendError; he = pendHasError; }
     // faults while delivering an exception or external interrupt carry EXT=1 in their selector error codes
     ext = 1;
     soft = false;
@@ -104,35 +103,26 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
 
 /** One delivery attempt. On a fault, sets the pending exception (abort) and changes no state. */
 export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, fault: bool): void {
-  const idtErr = (vec << 3) | 2 | ext;
-  if (<u64>(vec << 3) + 7 > <u64>st(OFF_IDTR_LIMIT)) { setPending(VEC_GP, idtErr, true); return; }
+  // every decision is a rule shared with the full-mode monitor (rules.ts); this function does the accesses
+  let f = idtLimitCheck(vec, st(OFF_IDTR_LIMIT), ext);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
   const gAddr = st(OFF_IDTR_BASE) + (vec << 3);
   const lo = sysRd32(gAddr); if (abort) return;
   const hi = sysRd32(gAddr + 4); if (abort) return;
-  const type = (hi >> 8) & 0x1F;
-  if (type != 0x0E && type != 0x0F && type != 0x06 && type != 0x07) { setPending(VEC_GP, idtErr, true); return; }
-  if (soft && ((hi >> 13) & 3) < cpl) { setPending(VEC_GP, idtErr, true); return; }
-  if (!(hi & 0x8000)) { setPending(VEC_NP, idtErr, true); return; }
-  const gate32 = (type & 8) != 0;
-  const trapGate = (type & 1) != 0;
+  f = idtGateCheck(vec, hi, soft, cpl, ext);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
   const sel = lo >>> 16;
-  const off = gate32 ? (hi & 0xFFFF0000) | (lo & 0xFFFF) : lo & 0xFFFF;
-  if ((sel & 0xFFFC) == 0) { setPending(VEC_GP, ext, true); return; }
-  if (!readDesc(sel, VEC_GP, ext)) return;
-  const cattr = descAttr(dHi);
-  const cdpl = descDpl(dHi);
-  const cerr = (sel & 0xFFFC) | ext;
-  if ((cattr & 0x18) != 0x18 || cdpl > cpl) { setPending(VEC_GP, cerr, true); return; }
-  if (!(cattr & 0x80)) { setPending(VEC_NP, cerr, true); return; }
-  if (off > descLimit(dLo, dHi)) { setPending(VEC_GP, ext, true); return; }
+  const off = gateOffset(lo, hi);
+  if ((sel & 0xFFFC) != 0 && !readDesc(sel, VEC_GP, ext)) return;
+  f = gateTargetCheck(sel, dLo, dHi, off, cpl, ext, false);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
   const cLo = dLo, cHi = dHi, cAddr = dAddr;
-  const psize: u32 = gate32 ? 4 : 2;
+  const psize = gateSize(hi);
   const flags = getFlags() | (fault ? FLAG_RF : 0);
   const oldCs = segSel(SEG_CS);
-  const n: u32 = hasErr ? 1 : 0;
-  if (!(cattr & 4) && cdpl < cpl) {
+  const newCpl = gateTargetCpl(cHi, cpl);
+  if (newCpl < cpl) {
     // inter-privilege: stack from the TSS, frame SS ESP EFLAGS CS EIP [err]
-    const newCpl = cdpl;
     if (!tssStack(newCpl, ext)) return;
     const nss = tssSs, nesp = tssEsp;
     if (!checkNewSs(nss, newCpl, ext)) return;
@@ -140,7 +130,7 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, 
     const ssBase = descBase(ssLo, ssHi);
     const ssLimit = descLimit(ssLo, ssHi);
     const big = (ssHi & 0x400000) != 0;
-    const frame = (5 + n) * psize;
+    const frame = deliveryFrameSize(hi, true, hasErr);
     if (!stackRoom(ssBase, ssLimit, nesp, frame, nss | ext, big)) return;
     const sp0 = big ? nesp : nesp & 0xFFFF;
     const low = sp0 - frame;
@@ -163,7 +153,7 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, 
     // same privilege (or a conforming handler): frame EFLAGS CS EIP [err] on the current stack
     const ssa = segAttr(SEG_SS);
     const big = (ssa & 0x4000) != 0;
-    const frame = (3 + n) * psize;
+    const frame = deliveryFrameSize(hi, false, hasErr);
     const sp0 = big ? r32(ESP) : r32(ESP) & 0xFFFF;
     if (!stackRoom(segBase(SEG_SS), segLimit(SEG_SS), sp0, frame, ext, big)) return;
     const base = segBase(SEG_SS);
@@ -179,9 +169,7 @@ export function deliver(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, 
     setDescRegs(cLo, cHi, cAddr);
     commitHandlerCs(sel, cpl);
   }
-  let nf = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
-  if (!trapGate) nf &= ~FLAG_IF;
-  setFlags(nf);
+  setFlags(deliveryFlags(flags, hi));
   setEip(off);
   setHalted(false);
 }

@@ -16,24 +16,23 @@ import { flagsReg } from "../flags";
 import { hostRead, logValue, KIND_IO } from "../iolog";
 import { sysRd16, segAddr, checkWritable } from "../mmu";
 import { setRepIncomplete } from "../cpu";
+import { ioMapBaseSlot, ioBitmapSlot, ioBitsAllow } from "./rules";
 
 /** SDM Vol. 1 §19.5: I/O permission bit map, checked only when CPL > IOPL. */
 export function ioAllowed(port: u32, size: u32): bool {
   if (cpl <= ((flagsReg & FLAG_IOPL) >> 12)) return true;
-  const attr = st(OFF_TR + SEG_ATTR);
-  const type = attr & 0x1F;
-  if (!(attr & 0x80) || (type != 0x09 && type != 0x0B)) return false; // needs a present 32-bit TSS
+  // the bitmap rules are shared with the full-mode monitor (rules.ts); this function does the reads
   const base = st(OFF_TR + SEG_BASE);
   const limit = st(OFF_TR + SEG_LIMIT);
-  if (limit < 0x67) return false;
-  const mapBase = sysRd16(base + 0x66);
+  const mb = ioMapBaseSlot(st(OFF_TR + SEG_ATTR), limit); // a present 32-bit TSS covering the map base
+  if (mb < 0) return false;
+  const mapBase = sysRd16(base + <u32>mb);
   if (abort) return false;
-  const byteOff = mapBase + (port >> 3);
-  if (<u64>byteOff + 1 > <u64>limit) return false;
-  const bits = sysRd16(base + byteOff);
+  const slot = ioBitmapSlot(mapBase, port, limit);
+  if (slot < 0) return false;
+  const bits = sysRd16(base + <u32>slot);
   if (abort) return false;
-  const m: u32 = ((<u32>1 << size) - 1) << (port & 7);
-  return (bits & m) == 0;
+  return ioBitsAllow(bits, port, size);
 }
 @inline function checkIo(port: u32, size: u32): bool {
   if (ioAllowed(port, size)) return true;

@@ -4,8 +4,8 @@
 // Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
 // IRET with NT=1, raise #GP (documented in the README).
 import {
-  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
-  VEC_GP, VEC_NP, VEC_SS, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
+  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VM, FLAG_DF, FLAG_ZF,
+  VEC_GP, VEC_NP, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
@@ -28,10 +28,16 @@ import {
 import { readDesc, dLo, dHi, dAddr, setDescRegs, descAttr, descBase, descLimit, descDpl, setAccessed } from "./descriptors";
 import { icount } from "../cpu";
 import { softInt, setPendingDebugTrap } from "./interrupt";
-import { tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk } from "./rules";
+import {
+  tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, farTargetCheck, callGateCheck, gateOffset, gateSize,
+  gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
+  stackRoomCheck, sysSelCheck, sysDescCheck,
+} from "./rules";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
 @inline function ud(): void { setPending(VEC_UD, 0, false); }
+/** raise the fault a rule (rules.ts) reported; true if there was one */
+@inline function ruleFault(f: u32): bool { if (f) { setPending(f >>> 16, f & 0xFFFF, true); return true; } return false; }
 
 // ---------------------------------------------------------------- segment-register loads
 /** Load DS/ES/FS/GS/SS from a selector with the protected-mode checks (SDM: MOV, POP, LDS). */
@@ -66,14 +72,9 @@ export function setCpl(c: u32): void { setCplValue(c); selectTlb(c == 3); }
 function nullInaccessible(newCpl: u32): void {
   for (let s: u32 = 0; s < 6; s++) {
     if (s == SEG_CS || s == SEG_SS) continue;
-    const a = segAttr(s);
-    const dpl = (a >> 5) & 3;
-    const conformingCode = (a & 0x1C) == 0x1C;
-    if ((a & 0x10) && !conformingCode && dpl < newCpl) {
+    if (nullsOnReturn(segAttr(s), newCpl)) { // rules.ts
       setSegCache(s, 0, 0, 0, 0);
       computeSegOk(s);
-    } else if (!(a & 0x80)) {
-      // already null/unusable: keep as is
     }
   }
 }
@@ -130,18 +131,7 @@ export function op_arpl(): void {
 }
 
 // ---------------------------------------------------------------- far transfers
-/** Checks common to far jmp/call targets: returns the new CPL or -1 (fault raised). */
-function checkCodeTarget(sel: u32, forCall: bool): i32 {
-  const attr = descAttr(dHi);
-  const dpl = descDpl(dHi);
-  const rpl = sel & 3;
-  const err = sel & 0xFFFC;
-  if ((attr & 0x18) != 0x18) { gp(err); return -1; }
-  if (attr & 4) { if (dpl > cpl) { gp(err); return -1; } }             // conforming
-  else if (rpl > cpl || dpl != cpl) { gp(err); return -1; }            // non-conforming
-  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return -1; }
-  return <i32>cpl;
-}
+// Every check is a rule shared with the full-mode monitor (rules.ts); these functions do the memory accesses.
 
 export function farJmp(sel: u32, off: u32): void {
   sel &= 0xFFFF;
@@ -149,28 +139,18 @@ export function farJmp(sel: u32, off: u32): void {
   if (!readDesc(sel, VEC_GP, 0)) return;
   const attr = descAttr(dHi);
   if (attr & 0x10) {
-    if (checkCodeTarget(sel, false) < 0) return;
     if (o16) off &= 0xFFFF;
-    if (off > descLimit(dLo, dHi)) { gp(0); return; }
+    if (ruleFault(farTargetCheck(sel, dLo, dHi, off, cpl))) return;
     commitCs(sel, cpl);
     setEip(off);
     return;
   }
   if ((attr & 0x1F) == 0x0C || (attr & 0x1F) == 0x04) { // call gate (32- or 16-bit)
-    const gateSel = sel;
-    const gdpl = descDpl(dHi);
-    if (gdpl < cpl || gdpl < (sel & 3)) { gp(gateSel & 0xFFFC); return; }
-    if (!(attr & 0x80)) { setPending(VEC_NP, gateSel & 0xFFFC, true); return; }
+    if (ruleFault(callGateCheck(sel, dHi, cpl))) return;
     const tsel = dLo >>> 16;
-    let toff = (attr & 8) ? (dHi & 0xFFFF0000) | (dLo & 0xFFFF) : dLo & 0xFFFF;
-    if ((tsel & 0xFFFC) == 0) { gp(0); return; }
-    if (!readDesc(tsel, VEC_GP, 0)) return;
-    const tattr = descAttr(dHi);
-    const tdpl = descDpl(dHi);
-    if ((tattr & 0x18) != 0x18) { gp(tsel & 0xFFFC); return; }
-    if ((tattr & 4) ? tdpl > cpl : tdpl != cpl) { gp(tsel & 0xFFFC); return; }
-    if (!(tattr & 0x80)) { setPending(VEC_NP, tsel & 0xFFFC, true); return; }
-    if (toff > descLimit(dLo, dHi)) { gp(0); return; }
+    const toff = gateOffset(dLo, dHi);
+    if ((tsel & 0xFFFC) != 0 && !readDesc(tsel, VEC_GP, 0)) return;
+    if (ruleFault(gateTargetCheck(tsel, dLo, dHi, toff, cpl, 0, true))) return;
     commitCs(tsel, cpl);
     setEip(toff);
     return;
@@ -186,9 +166,8 @@ export function farCall(sel: u32, off: u32, size: u32): void {
   const retCs = segSel(SEG_CS);
   const retEip = eip;
   if (attr & 0x10) {
-    if (checkCodeTarget(sel, true) < 0) return;
     if (size == 2) off &= 0xFFFF;
-    if (off > descLimit(dLo, dHi)) { gp(0); return; }
+    if (ruleFault(farTargetCheck(sel, dLo, dHi, off, cpl))) return;
     const lo = dLo, hi = dHi, addr = dAddr;
     const sp = spGet();
     const sp1 = spMask(sp - size);
@@ -230,14 +209,7 @@ function taskSwitchChecks(sel: u32, attr: u32): void {
 }
 /** The new TSS: available (busy for an IRET return), present, limit at least 0x67 (0x2B for 16-bit). */
 function tssTargetChecks(sel: u32, attr: u32, wantBusy: bool): void {
-  const t = attr & 0x1F;
-  const err = sel & 0xFFFC;
-  const is32 = (t & 8) != 0;
-  const ok = wantBusy ? (t == 0x0B || t == 0x03) : (t == 0x09 || t == 0x01);
-  if (!ok) { if (wantBusy) setPending(VEC_TS, err, true); else gp(err); return; }
-  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
-  if (descLimit(dLo, dHi) < (is32 ? <u32>0x67 : <u32>0x2B)) { setPending(VEC_TS, err, true); return; }
-  gp(err); // the switch itself: not implemented (documented)
+  ruleFault(taskTargetCheck(sel, dLo, dHi, wantBusy)); // ends in #GP: the switch itself is not implemented (documented)
 }
 /** IRET with NT=1 returns to the task in the current TSS's back link (SDM: IRET, "task return"). */
 function iretTaskChecks(): void {
@@ -250,27 +222,19 @@ function iretTaskChecks(): void {
 
 /** CALL through a call gate, to the same or a more privileged level (stack switch with parameter copy). */
 function callGate(gateSel: u32, gattr: u32): void {
-  const gdpl = descDpl(dHi);
-  if (gdpl < cpl || gdpl < (gateSel & 3)) { gp(gateSel & 0xFFFC); return; }
-  if (!(gattr & 0x80)) { setPending(VEC_NP, gateSel & 0xFFFC, true); return; }
-  const gate32 = (gattr & 8) != 0;
-  const psize: u32 = gate32 ? 4 : 2;
+  if (ruleFault(callGateCheck(gateSel, dHi, cpl))) return;
+  const psize = gateSize(dHi);
   const tsel = dLo >>> 16;
-  const toff = gate32 ? (dHi & 0xFFFF0000) | (dLo & 0xFFFF) : dLo & 0xFFFF;
+  const toff = gateOffset(dLo, dHi);
   const pcount = dHi & 0x1F;
-  if ((tsel & 0xFFFC) == 0) { gp(0); return; }
-  if (!readDesc(tsel, VEC_GP, 0)) return;
-  const tattr = descAttr(dHi);
-  const tdpl = descDpl(dHi);
-  if ((tattr & 0x18) != 0x18 || tdpl > cpl) { gp(tsel & 0xFFFC); return; }
-  if (!(tattr & 0x80)) { setPending(VEC_NP, tsel & 0xFFFC, true); return; }
-  if (toff > descLimit(dLo, dHi)) { gp(0); return; }
+  if ((tsel & 0xFFFC) != 0 && !readDesc(tsel, VEC_GP, 0)) return;
+  if (ruleFault(gateTargetCheck(tsel, dLo, dHi, toff, cpl, 0, false))) return;
   const cLo = dLo, cHi = dHi, cAddr = dAddr;
   const retCs = segSel(SEG_CS);
   const retEip = eip;
-  if (!(tattr & 4) && tdpl < cpl) {
+  const newCpl = gateTargetCpl(cHi, cpl);
+  if (newCpl < cpl) {
     // more privileged: switch to the stack the TSS holds for the new level
-    const newCpl = tdpl;
     if (!tssStack(newCpl, 0)) return;
     const nss = tssSs, nesp = tssEsp;
     const oldSs = segSel(SEG_SS);
@@ -342,14 +306,7 @@ export function checkNewSs(sel: u32, newCpl: u32, ext: u32): bool {
 }
 /** Is there room for `frame` bytes below `sp` in a stack segment (expand-up or expand-down)? #SS(err) if not. */
 export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u32, big: bool): bool {
-  const lo = (big ? sp : sp & 0xFFFF) - frame;
-  const err = errSel & 0xFFFC;
-  if (<u64>lo > <u64>(big ? 0xFFFFFFFF : 0xFFFF) || <u64>(big ? sp : sp & 0xFFFF) < <u64>frame) {
-    // wrap-around below zero: only legal for a flat 4 GiB stack
-    if (!(big && limit == 0xFFFFFFFF)) { setPending(VEC_SS, err, true); return false; }
-  }
-  if (<u64>lo + <u64>frame - 1 > <u64>limit) { setPending(VEC_SS, err, true); return false; }
-  return true;
+  return !ruleFault(stackRoomCheck(limit, sp, frame, errSel, big)); // rules.ts
 }
 
 export function op_call_far_A(): void {
@@ -379,13 +336,7 @@ function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool,
   const rpl = sel & 3;
   if ((sel & 0xFFFC) == 0) { gp(0); return; }
   if (!readDesc(sel, VEC_GP, 0)) return;
-  const attr = descAttr(dHi);
-  const dpl = descDpl(dHi);
-  const err = sel & 0xFFFC;
-  if ((attr & 0x18) != 0x18 || rpl < cpl) { gp(err); return; }
-  if ((attr & 4) ? dpl > rpl : dpl != rpl) { gp(err); return; }
-  if (!(attr & 0x80)) { setPending(VEC_NP, err, true); return; }
-  if (off > descLimit(dLo, dHi)) { gp(0); return; }
+  if (ruleFault(returnCsCheck(sel, dLo, dHi, off, cpl))) return;
   const cLo = dLo, cHi = dHi, cAddr = dAddr;
   const oldCpl = cpl;
   if (rpl == cpl) {
@@ -402,10 +353,7 @@ function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool,
   const nss = memRd(size, SEG_SS, spMask(sp2 + size)) & 0xFFFF; if (abort) return;
   if ((nss & 0xFFFC) == 0) { gp(0); return; }
   if (!readDesc(nss, VEC_GP, 0)) return;
-  const sattr = descAttr(dHi);
-  const serr = nss & 0xFFFC;
-  if ((nss & 3) != rpl || descDpl(dHi) != rpl || (sattr & 0x1A) != 0x12) { gp(serr); return; }
-  if (!(sattr & 0x80)) { setPending(VEC_SS, serr, true); return; }
+  if (ruleFault(returnSsCheck(nss, dHi, rpl))) return;
   setAccessed(); if (abort) return;
   setSegCache(SEG_SS, nss, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
   computeSegOk(SEG_SS);
@@ -418,16 +366,10 @@ function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool,
   nullInaccessible(rpl);
 }
 
-/** IRET/POPF flag rules: IOPL changes only at CPL 0, IF only at CPL <= IOPL; VM/VIF/VIP are kept. */
+/** IRET's flag rules (rules.ts popFlags), at the CPL the IRET ran at. RF is not kept: it only suppresses
+ *  instruction breakpoints (not implemented) and is cleared when the next instruction completes anyway. */
 function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
-  const cur = getFlags();
-  // status, TF, DF, OF, NT, AC, ID. RF is not kept: it only suppresses instruction breakpoints (not
-  // implemented) and is cleared when the next instruction completes anyway.
-  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_AC | FLAG_ID;
-  if (oldCpl == 0) m |= FLAG_IOPL | FLAG_VIF | FLAG_VIP;
-  if (oldCpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF;
-  if (size == 2) m &= 0xFFFF;
-  setFlags(((cur & ~m) | (v & m)) & ~FLAG_RF);
+  setFlags(popFlags(getFlags(), v, size, oldCpl, true));
 }
 
 export function op_iret(): void {
@@ -451,12 +393,7 @@ export function op_popf(): void {
   const size = osz();
   const v = popPeek(size); if (abort) return;
   spSet(spMask(spGet() + size));
-  const cur = getFlags();
-  let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_AC | FLAG_ID;
-  if (cpl == 0) m |= FLAG_IOPL;
-  if (cpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF; // otherwise IF is silently left alone
-  if (size == 2) m &= 0xFFFF;
-  setFlags(((cur & ~m) | (v & m)) & ~FLAG_RF);
+  setFlags(popFlags(getFlags(), v, size, cpl, false)); // IF silently left alone at CPL > IOPL (rules.ts)
 }
 export function op_cli(): void {
   if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
@@ -495,11 +432,10 @@ function storeSel(v: u32): void {
 }
 function lldt(sel: u32): void {
   if ((sel & 0xFFFC) == 0) { setLdtr(sel, 0, 0, 0); return; } // a null LDTR is unusable
-  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (ruleFault(sysSelCheck(sel))) return;
   if (!readDesc(sel, VEC_GP, 0)) return;
+  if (ruleFault(sysDescCheck(sel, dHi, false))) return;
   const attr = descAttr(dHi);
-  if ((attr & 0x1F) != 0x02) { gp(sel & 0xFFFC); return; }
-  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
   setLdtr(sel, descBase(dLo, dHi), descLimit(dLo, dHi), attr);
 }
 function setLdtr(sel: u32, base: u32, limit: u32, attr: u32): void {
@@ -508,12 +444,10 @@ function setLdtr(sel: u32, base: u32, limit: u32, attr: u32): void {
 }
 function ltr(sel: u32): void {
   if ((sel & 0xFFFC) == 0) { gp(0); return; }
-  if (sel & 4) { gp(sel & 0xFFFC); return; }
+  if (ruleFault(sysSelCheck(sel))) return;
   if (!readDesc(sel, VEC_GP, 0)) return;
+  if (ruleFault(sysDescCheck(sel, dHi, true))) return; // an available TSS
   const attr = descAttr(dHi);
-  const t = attr & 0x1F;
-  if (t != 0x09 && t != 0x01) { gp(sel & 0xFFFC); return; } // an available TSS
-  if (!(attr & 0x80)) { setPending(VEC_NP, sel & 0xFFFC, true); return; }
   sysWr32(dAddr + 4, dHi | 0x200); // mark busy
   if (abort) return;
   setSt(OFF_TR + SEG_SEL, sel); setSt(OFF_TR + SEG_BASE, descBase(dLo, dHi));

@@ -1,61 +1,69 @@
 // gates.ts — far control transfers whose rules depend on privilege, emulated at the virtual CPL: CALL through
 // a call gate (same level, or inward with the TSS stack and copied parameters), RETF and IRET (same level or
-// outward, with the CPU's EFLAGS rules and the nulling of data segments the outer level may not use).
+// outward, with the CPU's EFLAGS rules and the nulling of data segments the outer level may not use). Every
+// decision is the CPU's own rule (Machine.rules = assembly/ops/rules.ts, which ops/system.ts applies too).
 import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { Reflection } from "./reflect.ts";
-import { GuestFault, FL_IF, FL_IOPL, descAttr, descBase, descLimit } from "./vcpu.ts";
+import { type RuleFault } from "../machine.ts";
+import { GuestFault, descBase, descLimit, type GuestDesc } from "./vcpu.ts";
+
+/** raise the fault a CPU rule (Machine.rules) reported */
+function check(f: RuleFault | null): void { if (f) throw new GuestFault(f.vector, f.error); }
 
 export abstract class GatesAndReturns extends Reflection {
-  /** CALL through a 32-bit call gate (same privilege, or inward with the TSS stack and copied parameters). */
+  /**
+   * CALL through a call gate (same privilege, or inward with the TSS stack and copied parameters), 32- or
+   * 16-bit by the gate's type; every check and the privilege decision are the CPU's (rules.ts, as ops/system.ts).
+   */
   protected callGate(d: Insn, sel: number, g: { lo: number; hi: number }, next: number): void {
-    const v = this.v;
-    const gdpl = (g.hi >>> 13) & 3;
-    if (gdpl < v.cpl || gdpl < (sel & 3)) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(g.hi & 0x8000)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
-    const tsel = g.lo >>> 16, off = ((g.lo & 0xffff) | (g.hi & 0xffff0000)) >>> 0, params = g.hi & 0x1f;
-    if ((tsel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
-    const td = this.desc(tsel);
-    if (!td) throw new GuestFault(A.VEC_GP, tsel & 0xfffc);
-    const tattr = descAttr(td.hi), tdpl = (tattr >> 5) & 3;
-    if ((tattr & 0x18) !== 0x18 || tdpl > v.cpl) throw new GuestFault(A.VEC_GP, tsel & 0xfffc);
-    if (!(tattr & 0x80)) throw new GuestFault(A.VEC_NP, tsel & 0xfffc);
+    const v = this.v, r = this.m.rules;
+    check(r.callGateCheck(sel, g.hi, v.cpl));
+    const tsel = g.lo >>> 16, off = r.gateOffset(g.lo, g.hi), params = g.hi & 0x1f, gsz = r.gateSize(g.hi);
+    let td: GuestDesc | null = null;
+    if (tsel & 0xfffc) {
+      td = this.desc(tsel);
+      if (!td) throw new GuestFault(A.VEC_GP, tsel & 0xfffc);
+    }
+    check(r.gateTargetCheck(tsel, td?.lo ?? 0, td?.hi ?? 0, off, v.cpl, 0, false));
+    const code = td as GuestDesc;
+    const newCpl = r.gateTargetCpl(code.hi, v.cpl);
     const oldCs = this.vsel("cs");
-    if (!(tattr & 4) && tdpl < v.cpl) {
-      const { esp: nesp, ss: nss } = this.tssStack(tdpl);
-      const sd = this.newSs(nss, tdpl);
+    if (newCpl < v.cpl) {
+      const { esp: nesp, ss: nss } = this.tssStack(newCpl);
+      const sd = this.newSs(nss, newCpl);
       const oldSs = this.vsel("ss"), oldEsp = this.m.esp >>> 0;
-      const ps = this.peekStack(params, 4);
+      const ps = this.peekStack(params, gsz);
       const frame = [oldSs, oldEsp, ...ps.reverse(), oldCs, next]; // pushed in this order
       const sbase = descBase(sd.lo, sd.hi);
       let esp = nesp >>> 0;
+      check(r.stackRoomCheck(descLimit(sd.lo, sd.hi), esp, frame.length * gsz, nss, (sd.hi & 0x400000) !== 0));
       const bytes: number[] = [];
-      for (let i = frame.length - 1; i >= 0; i--) { const x = frame[i]; bytes.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24); }
+      for (let i = frame.length - 1; i >= 0; i--) {
+        const x = frame[i];
+        bytes.push(x & 0xff, (x >>> 8) & 0xff);
+        if (gsz === 4) bytes.push((x >>> 16) & 0xff, x >>> 24);
+      }
       esp = (esp - bytes.length) >>> 0;
-      this.writeLin((sbase + esp) >>> 0, bytes, tdpl === 3);
-      v.cpl = tdpl;
-      this.loadSegReal("ss", nss, sd);
-      this.loadSegReal("cs", (tsel & ~3) | tdpl, td);
+      this.writeLin((sbase + esp) >>> 0, bytes, newCpl === 3);
+      v.cpl = newCpl;
+      this.loadSegReal("ss", (nss & ~3) | newCpl, sd);
+      this.loadSegReal("cs", (tsel & ~3) | newCpl, code);
       this.m.esp = esp;
       this.applyMode();
     } else {
-      this.push(oldCs);
-      this.push(next);
-      this.loadSegReal("cs", (tsel & ~3) | v.cpl, td);
+      this.push(oldCs, gsz);
+      this.push(next, gsz);
+      this.loadSegReal("cs", (tsel & ~3) | v.cpl, code);
     }
     this.m.eip = off;
     this.count(this.stats.emulated, "lcall gate");
     this.stats.emulatedInstructions++;
   }
 
-  /** IRET/POPF flag rules (as the CPU: IOPL only at CPL 0, IF only at CPL <= IOPL). */
-  protected applyFlags(val: number, size: number, cpl: number, iret: boolean): void {
-    const cur = this.guestFlags();
-    let m = 0x00000dd5 | A.FLAG_TF | A.FLAG_NT | A.FLAG_AC | A.FLAG_ID;
-    if (cpl === 0) m |= FL_IOPL | (iret ? A.FLAG_VIF | A.FLAG_VIP : 0);
-    if (cpl <= ((cur & FL_IOPL) >> 12)) m |= FL_IF;
-    if (size === 2) m &= 0xffff;
-    this.setGuestFlags((((cur & ~m) | (val & m)) & ~A.FLAG_RF) >>> 0);
+  /** IRET's flag rules at the CPL it ran at (rules.ts popFlags: IOPL only at CPL 0, IF only at CPL <= IOPL, …) */
+  protected applyFlags(val: number, size: number, cpl: number): void {
+    this.setGuestFlags(this.m.rules.popFlags(this.guestFlags(), val, size, cpl, true));
   }
 
   /** IRET / RETF at the virtual CPL: same-privilege or to an outer level. */
@@ -68,11 +76,8 @@ export abstract class GatesAndReturns extends Reflection {
       if (link & 4) throw new GuestFault(A.VEC_TS, link & 0xfffc);
       const ld = this.desc(link);
       if (!ld) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      const la = descAttr(ld.hi), t = la & 0x1f;
-      if (t !== 0x0b && t !== 0x03) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      if (!(la & 0x80)) throw new GuestFault(A.VEC_NP, link & 0xfffc);
-      if (descLimit(ld.lo, ld.hi) < (t & 8 ? 0x67 : 0x2b)) throw new GuestFault(A.VEC_TS, link & 0xfffc);
-      throw new GuestFault(A.VEC_GP, link & 0xfffc);
+      check(this.m.rules.taskTargetCheck(link, ld.lo, ld.hi, true));
+      throw new GuestFault(A.VEC_GP, link & 0xfffc); // not reached: the rule always reports a fault
     }
     const n = iret ? 3 : 2;
     const [off, selRaw, fl] = this.peekStack(n, osz);
@@ -80,7 +85,7 @@ export abstract class GatesAndReturns extends Reflection {
     if (iret && v.cpl === 0 && osz === 4 && fl & A.FLAG_VM) throw new GuestFault(A.VEC_GP, 0);
     const rpl = sel & 3;
     if (rpl < v.cpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    const desc = this.codeDesc(sel, rpl, false);
+    const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, false);
     const oldCpl = v.cpl;
     let esp = (this.m.esp + n * osz + imm) >>> 0;
     if (rpl > oldCpl) {
@@ -91,28 +96,21 @@ export abstract class GatesAndReturns extends Reflection {
       if ((nss & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
       const sd = this.desc(nss);
       if (!sd) throw new GuestFault(A.VEC_GP, nss & 0xfffc);
-      const sattr = descAttr(sd.hi);
-      if ((nss & 3) !== rpl || (sattr & 0x18) !== 0x10 || !(sattr & 2) || ((sattr >> 5) & 3) !== rpl) throw new GuestFault(A.VEC_GP, nss & 0xfffc);
-      if (!(sattr & 0x80)) throw new GuestFault(A.VEC_SS, nss & 0xfffc);
-      if (iret) this.applyFlags(fl, osz, oldCpl, true);
+      check(this.m.rules.returnSsCheck(nss, sd.hi, rpl));
+      if (iret) this.applyFlags(fl, osz, oldCpl);
       this.v.cpl = rpl;
       this.loadSegReal("cs", sel, desc);
       this.loadSegReal("ss", nss, sd);
       this.m.esp = (nesp + imm) >>> 0;
       this.m.eip = off;
-      // data segments the new level may not use become null
+      // data segments the new level may not use become null: the CPU's rule on the segment caches (code and
+      // data descriptors are copied exactly into the real tables, so the real caches hold the guest's DPLs)
       for (const s of ["es", "ds", "fs", "gs"] as const) {
-        const seg = this.m.getSegment(s);
-        // the guest's DPL (the real cache may hold the kernel view's DPL 3)
-        let gattr = seg.attr;
-        if (seg.selector & 0xfffc) { try { const gd = this.desc(seg.selector); if (gd) gattr = descAttr(gd.hi); } catch { /* keep */ } }
-        const dpl = (gattr >> 5) & 3;
-        const conformingCode = (gattr & 0x1c) === 0x1c;
-        if ((seg.selector & 0xfffc) === 0 || (!conformingCode && dpl < rpl)) this.m.setSegment(s, { selector: 0, base: 0, limit: 0, attr: 0 });
+        if (this.m.rules.nullsOnReturn(this.m.getSegment(s).attr, rpl)) this.m.setSegment(s, { selector: 0, base: 0, limit: 0, attr: 0 });
       }
       this.applyMode();
     } else {
-      if (iret) this.applyFlags(fl, osz, oldCpl, true);
+      if (iret) this.applyFlags(fl, osz, oldCpl);
       this.loadSegReal("cs", sel, desc);
       this.m.esp = esp;
       this.m.eip = off;

@@ -151,17 +151,18 @@ export abstract class ModeSwitch extends GuestMemory {
     this.loadSegReal(name, sel, d);
   }
 
-  /** Checks a code segment for a far return / iret / far call to privilege `rpl`; returns the descriptor. */
-  protected codeDesc(sel: number, rpl: number, call: boolean): GuestDesc {
+  /**
+   * The code segment of a direct far JMP/CALL (`call`) or of a RETF/IRET (its RPL is the new CPL), entered at
+   * `off` (truncated to the operand size), checked at the virtual CPL with the CPU's rules (rules.ts
+   * farTargetCheck / returnCsCheck); returns the descriptor.
+   */
+  protected codeDesc(sel: number, off: number, call: boolean): GuestDesc {
     if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    const attr = descAttr(d.hi), dpl = (attr >> 5) & 3;
-    if ((attr & 0x18) !== 0x18) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (call) {
-      if (attr & 4 ? dpl > this.v.cpl : (rpl > this.v.cpl || dpl !== this.v.cpl)) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    } else if (attr & 4 ? dpl > rpl : dpl !== rpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
+    const f = call ? this.m.rules.farTargetCheck(sel, d.lo, d.hi, off >>> 0, this.v.cpl)
+      : this.m.rules.returnCsCheck(sel, d.lo, d.hi, off >>> 0, this.v.cpl);
+    if (f) throw new GuestFault(f.vector, f.error);
     return d;
   }
 

@@ -51,16 +51,15 @@ export abstract class PrivilegedInsns extends PageTableWrites {
 
   protected lastResult: HandleResult = null;
   protected needCpl0(): void { if (this.v.cpl !== 0) throw new GuestFault(A.VEC_GP, 0); }
+  /** the I/O permission bitmap of the guest TSS at CPL > IOPL, with the CPU's rules (rules.ts, as ops/io.ts) */
   protected ioAllowed(port: number, size: number): boolean {
     if (this.v.cpl <= this.v.iopl) return true;
-    const tr = this.v.tr;
-    const type = tr.attr & 0x1f;
-    if (!(tr.attr & 0x80) || (type !== 0x09 && type !== 0x0b) || tr.limit < 0x67) return false;
-    const mapBase = this.read16(tr.base + 0x66, false);
-    const off = mapBase + (port >> 3);
-    if (off + 1 > tr.limit) return false;
-    const bits = this.read16(tr.base + off, false);
-    return (bits & (((1 << size) - 1) << (port & 7))) === 0;
+    const tr = this.v.tr, r = this.m.rules;
+    const mb = r.ioMapBaseSlot(tr.attr, tr.limit);
+    if (mb < 0) return false;
+    const slot = r.ioBitmapSlot(this.read16(tr.base + mb, false), port, tr.limit);
+    if (slot < 0) return false;
+    return r.ioBitsAllow(this.read16(tr.base + slot, false), port, size);
   }
 
   /** Emulates a privileged instruction that trapped with #GP; returns its name, or null if not one (reflect). */
@@ -251,8 +250,10 @@ export abstract class PrivilegedInsns extends PageTableWrites {
           sel = this.read16(a + osz);
         }
         const g = (sel & 0xfffc) ? this.desc(sel) : null;
-        if (g && !(g.hi & 0x1000)) return null; // TSS / gates: the CPU's own checks already ran (DPL 3 copy)
-        const desc = this.codeDesc(sel, sel & 3, true);
+        const t = g ? (g.hi >>> 8) & 0x1f : 0;
+        if (g && (t === 0x0c || t === 0x04)) { this.jmpGate(sel, g); return "ljmp gate"; }
+        if (g && !(g.hi & 0x1000)) return null; // TSS / task gates: the CPU's own checks already ran (DPL 3 copy)
+        const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, true);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
         this.count(this.stats.emulated, "ljmp");
         this.stats.emulatedInstructions++;
@@ -261,6 +262,28 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       }
     }
     return null;
+  }
+
+  /**
+   * JMP through a call gate (16- or 32-bit) at virtual CPL 0-2: the real CPU at CPL 3 rejected the kernel's target
+   * (DPL < 3); same privilege only, with the CPU's rules (rules.ts callGateCheck, gateTargetCheck for a JMP).
+   */
+  protected jmpGate(sel: number, g: { lo: number; hi: number }): void {
+    const v = this.v, r = this.m.rules;
+    let f = r.callGateCheck(sel, g.hi, v.cpl);
+    if (f) throw new GuestFault(f.vector, f.error);
+    const tsel = g.lo >>> 16, off = r.gateOffset(g.lo, g.hi);
+    let td = null;
+    if (tsel & 0xfffc) {
+      td = this.desc(tsel);
+      if (!td) throw new GuestFault(A.VEC_GP, tsel & 0xfffc);
+    }
+    f = r.gateTargetCheck(tsel, td?.lo ?? 0, td?.hi ?? 0, off, v.cpl, 0, true);
+    if (f) throw new GuestFault(f.vector, f.error);
+    this.loadSegReal("cs", (tsel & ~3) | v.cpl, td);
+    this.m.eip = off;
+    this.count(this.stats.emulated, "ljmp gate");
+    this.stats.emulatedInstructions++;
   }
 
   protected lmsw(src: number): void {
@@ -306,25 +329,28 @@ export abstract class PrivilegedInsns extends PageTableWrites {
 
   protected lldt(sel: number): void {
     if ((sel & 0xfffc) === 0) { this.v.ldtr = { sel, base: 0, limit: 0, attr: 0 }; this.syncTables(); return; }
-    if (sel & 4) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    const r = this.m.rules;
+    let f = r.sysSelCheck(sel);
+    if (f) throw new GuestFault(f.vector, f.error);
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    f = r.sysDescCheck(sel, d.hi, false); // the CPU's rules (rules.ts), as ops/system.ts lldt
+    if (f) throw new GuestFault(f.vector, f.error);
     const attr = descAttr(d.hi);
-    if ((attr & 0x1f) !== 0x02) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
     this.v.ldtr = { sel, base: descBase(d.lo, d.hi), limit: descLimit(d.lo, d.hi), attr };
     this.syncTables();
   }
 
   protected ltr(sel: number): void {
     if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
-    if (sel & 4) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    const r = this.m.rules;
+    let f = r.sysSelCheck(sel);
+    if (f) throw new GuestFault(f.vector, f.error);
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    f = r.sysDescCheck(sel, d.hi, true); // the CPU's rules (rules.ts), as ops/system.ts ltr
+    if (f) throw new GuestFault(f.vector, f.error);
     const attr = descAttr(d.hi);
-    const t = attr & 0x1f;
-    if (t !== 0x09 && t !== 0x01) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-    if (!(attr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
     this.write32(d.addr + 4, d.hi | 0x200, false);
     this.v.tr = { sel, base: descBase(d.lo, d.hi), limit: descLimit(d.lo, d.hi), attr: attr | 2 };
     this.syncTables();

@@ -4,7 +4,8 @@
 import * as A from "../abi.generated.ts";
 import { GuestRangeError } from "./shadow.ts";
 import { ModeSwitch } from "./mode.ts";
-import { GuestFault, FatalGuest, FL_IF, descAttr, descBase, type GuestDesc, type HandleResult } from "./vcpu.ts";
+import { type RuleFault } from "../machine.ts";
+import { GuestFault, FatalGuest, descBase, descLimit, type GuestDesc, type HandleResult } from "./vcpu.ts";
 
 export abstract class Reflection extends ModeSwitch {
   /**
@@ -33,38 +34,38 @@ export abstract class Reflection extends ModeSwitch {
 
   /**
    * Delivers vector `vec` to the guest kernel through its IDT, as the CPU would (interrupt/trap gates, stack
-   * switch from the guest TSS on a privilege change). `soft`: INT n / INT3 / INTO (gate DPL checked).
+   * switch from the guest TSS on a privilege change). `soft`: INT n / INT3 / INTO (gate DPL checked);
+   * `external`: an interrupt from the PIC (no RF in its frame). Every decision — gate checks, handler checks,
+   * privilege change, frame, EFLAGS, RF, #DF and triple fault — is the CPU's rule (`Machine.rules`,
+   * assembly/ops/rules.ts, the one assembly/ops/interrupt.ts applies); this function does the accesses.
    */
-  deliver(vec: number, err: number | undefined, retEip: number, soft: boolean, cr2?: number, ext = false, faultEip = retEip): void {
-    const v = this.v;
+  deliver(vec: number, err: number | undefined, retEip: number, soft: boolean, cr2?: number, external = false, faultEip = retEip): void {
+    const v = this.v, r = this.m.rules;
+    const ext = soft ? 0 : 1; // EXT in the error codes of faults raised while delivering
+    const check = (f: RuleFault | null) => { if (f) throw new GuestFault(f.vector, f.error); };
     this.count(this.stats.reflected, String(vec));
     if (vec === A.VEC_PF && cr2 !== undefined) v.cr2 = cr2 >>> 0;
     this.delivering++;
     try {
-      const idtErr = vec * 8 + 2 + (soft ? 0 : 1);
-      if (vec * 8 + 7 > v.idtr.limit) throw new GuestFault(A.VEC_GP, idtErr);
+      check(r.idtLimitCheck(vec, v.idtr.limit, ext));
       const lo = this.read32(v.idtr.base + vec * 8, false), hi = this.read32(v.idtr.base + vec * 8 + 4, false);
-      const type = (hi >>> 8) & 0x1f, gdpl = (hi >>> 13) & 3;
-      if (type !== 0x0e && type !== 0x0f && type !== 0x06 && type !== 0x07) throw new GuestFault(A.VEC_GP, idtErr);
-      if (soft && gdpl < v.cpl) throw new GuestFault(A.VEC_GP, idtErr);
-      if (!(hi & 0x8000)) throw new GuestFault(A.VEC_NP, idtErr);
-      const gsz = type & 8 ? 4 : 2;
-      const sel = lo >>> 16;
-      const off = gsz === 4 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
-      if ((sel & 0xfffc) === 0) throw new GuestFault(A.VEC_GP, 0);
-      const cd = this.desc(sel);
-      if (!cd) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-      const cattr = descAttr(cd.hi), cdpl = (cattr >> 5) & 3;
-      if ((cattr & 0x18) !== 0x18 || cdpl > v.cpl) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
-      if (!(cattr & 0x80)) throw new GuestFault(A.VEC_NP, sel & 0xfffc);
-      const newCpl = cattr & 4 ? v.cpl : cdpl;
+      check(r.idtGateCheck(vec, hi, soft, v.cpl, ext));
+      const sel = lo >>> 16, off = r.gateOffset(lo, hi), gsz = r.gateSize(hi);
+      let cd: GuestDesc | null = null;
+      if (sel & 0xfffc) {
+        cd = this.desc(sel);
+        if (!cd) throw new GuestFault(A.VEC_GP, (sel & 0xfffc) | ext);
+      }
+      check(r.gateTargetCheck(sel, cd?.lo ?? 0, cd?.hi ?? 0, off, v.cpl, ext, false));
+      const code = cd as GuestDesc;
+      const newCpl = r.gateTargetCpl(code.hi, v.cpl);
       let flags = this.guestFlags();
-      // faults push RF=1 (SDM 17.3.1.1); traps, software and external interrupts do not
-      if (!soft && !ext && this.m.rules.isFaultVector(vec)) flags |= A.FLAG_RF; // the CPU's rule (rules.ts)
+      if (r.framePushesRf(vec, soft, external)) flags |= A.FLAG_RF;
       const oldCs = this.vsel("cs"), oldSs = this.vsel("ss"), oldEsp = this.m.esp >>> 0;
+      const inward = newCpl < v.cpl;
       const frame: number[] = [];
       let ssSel = oldSs, ssDesc: GuestDesc | null = null, esp = oldEsp;
-      if (newCpl < v.cpl) {
+      if (inward) {
         const st = this.tssStack(newCpl);
         esp = st.esp;
         ssSel = st.ss;
@@ -73,6 +74,9 @@ export abstract class Reflection extends ModeSwitch {
       }
       frame.push(flags, oldCs, retEip >>> 0);
       if (err !== undefined) frame.push(err);
+      const size = r.deliveryFrameSize(hi, inward, err !== undefined);
+      if (ssDesc) check(r.stackRoomCheck(descLimit(ssDesc.lo, ssDesc.hi), esp, size, ssSel | ext, (ssDesc.hi & 0x400000) !== 0));
+      else { const ss = this.m.getSegment("ss"); check(r.stackRoomCheck(ss.limit, esp, size, ext, (ss.attr & 0x4000) !== 0)); }
       const ssBase = ssDesc ? descBase(ssDesc.lo, ssDesc.hi) : this.ssBase();
       const bytes: number[] = [];
       for (let i = frame.length - 1; i >= 0; i--) {
@@ -80,30 +84,30 @@ export abstract class Reflection extends ModeSwitch {
         if (gsz === 4) bytes.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24);
         else bytes.push(x & 0xff, (x >>> 8) & 0xff);
       }
-      const newEsp = (esp - bytes.length) >>> 0;
+      if (bytes.length !== size) throw new Error(`full mode: interrupt frame of ${bytes.length} bytes, the CPU pushes ${size}`);
+      const newEsp = (esp - size) >>> 0;
       this.writeLin((ssBase + newEsp) >>> 0, bytes, newCpl === 3);
       // commit
       if (newCpl !== v.cpl) {
         v.cpl = newCpl;
         this.loadSegReal("ss", ssSel, ssDesc);
       }
-      this.loadSegReal("cs", (sel & ~3) | newCpl, cd);
+      this.loadSegReal("cs", (sel & ~3) | newCpl, code);
       this.m.esp = newEsp;
       this.m.eip = off;
-      let nf = this.guestFlags() & ~(A.FLAG_TF | A.FLAG_NT | A.FLAG_RF | A.FLAG_VM);
-      if ((type & 7) === 6) nf &= ~FL_IF; // interrupt gate
-      this.setGuestFlags(nf);
+      this.setGuestFlags(r.deliveryFlags(flags, hi));
       this.applyMode();
     } catch (e) {
       if (!(e instanceof GuestFault)) throw e;
       this.delivering--;
-      // a fault while delivering: #DF for contributory/#PF combinations, shutdown if #DF itself fails
-      if (vec === A.VEC_DF) throw new FatalGuest(`triple fault: exception while delivering #DF`);
-      if (this.m.rules.isDoubleFault(vec, e.vector)) {
-        this.deliver(A.VEC_DF, 0, faultEip, false, undefined, true);
+      // a fault while delivering: #DF for contributory/#PF combinations, a triple fault if #DF itself fails
+      const next = r.escalation(vec, e.vector, soft);
+      if (next < 0) throw new FatalGuest(`triple fault: exception while delivering #DF`);
+      if (next === A.VEC_DF && e.vector !== A.VEC_DF) {
+        this.deliver(A.VEC_DF, 0, faultEip, false);
       } else {
         const ee = e.error !== undefined && e.vector !== A.VEC_PF && !soft ? e.error | 1 : e.error;
-        this.deliver(e.vector, ee, faultEip, false, e.cr2, true);
+        this.deliver(e.vector, ee, faultEip, false, e.cr2);
       }
       return;
     }

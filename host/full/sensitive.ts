@@ -21,7 +21,7 @@ export abstract class SensitiveInsns extends PrivilegedInsns {
       case 0x9d: {
         const [val] = this.peekStack(1, osz);
         this.m.esp = (this.m.esp + osz) >>> 0;
-        this.applyFlags(val, osz, v.cpl, false);
+        this.setGuestFlags(this.m.rules.popFlags(this.guestFlags(), val, osz, v.cpl, false));
         this.done(d, "popf"); return null;
       }
       case 0xcf: this.farReturn(d, true, 0); return null;
@@ -38,9 +38,10 @@ export abstract class SensitiveInsns extends PrivilegedInsns {
         const next = (d.addr + d.len) >>> 0;
         if ((sel & 0xfffc) !== 0) {
           const g = this.desc(sel);
-          if (g && !(g.hi & 0x1000) && (((g.hi >>> 8) & 0x1f) === 0x0c)) { this.callGate(d, sel, g, next); return null; }
+          const t = g ? (g.hi >>> 8) & 0x1f : 0;
+          if (g && (t === 0x0c || t === 0x04)) { this.callGate(d, sel, g, next); return null; } // 32- / 16-bit gate
         }
-        const desc = this.codeDesc(sel, sel & 3, true);
+        const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, true);
         this.push(this.vsel("cs"), osz);
         this.push(next, osz);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
