@@ -140,6 +140,17 @@ export interface MachineOptions {
 /** Instructions per call into wasm: V8 only tiers a hot loop up between calls (see shared/references.md). */
 const SLICE = 200_000;
 
+/**
+ * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
+ * per process). Compiled blocks stay in their machine's function table (invalidated ones too), so both caps bound
+ * what guests can make the JIT allocate: past them blocks are interpreted, which is always correct. Modules of
+ * machines that are gone are counted out when the garbage collector frees them.
+ */
+export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
+export const MAX_LIVE_JIT_MODULES = 24576;
+let liveJitModules = 0;
+const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; });
+
 let cachedModule: WebAssembly.Module | null = null;
 export function cpuModule(): WebAssembly.Module {
   if (!cachedModule) {
@@ -303,6 +314,8 @@ export class Machine {
 
   // ---- the block compiler (called by the CPU when a block gets hot) ----
   private jit: BlockCompiler | null = null;
+  /** blocks this machine compiled (its function table keeps each alive) */
+  private jitBlocks = 0;
   private jitImports: Record<string, unknown> | null = null;
   private jitCompile(block: number): number {
     if (!this.jit) {
@@ -311,9 +324,15 @@ export class Machine {
       this.jitImports = { memory: this.memory };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
     }
+    // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted
+    if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE || liveJitModules >= MAX_LIVE_JIT_MODULES) return 0;
     const bytes = this.jit.compile(block);
     if (!bytes) return 0;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: this.jitImports as WebAssembly.ModuleImports });
+    const mod = new WebAssembly.Module(bytes);
+    liveJitModules++;
+    jitModules.register(mod, 0);
+    this.jitBlocks++;
+    const inst = new WebAssembly.Instance(mod, { env: this.jitImports as WebAssembly.ModuleImports });
     const t = this.cpu.table;
     const idx = t.length;
     t.grow(1);

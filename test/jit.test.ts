@@ -6,7 +6,7 @@ import { describe, it, expect } from "vitest";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Machine } from "../host/machine.ts";
+import { Machine, MAX_JIT_BLOCKS_PER_MACHINE } from "../host/machine.ts";
 import { runImage } from "../host/vm.ts";
 import { Code, Op, assemble, I32 } from "../host/jit/wasm.ts";
 import { readCorpus, CORPUS_FILE } from "./diff/oracle.ts";
@@ -28,6 +28,22 @@ describe("wasm encoder", () => {
 });
 
 describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () => {
+  it("a guest with more distinct blocks than the cap gets the cap compiled and the rest interpreted", () => {
+    // 3 * MAX blocks of `inc eax; jmp +0` (40 EB 00): each jmp ends a block, every block runs once, then hlt
+    const n = 3 * MAX_JIT_BLOCKS_PER_MACHINE;
+    const code = new Uint8Array(3 * n + 1);
+    for (let i = 0; i < n; i++) code.set([0x40, 0xeb, 0x00], 3 * i);
+    code[3 * n] = 0xf4; // hlt
+    const m = new Machine({ memSize: 1 << 20, jitThreshold: 1, exitOnHlt: true });
+    m.setFlatProtectedMode();
+    m.writeMem(0x10000, code);
+    m.eip = 0x10000;
+    expect(m.run(10 * n).reason).toBe("hlt");
+    expect(m.eax).toBe(n);
+    expect(m.jitStats.compiled).toBeLessThanOrEqual(MAX_JIT_BLOCKS_PER_MACHINE);
+    expect(m.jitStats.compiled).toBeGreaterThan(0);
+  });
+
   it("a compiled self-loop runs to the same state, and is entered", () => {
     const code = [
       0x01, 0xd8,       // add eax, ebx
