@@ -25,7 +25,7 @@ export interface Segment {
 
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 

@@ -1,6 +1,7 @@
 // ops/string.ts — movs cmps scas lods stos with REP/REPE/REPNE and DF.
 // A REP instruction runs at most REP_CHUNK iterations per step, then leaves EIP on itself so that
 // interrupts, the instruction budget and host exits are honoured between chunks, as hardware allows.
+import { watchArmed } from "../debug";
 import { FLAG_DF, SEG_ES } from "../abi";
 import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
@@ -41,7 +42,8 @@ function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
   bulkHost = lin + add;
   return n;
 }
-@inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF); }
+// (not while a data breakpoint is armed: the element loop reports each access to the debug unit)
+@inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF) && !watchArmed; }
 
 function stosBulk(size: u32): bool {
   let done: u32 = 0;
