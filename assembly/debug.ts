@@ -176,6 +176,8 @@ export function dbgHostStop(): bool {
   hostStop(DBG_CAUSE_WATCH);
   return true;
 }
+/** The current instruction hit a data breakpoint (a REP loop stops after this element). */
+export function dbgHitPending(): bool { return hits != 0; }
 /** A fault discards the data breakpoints its instruction hit. */
 export function dbgClearHits(): void { hits = 0; }
 

@@ -16,6 +16,16 @@ import { FileBackend } from "./devices/block.ts";
 import { PC_PLATFORMS, RTC_MAX_START, type PcPlatformKind } from "./devices/index.ts";
 import { FullVm } from "./full/fullvm.ts";
 import { ParaVm } from "./para/vm.ts"; // para mode
+import type { RunResult } from "./vm.ts";
+import { runWithGdb, GdbPortError } from "./gdb/server.ts";
+import { MachineTarget, FullTarget, ParaTarget, type DebugTarget } from "./gdb/target.ts";
+
+/** The debug target of a VM: the guest's view of its CPU and memory in each mode. */
+function gdbTarget(vm: Vm | FullVm | ParaVm): DebugTarget {
+  if (vm instanceof FullVm) return new FullTarget(vm.machine, vm.monitor, vm.guestRam);
+  if (vm instanceof ParaVm) return new ParaTarget(vm.machine, vm.policy);
+  return new MachineTarget(vm.machine);
+}
 
 export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
@@ -42,11 +52,13 @@ Options for run:
   --rtc TIME              RTC start: an ISO date (2024-05-01T12:00:00Z), seconds since 1970, or now
                           (default 2000-01-01T00:00:00Z, so runs stay deterministic)
   --stats-file FILE       write run statistics (instructions, MIPS, exits, ports, IRQs) as JSON
+  --gdb PORT              serve the GDB remote protocol on 127.0.0.1:PORT (gdb: target remote :PORT)
+  --gdb-wait              with --gdb: stop before the first instruction until gdb continues (QEMU's -S)
 
 Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
-  2       usage error (unknown option, bad value)
+  2       usage error (unknown option, bad value, --gdb port in use)
   4       the image or disk cannot be used (missing, not a 32-bit x86 ELF, does not fit in RAM...)
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
@@ -75,6 +87,8 @@ export interface RunArgs {
   platform?: PcPlatformKind;
   rtcStart?: number;
   statsFile?: string;
+  gdbPort?: number;
+  gdbWait?: boolean;
 }
 export type CliArgs = RunArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
 
@@ -99,7 +113,7 @@ export function parseCount(s: string, what = "--max-instructions"): number {
   return n;
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file"] as const;
+const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -135,6 +149,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!a.startsWith("-") || a === "-") { positional.push(a); continue; }
     const eq = a.indexOf("=");
     const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name === "--gdb-wait" && eq < 0) { out.gdbWait = true; continue; } // a flag, no value
     if (!(RUN_OPTIONS as readonly string[]).includes(name)) throw new UsageError(`unknown option '${name}' for run (try \`wasmvisor --help\`)`);
     let value: string;
     if (eq > 0) value = a.slice(eq + 1);
@@ -167,8 +182,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
         if (!value) throw new UsageError("--stats-file needs a file name");
         out.statsFile = value;
         break;
+      case "--gdb":
+        if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UsageError(`bad --gdb port '${value}' (expected 1..65535)`);
+        out.gdbPort = Number(value);
+        break;
     }
   }
+  if (out.gdbWait && out.gdbPort === undefined) throw new UsageError("--gdb-wait needs --gdb PORT");
   if (!positional.length) throw new UsageError("run needs an image file (wasmvisor run <image.elf>)");
   if (positional.length > 1) throw new UsageError(`run takes one image file, got ${positional.length}: ${positional.join(" ")}`);
   out.image = positional[0];
@@ -327,7 +347,15 @@ async function run(a: RunArgs, io: CliIo, err: (m: string) => void): Promise<num
     if (e instanceof Error && e.message.startsWith("wasmvisor: ")) { io.stderr(e.message + "\n"); return EXIT_STATUS.INTERNAL; }
     throw e;
   }
-  const r = await runWithInput(vm, a.maxInstructions, io.stdin);
+  let r: RunResult;
+  if (a.gdbPort !== undefined) {
+    try {
+      r = await runWithGdb(vm, gdbTarget(vm), { port: a.gdbPort, wait: a.gdbWait, maxInstructions: a.maxInstructions, log: (l) => io.stderr(`wasmvisor: ${l}\n`) });
+    } catch (e) {
+      if (e instanceof GdbPortError) { err(e.message); return EXIT_STATUS.USAGE; }
+      throw e;
+    }
+  } else r = await runWithInput(vm, a.maxInstructions, io.stdin);
   if (r.stopReason !== "debug-exit") err(r.message);
   if (a.statsFile) {
     const json = { image: a.image, mode: a.mode, memSize: a.memSize, exitStatus: r.exitStatus, message: r.message, ...vm.stats.toJSON() };

@@ -73,7 +73,8 @@ export const EXIT_STATUS = {
   INTERNAL: 12,
 } as const;
 
-export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error";
+// "debug": the CPU's host debug unit stopped (a gdb breakpoint, watchpoint or step: host/gdb/); run() again resumes
+export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "debug";
 
 /** Instructions per virtual second: the virtual clock the PIT sees (host/devices/pit8254.ts InstructionClock). */
 export const VIRTUAL_IPS = 100_000_000;
@@ -318,6 +319,8 @@ export class Vm {
         return null;
       case "hlt":
         return this.halt(exit);
+      case "debug": // the debugger's stop (host/gdb/server.ts resumes with run())
+        return { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit };
       case "shutdown":
         return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
       case "exception":

@@ -1,7 +1,7 @@
 // ops/string.ts — movs cmps scas lods stos with REP/REPE/REPNE and DF.
 // A REP instruction runs at most REP_CHUNK iterations per step, then leaves EIP on itself so that
 // interrupts, the instruction budget and host exits are honoured between chunks, as hardware allows.
-import { watchArmed } from "../debug";
+import { watchArmed, dbgHitPending } from "../debug";
 import { FLAG_DF, SEG_ES } from "../abi";
 import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
@@ -96,8 +96,9 @@ const REP_CHUNK: u32 = 4096;
   const c = aRd(ECX) - 1;
   aWr(ECX, c);
   if (c == 0) return true;
-  // a chunk is done, or an element went to MMIO: the host sees each device write before the next one
-  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF) { setEip(ip0); setRepIncomplete(true); return true; }
+  // a chunk is done, or an element went to MMIO: the host sees each device write before the next one;
+  // or an element hit a data breakpoint: its #DB is taken between iterations (EIP on the REP, SDM 17.3.1.2)
+  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF || (watchArmed && dbgHitPending())) { setEip(ip0); setRepIncomplete(true); return true; }
   return false;
 }
 
@@ -166,7 +167,7 @@ export function op_cmps(size: u32): void {
     const c = aRd(ECX) - 1;
     aWr(ECX, c);
     if (c == 0 || (getZF() != 0) != wantZ) return;
-    if (n >= REP_CHUNK) { setEip(ip0); setRepIncomplete(true); return; }
+    if (n >= REP_CHUNK || (watchArmed && dbgHitPending())) { setEip(ip0); setRepIncomplete(true); return; }
   }
 }
 export function op_scas(size: u32): void {
@@ -187,6 +188,6 @@ export function op_scas(size: u32): void {
     const c = aRd(ECX) - 1;
     aWr(ECX, c);
     if (c == 0 || (getZF() != 0) != wantZ) return;
-    if (n >= REP_CHUNK) { setEip(ip0); setRepIncomplete(true); return; }
+    if (n >= REP_CHUNK || (watchArmed && dbgHitPending())) { setEip(ip0); setRepIncomplete(true); return; }
   }
 }

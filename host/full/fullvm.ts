@@ -148,6 +148,7 @@ export class FullVm {
         const exit = m.run(budget);
         this.advanceTimers();
         this.stats.countExit(exit.reason);
+        if (exit.reason === "debug") { result = { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; break; } // host/gdb/
         const r = mo.handle(exit);
         if (r && "hlt" in r) result = this.halt(exit);
         else if (r) result = this.stop(r, exit);

@@ -265,6 +265,7 @@ export class ParaVm {
       case "io-in": this.stats.countPort(exit.port!, false); m.completeIo(this.bus.ioRead(exit.port!, exit.size as AccessSize)); return null;
       case "hlt": return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted (hlt at eip ${hex(exit.eip)})`, exit };
       case "shutdown": return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
+      case "debug": return { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; // host/gdb/
       default:
         return { exitStatus: EXIT_STATUS.INTERNAL, stopReason: "internal-error", message: `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}${exit.vector !== undefined ? ` vector ${exit.vector}` : ""}`, exit };
     }
