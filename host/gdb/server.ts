@@ -61,6 +61,7 @@ export async function runWithGdb(vm: DebuggableVm, target: DebugTarget, o: GdbOp
   let lastStop = GdbSession.stopReply("initial");
   let finished = null as RunResult | null;
   let wake: (() => void) | null = null;
+  let stepFrom = null as { eip: number; n: number; tries: number } | null;
   const poke = () => { const w = wake; wake = null; w?.(); };
 
   const send = (s: Socket, data: string) => {
@@ -91,7 +92,10 @@ export async function runWithGdb(vm: DebuggableVm, target: DebugTarget, o: GdbOp
             let act;
             try { act = session.handle(ev.data, lastStop); } catch (e) { fail(`internal error on a packet: ${(e as Error).message}`); act = { reply: ["E00"] }; }
             if ("reply" in act && !("detach" in act)) { for (const r of act.reply) send(s, frame(r)); break; }
-            if ("resume" in act) { unit.resume(act.resume === "step"); running = true; poke(); break; }
+            if ("resume" in act) {
+              stepFrom = act.resume === "step" ? { eip: target.getEip(), n: vm.machine.instructions, tries: 0 } : null;
+              unit.resume(act.resume === "step"); running = true; poke(); break;
+            }
             if ("kill" in act) {
               finished = { exitStatus: 0, stopReason: "debug-exit", message: "killed by gdb" };
               s.end(); poke(); break;
@@ -134,10 +138,15 @@ export async function runWithGdb(vm: DebuggableVm, target: DebugTarget, o: GdbOp
       const r = vm.run({ maxInstructions: Math.min(slice, left) });
       if (r.stopReason === "max-instructions") { await new Promise((res) => setImmediate(res)); continue; }
       if (r.stopReason === "debug") {
+        // a step that ended where it began without retiring anything: the instruction exited to the monitor
+        // (full mode's hidden page faults) and restarts; step it again (bounded, for a guest stuck on it)
+        const st = unit.lastStop();
+        if (st.cause === "step" && stepFrom && stepFrom.tries++ < 1000 &&
+            target.getEip() === stepFrom.eip && vm.machine.instructions === stepFrom.n) { unit.resume(true); continue; }
         unit.stopStepping();
         if (!client) continue; // a stale stop after the client left: run on
         running = false;
-        lastStop = GdbSession.stopReply(unit.lastStop());
+        lastStop = GdbSession.stopReply(st);
         send(client, frame(lastStop));
         continue;
       }
