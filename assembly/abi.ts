@@ -217,6 +217,8 @@ export const DBG_CAUSE_SWBP: u32 = 2;
 export const DBG_CAUSE_HWBP: u32 = 3;
 export const DBG_CAUSE_WATCH: u32 = 4; // OFF_DBG_ADDR = the address, OFF_DBG_KIND_HIT = the slot's kind
 export const OFF_DBG_KIND_HIT: u32 = 0x818;
+// CPU-internal: the 8 decoded breakpoints (guest DR0-3, host slots 0-3) as { linear, length, kind } (12 bytes each)
+export const OFF_DBG_DECODED: u32 = 0x960;
 
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)

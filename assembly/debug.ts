@@ -15,7 +15,7 @@ import {
   OFF_DR0, OFF_DBG_CTRL, DBG_STEP, OFF_DBG_STEPPED, OFF_DBG_CAUSE, OFF_DBG_ADDR, OFF_DBG_SKIP, OFF_DBG_SW_COUNT,
   OFF_DBG_HW, DBG_HW_SLOTS, DBG_HW_STRIDE, OFF_DBG_SW, DBG_SW_MAX, DBG_KIND_EXEC, DBG_KIND_WRITE, DBG_KIND_READ,
   DBG_KIND_ACCESS, DBG_KIND_NONE, DBG_CAUSE_STEP, DBG_CAUSE_SWBP, DBG_CAUSE_HWBP, DBG_CAUSE_WATCH,
-  OFF_DBG_KIND_HIT, OFF_EXIT_REASON, OFF_EXIT_EIP, EXIT_DEBUG, FLAG_RF, SEG_CS, VEC_DB,
+  OFF_DBG_KIND_HIT, OFF_DBG_DECODED, STATE_BASE, OFF_EXIT_REASON, OFF_EXIT_EIP, EXIT_DEBUG, FLAG_RF, SEG_CS, VEC_DB,
 } from "./abi";
 import { st, setSt, eip, segBase, setExitAfter } from "./state";
 import { flagsReg } from "./flags";
@@ -29,10 +29,12 @@ export let dbgArmed: bool = false;
 export let watchArmed: bool = false;
 let stepArmed: bool = false;
 let execArmed: bool = false;
-// decoded breakpoints: slots 0..3 the guest's DR0-3, 4..7 the host's hardware slots
-const bpLin = new StaticArray<u32>(8);
-const bpLen = new StaticArray<u32>(8);
-const bpKind = new StaticArray<u32>(8); // DBG_KIND_*
+// decoded breakpoints, in the STATE block (not module data, which must never change): slots 0..3 the guest's
+// DR0-3, 4..7 the host's hardware slots
+const DEC: u32 = STATE_BASE + OFF_DBG_DECODED;
+@inline function bpLin(i: u32): u32 { return load<u32>(DEC + i * 12); }
+@inline function bpLen(i: u32): u32 { return load<u32>(DEC + i * 12, 4); }
+@inline function bpKind(i: u32): u32 { return load<u32>(DEC + i * 12, 8); } // DBG_KIND_*
 let swCount: u32 = 0;
 /** Data breakpoints hit by the current instruction: bits 0..3 guest DRn, 4..7 host slots. */
 let hits: u32 = 0;
@@ -64,7 +66,7 @@ export function dbgRecompute(): bool {
     if (kind > DBG_KIND_ACCESS || len == 0 || len > 4096) kind = DBG_KIND_NONE; // host input is checked too
     setBp(4 + i, st(p), len, kind);
   }
-  for (let i: u32 = 0; i < 8; i++) if (bpKind[i] >= DBG_KIND_WRITE) sig = sig * 31 + bpLin[i] * 7 + bpLen[i];
+  for (let i: u32 = 0; i < 8; i++) if (bpKind(i) >= DBG_KIND_WRITE) sig = sig * 31 + bpLin(i) * 7 + bpLen(i);
   swCount = st(OFF_DBG_SW_COUNT);
   if (swCount > DBG_SW_MAX) swCount = DBG_SW_MAX;
   if (swCount) execArmed = true;
@@ -78,7 +80,7 @@ export function dbgRecompute(): bool {
 }
 let watchSig: u32 = 0;
 function setBp(i: u32, lin: u32, len: u32, kind: u32): void {
-  bpLin[i] = lin; bpLen[i] = len; bpKind[i] = kind;
+  store<u32>(DEC + i * 12, lin); store<u32>(DEC + i * 12, len, 4); store<u32>(DEC + i * 12, kind, 8);
   if (kind == DBG_KIND_EXEC) execArmed = true;
   else if (kind != DBG_KIND_NONE) watchArmed = true;
 }
@@ -91,7 +93,7 @@ export function dbgNeedSingle(lin: u32): bool {
   if (watchArmed || stepArmed) return true;
   const page = lin >>> 12;
   if (page == pageCache) return false;
-  for (let i: u32 = 0; i < 8; i++) if (bpKind[i] == DBG_KIND_EXEC && bpLin[i] >>> 12 == page) return true;
+  for (let i: u32 = 0; i < 8; i++) if (bpKind(i) == DBG_KIND_EXEC && bpLin(i) >>> 12 == page) return true;
   for (let i: u32 = 0; i < swCount; i++) if (st(OFF_DBG_SW + i * 4) >>> 12 == page) return true;
   pageCache = page;
   return false;
@@ -121,11 +123,11 @@ export function dbgBefore(): u32 {
     if (skipLin != 1) { skipLin = 1; setSt(OFF_DBG_SKIP, 1); } // only the first instruction after a resume
     if (!skip) {
       for (let i: u32 = 0; i < swCount; i++) if (st(OFF_DBG_SW + i * 4) == lin) { hostStop(DBG_CAUSE_SWBP); return 1; }
-      for (let i: u32 = 4; i < 8; i++) if (bpKind[i] == DBG_KIND_EXEC && bpLin[i] == lin) { hostStop(DBG_CAUSE_HWBP); return 1; }
+      for (let i: u32 = 4; i < 8; i++) if (bpKind(i) == DBG_KIND_EXEC && bpLin(i) == lin) { hostStop(DBG_CAUSE_HWBP); return 1; }
     }
     if (!(flagsReg & FLAG_RF)) {
       let b: u32 = 0;
-      for (let i: u32 = 0; i < 4; i++) if (bpKind[i] == DBG_KIND_EXEC && bpLin[i] == lin) b |= <u32>1 << i;
+      for (let i: u32 = 0; i < 4; i++) if (bpKind(i) == DBG_KIND_EXEC && bpLin(i) == lin) b |= <u32>1 << i;
       if (b) { setSt(DR6, (st(DR6) & ~0xF) | b); return 2; }
     }
   }
@@ -136,12 +138,12 @@ export function dbgBefore(): u32 {
 export function dbgAccess(lin: u32, size: u32, write: bool): void {
   const end = <u64>lin + <u64>size;
   for (let i: u32 = 0; i < 8; i++) {
-    const k = bpKind[i];
+    const k = bpKind(i);
     if (k < DBG_KIND_WRITE) continue;
     if (k == DBG_KIND_WRITE && !write) continue;
     if (k == DBG_KIND_READ && write) continue;
-    const a = bpLin[i];
-    if (end > <u64>a && <u64>lin < <u64>a + <u64>bpLen[i]) {
+    const a = bpLin(i);
+    if (end > <u64>a && <u64>lin < <u64>a + <u64>bpLen(i)) {
       if (i >= 4 && !(hits & 0xF0)) hitAddr = a;
       hits |= <u32>1 << i;
     }
@@ -150,8 +152,8 @@ export function dbgAccess(lin: u32, size: u32, write: bool): void {
 /** Does the linear page hold a watched range (then it must not enter the TLB)? */
 export function dbgPageWatched(pageLin: u32): bool {
   for (let i: u32 = 0; i < 8; i++) {
-    if (bpKind[i] < DBG_KIND_WRITE) continue;
-    const a = bpLin[i], last = bpLin[i] + bpLen[i] - 1;
+    if (bpKind(i) < DBG_KIND_WRITE) continue;
+    const a = bpLin(i), last = bpLin(i) + bpLen(i) - 1;
     if (a >>> 12 == pageLin >>> 12 || last >>> 12 == pageLin >>> 12) return true;
   }
   return false;
@@ -170,7 +172,7 @@ export function dbgHostStop(): bool {
   hits = 0;
   if (!h) return false;
   let kind: u32 = 0;
-  for (let i: u32 = 4; i < 8; i++) if (h & (<u32>1 << i)) { kind = bpKind[i]; break; }
+  for (let i: u32 = 4; i < 8; i++) if (h & (<u32>1 << i)) { kind = bpKind(i); break; }
   setSt(OFF_DBG_ADDR, hitAddr);
   setSt(OFF_DBG_KIND_HIT, kind);
   hostStop(DBG_CAUSE_WATCH);
