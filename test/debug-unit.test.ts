@@ -41,6 +41,19 @@ describe.skipIf(!haveCpu)("debug unit: the host's breakpoints (invisible to the 
     expect(m.ebx).toBe(2);
   });
 
+  it("a hardware (slot) breakpoint stops like a software one and reports itself as hardware", () => {
+    const m = flat(); m.writeMem(0x1000, CODE); m.eip = 0x1000;
+    const u = new DebugUnit(m);
+    expect(u.addWatch(0x100a, 1, "exec")).toBe(true);
+    expect(m.run(1000).reason).toBe("debug");
+    expect(u.lastStop()).toEqual({ cause: "breakpoint", hardware: true });
+    expect(m.eip).toBe(0x100a);
+    // four slots, then the table is full (gdb falls back to software watchpoints)
+    expect(u.addWatch(0x2000, 4, "write") && u.addWatch(0x2004, 4, "read") && u.addWatch(0x2008, 4, "access")).toBe(true);
+    expect(u.addWatch(0x3000, 4, "write")).toBe(false);
+    expect(u.addWatch(0x3000, 0, "write")).toBe(false);
+  });
+
   it("a breakpoint in a hot loop is hit every iteration, also once the loop is compiled", () => {
     const m = flat({ jitThreshold: 2 });
     m.writeMem(0x1000, [0x41, 0x4a, 0x75, 0xfc, 0xf4]); // inc ecx; dec edx; jnz -4; hlt

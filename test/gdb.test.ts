@@ -14,7 +14,7 @@ import { REGS } from "../host/gdb/target-xml.ts";
 import { Vm } from "../host/vm.ts";
 import { FullVm } from "../host/full/fullvm.ts";
 import { ParaVm } from "../host/para/vm.ts";
-import { main } from "../host/cli.ts";
+import { main, parseCliArgs, UsageError } from "../host/cli.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const GUEST = join(root, "build/guests/gdb/gdbguest.elf");
@@ -22,6 +22,16 @@ const PV_GUEST = join(root, "build/guests/workloads-pv/null_syscall.elf");
 const haveGuest = existsSync(GUEST) && existsSync(join(root, "build/cpu.wasm"));
 const haveGdb = !spawnSync("gdb", ["--version"]).error;
 const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+describe("--gdb options", () => {
+  it("parses --gdb PORT and --gdb-wait; rejects bad ports and --gdb-wait alone", () => {
+    expect(parseCliArgs(["run", "k.elf", "--gdb", "1234", "--gdb-wait"])).toMatchObject({ gdbPort: 1234, gdbWait: true });
+    expect(parseCliArgs(["run", "k.elf", "--gdb=9"])).toMatchObject({ gdbPort: 9 });
+    for (const bad of [["--gdb", "0"], ["--gdb", "65536"], ["--gdb", "x"], ["--gdb", "-1"], ["--gdb-wait"]]) {
+      expect(() => parseCliArgs(["run", "k.elf", ...bad])).toThrow(UsageError);
+    }
+  });
+});
 
 describe("gdb packets: framing", () => {
   it("frames with a checksum and escapes $ # } *", () => {
