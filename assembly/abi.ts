@@ -195,17 +195,20 @@ export const LF_DEC: u32 = 5;
 
 // ---- the host's debug unit (assembly/debug.ts), invisible to the guest: a debugger's breakpoints,
 // watchpoints and single-step. The guest's own DR0-DR7 (OFF_DR0) are armed separately and raise #DB. ----
-export const OFF_DBG_CTRL: u32 = 0x800;   // host: DBG_STEP; the CPU re-reads the unit at every run() entry
+// (at 0xA00: free both in this layout and in main's STATE areas, where it becomes AREA_DEBUG, scratch: not vCPU state)
+export const AREA_DEBUG: u32 = 0xA00;
+export const AREA_DEBUG_SIZE: u32 = 0x200;
+export const OFF_DBG_CTRL: u32 = 0xA00;   // host: DBG_STEP; the CPU re-reads the unit at every run() entry
 export const DBG_STEP: u32 = 1;           // stop (EXIT_DEBUG) before the second instruction of this run
-export const OFF_DBG_STEPPED: u32 = 0x804; // CPU: an instruction of the current step began (host clears it)
-export const OFF_DBG_CAUSE: u32 = 0x808;  // CPU: why it stopped (DBG_CAUSE_*)
-export const OFF_DBG_ADDR: u32 = 0x80C;   // CPU: the watched linear address that was accessed
-export const OFF_DBG_SKIP: u32 = 0x810;   // host: linear EIP whose breakpoints the first instruction ignores, 1 = none
-export const OFF_DBG_SW_COUNT: u32 = 0x814; // host: software breakpoints in use (<= DBG_SW_MAX)
-export const OFF_DBG_HW: u32 = 0x820;     // host: DBG_HW_SLOTS x { linear address, length, kind DBG_KIND_* , 0 }
+export const OFF_DBG_STEPPED: u32 = 0xA04; // CPU: an instruction of the current step began (host clears it)
+export const OFF_DBG_CAUSE: u32 = 0xA08;  // CPU: why it stopped (DBG_CAUSE_*)
+export const OFF_DBG_ADDR: u32 = 0xA0C;   // CPU: the watched linear address that was accessed
+export const OFF_DBG_SKIP: u32 = 0xA10;   // host: linear EIP whose breakpoints the first instruction ignores, 1 = none
+export const OFF_DBG_SW_COUNT: u32 = 0xA14; // host: software breakpoints in use (<= DBG_SW_MAX)
+export const OFF_DBG_HW: u32 = 0xA20;     // host: DBG_HW_SLOTS x { linear address, length, kind DBG_KIND_* , 0 }
 export const DBG_HW_SLOTS: u32 = 4;
 export const DBG_HW_STRIDE: u32 = 16;
-export const OFF_DBG_SW: u32 = 0x860;     // host: DBG_SW_MAX linear addresses (u32)
+export const OFF_DBG_SW: u32 = 0xA60;     // host: DBG_SW_MAX linear addresses (u32)
 export const DBG_SW_MAX: u32 = 64;
 export const DBG_KIND_NONE: u32 = 0;
 export const DBG_KIND_EXEC: u32 = 1;
@@ -216,9 +219,9 @@ export const DBG_CAUSE_STEP: u32 = 1;
 export const DBG_CAUSE_SWBP: u32 = 2;
 export const DBG_CAUSE_HWBP: u32 = 3;
 export const DBG_CAUSE_WATCH: u32 = 4; // OFF_DBG_ADDR = the address, OFF_DBG_KIND_HIT = the slot's kind
-export const OFF_DBG_KIND_HIT: u32 = 0x818;
+export const OFF_DBG_KIND_HIT: u32 = 0xA18;
 // CPU-internal: the 8 decoded breakpoints (guest DR0-3, host slots 0-3) as { linear, length, kind } (12 bytes each)
-export const OFF_DBG_DECODED: u32 = 0x960;
+export const OFF_DBG_DECODED: u32 = 0xB60;
 
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)
