@@ -54,8 +54,9 @@ export abstract class GatesAndReturns extends Reflection {
     let m = 0x00000dd5 | A.FLAG_TF | A.FLAG_NT | A.FLAG_AC | A.FLAG_ID;
     if (cpl === 0) m |= FL_IOPL | (iret ? A.FLAG_VIF | A.FLAG_VIP : 0);
     if (cpl <= ((cur & FL_IOPL) >> 12)) m |= FL_IF;
+    if (iret) m |= A.FLAG_RF; // IRET loads RF: it suppresses the instruction breakpoint it returns to (debug.ts)
     if (size === 2) m &= 0xffff;
-    this.setGuestFlags((((cur & ~m) | (val & m)) & ~A.FLAG_RF) >>> 0);
+    this.setGuestFlags((((cur & ~m) | (val & m)) & (iret ? ~0 : ~A.FLAG_RF)) >>> 0);
   }
 
   /** IRET / RETF at the virtual CPL: same-privilege or to an outer level. */
