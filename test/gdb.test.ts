@@ -7,6 +7,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
+import { EventEmitter } from "node:events";
 import { PacketReader, frame, checksum, MAX_PACKET } from "../host/gdb/packets.ts";
 import { runWithGdb } from "../host/gdb/server.ts";
 import { MachineTarget, FullTarget, ParaTarget, readVirt, walk } from "../host/gdb/target.ts";
@@ -30,7 +31,23 @@ describe("--gdb options", () => {
     for (const bad of [["--gdb", "0"], ["--gdb", "65536"], ["--gdb", "x"], ["--gdb", "-1"], ["--gdb-wait"]]) {
       expect(() => parseCliArgs(["run", "k.elf", ...bad])).toThrow(UsageError);
     }
+    expect(() => parseCliArgs(["run", "k.elf", "--gdb", "9", "--snapshot-at", "100"])).toThrow(/cannot be combined/);
   });
+
+  // the stub runs the CLI's slices (host/cli/run.ts): --timeout and signals end a run held in the debugger too
+  it.skipIf(!existsSync(GUEST) || !existsSync(join(root, "build/cpu.wasm")))("--timeout and SIGTERM end a run that waits for gdb (status 14, 16)", async () => {
+    for (const [extra, status, msg] of [[["--timeout", "300ms"], 14, /stopped by --timeout 300ms after 0 instructions/], [[], 16, /stopped by SIGTERM after 0 instructions/]] as const) {
+      const err: string[] = [];
+      const signals = new EventEmitter();
+      const port = await new Promise<number>((res) => { const v = createServer(); v.listen(0, "127.0.0.1", () => { const p = (v.address() as { port: number }).port; v.close(() => res(p)); }); });
+      const run = main(["run", GUEST, "--gdb", String(port), "--gdb-wait", ...extra], { stdout: () => {}, stderr: (s: string) => err.push(s), signals } as never);
+      if (status === 16) { await new Promise((r) => setTimeout(r, 300)); signals.emit("SIGTERM"); }
+      const t0 = Date.now();
+      expect(await run).toBe(status);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(err.join("")).toMatch(msg);
+    }
+  }, 30_000);
 });
 
 describe("gdb packets: framing", () => {
