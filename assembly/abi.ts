@@ -59,6 +59,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0x940 AREA_JIT_CTX  compiled-block context (valid only inside run())
 //   0x980 AREA_TMP_REC  predecoded record for an instruction run without a block
 //   0xA00 AREA_RESET    save area of reset() for the VMM-owned configuration
+//   0xB00 AREA_DEBUG    the host debugger's unit (debug.ts): breakpoints, watchpoints, step (host-owned, never saved)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -91,6 +92,8 @@ export const AREA_TMP_REC: u32 = 0x980;
 export const AREA_TMP_REC_SIZE: u32 = 0x20;
 export const AREA_RESET: u32 = 0xA00;
 export const AREA_RESET_SIZE: u32 = 0x80;
+export const AREA_DEBUG: u32 = 0xB00;
+export const AREA_DEBUG_SIZE: u32 = 0x1C0;
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;
@@ -268,6 +271,34 @@ export const OFF_FPU_FOP: u32 = 0x894; // its opcode (11 bits: first byte & 7, M
 export const OFF_FPU_FDP: u32 = 0x898; // its memory operand: offset
 export const OFF_FPU_FDS: u32 = 0x89C; // its memory operand's segment selector (u16)
 
+// ---- the host's debug unit (assembly/debug.ts), invisible to the guest: a debugger's breakpoints,
+// watchpoints and single-step. The guest's own DR0-DR7 (OFF_DR0) are armed separately and raise #DB. ----
+// (AREA_DEBUG: scratch above VCPU_STATE_SIZE, so a snapshot never carries a debugger's breakpoints)
+export const OFF_DBG_CTRL: u32 = 0xB00;   // host: DBG_STEP; the CPU re-reads the unit at every run() entry
+export const DBG_STEP: u32 = 1;           // stop (EXIT_DEBUG) before the second instruction of this run
+export const OFF_DBG_STEPPED: u32 = 0xB04; // CPU: an instruction of the current step began (host clears it)
+export const OFF_DBG_CAUSE: u32 = 0xB08;  // CPU: why it stopped (DBG_CAUSE_*)
+export const OFF_DBG_ADDR: u32 = 0xB0C;   // CPU: the watched linear address that was accessed
+export const OFF_DBG_SKIP: u32 = 0xB10;   // host: linear EIP whose breakpoints the first instruction ignores, 1 = none
+export const OFF_DBG_SW_COUNT: u32 = 0xB14; // host: software breakpoints in use (<= DBG_SW_MAX)
+export const OFF_DBG_HW: u32 = 0xB20;     // host: DBG_HW_SLOTS x { linear address, length, kind DBG_KIND_* , 0 }
+export const DBG_HW_SLOTS: u32 = 4;
+export const DBG_HW_STRIDE: u32 = 16;
+export const OFF_DBG_SW: u32 = 0xB60;     // host: DBG_SW_MAX linear addresses (u32)
+export const DBG_SW_MAX: u32 = 64;
+export const DBG_KIND_NONE: u32 = 0;
+export const DBG_KIND_EXEC: u32 = 1;
+export const DBG_KIND_WRITE: u32 = 2;
+export const DBG_KIND_READ: u32 = 3;
+export const DBG_KIND_ACCESS: u32 = 4;
+export const DBG_CAUSE_STEP: u32 = 1;
+export const DBG_CAUSE_SWBP: u32 = 2;
+export const DBG_CAUSE_HWBP: u32 = 3;
+export const DBG_CAUSE_WATCH: u32 = 4; // OFF_DBG_ADDR = the address, OFF_DBG_KIND_HIT = the slot's kind
+export const OFF_DBG_KIND_HIT: u32 = 0xB18;
+// CPU-internal: the 8 decoded breakpoints (guest DR0-3, host slots 0-3) as { linear, length, kind } (12 bytes each)
+export const OFF_DBG_DECODED: u32 = 0xC60;
+
 // ---- counters ----
 export const OFF_INSTR_LO: u32 = 0x140; // instructions retired (u64)
 export const OFF_INSTR_HI: u32 = 0x144;
@@ -357,7 +388,9 @@ export const EXIT_SOFTINT: u32 = 7; // INT n / INT3 / INTO with CTRL_EXIT_SOFTIN
 export const EXIT_SHUTDOWN: u32 = 8; // triple fault
 export const EXIT_HYPERCALL: u32 = 9;
 export const EXIT_INTR_WINDOW: u32 = 10;
-export const EXIT_COUNT: u32 = 11;
+// a stop for the host's debugger (debug.ts): OFF_DBG_CAUSE says why; EIP = the next instruction to run
+export const EXIT_DEBUG: u32 = 11;
+export const EXIT_COUNT: u32 = 12;
 
 // ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
 // Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap

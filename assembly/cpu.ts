@@ -12,8 +12,8 @@
 // compile hot blocks to wasm with the same records and the same invalidation.
 import {
   STATE_BASE, OFF_EIP, OFF_EFLAGS, OFF_INSTR_LO, OFF_INSTR_HI, OFF_EXIT_REASON, OFF_EXIT_EIP, OFF_EXIT_INSN_LEN,
-  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
-  FLAG_IF, FLAG_TF, FLAG_CF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
+  OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_DEBUG, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
+  FLAG_IF, FLAG_TF, FLAG_CF, FLAG_RF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
   AREA_TMP_REC, AREA_RESET, AREA_RESET_SIZE, RESET_KEEP1, RESET_KEEP1_SIZE, RESET_KEEP2, RESET_KEEP2_SIZE, STATE_SIZE,
   OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE,
 } from "./abi";
@@ -46,6 +46,7 @@ import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap 
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
 import { fillExitInfo } from "./decodeat";
+import { dbgArmed, dbgRecompute, dbgNeedSingle, dbgBefore, dbgGuestTrap, dbgHostStop, dbgClearHits, dbgSteps } from "./debug";
 
 export let icount: u64 = 0;              // instructions retired
 // A REP string instruction stopped at an iteration boundary with EIP still on it and will resume (a unit of
@@ -212,6 +213,7 @@ function enter(): void {
   setFetchWindow(0, 0, 0); // the host may have moved CS
   ioLogEnter();
   bumpEpoch();    // the host may have changed segments or paging
+  if (dbgRecompute()) tlbFlushAll(); // the host may have changed its breakpoints (debug.ts)
 }
 function leave(): void {
   setSt(OFF_HALTED, halted ? 1 : 0);
@@ -279,8 +281,9 @@ export function run(budget: u32): u32 {
     if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
-    if (!single && (intrLine | halted | intShadow | ((flagsReg & FLAG_TF) != 0) | pendingDebugTrap)) {
-      if (intrLine && (flagsReg & FLAG_IF) && !intShadow) {
+    if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed)) {
+      // (a host single-step takes no interrupt unless the CPU is halted, as QEMU's gdbstub)
+      if (intrLine && (flagsReg & FLAG_IF) && !intShadow && (!dbgArmed || halted || !dbgSteps())) {
         intrLine = false;
         setSt(OFF_INTR_LEVEL, 0);
         setSt(OFF_INTR_TAKEN_COUNT, st(OFF_INTR_TAKEN_COUNT) + 1);
@@ -291,8 +294,22 @@ export function run(budget: u32): u32 {
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
-      single = true;
+      single = !dbgArmed || (intrLine | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap) ||
+        dbgNeedSingle(segBase(SEG_CS) + eip);
       setIntShadow(false);
+      if (single) {
+        if (dbgArmed) {
+          const d = dbgBefore();
+          if (d == 1) { reason = EXIT_DEBUG; break; }
+          if (d == 2) { // an instruction breakpoint of the guest: #DB, a fault (EIP stays on the instruction)
+            raiseException(VEC_DB, 0, false);
+            if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+            stalls++; // a delivery that retires nothing, as an interrupt's
+            continue;
+          }
+        }
+        if (flagsReg & FLAG_RF) setFlags(getFlags() & ~FLAG_RF); // RF lasts one instruction (an IRET may set it again)
+      }
     }
     const tf = flagsReg & FLAG_TF;
     setStopBlock(false);
@@ -314,12 +331,14 @@ export function run(budget: u32): u32 {
     }
     if (icount == ic0) stalls++; // retired nothing: counted like a delivery, so run() always returns
     if (replaying) ioLogClear(); // it completed (or faulted): later reads of the same address exit again
+    if (dbgArmed && dbgGuestTrap()) setPendingDebugTrap(true); // the guest's data breakpoints: a #DB trap
     if (pendingDebugTrap || (single && tf && !ssShadow)) {
       // #DB trap after an instruction that began with TF=1 (DR6.BS), or after INT1
       if (tf) setSt(OFF_DR0 + 24, st(OFF_DR0 + 24) | 0x4000);
       setPendingDebugTrap(false);
       raiseException(VEC_DB, 0, false);
     }
+    if (dbgArmed && exitAfter == 0xFFFFFFFF && dbgHostStop()) { reason = EXIT_DEBUG; break; } // a host watchpoint
     if (exitAfter != 0xFFFFFFFF) {
       reason = exitAfter;
       if (reason != EXIT_EXCEPTION && reason != EXIT_SHUTDOWN) { // exception/shutdown exits record their own EIP
@@ -389,7 +408,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         jitEntries++;
         if (status != 0 || stopBlock || IC >= limit || epoch != bEpoch) break;
         const nfl = load<u32>(c, JC_FL);
-        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap) break;
+        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
         const nE = load<u32>(c, JC_E);
         let nb = b;
         if (nE != bEip) {
@@ -535,7 +554,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   }
   // ---- chain to the next block while nothing needs the outer loop ----
   if (abort || stopBlock || single || i < full || IC >= limit) break;
-  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap) break;
+  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
   I0 = E;
   if (epoch != bEpoch) break; // CS, CPL or the TLB changed: the run loop starts over with fresh block-wide state
   if (E == bEip) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)
@@ -621,6 +640,7 @@ function fault(): bool {
     return true;
   }
   if (replaying) ioLogClear();
+  dbgClearHits();
   raiseException(pendVector, pendError, pendHasError);
   return exitAfter != 0xFFFFFFFF;
 }

@@ -19,6 +19,7 @@ import {
   PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
+import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
   setStopBlock, noHostExits, exitAfter,
@@ -198,6 +199,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   }
   if (write) codeWrite(phys >>> 12);
   const addend = RAM_BASE + phys - pageLin;
+  if (watchArmed && dbgPageWatched(pageLin)) return addend; // watched: every access takes the slow path (debug.ts)
   const set = TLB_BASE + (user ? 2 * TLB_SET : 0) + (write ? TLB_SET : 0);
   const e = set + (((lin >>> 12) & 1023) << 4);
   store<u32>(e, lin >>> 12);
@@ -304,6 +306,7 @@ export function rdAs(lin: u32, size: u32, user: bool): u32 {
   }
   const add = translate(lin, false, user);
   if (abort) return 0;
+  if (watchArmed) dbgAccess(lin, size, false);
   if (mmioHit) return mmioRead(mmioPhys, size);
   if (size == 1) return <u32>load<u8>(lin + add);
   if (size == 2) return <u32>load<u16>(lin + add);
@@ -326,6 +329,7 @@ export function wrAs(lin: u32, size: u32, v: u32, user: bool): void {
   }
   const add = translate(lin, true, user);
   if (abort) return;
+  if (watchArmed) dbgAccess(lin, size, true);
   if (mmioHit) { mmioWrite(mmioPhys, size, v); return; }
   if (size == 1) store<u8>(lin + add, <u8>v);
   else if (size == 2) store<u16>(lin + add, <u16>v);

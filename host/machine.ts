@@ -25,7 +25,7 @@ export interface Segment {
 
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
@@ -96,6 +96,8 @@ interface ExitCommon {
 /** A VM exit, discriminated by `reason` (switch on it and TypeScript narrows to the fields that exit has). */
 export type Exit =
   | ExitCommon & { reason: "budget" | "shutdown" | "intr-window" }
+  // the CPU's host debug unit stopped before EIP (a gdb breakpoint, watchpoint or step: host/gdb/)
+  | ExitCommon & { reason: "debug" }
   | ExitCommon & { reason: "hlt"; insnLength?: number }
   | ExitCommon & IoQualification & { reason: "io-in"; insnLength: number }
   | ExitCommon & IoQualification & { reason: "io-out"; insnLength: number; value: number }
@@ -602,6 +604,7 @@ export class Machine {
       }
       case A.EXIT_SHUTDOWN: return { reason: "shutdown", code, eip };
       case A.EXIT_INTR_WINDOW: return { reason: "intr-window", code, eip };
+      case A.EXIT_DEBUG: return { reason: "debug", code, eip };
       default: return { reason: "budget", code, eip };
     }
   }

@@ -258,10 +258,13 @@ export function sysDescCheck(sel: u32, hi: u32, isTr: bool): u32 {
  */
 export function popFlags(cur: u32, val: u32, size: u32, cpl: u32, iret: bool): u32 {
   let m: u32 = 0x00000DD5 | FLAG_TF | FLAG_NT | FLAG_AC | FLAG_ID;
+  // IRET loads RF: it suppresses the instruction breakpoint it returns to (debug.ts); POPF clears it
+  if (iret) m |= FLAG_RF;
   if (cpl == 0) m |= FLAG_IOPL | (iret ? FLAG_VIF | FLAG_VIP : 0);
   if (cpl <= ((cur & FLAG_IOPL) >> 12)) m |= FLAG_IF;
   if (size == 2) m &= 0xFFFF;
-  return ((cur & ~m) | (val & m)) & ~FLAG_RF;
+  const r = (cur & ~m) | (val & m);
+  return iret ? r : r & ~FLAG_RF;
 }
 
 // ---- the I/O permission bitmap (SDM Vol. 1 19.5), consulted when CPL > IOPL ----

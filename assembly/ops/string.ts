@@ -9,6 +9,7 @@
 // interpreter and compiled blocks (which run REP through jitExec) cut units at the same iterations. A unit also
 // ends early after an iteration that wrote to MMIO or port I/O (the host sees each device access before the
 // next) or consumed a completed host read (the read log then holds only that iteration's reads).
+import { watchArmed, dbgHitPending } from "../debug";
 import { FLAG_DF, SEG_ES, REP_UNIT_ITERATIONS } from "../abi";
 import { abort, r32, w32, setEip, ip0, repPrefix, ECX, ESI, EDI, EAX, exitAfter } from "../state";
 import { aRd, aWr } from "../state";
@@ -49,7 +50,8 @@ function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
   bulkHost = lin + add;
   return n;
 }
-@inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF); }
+// (not while a data breakpoint is armed: the element loop reports each access to the debug unit)
+@inline function bulkOk(): bool { return !a16 && !(flagsReg & FLAG_DF) && !watchArmed; }
 
 // iterations the bulk path completed in this unit (the element loop goes on counting from there)
 let bulkDone: u32 = 0;
@@ -105,8 +107,9 @@ const REP_CHUNK: u32 = REP_UNIT_ITERATIONS;
 /** After iteration n of this unit (ECX already decremented to c): true when the unit must end here. */
 @inline function unitEnds(n: u32): bool {
   // the unit is full, an element went to the host (it sees each device access before the next one), or this
-  // iteration consumed completed host reads (the next iteration's reads must not find them in the log)
-  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF || replaying) { setEip(ip0); setRepIncomplete(true); return true; }
+  // iteration consumed completed host reads (the next iteration's reads must not find them in the log), or an
+  // element hit a data breakpoint: its #DB is taken between iterations (EIP on the REP, SDM 17.3.1.2)
+  if (n >= REP_CHUNK || exitAfter != 0xFFFFFFFF || replaying || (watchArmed && dbgHitPending())) { setEip(ip0); setRepIncomplete(true); return true; }
   return false;
 }
 /** After an iteration: decrement ECX; returns true when the REP loop must stop. */

@@ -4,8 +4,8 @@
 // Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
 // IRET with NT=1, raise #GP (documented in the README).
 import {
-  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VM, FLAG_DF, FLAG_ZF,
-  VEC_GP, VEC_NP, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
+  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
+  VEC_DB, VEC_GP, VEC_NP, VEC_SS, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
@@ -14,7 +14,7 @@ import {
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
-  setExitAfter, cr0, cr4, imm1, imm2, modrm,
+  setExitAfter, cr0, cr4, imm1, imm2, modrm, setStopBlock,
 } from "../state";
 import {
   regRd, regWr, rmRd, rmWr, memRd, memWr, push, pop, popPeek, spGet, spSet,
@@ -25,6 +25,7 @@ import {
   computeSegOk, selectTlb, bumpEpoch, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, segAddr, rdAs, wrAs, checkWritable, sysRd32,
   sysWr32,
 } from "../mmu";
+import { dbgGeneralDetect, dbgRecompute } from "../debug";
 import { readDesc, dLo, dHi, dAddr, setDescRegs, descAttr, descBase, descLimit, descDpl, setAccessed } from "./descriptors";
 import { icount } from "../cpu";
 import { softInt, setPendingDebugTrap } from "./interrupt";
@@ -366,8 +367,7 @@ function farReturn(sel: u32, off: u32, size: u32, sp: u32, n: u32, isIret: bool,
   nullInaccessible(rpl);
 }
 
-/** IRET's flag rules (rules.ts popFlags), at the CPL the IRET ran at. RF is not kept: it only suppresses
- *  instruction breakpoints (not implemented) and is cleared when the next instruction completes anyway. */
+/** IRET's flag rules (rules.ts popFlags), at the CPL the IRET ran at; RF is loaded (debug.ts). */
 function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
   setFlags(popFlags(getFlags(), v, size, oldCpl, true));
 }
@@ -572,16 +572,20 @@ function drIndex(n: u32): i32 {
 export function op_mov_R_D(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; } // DR7.GD: #DB fault, DR6.BD
   w32(mrRm, st(OFF_DR0 + (<u32>i << 2)));
 }
 export function op_mov_D_R(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
-  // debug registers are stored but breakpoints are not armed (documented)
+  if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; }
   let v = r32(mrRm);
   if (i == 6) v = (v & 0xE00F) | 0xFFFF0FF0;
   if (i == 7) v = (v & 0xFFFF2BFF) | 0x400;
   setSt(OFF_DR0 + (<u32>i << 2), v);
+  // the breakpoints are armed from the next instruction on (debug.ts); the run loop re-checks between blocks
+  if (dbgRecompute()) tlbFlushAll();
+  setStopBlock(true);
 }
 export function op_clts(): void { if (cpl) { gp(0); return; } setSt(OFF_CR0, cr0() & ~CR0_TS); }
 export function op_wbinvd(): void { if (cpl) gp(0); }

@@ -57,6 +57,17 @@ UPROBE(u_write, "mov pg_addr,%eax", "movl $0x5a5a5a5a,(%eax)", "");
 
 #define T(name, vec, err, eipk) do { probe(name); CHECK_TRAP(name, vec, err, eipk); } while (0)
 
+// ---- debug registers (SDM 17.2.4, 17.3.1): DR7.GD makes any MOV DRn a #DB fault with DR6.BD and clears
+// GD; a data breakpoint hit by an instruction that runs with TF=1 gives one #DB with BS and Bn. ----
+static inline u32 rdr7(void) { u32 v; asm volatile("mov %%dr7,%0" : "=r"(v)); return v; }
+static inline void ldr7(u32 v) { asm volatile("mov %0,%%dr7" :: "r"(v)); }
+static inline void ldr1(u32 v) { asm volatile("mov %0,%%dr1" :: "r"(v)); }
+asm(".data\n.p2align 4\nsdm_dvar: .long 0\n.text");
+PROBE(gd_read, "", "mov %dr7, %eax", "nop");
+PROBE(gd_write, "xor %eax,%eax", "mov %eax, %dr0", "nop");
+PROBE(db_tf_data, "pushf; orl $0x100,(%esp); popf", "movl $2, sdm_dvar", "nop");
+extern u32 sdm_dvar;
+
 static u32 tlb_read(u32 a) { return *(volatile u32 *)a; }
 
 int main(void) {
@@ -82,6 +93,18 @@ int main(void) {
   probe(rf_ud_fault);
   begin("rf_ud_fault"); trapfields(rf_ud_fault_at, rf_ud_fault_nx, 6, 0, AT);
   field("rf", (R.eflags >> 16) & 1, 0, 1); end();
+  ldr6(0); ldr7(0x2000);
+  probe(gd_read);
+  begin("db_gd_read"); trapfields(gd_read_at, gd_read_nx, 1, 0, AT);
+  field_hex("dr6", rdr6() & 0xe00f, 4, 0x2000); field_hex("gd_after", (rdr7() >> 13) & 1, 1, 0); end();
+  ldr6(0); ldr7(0x2000);
+  probe(gd_write);
+  begin("db_gd_write"); trapfields(gd_write_at, gd_write_nx, 1, 0, AT);
+  field_hex("dr6", rdr6() & 0xe00f, 4, 0x2000); field_hex("gd_after", (rdr7() >> 13) & 1, 1, 0); end();
+  ldr6(0); ldr1((u32)&sdm_dvar); ldr7((1 << 2) | (1 << 20) | (3 << 22)); // L1, write, 4 bytes
+  probe(db_tf_data);
+  ldr7(0);
+  begin("db_tf_data"); trapfields(db_tf_data_at, db_tf_data_nx, 1, 0, NX); field_hex("dr6", rdr6() & 0xe00f, 4, 0x4002); end();
   probe(rf_int3_trap);
   begin("rf_int3_trap"); trapfields(rf_int3_trap_at, rf_int3_trap_nx, 3, 0, NX);
   field("rf", (R.eflags >> 16) & 1, 0, 0); end();

@@ -37,6 +37,8 @@ Options for run:
                           the run ends (also on --timeout, a signal or a console error)
   --snapshot-at N         stop when the CPU has retired exactly N instructions and save the whole VM
   --snapshot-file FILE    where --snapshot-at writes it (default vm.snap); status 0 once written
+  --gdb PORT              serve the GDB remote protocol on 127.0.0.1:PORT (gdb: target remote :PORT)
+  --gdb-wait              with --gdb: stop before the first instruction until gdb continues (QEMU's -S)
 
 restore continues a snapshot in this process: same mode, options, RAM, CPU, devices and disks
 (a disk image file must be unchanged since the snapshot; an in-memory one is inside it).
@@ -44,7 +46,7 @@ restore continues a snapshot in this process: same mode, options, RAM, CPU, devi
 Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
-  2       usage error (unknown option, bad value)
+  2       usage error (unknown option, bad value, --gdb port in use)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
           ELF, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
           the stats or snapshot file cannot be written
@@ -93,6 +95,8 @@ export interface RunArgs {
   statsFile?: string;
   snapshotAt?: number;
   snapshotFile?: string;
+  gdbPort?: number;
+  gdbWait?: boolean;
 }
 export interface RestoreArgs { command: "restore"; snapshot: string; statsFile?: string; timeoutMs?: number }
 export type CliArgs = RunArgs | RestoreArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
@@ -159,7 +163,7 @@ export function parseDiskSpec(s: string, what = "--disk"): DiskSpec {
   return { path, ...spec };
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file"] as const;
+const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -196,6 +200,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!a.startsWith("-") || a === "-") { positional.push(a); continue; }
     const eq = a.indexOf("=");
     const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name === "--gdb-wait" && eq < 0) { out.gdbWait = true; continue; } // a flag, no value
     if (!(RUN_OPTIONS as readonly string[]).includes(name)) throw new UsageError(`unknown option '${name}' for run (try \`wasmvisor --help\`)`);
     let value: string;
     if (eq > 0) value = a.slice(eq + 1);
@@ -228,8 +233,14 @@ export function parseCliArgs(argv: string[]): CliArgs {
         if (!value) throw new UsageError("--snapshot-file needs a file name");
         out.snapshotFile = value;
         break;
+      case "--gdb":
+        if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UsageError(`bad --gdb port '${value}' (expected 1..65535)`);
+        out.gdbPort = Number(value);
+        break;
     }
   }
+  if (out.gdbWait && out.gdbPort === undefined) throw new UsageError("--gdb-wait needs --gdb PORT");
+  if (out.gdbPort !== undefined && out.snapshotAt !== undefined) throw new UsageError("--gdb and --snapshot-at cannot be combined");
   if (!positional.length) throw new UsageError("run needs an image file (wasmvisor run <image.elf>)");
   if (positional.length > 1) throw new UsageError(`run takes one image file, got ${positional.length}: ${positional.join(" ")}`);
   out.image = positional[0];

@@ -13,6 +13,8 @@ import type { FileBackend } from "../devices/block.ts";
 import { formatDuration, formatSize, type RestoreArgs, type RunArgs } from "./args.ts";
 import { ConsoleSink } from "./console-sink.ts";
 import { InputError, checkOutputFile, openDisk, readInput } from "./disk.ts";
+import { runWithGdb, GdbPortError } from "../gdb/server.ts";
+import { targetFor } from "../gdb/target.ts";
 
 export interface CliIo {
   stdout(text: string): void;
@@ -92,11 +94,17 @@ export async function restore(a: RestoreArgs, io: CliIo, err: (m: string) => voi
 }
 
 /** What drive() needs of the command line. */
-type DriveArgs = Pick<RunArgs, "maxInstructions" | "timeoutMs" | "statsFile" | "snapshotAt" | "snapshotFile">;
+type DriveArgs = Pick<RunArgs, "maxInstructions" | "timeoutMs" | "statsFile" | "snapshotAt" | "snapshotFile" | "gdbPort" | "gdbWait">;
 
 async function drive(vm: Vm, a: DriveArgs, what: Record<string, unknown>, sink: ConsoleSink, disks: FileBackend[], io: CliIo, err: (m: string) => void): Promise<number> {
   try {
-    const r = await runSliced(vm, a, io, sink);
+    let r: RunResult | HostStop;
+    try {
+      r = await runSliced(vm, a, io, sink, err);
+    } catch (e) {
+      if (e instanceof GdbPortError) { err(e.message); return EXIT_STATUS.USAGE; }
+      throw e;
+    }
     if (!("reason" in r) && r.stopReason === "snapshot") {
       await sink.flush(() => stopNow);
       return saveSnapshot(vm, a.snapshotFile ?? "vm.snap", err);
@@ -185,12 +193,13 @@ function lineWriter(write: (t: string) => void): Writable {
  * reader falls behind, the deadline passes or a signal arrives; between slices the event loop runs (signals,
  * stdin, stdout 'drain').
  */
-async function runSliced(vm: Vm, a: DriveArgs, io: CliIo, sink: ConsoleSink): Promise<RunResult | HostStop> {
+async function runSliced(vm: Vm, a: DriveArgs, io: CliIo, sink: ConsoleSink, err: (m: string) => void): Promise<RunResult | HostStop> {
   const machine = vm.machine;
   const t0 = performance.now();
   const deadline = a.timeoutMs !== undefined ? t0 + a.timeoutMs : Infinity;
   let signal: string | null = null;
   let timedOut = false;
+  let wakeGdb = () => {};
   const stopping = () => signal !== null || timedOut || performance.now() >= deadline;
   let sliceEnd = 0;
   const pauseWhen = () => sink.full || performance.now() >= Math.min(sliceEnd, deadline) || signal !== null || timedOut;
@@ -198,17 +207,37 @@ async function runSliced(vm: Vm, a: DriveArgs, io: CliIo, sink: ConsoleSink): Pr
     if (signal !== null) { stopNow = true; sink.wake(); io.exitNow?.(EXIT_STATUS.INTERRUPTED); return; }
     signal = name;
     sink.wake();
+    wakeGdb();
   };
   const handlers = SIGNALS.map((s) => [s, () => onSignal(s)] as const);
   for (const [s, h] of handlers) io.signals?.on(s, h);
-  const timer = deadline < Infinity ? setTimeout(() => { timedOut = true; sink.wake(); }, a.timeoutMs) : undefined;
+  const timer = deadline < Infinity ? setTimeout(() => { timedOut = true; sink.wake(); wakeGdb(); }, a.timeoutMs) : undefined;
   // console input (COM1, or virtio-console in para mode), handed over as it arrives, paced by the VM
   const input = io.stdin;
   const feed = (b: Buffer | string) => vm.consoleIn.write(typeof b === "string" ? Buffer.from(b) : b);
   input?.on("data", feed);
   input?.on("error", () => {});
   const ran = () => `after ${machine.instructions} instructions`;
+  const hostStop = (): HostStop | null => {
+    if (sink.error) return { reason: "output-error", status: EXIT_STATUS.OUTPUT_ERROR, message: `console output failed: ${sink.error.message}` };
+    if (signal) return { reason: "signal", status: EXIT_STATUS.INTERRUPTED, message: `stopped by ${signal} ${ran()}` };
+    if (timedOut || performance.now() >= deadline) return { reason: "timeout", status: EXIT_STATUS.TIMEOUT, message: `stopped by --timeout ${formatDuration(a.timeoutMs!)} ${ran()}` };
+    return null;
+  };
   try {
+    if (a.gdbPort !== undefined) {
+      // the gdb stub drives the slices (host/gdb/server.ts): the same pauseWhen, back-pressure and host stops
+      const r = await runWithGdb(vm, targetFor(vm), {
+        port: a.gdbPort, wait: a.gdbWait, maxInstructions: a.maxInstructions, log: (l) => err(l),
+        runSlice: (max) => { sliceEnd = performance.now() + SLICE_MS; return vm.run({ maxInstructions: Math.min(max, RUN_SLICE), pauseWhen }); },
+        hostStop: () => hostStop() !== null,
+        onWake: (w) => { wakeGdb = w; },
+        beforeSlice: async () => { while (sink.full && !stopping() && !sink.error) await sink.waitRoom(stopping); },
+      });
+      if (r === null) return hostStop()!;
+      if (r.stopReason === "max-instructions") return { ...r, message: `stopped after ${a.maxInstructions} instructions (--max-instructions)` };
+      return r;
+    }
     let left = a.maxInstructions ?? Infinity;
     for (;;) {
       if (sink.error) return { reason: "output-error", status: EXIT_STATUS.OUTPUT_ERROR, message: `console output failed: ${sink.error.message}` };

@@ -29,8 +29,9 @@ export const EXIT_STATUS = {
 /**
  * "snapshot": the run reached RunOptions.stopAt (the VM can be saved and continued; status 0).
  * "paused": RunOptions.pauseWhen asked to stop; run() again continues exactly where the guest was.
+ * "debug": the CPU's host debug unit stopped (a gdb breakpoint, watchpoint or step: host/gdb/); run() again resumes.
  */
-export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "snapshot" | "paused";
+export type StopReason = "debug-exit" | "max-instructions" | "halted" | "shutdown" | "internal-error" | "snapshot" | "paused" | "debug";
 
 /** The result run() returns when RunOptions.pauseWhen stopped it (not a guest outcome: call run() again). */
 export const PAUSED: Readonly<RunResult> = { exitStatus: -1, stopReason: "paused", message: "paused by the host" };

@@ -160,6 +160,8 @@ export class VmCore<M extends Mode = Mode> {
         mode.afterSlice();
         this.advanceTimers();
         this.stats.countExit(exit.reason);
+        // the debugger's stop (host/gdb/): the same in every mode, never a mode's business; run() again resumes
+        if (exit.reason === "debug") { result = { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; break; }
         const action = mode.handle(exit);
         const ran = m.instructions - ran0;
         if (exit.reason === "budget") stalls += slice - ran; // 0 unless the CPU stopped a fault loop

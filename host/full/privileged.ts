@@ -172,9 +172,15 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       case 0x0f21: case 0x0f23: {
         this.needCpl0();
         const n = d.reg === 4 ? 6 : d.reg === 5 ? 7 : d.reg;
-        // the debug registers live in the real state block (the CPU sets DR6 on #DB; breakpoints are not armed)
+        // the debug registers live in the real state block, where the CPU arms them (assembly/debug.ts);
+        // DR7.GD: the access is a #DB fault with DR6.BD, and GD is cleared (SDM 17.2.4)
+        const dr7 = this.m.getDr(7);
+        if (dr7 & 0x2000) { this.m.setDr(7, dr7 & ~0x2000); this.m.setDr(6, this.m.getDr(6) | 0x2000); throw new GuestFault(A.VEC_DB); }
         if (d.op === 0x0f21) { this.setRegSized(d.rm, this.m.getDr(n)); return this.done(d, "mov from dr"); }
-        this.m.setDr(n, this.reg(d.rm));
+        let val = this.reg(d.rm);
+        if (n === 6) val = ((val & 0xe00f) | 0xffff0ff0) >>> 0; // fixed bits, as the CPU's MOV DR6/DR7
+        if (n === 7) val = ((val & 0xffff2bff) | 0x400) >>> 0;
+        this.m.setDr(n, val);
         return this.done(d, "mov to dr");
       }
       case 0x0f06: this.needCpl0(); v.cr0 = (v.cr0 & ~A.CR0_TS) >>> 0; this.applyCr0(); return this.done(d, "clts");

@@ -51,7 +51,9 @@ export abstract class PageTableWrites extends GatesAndReturns {
     const e = this.m.run(1);
     this.shadow.restoreSpte(lin, old);
     this.afterProtectedWrite(frame, snap);
-    return e.reason === "budget" ? null : this.handle(e);
+    // a debugger's stop inside this one step (host/gdb/) is not a guest exit: the run loop goes on (and stops again
+    // at the next breakpoint check)
+    return e.reason === "budget" || e.reason === "debug" ? null : this.handle(e);
   }
 
   /**
