@@ -12,7 +12,7 @@
 // HLT with IF=0 (the usual `cli; hlt`) stops at once with EXIT_STATUS.HALTED; with IF=1 the run loop idles.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import type { AccessSize } from "../bus.ts";
+import { deviceExit } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import type { Saved } from "../persist.ts";
@@ -47,24 +47,9 @@ export class NativeMode implements Mode {
 
   handle(exit: Exit): ExitAction {
     const m = this.machine, bus = this.platform.bus, st = this.vmStats;
+    if (deviceExit(exit, m, bus, st)) return null;
     switch (exit.reason) {
       case "budget":
-        return null;
-      case "io-out":
-        st.countPort(exit.port!, true);
-        bus.ioWrite(exit.port!, exit.size as AccessSize, exit.value!);
-        return null;
-      case "io-in":
-        st.countPort(exit.port!, false);
-        m.completeIo(bus.ioRead(exit.port!, exit.size as AccessSize));
-        return null;
-      case "mmio-write":
-        st.countMmio(exit.port!, true);
-        bus.mmioWrite(exit.port!, exit.size as AccessSize, exit.value!);
-        return null;
-      case "mmio-read":
-        st.countMmio(exit.port!, false);
-        m.completeIo(bus.mmioRead(exit.port!, exit.size as AccessSize));
         return null;
       case "hlt":
         if (m.eflags & A.FLAG_IF) return "idle";

@@ -12,7 +12,7 @@
 // Memory: the guest sees --mem bytes of RAM [0, guestTop); its initial page tables and the VMM region lie above.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import type { AccessSize } from "../bus.ts";
+import { deviceExit } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, type MultibootBoot, MULTIBOOT_BOOTLOADER_MAGIC, INITIAL_ESP } from "../multiboot.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
@@ -113,16 +113,13 @@ export class ParaMode implements Mode {
 
   handle(exit: Exit): ExitAction {
     const m = this.machine, bus = this.platform.bus, st = this.vmStats;
+    if (deviceExit(exit, m, bus, st)) return null;
     switch (exit.reason) {
       case "budget": return null;
       case "hypercall":
         this.hypercall();
         if (this.ev.blocked) { this.ev.blocked = false; return "idle"; }
         return null;
-      case "mmio-write": st.countMmio(exit.port!, true); bus.mmioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
-      case "mmio-read": st.countMmio(exit.port!, false); m.completeIo(bus.mmioRead(exit.port!, exit.size as AccessSize)); return null;
-      case "io-out": st.countPort(exit.port!, true); bus.ioWrite(exit.port!, exit.size as AccessSize, exit.value!); return null;
-      case "io-in": st.countPort(exit.port!, false); m.completeIo(bus.ioRead(exit.port!, exit.size as AccessSize)); return null;
       case "hlt": return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted (hlt at eip ${hex(exit.eip)})`, exit };
       case "shutdown": return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };
       default:
