@@ -7,6 +7,9 @@
 //   node scripts/diff.mjs record [--count N] [--seed S]   (re)record the corpus with the oracle
 //   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
 //   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
+//   node scripts/diff.mjs trans [--count N] [--seed S] [--filter RE] [--oracle ...]   the x87 transcendentals
+//        (test/diff/fpu-trans-gen.ts): per form, exact matches, results 1 ulp away, other differences
+//   node scripts/diff.mjs trans-record [--count N] [--seed S]   (re)record fixtures/fpu-cases/transcendental.bin.gz
 import { genCases as genCpuCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
 import { genFpuCases, stableResults, FPU_FORM_NAMES, mapX64FpuResult } from "./fpu-gen.ts";
 import { runOracle, runOracleAny, skipReport, oracleAvailable, readCorpus, writeCorpus, CORPUS_FILE, type OracleArch, type OracleResult } from "./oracle.ts";
@@ -70,6 +73,9 @@ if (mode === "live" || mode === "oracle") {
   }
   const st = compareAll(cases, results, "live");
   process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "trans" || mode === "trans-record") {
+  const { runTrans } = await import("./trans-run.ts");
+  process.exitCode = await runTrans(mode, { seed, count: Number(opt("count", mode === "trans" ? "100000" : "4000")), filter, arch, show });
 } else if (mode === "fpu-record") {
   // the x87 corpus (fixtures/fpu-cases/): every x87 form, recorded on the i386 oracle (majority of runs)
   const av = oracleAvailable("i386");
