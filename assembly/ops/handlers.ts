@@ -23,6 +23,7 @@ import { segLimit } from "../state";
 import { rdRmw } from "../mmu";
 import * as S from "./system";
 import * as FPU from "../fpu/exec";
+import { op0FAE } from "../fpu/fxsave";
 import * as STR from "./string";
 import * as IO from "./io";
 
@@ -624,6 +625,7 @@ export function dispatch0F(op: u32): void {
     case 0xAB: if (o16) op_bt_E_G(1, 2); else op_bt_E_G(1, 4); break;
     case 0xAC: if (o16) op_shxd(false, 2, false); else op_shxd(false, 4, false); break;
     case 0xAD: if (o16) op_shxd(false, 2, true); else op_shxd(false, 4, true); break;
+    case 0xAE: op0FAE(); break; // FXSAVE/FXRSTOR (fpu/fxsave.ts)
     case 0xAF: if (o16) op_imul_G_E(2); else op_imul_G_E(4); break;
     case 0xB0: op_cmpxchg(1); break;
     case 0xB1: if (o16) op_cmpxchg(2); else op_cmpxchg(4); break;

@@ -3,6 +3,7 @@
 // and control-register instructions, lar/lsl/verr/verw, cpuid, rdtsc, msr access.
 // Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
 // IRET with NT=1, raise #GP (documented in the README).
+import { CR4_OSFXSR } from "../fpu/fxsave";
 import {
   FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
   VEC_DB, VEC_GP, VEC_NP, VEC_SS, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
@@ -557,7 +558,7 @@ export function op_mov_C_R(): void {
   } else if (n == 2) setSt(OFF_CR2, v);
   else if (n == 3) { setSt(OFF_CR3, v & 0xFFFFF018); tlbFlushNonGlobal(); }
   else if (n == 4) {
-    const supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+    const supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
     if (v & ~supported) { gp(0); return; } // PAE and the rest are not supported (CPUID does not report them)
     if (v & (CR4_VME | CR4_PVI)) { gp(0); return; } // virtual-8086 extensions are not implemented
     const old = cr4();
@@ -592,7 +593,7 @@ export function op_wbinvd(): void { if (cpl) gp(0); }
 
 // ---------------------------------------------------------------- cpuid, rdtsc, msr
 // CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0.
-// Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15). Leaf 0x80000000..4: brand string.
+// Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15) FXSR(24). Leaf 0x80000000..4: brand string.
 export function op_cpuid(): void {
   const leaf = r32(EAX);
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
@@ -602,7 +603,7 @@ export function op_cpuid(): void {
   } else if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
   else if (leaf == 1) {
     a = 0x00000600; b = 0; c = 0;
-    d = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
+    d = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (1 << 24) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
   }
   else if (leaf == 0x80000000) { a = 0x80000004; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
