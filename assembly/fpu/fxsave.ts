@@ -11,7 +11,7 @@ import { setPending, abort, cr0, mrMod, mrReg, ea, eaSeg, segBase } from "../sta
 import { memRd, memWr } from "../decode";
 import { rdRmw } from "../mmu";
 import {
-  cw, sw, setCw, setSwRaw, tw, setTw, updateEs, physEmpty, physAddr, fip, fcs, fop, fdp, fds, setLastInsn, setLastData,
+  cw, sw, setCw, setSwRaw, setTw, updateEs, SW_ES, physEmpty, physAddr, fip, fcs, fop, fdp, fds, setLastInsn, setLastData,
 } from "./state";
 
 /** CR4.OSFXSR: the OS supports FXSAVE/FXRSTOR (and would enable SSE, which is not reported) */
@@ -35,9 +35,12 @@ function fxsave(): void {
   let ftw: u32 = 0;
   for (let p: u32 = 0; p < 8; p++) if (!physEmpty(p)) ftw |= 1 << p;
   memWr(2, eaSeg, b, cw()); memWr(2, eaSeg, b + 2, sw());
-  memWr(2, eaSeg, b + 4, ftw); memWr(2, eaSeg, b + 6, fop());
-  memWr(4, eaSeg, b + 8, fip()); memWr(4, eaSeg, b + 12, fcs());
-  memWr(4, eaSeg, b + 16, fdp()); memWr(4, eaSeg, b + 20, fds());
+  // the last-instruction and operand pointers only while an exception is pending (ES), zeros otherwise: AMD's
+  // FXSAVE, as the real CPU here does (Linux's X86_BUG_FXSAVE_LEAK); Intel's always stores them
+  const es = (sw() & SW_ES) != 0;
+  memWr(2, eaSeg, b + 4, ftw); memWr(2, eaSeg, b + 6, es ? fop() : 0);
+  memWr(4, eaSeg, b + 8, es ? fip() : 0); memWr(4, eaSeg, b + 12, es ? fcs() : 0);
+  memWr(4, eaSeg, b + 16, es ? fdp() : 0); memWr(4, eaSeg, b + 20, es ? fds() : 0);
   memWr(4, eaSeg, b + 24, MXCSR_DEFAULT); memWr(4, eaSeg, b + 28, MXCSR_MASK);
   const top = (sw() >> 11) & 7;
   for (let i: u32 = 0; i < 8; i++) {

@@ -76,6 +76,17 @@ if (mode === "live" || mode === "oracle") {
 } else if (mode === "trans" || mode === "trans-record") {
   const { runTrans } = await import("./trans-run.ts");
   process.exitCode = await runTrans(mode, { seed, count: Number(opt("count", mode === "trans" ? "100000" : "4000")), filter, arch, show });
+} else if (mode === "fx") {
+  // FXSAVE/FXRSTOR cases (test/diff/fpu-fx-gen.ts) on the real CPU and the wasm CPU
+  const { genFxCases } = await import("./fpu-fx-gen.ts");
+  const av = oracleAvailable(arch);
+  if (!av.ok) { console.log(`diff: skipped, the oracle is unavailable: ${av.why}`); process.exit(0); }
+  const run = (cs: Case[]) => { const r = runOracleAny(cs, av.arch); return r.arch === "x86-64" ? r.results.map((x, i) => mapX64FpuResult(cs[i], x)) : r.results; };
+  const cases = genFxCases(seed, Number(opt("count", "20000")));
+  const { results, disturbed } = stableResults(cases, run);
+  console.log(`seed ${seed}: ${cases.length} fxsave/fxrstor cases on the ${av.arch} oracle (${disturbed} disturbed runs, majority used)`);
+  const st = compareAll(cases, results, "fx");
+  process.exitCode = st.bad ? 1 : 0;
 } else if (mode === "fpu-record") {
   // the x87 corpus (fixtures/fpu-cases/): every x87 form, recorded on the i386 oracle (majority of runs)
   const av = oracleAvailable("i386");
