@@ -226,7 +226,7 @@ export function fTrig(kind: u32): void {
     }
     if (kind < 2) up = roundedUp;
   }
-  if (commitFlags()) return;
+  if (commitFlags()) { setC2(false); return; }
   setSt(0, r0Se, r0M);
   if (pushes) pushSt(r1Se, r1M);
   setC2(false); setC1(up);
@@ -318,6 +318,7 @@ export function fyl2x(): void {
   ld(ys, ym);
   wMul(wS, wE, wH, wL, ls, le, lh, ll);
   out(wS, wE, wH, wL, ex);
+  raise(FE_PE); // even when y * log2(x) is exact (x a power of 2), as the real CPU reports it
   finish2();
 }
 
@@ -330,7 +331,7 @@ export function fyl2xp1(): void {
   if (isNaNx(xs, xm) || isNaNx(ys, ym)) { propagateNaN(xs, xm, ys, ym); finish2(); return; }
   const sx = sgn(xs), sy = sgn(ys);
   const xz = isZerox(xs, xm), yz = isZerox(ys, ym), xi = isInfx(xs, xm), yi = isInfx(ys, ym);
-  if ((xz && yi) || (xi && yz)) { raise(FE_IE); setIndefinite(); finish2(); return; }
+  if ((xz && yi) || (xi && (yz || sx))) { raise(FE_IE); setIndefinite(); finish2(); return; } // 0*inf, log2(-inf)
   if (isDenx(xs, xm) || isDenx(ys, ym)) { raise(FE_DE); if (deUnmasked) { finish2(); return; } }
   if (xz || yz) { setZ(sx ^ sy, 0, 0); finish2(); return; }
   if (xi || yi) { setZ(sx ^ sy, 0x7FFF, TOPBIT); finish2(); return; }

@@ -1,14 +1,14 @@
 // trans-run.ts — the transcendental runs of scripts/diff.mjs (`trans`, `trans-record`): x87 transcendental cases
 // on the real CPU and on the wasm CPU, each classified as an exact match, a result one unit in the last place
 // away (the hardware's own results are not always correctly rounded), or another difference.
-import { genTransCases, classifyTrans, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
+import { genTransCases, classifyTrans, outsideDomain, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
 import { stableResults, mapX64FpuResult, decodeImage, FPU_OUT } from "./fpu-gen.ts";
 import { runOracleAny, runOracle, oracleAvailable, writeCorpus, type OracleArch, type OracleResult } from "./oracle.ts";
 import { OurCpu } from "./run-ours.ts";
 import { expected } from "./compare.ts";
 import type { Case } from "./gen.ts";
 
-export interface TransTally { exact: number; ulp1: number; other: number }
+export interface TransTally { exact: number; ulp1: number; c1: number; undef: number; other: number }
 /** classify each case (ours vs the real CPU's result); the examples of "other" for the report */
 export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { per: Map<string, TransTally>; examples: string[] } {
   const ours = new OurCpu();
@@ -20,7 +20,8 @@ export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { 
     let k: keyof TransTally;
     if (exp.kind !== got.kind || exp.vector !== got.vector || exp.eip !== got.eip) k = "other";
     else k = classifyTrans(exp.mem, got.mem);
-    let t = per.get(c.form); if (!t) per.set(c.form, (t = { exact: 0, ulp1: 0, other: 0 }));
+    if (k !== "exact" && outsideDomain(c)) k = "undef";
+    let t = per.get(c.form); if (!t) per.set(c.form, (t = { exact: 0, ulp1: 0, c1: 0, undef: 0, other: 0 }));
     t[k]++;
     if (k === "other" && examples.length < show) {
       const img = new Uint8Array(0x2000); for (const p of c.patches) img.set(p.data, p.off);
@@ -30,16 +31,18 @@ export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { 
   return { per, examples };
 }
 export function tallyTable(per: Map<string, TransTally>): { text: string; total: TransTally } {
-  const total = { exact: 0, ulp1: 0, other: 0 };
+  const total = { exact: 0, ulp1: 0, c1: 0, undef: 0, other: 0 };
   const pc = (x: number, n: number) => `${((100 * x) / n).toFixed(2)}%`;
-  const lines = ["form        cases    exact          1 ulp        other"];
+  const row = (f: string, t: TransTally) => {
+    const n = t.exact + t.ulp1 + t.c1 + t.undef + t.other;
+    return `${f.padEnd(10)} ${String(n).padStart(6)}  ${String(t.exact).padStart(6)} ${pc(t.exact, n).padStart(7)}  ${String(t.ulp1).padStart(5)} ${pc(t.ulp1, n).padStart(6)}  ${String(t.c1).padStart(5)} ${pc(t.c1, n).padStart(6)}  ${String(t.undef).padStart(5)} ${pc(t.undef, n).padStart(6)}  ${String(t.other).padStart(5)}`;
+  };
+  const lines = ["form        cases    exact           1 ulp          C1 only       undefined     other"];
   for (const [f, t] of [...per].sort()) {
-    const n = t.exact + t.ulp1 + t.other;
-    total.exact += t.exact; total.ulp1 += t.ulp1; total.other += t.other;
-    lines.push(`${f.replace("x87 ", "").padEnd(10)} ${String(n).padStart(6)}  ${String(t.exact).padStart(6)} ${pc(t.exact, n).padStart(7)}  ${String(t.ulp1).padStart(5)} ${pc(t.ulp1, n).padStart(6)}  ${String(t.other).padStart(5)}`);
+    total.exact += t.exact; total.ulp1 += t.ulp1; total.c1 += t.c1; total.undef += t.undef; total.other += t.other;
+    lines.push(row(f.replace("x87 ", ""), t));
   }
-  const n = total.exact + total.ulp1 + total.other;
-  lines.push(`${"all".padEnd(10)} ${String(n).padStart(6)}  ${String(total.exact).padStart(6)} ${pc(total.exact, n).padStart(7)}  ${String(total.ulp1).padStart(5)} ${pc(total.ulp1, n).padStart(6)}  ${String(total.other).padStart(5)}`);
+  lines.push(row("all", total));
   return { text: lines.join("\n"), total };
 }
 
