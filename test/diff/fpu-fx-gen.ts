@@ -5,6 +5,10 @@
 // (this CPU reports its own SSE features) and the XMM area are implementation-specific (IMPL_DEFINED_MEM).
 import { Rng, SCRATCH_BASE, type Case } from "./gen.ts";
 import { genFpuCase, val80, FPU_MEM, type FForm } from "./fpu-gen.ts";
+import { ROOT } from "./oracle.ts";
+import { join } from "node:path";
+
+export const FX_CORPUS_FILE = join(ROOT, "fixtures/fpu-cases/fxsave.bin.gz");
 
 export const FX_FORMS: FForm[] = [
   { name: "fxsave m512", bytes: () => [0x0f, 0xae, 0x07] },   // fxsave [edi]
