@@ -23,9 +23,11 @@ export interface Segment {
   attr: number;
 }
 
+const SENSITIVE_CTRLS = A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER | A.CTRL_EXIT_DESC_READ;
+
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
@@ -116,7 +118,9 @@ export type Exit =
       dr?: DrQualification;
     }
   | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
-  | ExitCommon & { reason: "hypercall"; insnLength: number };
+  | ExitCommon & { reason: "hypercall"; insnLength: number }
+  // a sensitive instruction with its class's control set (abi.ts CTRL_EXIT_SENSITIVE...): not executed, EIP on it
+  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number };
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -358,6 +362,18 @@ export class Machine {
     this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
   }
 
+  /**
+   * The sensitive-instruction exits in force (abi.ts CTRL_EXIT_SENSITIVE | CTRL_EXIT_PRIV_XFER |
+   * CTRL_EXIT_DESC_READ): a monitor sets them by the virtual CPU's state; every instruction of a set class
+   * exits ("sensitive") before executing. Other controls are left alone.
+   */
+  get sensitiveExits(): number { return this.ld32(A.OFF_CTRL) & SENSITIVE_CTRLS; }
+  set sensitiveExits(bits: number) {
+    const c = this.ld32(A.OFF_CTRL);
+    const n = (c & ~SENSITIVE_CTRLS) | (bits & SENSITIVE_CTRLS);
+    if (n !== c) this.st32(A.OFF_CTRL, n);
+  }
+
   // ---- the CPU's decoder and protection rules, for monitors ----
   /**
    * Decodes `bytes` (up to 15) as the instruction at `eip` with the CPU's own decoder. When the result's `len`
@@ -594,6 +610,7 @@ export class Machine {
         return { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
       }
       case A.EXIT_HYPERCALL: return { reason: "hypercall", code, eip, insnLength: 3 };
+      case A.EXIT_SENSITIVE: return { reason: "sensitive", code, eip, insn: this.exitInsn(), insnLength };
       case A.EXIT_HLT: return { reason: "hlt", code, eip, insnLength };
       case A.EXIT_IO_IN: return { reason: "io-in", code, eip, insnLength, ...this.ioQual() };
       case A.EXIT_IO_OUT: return { reason: "io-out", code, eip, insnLength, ...this.ioQual(), value: this.ld32(A.OFF_EXIT_VALUE) };

@@ -60,7 +60,7 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
     try {
       // one Vm for every mode; options a mode cannot honour are refused by the platform builder (VmConfigError)
       vm = new Vm({
-        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart,
+        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, translate: a.translate,
         onConsole: sink.write, captureConsole: false,
       });
     } catch (e) {

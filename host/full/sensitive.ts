@@ -1,14 +1,16 @@
-// sensitive.ts — the x86 hole: the sensitive-but-unprivileged instructions the patcher replaced by INT3
-// (pushf/popf, sgdt/sidt/sldt/str/smsw, mov/push from CS/SS, lar/lsl/verr/verw, iret/retf/lcall, SS loads),
-// emulated against the virtual CPU with the CPU's own rules; and the fused irq_save idiom.
+// sensitive.ts — the x86 hole: the sensitive-but-unprivileged instructions (pushf/popf, sgdt/sidt/sldt/str/smsw,
+// mov/push from CS/SS, lar/lsl/verr/verw, and the privilege-dependent iret/retf/lcall and SS loads), emulated
+// against the virtual CPU with the CPU's own rules when the CPU hands one over before executing it (a
+// "sensitive" exit, mode.ts applySensitiveExits) or, in static mode, at an INT3 the patcher wrote over it; and the
+// fused irq_save idiom.
 import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { PrivilegedInsns } from "./privileged.ts";
 import { GuestFault, FatalGuest, hex, descLimit, type HandleResult } from "./vcpu.ts";
 
 export abstract class SensitiveInsns extends PrivilegedInsns {
-  protected emulatePatched(): HandleResult {
-    const d = this.fetchInsn();
+  /** Emulates sensitive instruction `d` (decoded at CS:EIP, which is m.eip) against the virtual CPU. */
+  protected emulateSensitive(d: Insn): HandleResult {
     const v = this.v;
     const osz = d.opsize16 ? 2 : 4;
     const setZf = (on: boolean) => { this.m.eflags = on ? this.m.eflags | A.FLAG_ZF : this.m.eflags & ~A.FLAG_ZF; };
@@ -97,11 +99,11 @@ export abstract class SensitiveInsns extends PrivilegedInsns {
       if (this.privileged(d) === null) throw new GuestFault(A.VEC_GP, 0);
       return null;
     }
-    throw new FatalGuest(`patched instruction at ${hex(d.addr)} (opcode ${hex(d.op)}) has no emulation`);
+    throw new FatalGuest(`sensitive instruction at ${hex(d.addr)} (opcode ${hex(d.op)}) has no emulation`);
   }
 
   /**
-   * The irq_save idiom `pushf ; pop r32 ; cli` costs three exits (pushf is patched, cli traps). After an emulated
+   * The irq_save idiom `pushf ; pop r32 ; cli` costs three exits (pushf is handed over, cli traps). After an emulated
    * pushf with the virtual IF already clear, the following `pop r32` and `cli` are emulated in the same exit:
    * with IF=0 nothing could be delivered between them natively either, so interrupt timing is unchanged. Only on a
    * flat expand-up SS (so the pop can raise nothing but the guest's #PF, at the pop's EIP, as the CPU would) and
