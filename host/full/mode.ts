@@ -45,20 +45,20 @@ export abstract class ModeSwitch extends GuestMemory {
   /**
    * The x86 hole, translated at run time: which sensitive instructions the CPU must hand over (exit before
    * executing, EXIT_SENSITIVE) in the current virtual state, so that the deprivileged guest sees exactly what
-   * it would natively. At virtual CPL 0–2 every one of them (the real CPL 3 would give other results) and the
-   * privilege-dependent transfers (iret, retf, far call, SS loads). At virtual CPL 3 the real CPL is the
-   * virtual one, so the same instructions give the same results — except the reads of state the VMM replaced
-   * (sgdt/sidt/sldt/str/smsw: the real tables live in the VMM's region), and pushf/popf/iret whenever the real
-   * IF=1/IOPL=0 differ from the virtual ones (IF clear or IOPL > 0: pushf shows them, popf/iret may change IF
-   * at IOPL 3). With the hole left open (closeHole: false) only the transfers of the kernel are caught. In
-   * static mode the patcher's INT3s do this instead.
+   * it would natively. The privilege-dependent transfers (iret, retf, far call, SS loads) always: a far call
+   * through a gate from virtual CPL 3 would make the real CPU switch stacks with the VMM's TSS, and at virtual
+   * CPL 0–2 every one of them depends on the real CPL 3. At virtual CPL 0–2 also every hole instruction (the
+   * real CPL 3 would give other results). At virtual CPL 3 the real CPL is the virtual one, so those give the
+   * same results — except the reads of state the VMM replaced (sgdt/sidt/sldt/str/smsw: the real tables live in
+   * the VMM's region), and pushf/popf whenever the real IF=1/IOPL=0 differ from the virtual ones (IF clear or
+   * IOPL > 0: pushf shows them, popf may change IF at IOPL 3). With the hole left open (closeHole: false) only
+   * the transfers are caught. In static mode the patcher's INT3s do all this instead.
    */
   applySensitiveExits(): void {
     if (this.translation !== "runtime") return;
-    const v = this.v, close = this.patcher.closeHole;
-    let bits = 0;
-    if (v.cpl < 3) bits = A.CTRL_EXIT_PRIV_XFER | (close ? A.CTRL_EXIT_SENSITIVE : 0);
-    else if (close) bits = v.vif && v.iopl === 0 ? A.CTRL_EXIT_DESC_READ : A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER;
+    const v = this.v;
+    let bits = A.CTRL_EXIT_PRIV_XFER;
+    if (this.patcher.closeHole) bits |= v.cpl < 3 || !v.vif || v.iopl !== 0 ? A.CTRL_EXIT_SENSITIVE : A.CTRL_EXIT_DESC_READ;
     this.m.sensitiveExits = bits;
   }
 
