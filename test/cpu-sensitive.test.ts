@@ -124,23 +124,27 @@ describe.skipIf(!haveCpu)("sensitive-instruction exits", () => {
 
   for (const jit of [false, true]) {
     it(`${jit ? "compiled" : "interpreted"} blocks: the control is checked when the instruction runs, not when the block was built`, () => {
-      // L: pushf ; pop eax ; dec ecx ; jnz L ; hlt — one block, run 600 times with the control clear (compiled
-      // after 2 runs when the JIT is on), then the control is set: the next pushf exits; cleared: it runs
-      const code = [0x9c, 0x58, 0x49, 0x75, 0xfb, 0xf4];
+      // L: nop ; inc edx ; pushf ; pop eax ; dec ecx ; jnz L ; hlt — one block with pushf in its middle, run 600
+      // times with the control clear (compiled after 2 runs when the JIT is on), then the control is set: the
+      // next pushf exits, with EIP on it and the instructions before it done; cleared: it runs
+      const code = [0x90, 0x42, 0x9c, 0x58, 0x49, 0x75, 0xf9, 0xf4];
       const m = flat(code, 0, { jitThreshold: jit ? 2 : 0 });
       m.ecx = 1000;
-      expect(m.run(4 * 600).reason).toBe("budget");
-      expect(m.ecx).toBe(400);
+      expect(m.run(6 * 600).reason).toBe("budget");
+      expect([m.ecx, m.edx]).toEqual([400, 600]);
       expect(m.jitStats.compiled > 0).toBe(jit);
       m.sensitiveExits = A.CTRL_EXIT_SENSITIVE;
       const e = m.run(100_000);
       expect(e.reason).toBe("sensitive");
-      expect(m.eip).toBe(CODE);
-      expect(m.ecx).toBe(400);
+      expect(e.eip).toBe(CODE + 2);
+      expect(m.eip).toBe(CODE + 2);
+      expect([m.ecx, m.edx]).toEqual([400, 601]);
+      const i0 = m.instructions;
       // emulate it by hand (push the flags) and go on: the next iteration exits again
-      m.esp -= 4; m.write32(m.esp, m.eflags); m.eip = CODE + 1;
+      m.esp -= 4; m.write32(m.esp, m.eflags); m.eip = CODE + 3;
       expect(m.run(100_000).reason).toBe("sensitive");
-      expect(m.ecx).toBe(399);
+      expect([m.ecx, m.edx]).toEqual([399, 602]);
+      expect(m.instructions - i0).toBe(5); // pop, dec, jnz, nop, inc: the pushf itself never retires
       m.sensitiveExits = 0;
       expect(m.run(100_000).reason).toBe("hlt");
       expect(m.ecx).toBe(0);

@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runImage } from "../host/vm.ts";
+import { main, parseCliArgs, UsageError } from "../host/cli.ts";
 import { GDT_K } from "../host/full/monitor.ts";
 import { VMM_LINEAR } from "../host/full/shadow.ts";
 import { miniVm, nativeVm, go, d32, KCODE_AT, PROLOGUE, type MiniOpts } from "./full-minivm.ts";
@@ -164,5 +165,29 @@ describe("the static sweep (translate: \"static\") gets these wrong: why transla
     const img = stripSectionHeaders(new Uint8Array(readFileSync(PROTECTION)));
     const r = await runImage({ image: img, mode: "full", memSize: 64 << 20, maxInstructions: 50_000_000, translate: "static" });
     expect(r.console).not.toEqual(readFileSync(join(ROOT, "fixtures/qemu/protection.out"), "utf8"));
+  });
+});
+
+describe("CLI: --full-translate runtime|static", () => {
+  const run = async (...argv: string[]) => {
+    let out = "", err = "";
+    const status = await main(argv, { stdout: (t) => { out += t; }, stderr: (t) => { err += t; } });
+    return { status, out, err };
+  };
+  it("parses runtime and static, refuses anything else and any mode but full in one line (status 2)", async () => {
+    expect(parseCliArgs(["run", "k.elf", "--mode", "full", "--full-translate", "static"])).toMatchObject({ translate: "static" });
+    expect(parseCliArgs(["run", "k.elf", "--full-translate=runtime"])).toMatchObject({ translate: "runtime" });
+    expect(() => parseCliArgs(["run", "k.elf", "--full-translate", "jit"])).toThrow(UsageError);
+    const r = await run("run", PROTECTION, "--full-translate", "static");
+    expect(r.status).toBe(2);
+    expect(r.err).toBe("wasmvisor: --full-translate is an option of --mode full, not native\n");
+  });
+  it("static and runtime both run the protection guest as QEMU does (it has section headers)", async () => {
+    const want = readFileSync(join(ROOT, "fixtures/qemu/protection.out"), "utf8");
+    for (const t of ["static", "runtime"]) {
+      const r = await run("run", PROTECTION, "--mode", "full", "--full-translate", t, "--max-instructions", "50M");
+      expect([t, r.out]).toEqual([t, want]);
+      expect(r.status).toBe(1);
+    }
   });
 });
