@@ -56,7 +56,7 @@ export class FullMode implements Mode {
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
-  /** Loads a multiboot kernel into guest RAM, scans its code and deprivileges the entry state. */
+  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const m = this.machine;
     const mem = {
