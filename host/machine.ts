@@ -212,6 +212,7 @@ interface CpuExports {
   stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
   sysSelCheck(sel: number): number;
   sysDescCheck(sel: number, hi: number, isTr: number): number;
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: number, isSs: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -281,6 +282,8 @@ export interface CpuRules {
   sysSelCheck(sel: number): RuleFault | null;
   /** LLDT: an LDT descriptor; LTR (`isTr`): an available TSS; present */
   sysDescCheck(sel: number, hi: number, isTr: boolean): RuleFault | null;
+  /** a data access of `size` bytes at `off` through a segment cache (attr, limit): #GP(0)/#SS(0) or null */
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: boolean, isSs: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -418,6 +421,8 @@ export class Machine {
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
     sysSelCheck: (sel) => ruleFault(this.cpu.sysSelCheck(sel)),
     sysDescCheck: (sel, hi, isTr) => ruleFault(this.cpu.sysDescCheck(sel, hi >>> 0, isTr ? 1 : 0)),
+    segAccessCheck: (attr, limit, off, size, write, isSs) =>
+      ruleFault(this.cpu.segAccessCheck(attr, limit >>> 0, off >>> 0, size, write ? 1 : 0, isSs ? 1 : 0)),
     stackRoomCheck: (limit, sp, frame, errSel, big) =>
       ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),

@@ -13,7 +13,7 @@ import { runImage } from "../host/vm.ts";
 import { main, parseCliArgs, UsageError } from "../host/cli.ts";
 import { GDT_K } from "../host/full/monitor.ts";
 import { VMM_LINEAR } from "../host/full/shadow.ts";
-import { miniVm, nativeVm, go, d32, KCODE_AT, PROLOGUE, type MiniOpts } from "./full-minivm.ts";
+import { miniVm, nativeVm, go, d32, KCODE_AT, PROLOGUE, UCODE, UDATA, USTACK, UCODE_AT, VEC_SEEN, type MiniOpts } from "./full-minivm.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROTECTION = join(ROOT, "build/guests/tests/protection.elf");
@@ -134,6 +134,34 @@ describe("run-time translation: full mode = native where a static sweep cannot s
     const r = await runImage({ image: img, mode: "full", memSize: 64 << 20, maxInstructions: 50_000_000 });
     expect(r.console.split("\n")).toEqual(readFileSync(join(ROOT, "fixtures/qemu/protection.out"), "utf8").split("\n"));
     expect(r.exitStatus).toBe(1);
+  });
+});
+
+describe("at virtual CPL 3 the hole instructions run natively unless they would differ", () => {
+  /** enters user mode at UCODE_AT with these EFLAGS: push 0x23 ; push USTACK ; push fl ; push 0x1b ; push UCODE_AT ; iret */
+  const toUser = (fl: number) => [0x6a, UDATA, 0x68, ...d32(USTACK), 0x68, ...d32(fl), 0x6a, UCODE, 0x68, ...d32(UCODE_AT), 0xcf];
+  // user: pushf ; pop eax ; sgdt [OUT] ; smsw ebx ; hlt (#GP at CPL 3: the handler records vector 13 and halts)
+  const probe = [0x9c, 0x58, 0x0f, 0x01, 0x05, ...d32(OUT), 0x0f, 0x01, 0xe3, 0xf4];
+  it("IF=1, IOPL=0: pushf runs natively (exact), sgdt and smsw are handed over (the real tables and CR0 are the VMM's)", () => {
+    const r = both(toUser(0x202), { user: [0x6a, UDATA, 0x1f, ...probe] }); // push 0x23 ; pop ds ; probe
+    expect(r.nat.eax & (IF | 0x3000)).toBe(IF);
+    expect(r.nat.out[0] >>> 16).toBe(0x4000);
+    expect(r.nat.ebx & 0x80000000).toBe(0); // the guest never enabled paging
+    expect(r.full).toEqual(r.nat);
+    expect(r.f.rd32(VEC_SEEN)).toBe(13);
+    expect(r.f.mo.stats.exits["sensitive pushf"]).toBeUndefined();
+    expect(r.f.mo.stats.exits).toMatchObject({ "sensitive sgdt": 1, "sensitive smsw": 1 });
+  });
+  it("IOPL=3 and a user cli: pushf is handed over and shows IF=0, IOPL=3 as natively", () => {
+    const r = both(toUser(0x3202), { user: [0xfa, ...probe] }); // cli (allowed at IOPL 3) ; probe
+    expect(r.nat.eax & (IF | 0x3000)).toBe(0x3000);
+    // DS was nulled by the iret to CPL 3: the sgdt through it is #GP(0), in full mode too (the emulation makes
+    // the CPU's segment checks: rules.ts segAccessCheck), and smsw never runs
+    expect(r.nat.out[0]).toBe(0);
+    expect(r.nat.ebx).toBe(0);
+    expect(r.f.rd32(VEC_SEEN)).toBe(13);
+    expect(r.full).toEqual(r.nat);
+    expect(r.f.mo.stats.exits["sensitive pushf"]).toBe(1);
   });
 });
 
