@@ -390,7 +390,20 @@ export const EXIT_HYPERCALL: u32 = 9;
 export const EXIT_INTR_WINDOW: u32 = 10;
 // a stop for the host's debugger (debug.ts): OFF_DBG_CAUSE says why; EIP = the next instruction to run
 export const EXIT_DEBUG: u32 = 11;
-export const EXIT_COUNT: u32 = 12;
+// ---- full-translate: run-time translation of the x86 hole (host/full/README.md "The x86 hole") ----
+// Controls (OFF_CTRL bits) that make a class of sensitive-but-unprivileged instructions exit BEFORE executing,
+// with EXIT_SENSITIVE (EIP at the instruction, OFF_EXIT_INSN = the instruction as the CPU decoded it), so a
+// monitor running a deprivileged kernel can emulate them against its virtual CPU. Checked only in those
+// instructions' handlers (ops/sensitive.ts), after their #UD checks, before any access: nothing else pays.
+// CTRL_EXIT_SENSITIVE: pushf, popf, sgdt, sidt, sldt, str, smsw, mov r/m from CS/SS, push CS/SS, lar, lsl, verr, verw.
+export const CTRL_EXIT_SENSITIVE: u32 = 0x100;
+// CTRL_EXIT_PRIV_XFER: the privilege-dependent transfers: iret, retf, far call (9A, FF /3), SS loads (mov ss, pop ss, lss).
+export const CTRL_EXIT_PRIV_XFER: u32 = 0x200;
+// CTRL_EXIT_DESC_READ: only sgdt, sidt, sldt, str, smsw (VT-x "descriptor-table exiting" plus smsw): what leaks at CPL 3.
+export const CTRL_EXIT_DESC_READ: u32 = 0x400;
+export const EXIT_SENSITIVE: u32 = 12;
+// ---- end full-translate ----
+export const EXIT_COUNT: u32 = 13;
 
 // ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
 // Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap

@@ -16,5 +16,5 @@ export {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,
   idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl, deliveryFrameSize, deliveryFlags,
   callGateCheck, farTargetCheck, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, ioMapBaseSlot, ioBitmapSlot,
-  ioBitsAllow, taskTargetCheck, stackRoomCheck, sysSelCheck, sysDescCheck,
+  ioBitsAllow, taskTargetCheck, stackRoomCheck, sysSelCheck, sysDescCheck, segAccessCheck,
 } from "./ops/rules";

@@ -19,6 +19,7 @@ import {
   PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
+import { segAccessCheck } from "./ops/rules";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
@@ -376,17 +377,9 @@ export function computeSegOk(s: u32): void {
   return segAddrSlow(s, off, size, write);
 }
 function segAddrSlow(s: u32, off: u32, size: u32, write: bool): u32 {
-  const ok = segOk(s);
-  const vec = s == SEG_SS ? VEC_SS : VEC_GP;
-  if (!(ok & (write ? 2 : 1))) { setPending(vec, 0, true); return 0; }
-  const lim = segLimit(s);
-  if (ok & 4) {
-    // expand-down: valid offsets are limit+1 .. 0xFFFF (or 0xFFFFFFFF when B=1)
-    const top: u64 = (ok & 8) ? 0xFFFFFFFF : 0xFFFF;
-    if (<u64>off <= <u64>lim || <u64>off + <u64>(size - 1) > top) { setPending(vec, 0, true); return 0; }
-    return segBase(s) + off;
-  }
-  if (<u64>off + <u64>(size - 1) > <u64>lim) { setPending(vec, 0, true); return 0; }
+  // the rule is shared with the full-mode monitor (ops/rules.ts segAccessCheck)
+  const f = segAccessCheck(segAttr(s), segLimit(s), off, size, write, s == SEG_SS);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return 0; }
   return segBase(s) + off;
 }
 

@@ -23,9 +23,11 @@ export interface Segment {
   attr: number;
 }
 
+const SENSITIVE_CTRLS = A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER | A.CTRL_EXIT_DESC_READ;
+
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
@@ -116,7 +118,9 @@ export type Exit =
       dr?: DrQualification;
     }
   | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
-  | ExitCommon & { reason: "hypercall"; insnLength: number };
+  | ExitCommon & { reason: "hypercall"; insnLength: number }
+  // a sensitive instruction with its class's control set (abi.ts CTRL_EXIT_SENSITIVE...): not executed, EIP on it
+  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number };
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -208,6 +212,7 @@ interface CpuExports {
   stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
   sysSelCheck(sel: number): number;
   sysDescCheck(sel: number, hi: number, isTr: number): number;
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: number, isSs: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -277,6 +282,8 @@ export interface CpuRules {
   sysSelCheck(sel: number): RuleFault | null;
   /** LLDT: an LDT descriptor; LTR (`isTr`): an available TSS; present */
   sysDescCheck(sel: number, hi: number, isTr: boolean): RuleFault | null;
+  /** a data access of `size` bytes at `off` through a segment cache (attr, limit): #GP(0)/#SS(0) or null */
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: boolean, isSs: boolean): RuleFault | null;
 }
 
 export class Machine {
@@ -358,6 +365,18 @@ export class Machine {
     this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
   }
 
+  /**
+   * The sensitive-instruction exits in force (abi.ts CTRL_EXIT_SENSITIVE | CTRL_EXIT_PRIV_XFER |
+   * CTRL_EXIT_DESC_READ): a monitor sets them by the virtual CPU's state; every instruction of a set class
+   * exits ("sensitive") before executing. Other controls are left alone.
+   */
+  get sensitiveExits(): number { return this.ld32(A.OFF_CTRL) & SENSITIVE_CTRLS; }
+  set sensitiveExits(bits: number) {
+    const c = this.ld32(A.OFF_CTRL);
+    const n = (c & ~SENSITIVE_CTRLS) | (bits & SENSITIVE_CTRLS);
+    if (n !== c) this.st32(A.OFF_CTRL, n);
+  }
+
   // ---- the CPU's decoder and protection rules, for monitors ----
   /**
    * Decodes `bytes` (up to 15) as the instruction at `eip` with the CPU's own decoder. When the result's `len`
@@ -402,6 +421,8 @@ export class Machine {
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
     sysSelCheck: (sel) => ruleFault(this.cpu.sysSelCheck(sel)),
     sysDescCheck: (sel, hi, isTr) => ruleFault(this.cpu.sysDescCheck(sel, hi >>> 0, isTr ? 1 : 0)),
+    segAccessCheck: (attr, limit, off, size, write, isSs) =>
+      ruleFault(this.cpu.segAccessCheck(attr, limit >>> 0, off >>> 0, size, write ? 1 : 0, isSs ? 1 : 0)),
     stackRoomCheck: (limit, sp, frame, errSel, big) =>
       ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
@@ -594,6 +615,7 @@ export class Machine {
         return { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
       }
       case A.EXIT_HYPERCALL: return { reason: "hypercall", code, eip, insnLength: 3 };
+      case A.EXIT_SENSITIVE: return { reason: "sensitive", code, eip, insn: this.exitInsn(), insnLength };
       case A.EXIT_HLT: return { reason: "hlt", code, eip, insnLength };
       case A.EXIT_IO_IN: return { reason: "io-in", code, eip, insnLength, ...this.ioQual() };
       case A.EXIT_IO_OUT: return { reason: "io-out", code, eip, insnLength, ...this.ioQual(), value: this.ld32(A.OFF_EXIT_VALUE) };

@@ -17,8 +17,10 @@ export function checkMode(mode: string): void {
 }
 
 export interface ModeOptions {
-  /** full mode: patch the sensitive-but-unprivileged instructions (the x86 hole); default true */
+  /** full mode: handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
   closeHole?: boolean;
+  /** full mode: "runtime" (default, the CPU hands them over as they run) or "static" (the INT3 sweep, to compare) */
+  translate?: "runtime" | "static";
   /** full mode: address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */

@@ -5,6 +5,7 @@
 import {
   FLAG_CF, FLAG_DF, FLAG_ZF, FLAG_AF, FLAG_PF, FLAG_SF, FLAG_OF, VEC_UD, VEC_GP, VEC_BR, SEG_ES, SEG_CS, SEG_SS,
   SEG_DS, SEG_FS, SEG_GS,
+  CTRL_EXIT_PRIV_XFER,
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setPending, r32, w32, r16, w16, r8, w8, o16, mrMod, mrReg, mrRm, ea, eaSeg, repPrefix,
@@ -22,6 +23,7 @@ import { flagsReg, getFlags, setStatus, cond, getCF, materialize, setFlags } fro
 import { segLimit } from "../state";
 import { rdRmw } from "../mmu";
 import * as S from "./system";
+import { sensitiveExit } from "./sensitive";
 import * as FPU from "../fpu/exec";
 import { op0FAE } from "../fpu/fxsave";
 import * as STR from "./string";
@@ -322,6 +324,7 @@ function op_grp5(): void {
     }
     case 3: case 5: { // call/jmp far indirect (m16:32)
       if (mrMod == 3) { ud(); return; }
+      if (mrReg == 3 && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
       const off = memRd(size, eaSeg, ea); if (abort) return;
       const sel = memRd(2, eaSeg, ea + size); if (abort) return;
       if (mrReg == 3) S.farCall(sel, off, size); else S.farJmp(sel, off);

@@ -11,7 +11,9 @@ import {
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
   CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
+  CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
+import { sensitiveExit } from "./sensitive";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -82,6 +84,7 @@ function nullInaccessible(newCpl: u32): void {
 }
 
 export function op_push_sreg(s: u32): void {
+  if ((s == SEG_CS || s == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   // a 32-bit push of a segment register writes 16 bits on current processors; the rest of the slot keeps its value
   if (o16) { push(2, segSel(s)); return; }
   const sp = spMask(spGet() - 4);
@@ -90,6 +93,7 @@ export function op_push_sreg(s: u32): void {
   spSet(sp);
 }
 export function op_pop_sreg(s: u32): void {
+  if (s == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   const v = popPeek(size);
   if (abort) return;
@@ -100,6 +104,7 @@ export function op_pop_sreg(s: u32): void {
 }
 export function op_mov_S_E(): void {
     if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
+  if (mrReg == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const v = rmRd(2); if (abort) return;
   loadDataSeg(mrReg, v);
   if (abort) return;
@@ -108,12 +113,14 @@ export function op_mov_S_E(): void {
 }
 export function op_mov_E_S(): void {
     if (mrReg > 5) { ud(); return; }
+  if ((mrReg == SEG_CS || mrReg == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, segSel(mrReg)); // a 32-bit register destination is zero-extended
   else rmWr(2, segSel(mrReg));
 }
 /** les/lds/lss/lfs/lgs: load a far pointer (offset, then selector) from memory. */
 export function op_load_far_ptr(s: u32): void {
     if (mrMod == 3) { ud(); return; }
+  if (s == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   const off = memRd(size, eaSeg, ea); if (abort) return;
   const sel = memRd(2, eaSeg, ea + size); if (abort) return;
@@ -312,6 +319,7 @@ export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u3
 }
 
 export function op_call_far_A(): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   farCall(imm2, imm1, size);
 }
@@ -321,6 +329,7 @@ export function op_jmp_far_A(): void {
 
 /** retf [imm16]: same-level or outer-level return (SDM: RET, far return). */
 export function op_retf(withImm: bool): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   let n: u32 = 0;
   if (withImm) n = imm1;
@@ -374,6 +383,7 @@ function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
 }
 
 export function op_iret(): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();
@@ -386,11 +396,13 @@ export function op_iret(): void {
 
 // ---------------------------------------------------------------- flags and interrupts
 export function op_pushf(): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   // VM and RF are never pushed as set (SDM: PUSHF)
   const f = getFlags() & ~(FLAG_VM | FLAG_RF);
   push(osz(), f);
 }
 export function op_popf(): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   const size = osz();
   const v = popPeek(size); if (abort) return;
   spSet(spMask(spGet() + size));
@@ -419,11 +431,11 @@ export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
 export function op_grp6(): void {
     switch (mrReg) {
-    case 0: storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
-    case 1: storeSel(st(OFF_TR + SEG_SEL)); return;    // str
+    case 0: if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return; storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
+    case 1: if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return; storeSel(st(OFF_TR + SEG_SEL)); return;    // str
     case 2: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; lldt(s); return; }
     case 3: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; ltr(s); return; }
-    case 4: case 5: { const s = rmRd(2); if (abort) return; verx(s, mrReg == 5); return; }
+    case 4: case 5: { if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return; const s = rmRd(2); if (abort) return; verx(s, mrReg == 5); return; }
     default: ud();
   }
 }
@@ -476,6 +488,7 @@ function descPeek(sel: u32): bool {
   return true;
 }
 export function op_lar_lsl(isLsl: bool): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
     const sel = rmRd(2); if (abort) return;
   let ok = false;
   let v: u32 = 0;
@@ -497,6 +510,7 @@ export function op_grp7(): void {
     return;
   }
   if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
+    if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return;
     if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
     return;
   }
@@ -511,6 +525,7 @@ export function op_grp7(): void {
   if (mrMod == 3) { ud(); return; }
   switch (r) {
     case 0: case 1: { // sgdt/sidt: 16-bit limit, then 32-bit base (not privileged: sensitive)
+      if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return;
       const b = st(r == 0 ? OFF_GDTR_BASE : OFF_IDTR_BASE);
       const l = st(r == 0 ? OFF_GDTR_LIMIT : OFF_IDTR_LIMIT);
       memWr(2, eaSeg, ea, l); if (abort) return;

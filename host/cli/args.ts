@@ -19,6 +19,8 @@ isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase
 Options for run:
   --mode MODE             execution mode: native (default) or full (trap-and-emulate, shadow page tables)
                           or para (a PV kernel: build/guests/workloads-pv/*.elf; hypercalls, virtio)
+  --full-translate HOW    full mode's x86-hole handling: runtime (default: the CPU hands each sensitive
+                          instruction over as it runs) or static (the old INT3 sweep of the kernel's ELF)
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --timeout DURATION      stop after this much wall-clock time, e.g. 500ms, 30s, 2m, 1h (a plain number is s)
@@ -97,6 +99,8 @@ export interface RunArgs {
   snapshotFile?: string;
   gdbPort?: number;
   gdbWait?: boolean;
+  /** --full-translate */
+  translate?: "runtime" | "static";
 }
 export interface RestoreArgs { command: "restore"; snapshot: string; statsFile?: string; timeoutMs?: number }
 export type CliArgs = RunArgs | RestoreArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
@@ -163,7 +167,7 @@ export function parseDiskSpec(s: string, what = "--disk"): DiskSpec {
   return { path, ...spec };
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
+const RUN_OPTIONS = ["--mode", "--full-translate", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -212,6 +216,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
       case "--mode":
         if (!(MODES as readonly string[]).includes(value)) throw new UsageError(`unknown --mode '${value}' (modes: ${MODES.join(", ")})`);
         out.mode = value;
+        break;
+      case "--full-translate":
+        if (value !== "runtime" && value !== "static") throw new UsageError(`unknown --full-translate '${value}' (runtime or static)`);
+        out.translate = value;
         break;
       case "--mem": out.memSize = parseMemSize(value); break;
       case "--max-instructions": out.maxInstructions = parseCount(value); break;
