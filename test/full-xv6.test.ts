@@ -49,3 +49,18 @@ describe.skipIf(!XV6)("xv6 in full mode", () => {
     console.log(JSON.stringify(st.full.exitsByCause));
   }, 240_000);
 });
+
+describe.skipIf(!XV6 || !process.env.WASMVISOR_XV6_USERTESTS)("xv6 usertests in full mode (WASMVISOR_XV6_USERTESTS=1)", () => {
+  it("prints ALL TESTS PASSED, its output identical to native mode's and to QEMU's", () => {
+    const want = readFileSync(join(XV6!, "usertests.qemu.txt"), "utf8");
+    const runs = (["native", "full"] as const).map((mode) => {
+      const s = session(mode, ["usertests"], 20_000_000_000);
+      const out = s.console.slice(s.console.indexOf("$ usertests\n") + 2); // from the echoed command to the next prompt
+      console.log(`usertests ${mode}: ${s.instructions} instructions, ${(s.ms / 1000).toFixed(1)} s`);
+      return { ...s, out };
+    });
+    expect(runs[0].out).toContain("ALL TESTS PASSED");
+    expect(runs[1].out).toBe(runs[0].out);
+    expect(runs[0].out.split("\n")).toEqual(want.split("\n"));
+  }, 3_600_000);
+});
