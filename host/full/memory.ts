@@ -5,7 +5,8 @@
 // mmioWrite, guest-physical addresses) as the CPU's own MMIO exits do.
 import { type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex } from "./vcpu.ts";
+import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex, type HandleResult } from "./vcpu.ts";
+import { MMIO_WINDOW, type WalkResult } from "./shadow.ts";
 import { GuestPhysMemory } from "../memory/guest-memory.ts";
 import type { PagingRegs } from "../memory/paging.ts";
 
@@ -60,6 +61,47 @@ export abstract class GuestMemory extends VcpuBase {
       io.mmioWrite(gpa, n, v >>> 0);
     } else for (let k = 0; k < n; k++) io.mmioWrite((gpa + k) >>> 0, 1, data[off + k] & 0xff);
   }
+
+  /**
+   * An access to a page of the top VMM_SIZE bytes of guest-physical space (shadow.mmioMachineAddr: its machine
+   * address would wrap into the VMM region, so the shadow leaves it absent): the faulting instruction is
+   * single-stepped with the page mapped onto the machine page MMIO_WINDOW (past machine RAM), and its MMIO exits
+   * there go to the bus at the guest page's address — the same device accesses as native, one exit more.
+   */
+  protected stepThroughWindow(lin: number, w: WalkResult): HandleResult {
+    if (this.windowBusy) throw new FatalGuest(`one instruction touches two pages of the top ${VMM_SIZE >>> 20} MiB of physical memory (at ${hex(lin)}): not supported in full mode`);
+    this.count(this.stats.exits, "mmio window");
+    const page = (w.gpa & ~0xfff) >>> 0;
+    const old = this.shadow.mapWindow(lin, w);
+    const i0 = this.m.instructions;
+    this.windowBusy = true;
+    let restored = false;
+    try {
+      for (let k = 0; k < 64; k++) {
+        const e = this.m.run(1);
+        if (e.reason === "mmio-read" || e.reason === "mmio-write") {
+          const a = e.address >>> 0;
+          const gpa = (a & ~0xfff) >>> 0 === MMIO_WINDOW ? (page | (a & 0xfff)) >>> 0 : this.shadow.mmioGuestAddr(a);
+          if (e.reason === "mmio-read") this.m.completeIo(this.io.mmioRead!(gpa, e.size as 1 | 2 | 4));
+          else this.io.mmioWrite!(gpa, e.size as 1 | 2 | 4, e.value);
+          // done once the instruction retired and handed over every write it queued
+          if (this.m.instructions !== i0 && this.dv.getUint32(A.STATE_BASE + A.AREA_WQ, true) === 0) return null;
+          continue;
+        }
+        if (e.reason === "budget") return null;
+        // anything else (a fault on another page, #DB with TF...): handled as usual, the window closed first; a
+        // second page of the top of memory in the same instruction would need a second window: a stop
+        this.shadow.restoreSpte(lin, old);
+        restored = true;
+        return e.reason === "debug" ? null : this.handle(e);
+      }
+      throw new FatalGuest(`an instruction at ${hex(this.m.eip)} made more than 64 device accesses through the top of physical memory`);
+    } finally {
+      if (!restored) this.shadow.restoreSpte(lin, old);
+      this.windowBusy = false;
+    }
+  }
+  private windowBusy = false;
 
   readLin(lin: number, len: number, user = this.v.cpl === 3): Uint8Array {
     const out = new Uint8Array(len);

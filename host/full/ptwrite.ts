@@ -23,6 +23,7 @@ export abstract class PageTableWrites extends GatesAndReturns {
       throw new GuestFault(A.VEC_PF, w.err, cr2);
     }
     this.shadow.stats.hiddenFaults++;
+    if (w.gpa >= this.guestRam && this.shadow.mmioMachineAddr(w.gpa) < 0) return this.stepThroughWindow(cr2, w); // memory.ts
     if (this.shadow.fill(cr2, w, write)) return null;
     return this.protectedWrite(cr2, w.gpa, insn);
   }

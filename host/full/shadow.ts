@@ -16,6 +16,8 @@ import * as A from "../abi.generated.ts";
 export { GuestRangeError };
 export const VMM_PDE = 1023;
 export const VMM_LINEAR = 0xffc00000;
+/** the machine page a page of the top of guest-physical space is stepped through (mapWindow) */
+export const MMIO_WINDOW = 0xfffff000;
 
 /** machine-physical memory as the VMM sees it */
 export interface PhysMem {
@@ -290,19 +292,10 @@ export class ShadowMmu {
     const s = this.current!;
     const pdi = lin >>> 22;
     const mmio = w.gpa >= this.ramSize;
-    if (mmio && this.mmioMachineAddr(w.gpa) < 0) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}: the top ${this.ramOffset >>> 20} MiB of the physical address space cannot be mapped in full mode (its machine addresses would be the VMM's)`);
+    if (mmio && this.mmioMachineAddr(w.gpa) < 0) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}: the top ${this.ramOffset >>> 20} MiB of the physical address space have no machine address (mapWindow)`);
     const frame = w.gpa >>> 12;
     if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
-    let pt = s.pts.get(pdi);
-    if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); this.mem.flushTlb(); pt = undefined; }
-    if (pt === undefined) {
-      pt = this.alloc();
-      if (!this.shadows.has(s.key)) throw new Error("wasmvisor full: current shadow evicted"); // cannot happen: never the current
-      s.pts.set(pdi, pt);
-      s.ptSrc.set(pdi, w.ptFrame);
-      if (w.ptFrame >= 0) this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`);
-      this.mem.write32(s.pd + pdi * 4, pt | PTE_P | PTE_W | PTE_U);
-    }
+    const pt = this.ptFor(s, pdi, w);
     const prot = !mmio && this.isProtected(frame);
     if (write && prot) return false;
     if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w); return true; }
@@ -314,6 +307,35 @@ export class ShadowMmu {
     if (canWrite && !mmio) this.addRmap(frame, spte);
     if (old & PTE_P) this.flushPage(lin);
     return true;
+  }
+
+  /** the current shadow's page table for `pdi` as derived from the walk `w` (made, or remade if the guest's changed) */
+  private ptFor(s: Shadow, pdi: number, w: WalkResult): number {
+    let pt = s.pts.get(pdi);
+    if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); this.mem.flushTlb(); pt = undefined; }
+    if (pt === undefined) {
+      pt = this.alloc();
+      if (!this.shadows.has(s.key)) throw new Error("wasmvisor full: current shadow evicted"); // cannot happen: never the current
+      s.pts.set(pdi, pt);
+      s.ptSrc.set(pdi, w.ptFrame);
+      if (w.ptFrame >= 0) this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`);
+      this.mem.write32(s.pd + pdi * 4, pt | PTE_P | PTE_W | PTE_U);
+    }
+    return pt;
+  }
+
+  /**
+   * Maps `lin` (a page of the top ramOffset bytes of guest-physical space, which has no machine address of its own)
+   * onto the machine page MMIO_WINDOW for one single-stepped instruction; returns the previous entry for
+   * restoreSpte. The caller attributes MMIO exits on the window to the guest page it stepped.
+   */
+  mapWindow(lin: number, w: WalkResult): number {
+    const pt = this.ptFor(this.current!, lin >>> 22, w);
+    const a = pt + ((lin >>> 12) & 0x3ff) * 4;
+    const old = this.mem.read32(a) >>> 0;
+    this.mem.write32(a, (MMIO_WINDOW | PTE_P | PTE_U | (w.writable && w.dirty ? PTE_W : 0)) >>> 0);
+    this.flushPage(lin);
+    return old;
   }
 
   /** fill whole 4 MiB regions at once where that is exact (paging off, guest 4 MiB pages); default true */
