@@ -71,6 +71,10 @@ _start:
   mov $0x0a, %al; out %al, $0x70
   mov $0x40005100, %edi; mov $0x71, %dx; insb
   mov 0x40005100, %eax; mov %eax, ${RESULTS + 0x100}
+  # movsl from the APIC TPR into an entry of the guest's page table 1 (write-protected in full mode: the monitor
+  # single-steps it, and the step's MMIO read restarts it)
+  mov $0x40002080, %esi; mov $0x202000 + 100 * 4, %edi; movsl
+  mov 0x202000 + 100 * 4, %eax; mov %eax, ${RESULTS + 0x104}
   mov $'\\n', %al; out %al, $0xe9
   mov $0, %al; out %al, $0xf4
 5: cli; hlt; jmp 5b
@@ -103,7 +107,7 @@ function run(mode: "native" | "full") {
   for (const a of SENTINELS) ram.write(a, new Uint8Array([0xc3, 0xc3, 0xc3, 0xc3]));
   const r = vm.run({ maxInstructions: 1_000_000 });
   const words = new Uint32Array(ram.read(RESULTS, TARGETS.length * 16).slice().buffer);
-  return { vm, r, results: [...words], ins: new DataView(ram.read(RESULTS + 0x100, 4).slice().buffer).getUint32(0, true), sentinels: SENTINELS.map((a) => [...ram.read(a, 4)]) };
+  return { vm, r, results: [...words], ins: new DataView(ram.read(RESULTS + 0x100, 4).slice().buffer).getUint32(0, true), movs: new DataView(ram.read(RESULTS + 0x104, 4).slice().buffer).getUint32(0, true), sentinels: SENTINELS.map((a) => [...ram.read(a, 4)]) };
 }
 
 describe.skipIf(!HAVE_GCC)("full mode: guest mappings outside guest RAM are MMIO, as native", () => {
@@ -115,6 +119,8 @@ describe.skipIf(!HAVE_GCC)("full mode: guest mappings outside guest RAM are MMIO
     expect(native.vm.console).toBe("Z\n"); // the TPR, read by an emulated outsb in full mode
     expect(full.results).toEqual(native.results);
     expect(full.ins).toBe(native.ins);
+    expect(native.movs).toBe(0x5a);
+    expect(full.movs).toBe(native.movs);
     // the local APIC page kept its TPR and reported its version; the I/O APIC its version; unbacked pages read
     // as the bus's unassigned value
     const at = (i: number) => native.results.slice(i * 4, i * 4 + 4);
@@ -130,8 +136,13 @@ describe.skipIf(!HAVE_GCC)("full mode: guest mappings outside guest RAM are MMIO
     }
     expect((full.vm as FullVm).fullStats().exitsByCause).toMatchObject({ "mmio window": expect.any(Number) });
     expect(fullInvariants(full.vm as FullVm)).toEqual([]);
-    // the devices saw guest-physical addresses (the same per-range counters as native)
-    const ranges = (vm: Vm | FullVm) => (vm.stats.devices?.() as { bus: { ranges: Record<string, unknown> } }).bus.ranges;
-    expect(ranges(full.vm)).toEqual(ranges(native.vm));
+    // the devices saw guest-physical addresses (the same per-range counters as native), but for one read: the
+    // movsl's read of the TPR is made again after the hidden page fault on its (write-protected) destination, as
+    // natively after any page fault (the CPU keeps a restarted instruction's reads only until it faults). The
+    // APICs' registers have no read side effects.
+    type Ranges = Record<string, { reads: number; writes: number }>;
+    const ranges = (vm: Vm | FullVm) => (vm.stats.devices?.() as { bus: { ranges: Ranges } }).bus.ranges;
+    const want = ranges(native.vm);
+    expect(ranges(full.vm)).toEqual({ ...want, lapic: { ...want.lapic, reads: want.lapic.reads + 1 } });
   });
 });

@@ -95,12 +95,7 @@ export class FullMode implements Mode {
   handle(exit: Exit): ExitAction {
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
-    if (exit.reason === "mmio-read" || exit.reason === "mmio-write") {
-      const gpa = this.monitor.shadow.mmioGuestAddr(exit.address), bus = this.platform.bus, st = this.vmStats;
-      if (exit.reason === "mmio-write") { st.countMmio(gpa, true); bus.mmioWrite(gpa, exit.size as AccessSize, exit.value); }
-      else { st.countMmio(gpa, false); this.machine.completeIo(bus.mmioRead(gpa, exit.size as AccessSize)); }
-      return null;
-    }
+    if (this.monitor.mmioExit(exit)) return null;
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";

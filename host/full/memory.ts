@@ -3,7 +3,7 @@
 // fetching an instruction for the CPU's decoder. Writes to protected frames keep the shadows exact. Pages the
 // guest maps outside its RAM are device registers: the monitor's accesses to them go to the bus (io.mmioRead /
 // mmioWrite, guest-physical addresses) as the CPU's own MMIO exits do.
-import { type DecodedInsn as Insn } from "../machine.ts";
+import { type DecodedInsn as Insn, type Exit } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex, type HandleResult } from "./vcpu.ts";
 import { MMIO_WINDOW, type WalkResult } from "./shadow.ts";
@@ -63,6 +63,21 @@ export abstract class GuestMemory extends VcpuBase {
   }
 
   /**
+   * An MMIO exit of the CPU (a guest page mapped outside guest RAM, shadow.ts mmioMachineAddr) handed to the
+   * devices at its guest-physical address: a read completes the restarted instruction, a write is done. False for
+   * any other exit. `window`: the guest page mapped onto MMIO_WINDOW for this step (stepThroughWindow), or -1.
+   */
+  mmioExit(e: Exit, window = -1): boolean {
+    if (e.reason !== "mmio-read" && e.reason !== "mmio-write") return false;
+    const a = e.address >>> 0;
+    const gpa = window >= 0 && (a & ~0xfff) >>> 0 === MMIO_WINDOW ? (window | (a & 0xfff)) >>> 0 : this.shadow.mmioGuestAddr(a);
+    if (!this.io.mmioRead || !this.io.mmioWrite) throw new FatalGuest(`guest-physical ${hex(gpa)} is outside guest RAM`);
+    if (e.reason === "mmio-read") this.m.completeIo(this.io.mmioRead(gpa, e.size as 1 | 2 | 4));
+    else this.io.mmioWrite(gpa, e.size as 1 | 2 | 4, e.value);
+    return true;
+  }
+
+  /**
    * An access to a page of the top VMM_SIZE bytes of guest-physical space (shadow.mmioMachineAddr: its machine
    * address would wrap into the VMM region, so the shadow leaves it absent): the faulting instruction is
    * single-stepped with the page mapped onto the machine page MMIO_WINDOW (past machine RAM), and its MMIO exits
@@ -79,11 +94,7 @@ export abstract class GuestMemory extends VcpuBase {
     try {
       for (let k = 0; k < 64; k++) {
         const e = this.m.run(1);
-        if (e.reason === "mmio-read" || e.reason === "mmio-write") {
-          const a = e.address >>> 0;
-          const gpa = (a & ~0xfff) >>> 0 === MMIO_WINDOW ? (page | (a & 0xfff)) >>> 0 : this.shadow.mmioGuestAddr(a);
-          if (e.reason === "mmio-read") this.m.completeIo(this.io.mmioRead!(gpa, e.size as 1 | 2 | 4));
-          else this.io.mmioWrite!(gpa, e.size as 1 | 2 | 4, e.value);
+        if (this.mmioExit(e, page)) {
           // done once the instruction retired and handed over every write it queued
           if (this.m.instructions !== i0 && this.dv.getUint32(A.STATE_BASE + A.AREA_WQ, true) === 0) return null;
           continue;
