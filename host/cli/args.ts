@@ -30,8 +30,8 @@ Options for run:
                             lock=off   do not lock the image (by default it is locked as QEMU does: a
                                        second writer, wasmvisor or QEMU, is refused)
   --disk2 FILE[,OPTS]     raw disk image on the ATA primary slave (para mode: a second virtio-blk)
-  --platform KIND         PC devices: mp (native default: local APIC, I/O APIC, MP tables, 8259s behind
-                          them in virtual-wire mode) or pc (8259s only; full mode's only platform);
+  --platform KIND         PC devices: mp (default: local APIC, I/O APIC, MP tables, 8259s behind
+                          them in virtual-wire mode) or pc (8259s only), in native and full mode;
                           para mode has virtio devices and refuses it, as it refuses --rtc
   --rtc TIME              RTC start: an ISO date (2024-05-01T12:00:00Z), seconds since 1970, or now
                           (default 2000-01-01T00:00:00Z, so runs stay deterministic)

@@ -1,9 +1,9 @@
 // platform.ts — the one platform builder: every mode's devices come from buildPlatform(), so an option means the
 // same in every mode that has the device, and a mode that cannot honour one refuses it in one line
 // (checkPlatformOptions).
-//   "mp" (default for native): the SMP-style PC — 8259s, PIT, RTC, 8042, COM1, ATA (--disk master, --disk2
+//   "mp" (default for native and full): the SMP-style PC — 8259s, PIT, RTC, 8042, COM1, ATA (--disk master, --disk2
 //        slave), VGA CRTC registers, local APIC + I/O APIC, MP tables for the loader (host/devices/index.ts)
-//   "pc": the same without the APICs and MP tables (full mode's set: its monitor gives the guest no device memory)
+//   "pc": the same without the APICs and MP tables
 //   "pv": para mode's — virtio-mmio console and virtio-blk (--disk, then --disk2), the PV timer, debug-exit,
 //        debugcon; no PC devices, so --platform and --rtc do not apply
 import { Bus } from "../bus.ts";
@@ -68,7 +68,7 @@ export interface Platform {
 
 /** The options that choose and fill the platform: the same names in every mode (CLI --platform, --disk, ...). */
 export interface PlatformOptions {
-  /** device set: "mp" or "pc" (native: default "mp"; full: "pc" only); para mode builds "pv" */
+  /** device set: "mp" (default) or "pc"; para mode builds "pv" */
   platformKind?: PcPlatformKind;
   /** the first disk: ATA primary master, or virtio-blk; raw image bytes (used in place) or a block backend */
   disk?: Uint8Array | BlockBackend;
@@ -94,7 +94,7 @@ export interface PlatformHooks {
 /** What each mode can build; anything else is refused with one line. */
 const MODE_PLATFORMS: Record<string, { kinds: PlatformKind[]; fallback: PlatformKind; why?: string }> = {
   native: { kinds: ["mp", "pc"], fallback: "mp" },
-  full: { kinds: ["pc"], fallback: "pc", why: "full mode gives the guest no device memory (no local or I/O APIC): use --platform pc" },
+  full: { kinds: ["mp", "pc"], fallback: "mp" },
   para: { kinds: ["pv"], fallback: "pv", why: "para mode's devices are virtio (no PC platform)" },
 };
 

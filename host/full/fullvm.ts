@@ -1,10 +1,10 @@
 // fullvm.ts — `full` mode: an unmodified kernel run deprivileged at ring 3 by the Monitor (monitor.ts), inside the
-// one run loop (host/core/vm.ts) with the same devices (platform "pc"), console, clock and exit statuses as every
-// mode. The Machine has VMM_SIZE bytes more than the guest's RAM: machine-physical [0, VMM_SIZE) is the VMM's,
+// one run loop (host/core/vm.ts) with the same devices (platform "mp" or "pc", as native), console, clock and exit
+// statuses as every mode. The Machine has VMM_SIZE bytes more than the guest's RAM: machine-physical [0, VMM_SIZE) is the VMM's,
 // guest-physical X is machine-physical X + VMM_SIZE.
 //
 // Interrupts: the CPU's INTR line is never raised. Before every slice, if the virtual IF allows (and no STI shadow
-// is pending), the controller's highest request is acknowledged and delivered through the guest IDT by the
+// is pending), the controller's highest request (the local APIC's on "mp", the 8259's on "pc") is acknowledged and delivered through the guest IDT by the
 // monitor. A guest STI with a request pending runs exactly one more instruction first (the STI interrupt shadow).
 // The instructions the monitor emulates count in the virtual clock.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
@@ -48,6 +48,8 @@ export class FullMode implements Mode {
       io: {
         ioRead: (port, size) => { this.vmStats.countPort(port, false); return this.platform.bus.ioRead(port, size as AccessSize); },
         ioWrite: (port, size, v) => { this.vmStats.countPort(port, true); this.platform.bus.ioWrite(port, size as AccessSize, v); },
+        mmioRead: (gpa, size) => { this.vmStats.countMmio(gpa, false); return this.platform.bus.mmioRead(gpa, size as AccessSize); },
+        mmioWrite: (gpa, size, v) => { this.vmStats.countMmio(gpa, true); this.platform.bus.mmioWrite(gpa, size as AccessSize, v); },
       },
     });
   }
@@ -94,6 +96,9 @@ export class FullMode implements Mode {
   afterSlice(): void {}
 
   handle(exit: Exit): ExitAction {
+    // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
+    // machine-physical address; the devices see the guest-physical one, as in native mode.
+    if (this.monitor.mmioExit(exit)) return null;
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";

@@ -28,6 +28,9 @@ export class FatalGuest extends Error {}
 export interface MonitorIo {
   ioRead(port: number, size: 1 | 2 | 4): number;
   ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
+  /** device registers at a guest-physical address outside guest RAM (the monitor's own emulated accesses) */
+  mmioRead?(gpa: number, size: 1 | 2 | 4): number;
+  mmioWrite?(gpa: number, size: 1 | 2 | 4, value: number): void;
 }
 
 export interface SegState { sel: number; base: number; limit: number; attr: number }
