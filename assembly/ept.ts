@@ -159,6 +159,7 @@ export function translateNested(lin: u32, write: bool, user: bool): u32 {
 function nested(lin: u32, write: bool, user: bool): u32 {
   let gpa: u32;
   let flags: u32 = 0;
+  let upAddr: u32 = 0, upOld: u32 = 0, upNew: u32 = 0; // the leaf's accessed/dirty update, done last
   const c0 = cr0();
   if (c0 & CR0_PG) {
     const pdeAddr = (st(OFF_CR3) & PTE_FRAME) + ((lin >>> 22) << 2);
@@ -169,8 +170,7 @@ function nested(lin: u32, write: bool, user: bool): u32 {
     if ((pde & PTE_PS) && (c4 & CR4_PSE)) {
       if (pde & PDE_LARGE_RSVD) { pageFault(lin, PF_P | PF_RSVD | errBits(write, user)); return 0; }
       if (!allowed(pde, write, user, c0)) { pageFault(lin, PF_P | errBits(write, user)); return 0; }
-      const nv = pde | PTE_A | (write ? PTE_D : 0);
-      if (nv != pde && !guestEntryWrite(pdeAddr, nv, lin)) return 0;
+      upAddr = pdeAddr; upOld = pde; upNew = pde | PTE_A | (write ? PTE_D : 0);
       gpa = (pde & PDE_LARGE_FRAME) | (lin & 0x003FF000);
       flags = ((pde & PTE_G) && (c4 & CR4_PGE) ? 1 : 0) | 2;
       setHaveLarge();
@@ -181,18 +181,21 @@ function nested(lin: u32, write: bool, user: bool): u32 {
       if (res == EXITED) return 0;
       if (!(pte & PTE_P)) { pageFault(lin, errBits(write, user)); return 0; }
       if (!allowed(pde & pte, write, user, c0)) { pageFault(lin, PF_P | errBits(write, user)); return 0; }
-      const nv = pte | PTE_A | (write ? PTE_D : 0);
-      if (nv != pte && !guestEntryWrite(pteAddr, nv, lin)) return 0;
+      upAddr = pteAddr; upOld = pte; upNew = pte | PTE_A | (write ? PTE_D : 0);
       gpa = pte & PTE_FRAME;
       flags = (pte & PTE_G) && (c4 & CR4_PGE) ? 1 : 0;
     }
   } else {
     gpa = lin & PTE_FRAME;
   }
+  // the final address before the guest's own A/D update: an access the EPT refuses leaves no trace in the guest
   const acc = fetching ? QEPT_FETCH : write ? QEPT_WRITE : QEPT_READ;
   const hpa = eptWalk(gpa | (lin & 0xFFF), acc, lin, true, true);
   if (res == EXITED) return 0;
-  if (res == UNBACKED) { setMmioHit(gpa | (lin & 0xFFF)); return 0; }
+  const fres = res, fperm = perm;
+  if (upNew != upOld && !guestEntryWrite(upAddr, upNew, lin)) return 0;
+  perm = fperm;
+  if (fres == UNBACKED) { setMmioHit(gpa | (lin & 0xFFF)); return 0; }
   // a read entry serves fetches too (and a write entry reads): cache only what every user of the entry may do
   // (write entries also serve the reads of read-modify-write instructions; read entries serve fetches)
   const cache = write ? (perm & (EPT_R | EPT_W)) == (EPT_R | EPT_W) : (perm & (EPT_R | EPT_X)) == (EPT_R | EPT_X);
