@@ -20,7 +20,7 @@ import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.
 import type { Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
-import { EXIT_STATUS, hex, type RunResult } from "../core/status.ts";
+import { EXIT_STATUS, VmConfigError, hex } from "../core/status.ts";
 import { Vmcs, reasonName } from "./vmcs.ts";
 import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
 import { handleVmExit, internal } from "./exits.ts";
@@ -45,6 +45,9 @@ export class HwMode implements Mode {
 
   constructor(memSize: number, o: HwModeOptions, private readonly log: (m: string) => void) {
     this.guestRam = memSize;
+    if (memSize + HW_HOST_SIZE > A.MAX_RAM_SIZE) {
+      throw new VmConfigError(`--mem ${memSize / 2 ** 20}M is too large for --mode hw (at most ${(A.MAX_RAM_SIZE - HW_HOST_SIZE) / 2 ** 20}M: the hypervisor's ${HW_HOST_SIZE >> 20}M sit below guest RAM)`);
+    }
     this.machine = new Machine({ ...o.machine, memSize: memSize + HW_HOST_SIZE });
     this.vmcs = new Vmcs(this.machine);
     this.ept = new Ept(this.machine, memSize);
