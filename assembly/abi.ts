@@ -403,7 +403,7 @@ export const CTRL_EXIT_PRIV_XFER: u32 = 0x200;
 export const CTRL_EXIT_DESC_READ: u32 = 0x400;
 export const EXIT_SENSITIVE: u32 = 12;
 // ---- end full-translate ----
-export const EXIT_COUNT: u32 = 13;
+export const EXIT_COUNT: u32 = 14; // EXIT_VMEXIT (13) is declared with the hw-mode block below
 
 // ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
 // Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap
@@ -506,3 +506,113 @@ export const PF_P: u32 = 0x1;
 export const PF_W: u32 = 0x2;
 export const PF_U: u32 = 0x4;
 export const PF_RSVD: u32 = 0x8;
+
+// ==== hw-mode (branch hw-mode): VT-x-like guest mode, AREA_VMCS and EXIT_VMEXIT ====
+// A VMCS-like control block (SDM Vol. 3C ch. 24) the host fills before run(). The guest-state area of a real VMCS
+// is the vCPU register file itself (AREA_REGS..AREA_VCPU_EVENTS: the activity state is OFF_HALTED, the
+// interruptibility state OFF_INT_SHADOW); the host state is the host's own (TypeScript). While OFF_VMX_ON = 1 the
+// CPU runs "non-root": the controls below decide what exits. Instruction exits are fault-like as on VT-x: EIP stays
+// on the instruction, OFF_VMX_EXIT_INSN_LEN says how far the host must advance it after emulating it.
+// Device accesses keep their kvm_run-style exit codes (EXIT_IO_*, EXIT_MMIO_*) so the host completes them by the
+// restart protocol, as KVM hands a VMX I/O exit to userspace as KVM_EXIT_IO; the VMCS exit reason then says
+// whether that access was a VM exit (30 I/O instruction, 48 EPT violation) or a passed-through port (VMX_NO_EXIT).
+// Every other VM exit returns EXIT_VMEXIT. AREA_VMCS lies above VCPU_STATE_SIZE: the host mode saves it itself.
+export const AREA_VMCS: u32 = 0xCC0;
+export const AREA_VMCS_SIZE: u32 = 0x180;
+export const EXIT_VMEXIT: u32 = 13;
+export const OFF_VMX_ON: u32 = 0xCC0;        // 1: guest (non-root) mode
+export const OFF_VMX_PIN: u32 = 0xCC4;       // pin-based controls (PIN_*)
+export const OFF_VMX_PROC: u32 = 0xCC8;      // primary processor-based controls (PROC_*, SDM bit positions)
+export const OFF_VMX_PROC2: u32 = 0xCCC;     // secondary controls (PROC2_*)
+export const OFF_VMX_EXC_BITMAP: u32 = 0xCD0; // exception bitmap: bit v set => exception v exits (reason 0)
+export const OFF_VMX_PF_MASK: u32 = 0xCD4;   // #PF exits iff bit 14 == ((error & mask) == match)
+export const OFF_VMX_PF_MATCH: u32 = 0xCD8;
+export const OFF_VMX_CR0_MASK: u32 = 0xCDC;  // guest/host mask: host-owned CR0 bits
+export const OFF_VMX_CR0_SHADOW: u32 = 0xCE0; // read shadow: what the guest reads in host-owned bits
+export const OFF_VMX_CR4_MASK: u32 = 0xCE4;
+export const OFF_VMX_CR4_SHADOW: u32 = 0xCE8;
+export const OFF_VMX_TSC_OFFSET_LO: u32 = 0xCEC; // added to the TSC the guest reads (PROC_TSC_OFFSET)
+export const OFF_VMX_TSC_OFFSET_HI: u32 = 0xCF0;
+export const OFF_VMX_IO_BITMAP_A: u32 = 0xCF4; // host-physical address of I/O bitmap A (ports 0..0x7FFF, 4 KiB)
+export const OFF_VMX_IO_BITMAP_B: u32 = 0xCF8; // ... B (ports 0x8000..0xFFFF)
+export const OFF_VMX_MSR_BITMAP: u32 = 0xCFC;  // host-physical, 4 KiB: read low, read high, write low, write high (1 KiB each)
+export const OFF_VMX_EPTP: u32 = 0xD00;       // EPT pointer: host-physical address of the EPT directory | EPTP_AD
+export const OFF_VMX_ENTRY_INTR: u32 = 0xD04; // VM-entry interruption information (INTR_INFO_*): injected at run() entry, then cleared
+export const OFF_VMX_ENTRY_ERROR: u32 = 0xD08; // its error code
+export const OFF_VMX_ENTRY_INSN_LEN: u32 = 0xD0C; // its instruction length (software interrupts/exceptions)
+export const OFF_VMX_EXIT_REASON: u32 = 0xD20; // basic exit reason (VMX_EXIT_*), or VMX_NO_EXIT
+export const OFF_VMX_EXIT_QUAL: u32 = 0xD24;  // exit qualification (SDM Vol. 3C 27.2.1)
+export const OFF_VMX_EXIT_INSN_LEN: u32 = 0xD28;
+export const OFF_VMX_EXIT_INTR: u32 = 0xD2C;  // VM-exit interruption information (exception / external interrupt exits)
+export const OFF_VMX_EXIT_INTR_ERROR: u32 = 0xD30;
+export const OFF_VMX_GUEST_PHYS: u32 = 0xD34; // EPT violation/misconfiguration: the guest-physical address
+export const OFF_VMX_GUEST_LINEAR: u32 = 0xD38; // ... and the linear address (QEPT_LIN_VALID)
+export const OFF_VMX_EXITS: u32 = 0xD40;      // counter: VM exits
+export const OFF_VMX_EPT_WALKS: u32 = 0xD44;  // counter: guest TLB misses walked in two dimensions
+export const OFF_VMX_WALK_REFS: u32 = 0xD48;  // counter: memory references of those walks (guest + EPT entries)
+export const PIN_EXT_INTR: u32 = 0x1;         // external interrupts (INTR) exit (reason 1) whatever EFLAGS.IF
+export const PROC_INTR_WINDOW: u32 = 0x4;     // exit (reason 7) at the first boundary where IF=1 and no STI/MOV SS shadow
+export const PROC_TSC_OFFSET: u32 = 0x8;
+export const PROC_HLT: u32 = 0x80;
+export const PROC_INVLPG: u32 = 0x200;
+export const PROC_RDTSC: u32 = 0x1000;
+export const PROC_CR3_LOAD: u32 = 0x8000;
+export const PROC_CR3_STORE: u32 = 0x10000;
+export const PROC_MOV_DR: u32 = 0x800000;
+export const PROC_IO_UNCOND: u32 = 0x1000000;
+export const PROC_IO_BITMAPS: u32 = 0x2000000;
+export const PROC_MTF: u32 = 0x8000000;       // monitor trap flag: exit (reason 37) after the first instruction
+export const PROC_MSR_BITMAPS: u32 = 0x10000000; // else every RDMSR/WRMSR exits
+export const PROC2_EPT: u32 = 0x2;
+// (not architectural) an EPT violation by a data read/write on a not-present entry leaves as the restartable
+// EXIT_MMIO_* exit (reason 48 in the VMCS): the host answers it as a device access, like KVM's MMIO fast path
+export const PROC2_EPT_MMIO: u32 = 0x40000000;
+export const EPTP_AD: u32 = 0x40;             // EPT accessed/dirty flags enabled
+// The EPT (2-level, 32-bit guest-physical addresses; the directory is one 4 KiB page of 1024 entries):
+//   directory entry: R W X (bits 0..2), bit 7 PS = 4 MiB page (bits 31:22 frame, 21:12 reserved), bit 8 accessed,
+//   bit 9 dirty (4 MiB pages), bits 31:12 the table's host-physical address; table entry: R W X, bit 8 accessed,
+//   bit 9 dirty, bits 31:12 frame. R=W=X=0: not present (violation). Misconfigured (reason 49): W without R,
+//   bits 3..6 set (memory type: only write-back exists), PS in a table entry, a 4 MiB frame with bits 21:12 set,
+//   or a table outside host RAM.
+export const EPT_R: u32 = 0x1;
+export const EPT_W: u32 = 0x2;
+export const EPT_X: u32 = 0x4;
+export const EPT_RSVD: u32 = 0x78;
+export const EPT_PS: u32 = 0x80;
+export const EPT_A: u32 = 0x100;
+export const EPT_D: u32 = 0x200;
+// VM-entry/exit interruption information: vector 7:0, type 10:8, error code valid 11, valid 31
+export const INTR_INFO_VALID: u32 = 0x80000000;
+export const INTR_INFO_ERR: u32 = 0x800;
+export const INTR_TYPE_EXT: u32 = 0x000;
+export const INTR_TYPE_NMI: u32 = 0x200;
+export const INTR_TYPE_HW_EXC: u32 = 0x300;
+export const INTR_TYPE_SOFT_INT: u32 = 0x400;
+export const INTR_TYPE_SOFT_EXC: u32 = 0x600;
+// basic exit reasons (SDM Vol. 3C appendix C)
+export const VMX_EXIT_EXCEPTION: u32 = 0;
+export const VMX_EXIT_EXT_INTR: u32 = 1;
+export const VMX_EXIT_TRIPLE_FAULT: u32 = 2;
+export const VMX_EXIT_INTR_WINDOW: u32 = 7;
+export const VMX_EXIT_CPUID: u32 = 10;
+export const VMX_EXIT_HLT: u32 = 12;
+export const VMX_EXIT_INVLPG: u32 = 14;
+export const VMX_EXIT_RDTSC: u32 = 16;
+export const VMX_EXIT_VMCALL: u32 = 18;
+export const VMX_EXIT_CR: u32 = 28;           // qualification: the QK_CR layout (OFF_EXIT_QUAL)
+export const VMX_EXIT_DR: u32 = 29;           // qualification: the QK_DR layout
+export const VMX_EXIT_IO: u32 = 30;           // qualification: the QK_IO layout
+export const VMX_EXIT_RDMSR: u32 = 31;
+export const VMX_EXIT_WRMSR: u32 = 32;
+export const VMX_EXIT_MTF: u32 = 37;
+export const VMX_EXIT_EPT_VIOLATION: u32 = 48;
+export const VMX_EXIT_EPT_MISCONFIG: u32 = 49;
+export const VMX_NO_EXIT: u32 = 0xFFFF;       // run() returned for something that is not a VM exit (budget, a passed-through port)
+// EPT-violation qualification: access (read, write, fetch), the entry's permissions (R W X), linear address valid,
+// and bit 8: the access was the final translation (1) rather than a guest paging-structure read/update (0)
+export const QEPT_READ: u32 = 0x1;
+export const QEPT_WRITE: u32 = 0x2;
+export const QEPT_FETCH: u32 = 0x4;
+export const QEPT_PERM_SHIFT: u32 = 3;
+export const QEPT_LIN_VALID: u32 = 0x80;
+export const QEPT_FINAL: u32 = 0x100;

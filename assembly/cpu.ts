@@ -46,6 +46,9 @@ import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap 
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
 import { fillExitInfo } from "./decodeat";
+import { vmxEnter, vmxWatch, vmxBoundary, vmxFinish, vmxOn } from "./vmx";
+import { translateFetch } from "./ept";
+import { EXIT_VMEXIT } from "./abi";
 import { dbgArmed, dbgRecompute, dbgNeedSingle, dbgBefore, dbgGuestTrap, dbgHostStop, dbgClearHits, dbgSteps } from "./debug";
 
 export let icount: u64 = 0;              // instructions retired
@@ -148,7 +151,7 @@ function buildBlock(phys: u32, lin: u32): u32 {
   if (load<u32>(e) == lin >>> 12) phys = lin + load<u32>(e, 4) - RAM_BASE;
   else {
     if (eip > segLimit(SEG_CS)) return UNCACHED; // the fetch raises #GP
-    const add = translate(lin, false, cpl == 3);
+    const add = translateFetch(lin, cpl == 3);
     if (abort) return 0;
     if (mmioHit) return UNCACHED;
     phys = lin + add - RAM_BASE;
@@ -202,6 +205,7 @@ function enter(): void {
   for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
+  vmxEnter(icount, intrLine); // guest mode's controls (vmx.ts)
   setHalted(st(OFF_HALTED) != 0);
   const sh = st(OFF_INT_SHADOW);
   setIntShadow((sh & SHADOW_INT) != 0);
@@ -281,7 +285,11 @@ export function run(budget: u32): u32 {
     if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
-    if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed)) {
+    if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed | vmxWatch)) {
+      if (vmxWatch) { // guest mode: event injection and the boundary exits (vmx.ts)
+        if (vmxBoundary(icount, intrLine)) { reason = EXIT_VMEXIT; break; }
+        if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+      }
       // (a host single-step takes no interrupt unless the CPU is halted, as QEMU's gdbstub)
       if (intrLine && (flagsReg & FLAG_IF) && !intShadow && (!dbgArmed || halted || !dbgSteps())) {
         intrLine = false;
@@ -294,7 +302,7 @@ export function run(budget: u32): u32 {
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
-      single = !dbgArmed || (intrLine | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap) ||
+      single = !dbgArmed || (intrLine | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | vmxWatch) ||
         dbgNeedSingle(segBase(SEG_CS) + eip);
       setIntShadow(false);
       if (single) {
@@ -350,6 +358,7 @@ export function run(budget: u32): u32 {
   }
   setSt(OFF_EXIT_REASON, reason);
   fillExitInfo(reason); // once per exit: the exiting instruction and its qualification (decodeat.ts)
+  if (vmxOn) reason = vmxFinish(reason); // guest mode: which VM exit this was (vmx.ts)
   leave();
   return reason;
 }
@@ -408,7 +417,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         jitEntries++;
         if (status != 0 || stopBlock || IC >= limit || epoch != bEpoch) break;
         const nfl = load<u32>(c, JC_FL);
-        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
+        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed || vmxWatch) break;
         const nE = load<u32>(c, JC_E);
         let nb = b;
         if (nE != bEip) {
@@ -554,7 +563,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   }
   // ---- chain to the next block while nothing needs the outer loop ----
   if (abort || stopBlock || single || i < full || IC >= limit) break;
-  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
+  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed || vmxWatch) break;
   I0 = E;
   if (epoch != bEpoch) break; // CS, CPL or the TLB changed: the run loop starts over with fresh block-wide state
   if (E == bEip) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)

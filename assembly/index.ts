@@ -12,6 +12,7 @@
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
 export { decodeAt } from "./decodeat";
+export { hwCpuid } from "./vmx";
 export {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,
   idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl, deliveryFrameSize, deliveryFlags,

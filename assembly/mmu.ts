@@ -21,6 +21,7 @@ import {
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import { segAccessCheck } from "./ops/rules";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
+import { eptOn, translateNested } from "./ept";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
   setStopBlock, noHostExits, exitAfter,
@@ -57,6 +58,7 @@ export let fHost: u32 = 0;  // host address of the byte at fLo
 export function setFetchWindow(lo: u32, len: u32, host: u32): void { fLo = lo; fLen = len; fHost = host; }
 
 let haveLarge: bool = false; // a 4 MiB page entered the TLB since the last full flush
+export function setHaveLarge(): void { haveLarge = true; }
 
 export function tlbFlushAll(): void {
   memory.fill(TLB_BASE, 0xFF, 4 * TLB_SET);
@@ -145,8 +147,9 @@ export function physWr32(p: u32, v: u32): void {
 // ---- the page walk ----
 export let mmioHit: bool = false;
 export let mmioPhys: u32 = 0;
+export function setMmioHit(p: u32): void { mmioHit = true; mmioPhys = p; }
 
-function pageFault(lin: u32, err: u32): void {
+export function pageFault(lin: u32, err: u32): void {
   setSt(OFF_CR2, lin);
   setPending(VEC_PF, err, true);
 }
@@ -156,11 +159,12 @@ function pageFault(lin: u32, err: u32): void {
  * a TLB entry, or sets mmioHit for a page outside RAM. On failure raises #PF (abort set) and returns 0.
  * `user` is the privilege of the access (CPL 3 for ordinary accesses; false for implicit system accesses).
  */
-@inline function errBits(write: bool, user: bool): u32 { return (write ? PF_W : 0) | (user ? PF_U : 0); }
+@inline export function errBits(write: bool, user: bool): u32 { return (write ? PF_W : 0) | (user ? PF_U : 0); }
 
 export function translate(lin: u32, write: bool, user: bool): u32 {
   mmioHit = false;
   store<u32>(STATE_BASE + OFF_TLB_MISSES, load<u32>(STATE_BASE + OFF_TLB_MISSES) + 1);
+  if (eptOn) return translateNested(lin, write, user); // guest mode with nested paging: the 2-D walk (ept.ts)
   let phys: u32 = lin;
   let flags: u32 = 0;
   const c0 = cr0();
@@ -192,6 +196,11 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   } else {
     phys = lin & PTE_FRAME;
   }
+  return tlbInstall(lin, phys, write, user, flags, true);
+}
+
+/** The end of a walk: `phys` (host-physical) for `lin`; the TLB entry (if `cache`), or mmioHit outside RAM. */
+export function tlbInstall(lin: u32, phys: u32, write: bool, user: bool, flags: u32, cache: bool): u32 {
   const pageLin = lin & 0xFFFFF000;
   if (!inRam(phys, 4096)) {
     mmioHit = true;
@@ -200,7 +209,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   }
   if (write) codeWrite(phys >>> 12);
   const addend = RAM_BASE + phys - pageLin;
-  if (watchArmed && dbgPageWatched(pageLin)) return addend; // watched: every access takes the slow path (debug.ts)
+  if (!cache || (watchArmed && dbgPageWatched(pageLin))) return addend; // watched: every access takes the slow path (debug.ts)
   const set = TLB_BASE + (user ? 2 * TLB_SET : 0) + (write ? TLB_SET : 0);
   const e = set + (((lin >>> 12) & 1023) << 4);
   store<u32>(e, lin >>> 12);
@@ -209,7 +218,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   return addend;
 }
 
-@inline function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
+@inline export function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
   if (user) {
     if (!(bits & PTE_U)) return false;
     if (write && !(bits & PTE_W)) return false;

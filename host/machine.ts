@@ -27,7 +27,7 @@ const SENSITIVE_CTRLS = A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER | A.CTRL_E
 
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive", "vmexit",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
@@ -120,7 +120,9 @@ export type Exit =
   | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
   | ExitCommon & { reason: "hypercall"; insnLength: number }
   // a sensitive instruction with its class's control set (abi.ts CTRL_EXIT_SENSITIVE...): not executed, EIP on it
-  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number };
+  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number }
+  // guest (VMX non-root) mode: a VM exit; the basic reason, qualification and length are in the VMCS (host/hw/vmcs.ts)
+  | ExitCommon & { reason: "vmexit"; vmxReason: number; qualification: number; insnLength: number };
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -182,6 +184,7 @@ interface CpuExports {
   notifyHostWrite(paddr: number, len: number): void;
   stateLoaded(): void;
   decodeAt(eip: number): number;
+  hwCpuid(leaf: number, reg: number): number;
   tssStackSlot(attr: number, limit: number, n: number): number;
   newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
   dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
@@ -352,6 +355,11 @@ export class Machine {
   get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
 
   /** Platform CPUID additions: `apic` sets CPUID.1:EDX bit 9 (the host emulates a local APIC). */
+  /** The CPU's own CPUID answer for `leaf` [EAX, EBX, ECX, EDX] (what a hypervisor emulating CPUID exits starts from). */
+  cpuid(leaf: number): [number, number, number, number] {
+    const c = this.cpu;
+    return [c.hwCpuid(leaf >>> 0, 0) >>> 0, c.hwCpuid(leaf >>> 0, 1) >>> 0, c.hwCpuid(leaf >>> 0, 2) >>> 0, c.hwCpuid(leaf >>> 0, 3) >>> 0];
+  }
   setCpuidFeatures(f: { apic?: boolean }): void { this.st32(A.OFF_CPUID_EDX_EXTRA, f.apic ? 1 << 9 : 0); }
 
   /** Announce a hypervisor (see MachineOptions.hypervisorSignature); null removes it. */
@@ -627,6 +635,7 @@ export class Machine {
       case A.EXIT_SHUTDOWN: return { reason: "shutdown", code, eip };
       case A.EXIT_INTR_WINDOW: return { reason: "intr-window", code, eip };
       case A.EXIT_DEBUG: return { reason: "debug", code, eip };
+      case A.EXIT_VMEXIT: return { reason: "vmexit", code, eip, vmxReason: this.ld32(A.OFF_VMX_EXIT_REASON), qualification: this.ld32(A.OFF_VMX_EXIT_QUAL), insnLength: this.ld32(A.OFF_VMX_EXIT_INSN_LEN) };
       default: return { reason: "budget", code, eip };
     }
   }

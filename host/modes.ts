@@ -1,14 +1,15 @@
 // modes.ts — the mode registry: the name → Mode factory the public Vm (host/vm.ts) and Vm.restore() use. The
-// house: vm.ts → modes.ts → {native, full, para} → core/ → machine, devices; nothing below imports upward.
+// house: vm.ts → modes.ts → {native, full, para, hw} → core/ → machine, devices; nothing below imports upward.
 import type { MachineOptions } from "./machine.ts";
 import type { Mode } from "./core/mode.ts";
 import { VmConfigError } from "./core/status.ts";
 import { NativeMode } from "./native/mode.ts";
 import { FullMode } from "./full/fullvm.ts";
 import { ParaMode } from "./para/vm.ts";
+import { HwMode } from "./hw/mode.ts";
 
 export const MODES = ["native", "full", "para", "hw"] as const;
-export const IMPLEMENTED_MODES = ["native", "full", "para"];
+export const IMPLEMENTED_MODES = ["native", "full", "para", "hw"];
 
 export function checkMode(mode: string): void {
   if (IMPLEMENTED_MODES.includes(mode)) return;
@@ -33,6 +34,7 @@ export function createMode(name: string, memSize: number, o: ModeOptions, log: (
   switch (name) {
     case "full": return new FullMode(memSize, o, log);
     case "para": return new ParaMode(memSize, log, o.machine);
+    case "hw": return new HwMode(memSize, o, log);
     default: return new NativeMode(memSize, o.machine, log);
   }
 }

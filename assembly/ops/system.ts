@@ -37,6 +37,13 @@ import {
   gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
   stackRoomCheck, sysSelCheck, sysDescCheck,
 } from "./rules";
+import {
+  vmxOn, vmxCtl, vmxExit, vmxMsr, vmxCrRead, vmxCrWriteExits, vmxCrMerge, vmxCr3Exit, vmxClts, vmxLmswExits, vmxTsc,
+} from "../vmx";
+import {
+  PROC_HLT, PROC_INVLPG, PROC_RDTSC, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_MOV_DR, VMX_EXIT_CPUID, VMX_EXIT_HLT,
+  VMX_EXIT_INVLPG, VMX_EXIT_RDTSC, VMX_EXIT_VMCALL, VMX_EXIT_DR, QDR_FROM,
+} from "../abi";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
 @inline function ud(): void { setPending(VEC_UD, 0, false); }
@@ -420,6 +427,7 @@ export function op_sti(): void {
 }
 export function op_hlt(): void {
   if (cpl != 0) { gp(0); return; }
+  if (vmxOn && vmxCtl(PROC_HLT)) { vmxExit(VMX_EXIT_HLT, 0); return; }
   setHalted(true);
   if (st(OFF_CTRL) & CTRL_EXIT_HLT) setExitAfter(EXIT_HLT);
 }
@@ -504,6 +512,7 @@ export function op_lar_lsl(isLsl: bool): void {
 export function op_grp7(): void {
     const r = mrReg;
   if (modrm == 0xC1) { // vmcall: the hypercall instruction when a hypervisor is present
+    if (vmxOn) { vmxExit(VMX_EXIT_VMCALL, 0); return; } // (in guest mode: exits unconditionally)
     if (!(st(OFF_CTRL) & CTRL_HYPERCALL)) { ud(); return; }
     setSt(OFF_EXIT_REASON, EXIT_HYPERCALL);
     setExitAfter(EXIT_HYPERCALL);
@@ -511,7 +520,8 @@ export function op_grp7(): void {
   }
   if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
     if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return;
-    if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
+    const c0 = vmxOn ? vmxCrRead(0, cr0()) : cr0();
+    if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, c0); else rmWr(2, c0);
     return;
   }
   if (r == 6) { // lmsw: can set PE but not clear it; only the low 4 bits
@@ -519,6 +529,7 @@ export function op_grp7(): void {
     const v = rmRd(2); if (abort) return;
     const old = cr0();
     let n = (old & ~0xE) | (v & 0xE) | (old & 1) | (v & 1);
+    if (vmxOn) { if (vmxLmswExits(v, mrMod != 3, mrRm)) return; n = vmxCrMerge(0, n, old); }
     setSt(OFF_CR0, n);
     return;
   }
@@ -543,6 +554,7 @@ export function op_grp7(): void {
     }
     case 7: { // invlpg
       if (cpl) { gp(0); return; }
+      if (vmxOn && vmxCtl(PROC_INVLPG)) { vmxExit(VMX_EXIT_INVLPG, segBase(eaSeg) + ea); return; }
       tlbInvlpg(segBase(eaSeg) + ea);
       return;
     }
@@ -557,12 +569,21 @@ export function op_mov_R_C(): void {
   let v: u32;
   if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();
   else { ud(); return; }
+  if (vmxOn) {
+    if (n == 3 && vmxCtl(PROC_CR3_STORE)) { vmxCr3Exit(true, mrRm); return; }
+    v = vmxCrRead(n, v);
+  }
   w32(mrRm, v);
 }
 export function op_mov_C_R(): void {
     if (cpl) { gp(0); return; }
   const n = mrReg;
-  const v = r32(mrRm);
+  let v = r32(mrRm);
+  if (vmxOn) {
+    if (n == 3 && vmxCtl(PROC_CR3_LOAD)) { vmxCr3Exit(false, mrRm); return; }
+    if ((n == 0 || n == 4) && vmxCrWriteExits(n, v, mrRm)) return;
+    if (n == 0 || n == 4) v = vmxCrMerge(n, v, n == 0 ? cr0() : cr4());
+  }
   if (n == 0) {
     if ((v & CR0_PG) && !(v & CR0_PE)) { gp(0); return; }
     if ((v & CR0_NW) && !(v & CR0_CD)) { gp(0); return; }
@@ -588,12 +609,14 @@ function drIndex(n: u32): i32 {
 export function op_mov_R_D(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  if (vmxOn && vmxCtl(PROC_MOV_DR)) { vmxExit(VMX_EXIT_DR, mrReg | QDR_FROM | (mrRm << 8)); return; }
   if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; } // DR7.GD: #DB fault, DR6.BD
   w32(mrRm, st(OFF_DR0 + (<u32>i << 2)));
 }
 export function op_mov_D_R(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  if (vmxOn && vmxCtl(PROC_MOV_DR)) { vmxExit(VMX_EXIT_DR, mrReg | (mrRm << 8)); return; }
   if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; }
   let v = r32(mrRm);
   if (i == 6) v = (v & 0xE00F) | 0xFFFF0FF0;
@@ -603,14 +626,24 @@ export function op_mov_D_R(): void {
   if (dbgRecompute()) tlbFlushAll();
   setStopBlock(true);
 }
-export function op_clts(): void { if (cpl) { gp(0); return; } setSt(OFF_CR0, cr0() & ~CR0_TS); }
+export function op_clts(): void {
+  if (cpl) { gp(0); return; }
+  if (vmxOn && vmxClts()) return; // exited, or TS is host-owned with a clear shadow (left alone)
+  setSt(OFF_CR0, cr0() & ~CR0_TS);
+}
 export function op_wbinvd(): void { if (cpl) gp(0); }
 
 // ---------------------------------------------------------------- cpuid, rdtsc, msr
 // CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0.
 // Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15) FXSR(24). Leaf 0x80000000..4: brand string.
 export function op_cpuid(): void {
-  const leaf = r32(EAX);
+  if (vmxOn) { vmxExit(VMX_EXIT_CPUID, 0); return; } // (in guest mode: exits unconditionally)
+  cpuidLeaf(r32(EAX));
+  w32(EAX, cpuidA); w32(EBX, cpuidB); w32(ECX, cpuidC); w32(EDX, cpuidD);
+}
+export let cpuidA: u32 = 0, cpuidB: u32 = 0, cpuidC: u32 = 0, cpuidD: u32 = 0;
+/** The CPU's own answer to CPUID `leaf` (cpuidA..D): what a hypervisor emulating CPUID reads as the hardware's. */
+export function cpuidLeaf(leaf: u32): void {
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
   if (leaf >= 0x40000000 && leaf < 0x40000100 && (st(OFF_CTRL) & CTRL_HYPERCALL)) {
     // the hypervisor range (as KVM and Xen report theirs); the host fills the signature
@@ -627,18 +660,21 @@ export function op_cpuid(): void {
     if (i == 0) { a = 0x6D736177; b = 0x6F736976; c = 0x38782072; d = 0x6E692036; }
     else if (i == 1) { a = 0x70726574; b = 0x65746572; c = 0x00000072; d = 0; }
   }
-  w32(EAX, a); w32(EBX, b); w32(ECX, c); w32(EDX, d);
+  cpuidA = a; cpuidB = b; cpuidC = c; cpuidD = d;
 }
 export function op_rdtsc(): void {
   if ((cr4() & CR4_TSD) && cpl != 0) { gp(0); return; }
+  if (vmxOn && vmxCtl(PROC_RDTSC)) { vmxExit(VMX_EXIT_RDTSC, 0); return; }
   // the time-stamp counter is the retired-instruction count, so runs are deterministic
-  w32(EAX, <u32>icount);
-  w32(EDX, <u32>(icount >> 32));
+  const t = vmxTsc(icount); // (+ the TSC offset in guest mode)
+  w32(EAX, <u32>t);
+  w32(EDX, <u32>(t >> 32));
 }
 export function op_rdmsr(): void {
   if (cpl) { gp(0); return; }
   const m = r32(ECX);
-  if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
+  if (vmxOn && vmxMsr(m, false)) return;
+  if (m == 0x10) { const t = vmxTsc(icount); w32(EAX, <u32>t); w32(EDX, <u32>(t >> 32)); return; }
   if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
     w32(EAX, st(OFF_APIC_BASE)); w32(EDX, 0); return;
   }
@@ -646,6 +682,7 @@ export function op_rdmsr(): void {
 }
 export function op_wrmsr(): void {
   if (cpl) { gp(0); return; }
+  if (vmxOn && vmxMsr(r32(ECX), true)) return;
   if (r32(ECX) == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) {
     // the APIC cannot move (the host maps it at 0xFEE00000): a write keeping that base is taken, others #GP
     const lo = r32(EAX);

@@ -19,6 +19,7 @@ isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase
 Options for run:
   --mode MODE             execution mode: native (default) or full (trap-and-emulate, shadow page tables)
                           or para (a PV kernel: build/guests/workloads-pv/*.elf; hypercalls, virtio)
+                          or hw (VT-x-like: the kernel at ring 0 in guest mode, nested paging)
   --full-translate HOW    full mode's x86-hole handling: runtime (default: the CPU hands each sensitive
                           instruction over as it runs) or static (the old INT3 sweep of the kernel's ELF)
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
