@@ -9,7 +9,7 @@
 import { Bus } from "../bus.ts";
 import {
   createPcDevices, InstructionClock, MemoryBackend, PC_PLATFORMS, type BlockBackend, type LogFn, type MpConfig, type PcDevices,
-  type PcPlatformKind, type Pic8259Pair, DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugCon, DEBUGCON_PORT,
+  type PcPlatformKind, type Pic8259Pair, LAPIC_BASE, DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugCon, DEBUGCON_PORT,
 } from "../devices/index.ts";
 import { PvTimer } from "../devices/pvtimer.ts";
 import type { GuestMemory } from "../virtio/memory.ts";
@@ -37,6 +37,9 @@ export interface TimedDevices {
   advance(n: number): void;
 }
 
+/** The local APIC timer's bus clock in ticks per instruction-equivalent of the virtual clock (VIRTUAL_IPS). */
+export const LAPIC_BUS_TICKS_PER_INSTRUCTION = 1;
+
 /** What the run loop needs from the device set, whatever builds it. */
 export interface Platform {
   kind: PlatformKind;
@@ -59,6 +62,8 @@ export interface Platform {
   // ---- APIC platform: the MP tables the loader leaves in memory and the CPUID bits it adds (CPUID.1:EDX.APIC) ----
   mpTables?: MpConfig;
   cpuid?: { apic?: boolean };
+  /** move the local APIC's registers into the CPU's AREA_APIC (a view of it), so it answers hot accesses itself */
+  shareApic?(area: Uint32Array): void;
   // ---- pv platform ----
   virtio?: VirtioMmio[];
   virtioConsole?: VirtioConsole;
@@ -162,6 +167,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     pic: d.cpu,
     mpTables: d.mpConfig ?? undefined,
     cpuid: lapic ? { apic: true } : undefined,
+    shareApic: lapic ? (area) => lapic.shareWith(area, LAPIC_BASE, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
     timers: {
       untilNext: () => {
         let n = clock.instructionsFor(d.pit.nextEventTicks());

@@ -33,7 +33,12 @@ export class NativeMode implements Mode {
     this.machine = new Machine({ ...machine, memSize });
   }
 
-  attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
+  attach(platform: Platform, stats: VmStats): void {
+    this.platform = platform;
+    this.vmStats = stats;
+    // the local APIC's registers live in the CPU's STATE block: hot accesses never exit (assembly/apic.ts)
+    platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4));
+  }
 
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const boot = loadMultiboot(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
