@@ -386,3 +386,21 @@ describe.skipIf(!haveCpu)("REP INS/OUTS in batches", () => {
     expect([m.read32(0x20ff8), m.read32(0x20ffc), m.edi, m.ecx]).toEqual([1, 2, 0x21000, 3]);
   });
 });
+
+describe.skipIf(!haveCpu)("bulk REP STOS over RAM (memory.fill / doubling copies per page run)", () => {
+  it.each([
+    [2, 0x1234, 5001, 0x10003], [4, 0x12345678, 3333, 0x20ffe], [4, 0x01010101, 9000, 0x30000], [2, 0x7f7f, 17, 0x40001],
+  ])("rep stos (size %i) of %s x %i at %s: every element, nothing past the end", (size, v, n, at) => {
+    const m = flat({ memSize: 4 << 20 });
+    m.writeMem(0x1000, [...(size === 2 ? [0x66] : []), 0xf3, 0xab, 0xf4]); // rep stosw/stosd ; hlt
+    m.writeMem(at + n * size, [0xee, 0xee]);
+    m.eip = 0x1000; m.edi = at; m.ecx = n; m.eax = v;
+    expect(m.run(100).reason).toBe("hlt");
+    const got = m.readMem(at, n * size);
+    const want = new Uint8Array(n * size);
+    for (let i = 0; i < n * size; i++) want[i] = (v >>> (8 * (i % size))) & 0xff;
+    expect(Buffer.compare(got, want)).toBe(0);
+    expect(Array.from(m.readMem(at + n * size, 2))).toEqual([0xee, 0xee]);
+    expect([m.ecx, m.edi, m.instructions]).toEqual([0, at + n * size, Math.ceil(n / UNIT) + 1]);
+  });
+});
