@@ -132,3 +132,23 @@ describe.skipIf(!haveCpu)("local APIC registers inside the CPU", () => {
     expect([b.m.eax, b.m.ebx, b.m.ecx]).toEqual([0x30, 1 << 5, 1234]);
   });
 });
+
+const XV6 = ["/work/shared/guests/xv6", join(dirname(fileURLToPath(import.meta.url)), "../../shared/guests/xv6")].find((d) => existsSync(join(d, "kernel.elf")));
+describe.skipIf(!haveCpu || !XV6)("xv6 on the APIC platform", () => {
+  it("its APIC timer ticks at 100 Hz of virtual time (QEMU's 1 GHz APIC bus), its lock path never exits", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { Vm } = await import("../host/vm.ts");
+    const vm = new Vm({ memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))) });
+    vm.loadMultiboot(new Uint8Array(readFileSync(join(XV6!, "kernel.elf"))));
+    const lapic = (vm.platform as unknown as { devices: { lapic: LocalApic } }).devices.lapic;
+    vm.run({ maxInstructions: 10_000_000 }); // past lapicinit
+    const [f0, t0] = [lapic.stats.timerFired, vm.stats.virtualNs];
+    vm.run({ maxInstructions: 30_000_000 });
+    expect(vm.console).toContain("init: starting sh");
+    const hz = (lapic.stats.timerFired - f0) / ((vm.stats.virtualNs - t0) / 1e9);
+    expect(hz).toBeGreaterThan(95);
+    expect(hz).toBeLessThan(105);
+    expect(lapic.stats.inCpuReads).toBeGreaterThan(100_000); // mycpu() in every pushcli/popcli
+    expect(vm.stats.mmioPages.get(0xfee00000)?.reads ?? 0).toBeLessThan(200);
+  }, 120_000);
+});

@@ -37,8 +37,12 @@ export interface TimedDevices {
   advance(n: number): void;
 }
 
-/** The local APIC timer's bus clock in ticks per instruction-equivalent of the virtual clock (VIRTUAL_IPS). */
-export const LAPIC_BUS_TICKS_PER_INSTRUCTION = 1;
+/**
+ * The local APIC timer's bus clock in ticks per instruction-equivalent of the virtual clock (VIRTUAL_IPS = 100 M/s):
+ * 1 GHz, as QEMU's APIC (hw/intc/apic.c counts virtual nanoseconds >> the divide shift), so a guest calibrated for
+ * QEMU ticks at the same rate (xv6: TDCR=1, TICR=10,000,000 -> 100 Hz). An integer ratio: still deterministic.
+ */
+export const LAPIC_BUS_TICKS_PER_INSTRUCTION = 1e9 / VIRTUAL_IPS;
 
 /** What the run loop needs from the device set, whatever builds it. */
 export interface Platform {
@@ -156,7 +160,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
   // console input: queued bytes, the virtual time the receive interrupt was seen enabled, LSR reads at last feed
   const input = { bytes: [] as number[], listeningSince: -1, lsrReadsAtFeed: -1 };
   // The CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's. The local APIC
-  // timer's bus clock is the virtual clock itself (one count per instruction-equivalent); the RTC counts the same.
+  // timer's bus clock runs at LAPIC_BUS_TICKS_PER_INSTRUCTION bus ticks per instruction-equivalent; the RTC counts the virtual clock.
   const lapic = d.lapic, rtc = d.rtc;
   const stateful = { pic: d.pic, pit: d.pit, uart: d.uart, ata: d.ata, ata2: d.ata2, kbc: d.kbc, rtc: d.rtc, lapic: d.lapic, ioapic: d.ioapic, debugExit: d.debugExit, debugcon: d.debugcon, postCode: d.postCode, crtc: d.crtc };
   return {
@@ -171,11 +175,11 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     timers: {
       untilNext: () => {
         let n = clock.instructionsFor(d.pit.nextEventTicks());
-        if (lapic) n = Math.min(n, lapic.nextEventTicks());
+        if (lapic) n = Math.min(n, Math.ceil(lapic.nextEventTicks() / LAPIC_BUS_TICKS_PER_INSTRUCTION));
         return Math.min(n, rtc.nextEventTicks());
       },
       advance: (n) => {
-        lapic?.advance(n);
+        lapic?.advance(n * LAPIC_BUS_TICKS_PER_INSTRUCTION);
         rtc.advance(n);
         while (n > 0) {
           const chunk = Math.min(n, 1e9); // InstructionClock.ticksFor takes at most 1e9 per call
