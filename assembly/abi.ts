@@ -60,6 +60,8 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0x980 AREA_TMP_REC  predecoded record for an instruction run without a block
 //   0xA00 AREA_RESET    save area of reset() for the VMM-owned configuration
 //   0xB00 AREA_DEBUG    the host debugger's unit (debug.ts): breakpoints, watchpoints, step (host-owned, never saved)
+//   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
+//   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -94,6 +96,62 @@ export const AREA_RESET: u32 = 0xA00;
 export const AREA_RESET_SIZE: u32 = 0x80;
 export const AREA_DEBUG: u32 = 0xB00;
 export const AREA_DEBUG_SIZE: u32 = 0x1C0;
+
+// ==== perf-io (branch perf-io): the local APIC's registers, shared by the host model and the CPU (assembly/apic.ts) ====
+// The host's model (host/devices/lapic.ts) keeps every register of the xAPIC here, not in a copy of its own, so
+// the CPU answers the hot, side-effect-free accesses in place with no exit (ID, version, TPR, PPR, ISR/TMR/IRR,
+// LDR/DFR/SVR, ESR, ICR, LVT, timer initial/divide, the timer's current count computed from the clock below) and
+// performs an EOI itself when it is exact (an edge-triggered vector, no other request becoming deliverable).
+// Everything else exits to the host as before. Device state, not vCPU state: above VCPU_STATE_SIZE, saved by the
+// device's own save() (a snapshot), and kept by the CPU's reset(). All 0 (APIC_CTRL off) until the host binds it.
+export const AREA_APIC: u32 = 0xE40;
+export const AREA_APIC_SIZE: u32 = 0xE0;
+export const OFF_APIC_CTRL: u32 = 0xE40;      // host: APIC_CTRL_* bits
+export const APIC_CTRL_INCPU: u32 = 1;        // the host model lives in this area: the CPU may answer accesses
+export const OFF_APIC_PAGE: u32 = 0xE44;      // host: guest-physical base of the xAPIC page (4 KiB aligned)
+export const OFF_APIC_ID: u32 = 0xE48;        // register values as the guest reads them (SDM Vol. 3A Table 10-1)
+export const OFF_APIC_VER: u32 = 0xE4C;
+export const OFF_APIC_TPR: u32 = 0xE50;
+export const OFF_APIC_LDR: u32 = 0xE54;
+export const OFF_APIC_DFR: u32 = 0xE58;
+export const OFF_APIC_SVR: u32 = 0xE5C;
+export const OFF_APIC_ESR: u32 = 0xE60;       // as latched by the last ESR write
+export const OFF_APIC_ESR_PENDING: u32 = 0xE64; // errors since then (host only)
+export const OFF_APIC_ICR_LO: u32 = 0xE68;
+export const OFF_APIC_ICR_HI: u32 = 0xE6C;
+export const OFF_APIC_LVT: u32 = 0xE70;       // 6 x u32: timer, thermal, perf, LINT0, LINT1, error (registers 0x320..0x370)
+export const OFF_APIC_TIMER_ICR: u32 = 0xE88; // initial count
+export const OFF_APIC_TIMER_DCR: u32 = 0xE8C; // divide configuration as written (bits 0,1,3)
+export const OFF_APIC_TIMER_DIV: u32 = 0xE90; // its divisor (1..128)
+export const OFF_APIC_TIMER_ARMED: u32 = 0xE94; // 1 while counting
+export const OFF_APIC_TIMER_BASE: u32 = 0xE98;  // u64: bus tick at which the count started (or last reloaded)
+export const OFF_APIC_NOW: u32 = 0xEA0;       // u64: bus ticks elapsed; the host brings it to the virtual clock before every run()
+export const OFF_APIC_BUS_PER_INSN: u32 = 0xEA8; // host: bus ticks per instruction-equivalent of the virtual clock
+export const OFF_APIC_INCPU_READS: u32 = 0xEAC;  // CPU: register reads answered in the CPU (counter)
+export const OFF_APIC_INCPU_EOIS: u32 = 0xEB0;   // CPU: EOIs performed in the CPU (counter)
+export const OFF_APIC_ISR: u32 = 0xEC0;       // 8 x u32: in-service vectors 0..255
+export const OFF_APIC_TMR: u32 = 0xEE0;       // 8 x u32: trigger mode (1 = level)
+export const OFF_APIC_IRR: u32 = 0xF00;       // 8 x u32: requests
+// String I/O in batches (KVM_EXIT_IO with a count): with OFF_IO_BATCH_CTRL set by the host, a REP OUTS/INS to a port
+// exits once per run of elements instead of once per element (assembly/ops/io.ts), and the run retires as one
+// REP unit (REP_UNIT_ITERATIONS at most). OFF_IO_BATCH_COUNT > 0 on an io-out/io-in exit says the exit carries
+// that many elements at wasm address OFF_IO_BATCH_DATA, in the order of the accesses:
+//   io-out: the elements the guest wrote, copied to IO_BUF_BASE (from any RAM pages); the instruction completed
+//     its unit (ESI/ECX advanced, EIP on it if elements remain); the host writes them to the port in order.
+//   io-in: exits *after* the unit like OUT: DATA is the guest RAM the elements go to (one run inside one page, DF=0,
+//     already checked writable, predecoded code there already dropped); the host must read the port COUNT times
+//     and store the values there, little-endian, before the next run(). No completeIo.
+// Fewer elements than ECX when a page fault, device memory or a page end is met: the next unit starts there
+// (and takes its fault then), so every element is exact. 0 = a single access in OFF_EXIT_VALUE, as before.
+export const AREA_IOBATCH: u32 = 0xF20;
+export const AREA_IOBATCH_SIZE: u32 = 0x20;
+export const OFF_IO_BATCH_CTRL: u32 = 0xF20;  // host: 1 = REP INS/OUTS to ports in batches
+export const OFF_IO_BATCH_COUNT: u32 = 0xF24; // CPU: elements this io exit carries (0 = a single access)
+export const OFF_IO_BATCH_DATA: u32 = 0xF28;  // CPU: wasm address of the first element
+// the out buffer: module data ends far below (asc --memoryBase, a few KiB of tables), the TLB starts above
+export const IO_BUF_BASE: u32 = 0xFC000;
+export const IO_BUF_SIZE: u32 = REP_UNIT_ITERATIONS * 4;
+// ==== end perf-io block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;

@@ -15,10 +15,10 @@ import {
   OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_DEBUG, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
   FLAG_IF, FLAG_TF, FLAG_CF, FLAG_RF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
   AREA_TMP_REC, AREA_RESET, AREA_RESET_SIZE, RESET_KEEP1, RESET_KEEP1_SIZE, RESET_KEEP2, RESET_KEEP2_SIZE, STATE_SIZE,
-  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE,
+  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE, AREA_APIC,
 } from "./abi";
 import {
-  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
+  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, ABORT_APIC, setPending, pendVector, pendError, pendHasError,
   setPrefixState, setA16, setModrm, setEa, setEaBase, setImms, r32, exitAfter, setExitAfter, intShadow, setIntShadow, halted,
   setHalted, ssShadow, setSsShadow, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP, r8,
 } from "./state";
@@ -45,6 +45,7 @@ import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
+import { apicEnter, apicCompleteRead } from "./apic";
 import { fillExitInfo } from "./decodeat";
 import { vmxEnter, vmxWatch, vmxBoundary, vmxFinish, vmxOn } from "./vmx";
 import { translateFetch } from "./ept";
@@ -216,6 +217,7 @@ function enter(): void {
   lastPfx = 0xFF; // force the prefix globals to be reloaded
   setFetchWindow(0, 0, 0); // the host may have moved CS
   ioLogEnter();
+  apicEnter(icount);
   bumpEpoch();    // the host may have changed segments or paging
   if (dbgRecompute()) tlbFlushAll(); // the host may have changed its breakpoints (debug.ts)
 }
@@ -235,7 +237,8 @@ export function reset(): void {
   memory.copy(save, STATE_BASE + RESET_KEEP1, RESET_KEEP1_SIZE);
   memory.copy(save + RESET_KEEP1_SIZE, STATE_BASE + RESET_KEEP2, RESET_KEEP2_SIZE);
   memory.fill(STATE_BASE, 0, AREA_RESET);
-  memory.fill(STATE_BASE + AREA_RESET + AREA_RESET_SIZE, 0, STATE_SIZE - AREA_RESET - AREA_RESET_SIZE);
+  // (AREA_APIC and above is a device's: the host's local APIC model keeps its registers there)
+  memory.fill(STATE_BASE + AREA_RESET + AREA_RESET_SIZE, 0, AREA_APIC - AREA_RESET - AREA_RESET_SIZE);
   memory.copy(STATE_BASE + RESET_KEEP1, save, RESET_KEEP1_SIZE);
   memory.copy(STATE_BASE + RESET_KEEP2, save + RESET_KEEP1_SIZE, RESET_KEEP2_SIZE);
   setSt(OFF_EFLAGS, 2);
@@ -648,6 +651,7 @@ function fault(): bool {
     setExitAfter(st(OFF_EXIT_REASON));
     return true;
   }
+  if (a == ABORT_APIC) { apicCompleteRead(); return false; } // restarts at once with the value (apic.ts)
   if (replaying) ioLogClear();
   dbgClearHits();
   raiseException(pendVector, pendError, pendHasError);

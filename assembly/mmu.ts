@@ -22,6 +22,7 @@ import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import { segAccessCheck } from "./ops/rules";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
+import { apicRead, apicWrite, apicValue } from "./apic";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
   setStopBlock, noHostExits, exitAfter,
@@ -232,6 +233,7 @@ export function tlbInstall(lin: u32, phys: u32, write: bool, user: bool, flags: 
 // ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
 function mmioRead(phys: u32, size: u32): u32 {
   if (noHostExits) return size == 4 ? 0xFFFFFFFF : (<u32>1 << (size * 8)) - 1;
+  if (apicRead(phys, size)) return apicValue; // the local APIC's hot registers: no exit (apic.ts)
   return hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0;
 }
 // MMIO writes exit after the instruction. An instruction can make several (a store split across pages, a
@@ -252,6 +254,7 @@ export function popMmioWrite(): void {
 function mmioWrite(phys: u32, size: u32, v: u32): void {
   if (noHostExits) return;
   const val = size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
+  if (exitAfter == 0xFFFFFFFF && apicWrite(phys, size, val)) return; // an EOI the CPU can do itself (apic.ts)
   if (exitAfter == EXIT_MMIO_WRITE) { // the exit record already holds this instruction's first write
     const n = load<u32>(WQ);
     if (n < WQ_MAX) {
