@@ -76,8 +76,12 @@ let arenaTop: u32 = BLOCK_ARENA_BASE;
   return BLOCK_HASH_BASE + ((((phys >>> HASH_BITS) ^ phys) & ((<u32>1 << HASH_BITS) - 1)) << 3);
 }
 let arenaGen: u32 = 0;
+// The hash is all zero in a fresh machine's memory and after a flush until buildBlock fills a slot: a flush of an
+// empty cache writes nothing (creating a machine touches neither the hash nor the page info).
+let hashUsed: bool = false;
 export function flushBlocks(): void {
-  memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  if (hashUsed) memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  hashUsed = false;
   arenaGen++;
   arenaTop = BLOCK_ARENA_BASE;
   clearPageInfo();
@@ -127,6 +131,7 @@ function buildBlock(phys: u32, lin: u32): u32 {
   store<u32>(b, 0, BLK_JIT);
   store<u32>(b, 0, BLK_JIT_STATE);
   const h = hashSlot(phys);
+  hashUsed = true;
   store<u32>(h, phys + 1);
   store<u32>(h, b, 4);
   arenaTop = r;

@@ -105,6 +105,7 @@ export function markCodePage(page: u32): void {
   const v = load<u32>(p);
   if (v & CODE_BIT) return;
   store<u32>(p, v | CODE_BIT);
+  if (page >= pageInfoTop) pageInfoTop = page + 1;
   for (let s: u32 = 1; s < 4; s += 2) {
     const set = TLB_BASE + s * TLB_SET;
     for (let i: u32 = 0; i < 1024; i++) {
@@ -123,7 +124,13 @@ export function markCodePage(page: u32): void {
     setStopBlock(true); // the running block may be the one just overwritten
   }
 }
-export function clearPageInfo(): void { memory.fill(PAGEINFO_BASE, 0, BLOCK_HASH_BASE - PAGEINFO_BASE); }
+// Only pages below pageInfoTop can be non-zero (codeWrite changes marked pages only): a clear touches just
+// those, so a fresh machine (zeroed memory) never writes the table, and a small guest clears a few KiB of it.
+let pageInfoTop: u32 = 0;
+export function clearPageInfo(): void {
+  if (pageInfoTop) memory.fill(PAGEINFO_BASE, 0, pageInfoTop << 2);
+  pageInfoTop = 0;
+}
 export function invalidatePhysRange(p: u32, len: u32): void {
   if (len == 0) return;
   const last = <u64>p + <u64>len - 1;
