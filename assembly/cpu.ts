@@ -71,6 +71,9 @@ const ARENA_END: u32 = RAM_BASE;
 const TMP_REC: u32 = STATE_BASE + AREA_TMP_REC; // scratch record for instructions executed without a block
 const UNCACHED: u32 = 1;
 let arenaTop: u32 = BLOCK_ARENA_BASE;
+let arenaMax: u32 = BLOCK_ARENA_BASE; // the arena is zero above it (recycle.ts)
+export function arenaHigh(): u32 { return arenaMax; }
+export function clearArenaHigh(): void { arenaMax = BLOCK_ARENA_BASE; }
 
 @inline function hashSlot(phys: u32): u32 {
   return BLOCK_HASH_BASE + ((((phys >>> HASH_BITS) ^ phys) & ((<u32>1 << HASH_BITS) - 1)) << 3);
@@ -91,6 +94,7 @@ export function flushBlocks(): void {
 function buildBlock(phys: u32, lin: u32): u32 {
   if (arenaTop + HDR + MAX_BLOCK * REC_SIZE > ARENA_END) { flushBlocks(); tlbFlushAll(); }
   const b = arenaTop;
+  if (b + HDR + MAX_BLOCK * REC_SIZE > arenaMax) arenaMax = b + HDR + MAX_BLOCK * REC_SIZE; // what decoding may write
   let r = b + HDR;
   const start = eip;
   let count: u32 = 0;

@@ -19,6 +19,7 @@ import {
   PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
+import { markDirty } from "./recycle";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
@@ -117,6 +118,7 @@ export function markCodePage(page: u32): void {
 }
 /** A write reached physical page `page`: if it holds code, invalidate its blocks. */
 @inline export function codeWrite(page: u32): void {
+  markDirty(page); // (recycle.ts: a recycled machine zeroes the pages written)
   const p = PAGEINFO_BASE + (page << 2);
   const v = load<u32>(p);
   if (v & CODE_BIT) {

@@ -152,7 +152,7 @@ export interface TrapLabOptions {
   ioIn?: (port: number, size: number) => number;
   /** value returned to MMIO reads outside RAM (default all ones) */
   mmioRead?: (addr: number, size: number) => number;
-  /** last-minute changes to the machine, after the lab set it up and before the snippet runs */
+  /** last-minute changes to the machine, after the lab set it up and before the snippet runs (called once per pass; the intercepted pass's machine is released after it) */
   setup?: (m: Machine) => void;
 }
 
@@ -542,6 +542,8 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
     intercepted = interceptedTrap(a);
     if (mode === "intercept") { trap = intercepted; outcome = "trap"; }
     else {
+      // the intercepted pass's machine is the lab's own (its state is in `a`): its memory serves the next pass
+      a.m.release();
       const b = pass(code, o, "idt");
       final = b;
       if (b.outcome === "event" && b.stubVector !== undefined) {

@@ -33,7 +33,7 @@ function launch(memSize, recycle) {
   m.eip = 0x1000;
   const e = m.run(10);
   if (e.reason !== "budget" || m.instructions !== 10) throw new Error(`a launch ran ${m.instructions} instructions (${e.reason})`);
-  if (recycle) m.release?.();
+  if (recycle) m.release();
   return m;
 }
 const stats = (t) => {
