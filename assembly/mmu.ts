@@ -34,6 +34,7 @@ const TLBF_GLOBAL: u32 = 1;
 // invlpg, CS/CPL loads); links between predecoded blocks are valid only within one epoch.
 export let epoch: u32 = 1;
 export function bumpEpoch(): void { epoch++; }
+export function resetEpoch(): void { epoch = 1; } // a recycled machine starts where a fresh one does (recycle.ts)
 
 export let tlbR: u32 = TLB_BASE;            // read set for the current CPL
 export let tlbW: u32 = TLB_BASE + TLB_SET;  // write set for the current CPL

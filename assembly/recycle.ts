@@ -4,6 +4,7 @@
 // everything else the CPU keeps below RAM is either cleared here or rebuilt by reset().
 import { DIRTY_BASE, RAM_BASE, STATE_BASE, STATE_SIZE, BLOCK_ARENA_BASE } from "./abi";
 import { arenaHigh, clearArenaHigh, flushBlocks } from "./cpu";
+import { resetEpoch } from "./mmu";
 
 let dirtyTop: u32 = 0; // pages at and above it are clean
 
@@ -41,4 +42,5 @@ export function recycle(allRam: u32, ramBytes: u32): void {
   memory.fill(BLOCK_ARENA_BASE, 0, arenaHigh() - BLOCK_ARENA_BASE);
   clearArenaHigh();
   memory.fill(STATE_BASE, 0, STATE_SIZE);
+  resetEpoch(); // block headers record it
 }
