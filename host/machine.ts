@@ -778,6 +778,15 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, jit);
     this.cpu.stateLoaded();
   }
+  /**
+   * Which guest-physical pages may be non-zero (bit p & 7 of byte p >> 3), a copy; null when unknown (the host was
+   * handed raw views of RAM). A page the CPU never saw written (by the guest, or the host through writeMem and
+   * friends) since the machine was created is zero: a snapshot restore need not look at it.
+   */
+  writtenPages(): Uint8Array | null {
+    if (this.rawViews || this.memoryShared) return null;
+    return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
+  }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
   ramBytes(): Uint8Array { this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
