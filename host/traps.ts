@@ -221,6 +221,8 @@ export interface TrapResult {
   read32(va: number): number;
   /** one line: "completed without a trap (eip 0x10005)", "#PF(0x7: present, write, user) at eip 0x10000 (offset 0), cr2=0x400000, ..." */
   describe(): string;
+  /** done with `machine` (and pte, read32): its memory serves the lab's next run (Machine.release), so a suite of many snippets allocates none */
+  release(): void;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -574,6 +576,7 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
       return m.read32(pa);
     },
     describe: () => describeResult(r),
+    release: () => m.release(),
   };
   return r;
 }

@@ -1,8 +1,11 @@
 // launch.mjs — how fast a machine starts and how much an idle one costs (issue 13, "Launch"):
 //   create   `new Machine()` + a 10-instruction run, per guest-RAM size: median, p10/p90 and mean of N launches
 //   recycle  the same through the machine pool (Machine.release() returns Memory + instance for the next launch)
-//   trap     one trapLab snippet (lab.run of `ud2`): setup of GDT/IDT/TSS, boot, the snippet, the trap record
+//   trap     one trapLab snippet (lab.run of `ud2`): setup of GDT/IDT/TSS, boot, the snippet, the trap record; then
+//            the same with each result released (TrapResult.release: both passes' machines come from the pool)
 //   idle     RSS and V8 external memory per idle machine (200 machines that each ran 10 instructions), beyond RAM
+//   restore  Vm.restore of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
+//            every free page) into a fresh machine, and into one the previous restore released (Vm.release)
 // Times are wall-clock of this process; run it on a quiet machine (absolute times on a shared one are noise).
 //
 // usage: node scripts/bench/launch.mjs [--n N] [--idle N] [--json] [--dist DIR]   (needs dist/index.js: npm run build:cli)
@@ -10,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 for (const ev of ["uncaughtException", "unhandledRejection"]) {
@@ -47,14 +51,16 @@ function timeIt(n, f) {
   return stats(t);
 }
 
-const out = { create: {}, recycle: {}, trap: null, idle: {} };
+const out = { create: {}, recycle: {}, trap: null, trapReleased: null, idle: {}, restore: {} };
 W.cpuModule();
 for (const mb of [1, 16, 64]) out.create[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, false));
 if (typeof W.Machine.prototype.release === "function") {
   for (const mb of [1, 16, 64]) out.recycle[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, true));
 }
 const lab = W.trapLab({ cpl: 3 });
-out.trap = timeIt(N, () => { if (lab.run("0f 0b").trap?.vector !== 6) throw new Error("ud2 did not raise #UD"); });
+const ud2 = (release) => { const r = lab.run("0f 0b"); if (r.trap?.vector !== 6) throw new Error("ud2 did not raise #UD"); if (release) r.release(); };
+out.trap = timeIt(N, () => ud2(false));
+out.trapReleased = timeIt(N, () => ud2(true));
 
 for (const mb of [1, 16]) {
   gc(); gc();
@@ -71,6 +77,20 @@ for (const mb of [1, 16]) {
   keep.length = 0;
 }
 
+const FORK = join(DIST, "../build/guests/workloads/fork.elf");
+if (existsSync(FORK)) {
+  const vm = new W.Vm({ memSize: 64 << 20, captureConsole: true });
+  vm.loadMultiboot(readFileSync(FORK));
+  vm.run({ maxInstructions: 3_000_000 });
+  const snap = vm.snapshot();
+  const R = Math.max(5, Math.min(20, N >> 3));
+  out.restore.newVm = timeIt(R, () => new W.Vm({ memSize: 64 << 20 }));
+  out.restore.fresh = timeIt(R, () => W.Vm.restore(snap));
+  let v = W.Vm.restore(snap);
+  out.restore.release = timeIt(R, () => { v.release(); v = W.Vm.restore(snap); }); // release + restore
+  out.restore.snapshotBytes = snap.length;
+}
+
 if (argv.includes("--json")) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
 else {
   const ms = (x) => x.toFixed(3).padStart(8);
@@ -78,8 +98,12 @@ else {
   const lines = ["| launch (ms)            |   median |      p10 |      p90 |     mean |    n |", "|---|---:|---:|---:|---:|---:|"];
   for (const [k, s] of Object.entries(out.create)) lines.push(row(`new Machine ${k}`, s));
   for (const [k, s] of Object.entries(out.recycle)) lines.push(row(`recycled ${k}`, s));
-  lines.push(row("trapLab snippet (ud2)", out.trap));
+  lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
   lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) |", "|---|---:|---:|---:|");
   for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} |`);
+  if (out.restore.fresh) {
+    lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean |    n |`, "|---|---:|---:|---:|---:|---:|");
+    lines.push(row("new Vm", out.restore.newVm), row("Vm.restore (fresh)", out.restore.fresh), row("release + Vm.restore", out.restore.release));
+  }
   process.stdout.write(lines.join("\n") + "\n");
 }
