@@ -674,3 +674,10 @@ export const QEPT_FETCH: u32 = 0x4;
 export const QEPT_PERM_SHIFT: u32 = 3;
 export const QEPT_LIN_VALID: u32 = 0x80;
 export const QEPT_FINAL: u32 = 0x100;
+// ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
+// One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
+// RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;
+// all three pass mmu.ts codeWrite, which sets the bit. Recycling zeroes just those pages. The bitmap lives in
+// the unused tail of the page-info table (MAX_RAM_SIZE / 4 KiB entries end at PAGEINFO_BASE + 0x3C0000).
+export const DIRTY_BASE: u32 = 0x5C0000;
+export const DIRTY_SIZE: u32 = 0x20000;

@@ -75,13 +75,20 @@ const ARENA_END: u32 = RAM_BASE;
 const TMP_REC: u32 = STATE_BASE + AREA_TMP_REC; // scratch record for instructions executed without a block
 const UNCACHED: u32 = 1;
 let arenaTop: u32 = BLOCK_ARENA_BASE;
+let arenaMax: u32 = BLOCK_ARENA_BASE; // the arena is zero above it (recycle.ts)
+export function arenaHigh(): u32 { return arenaMax; }
+export function clearArenaHigh(): void { arenaMax = BLOCK_ARENA_BASE; }
 
 @inline function hashSlot(phys: u32): u32 {
   return BLOCK_HASH_BASE + ((((phys >>> HASH_BITS) ^ phys) & ((<u32>1 << HASH_BITS) - 1)) << 3);
 }
 let arenaGen: u32 = 0;
+// The hash is all zero in a fresh machine's memory and after a flush until buildBlock fills a slot: a flush of an
+// empty cache writes nothing (creating a machine touches neither the hash nor the page info).
+let hashUsed: bool = false;
 export function flushBlocks(): void {
-  memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  if (hashUsed) memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  hashUsed = false;
   arenaGen++;
   arenaTop = BLOCK_ARENA_BASE;
   clearPageInfo();
@@ -91,6 +98,7 @@ export function flushBlocks(): void {
 function buildBlock(phys: u32, lin: u32): u32 {
   if (arenaTop + HDR + MAX_BLOCK * REC_SIZE > ARENA_END) { flushBlocks(); tlbFlushAll(); }
   const b = arenaTop;
+  if (b + HDR + MAX_BLOCK * REC_SIZE > arenaMax) arenaMax = b + HDR + MAX_BLOCK * REC_SIZE; // what decoding may write
   let r = b + HDR;
   const start = eip;
   let count: u32 = 0;
@@ -131,6 +139,7 @@ function buildBlock(phys: u32, lin: u32): u32 {
   store<u32>(b, 0, BLK_JIT);
   store<u32>(b, 0, BLK_JIT_STATE);
   const h = hashSlot(phys);
+  hashUsed = true;
   store<u32>(h, phys + 1);
   store<u32>(h, b, 4);
   arenaTop = r;

@@ -20,6 +20,7 @@ import {
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import { segAccessCheck } from "./ops/rules";
+import { markDirty } from "./recycle";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
 import { apicRead, apicWrite, apicValue } from "./apic";
@@ -36,6 +37,7 @@ const TLBF_GLOBAL: u32 = 1;
 // invlpg, CS/CPL loads); links between predecoded blocks are valid only within one epoch.
 export let epoch: u32 = 1;
 export function bumpEpoch(): void { epoch++; }
+export function resetEpoch(): void { epoch = 1; } // a recycled machine starts where a fresh one does (recycle.ts)
 
 export let tlbR: u32 = TLB_BASE;            // read set for the current CPL
 export let tlbW: u32 = TLB_BASE + TLB_SET;  // write set for the current CPL
@@ -109,6 +111,7 @@ export function markCodePage(page: u32): void {
   const v = load<u32>(p);
   if (v & CODE_BIT) return;
   store<u32>(p, v | CODE_BIT);
+  if (page >= pageInfoTop) pageInfoTop = page + 1;
   for (let s: u32 = 1; s < 4; s += 2) {
     const set = TLB_BASE + s * TLB_SET;
     for (let i: u32 = 0; i < 1024; i++) {
@@ -120,6 +123,7 @@ export function markCodePage(page: u32): void {
 }
 /** A write reached physical page `page`: if it holds code, invalidate its blocks. */
 @inline export function codeWrite(page: u32): void {
+  markDirty(page); // (recycle.ts: a recycled machine zeroes the pages written)
   const p = PAGEINFO_BASE + (page << 2);
   const v = load<u32>(p);
   if (v & CODE_BIT) {
@@ -127,7 +131,13 @@ export function markCodePage(page: u32): void {
     setStopBlock(true); // the running block may be the one just overwritten
   }
 }
-export function clearPageInfo(): void { memory.fill(PAGEINFO_BASE, 0, BLOCK_HASH_BASE - PAGEINFO_BASE); }
+// Only pages below pageInfoTop can be non-zero (codeWrite changes marked pages only): a clear touches just
+// those, so a fresh machine (zeroed memory) never writes the table, and a small guest clears a few KiB of it.
+let pageInfoTop: u32 = 0;
+export function clearPageInfo(): void {
+  if (pageInfoTop) memory.fill(PAGEINFO_BASE, 0, pageInfoTop << 2);
+  pageInfoTop = 0;
+}
 export function invalidatePhysRange(p: u32, len: u32): void {
   if (len == 0) return;
   const last = <u64>p + <u64>len - 1;

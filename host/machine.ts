@@ -175,6 +175,92 @@ export function cpuModule(): WebAssembly.Module {
   return cachedModule;
 }
 
+/**
+ * The machine pool (Machine.release): memories and CPU instances a released machine gave back, by RAM size, zeroed
+ * (assembly/recycle.ts) and ready for the next `new Machine`. Bounded: past the caps a released machine's memory
+ * is left to the garbage collector.
+ */
+interface PooledCpu {
+  memory: WebAssembly.Memory;
+  instance: WebAssembly.Instance;
+  /** the function table's length when instantiated: compiled blocks go at tableBase.. */
+  tableBase: number;
+  /** the import env.jitCompile calls the machine that owns the instance now */
+  owner: { compile: (block: number) => number };
+}
+const POOL_PER_SIZE = 8;
+const POOL_MAX_BYTES = 1 << 30;
+const pool = new Map<number, PooledCpu[]>();
+let pooledBytes = 0;
+/** the module's static data as instantiation leaves it, restored in a recycled memory */
+let pristineData: Uint8Array | null = null;
+const notCompiling = (_block: number) => 0;
+
+function freshCpu(ram: number): PooledCpu {
+  const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const owner: PooledCpu["owner"] = { compile: notCompiling };
+  const instance = new WebAssembly.Instance(cpuModule(), {
+    env: {
+      memory,
+      jitCompile: (block: number) => owner.compile(block),
+      abort: (_m: number, _f: number, line: number, col: number) => {
+        throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
+      },
+    },
+  });
+  pristineData ??= new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.TLB_BASE - A.MODULE_DATA_BASE).slice();
+  return { memory, instance, tableBase: (instance.exports.table as WebAssembly.Table).length, owner };
+}
+function takePooled(ram: number): PooledCpu | undefined {
+  const p = pool.get(ram)?.pop();
+  if (p) pooledBytes -= p.memory.buffer.byteLength;
+  return p;
+}
+function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boolean): void {
+  p.owner.compile = notCompiling;
+  const bytes = p.memory.buffer.byteLength;
+  const list = pool.get(ram) ?? [];
+  // a Memory object someone else holds could reach the next machine's RAM: never reused
+  if (shared || list.length >= POOL_PER_SIZE || pooledBytes + bytes > POOL_MAX_BYTES) { p.memory.grow(0); return; }
+  (p.instance.exports.recycle as (all: number, ram: number) => void)(allRam ? 1 : 0, ram);
+  new Uint8Array(p.memory.buffer).set(pristineData!, A.MODULE_DATA_BASE);
+  p.memory.grow(0); // detaches every view of the old machine's memory (a stale view reads nothing, writes nowhere)
+  list.push(p);
+  pool.set(ram, list);
+  pooledBytes += bytes;
+}
+/** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
+export function drainMachinePool(): number {
+  let n = 0;
+  for (const list of pool.values()) n += list.length;
+  pool.clear();
+  pooledBytes = 0;
+  return n;
+}
+const released = () => { throw new Error("wasmvisor: this machine was released (Machine.release)"); };
+const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExports;
+
+/**
+ * Compiled blocks by content, shared by every machine: the same guest code compiles to the same bytes, so a
+ * machine running code another machine already compiled only instantiates the module (the memory and helpers
+ * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
+ */
+const JIT_CACHE_MAX = 4096;
+const jitCache = new Map<string, WebAssembly.Module>();
+function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  let mod = jitCache.get(key);
+  if (mod) return mod;
+  if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
+  mod = new WebAssembly.Module(bytes);
+  liveJitModules++;
+  jitModules.register(mod, 0);
+  if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
+  jitCache.set(key, mod);
+  return mod;
+}
+
 interface CpuExports {
   table: WebAssembly.Table;
   run(budget: number): number;
@@ -290,32 +376,33 @@ export interface CpuRules {
 }
 
 export class Machine {
-  readonly memory: WebAssembly.Memory;
   readonly ramSize: number;
-  private readonly cpu: CpuExports;
+  private cpu: CpuExports;
   private u8: Uint8Array;
   private dv: DataView;
+  private readonly mem: WebAssembly.Memory;
+  private pooled: PooledCpu | null;
+  /** ramSize, or -1 once released (every guest-memory access then fails its range check) */
+  private ramLimit: number;
+  /** the host was handed a view of RAM (ramBytes): release() zeroes all of RAM, not only the pages the CPU saw written */
+  private rawViews = false;
+  /** the host was handed the Memory object itself: release() cannot take it back, so it is not pooled */
+  private memoryShared = false;
 
   constructor(opts: MachineOptions = {}) {
     const ram = opts.memSize ?? 64 * 1024 * 1024;
     if (!Number.isInteger(ram) || ram < 4096 || ram % 4096 !== 0 || ram > A.MAX_RAM_SIZE) {
       throw new RangeError(`wasmvisor: memory size must be a multiple of 4 KiB between 4 KiB and ${A.MAX_RAM_SIZE} bytes`);
     }
-    const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const inst = new WebAssembly.Instance(cpuModule(), {
-      env: {
-        memory: this.memory,
-        jitCompile: (block: number) => this.jitCompile(block),
-        abort: (_m: number, _f: number, line: number, col: number) => {
-          throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
-        },
-      },
-    });
-    this.cpu = inst.exports as unknown as CpuExports;
+    const cpu = takePooled(ram) ?? freshCpu(ram);
+    cpu.owner.compile = (block) => this.jitCompile(block);
+    this.mem = cpu.memory;
+    this.pooled = cpu;
+    this.cpu = cpu.instance.exports as unknown as CpuExports;
     this.ramSize = ram;
-    this.u8 = new Uint8Array(this.memory.buffer);
-    this.dv = new DataView(this.memory.buffer);
+    this.ramLimit = ram;
+    this.u8 = new Uint8Array(this.mem.buffer);
+    this.dv = new DataView(this.mem.buffer);
     this.st32(A.OFF_RAM_SIZE, ram);
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
@@ -323,6 +410,30 @@ export class Machine {
     if (opts.hypervisorSignature !== undefined) this.setHypervisor(opts.hypervisorSignature);
     this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 256);
   }
+
+  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE). */
+  get memory(): WebAssembly.Memory { this.memoryShared = true; return this.mem; }
+
+  /**
+   * Give this machine's memory and CPU instance back for the next `new Machine` of the same RAM size: creating a
+   * wasm memory makes V8 collect garbage every few machines, reusing one costs zeroing what this guest wrote.
+   * The next machine is indistinguishable from a fresh one (RAM, state, TLB, blocks, compiled code: test/launch.test.ts).
+   * Every view of the old memory is detached and any later use of this machine throws. Calling it is optional.
+   */
+  release(): void {
+    const p = this.pooled;
+    if (!p) return;
+    this.pooled = null;
+    this.ramLimit = -1;
+    this.cpu = releasedCpu;
+    giveBack(p, this.ramSize, this.rawViews, this.memoryShared);
+    this.u8 = new Uint8Array(0);
+    this.dv = new DataView(new ArrayBuffer(0));
+    this.jit = null;
+    this.jitImports = null;
+  }
+  /** Machine.release()d */
+  get released(): boolean { return this.pooled === null; }
 
   // ---- the block compiler (called by the CPU when a block gets hot) ----
   private jit: BlockCompiler | null = null;
@@ -333,21 +444,21 @@ export class Machine {
     if (!this.jit) {
       this.jit = new BlockCompiler(() => this.dv);
       const x = this.cpu as unknown as Record<string, unknown>;
-      this.jitImports = { memory: this.memory };
+      this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
     }
     // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted
-    if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE || liveJitModules >= MAX_LIVE_JIT_MODULES) return 0;
+    if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
     const bytes = this.jit.compile(block);
     if (!bytes) return 0;
-    const mod = new WebAssembly.Module(bytes);
-    liveJitModules++;
-    jitModules.register(mod, 0);
-    this.jitBlocks++;
+    const mod = jitModule(bytes);
+    if (!mod) return 0;
     const inst = new WebAssembly.Instance(mod, { env: this.jitImports as WebAssembly.ModuleImports });
+    // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never grows
+    // past the most one machine compiled
     const t = this.cpu.table;
-    const idx = t.length;
-    t.grow(1);
+    const idx = this.pooled!.tableBase + this.jitBlocks++;
+    if (idx >= t.length) t.grow(idx + 1 - t.length);
     t.set(idx, inst.exports.f as WebAssembly.ExportValue as never);
     return idx;
   }
@@ -534,7 +645,8 @@ export class Machine {
 
   // ---- guest physical memory ----
   private check(paddr: number, len: number): void {
-    if (!Number.isInteger(paddr) || !Number.isInteger(len) || paddr < 0 || len < 0 || paddr + len > this.ramSize) {
+    if (!Number.isInteger(paddr) || !Number.isInteger(len) || paddr < 0 || len < 0 || paddr + len > this.ramLimit) {
+      if (this.ramLimit < 0) throw new Error("wasmvisor: this machine was released (Machine.release)");
       throw new RangeError(`wasmvisor: guest physical range 0x${paddr.toString(16)}+${len} is outside RAM (${this.ramSize} bytes)`);
     }
   }
@@ -697,8 +809,17 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, jit);
     this.cpu.stateLoaded();
   }
+  /**
+   * Which guest-physical pages may be non-zero (bit p & 7 of byte p >> 3), a copy; null when unknown (the host was
+   * handed raw views of RAM). A page the CPU never saw written (by the guest, or the host through writeMem and
+   * friends) since the machine was created is zero: a snapshot restore need not look at it.
+   */
+  writtenPages(): Uint8Array | null {
+    if (this.rawViews || this.memoryShared) return null;
+    return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
+  }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  ramBytes(): Uint8Array { this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

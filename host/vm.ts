@@ -51,7 +51,8 @@ export class Vm extends VmCore {
     const vm = new Vm({ ...o, ...sinks, mode: s.config.mode, disk: s.disks[0], disk2: s.disks[1] });
     const m = vm.machine;
     if (m.ramSize !== s.ramSize) throw new SnapshotError("snapshot is corrupted (its RAM size does not match its configuration)");
-    s.fillRam(m.ramBytes());
+    const written = m.writtenPages(); // (before ramBytes: pages never written are known zero)
+    s.fillRam(m.ramBytes(), written);
     m.ramChanged();
     m.loadState(s.cpu);
     vm.restoreState(s.state);

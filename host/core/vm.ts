@@ -95,6 +95,8 @@ export class VmCore<M extends Mode = Mode> {
   }
 
   get machine() { return this.mode.machine; }
+  /** Done with this VM: its machine's memory serves the next VM of the same size (Machine.release); any later use throws. */
+  release(): void { this.machine.release(); }
 
   /** Loads a multiboot kernel and puts the CPU in its entry state (Multiboot 0.6.96 §3.2). */
   loadMultiboot(image: Uint8Array, opts: LoadOptions = {}): MultibootBoot {
