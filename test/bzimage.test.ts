@@ -1,7 +1,12 @@
 // bzimage.test.ts — the Linux/x86 boot protocol loader (host/loaders/bzimage.ts) on hand-built bzImages: the
 // setup header checks, boot_params as the kernel reads it, initrd placement, and the 32-bit entry state seen by
 // real guest code run in a Vm.
-import { describe, it, expect } from "vitest";
+import { describe, it, expect, afterAll } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main, parseCliArgs } from "../host/cli.ts";
+import { buildElf } from "../host/elf.ts";
 import type { GuestMemory } from "../host/elf.ts";
 import {
   loadBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR, E820_RAM, E820_RESERVED,
@@ -159,5 +164,42 @@ describe("the 32-bit entry state", () => {
   });
   it("is refused in modes without the loader", () => {
     expect(() => new Vm({ mode: "para", memSize: 32 << 20 }).loadBzImage(bzImage())).toThrow(/not supported in para mode/);
+  });
+});
+
+describe("wasmvisor run with a bzImage (QEMU's -kernel/-initrd/-append)", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-bzimage-test-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const file = (name: string, bytes: Uint8Array) => { const f = join(tmp, name); writeFileSync(f, bytes); return f; };
+  async function run(...argv: string[]) {
+    let out = "", err = "";
+    const status = await main(["run", ...argv], { stdout: (t) => { out += t; }, stderr: (t) => { err += t; } });
+    return { status, out, err };
+  }
+
+  it("parses --initrd and --append (the same as --cmdline)", () => {
+    expect(parseCliArgs(["run", "vmlinuz", "--initrd", "i.cpio.gz", "--append", "console=ttyS0"])).toMatchObject({ image: "vmlinuz", initrd: "i.cpio.gz", cmdline: "console=ttyS0" });
+  });
+  it("detects the image by its setup header and boots it with the initrd and command line", async () => {
+    const r = await run(file("vmlinuz", bzImage()), "--initrd", file("initrd", new TextEncoder().encode("Q")), "--append", "X", "--mem", "32M");
+    expect(r).toEqual({ status: (0x2a << 1) | 1, out: "XQ", err: "" });
+  });
+  it("a malformed bzImage is one line and status 4", async () => {
+    const r = await run(file("old", bzImage({ version: 0x202 })), "--mem", "32M");
+    expect(r.status).toBe(4);
+    expect(r.err).toMatch(/^wasmvisor: .*old: Linux boot protocol 2\.02 is too old \(at least 2\.04 is needed\)\n$/);
+    const small = await run(file("big", bzImage({ initSize: 0x4000000 })), "--mem", "32M");
+    expect(small.status).toBe(4);
+    expect(small.err).toMatch(/too small for this kernel.*--mem\)\n$/);
+    expect(small.err.split("\n")).toHaveLength(2);
+  });
+  it("--initrd with a multiboot ELF, or a bzImage outside native mode, is a usage error (status 2)", async () => {
+    const elf = file("k.elf", buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: new Uint8Array([0xf4]) }] }));
+    const r = await run(elf, "--initrd", file("i2", new Uint8Array(4)));
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/--initrd is for a Linux bzImage/);
+    const full = await run(file("vmlinuz2", bzImage()), "--mode", "full", "--mem", "32M");
+    expect(full.status).toBe(2);
+    expect(full.err).toMatch(/native mode only/);
   });
 });
