@@ -11,7 +11,7 @@ import type { GuestMemory } from "../host/elf.ts";
 import {
   loadBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR, E820_RAM, E820_RESERVED,
 } from "../host/loaders/bzimage.ts";
-import { Vm } from "../host/vm.ts";
+import { Vm, runImage } from "../host/vm.ts";
 
 class ArrayMemory implements GuestMemory {
   readonly bytes: Uint8Array;
@@ -161,6 +161,10 @@ describe("the 32-bit entry state", () => {
     const r = vm.run({ maxInstructions: 1000 });
     expect(vm.console).toBe("XQ");
     expect(r.exitStatus).toBe((0x2a << 1) | 1);
+  });
+  it("runImage() takes a bzImage and its initrd too", async () => {
+    const r = await runImage({ image: bzImage(), initrd: new TextEncoder().encode("Q"), cmdline: "X", memSize: 32 << 20 });
+    expect(r).toMatchObject({ console: "XQ", exitStatus: (0x2a << 1) | 1, stopReason: "debug-exit" });
   });
   it("is refused in modes without the loader", () => {
     expect(() => new Vm({ mode: "para", memSize: 32 << 20 }).loadBzImage(bzImage())).toThrow(/not supported in para mode/);
