@@ -7,7 +7,7 @@ export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
 export const MIN_MEM = 2 * 1024 * 1024;
 
-export const USAGE = `Usage: wasmvisor run <image.elf | bzImage> [options]
+export const USAGE = `Usage: wasmvisor run <image.elf> [options]         (image.elf: or a Linux bzImage)
        wasmvisor restore <vm.snap> [--stats-file FILE] [--timeout DURATION]
        wasmvisor bench [--json [FILE]] [--report DIR] [bench options]
        wasmvisor --help | --version
