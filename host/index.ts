@@ -20,6 +20,10 @@ export {
   BOOT_INFO_ADDR, INITIAL_ESP,
 } from "./multiboot.ts";
 export type { MultibootBoot, MultibootHeader, MultibootOptions, MultibootModule } from "./multiboot.ts";
+export {
+  loadBzImage, enterBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR,
+} from "./loaders/bzimage.ts";
+export type { BzImageBoot, BzImageOptions, SetupHeader } from "./loaders/bzimage.ts";
 export { Bus } from "./bus.ts";
 export type { IoDevice, AccessSize, BusStats } from "./bus.ts";
 export * as devices from "./devices/index.ts";

@@ -7,12 +7,13 @@ export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
 export const MIN_MEM = 2 * 1024 * 1024;
 
-export const USAGE = `Usage: wasmvisor run <image.elf> [options]
+export const USAGE = `Usage: wasmvisor run <image.elf> [options]         (image.elf: or a Linux bzImage)
        wasmvisor restore <vm.snap> [--stats-file FILE] [--timeout DURATION]
        wasmvisor bench [--json [FILE]] [--report DIR] [bench options]
        wasmvisor --help | --version
 
-Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, on wasmvisor's WebAssembly x86 CPU.
+Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, or a Linux bzImage (found by its "HdrS" setup
+header; booted by the Linux/x86 32-bit boot protocol, native mode) on wasmvisor's WebAssembly x86 CPU.
 The guest's console (COM1 and port 0xe9) goes to stdout; the exit status is the guest's
 isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase=0xf4).
 
@@ -25,7 +26,9 @@ Options for run:
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --timeout DURATION      stop after this much wall-clock time, e.g. 500ms, 30s, 2m, 1h (a plain number is s)
-  --cmdline TEXT          kernel command line passed in the multiboot information
+  --cmdline TEXT          kernel command line (multiboot information, or a bzImage's boot_params)
+  --append TEXT           the same as --cmdline (QEMU's -append), e.g. "console=ttyS0"
+  --initrd FILE           with a bzImage: the initial RAM disk (QEMU's -initrd), placed at the top of RAM
   --disk FILE[,OPTS]      raw disk image on the ATA primary master (virtio-blk in para mode); OPTS:
                             readonly   attach it read-only (guest writes fail with an I/O error)
                             lock=off   do not lock the image (by default it is locked as QEMU does: a
@@ -49,9 +52,10 @@ restore continues a snapshot in this process: same mode, options, RAM, CPU, devi
 Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
-  2       usage error (unknown option, bad value, --gdb port in use)
+  2       usage error (unknown option, bad value, --gdb port in use, --initrd with a multiboot image,
+          a bzImage outside native mode)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
-          ELF, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
+          ELF, a malformed bzImage, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
           the stats or snapshot file cannot be written
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
@@ -91,6 +95,8 @@ export interface RunArgs {
   /** --timeout in milliseconds */
   timeoutMs?: number;
   cmdline: string;
+  /** --initrd: a bzImage's initial RAM disk */
+  initrd?: string;
   disk?: DiskSpec;
   disk2?: DiskSpec;
   platform?: PcPlatformKind;
@@ -168,7 +174,7 @@ export function parseDiskSpec(s: string, what = "--disk"): DiskSpec {
   return { path, ...spec };
 }
 
-const RUN_OPTIONS = ["--mode", "--full-translate", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
+const RUN_OPTIONS = ["--mode", "--full-translate", "--mem", "--max-instructions", "--timeout", "--cmdline", "--append", "--initrd", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -225,7 +231,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
       case "--mem": out.memSize = parseMemSize(value); break;
       case "--max-instructions": out.maxInstructions = parseCount(value); break;
       case "--timeout": out.timeoutMs = parseDuration(value); break;
-      case "--cmdline": out.cmdline = value; break;
+      case "--cmdline": case "--append": out.cmdline = value; break;
+      case "--initrd":
+        if (!value) throw new UsageError("--initrd needs a file name");
+        out.initrd = value;
+        break;
       case "--disk": out.disk = parseDiskSpec(value, "--disk"); break;
       case "--disk2": out.disk2 = parseDiskSpec(value, "--disk2"); break;
       case "--platform":

@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { EXIT_STATUS, Vm, VmConfigError, SnapshotError, checkMode, type RunResult } from "../vm.ts";
 import { ElfError } from "../elf.ts";
 import { MultibootError, loadMultiboot } from "../multiboot.ts";
+import { BzImageError, isBzImage, loadBzImage } from "../loaders/bzimage.ts";
 import { MAX_RAM_SIZE } from "../abi.generated.ts";
 import { VMM_SIZE } from "../full/vcpu.ts";
 import type { FileBackend } from "../devices/block.ts";
@@ -57,7 +58,16 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
     const disk2 = a.disk2 ? openDisk(a.disk2, packageRoot, warn) : undefined;
     if (disk2) disks.push(disk2);
     // Check the image against the RAM size before creating the VM (and compiling the CPU): a dry-run load.
-    loadMultiboot(image, { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} }, { cmdline: a.cmdline });
+    const dry = { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} };
+    const linux = isBzImage(image);
+    const initrd = a.initrd !== undefined ? readInput(a.initrd, "initrd") : undefined;
+    if (linux) {
+      if (a.mode !== "native") throw new VmConfigError(`a Linux bzImage boots in native mode only (for now), not --mode ${a.mode}`);
+      loadBzImage(image, dry, { cmdline: a.cmdline, initrd });
+    } else {
+      if (initrd) throw new VmConfigError(`--initrd is for a Linux bzImage; ${a.image} is not one (no "HdrS" setup header)`);
+      loadMultiboot(image, dry, { cmdline: a.cmdline });
+    }
     try {
       // one Vm for every mode; options a mode cannot honour are refused by the platform builder (VmConfigError)
       vm = new Vm({
@@ -68,12 +78,13 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
       if (e instanceof RangeError && /memory/i.test(e.message)) throw new InputError(`cannot allocate ${formatSize(a.memSize)} of guest memory: ${e.message.replace(/^wasmvisor: /, "")}`);
       throw e;
     }
-    vm.loadMultiboot(image, { cmdline: a.cmdline });
+    if (linux) vm.loadBzImage(image, { cmdline: a.cmdline, initrd });
+    else vm.loadMultiboot(image, { cmdline: a.cmdline });
   } catch (e) {
     closeAll(disks);
     if (e instanceof VmConfigError) { err(e.message); return EXIT_STATUS.USAGE; }
     if (e instanceof InputError) { err(e.message); return EXIT_STATUS.BAD_INPUT; }
-    if (e instanceof ElfError || e instanceof MultibootError) { err(`${a.image}: ${e.message}`); return EXIT_STATUS.BAD_INPUT; }
+    if (e instanceof ElfError || e instanceof MultibootError || e instanceof BzImageError) { err(`${a.image}: ${e.message}`); return EXIT_STATUS.BAD_INPUT; }
     throw e;
   }
   return drive(vm, a, { image: a.image, mode: a.mode, memSize: a.memSize }, sink, disks, io, err);

@@ -15,6 +15,7 @@ import * as A from "../abi.generated.ts";
 import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
 import type { Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
@@ -44,6 +45,12 @@ export class NativeMode implements Mode {
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const boot = loadMultiboot(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(this.machine, boot);
+    return boot;
+  }
+
+  loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
+    const boot = loadBzImage(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
+    enterBzImage(this.machine, boot);
     return boot;
   }
 
