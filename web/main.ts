@@ -184,6 +184,7 @@ async function start(): Promise<void> {
     };
     worker.postMessage(msg, [image, ...(disk ? [disk] : []), ...(disk2 ? [disk2] : [])]);
     running = true;
+    startBtn.disabled = false; // Start again switches guest or mode: the running guest's worker is replaced
     stopBtn.disabled = false;
     term.focus();
   } catch (e) {
