@@ -126,8 +126,6 @@ export interface ServeIo {
   stdout(text: string): void;
   /** where SIGINT and SIGTERM come from (process) */
   signals?: NodeJS.EventEmitter;
-  /** resolves with the URL once listening (tests) */
-  onListening?(url: string): void;
 }
 
 /** Serves until a signal; returns the exit status (0 after SIGINT/SIGTERM; 4 port in use or nothing to serve). */
@@ -149,13 +147,13 @@ export async function serve(a: ServeArgs, io: ServeIo, err: (m: string) => void,
   }
   const port = (server.address() as { port: number }).port;
   const url = `http://${SERVE_HOST}:${port}/`;
-  io.stdout(`wasmvisor: serving ${url} (${catalog.guests.length} guests${xv6 ? ", xv6 from " + xv6 : ", no xv6: --xv6 DIR"}); Ctrl-C stops\n`);
-  io.onListening?.(url);
-  await new Promise<void>((res) => {
+  const stopped = new Promise<void>((res) => { // listening for signals before anyone can know the URL
     const stop = () => { io.signals?.removeListener("SIGINT", stop); io.signals?.removeListener("SIGTERM", stop); res(); };
     io.signals?.on("SIGINT", stop);
     io.signals?.on("SIGTERM", stop);
   });
+  io.stdout(`wasmvisor: serving ${url} (${catalog.guests.length} guests${xv6 ? ", xv6 from " + xv6 : ", no xv6: --xv6 DIR"}); Ctrl-C stops\n`);
+  await stopped;
   server.closeAllConnections();
   await new Promise((res) => server.close(res));
   return 0;
