@@ -3,7 +3,7 @@
 // one-line errors with their statuses (bad option 2, port in use 4, --xv6 without xv6 4); SIGTERM ends it with 0.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,8 @@ function startServe(args: string[]): Promise<{ proc: ChildProcess; url: string }
     proc.on("exit", (code) => rej(new Error(`serve exited with ${code}: ${err}`)));
   });
 }
+const TMP = mkdtempSync(join(tmpdir(), "wv-serve-"));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 const exitOf = (p: ChildProcess) => new Promise<number | null>((res) => p.on("exit", (c) => res(c)));
 
 describe("serve options", () => {
@@ -101,7 +103,7 @@ describe.skipIf(!existsSync(CLI))("serve's one-line errors", () => {
     [["--verbose"], 2, "wasmvisor: unknown option '--verbose' for serve (try `wasmvisor --help`)\n"],
     [["--xv6", "EMPTY"], 4, "wasmvisor: --xv6 'EMPTY': no kernel.elf and fs.img there\n"],
   ])("serve %j → status %i", (argv, status, line) => {
-    const empty = mkdtempSync(join(tmpdir(), "wv-serve-"));
+    const empty = TMP; // an empty directory: no kernel.elf, no fs.img
     const args = argv.map((a) => (a === "EMPTY" ? empty : a));
     const r = spawnSync(process.execPath, [CLI, "serve", ...args], { encoding: "utf8", timeout: 20_000 });
     expect(r.status).toBe(status);

@@ -1,8 +1,8 @@
 // runtime.test.ts — the runtime seam (host/runtime/): the browser implementation agrees with Node's (zlib format,
 // sha256, Buffer), refuses what a browser cannot do in one line, and the whole host — machine, modes, run loop,
 // snapshots — runs on it: here host/runtime/index.ts is mocked to browser.ts, as scripts/build-web.mjs resolves it.
-import { describe, it, expect, vi } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { describe, it, expect, vi, afterAll } from "vitest";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -17,6 +17,8 @@ const { runtime: nodeRuntime } = await import("../host/runtime/node.ts");
 const { Vm, runImage } = await import("../host/vm.ts");
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const TMP = mkdtempSync(join(tmpdir(), "wv-runtime-"));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 const text = new TextEncoder().encode("wasmvisor ".repeat(1000));
 
 describe("the browser runtime agrees with Node's", () => {
@@ -60,8 +62,7 @@ describe("the host on the browser runtime", () => {
 
   it("continues a snapshot the CLI wrote on Node's runtime (one format on both)", () => {
     expect(nodeRuntime.name).toBe("node");
-    const dir = mkdtempSync(join(tmpdir(), "wv-runtime-"));
-    const image = join(ROOT, "build/guests/workloads/fork.elf"), file = join(dir, "vm.snap");
+    const image = join(ROOT, "build/guests/workloads/fork.elf"), file = join(TMP, "vm.snap");
     const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "dist/cli.js"), "run", image, "--mode", "full", "--cmdline", "iters=2", ...args], { encoding: "utf8" });
     const whole = cli([]);
     const head = cli(["--snapshot-at", "300000", "--snapshot-file", file]);

@@ -50,7 +50,7 @@ Exit status:
   2       usage error (unknown option, bad value, --gdb port in use)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
           ELF, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
-          the stats or snapshot file cannot be written
+          the stats or snapshot file cannot be written; serve: its port is in use
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
   10      triple fault
