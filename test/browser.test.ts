@@ -1,7 +1,8 @@
 // browser.test.ts — the page of `wasmvisor serve` in headless Chromium (Debian's `chromium` package, driven by
 // playwright-core with the system browser: nothing downloads a browser): boot xv6, type `ls` into the xterm.js
 // terminal and read the listing back from the terminal's buffer, then switch guest and mode (a workload in full
-// mode, its PV build in para mode) and compare its console with the CLI's; the counters and charts must be live.
+// mode, its PV build in para mode) and compare its console with the CLI's; the counters and charts must be live;
+// a kernel picked from local files (the echo guest) echoes keystrokes.
 // Leaves a screenshot in build/artifacts/browser.png (a CI artifact). Skipped, saying why, without chromium.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -97,6 +98,21 @@ describe.skipIf(!HAVE_CHROMIUM)("the page in headless Chromium", () => {
       if (mode === "full") expect(Number((shadow ?? "").match(/\(([\d,]+) in all/)![1].replace(/,/g, ""))).toBeGreaterThan(0);
     }, 180_000);
   }
+
+  it("runs a kernel picked from local files and echoes what is typed", async () => {
+    await page.selectOption("#guest", "upload");
+    await page.selectOption("#mode", "native");
+    await page.locator("details summary").click();
+    await page.setInputFiles("#upload-kernel", join(ROOT, "build/guests/echo/echo.elf"));
+    await page.click("#start");
+    await page.waitForFunction(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.screenText().startsWith("echo> "));
+    await page.locator("#terminal .xterm-helper-textarea").focus();
+    await page.keyboard.type("hello");
+    await page.waitForFunction(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.screenText() === "echo> hello");
+    await page.keyboard.type("q"); // the guest exits through isa-debug-exit on 'q'
+    await page.waitForFunction(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.status().state === "done");
+    expect((await status(page)).text).toMatch(/status 1, debug-exit/);
+  }, 60_000);
 
   it("says in the status line when para mode has no PV build of a guest, and threw nothing", async () => {
     await page.selectOption("#guest", "echo");
