@@ -10,6 +10,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
+import { buildElf } from "../host/elf.ts";
+import { CONSOLE_WINDOW } from "../web/protocol.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -17,7 +19,20 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6")].find((d) => existsSync(join(d, "kernel.elf")));
 if (!HAVE_CHROMIUM) console.warn(`browser.test.ts: skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
-type PageApi = { screenText(): string; status(): { text: string; state: string }; samples(): number };
+type PageApi = { screenText(): string; status(): { text: string; state: string }; samples(): number; maxBacklog(): number };
+
+/** A multiboot kernel that writes lines of 'x' to port 0xE9 forever (as test/cli-flood.test.ts). */
+function floodGuest(): Uint8Array {
+  const le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+  const img = new Uint8Array(0x2000);
+  const dv = new DataView(img.buffer);
+  dv.setUint32(0, 0x1badb002, true);
+  dv.setUint32(8, -0x1badb002 >>> 0, true);
+  // l: cld; mov esi, 0x101000; mov ecx, 4096; mov dx, 0xe9; rep outsb; jmp l
+  img.set([0xfc, 0xbe, ...le(0x101000), 0xb9, ...le(4096), 0x66, 0xba, 0xe9, 0x00, 0xf3, 0x6e, 0xeb, 0xee], 0x10);
+  img.set(new TextEncoder().encode("x".repeat(4095) + "\n"), 0x1000);
+  return buildElf({ entry: 0x100010, segments: [{ paddr: 0x100000, data: img }] });
+}
 const screen = (page: Page) => page.evaluate(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.screenText());
 const status = (page: Page) => page.evaluate(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.status());
 
@@ -112,6 +127,26 @@ describe.skipIf(!HAVE_CHROMIUM)("the page in headless Chromium", () => {
     await page.keyboard.type("q"); // the guest exits through isa-debug-exit on 'q'
     await page.waitForFunction(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.status().state === "done");
     expect((await status(page)).text).toMatch(/status 1, debug-exit/);
+  }, 60_000);
+
+  it("a guest flooding its console runs only as fast as the terminal writes (bounded backlog, page responsive)", async () => {
+    await page.selectOption("#guest", "upload");
+    await page.selectOption("#mode", "native");
+    await page.setInputFiles("#upload-kernel", { name: "flood.elf", mimeType: "application/octet-stream", buffer: Buffer.from(floodGuest()) });
+    await page.click("#start");
+    await page.waitForFunction(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.samples() >= 6, null, { timeout: 30_000 });
+    // the page's main thread busy for 4 s: the terminal writes nothing, so only back-pressure stops the guest
+    await page.evaluate(() => { const end = performance.now() + 4000; while (performance.now() < end); });
+    await page.waitForTimeout(500);
+    const t0 = Date.now();
+    expect(await status(page)).toMatchObject({ state: "running" });
+    expect(Date.now() - t0).toBeLessThan(2000); // the page answers while the guest floods
+    const backlog = await page.evaluate(() => (window as unknown as { wasmvisor: PageApi }).wasmvisor.maxBacklog());
+    console.log(`flood: largest console backlog ${backlog} characters`);
+    expect(backlog).toBeGreaterThan(0);
+    expect(backlog).toBeLessThan(CONSOLE_WINDOW + 64 * 1024);
+    expect(await screen(page)).toContain("x".repeat(100));
+    await page.click("#stop");
   }, 60_000);
 
   it("says in the status line when para mode has no PV build of a guest, and threw nothing", async () => {

@@ -27,6 +27,7 @@ new ResizeObserver(() => fit.fit()).observe($("terminal"));
 let catalog: GuestEntry[] = [];
 let worker: Worker | null = null;
 let running = false;
+let backlog = 0, maxBacklog = 0; // console characters handed to the terminal and not yet written (CONSOLE_WINDOW)
 
 function setStatus(text: string, state: "idle" | "loading" | "running" | "done" | "error"): void {
   statusEl.textContent = text;
@@ -136,7 +137,13 @@ function stopWorker(): void {
 function onMessage(m: FromWorker): void {
   switch (m.type) {
     case "started": setStatus(`running in ${m.mode} mode`, "running"); break;
-    case "console": term.write(m.text); break;
+    case "console": {
+      const w = worker, n = m.text.length;
+      backlog += n;
+      maxBacklog = Math.max(maxBacklog, backlog);
+      term.write(m.text, () => { backlog -= n; if (w === worker) w?.postMessage({ type: "ack", chars: n } satisfies ToWorker); });
+      break;
+    }
     case "sample": onSample(m.sample); break;
     case "done":
       setStatus(`${m.message} (status ${m.exitStatus}, ${m.stopReason})`, "done");
@@ -153,6 +160,8 @@ async function start(): Promise<void> {
   stopWorker();
   resetHistory();
   term.reset();
+  backlog = 0;
+  maxBacklog = 0;
   const mode = modeSel.value;
   startBtn.disabled = true;
   setStatus("loading…", "loading");
@@ -217,6 +226,7 @@ stopBtn.addEventListener("click", stop);
   },
   status: () => ({ text: statusEl.textContent, state: statusEl.dataset.state }),
   samples: () => history.t.length,
+  maxBacklog: () => maxBacklog,
 };
 
 buildCharts();

@@ -14,7 +14,9 @@ export type ToWorker =
     disk?: ArrayBuffer;
     disk2?: ArrayBuffer;
   }
-  | { type: "input"; bytes: Uint8Array };
+  | { type: "input"; bytes: Uint8Array }
+  /** the terminal has written this many characters of console text (back-pressure, CONSOLE_WINDOW) */
+  | { type: "ack"; chars: number };
 // (the page stops a guest by terminating its worker: the CPU may be in the middle of a slice)
 
 /** One sample of the live counters, taken every SAMPLE_MS of wall time. */
@@ -43,3 +45,6 @@ export type FromWorker =
   | { type: "error"; message: string };
 
 export const SAMPLE_MS = 500;
+/** Console characters sent but not yet written by the terminal: past this the worker pauses the guest (at its
+ * next exit) until the page acknowledges, so a guest flooding its console runs as fast as the terminal draws. */
+export const CONSOLE_WINDOW = 256 * 1024;

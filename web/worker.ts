@@ -5,7 +5,7 @@
 import { Vm } from "../host/vm.ts";
 import { provideCpuWasm } from "../host/runtime/browser.ts";
 import type { FromWorker, Sample, ToWorker } from "./protocol.ts";
-import { SAMPLE_MS } from "./protocol.ts";
+import { CONSOLE_WINDOW, SAMPLE_MS } from "./protocol.ts";
 
 const SLICE_MS = 40;
 const SLICE_INSTRUCTIONS = 20_000_000;
@@ -15,6 +15,8 @@ const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 let vm: Vm | null = null;
 let generation = 0; // a new start invalidates the loop of the previous guest
 let consoleText = "";
+let unacked = 0; // console characters the terminal has not written yet
+let blocked: (() => void) | null = null; // the slice waiting for the terminal
 let cpuModule: Promise<WebAssembly.Module> | null = null;
 
 // a macrotask without setTimeout's 4 ms clamp: a message to ourselves
@@ -24,7 +26,7 @@ tick.port1.onmessage = () => { const f = next; next = null; f?.(); };
 const soon = (f: () => void) => { next = f; tick.port2.postMessage(0); };
 
 function flushConsole(): void {
-  if (consoleText) { post({ type: "console", text: consoleText }); consoleText = ""; }
+  if (consoleText) { unacked += consoleText.length; post({ type: "console", text: consoleText }); consoleText = ""; }
 }
 
 /** the counters as the page charts them: rates over the interval since the previous sample */
@@ -57,6 +59,8 @@ function sampler(v: Vm, t0: number) {
 async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
   const gen = ++generation;
   vm = null;
+  unacked = 0;
+  blocked = null;
   cpuModule ??= WebAssembly.compileStreaming(fetch(m.wasmUrl));
   provideCpuWasm(await cpuModule);
   if (gen !== generation) return;
@@ -79,7 +83,7 @@ async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
     const end = performance.now() + SLICE_MS;
     let r;
     try {
-      r = v.run({ maxInstructions: SLICE_INSTRUCTIONS, pauseWhen: () => performance.now() >= end });
+      r = v.run({ maxInstructions: SLICE_INSTRUCTIONS, pauseWhen: () => performance.now() >= end || unacked + consoleText.length >= CONSOLE_WINDOW });
     } catch (e) {
       flushConsole();
       post({ type: "error", message: `internal error: ${(e as Error).message}` });
@@ -88,7 +92,11 @@ async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
     flushConsole();
     const now = performance.now();
     if (now >= nextSample) { post({ type: "sample", sample: sample() }); nextSample = now + SAMPLE_MS; }
-    if (r.stopReason === "paused" || r.stopReason === "max-instructions") { soon(slice); return; }
+    if (r.stopReason === "paused" || r.stopReason === "max-instructions") {
+      if (unacked >= CONSOLE_WINDOW) blocked = slice; // resumed by the page's ack
+      else soon(slice);
+      return;
+    }
     post({ type: "sample", sample: sample() });
     post({ type: "done", exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message });
     if (gen === generation) vm = null;
@@ -102,5 +110,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
     start(m).catch((err: Error) => post({ type: "error", message: err.message }));
   } else if (m.type === "input") {
     vm?.platform.receive(m.bytes);
+  } else if (m.type === "ack") {
+    unacked = Math.max(0, unacked - m.chars);
+    if (blocked && unacked < CONSOLE_WINDOW / 2) { const f = blocked; blocked = null; soon(f); }
   }
 };
