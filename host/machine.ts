@@ -1,9 +1,7 @@
 // machine.ts — the typed Node API over the wasm CPU, in the spirit of Unicorn's:
 // create a machine, read/write registers and guest memory, run for N instructions or until an exit,
 // read the exit. Everything goes through the kvm_run-like state block defined in assembly/abi.ts.
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { runtime } from "./runtime/index.ts";
 import * as A from "./abi.generated.ts";
 import { BlockCompiler, JIT_HELPERS } from "./jit/compiler.ts";
 
@@ -161,18 +159,7 @@ const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; })
 
 let cachedModule: WebAssembly.Module | null = null;
 export function cpuModule(): WebAssembly.Module {
-  if (!cachedModule) {
-    const here = dirname(fileURLToPath(import.meta.url));
-    // host/ in the source tree, dist/ when bundled: build/ sits beside both.
-    const candidates = [join(here, "../build/cpu.wasm"), join(here, "build/cpu.wasm")];
-    let bytes: Buffer | null = null;
-    for (const c of candidates) {
-      try { bytes = readFileSync(c); break; } catch { /* try the next */ }
-    }
-    if (!bytes) throw new Error("wasmvisor: build/cpu.wasm not found (run `npm run build:wasm`)");
-    cachedModule = new WebAssembly.Module(new Uint8Array(bytes));
-  }
-  return cachedModule;
+  return (cachedModule ??= runtime.loadCpuWasm()); // Node: from disk; the browser: compiled by the worker
 }
 
 /**
@@ -478,9 +465,9 @@ export class Machine {
     const ctrl = this.ld32(A.OFF_CTRL) & ~A.CTRL_HYPERCALL;
     if (signature === null) { this.st32(A.OFF_CTRL, ctrl); return; }
     if (signature.length !== 12) throw new RangeError("wasmvisor: a hypervisor signature has 12 characters");
-    const b = Buffer.from(signature, "latin1");
+    const ch = (i: number) => signature.charCodeAt(i) & 0xff; // latin1
     this.st32(A.OFF_HV_SIGNATURE, maxLeaf);
-    for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, b.readUInt32LE(4 * i));
+    for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, (ch(4 * i) | ch(4 * i + 1) << 8 | ch(4 * i + 2) << 16 | ch(4 * i + 3) << 24) >>> 0);
     this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
   }
 

@@ -59,7 +59,7 @@ export class Vm extends VmCore {
     m.loadState(s.cpu);
     vm.restoreState(s.state);
     // more console input goes after what was still queued when the snapshot was taken
-    if (stdin !== undefined) vm.consoleIn.write(typeof stdin === "string" ? stdin : Buffer.from(stdin));
+    if (stdin !== undefined) vm.platform.receive(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
     return vm;
   }
 }

@@ -10,6 +10,7 @@ export const MIN_MEM = 2 * 1024 * 1024;
 export const USAGE = `Usage: wasmvisor run <image.elf> [options]         (image.elf: or a Linux bzImage)
        wasmvisor restore <vm.snap> [--stats-file FILE] [--timeout DURATION]
        wasmvisor bench [--json [FILE]] [--report DIR] [bench options]
+       wasmvisor serve [--port N] [--xv6 DIR]
        wasmvisor --help | --version
 
 Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, or a Linux bzImage (found by its "HdrS" setup
@@ -56,7 +57,7 @@ Exit status:
           a bzImage outside native mode)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
           ELF, a malformed bzImage, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
-          the stats or snapshot file cannot be written
+          the stats or snapshot file cannot be written; serve: its port is in use
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
   10      triple fault
@@ -69,6 +70,11 @@ wasmvisor's own statuses are even, so they never collide with a guest's (odd) st
 
 bench: measures MIPS on the shared peer workload against the native binary (see scripts/bench.mjs --help);
   --report DIR writes a Markdown report with SVG charts and the JSON to DIR.
+
+serve: serves the browser page (the same CPU and modes in a Web Worker, an xterm.js console, live
+  counters and charts), build/cpu.wasm and the guests on http://127.0.0.1:PORT/ until Ctrl-C (status 0).
+  --port N     the TCP port (default 8080; 0 picks a free one); in use: one line, status 4
+  --xv6 DIR    xv6's kernel.elf and fs.img (default ../shared/guests/xv6 beside the package, if there)
 `;
 
 export class UsageError extends Error {
@@ -200,7 +206,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (cmd === "restore") return parseRestoreArgs(rest);
   if (cmd !== "run") {
     if (cmd.startsWith("-")) throw new UsageError(`unknown option '${cmd}' (try \`wasmvisor --help\`)`);
-    throw new UsageError(`unknown command '${cmd}' (commands: run, restore, bench; try \`wasmvisor --help\`)`);
+    throw new UsageError(`unknown command '${cmd}' (commands: run, restore, bench, serve; try \`wasmvisor --help\`)`);
   }
   const out: Partial<RunArgs> & { command: "run" } = { command: "run", mode: "native", memSize: DEFAULT_MEM, cmdline: "" };
   const positional: string[] = [];

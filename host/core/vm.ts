@@ -15,7 +15,8 @@
 // device deadline, fire it, repeat until the mode has something for the CPU; with no deadline armed and nothing
 // pending nothing can ever wake the CPU: stop with EXIT_STATUS.HALTED (likewise after MAX_IDLE_NS of idle virtual
 // time in which deadlines fired but nothing became deliverable).
-import { PassThrough, Writable } from "node:stream";
+import type { PassThrough, Writable } from "node:stream";
+import { runtime } from "../runtime/index.ts";
 import type { Exit } from "../machine.ts";
 import type { Bus } from "../bus.ts";
 import type { LogFn } from "../devices/index.ts";
@@ -54,12 +55,13 @@ export class VmCore<M extends Mode = Mode> {
   /** Console I/O as Node streams, in every mode: `consoleOut` is readable (the guest's console text, flushed at
    * newlines and when run() returns), `consoleIn` is writable (bytes for the console's receiver). */
   get consoleOut(): PassThrough {
-    return (this.consoleStream ??= new PassThrough()); // created on first use: unread, it would keep the whole console
+    return (this.consoleStream ??= runtime.passThrough()); // created on first use: unread, it would keep the whole console
   }
   private consoleStream?: PassThrough;
-  readonly consoleIn = new Writable({
-    write: (chunk: Buffer, _enc, done) => { this.platform.receive(new Uint8Array(chunk)); done(); },
-  });
+  get consoleIn(): Writable { // created on first use (the browser has no Node streams: it calls platform.receive())
+    return (this.consoleInStream ??= runtime.writable((b) => this.platform.receive(b)));
+  }
+  private consoleInStream?: Writable;
   /** the options this VM was built with (a snapshot records them) */
   readonly config: SnapshotConfig;
 
