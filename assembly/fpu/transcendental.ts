@@ -247,9 +247,11 @@ export function f2xm1(): void {
     if (isDenx(se, m)) { raise(FE_DE); if (deUnmasked) { commitFlags(); return; } }
     const e = <i32>(se & 0x7FFF);
     if (e > BIAS || (e == BIAS && m != TOPBIT)) { raise(FE_PE); setZ(s, e, m); } // |x| > 1: the operand, inexact
-    else if (e == BIAS) { // 2^-1 - 1, 2^1 - 1: reported inexact (and 1 rounded up) by this CPU
-      raise(FE_PE); up = s == 0;
-      if (s) setZ(1, BIAS - 1, TOPBIT); else setZ(0, BIAS, TOPBIT);
+    else if (e == BIAS) {
+      // 2^-1 - 1 and 2^1 - 1 as this CPU gives them: -0.5 inexact in every RC; for 1 its internal value lies just
+      // below 1 (1 rounded up to nearest/up, 1 - 2^-64 down/toward zero)
+      if (s) { raise(FE_PE); setZ(1, BIAS - 1, TOPBIT); }
+      else { out(0, -1, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF, false); up = roundedUp; }
     }
     else {
       ld(se, m);

@@ -10,7 +10,7 @@ import type { Case } from "./gen.ts";
 
 export interface TransTally { exact: number; ulp1: number; c1: number; undef: number; other: number }
 /** classify each case (ours vs the real CPU's result); the examples of "other" for the report */
-export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { per: Map<string, TransTally>; examples: string[] } {
+export function tallyTrans(cases: Case[], results: OracleResult[], show = 0, showAll = false): { per: Map<string, TransTally>; examples: string[] } {
   const ours = new OurCpu();
   const per = new Map<string, TransTally>();
   const examples: string[] = [];
@@ -23,9 +23,9 @@ export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { 
     if (k !== "exact" && outsideDomain(c)) k = "undef";
     let t = per.get(c.form); if (!t) per.set(c.form, (t = { exact: 0, ulp1: 0, c1: 0, undef: 0, other: 0 }));
     t[k]++;
-    if (k === "other" && examples.length < show) {
+    if ((k === "other" || (showAll && k !== "exact")) && examples.length < show) {
       const img = new Uint8Array(0x2000); for (const p of c.patches) img.set(p.data, p.off);
-      examples.push(`#${i} ${c.desc}\n  in:  ${decodeImage(img)}\n  cpu: ${exp.kind} ${exp.vector ?? ""} ${decodeImage(exp.mem, FPU_OUT)}\n  us:  ${got.kind} ${got.vector ?? ""} ${decodeImage(got.mem, FPU_OUT)}`);
+      examples.push(`#${i} ${c.desc} (${k})\n  in:  ${decodeImage(img)}\n  cpu: ${exp.kind} ${exp.vector ?? ""} ${decodeImage(exp.mem, FPU_OUT)}\n  us:  ${got.kind} ${got.vector ?? ""} ${decodeImage(got.mem, FPU_OUT)}`);
     }
   });
   return { per, examples };
