@@ -1,7 +1,7 @@
 // trans-run.ts — the transcendental runs of scripts/diff.mjs (`trans`, `trans-record`): x87 transcendental cases
 // on the real CPU and on the wasm CPU, each classified as an exact match, a result one unit in the last place
 // away (the hardware's own results are not always correctly rounded), or another difference.
-import { genTransCases, classifyTrans, outsideDomain, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
+import { genTransCases, classifyTrans, outsideDomain, isSpecial, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
 import { stableResults, mapX64FpuResult, decodeImage, FPU_OUT } from "./fpu-gen.ts";
 import { runOracleAny, runOracle, oracleAvailable, writeCorpus, type OracleArch, type OracleResult } from "./oracle.ts";
 import { OurCpu } from "./run-ours.ts";
@@ -72,6 +72,9 @@ export async function runTrans(mode: string, o: { seed: number; count: number; f
   const { per, examples } = tallyTrans(first.cases, results, o.show);
   const { text, total } = tallyTable(per);
   console.log(`seed ${o.seed}: ${first.cases.length} transcendental cases; real CPU (${first.arch} oracle) ${t1 - t0} ms, ${st.disturbed} disturbed runs (majority used); wasm ${Date.now() - t1} ms\n${text}`);
+  const spIdx = first.cases.map((c, i) => i).filter((i) => isSpecial(first.cases[i]));
+  const sp = tallyTable(tallyTrans(spIdx.map((i) => first.cases[i]), spIdx.map((i) => results[i])).per).total;
+  console.log(`special operands (±0, ±inf, NaNs, unsupported, stack faults, out of range): ${spIdx.length} cases, ${sp.exact} bit for bit`);
   if (examples.length) console.log(`\n==== other differences (first ${examples.length}) ====\n${examples.join("\n")}`);
   return total.other ? 1 : 0;
 }
