@@ -1,20 +1,20 @@
 // fpu/transcendental.ts — F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS. The functions are evaluated
 // in 128-bit working precision (fpu/wide.ts: series in integers, no host floats) and rounded once to the extended
 // format per RC (precision control does not apply to them, as on the real CPU), so a result is the correctly
-// rounded value except within ~2^-50 ulp of a rounding boundary. FSIN/FCOS/FSINCOS/FPTAN reduce their operand
+// rounded value except within ~2^-50 ulp of a rounding boundary (AMD/Intel-specific corner cases as noted). FSIN/FCOS/FSINCOS/FPTAN reduce their operand
 // exactly modulo the 66-bit pi of the x87 (0xC90FDAA22168C234C * 2^-66), as Intel and AMD hardware do, so their
 // results for large operands are those of the real CPU rather than of the exact functions; |x| >= 2^63 sets C2 and
 // leaves the operand unchanged. The real CPUs' own results are within 1 ulp and not always correctly rounded:
 // test/fpu-transcendental.test.ts and scripts/diff.mjs measure how often they match.
 import {
-  FE_IE, FE_DE, FE_ZE, FE_PE, FE_UE, TOPBIT, BIAS, fx, raise, setZ, setIndefinite, zS, zE, zM, nM, fpBegin,
+  FE_IE, FE_DE, FE_ZE, FE_PE, FE_UE, TOPBIT, BIAS, raise, setZ, setIndefinite, zM, nM, fpBegin,
   isNaNx, isInfx, isZerox, isDenx, isUnsupx, normExp, propagateNaN, quietNaN, roundExt, INDEF_SE, INDEF_M, roundedUp,
 } from "./softfloat";
 import { wS, wE, wH, wL, wNorm, wInt, wMul, wAdd, wDiv, wDivSmall } from "./wide";
 import { resSe, setDeUnmasked, setOpDenormal, deUnmasked } from "./arith";
 import {
   cw, sw, setSwRaw, top, stEmpty, stSe, stM, setSt, pushSt, popSt, physEmpty, commitFlags, stackUnderflow,
-  stackOverflow, setC1, SW_C1, SW_C2,
+  stackOverflow, setC1, SW_C2,
 } from "./state";
 
 // ---- 128-bit constants (value = H:L * 2^(E-127)) ----
@@ -247,9 +247,11 @@ export function f2xm1(): void {
     if (isDenx(se, m)) { raise(FE_DE); if (deUnmasked) { commitFlags(); return; } }
     const e = <i32>(se & 0x7FFF);
     if (e > BIAS || (e == BIAS && m != TOPBIT)) { raise(FE_PE); setZ(s, e, m); } // |x| > 1: the operand, inexact
-    else if (e == BIAS) { // 2^-1 - 1, 2^1 - 1: reported inexact (and 1 rounded up) by this CPU
-      raise(FE_PE); up = s == 0;
-      if (s) setZ(1, BIAS - 1, TOPBIT); else setZ(0, BIAS, TOPBIT);
+    else if (e == BIAS) {
+      // 2^-1 - 1 and 2^1 - 1 as this CPU gives them: -0.5 inexact in every RC; for 1 its internal value lies just
+      // below 1 (1 rounded up to nearest/up, 1 - 2^-64 down/toward zero)
+      if (s) { raise(FE_PE); setZ(1, BIAS - 1, TOPBIT); }
+      else { out(0, -1, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF, false); up = roundedUp; }
     }
     else {
       ld(se, m);

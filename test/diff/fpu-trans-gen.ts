@@ -119,6 +119,23 @@ export function outsideDomain(c: Case): boolean {
   // |x| >= 0.29289321881345247 (0x95F619980C4336F7 * 2^-65)
   return e > BIAS - 2 || (e === BIAS - 2 && m >= 0x95f619980c4336f7n);
 }
+/** special operands: every such case must match bit for bit (ulp/C1 tolerance applies to computed results only) */
+export function isSpecial(c: Case): boolean {
+  const img = c.patches[0].data;
+  const sw = img[4] | (img[5] << 8), tw = img[8] | (img[9] << 8), top = (sw >> 11) & 7;
+  const form = c.form.replace("x87 ", "");
+  const n = ["fyl2x", "fyl2xp1", "fpatan"].includes(form) ? 2 : 1;
+  for (let i = 0; i < n; i++) {
+    if (((tw >> (2 * ((top + i) & 7))) & 3) === 3) return true;
+    const o = 28 + i * 10, se = img[o + 8] | (img[o + 9] << 8), e = se & 0x7fff;
+    let m = 0n; for (let k = 7; k >= 0; k--) m = (m << 8n) | BigInt(img[o + k]);
+    if (e === 0x7fff || m === 0n || (e !== 0 && !(m >> 63n))) return true;
+    if (i === 0 && ["fsin", "fcos", "fsincos", "fptan"].includes(form) && e >= 16383 + 63) return true;
+    if (i === 0 && form === "f2xm1" && e >= 16383) return true;
+  }
+  if (["fptan", "fsincos"].includes(form) && ((tw >> (2 * ((top + 7) & 7))) & 3) !== 3) return true; // stack overflow
+  return false;
+}
 export type TransClass = "exact" | "ulp1" | "c1" | "other";
 /**
  * exact: the same bytes; ulp1: registers one unit in the last place apart (C1 may differ with them); c1: the same

@@ -1,7 +1,7 @@
 // trans-run.ts — the transcendental runs of scripts/diff.mjs (`trans`, `trans-record`): x87 transcendental cases
 // on the real CPU and on the wasm CPU, each classified as an exact match, a result one unit in the last place
 // away (the hardware's own results are not always correctly rounded), or another difference.
-import { genTransCases, classifyTrans, outsideDomain, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
+import { genTransCases, classifyTrans, outsideDomain, isSpecial, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./fpu-trans-gen.ts";
 import { stableResults, mapX64FpuResult, decodeImage, FPU_OUT } from "./fpu-gen.ts";
 import { runOracleAny, runOracle, oracleAvailable, writeCorpus, type OracleArch, type OracleResult } from "./oracle.ts";
 import { OurCpu } from "./run-ours.ts";
@@ -10,7 +10,7 @@ import type { Case } from "./gen.ts";
 
 export interface TransTally { exact: number; ulp1: number; c1: number; undef: number; other: number }
 /** classify each case (ours vs the real CPU's result); the examples of "other" for the report */
-export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { per: Map<string, TransTally>; examples: string[] } {
+export function tallyTrans(cases: Case[], results: OracleResult[], show = 0, showAll = false): { per: Map<string, TransTally>; examples: string[] } {
   const ours = new OurCpu();
   const per = new Map<string, TransTally>();
   const examples: string[] = [];
@@ -23,9 +23,9 @@ export function tallyTrans(cases: Case[], results: OracleResult[], show = 0): { 
     if (k !== "exact" && outsideDomain(c)) k = "undef";
     let t = per.get(c.form); if (!t) per.set(c.form, (t = { exact: 0, ulp1: 0, c1: 0, undef: 0, other: 0 }));
     t[k]++;
-    if (k === "other" && examples.length < show) {
+    if ((k === "other" || (showAll && k !== "exact")) && examples.length < show) {
       const img = new Uint8Array(0x2000); for (const p of c.patches) img.set(p.data, p.off);
-      examples.push(`#${i} ${c.desc}\n  in:  ${decodeImage(img)}\n  cpu: ${exp.kind} ${exp.vector ?? ""} ${decodeImage(exp.mem, FPU_OUT)}\n  us:  ${got.kind} ${got.vector ?? ""} ${decodeImage(got.mem, FPU_OUT)}`);
+      examples.push(`#${i} ${c.desc} (${k})\n  in:  ${decodeImage(img)}\n  cpu: ${exp.kind} ${exp.vector ?? ""} ${decodeImage(exp.mem, FPU_OUT)}\n  us:  ${got.kind} ${got.vector ?? ""} ${decodeImage(got.mem, FPU_OUT)}`);
     }
   });
   return { per, examples };
@@ -72,6 +72,9 @@ export async function runTrans(mode: string, o: { seed: number; count: number; f
   const { per, examples } = tallyTrans(first.cases, results, o.show);
   const { text, total } = tallyTable(per);
   console.log(`seed ${o.seed}: ${first.cases.length} transcendental cases; real CPU (${first.arch} oracle) ${t1 - t0} ms, ${st.disturbed} disturbed runs (majority used); wasm ${Date.now() - t1} ms\n${text}`);
+  const spIdx = first.cases.map((c, i) => i).filter((i) => isSpecial(first.cases[i]));
+  const sp = tallyTable(tallyTrans(spIdx.map((i) => first.cases[i]), spIdx.map((i) => results[i])).per).total;
+  console.log(`special operands (±0, ±inf, NaNs, unsupported, stack faults, out of range): ${spIdx.length} cases, ${sp.exact} bit for bit`);
   if (examples.length) console.log(`\n==== other differences (first ${examples.length}) ====\n${examples.join("\n")}`);
   return total.other ? 1 : 0;
 }
