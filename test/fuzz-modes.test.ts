@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { Machine } from "../host/machine.ts";
 import { ROOT } from "./diff/oracle.ts";
 import { runIsolated } from "./fuzz/driver.ts";
-import { fullInvariants, paraInvariants, paraHolePt } from "./fuzz/modes.ts";
+import { fullInvariants, paraInvariants, paraHolePt, hwInvariants, hypervisorImage } from "./fuzz/modes.ts";
+import type { HwMode } from "../host/hw/mode.ts";
+import { IO_BITMAP_A } from "../host/hw/ept.ts";
 import { VMM_GDT } from "../host/para/abi.ts";
 import { MODES, flatImage } from "./fuzz/guest.ts";
 import { Vm } from "../host/vm.ts";
@@ -28,6 +30,26 @@ describe.skipIf(!haveCpu)("random guest kernels in every mode", () => {
       expect(r.instructions).toBeGreaterThan(0);
     }, 60_000);
   }
+});
+
+describe.skipIf(!haveCpu)("random guest kernels in hw mode (the native programs: an unmodified kernel)", () => {
+  it(`hw: no host exception, no hang, no internal error, hypervisor memory, EPT and VMCS untouched (seed ${SEED})`, async () => {
+    const r = await runIsolated({ mode: "hw", seed: SEED, instructions: 150_000, budget: 20_000, hangMs: 15_000, slowMs: 8000 });
+    console.log(`fuzz-modes hw: ${r.programs} programs, ${r.instructions} instructions in ${r.ms} ms; outcomes ${JSON.stringify(r.outcomes)}; exits ${JSON.stringify(r.exits)}`);
+    expect(r.problems.slice(0, 5)).toEqual([]);
+    expect(r.instructions).toBeGreaterThan(0);
+  }, 60_000);
+  it("the hw invariant check sees a guest-visible EPT change and a write to the hypervisor's memory", () => {
+    const vm = new Vm({ mode: "hw", memSize: 4 << 20, captureConsole: false });
+    vm.loadMultiboot(flatImage([0xeb, 0xfe])); // jmp $
+    const before = hypervisorImage(vm);
+    vm.run({ maxInstructions: 100 });
+    expect(hwInvariants(vm, before)).toEqual([]);
+    (vm.mode as HwMode).ept.protect(0x5000, 1);
+    expect(hwInvariants(vm, before).join()).toMatch(/EPT entry of guest-physical 0x5000 changed/);
+    vm.machine.write32(IO_BITMAP_A, 1);
+    expect(hwInvariants(vm, before).join()).toMatch(/hypervisor memory changed at host-physical 0x2000/);
+  });
 });
 
 describe.skipIf(!haveCpu)("the campaign's invariant checks see a violation", () => {

@@ -25,6 +25,8 @@ import { Vmcs, reasonName } from "./vmcs.ts";
 import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
 import { handleVmExit, internal } from "./exits.ts";
 
+const STALL_EXITS = 64;
+
 export interface HwModeOptions {
   /** CPU options (the VMCS controls are hw mode's own) */
   machine?: Partial<MachineOptions>;
@@ -42,6 +44,8 @@ export class HwMode implements Mode {
   private emulated = 0;
   private injected = 0;
   private readonly exitsByReason: Record<string, number> = {};
+  private lastProgress = -1;
+  private stalled = 0;
 
   constructor(memSize: number, o: HwModeOptions, private readonly log: (m: string) => void) {
     this.guestRam = memSize;
@@ -108,6 +112,12 @@ export class HwMode implements Mode {
   }
 
   handle(exit: Exit): ExitAction {
+    // A guest in a loop of exits that retire nothing (an injected #UD whose handler is VMCALL again) would keep the
+    // run loop from ever reaching its instruction limit: past STALL_EXITS such exits in a row, each counts as an
+    // instruction, as the CPU bounds a fault loop inside run() (assembly/cpu.ts STALL_MIN).
+    const progress = this.machine.instructions + this.emulated;
+    if (progress === this.lastProgress) { if (++this.stalled > STALL_EXITS) this.emulated++; } else this.stalled = 0;
+    this.lastProgress = this.machine.instructions + this.emulated;
     const r = this.vmcs.exitReason;
     if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
     if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;

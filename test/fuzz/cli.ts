@@ -2,7 +2,7 @@
 // [--first I] [--budget N] [--hang-ms MS] [--json]`: random guest kernels in every mode (modes.ts), each mode in a
 // worker under a watchdog (driver.ts). Exit status 0 when no problem was found, 1 otherwise, 2 on bad usage.
 import { runIsolated } from "./driver.ts";
-import { MODES, type Mode } from "./guest.ts";
+import { MODES, ALL_MODES, type Mode } from "./guest.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined; };
@@ -14,7 +14,7 @@ const num = (name: string, dflt?: number): number | undefined => {
   return n;
 };
 const modeArg = opt("mode");
-if (modeArg !== undefined && !MODES.includes(modeArg as Mode)) { console.error(`fuzz-modes: --mode must be one of ${MODES.join(", ")}`); process.exit(2); }
+if (modeArg !== undefined && !ALL_MODES.includes(modeArg as Mode)) { console.error(`fuzz-modes: --mode must be one of ${ALL_MODES.join(", ")}`); process.exit(2); }
 const modes = modeArg ? [modeArg as Mode] : MODES;
 const seed = num("seed", Date.now() % 1e9)!;
 const programs = num("programs");

@@ -10,11 +10,13 @@
 import { Rng } from "../diff/gen.ts";
 import { HC, VMM_SIZE as PARA_VMM_SIZE, HOLE_VA, HOLE_MMIO_VA, SHARED_VA } from "../../host/para/abi.ts";
 
-export type Mode = "native" | "full" | "para";
+export type Mode = "native" | "full" | "para" | "hw";
 export const MODES: Mode[] = ["native", "full", "para"];
+/** hw mode gets the native programs (an unmodified kernel); its campaign is test/fuzz-modes.test.ts's own case */
+export const ALL_MODES: Mode[] = [...MODES, "hw"];
 
 /** guest RAM per mode (small: random addresses often fall outside it) */
-export const GUEST_MEM: Record<Mode, number> = { native: 4 << 20, full: 4 << 20, para: 8 << 20 };
+export const GUEST_MEM: Record<Mode, number> = { native: 4 << 20, full: 4 << 20, para: 8 << 20, hw: 4 << 20 };
 
 export const IMAGE_BASE = 0x100000;
 const GDT = IMAGE_BASE + 0x1000;     // 16 descriptors

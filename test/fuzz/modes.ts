@@ -17,6 +17,8 @@ import { Vm, type RunResult } from "../../host/vm.ts";
 import { FullVm } from "../../host/full/fullvm.ts";
 import { VMM_SIZE as FULL_VMM_SIZE } from "../../host/full/monitor.ts";
 import { ParaVm } from "../../host/para/vm.ts";
+import type { HwMode } from "../../host/hw/mode.ts";
+import { HW_HOST_SIZE, EPT_DIR, EPT_TABLES } from "../../host/hw/ept.ts";
 import { GDT_ENTRIES, HOLE_VA, SEL, TSS_INDEX, VMM_GDT, VMM_HOLE_PT, VMM_IDT, VMM_SHARED, VMM_SIZE as PARA_VMM_SIZE } from "../../host/para/abi.ts";
 import { MemoryBackend } from "../../host/devices/index.ts";
 import { Rng } from "../diff/gen.ts";
@@ -32,7 +34,7 @@ export interface ProgramResult {
 
 /** The RNG seed of program `i` of a campaign: each program can be regenerated alone. */
 export function programSeed(seed: number, mode: Mode, i: number): number {
-  let h = (seed ^ 0x9e3779b9 ^ (mode === "native" ? 0x1111 : mode === "full" ? 0x2222 : 0x3333)) >>> 0;
+  let h = (seed ^ 0x9e3779b9 ^ (mode === "native" ? 0x1111 : mode === "full" ? 0x2222 : mode === "hw" ? 0x4444 : 0x3333)) >>> 0;
   h = Math.imul(h ^ (i >>> 0), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
@@ -56,6 +58,11 @@ function build(p: Program, r: Rng): AnyVm {
   const disk = new MemoryBackend(64 * 1024);
   if (p.mode === "native") {
     const vm = new Vm({ memSize: GUEST_MEM.native, disk, captureConsole: false, platformKind: r.chance(0.8) ? "mp" : "pc", machine: { jitThreshold: r.chance(0.9) ? 256 : 2 } });
+    vm.loadMultiboot(p.image);
+    return vm;
+  }
+  if (p.mode === "hw") {
+    const vm = new Vm({ mode: "hw", memSize: GUEST_MEM.hw, disk, captureConsole: false, platformKind: r.chance(0.8) ? "mp" : "pc", machine: { jitThreshold: r.chance(0.9) ? 256 : 2 } });
     vm.loadMultiboot(p.image);
     return vm;
   }
@@ -85,6 +92,7 @@ export function runProgram(mode: Mode, seed: number, index: number, budget: numb
   const m = vm.machine;
   const before = guarded(m);
   const paraHole = mode === "para" ? paraHolePt(vm as ParaVm) : 0;
+  const hvBefore = mode === "hw" ? hypervisorImage(vm as Vm) : null;
   let res: RunResult | null = null;
   try {
     res = vm.run({ maxInstructions: budget });
@@ -99,12 +107,35 @@ export function runProgram(mode: Mode, seed: number, index: number, budget: numb
   try {
     if (mode === "full") problems.push(...fullInvariants(vm as FullVm).map((s) => `${where}: ${s}`));
     if (mode === "para") problems.push(...paraInvariants(vm as ParaVm, paraHole).map((s) => `${where}: ${s}`));
+    if (mode === "hw") problems.push(...hwInvariants(vm as Vm, hvBefore!).map((s) => `${where}: ${s}`));
   } catch (e) {
     problems.push(`${where}: invariant check failed: ${(e as Error).stack ?? e}`);
   }
   let instructions = vm.stats.instructions;
   if (mode === "full") instructions += (vm as FullVm).monitor.stats.emulatedInstructions;
   return { instructions, exits: { ...vm.stats.exits }, outcome: res ? res.stopReason : "host-exception", ms, problems };
+}
+
+// ---------------------------------------------------------------- hw: the hypervisor's memory and the EPT
+/** hw mode's host-physical memory below guest RAM (EPT, bitmaps), with the EPT's A/D flags (the CPU's) masked. */
+export function hypervisorImage(vm: Vm): Uint8Array {
+  const b = vm.machine.readMem(0, HW_HOST_SIZE);
+  const tables = Math.ceil(((vm.mode as HwMode).guestRam) / (4 << 20));
+  for (const [from, len] of [[EPT_DIR, 4096], [EPT_TABLES, tables * 4096]]) for (let i = from + 1; i < from + len; i += 4) b[i] &= ~3;
+  return b;
+}
+/** Nothing a guest does changes the hypervisor's memory, the EPT's mapping of guest RAM or the VMCS controls. */
+export function hwInvariants(vm: Vm, before: Uint8Array): string[] {
+  const out: string[] = [];
+  const after = hypervisorImage(vm);
+  for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) { out.push(`hypervisor memory changed at host-physical ${hex(i)}`); break; }
+  const mode = vm.mode as HwMode;
+  for (let gpa = 0; gpa < mode.guestRam; gpa += 4096) {
+    const e = mode.ept.entry(gpa);
+    if (e.hpa !== HW_HOST_SIZE + gpa || e.perms !== 7) { out.push(`EPT entry of guest-physical ${hex(gpa)} changed: ${JSON.stringify(e)}`); break; }
+  }
+  if (!mode.vmcs.guestMode || mode.vmcs.get(A.OFF_VMX_EPTP) !== mode.ept.pointer) out.push("VMCS controls changed");
+  return out;
 }
 
 // ---------------------------------------------------------------- full: the shadow tables
