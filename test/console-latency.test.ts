@@ -2,7 +2,7 @@
 // typed on stdin reaches the guest and its echo reaches stdout within a few milliseconds, and a prompt without a
 // newline is flushed as soon as the guest wrote it (CONSOLE_FLUSH_MS), not at the next newline or run slice.
 // The bounds are generous (a loaded test machine); the medians measured go to docs/RESULTS.md.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -14,6 +14,8 @@ const ECHO = join(root, "build/guests/echo/echo.elf");
 const CLI = join(root, "dist/cli.js");
 const XV6 = [join(root, "../shared/guests/xv6"), join(root, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 
+const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-lat-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 beforeAll(() => {
   if (!existsSync(ECHO)) execFileSync("sh", [join(root, "guests/echo/build.sh")], { stdio: "inherit" });
 });
@@ -73,9 +75,8 @@ describe.skipIf(!existsSync(CLI))("console latency through wasmvisor run", () =>
   }, 120_000);
 
   it.skipIf(!XV6)("xv6: keystrokes echo and the next prompt (no newline) reaches stdout promptly", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wasmvisor-lat-"));
-    copyFileSync(join(XV6!, "fs.img"), join(dir, "fs.img"));
-    const c = cli([join(XV6!, "kernel.elf"), "--mem", "512M", "--disk2", join(dir, "fs.img")]);
+    copyFileSync(join(XV6!, "fs.img"), join(tmp, "fs.img"));
+    const c = cli([join(XV6!, "kernel.elf"), "--mem", "512M", "--disk2", join(tmp, "fs.img")]);
     try {
       await c.until("$ ");
       await sleep(300); // past the receiver's settle time (its first character only)
@@ -87,6 +88,6 @@ describe.skipIf(!existsSync(CLI))("console latency through wasmvisor run", () =>
         `'echo hi' to the next prompt ${prompt.toFixed(1)} ms`);
       expect(median(times)).toBeLessThan(200);
       expect(prompt).toBeLessThan(1000);
-    } finally { c.kill(); rmSync(dir, { recursive: true, force: true }); }
+    } finally { c.kill(); }
   }, 120_000);
 });
