@@ -33,7 +33,9 @@ export interface CliIo {
 /** A run slice ends after this many instructions or SLICE_MS of wall-clock time (checked at every exit), whichever
  * comes first; between slices the event loop delivers signals, console input and stdout's 'drain'. */
 export const RUN_SLICE = 5_000_000;
-export const SLICE_MS = 50;
+export const SLICE_MS = 5;
+/** Console text without a newline (a prompt, an echoed character) reaches stdout after at most this long. */
+export const CONSOLE_FLUSH_MS = 2;
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** How the host (not the guest) ended the run. */
@@ -214,7 +216,17 @@ async function runSliced(vm: Vm, a: DriveArgs, io: CliIo, sink: ConsoleSink, err
   let wakeGdb = () => {};
   const stopping = () => signal !== null || timedOut || performance.now() >= deadline;
   let sliceEnd = 0;
-  const pauseWhen = () => sink.full || performance.now() >= Math.min(sliceEnd, deadline) || signal !== null || timedOut;
+  // a partial console line waiting in the VM since this time (run() returning flushes it)
+  let pendingSince = Infinity;
+  const consoleWaits = (now: number) => {
+    if (!vm.consolePending) { pendingSince = Infinity; return false; }
+    if (pendingSince === Infinity) pendingSince = now;
+    return now - pendingSince >= CONSOLE_FLUSH_MS;
+  };
+  const pauseWhen = () => {
+    const now = performance.now();
+    return sink.full || now >= Math.min(sliceEnd, deadline) || consoleWaits(now) || signal !== null || timedOut;
+  };
   const onSignal = (name: string) => {
     if (signal !== null) { stopNow = true; sink.wake(); io.exitNow?.(EXIT_STATUS.INTERRUPTED); return; }
     signal = name;

@@ -43,6 +43,8 @@ export const NS_PER_INSTRUCTION = 1e9 / VIRTUAL_IPS;
 export const INPUT_SETTLE_INSTRUCTIONS = 2_000_000;
 /** Console input: the longest run slice while characters are waiting. */
 export const INPUT_SLICE_INSTRUCTIONS = 200_000;
+/** With RunOptions.pauseWhen: the longest run slice between two questions (a few ms of wall time at most). */
+export const PAUSE_CHECK_INSTRUCTIONS = INPUT_SLICE_INSTRUCTIONS;
 /**
  * A halted CPU whose timers keep firing without ever producing a deliverable interrupt (say IRQ 0 masked in the
  * PIC) would spin the host forever, as QEMU would sit forever: give up after this much idle virtual time.

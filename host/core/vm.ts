@@ -28,6 +28,7 @@ import type { Mode, LoadOptions } from "./mode.ts";
 import { buildPlatform, checkPlatformOptions, type Platform, type PlatformOptions } from "./platform.ts";
 import {
   EXIT_STATUS, PAUSED, VmConfigError, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
+  PAUSE_CHECK_INSTRUCTIONS,
   type RunOptions, type RunResult,
 } from "./status.ts";
 import { writeSnapshot, type SnapshotConfig } from "./snapshot.ts";
@@ -101,6 +102,9 @@ export class VmCore<M extends Mode = Mode> {
   /** Done with this VM: its machine's memory serves the next VM of the same size (Machine.release); any later use throws. */
   release(): void { this.machine.release(); }
 
+  /** Console bytes the guest wrote that wait for a newline (or the end of run()) to be flushed. */
+  get consolePending(): number { return this.pending.length; }
+
   /** Loads a multiboot kernel and puts the CPU in its entry state (Multiboot 0.6.96 §3.2). */
   loadMultiboot(image: Uint8Array, opts: LoadOptions = {}): MultibootBoot {
     return this.mode.load(image, opts);
@@ -165,7 +169,10 @@ export class VmCore<M extends Mode = Mode> {
         if (typeof cap !== "number") { result = cap; break; }
         // with console input waiting, come back often enough to hand it over at a typing pace
         const input = pf.inputPending?.() ? INPUT_SLICE_INSTRUCTIONS : Infinity;
-        const slice = Math.min(left, toStop, cap, input, Math.max(1, pf.timers.untilNext()));
+        // with a pauseWhen, ask it often enough even when nothing exits (an idle loop that never leaves the CPU): a
+        // fixed count, the same as the input pacing, so where slices end stays deterministic
+        const ask = opts.pauseWhen ? PAUSE_CHECK_INSTRUCTIONS : Infinity;
+        const slice = Math.min(left, toStop, cap, input, ask, Math.max(1, pf.timers.untilNext()));
         const ran0 = m.instructions;
         const exit = m.run(slice);
         mode.afterSlice();
