@@ -36,10 +36,15 @@ function setStatus(text: string, state: "idle" | "loading" | "running" | "done" 
 
 // ---- the guest list
 const UPLOAD = "upload";
+const MODE_LABELS: Record<string, string> = {
+  native: "native", full: "full (shadow paging)", para: "para (PV build)", hw: "hw (VT-x-like, nested paging)",
+};
 async function loadCatalog(): Promise<void> {
   const r = await fetch("api/guests");
   if (!r.ok) throw new Error(`GET api/guests: ${r.status}`);
-  catalog = ((await r.json()) as Catalog).guests;
+  const c = (await r.json()) as Catalog;
+  catalog = c.guests;
+  modeSel.replaceChildren(...c.modes.map((m) => new Option(MODE_LABELS[m] ?? m, m)));
   guestSel.replaceChildren(...catalog.map((g) => new Option(`${g.label} — ${g.about}`, g.id)), new Option("your own image (below)", UPLOAD));
   guestSel.value = catalog.find((g) => g.id === "xv6")?.id ?? catalog[0]?.id ?? UPLOAD;
   pickGuest();
