@@ -4,6 +4,7 @@
 //   node scripts/diff.mjs                     200,000 live cases: oracle vs wasm CPU, per-form report
 //   node scripts/diff.mjs --count 20000 --filter '^shl'
 //   node scripts/diff.mjs corpus | record | oracle | fuzz --programs 25000 | undef
+//   node scripts/diff.mjs trans --count 100000 | fx | trans-record | fx-record   (x87 transcendentals, FXSAVE/FXRSTOR)
 import { build } from "esbuild";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";

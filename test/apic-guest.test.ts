@@ -1,6 +1,6 @@
 // apic-guest.test.ts -- the SMP-platform guest (guests/apic: MP table search, local APIC timer, I/O APIC routing
 // of IRQs 1/4/8/14, IDE primary slave, RTC, 8042) under wasmvisor's default "mp" platform, compared line by line
-// with QEMU's serial output (fixtures/apic/apic.out, recorded with
+// with QEMU's serial output (and full mode's with native's) (fixtures/apic/apic.out, recorded with
 //   qemu-system-i386 -kernel build/guests/apic/apic.elf -m 64 -serial stdio -display none -monitor none -nic none
 //     -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 -rtc base=2000-01-01T00:00:00
 //     -drive file=build/guests/apic/disk.img,index=1,media=disk,format=raw
@@ -22,7 +22,7 @@ beforeAll(() => {
   if (!existsSync(elf) || !existsSync(disk)) execFileSync("sh", [join(root, "guests/apic/build.sh")], { stdio: "inherit" });
 });
 
-async function run(opts: { platformKind?: "pc" | "mp" } = {}) {
+async function run(opts: { platformKind?: "pc" | "mp"; mode?: "native" | "full" } = {}) {
   return runImage({
     image: new Uint8Array(readFileSync(elf)), disk2: new Uint8Array(readFileSync(disk)), memSize: 64 << 20,
     maxInstructions: 100_000_000, ...opts,
@@ -41,6 +41,15 @@ describe("SMP platform guest (guests/apic)", () => {
   it("is deterministic: two runs retire the same number of instructions", async () => {
     const a = await run(), b = await run();
     expect(a.stats.instructions).toBe(b.stats.instructions);
+  });
+
+  it("full mode: the same console and status as native (APICs through the shadow tables' MMIO mappings)", async () => {
+    const native = await run(), full = await run({ mode: "full" });
+    expect(full.console.split("\n"), `${full.stopReason}: ${full.message}`).toEqual(native.console.split("\n"));
+    expect(full.exitStatus).toBe(1);
+    const d = full.stats.devices as { full: unknown };
+    expect(d.full).toBeDefined();
+    expect(full.stats.interruptsDelivered).toBeGreaterThan(0);
   });
 
   it("platform pc has no MP tables: the guest reports it and fails", async () => {

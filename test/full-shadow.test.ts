@@ -1,6 +1,6 @@
 // full-shadow.test.ts — host/full/shadow.ts: the guest walk and the shadow tables' edge cases.
 import { describe, it, expect } from "vitest";
-import { ShadowMmu, type PhysMem } from "../host/full/shadow.ts";
+import { ShadowMmu, MMIO_WINDOW, type PhysMem } from "../host/full/shadow.ts";
 
 const OFF = 0x100000, RAM = 0x400000;
 function setup() {
@@ -112,14 +112,35 @@ describe("shadow paging", () => {
     expect(s.shadowCount).toBeLessThanOrEqual(16);
     expect(s.stats.shadowsEvicted).toBeGreaterThan(0);
   });
-  it("never maps past guest RAM", () => {
-    const { s, g } = setup();
+  it("maps guest-physical addresses past guest RAM as MMIO: past machine RAM, never onto machine RAM or the VMM", () => {
+    const { s, g, mem } = setup();
+    const machineRam = OFF + RAM;
     g.w(0x10000, 0x11000 | 7);
-    g.w(0x11000, (RAM + 0x1000) | 7);
+    // just past RAM (machine-physical at the same address would be guest RAM), the last page that would alias
+    // machine RAM, a device page, the last mappable page, and the top page (its machine address would wrap to 0)
+    const gpas = [RAM, RAM + OFF - 0x1000, 0xfee00000, 0xffffffff - OFF + 1 - 0x1000];
+    gpas.forEach((gpa, i) => g.w(0x11000 + 4 * i, (gpa | 7) >>> 0));
+    g.w(0x11000 + 4 * 9, (0xfffff000 | 7) >>> 0);
     s.activate(PG, false);
-    expect(() => s.fill(0, s.walk(PG, 0, false, false, true), false)).toThrow(/outside/);
+    gpas.forEach((gpa, i) => {
+      expect(s.fill(i << 12, s.walk(PG, i << 12, true, false, true), true)).toBe(true);
+      const spte = mem.read32(s.spteAddr(i << 12)) >>> 0;
+      expect((spte & ~0xfff) >>> 0).toBe(gpa + OFF);
+      expect((spte & ~0xfff) >>> 0).toBeGreaterThanOrEqual(machineRam);
+      expect(spte & 7).toBe(7);
+      expect(s.mmioGuestAddr((spte & ~0xfff) + 0x123)).toBe(gpa + 0x123);
+    });
+    expect(s.isProtected(RAM >>> 12)).toBe(false);
+    // the top page has no machine address: fill refuses it; the monitor steps it through the window page instead
+    const top = s.walk(PG, 9 << 12, false, false, true);
+    expect(() => s.fill(9 << 12, top, false)).toThrow(/top 1 MiB of the physical address space have no machine address/);
+    expect(s.mapWindow(9 << 12, top)).toBe(0);
+    expect((mem.read32(s.spteAddr(9 << 12)) & ~0xfff) >>> 0).toBe(MMIO_WINDOW);
+    s.restoreSpte(9 << 12, 0);
+    expect(mem.read32(s.spteAddr(9 << 12))).toBe(0);
+    expect(() => s.mmioGuestAddr(machineRam - 4)).toThrow(/inside machine RAM/);
   });
-  it("paging off: one hidden fault fills the whole 4 MiB region (protected frames read-only, nothing past RAM)", () => {
+  it("paging off: one hidden fault fills the whole 4 MiB region (protected frames read-only; past RAM: MMIO)", () => {
     const { s, mem } = setup();
     const NOPG = { pg: false, wp: false, pse: false, cr3: 0 };
     s.isCodeFrame = (f) => f === 0x5;
@@ -128,9 +149,9 @@ describe("shadow paging", () => {
     expect(mem.read32(s.spteAddr(0x0)) >>> 0).toBe((OFF | 7) >>> 0);
     expect(mem.read32(s.spteAddr(0x3ff000)) >>> 0).toBe((OFF + 0x3ff000) | 7);
     expect(mem.read32(s.spteAddr(0x5000)) & 2).toBe(0); // translated code stays write-protected
-    // a region past RAM: nothing mapped there
-    s.fill(0x3ff000, s.walk(NOPG, 0x3ff000, false, false, true), false);
-    expect(s.spteAddr(0x400000)).toBe(-1);
+    // a region past RAM: device memory (MMIO), past machine RAM
+    s.fill(0x400000, s.walk(NOPG, 0x400000, false, false, true), false);
+    expect(mem.read32(s.spteAddr(0x401000)) >>> 0).toBe((OFF + 0x401000) | 7);
   });
   it("a guest 4 MiB page is filled whole, read-only until its PDE is dirty", () => {
     const { s, g, mem } = setup();

@@ -62,10 +62,13 @@ describe("one Vm for every mode", () => {
   }, 120_000);
 
   it("refuses what a mode cannot do, in one line", () => {
-    expect(() => new Vm({ mode: "full", platformKind: "mp" })).toThrow(VmConfigError);
+    expect(() => new Vm({ mode: "full", platformKind: "smp" as "mp" })).toThrow(/unknown platform 'smp'/);
+    // full mode builds both PC platforms, "mp" by default, as native
+    expect(new Vm({ mode: "full" }).platform.kind).toBe("mp");
+    expect(new Vm({ mode: "full", platformKind: "pc" }).platform.kind).toBe("pc");
     expect(() => new Vm({ mode: "para", platformKind: "pc" })).toThrow(/--platform pc is not available in para mode/);
     expect(() => new Vm({ mode: "para", rtcStart: 0 })).toThrow(/--rtc is not available in para mode/);
-    expect(() => new Vm({ mode: "hw" })).toThrow("mode 'hw' is not implemented yet");
+    expect(() => new Vm({ mode: "hw", memSize: 3840 * 2 ** 20 })).toThrow(/--mem 3840M is too large for --mode hw/);
   });
 
   it("para mode takes a second disk as a second virtio-blk", () => {

@@ -58,7 +58,8 @@ export interface SnapshotContents {
   cpu: Uint8Array;
   /** machine RAM size and a function that copies RAM into a destination of that size */
   ramSize: number;
-  fillRam(dst: Uint8Array): void;
+  /** `written`: Machine.writtenPages() of dst, if known (pages outside it are zero already) */
+  fillRam(dst: Uint8Array, written?: Uint8Array | null): void;
   /** the disks by position ([--disk, --disk2]), reopened (files checked for identity) */
   disks: (BlockBackend | undefined)[];
   state: Record<string, Saved>;
@@ -101,7 +102,7 @@ function pageEncode(bytes: Uint8Array): Paged {
   return { kinds, words: Uint32Array.from(words), pages };
 }
 
-function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array): void {
+function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array, written: Uint8Array | null = null): void {
   const n = Math.ceil(dst.length / PAGE);
   if (kinds.length !== n || wordBytes.length % 4) throw new SnapshotError("snapshot is corrupted (page map)");
   const words = new Uint32Array(wordBytes.buffer.slice(wordBytes.byteOffset, wordBytes.byteOffset + wordBytes.byteLength));
@@ -123,6 +124,9 @@ function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, d
       if (off + end - start > data.length) throw new SnapshotError("snapshot is corrupted (page data shorter than its map)");
       dst.set(data.subarray(off, off + end - start), start);
       off += end - start;
+    } else if (k === ZERO && written) {
+      // a page never written is zero; one written may not be (cleared without reading: it is committed anyway)
+      for (let p = i; p < j; p++) if (written[p >>> 3] & (1 << (p & 7))) dst.fill(0, p * PAGE, Math.min(p * PAGE + PAGE, dst.length));
     } else if (k === ZERO) {
       // a fresh machine's RAM is already zero: only look (reading untouched memory does not make the OS commit it)
       const d = Buf.from(dst.buffer, dst.byteOffset, dst.byteLength);
@@ -251,7 +255,7 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
     config: meta.config,
     cpu,
     ramSize: meta.ram.size,
-    fillRam: (dst) => pageDecode(dst, kinds, words, pages),
+    fillRam: (dst, written) => pageDecode(dst, kinds, words, pages, written ?? null),
     disks,
     state: meta.state,
   };

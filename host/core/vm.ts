@@ -22,11 +22,12 @@ import type { Bus } from "../bus.ts";
 import type { LogFn } from "../devices/index.ts";
 import { VmStats } from "../stats.ts";
 import type { MultibootBoot } from "../multiboot.ts";
+import type { BzImageBoot, BzImageOptions } from "../loaders/bzimage.ts";
 import { loadState, saveState, type Saved } from "../persist.ts";
 import type { Mode, LoadOptions } from "./mode.ts";
 import { buildPlatform, checkPlatformOptions, type Platform, type PlatformOptions } from "./platform.ts";
 import {
-  EXIT_STATUS, PAUSED, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
+  EXIT_STATUS, PAUSED, VmConfigError, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
   type RunOptions, type RunResult,
 } from "./status.ts";
 import { writeSnapshot, type SnapshotConfig } from "./snapshot.ts";
@@ -97,10 +98,18 @@ export class VmCore<M extends Mode = Mode> {
   }
 
   get machine() { return this.mode.machine; }
+  /** Done with this VM: its machine's memory serves the next VM of the same size (Machine.release); any later use throws. */
+  release(): void { this.machine.release(); }
 
   /** Loads a multiboot kernel and puts the CPU in its entry state (Multiboot 0.6.96 §3.2). */
   loadMultiboot(image: Uint8Array, opts: LoadOptions = {}): MultibootBoot {
     return this.mode.load(image, opts);
+  }
+
+  /** Loads a Linux bzImage (and initrd) and enters it by the 32-bit boot protocol (host/loaders/bzimage.ts). */
+  loadBzImage(image: Uint8Array, opts: Omit<BzImageOptions, "mpTables"> = {}): BzImageBoot {
+    if (!this.mode.loadLinux) throw new VmConfigError(`booting a Linux bzImage is not supported in ${this.mode.name} mode (native only, for now)`);
+    return this.mode.loadLinux(image, opts);
   }
 
   /** The guest (or the VMM on its behalf) ended the run: debug-exit status, first one wins. */

@@ -1,10 +1,10 @@
 // fullvm.ts — `full` mode: an unmodified kernel run deprivileged at ring 3 by the Monitor (monitor.ts), inside the
-// one run loop (host/core/vm.ts) with the same devices (platform "pc"), console, clock and exit statuses as every
-// mode. The Machine has VMM_SIZE bytes more than the guest's RAM: machine-physical [0, VMM_SIZE) is the VMM's,
+// one run loop (host/core/vm.ts) with the same devices (platform "mp" or "pc", as native), console, clock and exit
+// statuses as every mode. The Machine has VMM_SIZE bytes more than the guest's RAM: machine-physical [0, VMM_SIZE) is the VMM's,
 // guest-physical X is machine-physical X + VMM_SIZE.
 //
 // Interrupts: the CPU's INTR line is never raised. Before every slice, if the virtual IF allows (and no STI shadow
-// is pending), the controller's highest request is acknowledged and delivered through the guest IDT by the
+// is pending), the controller's highest request (the local APIC's on "mp", the 8259's on "pc") is acknowledged and delivered through the guest IDT by the
 // monitor. A guest STI with a request pending runs exactly one more instruction first (the STI interrupt shadow).
 // The instructions the monitor emulates count in the virtual clock.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
@@ -18,11 +18,14 @@ import type { Platform } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
 import { EXIT_STATUS, type RunResult } from "../core/status.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "./monitor.ts";
+import type { TranslateMode } from "./vcpu.ts";
 import { elfCodeRegions } from "./patcher.ts";
 
 export interface FullModeOptions {
-  /** patch the sensitive-but-unprivileged instructions (the x86 hole); default true */
+  /** handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
   closeHole?: boolean;
+  /** "runtime" (default): the CPU hands each sensitive instruction over as it runs; "static": the INT3 sweep */
+  translate?: TranslateMode;
   /** address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
   /** CPU options (the intercepts are full mode's own) */
@@ -41,10 +44,12 @@ export class FullMode implements Mode {
     this.guestRam = memSize;
     this.machine = new Machine({ ...o.machine, memSize: memSize + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
     this.monitor = new Monitor(this.machine, {
-      guestRam: memSize, closeHole: o.closeHole, maxShadows: o.maxShadows, log,
+      guestRam: memSize, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, log,
       io: {
         ioRead: (port, size) => { this.vmStats.countPort(port, false); return this.platform.bus.ioRead(port, size as AccessSize); },
         ioWrite: (port, size, v) => { this.vmStats.countPort(port, true); this.platform.bus.ioWrite(port, size as AccessSize, v); },
+        mmioRead: (gpa, size) => { this.vmStats.countMmio(gpa, false); return this.platform.bus.mmioRead(gpa, size as AccessSize); },
+        mmioWrite: (gpa, size, v) => { this.vmStats.countMmio(gpa, true); this.platform.bus.mmioWrite(gpa, size as AccessSize, v); },
       },
     });
   }
@@ -53,7 +58,7 @@ export class FullMode implements Mode {
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
-  /** Loads a multiboot kernel into guest RAM, scans its code and deprivileges the entry state. */
+  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const m = this.machine;
     const mem = {
@@ -63,7 +68,7 @@ export class FullMode implements Mode {
     };
     const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(m, boot);
-    if (boot.method === "elf") {
+    if (boot.method === "elf" && this.monitor.translation === "static") {
       const elf = parseElf(image);
       for (const r of elfCodeRegions(image, elf.entry, (va) => elfVirtToPhys(elf, va))) {
         if (r.end <= this.guestRam) this.monitor.patcher.addRegion(r.start, r.end, r.entries);
@@ -91,6 +96,9 @@ export class FullMode implements Mode {
   afterSlice(): void {}
 
   handle(exit: Exit): ExitAction {
+    // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
+    // machine-physical address; the devices see the guest-physical one, as in native mode.
+    if (this.monitor.mmioExit(exit)) return null;
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";
@@ -109,12 +117,12 @@ export class FullMode implements Mode {
       reflectedByVector: { ...mo.stats.reflected },
       interruptsInjected: mo.stats.interruptsInjected,
       shadow: { ...mo.shadow.stats, shadowsCached: mo.shadow.shadowCount, freePages: mo.shadow.freePages },
-      translator: { ...mo.patcher.stats, byKind: { ...mo.patcher.stats.byKind }, codeFrames: mo.patcher.codeFrameCount, closeHole: mo.patcher.closeHole },
+      translator: { mode: mo.translation, ...mo.patcher.stats, byKind: { ...mo.patcher.stats.byKind }, codeFrames: mo.patcher.codeFrameCount, closeHole: mo.patcher.closeHole },
     };
   }
 
   /** The monitor's state: virtual CPU, STI shadow, shadow-table bookkeeping (the tables are in machine RAM), the
-   * patcher's side tables and counters. */
+   * patcher's side tables and counters (empty unless static); the sensitive-exit controls are in the CPU state. */
   save(): Saved { return saveState(this.monitor); }
   restore(s: Saved): void { loadState(this.monitor, s); }
 }
@@ -130,7 +138,7 @@ export interface FullVmOptions extends CoreOptions, FullModeOptions {}
 export class FullVm extends VmCore<FullMode> {
   constructor(opts: FullVmOptions = {}) {
     const memSize = opts.memSize ?? 64 << 20;
-    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, maxShadows: opts.maxShadows } });
+    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, translate: opts.translate, maxShadows: opts.maxShadows } });
   }
   get monitor(): Monitor { return this.mode.monitor; }
   get guestRam(): number { return this.mode.guestRam; }

@@ -1,9 +1,12 @@
 // memory.ts — the monitor's access to guest memory through the guest's own page tables (and the patcher's
 // original bytes): linear reads and writes at the virtual privilege, ModRM operands, the guest stack, and
-// fetching an instruction for the CPU's decoder. Writes to protected frames keep the shadows exact.
-import { type DecodedInsn as Insn } from "../machine.ts";
+// fetching an instruction for the CPU's decoder. Writes to protected frames keep the shadows exact. Pages the
+// guest maps outside its RAM are device registers: the monitor's accesses to them go to the bus (io.mmioRead /
+// mmioWrite, guest-physical addresses) as the CPU's own MMIO exits do.
+import { type DecodedInsn as Insn, type Exit } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex } from "./vcpu.ts";
+import { VcpuBase, GuestFault, FatalGuest, VMM_SIZE, SEG, hex, type HandleResult } from "./vcpu.ts";
+import { MMIO_WINDOW, type WalkResult } from "./shadow.ts";
 import { GuestPhysMemory } from "../memory/guest-memory.ts";
 import type { PagingRegs } from "../memory/paging.ts";
 
@@ -26,14 +29,99 @@ export abstract class GuestMemory extends VcpuBase {
     return w.gpa;
   }
 
+  /**
+   * guest-linear → guest-physical like translate(), but a page outside guest RAM is allowed: device registers (or
+   * nothing), which the callers reach through the bus (mmioRead/mmioWrite) as the CPU's own accesses do.
+   */
+  translateAny(lin: number, write: boolean, user: boolean): number {
+    const w = this.shadow.walk(this.paging(), lin >>> 0, write, user, true);
+    if (!w.ok) throw new GuestFault(A.VEC_PF, w.err, lin >>> 0);
+    return w.gpa >>> 0;
+  }
+
+  /**
+   * One access of `n` bytes to guest-physical `gpa` outside guest RAM, as the CPU makes it (mmu.ts): 1, 2 or 4
+   * bytes inside the page in one bus access, anything else (a split, a descriptor) byte by byte.
+   */
+  private mmioReadBytes(gpa: number, n: number, split: boolean): Uint8Array {
+    const io = this.io, out = new Uint8Array(n);
+    if (!io.mmioRead) throw new FatalGuest(`guest-physical ${hex(gpa)} is outside guest RAM`);
+    if (!split && (n === 1 || n === 2 || n === 4)) {
+      const v = io.mmioRead(gpa, n);
+      for (let k = 0; k < n; k++) out[k] = (v >>> (8 * k)) & 0xff;
+    } else for (let k = 0; k < n; k++) out[k] = io.mmioRead((gpa + k) >>> 0, 1) & 0xff;
+    return out;
+  }
+  private mmioWriteBytes(gpa: number, data: ArrayLike<number>, off: number, n: number, split: boolean): void {
+    const io = this.io;
+    if (!io.mmioWrite) throw new FatalGuest(`guest-physical ${hex(gpa)} is outside guest RAM`);
+    if (!split && (n === 1 || n === 2 || n === 4)) {
+      let v = 0;
+      for (let k = 0; k < n; k++) v |= (data[off + k] & 0xff) << (8 * k);
+      io.mmioWrite(gpa, n, v >>> 0);
+    } else for (let k = 0; k < n; k++) io.mmioWrite((gpa + k) >>> 0, 1, data[off + k] & 0xff);
+  }
+
+  /**
+   * An MMIO exit of the CPU (a guest page mapped outside guest RAM, shadow.ts mmioMachineAddr) handed to the
+   * devices at its guest-physical address: a read completes the restarted instruction, a write is done. False for
+   * any other exit. `window`: the guest page mapped onto MMIO_WINDOW for this step (stepThroughWindow), or -1.
+   */
+  mmioExit(e: Exit, window = -1): boolean {
+    if (e.reason !== "mmio-read" && e.reason !== "mmio-write") return false;
+    const a = e.address >>> 0;
+    const gpa = window >= 0 && (a & ~0xfff) >>> 0 === MMIO_WINDOW ? (window | (a & 0xfff)) >>> 0 : this.shadow.mmioGuestAddr(a);
+    if (!this.io.mmioRead || !this.io.mmioWrite) throw new FatalGuest(`guest-physical ${hex(gpa)} is outside guest RAM`);
+    if (e.reason === "mmio-read") this.m.completeIo(this.io.mmioRead(gpa, e.size as 1 | 2 | 4));
+    else this.io.mmioWrite(gpa, e.size as 1 | 2 | 4, e.value);
+    return true;
+  }
+
+  /**
+   * An access to a page of the top VMM_SIZE bytes of guest-physical space (shadow.mmioMachineAddr: its machine
+   * address would wrap into the VMM region, so the shadow leaves it absent): the faulting instruction is
+   * single-stepped with the page mapped onto the machine page MMIO_WINDOW (past machine RAM), and its MMIO exits
+   * there go to the bus at the guest page's address — the same device accesses as native, one exit more.
+   */
+  protected stepThroughWindow(lin: number, w: WalkResult): HandleResult {
+    if (this.windowBusy) throw new FatalGuest(`one instruction touches two pages of the top ${VMM_SIZE >>> 20} MiB of physical memory (at ${hex(lin)}): not supported in full mode`);
+    this.count(this.stats.exits, "mmio window");
+    const page = (w.gpa & ~0xfff) >>> 0;
+    const old = this.shadow.mapWindow(lin, w);
+    const i0 = this.m.instructions;
+    this.windowBusy = true;
+    let restored = false;
+    try {
+      for (let k = 0; k < 64; k++) {
+        const e = this.m.run(1);
+        if (this.mmioExit(e, page)) {
+          // done once the instruction retired and handed over every write it queued
+          if (this.m.instructions !== i0 && this.dv.getUint32(A.STATE_BASE + A.AREA_WQ, true) === 0) return null;
+          continue;
+        }
+        if (e.reason === "budget") return null;
+        // anything else (a fault on another page, #DB with TF...): handled as usual, the window closed first; a
+        // second page of the top of memory in the same instruction would need a second window: a stop
+        this.shadow.restoreSpte(lin, old);
+        restored = true;
+        return e.reason === "debug" ? null : this.handle(e);
+      }
+      throw new FatalGuest(`an instruction at ${hex(this.m.eip)} made more than 64 device accesses through the top of physical memory`);
+    } finally {
+      if (!restored) this.shadow.restoreSpte(lin, old);
+      this.windowBusy = false;
+    }
+  }
+  private windowBusy = false;
+
   readLin(lin: number, len: number, user = this.v.cpl === 3): Uint8Array {
     const out = new Uint8Array(len);
     let i = 0;
     while (i < len) {
       const a = (lin + i) >>> 0;
       const n = Math.min(len - i, 4096 - (a & 0xfff));
-      const g = this.translate(a, false, user);
-      out.set(this.guestPhys.read(g, n), i);
+      const g = this.translateAny(a, false, user);
+      out.set(g >= this.guestRam ? this.mmioReadBytes(g, n, n !== len) : this.guestPhys.read(g, n), i);
       i += n;
     }
     return out;
@@ -46,10 +134,11 @@ export abstract class GuestMemory extends VcpuBase {
     while (i < data.length) {
       const a = (lin + i) >>> 0;
       const n = Math.min(data.length - i, 4096 - (a & 0xfff));
-      parts.push([this.translate(a, true, user), i, n]);
+      parts.push([this.translateAny(a, true, user), i, n]);
       i += n;
     }
     for (const [g, off, n] of parts) {
+      if (g >= this.guestRam) { this.mmioWriteBytes(g, data, off, n, n !== data.length); continue; }
       const frame = g >>> 12;
       const prot = this.shadow.isProtected(frame);
       if (prot && !this.patcher.isCodeFrame(frame)) {
@@ -71,14 +160,20 @@ export abstract class GuestMemory extends VcpuBase {
   read32(lin: number, user = this.v.cpl === 3): number {
     lin >>>= 0;
     // within one page: one guest walk, read in place (no copy)
-    if ((lin & 0xfff) <= 0xffc) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
+    if ((lin & 0xfff) <= 0xffc) {
+      const g = this.translateAny(lin, false, user);
+      if (g < this.guestRam) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + g, true);
+    }
     const b = this.readLin(lin, 4, user);
     return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
   }
 
   read16(lin: number, user = this.v.cpl === 3): number {
     lin >>>= 0;
-    if ((lin & 0xfff) <= 0xffe) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + this.translate(lin, false, user), true);
+    if ((lin & 0xfff) <= 0xffe) {
+      const g = this.translateAny(lin, false, user);
+      if (g < this.guestRam) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + g, true);
+    }
     const b = this.readLin(lin, 2, user);
     return b[0] | (b[1] << 8);
   }
@@ -91,7 +186,9 @@ export abstract class GuestMemory extends VcpuBase {
     while (i < len) {
       const a = (lin + i) >>> 0;
       const n = Math.min(len - i, 4096 - (a & 0xfff));
-      const p = A.RAM_BASE + VMM_SIZE + this.translate(a, false, false);
+      const g = this.translateAny(a, false, false);
+      if (g >= this.guestRam) return false; // device registers: read again (readLin)
+      const p = A.RAM_BASE + VMM_SIZE + g;
       for (let k = 0; k < n; k++) if (u8[p + k] !== bytes[i + k]) return false;
       i += n;
     }
@@ -151,7 +248,12 @@ export abstract class GuestMemory extends VcpuBase {
     let n = 0;
     const fetchPage = () => {
       const lin = (base + eip + n) >>> 0;
-      const gpa = this.translate(lin, false, user) - (lin & 0xfff);
+      const gpa = this.translateAny(lin, false, user) - (lin & 0xfff);
+      if (gpa >= this.guestRam) {
+        // no code runs from device memory: it reads as open bus, as the CPU's fetch (assembly/decode.ts)
+        for (let o = lin & 0xfff; o < 4096 && n < 15; o++) buf[n++] = 0xff;
+        return;
+      }
       const host = A.RAM_BASE + VMM_SIZE + gpa;
       for (let o = lin & 0xfff; o < 4096 && n < 15; o++) {
         const b = this.u8[host + o];

@@ -109,7 +109,7 @@ export abstract class PrivilegedInsns extends PageTableWrites {
             const di = this.reg(7) & amask;
             const a = (this.segBase(SEG.es) + di) >>> 0;
             // translate first so a fault leaves the port unread
-            this.translate(a, true, v.cpl === 3);
+            this.translateAny(a, true, v.cpl === 3);
             const val = this.io.ioRead(port, size);
             this.writeLin(a, [val & 0xff, (val >>> 8) & 0xff, (val >>> 16) & 0xff, val >>> 24].slice(0, size));
             this.setRegSized(7, (di + step) & amask, d.addrsize16 ? 2 : 4);

@@ -23,6 +23,7 @@ export abstract class PageTableWrites extends GatesAndReturns {
       throw new GuestFault(A.VEC_PF, w.err, cr2);
     }
     this.shadow.stats.hiddenFaults++;
+    if (w.gpa >= this.guestRam && this.shadow.mmioMachineAddr(w.gpa) < 0) return this.stepThroughWindow(cr2, w); // memory.ts
     if (this.shadow.fill(cr2, w, write)) return null;
     return this.protectedWrite(cr2, w.gpa, insn);
   }
@@ -48,12 +49,15 @@ export abstract class PageTableWrites extends GatesAndReturns {
     this.count(this.stats.emulated, "pt-write single-stepped");
     const snap = this.shadow.snapshot(frame);
     const old = this.shadow.mapTemporarilyWritable(lin, gpa);
-    const e = this.m.run(1);
+    let e = this.m.run(1);
+    // an instruction that also reads device memory (movs from an APIC page) restarts after each read: with the
+    // page still open, until it completes
+    for (let k = 0; k < 64 && e.reason === "mmio-read"; k++) { this.mmioExit(e); e = this.m.run(1); }
     this.shadow.restoreSpte(lin, old);
     this.afterProtectedWrite(frame, snap);
     // a debugger's stop inside this one step (host/gdb/) is not a guest exit: the run loop goes on (and stops again
     // at the next breakpoint check)
-    return e.reason === "budget" || e.reason === "debug" ? null : this.handle(e);
+    return e.reason === "budget" || e.reason === "debug" || this.mmioExit(e) ? null : this.handle(e);
   }
 
   /**

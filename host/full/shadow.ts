@@ -8,13 +8,16 @@
 // write-protected in every shadow; a write to one is decoded and emulated by the monitor, which hands it to
 // writeEntries() (exactly the derived shadow entries of the changed guest words are dropped), or, for forms it
 // does not decode, single-stepped between snapshot() and commitWrite(), which diffs the frame.
-// PDE 1023 of every shadow maps the VMM's own region (real GDT/IDT/TSS) supervisor-only.
+// PDE 1023 of every shadow maps the VMM's own region (real GDT/IDT/TSS) supervisor-only. Guest mappings of
+// guest-physical addresses outside guest RAM become MMIO (mmioMachineAddr): machine addresses past machine RAM.
 import { walk as guestWalk, markAccessed, access, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_FRAME, type TableMemory } from "../memory/paging.ts";
 import { GuestRangeError } from "../memory/guest-memory.ts";
 import * as A from "../abi.generated.ts";
 export { GuestRangeError };
 export const VMM_PDE = 1023;
 export const VMM_LINEAR = 0xffc00000;
+/** the machine page a page of the top of guest-physical space is stepped through (mapWindow) */
+export const MMIO_WINDOW = 0xfffff000;
 
 /** machine-physical memory as the VMM sees it */
 export interface PhysMem {
@@ -288,9 +291,26 @@ export class ShadowMmu {
   fill(lin: number, w: WalkResult, write: boolean): boolean {
     const s = this.current!;
     const pdi = lin >>> 22;
-    if (w.gpa >= this.ramSize) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}, outside its ${Math.floor(this.ramSize / (1 << 20))} MiB of RAM`);
+    const mmio = w.gpa >= this.ramSize;
+    if (mmio && this.mmioMachineAddr(w.gpa) < 0) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}: the top ${this.ramOffset >>> 20} MiB of the physical address space have no machine address (mapWindow)`);
     const frame = w.gpa >>> 12;
     if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
+    const pt = this.ptFor(s, pdi, w);
+    const prot = !mmio && this.isProtected(frame);
+    if (write && prot) return false;
+    if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w); return true; }
+    const canWrite = w.writable && w.dirty && !prot;
+    const spte = pt + ((lin >>> 12) & 0x3ff) * 4;
+    const old = this.mem.read32(spte) >>> 0;
+    const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
+    this.mem.write32(spte, val);
+    if (canWrite && !mmio) this.addRmap(frame, spte);
+    if (old & PTE_P) this.flushPage(lin);
+    return true;
+  }
+
+  /** the current shadow's page table for `pdi` as derived from the walk `w` (made, or remade if the guest's changed) */
+  private ptFor(s: Shadow, pdi: number, w: WalkResult): number {
     let pt = s.pts.get(pdi);
     if (pt !== undefined && s.ptSrc.get(pdi) !== w.ptFrame) { this.zapPde(s, pdi); this.mem.flushTlb(); pt = undefined; }
     if (pt === undefined) {
@@ -301,17 +321,21 @@ export class ShadowMmu {
       if (w.ptFrame >= 0) this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`);
       this.mem.write32(s.pd + pdi * 4, pt | PTE_P | PTE_W | PTE_U);
     }
-    const prot = this.isProtected(frame);
-    if (write && prot) return false;
-    if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w); return true; }
-    const canWrite = w.writable && w.dirty && !prot;
-    const spte = pt + ((lin >>> 12) & 0x3ff) * 4;
-    const old = this.mem.read32(spte) >>> 0;
-    const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
-    this.mem.write32(spte, val);
-    if (canWrite) this.addRmap(frame, spte);
-    if (old & PTE_P) this.flushPage(lin);
-    return true;
+    return pt;
+  }
+
+  /**
+   * Maps `lin` (a page of the top ramOffset bytes of guest-physical space, which has no machine address of its own)
+   * onto the machine page MMIO_WINDOW for one single-stepped instruction; returns the previous entry for
+   * restoreSpte. The caller attributes MMIO exits on the window to the guest page it stepped.
+   */
+  mapWindow(lin: number, w: WalkResult): number {
+    const pt = this.ptFor(this.current!, lin >>> 22, w);
+    const a = pt + ((lin >>> 12) & 0x3ff) * 4;
+    const old = this.mem.read32(a) >>> 0;
+    this.mem.write32(a, (MMIO_WINDOW | PTE_P | PTE_U | (w.writable && w.dirty ? PTE_W : 0)) >>> 0);
+    this.flushPage(lin);
+    return old;
   }
 
   /** fill whole 4 MiB regions at once where that is exact (paging off, guest 4 MiB pages); default true */
@@ -330,7 +354,12 @@ export class ShadowMmu {
     const words = new Uint32Array(1024);
     for (let i = 0; i < 1024; i++) {
       const gpa = base + i * 4096;
-      if (gpa + 4096 > this.ramSize) continue;
+      if (gpa >= this.ramSize) {
+        // device (or unbacked) pages of the region: MMIO, as native; the top pieces that have no machine address
+        // stay absent (a touch stops the VM through fill())
+        if (this.mmioMachineAddr(gpa) >= 0) words[i] = ((gpa + this.ramOffset) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
+        continue;
+      }
       const frame = gpa >>> 12;
       const wr = canWrite && !this.isProtected(frame);
       words[i] = ((gpa + this.ramOffset) | PTE_P | PTE_U | (wr ? PTE_W : 0)) >>> 0;
@@ -340,6 +369,26 @@ export class ShadowMmu {
     if (this.mem.write) this.mem.write(pt, bytes);
     else for (let i = 0; i < 1024; i++) this.mem.write32(pt + i * 4, words[i]);
     this.mem.flushTlb();
+  }
+
+  /**
+   * Guest-physical addresses outside guest RAM (device registers, or nothing) are MMIO: the shadow maps them to
+   * machine-physical gpa + ramOffset, which lies past the machine's RAM (guest RAM ends there), so the CPU exits
+   * on every access and never touches memory. This is the machine address for `gpa` (>= ramSize), or -1 for the
+   * top `ramOffset` bytes of the 4 GiB space, whose machine addresses would wrap into the VMM region.
+   */
+  mmioMachineAddr(gpa: number): number {
+    gpa >>>= 0;
+    if (gpa < this.ramSize) throw new Error("wasmvisor full: mmioMachineAddr of guest RAM");
+    const m = gpa + this.ramOffset;
+    return m > 0xffffffff ? -1 : m;
+  }
+
+  /** The guest-physical address of an MMIO exit's machine-physical address (the inverse of mmioMachineAddr). */
+  mmioGuestAddr(mpa: number): number {
+    mpa >>>= 0;
+    if (mpa < this.ramOffset + this.ramSize) throw new Error(`wasmvisor full: MMIO exit at machine-physical 0x${mpa.toString(16)}, inside machine RAM`);
+    return mpa - this.ramOffset;
   }
 
   private addRmap(frame: number, spte: number): void {
