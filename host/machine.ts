@@ -236,7 +236,7 @@ const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExpo
 const JIT_CACHE_MAX = 4096;
 const jitCache = new Map<string, WebAssembly.Module>();
 function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
-  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  const key = runtime.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
   let mod = jitCache.get(key);
   if (mod) return mod;
   if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
