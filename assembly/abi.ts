@@ -16,6 +16,7 @@
 //               | software TLB                |
 //   0x0020_0000 +-----------------------------+ PAGEINFO_BASE (per guest-physical page: code flag + generation)
 //               | page info (u32 / 4 KiB)     |
+//   0x005C_0000 +-----------------------------+ DIRTY_BASE: pages written since creation (1 bit / 4 KiB, recycle.ts)
 //   0x0060_0000 +-----------------------------+ BLOCK_HASH_BASE: predecoded-block lookup (phys -> block)
 //   0x0070_0000 +-----------------------------+ BLOCK_ARENA_BASE: predecoded blocks
 //   0x0100_0000 +-----------------------------+ RAM_BASE: guest physical address 0

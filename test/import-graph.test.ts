@@ -70,4 +70,24 @@ describe("the import graph of host/", () => {
       if (own) for (const d of deps) expect(d === "vm.ts" || d === "modes.ts" || modeDirs.some((m) => m !== own && d.startsWith(m)), `${f} → ${d}`).toBe(false);
     }
   });
+  it("the browser's host modules (everything web/worker.ts reaches) use Node's globals only through host/runtime", () => {
+    // Node has Buffer and process as globals, so a slip here passes every Node test and breaks only the page
+    // (a Buffer.from in the compiled-block cache once did). Type positions are fine when the type is imported.
+    const g = importGraph();
+    const seen = new Set<string>();
+    const walk = (f: string) => { if (seen.has(f)) return; seen.add(f); for (const d of g.get(f) ?? []) walk(d); };
+    const worker = readFileSync(join(ROOT, "web/worker.ts"), "utf8");
+    for (const m of worker.matchAll(/from\s+"\.\.\/host\/([^"]+)"/g)) walk(m[1]);
+    expect(seen.has("vm.ts")).toBe(true);
+    const bad: string[] = [];
+    for (const f of seen) {
+      if (f.startsWith("runtime/node")) continue;
+      const src = readFileSync(join(HOST, f), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+      for (const m of src.matchAll(/(?<![\w.$'"`])(?:(Buffer|process)(?=\s*\.)|(require)(?=\s*\()|(__dirname|__filename)\b)/g)) {
+        bad.push(`${f}: ${m[1] ?? m[2] ?? m[3]}`);
+      }
+      if (/from\s+"node:/.test(src.replace(/import type[^;]*;/g, ""))) bad.push(`${f}: imports node:`);
+    }
+    expect(bad).toEqual([]);
+  });
 });

@@ -26,7 +26,8 @@ export const IOAPIC_PINS = 24;
 export const IOAPIC_VERSION = 0x11;
 
 export const RTE_MASKED = 1 << 16, RTE_LEVEL = 1 << 15, RTE_REMOTE_IRR = 1 << 14, RTE_ACTIVE_LOW = 1 << 13;
-const RTE_WRITABLE_LO = 0x1affff & ~(RTE_REMOTE_IRR | (1 << 12)); // all but delivery status and remote IRR
+// bits 0..16 but delivery status (12) and remote IRR (14), which are read-only; 17..31 are reserved
+const RTE_WRITABLE_LO = 0x1ffff & ~(RTE_REMOTE_IRR | (1 << 12));
 
 export interface IoApicOptions {
   /** 4-bit I/O APIC ID as the firmware programmed it (MP table entry); default 1 */

@@ -14,7 +14,7 @@
 // guest takes it at the same instruction boundary as in native mode.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { deviceExit } from "../core/device-exits.ts";
+import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import type { Saved } from "../persist.ts";
@@ -53,6 +53,7 @@ export class HwMode implements Mode {
     this.ept = new Ept(this.machine, memSize);
     this.ept.mapGuestRam();
     this.setControls();
+    enableStringIoBatches(this.machine); // REP INS/OUTS: one I/O exit per run of elements, as native (KVM_EXIT_IO with a count)
   }
 
   /** The VMCS controls of a KVM-like hypervisor with nested paging (the file comment). */

@@ -38,6 +38,17 @@ describe("82093AA I/O APIC", () => {
     expect(msgs[0]).toEqual({ vector: 0x24, deliveryMode: 0, destMode: 0, dest: 0, level: false });
   });
 
+  it("a guest masks an entry by writing it with the mask bit (Linux's clear_IO_APIC_pin); reserved bits read 0", () => {
+    const { io, msgs, w, r } = make();
+    w(0x10 + 8, 0x24); // unmasked, vector 0x24
+    w(0x10 + 8, RTE_MASKED); // masked, vector 0: must stay masked (a vector-0 message is illegal at the local APIC)
+    expect(r(0x10 + 8)).toBe(RTE_MASKED);
+    io.setPin(4, true);
+    expect(msgs).toEqual([]);
+    w(0x10 + 8, 0xfffe0000 | RTE_MASKED | 0x31);
+    expect(r(0x10 + 8)).toBe(RTE_MASKED | 0x31);
+  });
+
   it("level-triggered: Remote IRR holds further messages until the EOI; a still-active input is resent", () => {
     const { io, msgs, w, r } = make();
     w(0x10 + 2 * 10, RTE_LEVEL | 0x3a);

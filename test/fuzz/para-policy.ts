@@ -24,7 +24,7 @@ import { MockDriver, type MockQueue } from "../../host/virtio/mock-driver.ts";
 import { BLK_T } from "../../host/virtio/blk.ts";
 import { MAX_CHAIN_BYTES, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from "../../host/virtio/chain.ts";
 import { STATUS, type VirtioMmio } from "../../host/virtio/mmio.ts";
-import { RAM_BASE, STATE_BASE, OFF_CR3 } from "../../host/abi.generated.ts";
+import { RAM_BASE, STATE_BASE, OFF_CR3, DIRTY_BASE } from "../../host/abi.generated.ts";
 
 export interface FuzzOptions {
   /** random virtio requests (chains published and kicked) */
@@ -218,6 +218,9 @@ export function fuzzParaPolicy(opts: FuzzOptions): FuzzReport {
     const now = hostOutside();
     // CR3 is the one word a hypercall changes there (NEW_BASEPTR; checkInvariants checks its value)
     hostSnap[0].set(now[0].subarray(STATE_BASE + OFF_CR3, STATE_BASE + OFF_CR3 + 4), STATE_BASE + OFF_CR3);
+    // the CPU's written-pages bitmap (abi.ts DIRTY_BASE) records host writes to guest RAM: only its bits for RAM pages may change
+    const dirtyEnd = DIRTY_BASE + Math.ceil(TOTAL / PAGE / 8);
+    hostSnap[0].set(now[0].subarray(DIRTY_BASE, dirtyEnd), DIRTY_BASE);
     now.forEach((a, i) => {
       if (Buffer.compare(a, hostSnap[i]) === 0) return;
       let k = 0;
