@@ -1,7 +1,7 @@
 // browser.test.ts — the page of `wasmvisor serve` in headless Chromium (Debian's `chromium` package, driven by
 // playwright-core with the system browser: nothing downloads a browser): boot xv6, type `ls` into the xterm.js
 // terminal and read the listing back from the terminal's buffer, then switch guest and mode (a workload in full
-// mode, its PV build in para mode) and compare its console with the CLI's; the counters and charts must be live;
+// mode, its PV build in para mode, in hw mode; xv6 in full mode) and compare its console with the CLI's; the counters and charts must be live;
 // a kernel picked from local files (the echo guest) echoes keystrokes.
 // Leaves a screenshot in build/artifacts/browser.png (a CI artifact). Skipped, saying why, without chromium.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -97,7 +97,23 @@ describe.skipIf(!HAVE_CHROMIUM)("the page in headless Chromium", () => {
     await page.screenshot({ path: join(ROOT, "build/artifacts/browser.png") });
   }, 180_000);
 
-  for (const [mode, image] of [["full", "build/guests/workloads/compute.elf"], ["para", "build/guests/workloads-pv/compute.elf"]] as const) {
+  it.skipIf(!XV6)("switches xv6 to full mode: boots unmodified at ring 3 on shadow page tables, `ls` lists the same", async () => {
+    await page.selectOption("#guest", "xv6");
+    await page.selectOption("#mode", "full");
+    await page.click("#start");
+    await page.waitForFunction(() => /\$ $/m.test((window as unknown as { wasmvisor: PageApi }).wasmvisor.screenText()), null, { timeout: 120_000 });
+    expect(await status(page)).toMatchObject({ state: "running", text: "running in full mode" });
+    await page.locator("#terminal .xterm-helper-textarea").focus();
+    await page.keyboard.type("ls");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => /^usertests\s+2\s+\d+\s+\d+$/m.test((window as unknown as { wasmvisor: PageApi }).wasmvisor.screenText()), null, { timeout: 120_000 });
+    expect(await screen(page)).toMatch(/^README\s+2\s+2\s+2286$/m);
+    await page.waitForFunction(() => /in all/.test(document.getElementById("c-shadow")!.textContent!), null, { timeout: 30_000 });
+    const shadow = (await page.textContent("#c-shadow"))!;
+    expect(Number(shadow.match(/\(([\d,]+) in all/)![1].replace(/,/g, ""))).toBeGreaterThan(1000);
+  }, 240_000);
+
+  for (const [mode, image] of [["full", "build/guests/workloads/compute.elf"], ["para", "build/guests/workloads-pv/compute.elf"], ["hw", "build/guests/workloads/compute.elf"]] as const) {
     it(`switches to the compute workload in ${mode} mode: the same console as the CLI's, and ${mode} counters`, async () => {
       await page.selectOption("#guest", "workload:compute");
       await page.selectOption("#mode", mode);

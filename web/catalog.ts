@@ -18,4 +18,8 @@ export interface GuestEntry {
   about: string;
 }
 
-export interface Catalog { guests: GuestEntry[] }
+export interface Catalog {
+  guests: GuestEntry[];
+  /** the modes this wasmvisor runs (IMPLEMENTED_MODES of host/modes.ts) */
+  modes: string[];
+}

@@ -36,10 +36,15 @@ function setStatus(text: string, state: "idle" | "loading" | "running" | "done" 
 
 // ---- the guest list
 const UPLOAD = "upload";
+const MODE_LABELS: Record<string, string> = {
+  native: "native", full: "full (shadow paging)", para: "para (PV build)", hw: "hw (VT-x-like, nested paging)",
+};
 async function loadCatalog(): Promise<void> {
   const r = await fetch("api/guests");
   if (!r.ok) throw new Error(`GET api/guests: ${r.status}`);
-  catalog = ((await r.json()) as Catalog).guests;
+  const c = (await r.json()) as Catalog;
+  catalog = c.guests;
+  modeSel.replaceChildren(...c.modes.map((m) => new Option(MODE_LABELS[m] ?? m, m)));
   guestSel.replaceChildren(...catalog.map((g) => new Option(`${g.label} — ${g.about}`, g.id)), new Option("your own image (below)", UPLOAD));
   guestSel.value = catalog.find((g) => g.id === "xv6")?.id ?? catalog[0]?.id ?? UPLOAD;
   pickGuest();
@@ -141,7 +146,7 @@ function onMessage(m: FromWorker): void {
       const w = worker, n = m.text.length;
       backlog += n;
       maxBacklog = Math.max(maxBacklog, backlog);
-      term.write(m.text, () => { backlog -= n; if (w === worker) w?.postMessage({ type: "ack", chars: n } satisfies ToWorker); });
+      term.write(m.text, () => { if (w === worker) { backlog -= n; w?.postMessage({ type: "ack", chars: n } satisfies ToWorker); } });
       break;
     }
     case "sample": onSample(m.sample); break;
@@ -159,7 +164,9 @@ function onMessage(m: FromWorker): void {
 async function start(): Promise<void> {
   stopWorker();
   resetHistory();
-  term.reset();
+  // a full reset (RIS) through the write queue: text of the previous guest still queued in xterm.js is written
+  // first and then cleared with it (term.reset() would act at once and let that text land on the new screen)
+  term.write("\x1bc");
   backlog = 0;
   maxBacklog = 0;
   const mode = modeSel.value;
@@ -184,8 +191,8 @@ async function start(): Promise<void> {
       else if (g.blankDisk) disk = new ArrayBuffer(g.blankDisk);
       if (g.disk2) disk2 = await fetchBytes(g.disk2); // a fresh copy each run: the guest writes to it
     }
-    worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
-    worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
+    const w = (worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" }));
+    w.onmessage = (e: MessageEvent<FromWorker>) => { if (w === worker) onMessage(e.data); }; // not a replaced one's
     worker.onerror = (e) => { setStatus(`worker: ${e.message}`, "error"); stopWorker(); };
     const msg: ToWorker = {
       type: "start", wasmUrl: new URL("cpu.wasm", location.href).href, mode, image, cmdline: cmdlineIn.value,

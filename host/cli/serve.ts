@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createReadStream, existsSync, statSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { EXIT_STATUS } from "../vm.ts";
+import { EXIT_STATUS, IMPLEMENTED_MODES } from "../vm.ts";
 import { UsageError } from "./args.ts";
 import type { Catalog, GuestEntry } from "../../web/catalog.ts";
 
@@ -84,7 +84,7 @@ export function serveTable(root: string, xv6Dir: string | undefined): { files: M
     files.set("/guests/echo/echo.elf", echo);
     guests.push({ id: "echo", label: "echo", about: "echoes what you type (COM1)", image: "/guests/echo/echo.elf", memSize: 16 * MiB });
   }
-  return { files, catalog: { guests } };
+  return { files, catalog: { guests, modes: [...IMPLEMENTED_MODES] } };
 }
 
 /** The xv6 directory: --xv6 DIR (must hold kernel.elf and fs.img), else ../shared/guests/xv6 beside the package if there. */
