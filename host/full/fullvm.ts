@@ -95,7 +95,7 @@ export class FullMode implements Mode {
   handle(exit: Exit): ExitAction {
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
-    if (this.monitor.mmioExit(exit)) return null;
+    if (this.monitor.mmioExit(exit)) { const c = this.monitor.stats.exits; c.mmio = (c.mmio ?? 0) + 1; return null; }
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";
