@@ -60,6 +60,8 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0x980 AREA_TMP_REC  predecoded record for an instruction run without a block
 //   0xA00 AREA_RESET    save area of reset() for the VMM-owned configuration
 //   0xB00 AREA_DEBUG    the host debugger's unit (debug.ts): breakpoints, watchpoints, step (host-owned, never saved)
+//   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
+//   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -94,6 +96,62 @@ export const AREA_RESET: u32 = 0xA00;
 export const AREA_RESET_SIZE: u32 = 0x80;
 export const AREA_DEBUG: u32 = 0xB00;
 export const AREA_DEBUG_SIZE: u32 = 0x1C0;
+
+// ==== perf-io (branch perf-io): the local APIC's registers, shared by the host model and the CPU (assembly/apic.ts) ====
+// The host's model (host/devices/lapic.ts) keeps every register of the xAPIC here, not in a copy of its own, so
+// the CPU answers the hot, side-effect-free accesses in place with no exit (ID, version, TPR, PPR, ISR/TMR/IRR,
+// LDR/DFR/SVR, ESR, ICR, LVT, timer initial/divide, the timer's current count computed from the clock below) and
+// performs an EOI itself when it is exact (an edge-triggered vector, no other request becoming deliverable).
+// Everything else exits to the host as before. Device state, not vCPU state: above VCPU_STATE_SIZE, saved by the
+// device's own save() (a snapshot), and kept by the CPU's reset(). All 0 (APIC_CTRL off) until the host binds it.
+export const AREA_APIC: u32 = 0xE40;
+export const AREA_APIC_SIZE: u32 = 0xE0;
+export const OFF_APIC_CTRL: u32 = 0xE40;      // host: APIC_CTRL_* bits
+export const APIC_CTRL_INCPU: u32 = 1;        // the host model lives in this area: the CPU may answer accesses
+export const OFF_APIC_PAGE: u32 = 0xE44;      // host: guest-physical base of the xAPIC page (4 KiB aligned)
+export const OFF_APIC_ID: u32 = 0xE48;        // register values as the guest reads them (SDM Vol. 3A Table 10-1)
+export const OFF_APIC_VER: u32 = 0xE4C;
+export const OFF_APIC_TPR: u32 = 0xE50;
+export const OFF_APIC_LDR: u32 = 0xE54;
+export const OFF_APIC_DFR: u32 = 0xE58;
+export const OFF_APIC_SVR: u32 = 0xE5C;
+export const OFF_APIC_ESR: u32 = 0xE60;       // as latched by the last ESR write
+export const OFF_APIC_ESR_PENDING: u32 = 0xE64; // errors since then (host only)
+export const OFF_APIC_ICR_LO: u32 = 0xE68;
+export const OFF_APIC_ICR_HI: u32 = 0xE6C;
+export const OFF_APIC_LVT: u32 = 0xE70;       // 6 x u32: timer, thermal, perf, LINT0, LINT1, error (registers 0x320..0x370)
+export const OFF_APIC_TIMER_ICR: u32 = 0xE88; // initial count
+export const OFF_APIC_TIMER_DCR: u32 = 0xE8C; // divide configuration as written (bits 0,1,3)
+export const OFF_APIC_TIMER_DIV: u32 = 0xE90; // its divisor (1..128)
+export const OFF_APIC_TIMER_ARMED: u32 = 0xE94; // 1 while counting
+export const OFF_APIC_TIMER_BASE: u32 = 0xE98;  // u64: bus tick at which the count started (or last reloaded)
+export const OFF_APIC_NOW: u32 = 0xEA0;       // u64: bus ticks elapsed; the host brings it to the virtual clock before every run()
+export const OFF_APIC_BUS_PER_INSN: u32 = 0xEA8; // host: bus ticks per instruction-equivalent of the virtual clock
+export const OFF_APIC_INCPU_READS: u32 = 0xEAC;  // CPU: register reads answered in the CPU (counter)
+export const OFF_APIC_INCPU_EOIS: u32 = 0xEB0;   // CPU: EOIs performed in the CPU (counter)
+export const OFF_APIC_ISR: u32 = 0xEC0;       // 8 x u32: in-service vectors 0..255
+export const OFF_APIC_TMR: u32 = 0xEE0;       // 8 x u32: trigger mode (1 = level)
+export const OFF_APIC_IRR: u32 = 0xF00;       // 8 x u32: requests
+// String I/O in batches (KVM_EXIT_IO with a count): with OFF_IO_BATCH_CTRL set by the host, a REP OUTS/INS to a port
+// exits once per run of elements instead of once per element (assembly/ops/io.ts), and the run retires as one
+// REP unit (REP_UNIT_ITERATIONS at most). OFF_IO_BATCH_COUNT > 0 on an io-out/io-in exit says the exit carries
+// that many elements at wasm address OFF_IO_BATCH_DATA, in the order of the accesses:
+//   io-out: the elements the guest wrote, copied to IO_BUF_BASE (from any RAM pages); the instruction completed
+//     its unit (ESI/ECX advanced, EIP on it if elements remain); the host writes them to the port in order.
+//   io-in: exits *after* the unit like OUT: DATA is the guest RAM the elements go to (one run inside one page, DF=0,
+//     already checked writable, predecoded code there already dropped); the host must read the port COUNT times
+//     and store the values there, little-endian, before the next run(). No completeIo.
+// Fewer elements than ECX when a page fault, device memory or a page end is met: the next unit starts there
+// (and takes its fault then), so every element is exact. 0 = a single access in OFF_EXIT_VALUE, as before.
+export const AREA_IOBATCH: u32 = 0xF20;
+export const AREA_IOBATCH_SIZE: u32 = 0x20;
+export const OFF_IO_BATCH_CTRL: u32 = 0xF20;  // host: 1 = REP INS/OUTS to ports in batches
+export const OFF_IO_BATCH_COUNT: u32 = 0xF24; // CPU: elements this io exit carries (0 = a single access)
+export const OFF_IO_BATCH_DATA: u32 = 0xF28;  // CPU: wasm address of the first element
+// the out buffer: module data ends far below (asc --memoryBase, a few KiB of tables), the TLB starts above
+export const IO_BUF_BASE: u32 = 0xFC000;
+export const IO_BUF_SIZE: u32 = REP_UNIT_ITERATIONS * 4;
+// ==== end perf-io block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;
@@ -390,7 +448,20 @@ export const EXIT_HYPERCALL: u32 = 9;
 export const EXIT_INTR_WINDOW: u32 = 10;
 // a stop for the host's debugger (debug.ts): OFF_DBG_CAUSE says why; EIP = the next instruction to run
 export const EXIT_DEBUG: u32 = 11;
-export const EXIT_COUNT: u32 = 12;
+// ---- full-translate: run-time translation of the x86 hole (host/full/README.md "The x86 hole") ----
+// Controls (OFF_CTRL bits) that make a class of sensitive-but-unprivileged instructions exit BEFORE executing,
+// with EXIT_SENSITIVE (EIP at the instruction, OFF_EXIT_INSN = the instruction as the CPU decoded it), so a
+// monitor running a deprivileged kernel can emulate them against its virtual CPU. Checked only in those
+// instructions' handlers (ops/sensitive.ts), after their #UD checks, before any access: nothing else pays.
+// CTRL_EXIT_SENSITIVE: pushf, popf, sgdt, sidt, sldt, str, smsw, mov r/m from CS/SS, push CS/SS, lar, lsl, verr, verw.
+export const CTRL_EXIT_SENSITIVE: u32 = 0x100;
+// CTRL_EXIT_PRIV_XFER: the privilege-dependent transfers: iret, retf, far call (9A, FF /3), SS loads (mov ss, pop ss, lss).
+export const CTRL_EXIT_PRIV_XFER: u32 = 0x200;
+// CTRL_EXIT_DESC_READ: only sgdt, sidt, sldt, str, smsw (VT-x "descriptor-table exiting" plus smsw): what leaks at CPL 3.
+export const CTRL_EXIT_DESC_READ: u32 = 0x400;
+export const EXIT_SENSITIVE: u32 = 12;
+// ---- end full-translate ----
+export const EXIT_COUNT: u32 = 14; // EXIT_VMEXIT (13) is declared with the hw-mode block below
 
 // ---- vCPU events (KVM_GET_VCPU_EVENTS): state between instructions that a run boundary must carry ----
 // Interrupt shadow after STI / MOV SS / POP SS (bit 0, KVM_X86_SHADOW_INT_STI|MOV_SS) and the MOV SS debug-trap
@@ -493,3 +564,120 @@ export const PF_P: u32 = 0x1;
 export const PF_W: u32 = 0x2;
 export const PF_U: u32 = 0x4;
 export const PF_RSVD: u32 = 0x8;
+
+// ==== hw-mode (branch hw-mode): VT-x-like guest mode, AREA_VMCS and EXIT_VMEXIT ====
+// A VMCS-like control block (SDM Vol. 3C ch. 24) the host fills before run(). The guest-state area of a real VMCS
+// is the vCPU register file itself (AREA_REGS..AREA_VCPU_EVENTS: the activity state is OFF_HALTED, the
+// interruptibility state OFF_INT_SHADOW); the host state is the host's own (TypeScript). While OFF_VMX_ON = 1 the
+// CPU runs "non-root": the controls below decide what exits. Instruction exits are fault-like as on VT-x: EIP stays
+// on the instruction, OFF_VMX_EXIT_INSN_LEN says how far the host must advance it after emulating it.
+// Device accesses keep their kvm_run-style exit codes (EXIT_IO_*, EXIT_MMIO_*) so the host completes them by the
+// restart protocol, as KVM hands a VMX I/O exit to userspace as KVM_EXIT_IO; the VMCS exit reason then says
+// whether that access was a VM exit (30 I/O instruction, 48 EPT violation) or a passed-through port (VMX_NO_EXIT).
+// Every other VM exit returns EXIT_VMEXIT. AREA_VMCS lies above VCPU_STATE_SIZE: the host mode saves it itself.
+export const AREA_VMCS: u32 = 0xCC0;
+export const AREA_VMCS_SIZE: u32 = 0x180;
+export const EXIT_VMEXIT: u32 = 13;
+export const OFF_VMX_ON: u32 = 0xCC0;        // 1: guest (non-root) mode
+export const OFF_VMX_PIN: u32 = 0xCC4;       // pin-based controls (PIN_*)
+export const OFF_VMX_PROC: u32 = 0xCC8;      // primary processor-based controls (PROC_*, SDM bit positions)
+export const OFF_VMX_PROC2: u32 = 0xCCC;     // secondary controls (PROC2_*)
+export const OFF_VMX_EXC_BITMAP: u32 = 0xCD0; // exception bitmap: bit v set => exception v exits (reason 0)
+export const OFF_VMX_PF_MASK: u32 = 0xCD4;   // #PF exits iff bit 14 == ((error & mask) == match)
+export const OFF_VMX_PF_MATCH: u32 = 0xCD8;
+export const OFF_VMX_CR0_MASK: u32 = 0xCDC;  // guest/host mask: host-owned CR0 bits
+export const OFF_VMX_CR0_SHADOW: u32 = 0xCE0; // read shadow: what the guest reads in host-owned bits
+export const OFF_VMX_CR4_MASK: u32 = 0xCE4;
+export const OFF_VMX_CR4_SHADOW: u32 = 0xCE8;
+export const OFF_VMX_TSC_OFFSET_LO: u32 = 0xCEC; // added to the TSC the guest reads (PROC_TSC_OFFSET)
+export const OFF_VMX_TSC_OFFSET_HI: u32 = 0xCF0;
+export const OFF_VMX_IO_BITMAP_A: u32 = 0xCF4; // host-physical address of I/O bitmap A (ports 0..0x7FFF, 4 KiB)
+export const OFF_VMX_IO_BITMAP_B: u32 = 0xCF8; // ... B (ports 0x8000..0xFFFF)
+export const OFF_VMX_MSR_BITMAP: u32 = 0xCFC;  // host-physical, 4 KiB: read low, read high, write low, write high (1 KiB each)
+export const OFF_VMX_EPTP: u32 = 0xD00;       // EPT pointer: host-physical address of the EPT directory | EPTP_AD
+export const OFF_VMX_ENTRY_INTR: u32 = 0xD04; // VM-entry interruption information (INTR_INFO_*): injected at run() entry, then cleared
+export const OFF_VMX_ENTRY_ERROR: u32 = 0xD08; // its error code
+export const OFF_VMX_ENTRY_INSN_LEN: u32 = 0xD0C; // its instruction length (software interrupts/exceptions)
+export const OFF_VMX_EXIT_REASON: u32 = 0xD20; // basic exit reason (VMX_EXIT_*), or VMX_NO_EXIT
+export const OFF_VMX_EXIT_QUAL: u32 = 0xD24;  // exit qualification (SDM Vol. 3C 27.2.1)
+export const OFF_VMX_EXIT_INSN_LEN: u32 = 0xD28;
+export const OFF_VMX_EXIT_INTR: u32 = 0xD2C;  // VM-exit interruption information (exception / external interrupt exits)
+export const OFF_VMX_EXIT_INTR_ERROR: u32 = 0xD30;
+export const OFF_VMX_GUEST_PHYS: u32 = 0xD34; // EPT violation/misconfiguration: the guest-physical address
+export const OFF_VMX_GUEST_LINEAR: u32 = 0xD38; // ... and the linear address (QEPT_LIN_VALID)
+export const OFF_VMX_EXITS: u32 = 0xD40;      // counter: VM exits
+export const OFF_VMX_EPT_WALKS: u32 = 0xD44;  // counter: guest TLB misses walked in two dimensions
+export const OFF_VMX_WALK_REFS: u32 = 0xD48;  // counter: memory references of those walks (guest + EPT entries)
+export const PIN_EXT_INTR: u32 = 0x1;         // external interrupts (INTR) exit (reason 1) whatever EFLAGS.IF
+export const PROC_INTR_WINDOW: u32 = 0x4;     // exit (reason 7) at the first boundary where IF=1 and no STI/MOV SS shadow
+export const PROC_TSC_OFFSET: u32 = 0x8;
+export const PROC_HLT: u32 = 0x80;
+export const PROC_INVLPG: u32 = 0x200;
+export const PROC_RDTSC: u32 = 0x1000;
+export const PROC_CR3_LOAD: u32 = 0x8000;
+export const PROC_CR3_STORE: u32 = 0x10000;
+export const PROC_MOV_DR: u32 = 0x800000;
+export const PROC_IO_UNCOND: u32 = 0x1000000;
+export const PROC_IO_BITMAPS: u32 = 0x2000000;
+export const PROC_MTF: u32 = 0x8000000;       // monitor trap flag: exit (reason 37) after the first instruction
+export const PROC_MSR_BITMAPS: u32 = 0x10000000; // else every RDMSR/WRMSR exits
+export const PROC2_EPT: u32 = 0x2;
+// (not architectural) an EPT violation by a data read/write on a not-present entry leaves as the restartable
+// EXIT_MMIO_* exit (reason 48 in the VMCS): the host answers it as a device access, like KVM's MMIO fast path
+export const PROC2_EPT_MMIO: u32 = 0x40000000;
+export const EPTP_AD: u32 = 0x40;             // EPT accessed/dirty flags enabled
+// The EPT (2-level, 32-bit guest-physical addresses; the directory is one 4 KiB page of 1024 entries):
+//   directory entry: R W X (bits 0..2), bit 7 PS = 4 MiB page (bits 31:22 frame, 21:12 reserved), bit 8 accessed,
+//   bit 9 dirty (4 MiB pages), bits 31:12 the table's host-physical address; table entry: R W X, bit 8 accessed,
+//   bit 9 dirty, bits 31:12 frame. R=W=X=0: not present (violation). Misconfigured (reason 49): W without R,
+//   bits 3..6 set (memory type: only write-back exists), PS in a table entry, a 4 MiB frame with bits 21:12 set,
+//   or a table outside host RAM.
+export const EPT_R: u32 = 0x1;
+export const EPT_W: u32 = 0x2;
+export const EPT_X: u32 = 0x4;
+export const EPT_RSVD: u32 = 0x78;
+export const EPT_PS: u32 = 0x80;
+export const EPT_A: u32 = 0x100;
+export const EPT_D: u32 = 0x200;
+// VM-entry/exit interruption information: vector 7:0, type 10:8, error code valid 11, valid 31
+export const INTR_INFO_VALID: u32 = 0x80000000;
+export const INTR_INFO_ERR: u32 = 0x800;
+export const INTR_TYPE_EXT: u32 = 0x000;
+export const INTR_TYPE_NMI: u32 = 0x200;
+export const INTR_TYPE_HW_EXC: u32 = 0x300;
+export const INTR_TYPE_SOFT_INT: u32 = 0x400;
+export const INTR_TYPE_SOFT_EXC: u32 = 0x600;
+// basic exit reasons (SDM Vol. 3C appendix C)
+export const VMX_EXIT_EXCEPTION: u32 = 0;
+export const VMX_EXIT_EXT_INTR: u32 = 1;
+export const VMX_EXIT_TRIPLE_FAULT: u32 = 2;
+export const VMX_EXIT_INTR_WINDOW: u32 = 7;
+export const VMX_EXIT_CPUID: u32 = 10;
+export const VMX_EXIT_HLT: u32 = 12;
+export const VMX_EXIT_INVLPG: u32 = 14;
+export const VMX_EXIT_RDTSC: u32 = 16;
+export const VMX_EXIT_VMCALL: u32 = 18;
+export const VMX_EXIT_CR: u32 = 28;           // qualification: the QK_CR layout (OFF_EXIT_QUAL)
+export const VMX_EXIT_DR: u32 = 29;           // qualification: the QK_DR layout
+export const VMX_EXIT_IO: u32 = 30;           // qualification: the QK_IO layout
+export const VMX_EXIT_RDMSR: u32 = 31;
+export const VMX_EXIT_WRMSR: u32 = 32;
+export const VMX_EXIT_MTF: u32 = 37;
+export const VMX_EXIT_EPT_VIOLATION: u32 = 48;
+export const VMX_EXIT_EPT_MISCONFIG: u32 = 49;
+export const VMX_NO_EXIT: u32 = 0xFFFF;       // run() returned for something that is not a VM exit (budget, a passed-through port)
+// EPT-violation qualification: access (read, write, fetch), the entry's permissions (R W X), linear address valid,
+// and bit 8: the access was the final translation (1) rather than a guest paging-structure read/update (0)
+export const QEPT_READ: u32 = 0x1;
+export const QEPT_WRITE: u32 = 0x2;
+export const QEPT_FETCH: u32 = 0x4;
+export const QEPT_PERM_SHIFT: u32 = 3;
+export const QEPT_LIN_VALID: u32 = 0x80;
+export const QEPT_FINAL: u32 = 0x100;
+// ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
+// One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
+// RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;
+// all three pass mmu.ts codeWrite, which sets the bit. Recycling zeroes just those pages. The bitmap lives in
+// the unused tail of the page-info table (MAX_RAM_SIZE / 4 KiB entries end at PAGEINFO_BASE + 0x3C0000).
+export const DIRTY_BASE: u32 = 0x5C0000;
+export const DIRTY_SIZE: u32 = 0x20000;

@@ -15,10 +15,10 @@ import {
   OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_DEBUG, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
   FLAG_IF, FLAG_TF, FLAG_CF, FLAG_RF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
   AREA_TMP_REC, AREA_RESET, AREA_RESET_SIZE, RESET_KEEP1, RESET_KEEP1_SIZE, RESET_KEEP2, RESET_KEEP2_SIZE, STATE_SIZE,
-  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE,
+  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE, AREA_APIC,
 } from "./abi";
 import {
-  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, setPending, pendVector, pendError, pendHasError,
+  eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, ABORT_APIC, setPending, pendVector, pendError, pendHasError,
   setPrefixState, setA16, setModrm, setEa, setEaBase, setImms, r32, exitAfter, setExitAfter, intShadow, setIntShadow, halted,
   setHalted, ssShadow, setSsShadow, st, setSt, setCplValue, segSel, segBase, segLimit, cpl, stopBlock, setStopBlock, segOvr, w32, ESP, r8,
 } from "./state";
@@ -45,7 +45,11 @@ import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
 import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
+import { apicEnter, apicCompleteRead } from "./apic";
 import { fillExitInfo } from "./decodeat";
+import { vmxEnter, vmxWatch, vmxBoundary, vmxFinish, vmxOn } from "./vmx";
+import { translateFetch } from "./ept";
+import { EXIT_VMEXIT } from "./abi";
 import { dbgArmed, dbgRecompute, dbgNeedSingle, dbgBefore, dbgGuestTrap, dbgHostStop, dbgClearHits, dbgSteps } from "./debug";
 
 export let icount: u64 = 0;              // instructions retired
@@ -71,13 +75,20 @@ const ARENA_END: u32 = RAM_BASE;
 const TMP_REC: u32 = STATE_BASE + AREA_TMP_REC; // scratch record for instructions executed without a block
 const UNCACHED: u32 = 1;
 let arenaTop: u32 = BLOCK_ARENA_BASE;
+let arenaMax: u32 = BLOCK_ARENA_BASE; // the arena is zero above it (recycle.ts)
+export function arenaHigh(): u32 { return arenaMax; }
+export function clearArenaHigh(): void { arenaMax = BLOCK_ARENA_BASE; }
 
 @inline function hashSlot(phys: u32): u32 {
   return BLOCK_HASH_BASE + ((((phys >>> HASH_BITS) ^ phys) & ((<u32>1 << HASH_BITS) - 1)) << 3);
 }
 let arenaGen: u32 = 0;
+// The hash is all zero in a fresh machine's memory and after a flush until buildBlock fills a slot: a flush of an
+// empty cache writes nothing (creating a machine touches neither the hash nor the page info).
+let hashUsed: bool = false;
 export function flushBlocks(): void {
-  memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  if (hashUsed) memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
+  hashUsed = false;
   arenaGen++;
   arenaTop = BLOCK_ARENA_BASE;
   clearPageInfo();
@@ -87,6 +98,7 @@ export function flushBlocks(): void {
 function buildBlock(phys: u32, lin: u32): u32 {
   if (arenaTop + HDR + MAX_BLOCK * REC_SIZE > ARENA_END) { flushBlocks(); tlbFlushAll(); }
   const b = arenaTop;
+  if (b + HDR + MAX_BLOCK * REC_SIZE > arenaMax) arenaMax = b + HDR + MAX_BLOCK * REC_SIZE; // what decoding may write
   let r = b + HDR;
   const start = eip;
   let count: u32 = 0;
@@ -127,6 +139,7 @@ function buildBlock(phys: u32, lin: u32): u32 {
   store<u32>(b, 0, BLK_JIT);
   store<u32>(b, 0, BLK_JIT_STATE);
   const h = hashSlot(phys);
+  hashUsed = true;
   store<u32>(h, phys + 1);
   store<u32>(h, b, 4);
   arenaTop = r;
@@ -148,7 +161,7 @@ function buildBlock(phys: u32, lin: u32): u32 {
   if (load<u32>(e) == lin >>> 12) phys = lin + load<u32>(e, 4) - RAM_BASE;
   else {
     if (eip > segLimit(SEG_CS)) return UNCACHED; // the fetch raises #GP
-    const add = translate(lin, false, cpl == 3);
+    const add = translateFetch(lin, cpl == 3);
     if (abort) return 0;
     if (mmioHit) return UNCACHED;
     phys = lin + add - RAM_BASE;
@@ -202,6 +215,7 @@ function enter(): void {
   for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
   selectTlb(cpl == 3);
   intrLine = st(OFF_INTR_LEVEL) != 0;
+  vmxEnter(icount, intrLine); // guest mode's controls (vmx.ts)
   setHalted(st(OFF_HALTED) != 0);
   const sh = st(OFF_INT_SHADOW);
   setIntShadow((sh & SHADOW_INT) != 0);
@@ -212,6 +226,7 @@ function enter(): void {
   lastPfx = 0xFF; // force the prefix globals to be reloaded
   setFetchWindow(0, 0, 0); // the host may have moved CS
   ioLogEnter();
+  apicEnter(icount);
   bumpEpoch();    // the host may have changed segments or paging
   if (dbgRecompute()) tlbFlushAll(); // the host may have changed its breakpoints (debug.ts)
 }
@@ -231,7 +246,8 @@ export function reset(): void {
   memory.copy(save, STATE_BASE + RESET_KEEP1, RESET_KEEP1_SIZE);
   memory.copy(save + RESET_KEEP1_SIZE, STATE_BASE + RESET_KEEP2, RESET_KEEP2_SIZE);
   memory.fill(STATE_BASE, 0, AREA_RESET);
-  memory.fill(STATE_BASE + AREA_RESET + AREA_RESET_SIZE, 0, STATE_SIZE - AREA_RESET - AREA_RESET_SIZE);
+  // (AREA_APIC and above is a device's: the host's local APIC model keeps its registers there)
+  memory.fill(STATE_BASE + AREA_RESET + AREA_RESET_SIZE, 0, AREA_APIC - AREA_RESET - AREA_RESET_SIZE);
   memory.copy(STATE_BASE + RESET_KEEP1, save, RESET_KEEP1_SIZE);
   memory.copy(STATE_BASE + RESET_KEEP2, save + RESET_KEEP1_SIZE, RESET_KEEP2_SIZE);
   setSt(OFF_EFLAGS, 2);
@@ -281,7 +297,11 @@ export function run(budget: u32): u32 {
     if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
-    if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed)) {
+    if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed | vmxWatch)) {
+      if (vmxWatch) { // guest mode: event injection and the boundary exits (vmx.ts)
+        if (vmxBoundary(icount, intrLine)) { reason = EXIT_VMEXIT; break; }
+        if (exitAfter != 0xFFFFFFFF) { reason = exitAfter; break; }
+      }
       // (a host single-step takes no interrupt unless the CPU is halted, as QEMU's gdbstub)
       if (intrLine && (flagsReg & FLAG_IF) && !intShadow && (!dbgArmed || halted || !dbgSteps())) {
         intrLine = false;
@@ -294,7 +314,7 @@ export function run(budget: u32): u32 {
         continue;
       }
       if (halted) { reason = EXIT_HLT; setSt(OFF_EXIT_EIP, eip); break; }
-      single = !dbgArmed || (intrLine | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap) ||
+      single = !dbgArmed || (intrLine | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | vmxWatch) ||
         dbgNeedSingle(segBase(SEG_CS) + eip);
       setIntShadow(false);
       if (single) {
@@ -350,6 +370,7 @@ export function run(budget: u32): u32 {
   }
   setSt(OFF_EXIT_REASON, reason);
   fillExitInfo(reason); // once per exit: the exiting instruction and its qualification (decodeat.ts)
+  if (vmxOn) reason = vmxFinish(reason); // guest mode: which VM exit this was (vmx.ts)
   leave();
   return reason;
 }
@@ -408,7 +429,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         jitEntries++;
         if (status != 0 || stopBlock || IC >= limit || epoch != bEpoch) break;
         const nfl = load<u32>(c, JC_FL);
-        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
+        if ((intrLine && (nfl & FLAG_IF)) || (nfl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed || vmxWatch) break;
         const nE = load<u32>(c, JC_E);
         let nb = b;
         if (nE != bEip) {
@@ -554,7 +575,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   }
   // ---- chain to the next block while nothing needs the outer loop ----
   if (abort || stopBlock || single || i < full || IC >= limit) break;
-  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed) break;
+  if ((intrLine && (fl & FLAG_IF)) || (fl & FLAG_TF) || intShadow || halted || pendingDebugTrap || dbgArmed || vmxWatch) break;
   I0 = E;
   if (epoch != bEpoch) break; // CS, CPL or the TLB changed: the run loop starts over with fresh block-wide state
   if (E == bEip) continue; // a loop that is one block: no lookup (its code is unchanged, or stopBlock would be set)
@@ -639,6 +660,7 @@ function fault(): bool {
     setExitAfter(st(OFF_EXIT_REASON));
     return true;
   }
+  if (a == ABORT_APIC) { apicCompleteRead(); return false; } // restarts at once with the value (apic.ts)
   if (replaying) ioLogClear();
   dbgClearHits();
   raiseException(pendVector, pendError, pendHasError);

@@ -1,4 +1,5 @@
 // decode.ts — instruction fetch (for the decoder), operand and stack access (for the handlers).
+import { translateFetch } from "./ept";
 import { SEG_CS, SEG_SS, SEG_DS, VEC_GP } from "./abi";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, r8, w8, segOvr, mrMod, mrRm, ea, eaSeg,
@@ -39,7 +40,7 @@ function fetch8Slow(): u32 {
   let add: u32;
   if (load<u32>(e) == lin >>> 12) add = load<u32>(e, 4);
   else {
-    add = translate(lin, false, cpl == 3);
+    add = translateFetch(lin, cpl == 3);
     if (abort) return 0;
     if (mmioHit) { setEip(eip + 1); return 0xFF; } // no code runs from device memory: it reads as open bus
   }

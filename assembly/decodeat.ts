@@ -9,7 +9,7 @@
 // A/D update, no fault) in OFF_EXIT_INSN and its VT-x-style qualification in OFF_EXIT_QUAL.
 import {
   STATE_BASE, OFF_DECODE_BYTES, OFF_DECODE_AVAIL, OFF_DECODE, OFF_EXIT_INSN, OFF_EXIT_QUAL, OFF_EXIT_QUAL_KIND,
-  OFF_EXIT_IO_COUNT, OFF_EXIT_EIP, OFF_EXIT_VECTOR, OFF_EXIT_PORT, OFF_EXIT_SIZE, OFF_EXIT_INSN_LEN,
+  OFF_EXIT_IO_COUNT, OFF_IO_BATCH_COUNT, OFF_EXIT_EIP, OFF_EXIT_VECTOR, OFF_EXIT_PORT, OFF_EXIT_SIZE, OFF_EXIT_INSN_LEN,
   DEC_VALID, DEC_OP, DEC_LEN, DEC_PFX, DEC_MODRM, DEC_MEM, DEC_BASE, DEC_INDEX, DEC_SCALE, DEC_SEG, DEC_DISP,
   DEC_IMM1, DEC_IMM2, DEC_HAS_MODRM, DPFX_O16, DPFX_REP, DPFX_REPNE, DPFX_A16,
   EXIT_BUDGET, EXIT_SHUTDOWN, EXIT_INTR_WINDOW, EXIT_DEBUG, EXIT_EXCEPTION, EXIT_IO_IN, EXIT_IO_OUT,
@@ -121,7 +121,8 @@ function qualify(reason: u32, rec: u32): void {
     // elements left, counting the one this exit carries: an OUTS exit comes after its element was counted off
     // (ops/io.ts), an INS exit (or a fault) before
     const left = (pfx & DPFX_A16) ? r16(ECX) : r32(ECX);
-    setSt(OFF_EXIT_IO_COUNT, rep ? left + (reason == EXIT_IO_OUT ? 1 : 0) : 1);
+    const batch = reason == EXIT_IO_IN || reason == EXIT_IO_OUT ? st(OFF_IO_BATCH_COUNT) : 0; // (a unit already counted off)
+    setSt(OFF_EXIT_IO_COUNT, rep ? left + (batch ? batch : reason == EXIT_IO_OUT ? 1 : 0) : 1);
     if (reason == EXIT_IO_IN || reason == EXIT_IO_OUT) setSt(OFF_EXIT_SIZE, size);
     return;
   }

@@ -8,13 +8,16 @@
 //   decodeAt(eip)          the CPU's decoder for the host: bytes at OFF_DECODE_BYTES -> DEC_* record at OFF_DECODE
 //   tssStackSlot, newSsCheck, …, popFlags, ioBitsAllow: protection, delivery, EFLAGS and I/O-bitmap rules
 //                          (ops/rules.ts) as pure functions, shared with the full-mode monitor so each exists once
+//   recycle(all, ram)      zero what a guest left (the pages it wrote, or all RAM) for the machine pool (recycle.ts)
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
 export { decodeAt } from "./decodeat";
+export { hwCpuid } from "./vmx";
+export { recycle } from "./recycle";
 export {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,
   idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl, deliveryFrameSize, deliveryFlags,
   callGateCheck, farTargetCheck, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, ioMapBaseSlot, ioBitmapSlot,
-  ioBitsAllow, taskTargetCheck, stackRoomCheck, sysSelCheck, sysDescCheck,
+  ioBitsAllow, taskTargetCheck, stackRoomCheck, sysSelCheck, sysDescCheck, segAccessCheck,
 } from "./ops/rules";

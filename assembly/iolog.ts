@@ -38,6 +38,25 @@ export function ioLogEnter(): void {
 export function ioLogClear(): void { store<u32>(LOG, 0); replaying = false; }
 
 export let logValue: u32 = 0;
+/** A completed read of `addr` in the log (value in logValue)? Never exits. */
+export function logLookup(kind: u32, addr: u32, size: u32): bool {
+  const n = load<u32>(LOG);
+  for (let i: u32 = 0; i < n; i++) {
+    const e = LOG + IOLOG_HDR + i * IOLOG_ENTRY;
+    if (load<u32>(e) == kind && load<u32>(e, 4) == addr && load<u32>(e, 8) == size) { logValue = load<u32>(e, 12); return true; }
+  }
+  return false;
+}
+/** A read the CPU completed itself (apic.ts): logged as a host completion would be, for the restart to take. */
+export function logAppend(kind: u32, addr: u32, size: u32, value: u32): void {
+  const n = load<u32>(LOG);
+  if (n < MAX) {
+    const e = LOG + IOLOG_HDR + n * IOLOG_ENTRY;
+    store<u32>(e, kind); store<u32>(e, addr, 4); store<u32>(e, size, 8); store<u32>(e, value, 12);
+    store<u32>(LOG, n + 1);
+  }
+  replaying = true;
+}
 /**
  * A host read of `size` bytes at `addr`: true with the value in logValue if the host already answered it;
  * otherwise records the exit (reason/port/size) and aborts the instruction for a restart, returning false.

@@ -19,7 +19,11 @@ import {
   PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
+import { segAccessCheck } from "./ops/rules";
+import { markDirty } from "./recycle";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
+import { eptOn, translateNested } from "./ept";
+import { apicRead, apicWrite, apicValue } from "./apic";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
   setStopBlock, noHostExits, exitAfter,
@@ -33,6 +37,7 @@ const TLBF_GLOBAL: u32 = 1;
 // invlpg, CS/CPL loads); links between predecoded blocks are valid only within one epoch.
 export let epoch: u32 = 1;
 export function bumpEpoch(): void { epoch++; }
+export function resetEpoch(): void { epoch = 1; } // a recycled machine starts where a fresh one does (recycle.ts)
 
 export let tlbR: u32 = TLB_BASE;            // read set for the current CPL
 export let tlbW: u32 = TLB_BASE + TLB_SET;  // write set for the current CPL
@@ -56,6 +61,7 @@ export let fHost: u32 = 0;  // host address of the byte at fLo
 export function setFetchWindow(lo: u32, len: u32, host: u32): void { fLo = lo; fLen = len; fHost = host; }
 
 let haveLarge: bool = false; // a 4 MiB page entered the TLB since the last full flush
+export function setHaveLarge(): void { haveLarge = true; }
 
 export function tlbFlushAll(): void {
   memory.fill(TLB_BASE, 0xFF, 4 * TLB_SET);
@@ -105,6 +111,7 @@ export function markCodePage(page: u32): void {
   const v = load<u32>(p);
   if (v & CODE_BIT) return;
   store<u32>(p, v | CODE_BIT);
+  if (page >= pageInfoTop) pageInfoTop = page + 1;
   for (let s: u32 = 1; s < 4; s += 2) {
     const set = TLB_BASE + s * TLB_SET;
     for (let i: u32 = 0; i < 1024; i++) {
@@ -116,6 +123,7 @@ export function markCodePage(page: u32): void {
 }
 /** A write reached physical page `page`: if it holds code, invalidate its blocks. */
 @inline export function codeWrite(page: u32): void {
+  markDirty(page); // (recycle.ts: a recycled machine zeroes the pages written)
   const p = PAGEINFO_BASE + (page << 2);
   const v = load<u32>(p);
   if (v & CODE_BIT) {
@@ -123,7 +131,13 @@ export function markCodePage(page: u32): void {
     setStopBlock(true); // the running block may be the one just overwritten
   }
 }
-export function clearPageInfo(): void { memory.fill(PAGEINFO_BASE, 0, BLOCK_HASH_BASE - PAGEINFO_BASE); }
+// Only pages below pageInfoTop can be non-zero (codeWrite changes marked pages only): a clear touches just
+// those, so a fresh machine (zeroed memory) never writes the table, and a small guest clears a few KiB of it.
+let pageInfoTop: u32 = 0;
+export function clearPageInfo(): void {
+  if (pageInfoTop) memory.fill(PAGEINFO_BASE, 0, pageInfoTop << 2);
+  pageInfoTop = 0;
+}
 export function invalidatePhysRange(p: u32, len: u32): void {
   if (len == 0) return;
   const last = <u64>p + <u64>len - 1;
@@ -144,8 +158,9 @@ export function physWr32(p: u32, v: u32): void {
 // ---- the page walk ----
 export let mmioHit: bool = false;
 export let mmioPhys: u32 = 0;
+export function setMmioHit(p: u32): void { mmioHit = true; mmioPhys = p; }
 
-function pageFault(lin: u32, err: u32): void {
+export function pageFault(lin: u32, err: u32): void {
   setSt(OFF_CR2, lin);
   setPending(VEC_PF, err, true);
 }
@@ -155,11 +170,12 @@ function pageFault(lin: u32, err: u32): void {
  * a TLB entry, or sets mmioHit for a page outside RAM. On failure raises #PF (abort set) and returns 0.
  * `user` is the privilege of the access (CPL 3 for ordinary accesses; false for implicit system accesses).
  */
-@inline function errBits(write: bool, user: bool): u32 { return (write ? PF_W : 0) | (user ? PF_U : 0); }
+@inline export function errBits(write: bool, user: bool): u32 { return (write ? PF_W : 0) | (user ? PF_U : 0); }
 
 export function translate(lin: u32, write: bool, user: bool): u32 {
   mmioHit = false;
   store<u32>(STATE_BASE + OFF_TLB_MISSES, load<u32>(STATE_BASE + OFF_TLB_MISSES) + 1);
+  if (eptOn) return translateNested(lin, write, user); // guest mode with nested paging: the 2-D walk (ept.ts)
   let phys: u32 = lin;
   let flags: u32 = 0;
   const c0 = cr0();
@@ -191,6 +207,11 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   } else {
     phys = lin & PTE_FRAME;
   }
+  return tlbInstall(lin, phys, write, user, flags, true);
+}
+
+/** The end of a walk: `phys` (host-physical) for `lin`; the TLB entry (if `cache`), or mmioHit outside RAM. */
+export function tlbInstall(lin: u32, phys: u32, write: bool, user: bool, flags: u32, cache: bool): u32 {
   const pageLin = lin & 0xFFFFF000;
   if (!inRam(phys, 4096)) {
     mmioHit = true;
@@ -199,7 +220,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   }
   if (write) codeWrite(phys >>> 12);
   const addend = RAM_BASE + phys - pageLin;
-  if (watchArmed && dbgPageWatched(pageLin)) return addend; // watched: every access takes the slow path (debug.ts)
+  if (!cache || (watchArmed && dbgPageWatched(pageLin))) return addend; // watched: every access takes the slow path (debug.ts)
   const set = TLB_BASE + (user ? 2 * TLB_SET : 0) + (write ? TLB_SET : 0);
   const e = set + (((lin >>> 12) & 1023) << 4);
   store<u32>(e, lin >>> 12);
@@ -208,7 +229,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
   return addend;
 }
 
-@inline function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
+@inline export function allowed(bits: u32, write: bool, user: bool, c0: u32): bool {
   if (user) {
     if (!(bits & PTE_U)) return false;
     if (write && !(bits & PTE_W)) return false;
@@ -222,6 +243,7 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
 // ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
 function mmioRead(phys: u32, size: u32): u32 {
   if (noHostExits) return size == 4 ? 0xFFFFFFFF : (<u32>1 << (size * 8)) - 1;
+  if (apicRead(phys, size)) return apicValue; // the local APIC's hot registers: no exit (apic.ts)
   return hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0;
 }
 // MMIO writes exit after the instruction. An instruction can make several (a store split across pages, a
@@ -242,6 +264,7 @@ export function popMmioWrite(): void {
 function mmioWrite(phys: u32, size: u32, v: u32): void {
   if (noHostExits) return;
   const val = size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
+  if (exitAfter == 0xFFFFFFFF && apicWrite(phys, size, val)) return; // an EOI the CPU can do itself (apic.ts)
   if (exitAfter == EXIT_MMIO_WRITE) { // the exit record already holds this instruction's first write
     const n = load<u32>(WQ);
     if (n < WQ_MAX) {
@@ -376,17 +399,9 @@ export function computeSegOk(s: u32): void {
   return segAddrSlow(s, off, size, write);
 }
 function segAddrSlow(s: u32, off: u32, size: u32, write: bool): u32 {
-  const ok = segOk(s);
-  const vec = s == SEG_SS ? VEC_SS : VEC_GP;
-  if (!(ok & (write ? 2 : 1))) { setPending(vec, 0, true); return 0; }
-  const lim = segLimit(s);
-  if (ok & 4) {
-    // expand-down: valid offsets are limit+1 .. 0xFFFF (or 0xFFFFFFFF when B=1)
-    const top: u64 = (ok & 8) ? 0xFFFFFFFF : 0xFFFF;
-    if (<u64>off <= <u64>lim || <u64>off + <u64>(size - 1) > top) { setPending(vec, 0, true); return 0; }
-    return segBase(s) + off;
-  }
-  if (<u64>off + <u64>(size - 1) > <u64>lim) { setPending(vec, 0, true); return 0; }
+  // the rule is shared with the full-mode monitor (ops/rules.ts segAccessCheck)
+  const f = segAccessCheck(segAttr(s), segLimit(s), off, size, write, s == SEG_SS);
+  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return 0; }
   return segBase(s) + off;
 }
 

@@ -92,7 +92,7 @@ const TABLE: usize = memory.data<u8>([
   // 0x90 setcc
   M, M, M, M, M, M, M, M,         M, M, M, M, M, M, M, M,
   // 0xA0 push fs, pop fs, cpuid, bt, shld ib, shld cl, -, -, push gs, pop gs, rsm, bts, shrd ib, shrd cl, -, imul
-  0, 0, 0, M, M|B, M, X, X,       0, 0, X, M, M|B, M, X, M,
+  0, 0, 0, M, M|B, M, X, X,       0, 0, X, M, M|B, M, M, M,
   // 0xB0 cmpxchg, lss, btr, lfs, lgs, movzx, ud1, grp8, btc, bsf, bsr, movsx
   M, M, M|E, M, M, M, M, M,       X, M, M|B, M, M, M, M, M,
   // 0xC0 xadd, -, -, -, -, -, cmpxchg8b, bswap

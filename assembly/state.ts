@@ -86,6 +86,7 @@ export function setStopBlock(b: bool): void { stopBlock = b; }
 export const ABORT_NONE: u32 = 0;
 export const ABORT_FAULT: u32 = 1; // an exception is pending (pendVector/pendError)
 export const ABORT_EXIT: u32 = 2;  // the instruction must exit to the host and be restarted (IN, MMIO read)
+export const ABORT_APIC: u32 = 3;  // restarted with a read the CPU answers itself (apic.ts: the APIC timer's count)
 export let abort: u32 = 0;
 export let pendVector: u32 = 0;
 export let pendError: u32 = 0;

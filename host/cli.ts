@@ -1,7 +1,7 @@
 // cli.ts — the `wasmvisor` command. Bundled to dist/cli.js by scripts/build-cli.mjs, whose entry calls cliEntry().
 // No side effects on import, so tests can call parseCliArgs() and main() directly. The parts: host/cli/args.ts
 // (usage, parsing), host/cli/run.ts (the run loop), host/cli/disk.ts + disk-lock.ts (files, image locks),
-// host/cli/console-sink.ts (console streaming with back-pressure).
+// host/cli/console-sink.ts (console streaming with back-pressure), host/cli/serve.ts (the browser page over HTTP).
 //
 // Exit statuses (EXIT_STATUS in host/vm.ts; listed in USAGE and README.md): odd = the guest's isa-debug-exit status
 // ((value << 1) | 1, as QEMU); 0 for --help/--version/bench success; 2 usage error; 4 unusable image/disk/stats file;
@@ -15,6 +15,7 @@ import { EXIT_STATUS } from "./vm.ts";
 import { parseCliArgs, UsageError, USAGE, type CliArgs } from "./cli/args.ts";
 import { run, restore, type CliIo } from "./cli/run.ts";
 import { readInput } from "./cli/disk.ts";
+import { parseServeArgs, serve } from "./cli/serve.ts";
 
 export { DEFAULT_MEM, MIN_MEM, USAGE, UsageError, parseCliArgs, parseCount, parseDiskSpec, parseDuration, parseMemSize, parseRtc, formatSize } from "./cli/args.ts";
 export type { CliArgs, RunArgs, RestoreArgs, DiskSpec } from "./cli/args.ts";
@@ -53,6 +54,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const err = (msg: string) => io.stderr(`wasmvisor: ${msg}\n`);
   let args: CliArgs;
   try {
+    if (argv[0] === "serve") { // its own options (host/cli/serve.ts)
+      const s = parseServeArgs(argv.slice(1));
+      if ("help" in s) { io.stdout(USAGE); return 0; }
+      return await serve(s, { stdout: io.stdout, signals: io.signals }, err, packageRoot());
+    }
     args = parseCliArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) { err(e.message); return EXIT_STATUS.USAGE; }

@@ -1,5 +1,5 @@
 // index.ts — wasmvisor's public API (bundled to dist/index.js).
-export { Machine, cpuModule, REG_NAMES, SEG_NAMES, EXIT_NAMES } from "./machine.ts";
+export { Machine, cpuModule, drainMachinePool, REG_NAMES, SEG_NAMES, EXIT_NAMES } from "./machine.ts";
 export type { Exit, ExitName, MachineOptions, Segment, SegName, RegName, GprName, CrName } from "./machine.ts";
 export {
   Vm, runImage, checkMode, pcPlatform, peekPicVector, buildPlatform, checkPlatformOptions, EXIT_STATUS, VIRTUAL_IPS,
@@ -20,6 +20,10 @@ export {
   BOOT_INFO_ADDR, INITIAL_ESP,
 } from "./multiboot.ts";
 export type { MultibootBoot, MultibootHeader, MultibootOptions, MultibootModule } from "./multiboot.ts";
+export {
+  loadBzImage, enterBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR,
+} from "./loaders/bzimage.ts";
+export type { BzImageBoot, BzImageOptions, SetupHeader } from "./loaders/bzimage.ts";
 export { Bus } from "./bus.ts";
 export type { IoDevice, AccessSize, BusStats } from "./bus.ts";
 export * as devices from "./devices/index.ts";

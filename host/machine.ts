@@ -1,9 +1,7 @@
 // machine.ts — the typed Node API over the wasm CPU, in the spirit of Unicorn's:
 // create a machine, read/write registers and guest memory, run for N instructions or until an exit,
 // read the exit. Everything goes through the kvm_run-like state block defined in assembly/abi.ts.
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { runtime } from "./runtime/index.ts";
 import * as A from "./abi.generated.ts";
 import { BlockCompiler, JIT_HELPERS } from "./jit/compiler.ts";
 
@@ -23,9 +21,11 @@ export interface Segment {
   attr: number;
 }
 
+const SENSITIVE_CTRLS = A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER | A.CTRL_EXIT_DESC_READ;
+
 export const EXIT_NAMES = [
   "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug",
+  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive", "vmexit",
 ] as const;
 export type ExitName = (typeof EXIT_NAMES)[number];
 
@@ -116,7 +116,11 @@ export type Exit =
       dr?: DrQualification;
     }
   | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
-  | ExitCommon & { reason: "hypercall"; insnLength: number };
+  | ExitCommon & { reason: "hypercall"; insnLength: number }
+  // a sensitive instruction with its class's control set (abi.ts CTRL_EXIT_SENSITIVE...): not executed, EIP on it
+  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number }
+  // guest (VMX non-root) mode: a VM exit; the basic reason, qualification and length are in the VMCS (host/hw/vmcs.ts)
+  | ExitCommon & { reason: "vmexit"; vmxReason: number; qualification: number; insnLength: number };
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -155,18 +159,93 @@ const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; })
 
 let cachedModule: WebAssembly.Module | null = null;
 export function cpuModule(): WebAssembly.Module {
-  if (!cachedModule) {
-    const here = dirname(fileURLToPath(import.meta.url));
-    // host/ in the source tree, dist/ when bundled: build/ sits beside both.
-    const candidates = [join(here, "../build/cpu.wasm"), join(here, "build/cpu.wasm")];
-    let bytes: Buffer | null = null;
-    for (const c of candidates) {
-      try { bytes = readFileSync(c); break; } catch { /* try the next */ }
-    }
-    if (!bytes) throw new Error("wasmvisor: build/cpu.wasm not found (run `npm run build:wasm`)");
-    cachedModule = new WebAssembly.Module(new Uint8Array(bytes));
-  }
-  return cachedModule;
+  return (cachedModule ??= runtime.loadCpuWasm()); // Node: from disk; the browser: compiled by the worker
+}
+
+/**
+ * The machine pool (Machine.release): memories and CPU instances a released machine gave back, by RAM size, zeroed
+ * (assembly/recycle.ts) and ready for the next `new Machine`. Bounded: past the caps a released machine's memory
+ * is left to the garbage collector.
+ */
+interface PooledCpu {
+  memory: WebAssembly.Memory;
+  instance: WebAssembly.Instance;
+  /** the function table's length when instantiated: compiled blocks go at tableBase.. */
+  tableBase: number;
+  /** the import env.jitCompile calls the machine that owns the instance now */
+  owner: { compile: (block: number) => number };
+}
+const POOL_PER_SIZE = 8;
+const POOL_MAX_BYTES = 1 << 30;
+const pool = new Map<number, PooledCpu[]>();
+let pooledBytes = 0;
+/** the module's static data as instantiation leaves it, restored in a recycled memory */
+let pristineData: Uint8Array | null = null;
+const notCompiling = (_block: number) => 0;
+
+function freshCpu(ram: number): PooledCpu {
+  const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const owner: PooledCpu["owner"] = { compile: notCompiling };
+  const instance = new WebAssembly.Instance(cpuModule(), {
+    env: {
+      memory,
+      jitCompile: (block: number) => owner.compile(block),
+      abort: (_m: number, _f: number, line: number, col: number) => {
+        throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
+      },
+    },
+  });
+  pristineData ??= new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.TLB_BASE - A.MODULE_DATA_BASE).slice();
+  return { memory, instance, tableBase: (instance.exports.table as WebAssembly.Table).length, owner };
+}
+function takePooled(ram: number): PooledCpu | undefined {
+  const p = pool.get(ram)?.pop();
+  if (p) pooledBytes -= p.memory.buffer.byteLength;
+  return p;
+}
+function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boolean): void {
+  p.owner.compile = notCompiling;
+  const bytes = p.memory.buffer.byteLength;
+  const list = pool.get(ram) ?? [];
+  // a Memory object someone else holds could reach the next machine's RAM: never reused
+  if (shared || list.length >= POOL_PER_SIZE || pooledBytes + bytes > POOL_MAX_BYTES) { p.memory.grow(0); return; }
+  (p.instance.exports.recycle as (all: number, ram: number) => void)(allRam ? 1 : 0, ram);
+  new Uint8Array(p.memory.buffer).set(pristineData!, A.MODULE_DATA_BASE);
+  p.memory.grow(0); // detaches every view of the old machine's memory (a stale view reads nothing, writes nowhere)
+  list.push(p);
+  pool.set(ram, list);
+  pooledBytes += bytes;
+}
+/** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
+export function drainMachinePool(): number {
+  let n = 0;
+  for (const list of pool.values()) n += list.length;
+  pool.clear();
+  pooledBytes = 0;
+  return n;
+}
+const released = () => { throw new Error("wasmvisor: this machine was released (Machine.release)"); };
+const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExports;
+
+/**
+ * Compiled blocks by content, shared by every machine: the same guest code compiles to the same bytes, so a
+ * machine running code another machine already compiled only instantiates the module (the memory and helpers
+ * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
+ */
+const JIT_CACHE_MAX = 4096;
+const jitCache = new Map<string, WebAssembly.Module>();
+function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  let mod = jitCache.get(key);
+  if (mod) return mod;
+  if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
+  mod = new WebAssembly.Module(bytes);
+  liveJitModules++;
+  jitModules.register(mod, 0);
+  if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
+  jitCache.set(key, mod);
+  return mod;
 }
 
 interface CpuExports {
@@ -178,6 +257,7 @@ interface CpuExports {
   notifyHostWrite(paddr: number, len: number): void;
   stateLoaded(): void;
   decodeAt(eip: number): number;
+  hwCpuid(leaf: number, reg: number): number;
   tssStackSlot(attr: number, limit: number, n: number): number;
   newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
   dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
@@ -208,6 +288,7 @@ interface CpuExports {
   stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
   sysSelCheck(sel: number): number;
   sysDescCheck(sel: number, hi: number, isTr: number): number;
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: number, isSs: number): number;
 }
 
 /** A protection fault a rule reports: vector and error code. */
@@ -277,35 +358,38 @@ export interface CpuRules {
   sysSelCheck(sel: number): RuleFault | null;
   /** LLDT: an LDT descriptor; LTR (`isTr`): an available TSS; present */
   sysDescCheck(sel: number, hi: number, isTr: boolean): RuleFault | null;
+  /** a data access of `size` bytes at `off` through a segment cache (attr, limit): #GP(0)/#SS(0) or null */
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: boolean, isSs: boolean): RuleFault | null;
 }
 
 export class Machine {
-  readonly memory: WebAssembly.Memory;
   readonly ramSize: number;
-  private readonly cpu: CpuExports;
+  private cpu: CpuExports;
   private u8: Uint8Array;
   private dv: DataView;
+  private readonly mem: WebAssembly.Memory;
+  private pooled: PooledCpu | null;
+  /** ramSize, or -1 once released (every guest-memory access then fails its range check) */
+  private ramLimit: number;
+  /** the host was handed a view of RAM (ramBytes): release() zeroes all of RAM, not only the pages the CPU saw written */
+  private rawViews = false;
+  /** the host was handed the Memory object itself: release() cannot take it back, so it is not pooled */
+  private memoryShared = false;
 
   constructor(opts: MachineOptions = {}) {
     const ram = opts.memSize ?? 64 * 1024 * 1024;
     if (!Number.isInteger(ram) || ram < 4096 || ram % 4096 !== 0 || ram > A.MAX_RAM_SIZE) {
       throw new RangeError(`wasmvisor: memory size must be a multiple of 4 KiB between 4 KiB and ${A.MAX_RAM_SIZE} bytes`);
     }
-    const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const inst = new WebAssembly.Instance(cpuModule(), {
-      env: {
-        memory: this.memory,
-        jitCompile: (block: number) => this.jitCompile(block),
-        abort: (_m: number, _f: number, line: number, col: number) => {
-          throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
-        },
-      },
-    });
-    this.cpu = inst.exports as unknown as CpuExports;
+    const cpu = takePooled(ram) ?? freshCpu(ram);
+    cpu.owner.compile = (block) => this.jitCompile(block);
+    this.mem = cpu.memory;
+    this.pooled = cpu;
+    this.cpu = cpu.instance.exports as unknown as CpuExports;
     this.ramSize = ram;
-    this.u8 = new Uint8Array(this.memory.buffer);
-    this.dv = new DataView(this.memory.buffer);
+    this.ramLimit = ram;
+    this.u8 = new Uint8Array(this.mem.buffer);
+    this.dv = new DataView(this.mem.buffer);
     this.st32(A.OFF_RAM_SIZE, ram);
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
@@ -313,6 +397,30 @@ export class Machine {
     if (opts.hypervisorSignature !== undefined) this.setHypervisor(opts.hypervisorSignature);
     this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 256);
   }
+
+  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE). */
+  get memory(): WebAssembly.Memory { this.memoryShared = true; return this.mem; }
+
+  /**
+   * Give this machine's memory and CPU instance back for the next `new Machine` of the same RAM size: creating a
+   * wasm memory makes V8 collect garbage every few machines, reusing one costs zeroing what this guest wrote.
+   * The next machine is indistinguishable from a fresh one (RAM, state, TLB, blocks, compiled code: test/launch.test.ts).
+   * Every view of the old memory is detached and any later use of this machine throws. Calling it is optional.
+   */
+  release(): void {
+    const p = this.pooled;
+    if (!p) return;
+    this.pooled = null;
+    this.ramLimit = -1;
+    this.cpu = releasedCpu;
+    giveBack(p, this.ramSize, this.rawViews, this.memoryShared);
+    this.u8 = new Uint8Array(0);
+    this.dv = new DataView(new ArrayBuffer(0));
+    this.jit = null;
+    this.jitImports = null;
+  }
+  /** Machine.release()d */
+  get released(): boolean { return this.pooled === null; }
 
   // ---- the block compiler (called by the CPU when a block gets hot) ----
   private jit: BlockCompiler | null = null;
@@ -323,21 +431,21 @@ export class Machine {
     if (!this.jit) {
       this.jit = new BlockCompiler(() => this.dv);
       const x = this.cpu as unknown as Record<string, unknown>;
-      this.jitImports = { memory: this.memory };
+      this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
     }
     // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted
-    if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE || liveJitModules >= MAX_LIVE_JIT_MODULES) return 0;
+    if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
     const bytes = this.jit.compile(block);
     if (!bytes) return 0;
-    const mod = new WebAssembly.Module(bytes);
-    liveJitModules++;
-    jitModules.register(mod, 0);
-    this.jitBlocks++;
+    const mod = jitModule(bytes);
+    if (!mod) return 0;
     const inst = new WebAssembly.Instance(mod, { env: this.jitImports as WebAssembly.ModuleImports });
+    // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never grows
+    // past the most one machine compiled
     const t = this.cpu.table;
-    const idx = t.length;
-    t.grow(1);
+    const idx = this.pooled!.tableBase + this.jitBlocks++;
+    if (idx >= t.length) t.grow(idx + 1 - t.length);
     t.set(idx, inst.exports.f as WebAssembly.ExportValue as never);
     return idx;
   }
@@ -345,6 +453,11 @@ export class Machine {
   get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
 
   /** Platform CPUID additions: `apic` sets CPUID.1:EDX bit 9 (the host emulates a local APIC). */
+  /** The CPU's own CPUID answer for `leaf` [EAX, EBX, ECX, EDX] (what a hypervisor emulating CPUID exits starts from). */
+  cpuid(leaf: number): [number, number, number, number] {
+    const c = this.cpu;
+    return [c.hwCpuid(leaf >>> 0, 0) >>> 0, c.hwCpuid(leaf >>> 0, 1) >>> 0, c.hwCpuid(leaf >>> 0, 2) >>> 0, c.hwCpuid(leaf >>> 0, 3) >>> 0];
+  }
   setCpuidFeatures(f: { apic?: boolean }): void { this.st32(A.OFF_CPUID_EDX_EXTRA, f.apic ? 1 << 9 : 0); }
 
   /** Announce a hypervisor (see MachineOptions.hypervisorSignature); null removes it. */
@@ -352,10 +465,22 @@ export class Machine {
     const ctrl = this.ld32(A.OFF_CTRL) & ~A.CTRL_HYPERCALL;
     if (signature === null) { this.st32(A.OFF_CTRL, ctrl); return; }
     if (signature.length !== 12) throw new RangeError("wasmvisor: a hypervisor signature has 12 characters");
-    const b = Buffer.from(signature, "latin1");
+    const ch = (i: number) => signature.charCodeAt(i) & 0xff; // latin1
     this.st32(A.OFF_HV_SIGNATURE, maxLeaf);
-    for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, b.readUInt32LE(4 * i));
+    for (let i = 0; i < 3; i++) this.st32(A.OFF_HV_SIGNATURE + 4 + 4 * i, (ch(4 * i) | ch(4 * i + 1) << 8 | ch(4 * i + 2) << 16 | ch(4 * i + 3) << 24) >>> 0);
     this.st32(A.OFF_CTRL, ctrl | A.CTRL_HYPERCALL);
+  }
+
+  /**
+   * The sensitive-instruction exits in force (abi.ts CTRL_EXIT_SENSITIVE | CTRL_EXIT_PRIV_XFER |
+   * CTRL_EXIT_DESC_READ): a monitor sets them by the virtual CPU's state; every instruction of a set class
+   * exits ("sensitive") before executing. Other controls are left alone.
+   */
+  get sensitiveExits(): number { return this.ld32(A.OFF_CTRL) & SENSITIVE_CTRLS; }
+  set sensitiveExits(bits: number) {
+    const c = this.ld32(A.OFF_CTRL);
+    const n = (c & ~SENSITIVE_CTRLS) | (bits & SENSITIVE_CTRLS);
+    if (n !== c) this.st32(A.OFF_CTRL, n);
   }
 
   // ---- the CPU's decoder and protection rules, for monitors ----
@@ -402,6 +527,8 @@ export class Machine {
     ioBitsAllow: (bits, port, size) => this.cpu.ioBitsAllow(bits, port, size) !== 0,
     sysSelCheck: (sel) => ruleFault(this.cpu.sysSelCheck(sel)),
     sysDescCheck: (sel, hi, isTr) => ruleFault(this.cpu.sysDescCheck(sel, hi >>> 0, isTr ? 1 : 0)),
+    segAccessCheck: (attr, limit, off, size, write, isSs) =>
+      ruleFault(this.cpu.segAccessCheck(attr, limit >>> 0, off >>> 0, size, write ? 1 : 0, isSs ? 1 : 0)),
     stackRoomCheck: (limit, sp, frame, errSel, big) =>
       ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
@@ -505,7 +632,8 @@ export class Machine {
 
   // ---- guest physical memory ----
   private check(paddr: number, len: number): void {
-    if (!Number.isInteger(paddr) || !Number.isInteger(len) || paddr < 0 || len < 0 || paddr + len > this.ramSize) {
+    if (!Number.isInteger(paddr) || !Number.isInteger(len) || paddr < 0 || len < 0 || paddr + len > this.ramLimit) {
+      if (this.ramLimit < 0) throw new Error("wasmvisor: this machine was released (Machine.release)");
       throw new RangeError(`wasmvisor: guest physical range 0x${paddr.toString(16)}+${len} is outside RAM (${this.ramSize} bytes)`);
     }
   }
@@ -594,6 +722,7 @@ export class Machine {
         return { reason: "softint", code, eip, vector: this.ld32(A.OFF_EXIT_VECTOR), insnLength };
       }
       case A.EXIT_HYPERCALL: return { reason: "hypercall", code, eip, insnLength: 3 };
+      case A.EXIT_SENSITIVE: return { reason: "sensitive", code, eip, insn: this.exitInsn(), insnLength };
       case A.EXIT_HLT: return { reason: "hlt", code, eip, insnLength };
       case A.EXIT_IO_IN: return { reason: "io-in", code, eip, insnLength, ...this.ioQual() };
       case A.EXIT_IO_OUT: return { reason: "io-out", code, eip, insnLength, ...this.ioQual(), value: this.ld32(A.OFF_EXIT_VALUE) };
@@ -605,6 +734,7 @@ export class Machine {
       case A.EXIT_SHUTDOWN: return { reason: "shutdown", code, eip };
       case A.EXIT_INTR_WINDOW: return { reason: "intr-window", code, eip };
       case A.EXIT_DEBUG: return { reason: "debug", code, eip };
+      case A.EXIT_VMEXIT: return { reason: "vmexit", code, eip, vmxReason: this.ld32(A.OFF_VMX_EXIT_REASON), qualification: this.ld32(A.OFF_VMX_EXIT_QUAL), insnLength: this.ld32(A.OFF_VMX_EXIT_INSN_LEN) };
       default: return { reason: "budget", code, eip };
     }
   }
@@ -666,8 +796,17 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, jit);
     this.cpu.stateLoaded();
   }
+  /**
+   * Which guest-physical pages may be non-zero (bit p & 7 of byte p >> 3), a copy; null when unknown (the host was
+   * handed raw views of RAM). A page the CPU never saw written (by the guest, or the host through writeMem and
+   * friends) since the machine was created is zero: a snapshot restore need not look at it.
+   */
+  writtenPages(): Uint8Array | null {
+    if (this.rawViews || this.memoryShared) return null;
+    return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
+  }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  ramBytes(): Uint8Array { this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

@@ -1,14 +1,15 @@
 // modes.ts — the mode registry: the name → Mode factory the public Vm (host/vm.ts) and Vm.restore() use. The
-// house: vm.ts → modes.ts → {native, full, para} → core/ → machine, devices; nothing below imports upward.
+// house: vm.ts → modes.ts → {native, full, para, hw} → core/ → machine, devices; nothing below imports upward.
 import type { MachineOptions } from "./machine.ts";
 import type { Mode } from "./core/mode.ts";
 import { VmConfigError } from "./core/status.ts";
 import { NativeMode } from "./native/mode.ts";
 import { FullMode } from "./full/fullvm.ts";
 import { ParaMode } from "./para/vm.ts";
+import { HwMode } from "./hw/mode.ts";
 
 export const MODES = ["native", "full", "para", "hw"] as const;
-export const IMPLEMENTED_MODES = ["native", "full", "para"];
+export const IMPLEMENTED_MODES = ["native", "full", "para", "hw"];
 
 export function checkMode(mode: string): void {
   if (IMPLEMENTED_MODES.includes(mode)) return;
@@ -17,8 +18,10 @@ export function checkMode(mode: string): void {
 }
 
 export interface ModeOptions {
-  /** full mode: patch the sensitive-but-unprivileged instructions (the x86 hole); default true */
+  /** full mode: handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
   closeHole?: boolean;
+  /** full mode: "runtime" (default, the CPU hands them over as they run) or "static" (the INT3 sweep, to compare) */
+  translate?: "runtime" | "static";
   /** full mode: address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
@@ -31,6 +34,7 @@ export function createMode(name: string, memSize: number, o: ModeOptions, log: (
   switch (name) {
     case "full": return new FullMode(memSize, o, log);
     case "para": return new ParaMode(memSize, log, o.machine);
+    case "hw": return new HwMode(memSize, o, log);
     default: return new NativeMode(memSize, o.machine, log);
   }
 }

@@ -7,6 +7,8 @@
 // of a fresh VM with the same configuration re-creates) and DataViews. loadState(obj, s) writes the data back
 // into an object built the same way: fields in place (typed arrays and nested objects keep their identity, so
 // readonly arrays and references held elsewhere stay valid), Maps and Sets refilled.
+import { runtime } from "./runtime/index.ts";
+
 export type Saved = null | boolean | number | string | Saved[] | { [k: string]: Saved };
 
 /** Field names that are wiring, never state (a fresh VM's constructors set them). */
@@ -45,7 +47,7 @@ function enc(v: unknown, seen: Seen, skip: Set<string>, path: string): Saved | u
   if (ArrayBuffer.isView(o)) {
     const name = o.constructor.name;
     if (!TYPED[name]) return undefined;
-    return { $ta: name, d: Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString("base64") };
+    return { $ta: name, d: runtime.Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString("base64") };
   }
   if (Array.isArray(o)) return o.map((x, i) => enc(x, seen, skip, `${path}/${i}`) ?? null);
   if (o instanceof Map) return { $map: [...o.entries()].map(([k, x], i) => [enc(k, seen, skip, `${path}/k${i}`) ?? null, enc(x, seen, skip, `${path}/${i}`) ?? null]) };
@@ -82,7 +84,7 @@ function decObj(s: Obj, placed: Placed, path: string): unknown {
   if (isTagged(s, "$ta")) {
     const T = TYPED[s.$ta as string];
     if (!T) throw new PersistError(`unknown array type ${String(s.$ta)}`);
-    const b = Buffer.from(s.d as string, "base64");
+    const b = runtime.Buffer.from(s.d as string, "base64");
     const a = new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
     placed.set(path, a);
     return a;

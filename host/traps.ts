@@ -152,7 +152,7 @@ export interface TrapLabOptions {
   ioIn?: (port: number, size: number) => number;
   /** value returned to MMIO reads outside RAM (default all ones) */
   mmioRead?: (addr: number, size: number) => number;
-  /** last-minute changes to the machine, after the lab set it up and before the snippet runs */
+  /** last-minute changes to the machine, after the lab set it up and before the snippet runs (called once per pass; the intercepted pass's machine is released after it) */
   setup?: (m: Machine) => void;
 }
 
@@ -221,6 +221,8 @@ export interface TrapResult {
   read32(va: number): number;
   /** one line: "completed without a trap (eip 0x10005)", "#PF(0x7: present, write, user) at eip 0x10000 (offset 0), cr2=0x400000, ..." */
   describe(): string;
+  /** done with `machine` (and pte, read32): its memory serves the lab's next run (Machine.release), so a suite of many snippets allocates none */
+  release(): void;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -542,6 +544,8 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
     intercepted = interceptedTrap(a);
     if (mode === "intercept") { trap = intercepted; outcome = "trap"; }
     else {
+      // the intercepted pass's machine is the lab's own (its state is in `a`): its memory serves the next pass
+      a.m.release();
       const b = pass(code, o, "idt");
       final = b;
       if (b.outcome === "event" && b.stubVector !== undefined) {
@@ -572,6 +576,7 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
       return m.read32(pa);
     },
     describe: () => describeResult(r),
+    release: () => m.release(),
   };
   return r;
 }

@@ -7,9 +7,11 @@
 import type { MachineOptions } from "./machine.ts";
 import { VmCore, type CoreOptions } from "./core/vm.ts";
 import { readSnapshot, SnapshotError } from "./core/snapshot.ts";
+import { VmConfigError } from "./core/status.ts";
 import type { StopReason } from "./core/status.ts";
 import { checkMode, createMode, type ModeOptions } from "./modes.ts";
 import type { VmStats } from "./stats.ts";
+import { isBzImage } from "./loaders/bzimage.ts";
 
 export {
   EXIT_STATUS, PAUSED, VIRTUAL_IPS, NS_PER_INSTRUCTION, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, VmConfigError,
@@ -29,7 +31,7 @@ export interface VmOptions extends CoreOptions, ModeOptions {
 
 /** Options a snapshot records to rebuild the same VM (everything JSON-able that shapes the machine). */
 function configOf(o: VmOptions, mode: string) {
-  return { mode, options: { memSize: o.memSize ?? 64 << 20, platformKind: o.platformKind, rtcStart: o.rtcStart, closeHole: o.closeHole, maxShadows: o.maxShadows, machine: o.machine } };
+  return { mode, options: { memSize: o.memSize ?? 64 << 20, platformKind: o.platformKind, rtcStart: o.rtcStart, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, machine: o.machine } };
 }
 
 export class Vm extends VmCore {
@@ -51,12 +53,13 @@ export class Vm extends VmCore {
     const vm = new Vm({ ...o, ...sinks, mode: s.config.mode, disk: s.disks[0], disk2: s.disks[1] });
     const m = vm.machine;
     if (m.ramSize !== s.ramSize) throw new SnapshotError("snapshot is corrupted (its RAM size does not match its configuration)");
-    s.fillRam(m.ramBytes());
+    const written = m.writtenPages(); // (before ramBytes: pages never written are known zero)
+    s.fillRam(m.ramBytes(), written);
     m.ramChanged();
     m.loadState(s.cpu);
     vm.restoreState(s.state);
     // more console input goes after what was still queued when the snapshot was taken
-    if (stdin !== undefined) vm.consoleIn.write(typeof stdin === "string" ? stdin : Buffer.from(stdin));
+    if (stdin !== undefined) vm.platform.receive(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
     return vm;
   }
 }
@@ -65,10 +68,12 @@ export class Vm extends VmCore {
 
 /** The Vm options plus the image and how to run it. */
 export interface RunImageOptions extends Omit<VmOptions, "captureConsole"> {
-  /** the multiboot ELF kernel */
+  /** the multiboot ELF kernel, or a Linux bzImage (found by its "HdrS" setup header; native mode) */
   image: Uint8Array;
   maxInstructions?: number;
   cmdline?: string;
+  /** with a bzImage: the initial RAM disk */
+  initrd?: Uint8Array;
 }
 
 export interface RunImageResult {
@@ -79,11 +84,14 @@ export interface RunImageResult {
   stats: ReturnType<VmStats["toJSON"]>;
 }
 
-/** Boots a multiboot image in a fresh VM and runs it to the end. Load errors throw (ElfError / MultibootError / VmConfigError). */
+/** Boots a multiboot image or a Linux bzImage in a fresh VM and runs it to the end. Load errors throw (ElfError /
+ * MultibootError / BzImageError / VmConfigError). */
 export async function runImage(opts: RunImageOptions): Promise<RunImageResult> {
-  const { image, maxInstructions, cmdline, ...vmOptions } = opts;
+  const { image, maxInstructions, cmdline, initrd, ...vmOptions } = opts;
   const vm = new Vm(vmOptions);
-  vm.loadMultiboot(image, { cmdline });
+  if (isBzImage(image)) vm.loadBzImage(image, { cmdline, initrd });
+  else if (initrd) throw new VmConfigError("initrd is for a Linux bzImage; the image is not one (no \"HdrS\" setup header)");
+  else vm.loadMultiboot(image, { cmdline });
   const r = vm.run({ maxInstructions });
   return { console: vm.console, exitStatus: r.exitStatus, stopReason: r.stopReason, message: r.message, stats: vm.stats.toJSON() };
 }

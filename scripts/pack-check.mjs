@@ -65,12 +65,13 @@ try {
   const tarball = join(tmp, info.filename);
   console.log(`     ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked`);
   for (const need of ["build/cpu.wasm", "dist/index.js", "dist/cli.js", "dist/matchers.js", "dist/types/host/index.d.ts",
-    "dist/types/test/matchers.d.ts", "build/guests/workloads/compute.elf", "build/guests/workloads-pv/fork.elf", "README.md", "LICENSE", "package.json"]) {
+    "dist/types/test/matchers.d.ts", "dist/web/index.html", "dist/web/main.js", "dist/web/worker.js", "build/guests/workloads/compute.elf", "build/guests/workloads-pv/fork.elf", "README.md", "LICENSE", "package.json"]) {
     check(files.includes(need), `tarball has ${need}`);
   }
   const unwanted = files.filter((f) => /\.map$|^test\/|^fixtures\/|^assembly\/|^host\/|^scripts\/|^guests\/|^tools\/|\.wat$|^build\/oracle|^build\/bench/.test(f));
   check(unwanted.length === 0, `tarball has no tests, fixtures, sources or sourcemaps${unwanted.length ? `: ${unwanted.slice(0, 5).join(", ")}` : ""}`);
-  check(info.unpackedSize < 2 << 20, `unpacked size under 2 MiB (${(info.unpackedSize / 1024).toFixed(0)} KiB)`);
+  // 3 MiB: the browser page for `wasmvisor serve` (dist/web, xterm.js and uPlot included) is about 650 KiB of it
+  check(info.unpackedSize < 3 << 20, `unpacked size under 3 MiB (${(info.unpackedSize / 1024).toFixed(0)} KiB)`);
 
   // ---- 2. a consumer project, installed offline from the tarball ----
   const app = join(tmp, "app");

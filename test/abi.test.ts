@@ -38,6 +38,12 @@ describe("STATE block layout (assembly/abi.ts)", () => {
     expect(A.STATE_BASE + A.STATE_SIZE).toBeLessThanOrEqual(A.MODULE_DATA_BASE);
   });
 
+  it("places the string-I/O buffer between the module's data and the TLB, a unit of dwords long", () => {
+    expect(A.IO_BUF_SIZE).toBe(A.REP_UNIT_ITERATIONS * 4);
+    expect(A.IO_BUF_BASE).toBeGreaterThanOrEqual(A.MODULE_DATA_BASE + 0x10000);
+    expect(A.IO_BUF_BASE + A.IO_BUF_SIZE).toBeLessThanOrEqual(A.TLB_BASE);
+  });
+
   it("places every OFF_* field inside one area", () => {
     const fields = Object.keys(abi).filter((k) => k.startsWith("OFF_"));
     expect(fields.length).toBeGreaterThan(40);

@@ -57,7 +57,7 @@ describe.skipIf(!READY)("scripts/bench.mjs --report", () => {
     }
     const mips = readFileSync(join(dir, "mips.svg"), "utf8");
     expect(mips).toContain("native-mode");
-    // exits: the full-mode causes of getpid are exact (int 0x80, patched iret, mov ds)
+    // exits: the full-mode causes of getpid are exact (int 0x80, sensitive iret, mov ds)
     expect(readFileSync(join(dir, "exits.svg"), "utf8")).toContain("int 0x80");
   });
 

@@ -50,13 +50,13 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
       expect(w.modes.full).toHaveProperty("shadow");
       expect(w.modes.para).toHaveProperty("mmu");
     }
-    // getpid: ~85 guest instructions; under full one int 0x80 reflected and one iret emulated per call, under
+    // getpid: ~85 guest instructions; under full one int 0x80 reflected and one iret handed over by the CPU (a sensitive exit) and emulated per call, under
     // para no exit at all (the trap table sends int 0x80 straight to the ring-1 kernel)
     const ns = W.null_syscall.modes;
     expect(ns.native.instrPerOp).toBeGreaterThan(50);
     expect(ns.native.instrPerOp).toBeLessThan(200);
     expect(ns.full.exitsByCause["int 0x80"]).toBe(1);
-    expect(ns.full.exitsByCause["patched iret"]).toBe(1);
+    expect(ns.full.exitsByCause["sensitive iret"]).toBe(1);
     expect(ns.para.exitsPerOp).toBe(0);
     // fork: para batches page-table writes into a few hypercalls, full traps each PT write
     expect(W.fork.modes.para.hypercallsPerOp).toBeLessThan(W.fork.modes.full.exitsPerOp / 5);

@@ -144,7 +144,7 @@ describe("dist/cli.js", () => {
     ["unknown option", ["run", notElf, "--turbo"], 2, /^wasmvisor: unknown option '--turbo' for run/],
     ["bad --mem", ["run", notElf, "--mem", "12Q"], 2, /^wasmvisor: bad --mem '12Q'/],
     ["too small --mem", ["run", notElf, "--mem", "1M"], 2, /^wasmvisor: --mem 1M is too small/],
-    ["unimplemented mode", ["run", notElf, "--mode", "hw"], 2, /^wasmvisor: mode 'hw' is not implemented yet$/],
+    ["hw mode beyond 4G", ["run", join(PEERS, "guest-1.elf"), "--mode", "hw", "--mem", "3840M"], 2, /^wasmvisor: --mem 3840M is too large for --mode hw \(at most 3832M: the hypervisor's 8M sit below guest RAM\)$/],
     ["missing disk", ["run", join(PEERS, "guest-1.elf"), "--disk", "/nonexistent.img"], 4, /^wasmvisor: cannot read disk image '\/nonexistent.img': no such file$/],
     ["no command", [], 2, /^wasmvisor: no command given/],
     ["an image that is a device", ["run", "/dev/zero"], 4, /^wasmvisor: cannot read image '\/dev\/zero': not a regular file \(a device, FIFO or socket\)$/],

@@ -10,6 +10,10 @@ import type { Exit } from "../host/machine.ts";
 import { descriptor, gate, trapLab } from "../host/traps.ts";
 import { buildElf } from "../host/elf.ts";
 import { runImage } from "../host/vm.ts";
+import { deviceExit, enableStringIoBatches } from "../host/core/device-exits.ts";
+import { VmStats } from "../host/stats.ts";
+import type { Bus } from "../host/bus.ts";
+import { OFF_IO_BATCH_COUNT, STATE_BASE } from "../host/abi.generated.ts";
 import { runOracle, oracleAvailable } from "./diff/oracle.ts";
 import { checkCases } from "./diff/harness.ts";
 import { SCRATCH_BASE } from "./diff/gen.ts";
@@ -281,5 +285,122 @@ describe.skipIf(!haveCpu || !oracle.ok)("REP over unit boundaries vs the real CP
     if (st.bad) console.log(st.mismatchReport(10));
     expect(st.total).toBe(cases.length);
     expect(st.bad).toBe(0);
+  });
+});
+
+// ---- string I/O in batches (abi.ts OFF_IO_BATCH_*): one exit per run of elements, as KVM_EXIT_IO with a count ----
+describe.skipIf(!haveCpu)("REP INS/OUTS in batches", () => {
+  const A = { STATE_BASE: STATE_BASE };
+  function batched(opts: ConstructorParameters<typeof Machine>[0] = {}) {
+    const m = flat(opts);
+    enableStringIoBatches(m);
+    return m;
+  }
+  /** runs to HLT: a batched OUT's elements from the CPU's buffer, a batched IN filled through deviceExit's path */
+  function drive(m: Machine, port: { next: number }) {
+    const log: string[] = [], out: number[] = [];
+    const st = new VmStats();
+    const bus = {
+      ioWrite: (_p: number, _s: number, v: number) => { out.push(v); },
+      ioRead: () => port.next++,
+      mmioRead: () => 0xa0a0a0a0, mmioWrite: () => {},
+    } as unknown as Bus;
+    for (let i = 0; i < 1000; i++) {
+      const e = m.run(100_000);
+      if (e.reason === "hlt" || e.reason === "exception") return { log, out, last: e };
+      if (e.reason === "io-in" || e.reason === "io-out") log.push(`${e.reason}:${e.string ? batchOf(m) : 0}`);
+      else log.push(e.reason);
+      if (!deviceExit(e, m, bus, st)) throw new Error(`unexpected ${e.reason}`);
+    }
+    throw new Error("no HLT");
+  }
+  const batchOf = (m: Machine) => new DataView(m.memory.buffer).getUint32(A.STATE_BASE + OFF_IO_BATCH_COUNT, true);
+
+  it("rep outsd of 10000 dwords: 3 exits (4096 + 4096 + 1808), every element in order, 3 instructions", () => {
+    const m = batched();
+    m.writeMem(0x1000, [0xf3, 0x6f, 0xf4]); // rep outsd ; hlt
+    for (let i = 0; i < 10000; i++) m.write32(0x20000 + 4 * i, (i * 0x9e3779b1) >>> 0);
+    m.eip = 0x1000; m.esi = 0x20000; m.ecx = 10000; m.edx = 0x1f0;
+    const r = drive(m, { next: 0 });
+    expect(r.log).toEqual(["io-out:4096", "io-out:4096", "io-out:1808"]);
+    expect(r.out).toEqual(Array.from({ length: 10000 }, (_, i) => (i * 0x9e3779b1) >>> 0));
+    expect([m.ecx, m.esi, m.instructions]).toEqual([0, 0x20000 + 40000, 3 + 1]);
+  });
+
+  it("rep insw into RAM: one exit per page run, the data where the guest asked, EDI/ECX exact", () => {
+    const m = batched();
+    m.writeMem(0x1000, [0x66, 0xf3, 0x6d, 0xf4]); // rep insw ; hlt
+    m.eip = 0x1000; m.edi = 0x10f00; m.ecx = 300; m.edx = 0x1f0;
+    const r = drive(m, { next: 1 });
+    expect(r.log).toEqual(["io-in:128", "io-in:172"]); // 0x10f00..0x11000 holds 128 words
+    expect(Array.from({ length: 300 }, (_, i) => m.readMem(0x10f00 + 2 * i, 2)[0] | (m.readMem(0x10f00 + 2 * i, 2)[1] << 8))).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect([m.ecx, m.edi]).toEqual([0, 0x10f00 + 600]);
+  });
+
+  it("runs that meet device memory stop before it: outsd from RAM into MMIO, insd from RAM into MMIO", () => {
+    let m = batched();
+    m.writeMem(0x1000, [0xf3, 0x6f, 0xf4]); // rep outsd ; hlt  (RAM ends at 1 MiB)
+    m.write32(0xffff8, 0x11111111); m.write32(0xffffc, 0x22222222);
+    m.eip = 0x1000; m.esi = 0xffff8; m.ecx = 4; m.edx = 0x80;
+    let r = drive(m, { next: 0 });
+    expect(r.log).toEqual(["io-out:2", "mmio-read", "io-out:1", "mmio-read", "io-out:1"]);
+    expect(r.out).toEqual([0x11111111, 0x22222222, 0xa0a0a0a0, 0xa0a0a0a0]);
+    m = batched();
+    m.writeMem(0x1000, [0xf3, 0x6d, 0xf4]); // rep insd ; hlt
+    m.eip = 0x1000; m.edi = 0xffff8; m.ecx = 3; m.edx = 0x80;
+    r = drive(m, { next: 7 });
+    expect(r.log).toEqual(["io-in:2", "io-in:0", "mmio-write"]); // the MMIO element: the element path, as before
+    expect([m.read32(0xffff8), m.read32(0xffffc), m.ecx]).toEqual([7, 8, 0]);
+  });
+
+  it("a page fault mid-run: the elements before it go out in one exit, the next unit faults with CR2 at the element", () => {
+    const m = batched({ exceptionBitmap: 1 << 14 });
+    // identity-mapped first MiB, page 0x21000 not present
+    for (let i = 0; i < 256; i++) m.write32(0x81000 + 4 * i, i === 0x21 ? 0 : (i << 12) | 3);
+    m.write32(0x80000, 0x81003);
+    m.setCr("cr3", 0x80000);
+    m.setCr("cr0", (m.getCr("cr0") | 0x80000000) >>> 0);
+    m.writeMem(0x1000, [0xf3, 0x6f, 0xf4]); // rep outsd ; hlt
+    for (let i = 0; i < 16; i++) m.write32(0x20fe0 + 4 * i, 0x100 + i);
+    m.eip = 0x1000; m.esi = 0x20fe0; m.ecx = 16; m.edx = 0x80;
+    const r = drive(m, { next: 0 });
+    expect(r.log).toEqual(["io-out:8"]);
+    expect(r.out).toEqual([0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107]);
+    expect(r.last).toMatchObject({ reason: "exception", vector: 14, eip: 0x1000 });
+    expect([m.esi, m.ecx, m.getCr("cr2")]).toEqual([0x21000, 8, 0x21000]);
+  });
+
+  it("a page fault on the destination of a rep insd reads nothing from the port", () => {
+    const m = batched({ exceptionBitmap: 1 << 14 });
+    for (let i = 0; i < 256; i++) m.write32(0x81000 + 4 * i, i === 0x21 ? 5 : (i << 12) | 3); // 0x21000 read-only
+    m.write32(0x80000, 0x81003);
+    m.setCr("cr3", 0x80000);
+    m.setCr("cr0", (m.getCr("cr0") | 0x80010000) >>> 0); // PG, WP
+    m.writeMem(0x1000, [0xf3, 0x6d, 0xf4]); // rep insd ; hlt
+    m.eip = 0x1000; m.edi = 0x20ff8; m.ecx = 5; m.edx = 0x80;
+    const port = { next: 1 };
+    const r = drive(m, port);
+    expect(r.log).toEqual(["io-in:2"]);
+    expect(r.last).toMatchObject({ reason: "exception", vector: 14, errorCode: 3, eip: 0x1000 });
+    expect(port.next).toBe(3); // two elements read, none for the faulting one
+    expect([m.read32(0x20ff8), m.read32(0x20ffc), m.edi, m.ecx]).toEqual([1, 2, 0x21000, 3]);
+  });
+});
+
+describe.skipIf(!haveCpu)("bulk REP STOS over RAM (memory.fill / doubling copies per page run)", () => {
+  it.each([
+    [2, 0x1234, 5001, 0x10003], [4, 0x12345678, 3333, 0x20ffe], [4, 0x01010101, 9000, 0x30000], [2, 0x7f7f, 17, 0x40001],
+  ])("rep stos (size %i) of %s x %i at %s: every element, nothing past the end", (size, v, n, at) => {
+    const m = flat({ memSize: 4 << 20 });
+    m.writeMem(0x1000, [...(size === 2 ? [0x66] : []), 0xf3, 0xab, 0xf4]); // rep stosw/stosd ; hlt
+    m.writeMem(at + n * size, [0xee, 0xee]);
+    m.eip = 0x1000; m.edi = at; m.ecx = n; m.eax = v;
+    expect(m.run(100).reason).toBe("hlt");
+    const got = m.readMem(at, n * size);
+    const want = new Uint8Array(n * size);
+    for (let i = 0; i < n * size; i++) want[i] = (v >>> (8 * (i % size))) & 0xff;
+    expect(Buffer.compare(got, want)).toBe(0);
+    expect(Array.from(m.readMem(at + n * size, 2))).toEqual([0xee, 0xee]);
+    expect([m.ecx, m.edi, m.instructions]).toEqual([0, at + n * size, Math.ceil(n / UNIT) + 1]);
   });
 });

@@ -30,12 +30,13 @@ function rd80(m: Machine, a: number): string {
 }
 
 describe.skipIf(!haveCpu)("x87 FPU", () => {
-  it("CPUID leaf 1 reports the FPU (EDX bit 0) and not FXSR (bit 24)", () => {
+  it("CPUID leaf 1 reports the FPU (EDX bit 0) and FXSR (bit 24), not MMX (23), SSE (25) or SSE2 (26)", () => {
     const m = flat([0x0f, 0xa2]); // cpuid
     m.eax = 1;
     expect(m.run(10).reason).toBe("hlt");
     expect(m.edx & 1).toBe(1);
-    expect((m.edx >>> 24) & 1).toBe(0);
+    expect((m.edx >>> 24) & 1).toBe(1);
+    expect((m.edx >>> 23) & 0b1101).toBe(0); // MMX, SSE, SSE2
   });
 
   it("1/3 rounded in each precision control (24, 53, 64 bits)", () => {

@@ -8,9 +8,9 @@ import type { Exit, DecodedInsn } from "../host/machine.ts";
 import { miniVm, go, d32, KCODE_AT, PROLOGUE, HANDLER, KSTACK, KCODE } from "./full-minivm.ts";
 import { VMM_SIZE } from "../host/full/monitor.ts";
 
-const HERE = KCODE_AT + PROLOGUE.length; // the body: a patched pushf, then nops
-function setup() {
-  const r = miniVm([0x9c, 0x90, 0x90, 0x90, 0x90, 0xf4]); // pushf (patched: int3) ; nop x4 ; hlt
+const HERE = KCODE_AT + PROLOGUE.length; // the body: a pushf, then nops
+function setup(translate: "runtime" | "static" = "runtime") {
+  const r = miniVm([0x9c, 0x90, 0x90, 0x90, 0x90, 0xf4], { translate }); // pushf (static: patched to int3) ; nop x4 ; hlt
   expect(go(r.mo)).toMatchObject({ stop: "halted" }); // prologue, pushf, nops, hlt (IF is clear)
   expect(r.mo.v.idtr.limit).toBe(256 * 8 - 1);
   r.m.eip = HERE + 1; // at the nops again: the made-up exits point here
@@ -91,8 +91,20 @@ describe("other exits", () => {
     expect(rd32(m.esp + 4)).toBe(KCODE);
     expect(rd32(m.esp + 8) & 0x10000).toBe(0x10000);
   });
-  it("softint 3 at a patched address: the original instruction (pushf) is emulated", () => {
+  it("a sensitive exit: the instruction it carries (pushf) is emulated, not what memory holds (a nop)", () => {
     const { m, mo, rd32 } = setup();
+    m.eip = HERE + 1;
+    mo.v.vif = true;
+    expect(m.read8(VMM_SIZE + HERE)).toBe(0x9c); // guest memory is never modified
+    expect(mo.handle({ reason: "sensitive", code: 12, eip: HERE + 1, insn: m.decode([0x9c], HERE + 1), insnLength: 1 })).toBeNull();
+    expect(m.eip).toBe(HERE + 2);
+    expect(m.esp).toBe(KSTACK - 4);
+    expect(rd32(m.esp) & 0x200).toBe(0x200); // the virtual IF, not the real one
+    expect(mo.stats.emulated["pushf"]).toBe(2); // (once in setup)
+    expect(mo.stats.exits["sensitive pushf"]).toBe(2);
+  });
+  it("static translation: softint 3 at a patched address: the original instruction (pushf) is emulated", () => {
+    const { m, mo, rd32 } = setup("static");
     m.eip = HERE + 1;
     mo.v.vif = true;
     expect(m.read8(VMM_SIZE + HERE)).toBe(0xcc);

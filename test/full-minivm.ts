@@ -34,6 +34,8 @@ export const TO_USER = [0x6a, UDATA, 0x68, ...d32(USTACK), 0x68, ...d32(0x202), 
 
 export interface MiniOpts {
   closeHole?: boolean;
+  /** how the x86 hole is caught: "runtime" (default, the CPU's sensitive exits) or "static" (the INT3 sweep) */
+  translate?: "runtime" | "static";
   /** user code at UCODE_AT */
   user?: number[];
   /** override IDT gate types per vector (default 0x8e; 0x80 and 3 get 0xee) */
@@ -80,12 +82,12 @@ export function miniVm(body: number[], o: MiniOpts = {}) {
   const m = o.machine ?? new Machine({ memSize: RAM + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
   const io: { port: number; size: number; value: number }[] = [];
   const mo = new Monitor(m, {
-    guestRam: RAM, closeHole: o.closeHole,
+    guestRam: RAM, closeHole: o.closeHole, translate: o.translate,
     io: { ioRead: o.ioRead ?? ((port) => (port === 0x60 ? 0x5a : 0xff)), ioWrite: (port, size, value) => { io.push({ port, size, value }); } },
   });
   const g = (a: number, b: number[]) => m.writeMem(VMM_SIZE + a, b);
   const code = writeLayout(g, body, o);
-  mo.patcher.addRegion(KCODE_AT, KCODE_AT + code.length, [KCODE_AT]);
+  if (o.translate === "static") mo.patcher.addRegion(KCODE_AT, KCODE_AT + code.length, [KCODE_AT]);
   m.setFlatProtectedMode();
   m.eip = KCODE_AT; m.esp = KSTACK; m.eflags = 0x2;
   mo.start();

@@ -5,15 +5,15 @@ import { Machine } from "../host/machine.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "../host/full/monitor.ts";
 
 const RAM = 4 << 20;
-function setup(code: number[], opts: { closeHole?: boolean; scan?: boolean } = {}) {
+function setup(code: number[], opts: { closeHole?: boolean; translate?: "runtime" | "static" } = {}) {
   const m = new Machine({ memSize: RAM + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
   const io: { port: number; size: number; value: number }[] = [];
   const mo = new Monitor(m, {
-    guestRam: RAM, closeHole: opts.closeHole,
+    guestRam: RAM, closeHole: opts.closeHole, translate: opts.translate,
     io: { ioRead: (port) => (port === 0x60 ? 0x5a : 0xff), ioWrite: (port, size, value) => { io.push({ port, size, value }); } },
   });
   m.writeMem(VMM_SIZE + 0x1000, code);
-  if (opts.scan !== false) mo.patcher.addRegion(0x1000, 0x1000 + code.length, [0x1000]);
+  if (opts.translate === "static") mo.patcher.addRegion(0x1000, 0x1000 + code.length, [0x1000]);
   m.setFlatProtectedMode();
   m.eip = 0x1000; m.esp = 0x8000; m.eflags = 0x2;
   mo.start();

@@ -68,7 +68,7 @@ describe("one Vm for every mode", () => {
     expect(new Vm({ mode: "full", platformKind: "pc" }).platform.kind).toBe("pc");
     expect(() => new Vm({ mode: "para", platformKind: "pc" })).toThrow(/--platform pc is not available in para mode/);
     expect(() => new Vm({ mode: "para", rtcStart: 0 })).toThrow(/--rtc is not available in para mode/);
-    expect(() => new Vm({ mode: "hw" })).toThrow("mode 'hw' is not implemented yet");
+    expect(() => new Vm({ mode: "hw", memSize: 3840 * 2 ** 20 })).toThrow(/--mem 3840M is too large for --mode hw/);
   });
 
   it("para mode takes a second disk as a second virtio-blk", () => {

@@ -323,8 +323,9 @@ describe.skipIf(!enabled)("Vm (needs build/cpu.wasm and gcc -m32)", () => {
     expect(vm.stats.toJSON().stopReason).toBe("debug-exit");
   });
 
-  it("rejects modes that are not implemented", async () => {
-    await expect(runImage({ image: images.hello, mode: "hw" })).rejects.toThrow("mode 'hw' is not implemented yet");
+  it("runs hw mode and rejects unknown modes", async () => {
+    const hw = await runImage({ image: images.hello, mode: "hw" });
+    expect(hw.console).toBe((await runImage({ image: images.hello })).console);
     await expect(runImage({ image: images.hello, mode: "warp" })).rejects.toThrow(/unknown mode 'warp'/);
   });
 });

@@ -17,6 +17,7 @@ import {
   stackOverflow, SW_ES, SW_C0, SW_C1, SW_C2, SW_C3, phys, writePhys, setPhysEmpty, physAddr,
 } from "./state";
 import { setOpDenormal, opDenormal, binop, resSe, compare, fsqrt, frndint, fscale, fxtract, xSe, xM, fprem, remQ, remPartial, fxamClass, setDeUnmasked } from "./arith";
+import { fTrig, f2xm1, fyl2x, fyl2xp1, fpatan } from "./transcendental";
 import { fromF32, fromF64, fromInt, toF32, toF64, toInt, outBits, fromBcd, toBcd, bcdLo, bcdHi } from "./convert";
 
 const INDEF_SE: u32 = 0xFFFF;
@@ -462,6 +463,14 @@ function d9Misc(modrm: u32): void {
       if (commitFlags()) return;
       setSt(0, resSe(), zM); setC1(roundedUp); return;
     }
-    default: ud(); return; // the transcendentals (F0-F3, F9, FB, FE, FF) are not implemented: see README
+    case 0xF0: f2xm1(); return;
+    case 0xF1: fyl2x(); return;
+    case 0xF2: fTrig(3); return;  // FPTAN
+    case 0xF3: fpatan(); return;
+    case 0xF9: fyl2xp1(); return;
+    case 0xFB: fTrig(2); return;  // FSINCOS
+    case 0xFE: fTrig(0); return;  // FSIN
+    case 0xFF: fTrig(1); return;  // FCOS
+    default: ud(); return;
   }
 }

@@ -5,6 +5,7 @@
 import {
   FLAG_CF, FLAG_DF, FLAG_ZF, FLAG_AF, FLAG_PF, FLAG_SF, FLAG_OF, VEC_UD, VEC_GP, VEC_BR, SEG_ES, SEG_CS, SEG_SS,
   SEG_DS, SEG_FS, SEG_GS,
+  CTRL_EXIT_PRIV_XFER,
 } from "../abi";
 import {
   eip, setEip, ip0, abort, setPending, r32, w32, r16, w16, r8, w8, o16, mrMod, mrReg, mrRm, ea, eaSeg, repPrefix,
@@ -22,7 +23,9 @@ import { flagsReg, getFlags, setStatus, cond, getCF, materialize, setFlags } fro
 import { segLimit } from "../state";
 import { rdRmw } from "../mmu";
 import * as S from "./system";
+import { sensitiveExit } from "./sensitive";
 import * as FPU from "../fpu/exec";
+import { op0FAE } from "../fpu/fxsave";
 import * as STR from "./string";
 import * as IO from "./io";
 
@@ -321,6 +324,7 @@ function op_grp5(): void {
     }
     case 3: case 5: { // call/jmp far indirect (m16:32)
       if (mrMod == 3) { ud(); return; }
+      if (mrReg == 3 && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
       const off = memRd(size, eaSeg, ea); if (abort) return;
       const sel = memRd(2, eaSeg, ea + size); if (abort) return;
       if (mrReg == 3) S.farCall(sel, off, size); else S.farJmp(sel, off);
@@ -624,6 +628,7 @@ export function dispatch0F(op: u32): void {
     case 0xAB: if (o16) op_bt_E_G(1, 2); else op_bt_E_G(1, 4); break;
     case 0xAC: if (o16) op_shxd(false, 2, false); else op_shxd(false, 4, false); break;
     case 0xAD: if (o16) op_shxd(false, 2, true); else op_shxd(false, 4, true); break;
+    case 0xAE: op0FAE(); break; // FXSAVE/FXRSTOR (fpu/fxsave.ts)
     case 0xAF: if (o16) op_imul_G_E(2); else op_imul_G_E(4); break;
     case 0xB0: op_cmpxchg(1); break;
     case 0xB1: if (o16) op_cmpxchg(2); else op_cmpxchg(4); break;

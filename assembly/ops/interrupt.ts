@@ -26,6 +26,7 @@ import {
   escalation, framePushesRf, idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl,
   deliveryFrameSize, deliveryFlags,
 } from "./rules";
+import { excIntercepted } from "../vmx";
 
 // a #DB trap (INT1) due after the current instruction: vCPU state, synced with OFF_PENDING_DBG at run() entry/exit
 export let pendingDebugTrap: bool = false;
@@ -81,7 +82,7 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
   const retEip = eip;
   for (let i = 0; i < 4; i++) {
     if (!external || i > 0) {
-      if (v < 32 && (st(OFF_EXC_BITMAP) & (<u32>1 << v))) { exitException(v, e, he); return; }
+      if (v < 32 && excIntercepted(v, e)) { exitException(v, e, he); return; } // (vmx.ts: the bitmap, or the VMCS's)
     }
     setNoHostExits(true);
     deliver(v, e, he, soft, ext, framePushesRf(v, soft, external)); // faults push RF=1 (rules.ts)

@@ -53,6 +53,30 @@ export function dataSegCheck(s: u32, sel: u32, hi: u32, cpl: u32): u32 {
   return 0;
 }
 
+/**
+ * A data access of `size` bytes at offset `off` through a segment register whose cache holds `attr` (descriptor
+ * bits 40..55 >> 8; 0 when null) and the byte-granular `limit`: 0, or #GP(0) — #SS(0) through SS (`isSs`) — when
+ * the segment is unusable, not readable (writable) as asked, or the access leaves its limit (expand-down: valid
+ * offsets are limit+1 .. 0xFFFF, or 0xFFFFFFFF with B=1). The CPU's own check (mmu.ts segAddr: its fast path is
+ * the plain case of this) and the full-mode monitor's emulated operands.
+ */
+export function segAccessCheck(attr: u32, limit: u32, off: u32, size: u32, write: bool, isSs: bool): u32 {
+  const vec = isSs ? VEC_SS : VEC_GP;
+  let ok: u32 = 0; // bit 0 readable, 1 writable, 2 expand-down (as mmu.ts computeSegOk)
+  if ((attr & 0x80) && (attr & 0x10)) { // present (a null selector clears attr), code or data
+    if (attr & 0x8) { if (attr & 2) ok = 1; } // code: readable if bit 1; never writable
+    else ok = 1 | ((attr & 2) ? 2 : 0) | ((attr & 4) ? 4 : 0);
+  }
+  if (!(ok & (write ? 2 : 1))) return fault(vec, 0);
+  if (ok & 4) {
+    const top: u64 = (attr & 0x4000) ? 0xFFFFFFFF : 0xFFFF;
+    if (<u64>off <= <u64>limit || <u64>off + <u64>(size - 1) > top) return fault(vec, 0);
+    return 0;
+  }
+  if (<u64>off + <u64>(size - 1) > <u64>limit) return fault(vec, 0);
+  return 0;
+}
+
 /** LAR (isLsl = false) / LSL: may a program at `cpl` read this descriptor's rights/limit through `sel`? */
 export function larLslOk(sel: u32, hi: u32, cpl: u32, isLsl: bool): bool {
   const attr = (hi >> 8) & 0xF0FF;

@@ -56,6 +56,18 @@ function bulkSpan(seg: u32, off: u32, size: u32, count: u32, write: bool): u32 {
 // iterations the bulk path completed in this unit (the element loop goes on counting from there)
 let bulkDone: u32 = 0;
 @inline function unitLeft(c: u32, done: u32): u32 { const l = REP_CHUNK - done; return c < l ? c : l; }
+/** `bytes` bytes at host address h filled with the `size`-byte element v, at memory speed (memory.fill/copy). */
+function fillPattern(h: u32, v: u32, size: u32, bytes: u32): void {
+  const b = v & 0xFF;
+  if (size == 1 || v == b * (size == 4 ? 0x01010101 : 0x0101)) { memory.fill(h, <u8>b, bytes); return; }
+  if (size == 2) store<u16>(h, <u16>v); else store<u32>(h, v);
+  let done = size; // then doubling copies of what is already there
+  while (done < bytes) {
+    const c = bytes - done < done ? bytes - done : done;
+    memory.copy(h + done, h, c);
+    done += c;
+  }
+}
 function stosBulk(size: u32): bool {
   let done: u32 = 0;
   bulkDone = 0;
@@ -65,9 +77,7 @@ function stosBulk(size: u32): bool {
     if (abort) return true;
     if (n == 0) { bulkDone = done; return false; } // the element-by-element loop takes it from here
     const h = bulkHost;
-    if (size == 1) memory.fill(h, <u8>v, n);
-    else if (size == 2) { for (let i: u32 = 0; i < n; i++) store<u16>(h + i * 2, <u16>v); }
-    else { for (let i: u32 = 0; i < n; i++) store<u32>(h + i * 4, v); }
+    fillPattern(h, v, size, n * size);
     aWr(EDI, aRd(EDI) + n * size);
     aWr(ECX, aRd(ECX) - n);
     done += n;

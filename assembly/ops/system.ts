@@ -3,6 +3,7 @@
 // and control-register instructions, lar/lsl/verr/verw, cpuid, rdtsc, msr access.
 // Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
 // IRET with NT=1, raise #GP (documented in the README).
+import { CR4_OSFXSR } from "../fpu/fxsave";
 import {
   FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
   VEC_DB, VEC_GP, VEC_NP, VEC_SS, VEC_UD, VEC_NM, VEC_TS, SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, OFF_GDTR_BASE,
@@ -10,7 +11,9 @@ import {
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
   CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
+  CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
+import { sensitiveExit } from "./sensitive";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -34,6 +37,13 @@ import {
   gateTargetCheck, gateTargetCpl, returnCsCheck, returnSsCheck, nullsOnReturn, popFlags, taskTargetCheck,
   stackRoomCheck, sysSelCheck, sysDescCheck,
 } from "./rules";
+import {
+  vmxOn, vmxCtl, vmxExit, vmxMsr, vmxCrRead, vmxCrWriteExits, vmxCrMerge, vmxCr3Exit, vmxClts, vmxLmswExits, vmxTsc,
+} from "../vmx";
+import {
+  PROC_HLT, PROC_INVLPG, PROC_RDTSC, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_MOV_DR, VMX_EXIT_CPUID, VMX_EXIT_HLT,
+  VMX_EXIT_INVLPG, VMX_EXIT_RDTSC, VMX_EXIT_VMCALL, VMX_EXIT_DR, QDR_FROM,
+} from "../abi";
 
 @inline function gp(e: u32): void { setPending(VEC_GP, e, true); }
 @inline function ud(): void { setPending(VEC_UD, 0, false); }
@@ -81,6 +91,7 @@ function nullInaccessible(newCpl: u32): void {
 }
 
 export function op_push_sreg(s: u32): void {
+  if ((s == SEG_CS || s == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   // a 32-bit push of a segment register writes 16 bits on current processors; the rest of the slot keeps its value
   if (o16) { push(2, segSel(s)); return; }
   const sp = spMask(spGet() - 4);
@@ -89,6 +100,7 @@ export function op_push_sreg(s: u32): void {
   spSet(sp);
 }
 export function op_pop_sreg(s: u32): void {
+  if (s == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   const v = popPeek(size);
   if (abort) return;
@@ -99,6 +111,7 @@ export function op_pop_sreg(s: u32): void {
 }
 export function op_mov_S_E(): void {
     if (mrReg == SEG_CS || mrReg > 5) { ud(); return; }
+  if (mrReg == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const v = rmRd(2); if (abort) return;
   loadDataSeg(mrReg, v);
   if (abort) return;
@@ -107,12 +120,14 @@ export function op_mov_S_E(): void {
 }
 export function op_mov_E_S(): void {
     if (mrReg > 5) { ud(); return; }
+  if ((mrReg == SEG_CS || mrReg == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, segSel(mrReg)); // a 32-bit register destination is zero-extended
   else rmWr(2, segSel(mrReg));
 }
 /** les/lds/lss/lfs/lgs: load a far pointer (offset, then selector) from memory. */
 export function op_load_far_ptr(s: u32): void {
     if (mrMod == 3) { ud(); return; }
+  if (s == SEG_SS && sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   const off = memRd(size, eaSeg, ea); if (abort) return;
   const sel = memRd(2, eaSeg, ea + size); if (abort) return;
@@ -311,6 +326,7 @@ export function stackRoom(base: u32, limit: u32, sp: u32, frame: u32, errSel: u3
 }
 
 export function op_call_far_A(): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   farCall(imm2, imm1, size);
 }
@@ -320,6 +336,7 @@ export function op_jmp_far_A(): void {
 
 /** retf [imm16]: same-level or outer-level return (SDM: RET, far return). */
 export function op_retf(withImm: bool): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   let n: u32 = 0;
   if (withImm) n = imm1;
@@ -373,6 +390,7 @@ function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
 }
 
 export function op_iret(): void {
+  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
   const size = osz();
   if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();
@@ -385,11 +403,13 @@ export function op_iret(): void {
 
 // ---------------------------------------------------------------- flags and interrupts
 export function op_pushf(): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   // VM and RF are never pushed as set (SDM: PUSHF)
   const f = getFlags() & ~(FLAG_VM | FLAG_RF);
   push(osz(), f);
 }
 export function op_popf(): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   const size = osz();
   const v = popPeek(size); if (abort) return;
   spSet(spMask(spGet() + size));
@@ -407,6 +427,7 @@ export function op_sti(): void {
 }
 export function op_hlt(): void {
   if (cpl != 0) { gp(0); return; }
+  if (vmxOn && vmxCtl(PROC_HLT)) { vmxExit(VMX_EXIT_HLT, 0); return; }
   setHalted(true);
   if (st(OFF_CTRL) & CTRL_EXIT_HLT) setExitAfter(EXIT_HLT);
 }
@@ -418,11 +439,11 @@ export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
 export function op_grp6(): void {
     switch (mrReg) {
-    case 0: storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
-    case 1: storeSel(st(OFF_TR + SEG_SEL)); return;    // str
+    case 0: if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return; storeSel(st(OFF_LDTR + SEG_SEL)); return;  // sldt
+    case 1: if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return; storeSel(st(OFF_TR + SEG_SEL)); return;    // str
     case 2: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; lldt(s); return; }
     case 3: { if (cpl) { gp(0); return; } const s = rmRd(2); if (abort) return; ltr(s); return; }
-    case 4: case 5: { const s = rmRd(2); if (abort) return; verx(s, mrReg == 5); return; }
+    case 4: case 5: { if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return; const s = rmRd(2); if (abort) return; verx(s, mrReg == 5); return; }
     default: ud();
   }
 }
@@ -475,6 +496,7 @@ function descPeek(sel: u32): bool {
   return true;
 }
 export function op_lar_lsl(isLsl: bool): void {
+  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
     const sel = rmRd(2); if (abort) return;
   let ok = false;
   let v: u32 = 0;
@@ -490,13 +512,16 @@ export function op_lar_lsl(isLsl: bool): void {
 export function op_grp7(): void {
     const r = mrReg;
   if (modrm == 0xC1) { // vmcall: the hypercall instruction when a hypervisor is present
+    if (vmxOn) { vmxExit(VMX_EXIT_VMCALL, 0); return; } // (in guest mode: exits unconditionally)
     if (!(st(OFF_CTRL) & CTRL_HYPERCALL)) { ud(); return; }
     setSt(OFF_EXIT_REASON, EXIT_HYPERCALL);
     setExitAfter(EXIT_HYPERCALL);
     return;
   }
   if (r == 4) { // smsw: register form stores CR0 (zero-extended 32-bit), memory 16 bits
-    if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, cr0()); else rmWr(2, cr0());
+    if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return;
+    const c0 = vmxOn ? vmxCrRead(0, cr0()) : cr0();
+    if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, c0); else rmWr(2, c0);
     return;
   }
   if (r == 6) { // lmsw: can set PE but not clear it; only the low 4 bits
@@ -504,12 +529,14 @@ export function op_grp7(): void {
     const v = rmRd(2); if (abort) return;
     const old = cr0();
     let n = (old & ~0xE) | (v & 0xE) | (old & 1) | (v & 1);
+    if (vmxOn) { if (vmxLmswExits(v, mrMod != 3, mrRm)) return; n = vmxCrMerge(0, n, old); }
     setSt(OFF_CR0, n);
     return;
   }
   if (mrMod == 3) { ud(); return; }
   switch (r) {
     case 0: case 1: { // sgdt/sidt: 16-bit limit, then 32-bit base (not privileged: sensitive)
+      if (sensitiveExit(CTRL_EXIT_SENSITIVE | CTRL_EXIT_DESC_READ)) return;
       const b = st(r == 0 ? OFF_GDTR_BASE : OFF_IDTR_BASE);
       const l = st(r == 0 ? OFF_GDTR_LIMIT : OFF_IDTR_LIMIT);
       memWr(2, eaSeg, ea, l); if (abort) return;
@@ -527,6 +554,7 @@ export function op_grp7(): void {
     }
     case 7: { // invlpg
       if (cpl) { gp(0); return; }
+      if (vmxOn && vmxCtl(PROC_INVLPG)) { vmxExit(VMX_EXIT_INVLPG, segBase(eaSeg) + ea); return; }
       tlbInvlpg(segBase(eaSeg) + ea);
       return;
     }
@@ -541,12 +569,21 @@ export function op_mov_R_C(): void {
   let v: u32;
   if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();
   else { ud(); return; }
+  if (vmxOn) {
+    if (n == 3 && vmxCtl(PROC_CR3_STORE)) { vmxCr3Exit(true, mrRm); return; }
+    v = vmxCrRead(n, v);
+  }
   w32(mrRm, v);
 }
 export function op_mov_C_R(): void {
     if (cpl) { gp(0); return; }
   const n = mrReg;
-  const v = r32(mrRm);
+  let v = r32(mrRm);
+  if (vmxOn) {
+    if (n == 3 && vmxCtl(PROC_CR3_LOAD)) { vmxCr3Exit(false, mrRm); return; }
+    if ((n == 0 || n == 4) && vmxCrWriteExits(n, v, mrRm)) return;
+    if (n == 0 || n == 4) v = vmxCrMerge(n, v, n == 0 ? cr0() : cr4());
+  }
   if (n == 0) {
     if ((v & CR0_PG) && !(v & CR0_PE)) { gp(0); return; }
     if ((v & CR0_NW) && !(v & CR0_CD)) { gp(0); return; }
@@ -557,7 +594,7 @@ export function op_mov_C_R(): void {
   } else if (n == 2) setSt(OFF_CR2, v);
   else if (n == 3) { setSt(OFF_CR3, v & 0xFFFFF018); tlbFlushNonGlobal(); }
   else if (n == 4) {
-    const supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+    const supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
     if (v & ~supported) { gp(0); return; } // PAE and the rest are not supported (CPUID does not report them)
     if (v & (CR4_VME | CR4_PVI)) { gp(0); return; } // virtual-8086 extensions are not implemented
     const old = cr4();
@@ -572,12 +609,14 @@ function drIndex(n: u32): i32 {
 export function op_mov_R_D(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  if (vmxOn && vmxCtl(PROC_MOV_DR)) { vmxExit(VMX_EXIT_DR, mrReg | QDR_FROM | (mrRm << 8)); return; }
   if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; } // DR7.GD: #DB fault, DR6.BD
   w32(mrRm, st(OFF_DR0 + (<u32>i << 2)));
 }
 export function op_mov_D_R(): void {
     if (cpl) { gp(0); return; }
   const i = drIndex(mrReg); if (i < 0) { ud(); return; }
+  if (vmxOn && vmxCtl(PROC_MOV_DR)) { vmxExit(VMX_EXIT_DR, mrReg | (mrRm << 8)); return; }
   if (dbgGeneralDetect()) { setPending(VEC_DB, 0, false); return; }
   let v = r32(mrRm);
   if (i == 6) v = (v & 0xE00F) | 0xFFFF0FF0;
@@ -587,14 +626,24 @@ export function op_mov_D_R(): void {
   if (dbgRecompute()) tlbFlushAll();
   setStopBlock(true);
 }
-export function op_clts(): void { if (cpl) { gp(0); return; } setSt(OFF_CR0, cr0() & ~CR0_TS); }
+export function op_clts(): void {
+  if (cpl) { gp(0); return; }
+  if (vmxOn && vmxClts()) return; // exited, or TS is host-owned with a clear shadow (left alone)
+  setSt(OFF_CR0, cr0() & ~CR0_TS);
+}
 export function op_wbinvd(): void { if (cpl) gp(0); }
 
 // ---------------------------------------------------------------- cpuid, rdtsc, msr
 // CPUID: an honest feature list. Vendor "WasmvisorX86"; family 6 model 0.
-// Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15). Leaf 0x80000000..4: brand string.
+// Leaf 1 EDX: FPU(0) PSE(3) TSC(4) MSR(5) CX8(8) PGE(13) CMOV(15) FXSR(24). Leaf 0x80000000..4: brand string.
 export function op_cpuid(): void {
-  const leaf = r32(EAX);
+  if (vmxOn) { vmxExit(VMX_EXIT_CPUID, 0); return; } // (in guest mode: exits unconditionally)
+  cpuidLeaf(r32(EAX));
+  w32(EAX, cpuidA); w32(EBX, cpuidB); w32(ECX, cpuidC); w32(EDX, cpuidD);
+}
+export let cpuidA: u32 = 0, cpuidB: u32 = 0, cpuidC: u32 = 0, cpuidD: u32 = 0;
+/** The CPU's own answer to CPUID `leaf` (cpuidA..D): what a hypervisor emulating CPUID reads as the hardware's. */
+export function cpuidLeaf(leaf: u32): void {
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
   if (leaf >= 0x40000000 && leaf < 0x40000100 && (st(OFF_CTRL) & CTRL_HYPERCALL)) {
     // the hypervisor range (as KVM and Xen report theirs); the host fills the signature
@@ -602,7 +651,7 @@ export function op_cpuid(): void {
   } else if (leaf == 0) { a = 1; b = 0x6D736157; d = 0x6F736976; c = 0x36385872; } // "Wasm" "viso" "rX86"
   else if (leaf == 1) {
     a = 0x00000600; b = 0; c = 0;
-    d = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
+    d = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 13) | (1 << 15) | (1 << 24) | (st(OFF_CPUID_EDX_EXTRA) & (1 << 9)); // + APIC if present
   }
   else if (leaf == 0x80000000) { a = 0x80000004; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
@@ -611,18 +660,21 @@ export function op_cpuid(): void {
     if (i == 0) { a = 0x6D736177; b = 0x6F736976; c = 0x38782072; d = 0x6E692036; }
     else if (i == 1) { a = 0x70726574; b = 0x65746572; c = 0x00000072; d = 0; }
   }
-  w32(EAX, a); w32(EBX, b); w32(ECX, c); w32(EDX, d);
+  cpuidA = a; cpuidB = b; cpuidC = c; cpuidD = d;
 }
 export function op_rdtsc(): void {
   if ((cr4() & CR4_TSD) && cpl != 0) { gp(0); return; }
+  if (vmxOn && vmxCtl(PROC_RDTSC)) { vmxExit(VMX_EXIT_RDTSC, 0); return; }
   // the time-stamp counter is the retired-instruction count, so runs are deterministic
-  w32(EAX, <u32>icount);
-  w32(EDX, <u32>(icount >> 32));
+  const t = vmxTsc(icount); // (+ the TSC offset in guest mode)
+  w32(EAX, <u32>t);
+  w32(EDX, <u32>(t >> 32));
 }
 export function op_rdmsr(): void {
   if (cpl) { gp(0); return; }
   const m = r32(ECX);
-  if (m == 0x10) { w32(EAX, <u32>icount); w32(EDX, <u32>(icount >> 32)); return; }
+  if (vmxOn && vmxMsr(m, false)) return;
+  if (m == 0x10) { const t = vmxTsc(icount); w32(EAX, <u32>t); w32(EDX, <u32>(t >> 32)); return; }
   if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
     w32(EAX, st(OFF_APIC_BASE)); w32(EDX, 0); return;
   }
@@ -630,6 +682,7 @@ export function op_rdmsr(): void {
 }
 export function op_wrmsr(): void {
   if (cpl) { gp(0); return; }
+  if (vmxOn && vmxMsr(r32(ECX), true)) return;
   if (r32(ECX) == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) {
     // the APIC cannot move (the host maps it at 0xFEE00000): a write keeping that base is taken, others #GP
     const lo = r32(EAX);

@@ -7,22 +7,29 @@ export const DEFAULT_MEM = 64 * 1024 * 1024;
 /** Multiboot kernels conventionally load at 1 MiB, so less than 2 MiB leaves no room for them. */
 export const MIN_MEM = 2 * 1024 * 1024;
 
-export const USAGE = `Usage: wasmvisor run <image.elf> [options]
+export const USAGE = `Usage: wasmvisor run <image.elf> [options]         (image.elf: or a Linux bzImage)
        wasmvisor restore <vm.snap> [--stats-file FILE] [--timeout DURATION]
        wasmvisor bench [--json [FILE]] [--report DIR] [bench options]
+       wasmvisor serve [--port N] [--xv6 DIR]
        wasmvisor --help | --version
 
-Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, on wasmvisor's WebAssembly x86 CPU.
+Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, or a Linux bzImage (found by its "HdrS" setup
+header; booted by the Linux/x86 32-bit boot protocol, native mode) on wasmvisor's WebAssembly x86 CPU.
 The guest's console (COM1 and port 0xe9) goes to stdout; the exit status is the guest's
 isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase=0xf4).
 
 Options for run:
   --mode MODE             execution mode: native (default) or full (trap-and-emulate, shadow page tables)
                           or para (a PV kernel: build/guests/workloads-pv/*.elf; hypercalls, virtio)
+                          or hw (VT-x-like: the kernel at ring 0 in guest mode, nested paging)
+  --full-translate HOW    full mode's x86-hole handling: runtime (default: the CPU hands each sensitive
+                          instruction over as it runs) or static (the old INT3 sweep of the kernel's ELF)
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
   --max-instructions N    stop after N instructions (N may end in k, M or G)
   --timeout DURATION      stop after this much wall-clock time, e.g. 500ms, 30s, 2m, 1h (a plain number is s)
-  --cmdline TEXT          kernel command line passed in the multiboot information
+  --cmdline TEXT          kernel command line (multiboot information, or a bzImage's boot_params)
+  --append TEXT           the same as --cmdline (QEMU's -append), e.g. "console=ttyS0"
+  --initrd FILE           with a bzImage: the initial RAM disk (QEMU's -initrd), placed at the top of RAM
   --disk FILE[,OPTS]      raw disk image on the ATA primary master (virtio-blk in para mode); OPTS:
                             readonly   attach it read-only (guest writes fail with an I/O error)
                             lock=off   do not lock the image (by default it is locked as QEMU does: a
@@ -46,10 +53,11 @@ restore continues a snapshot in this process: same mode, options, RAM, CPU, devi
 Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
-  2       usage error (unknown option, bad value, --gdb port in use)
+  2       usage error (unknown option, bad value, --gdb port in use, --initrd with a multiboot image,
+          a bzImage outside native mode)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
-          ELF, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
-          the stats or snapshot file cannot be written
+          ELF, a malformed bzImage, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
+          the stats or snapshot file cannot be written; serve: its port is in use
   6       --max-instructions reached
   8       the guest halted for good (hlt with interrupts disabled, or nothing left to wake it)
   10      triple fault
@@ -62,6 +70,11 @@ wasmvisor's own statuses are even, so they never collide with a guest's (odd) st
 
 bench: measures MIPS on the shared peer workload against the native binary (see scripts/bench.mjs --help);
   --report DIR writes a Markdown report with SVG charts and the JSON to DIR.
+
+serve: serves the browser page (the same CPU and modes in a Web Worker, an xterm.js console, live
+  counters and charts), build/cpu.wasm and the guests on http://127.0.0.1:PORT/ until Ctrl-C (status 0).
+  --port N     the TCP port (default 8080; 0 picks a free one); in use: one line, status 4
+  --xv6 DIR    xv6's kernel.elf and fs.img (default ../shared/guests/xv6 beside the package, if there)
 `;
 
 export class UsageError extends Error {
@@ -88,6 +101,8 @@ export interface RunArgs {
   /** --timeout in milliseconds */
   timeoutMs?: number;
   cmdline: string;
+  /** --initrd: a bzImage's initial RAM disk */
+  initrd?: string;
   disk?: DiskSpec;
   disk2?: DiskSpec;
   platform?: PcPlatformKind;
@@ -97,6 +112,8 @@ export interface RunArgs {
   snapshotFile?: string;
   gdbPort?: number;
   gdbWait?: boolean;
+  /** --full-translate */
+  translate?: "runtime" | "static";
 }
 export interface RestoreArgs { command: "restore"; snapshot: string; statsFile?: string; timeoutMs?: number }
 export type CliArgs = RunArgs | RestoreArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
@@ -163,7 +180,7 @@ export function parseDiskSpec(s: string, what = "--disk"): DiskSpec {
   return { path, ...spec };
 }
 
-const RUN_OPTIONS = ["--mode", "--mem", "--max-instructions", "--timeout", "--cmdline", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
+const RUN_OPTIONS = ["--mode", "--full-translate", "--mem", "--max-instructions", "--timeout", "--cmdline", "--append", "--initrd", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -189,7 +206,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (cmd === "restore") return parseRestoreArgs(rest);
   if (cmd !== "run") {
     if (cmd.startsWith("-")) throw new UsageError(`unknown option '${cmd}' (try \`wasmvisor --help\`)`);
-    throw new UsageError(`unknown command '${cmd}' (commands: run, restore, bench; try \`wasmvisor --help\`)`);
+    throw new UsageError(`unknown command '${cmd}' (commands: run, restore, bench, serve; try \`wasmvisor --help\`)`);
   }
   const out: Partial<RunArgs> & { command: "run" } = { command: "run", mode: "native", memSize: DEFAULT_MEM, cmdline: "" };
   const positional: string[] = [];
@@ -213,10 +230,18 @@ export function parseCliArgs(argv: string[]): CliArgs {
         if (!(MODES as readonly string[]).includes(value)) throw new UsageError(`unknown --mode '${value}' (modes: ${MODES.join(", ")})`);
         out.mode = value;
         break;
+      case "--full-translate":
+        if (value !== "runtime" && value !== "static") throw new UsageError(`unknown --full-translate '${value}' (runtime or static)`);
+        out.translate = value;
+        break;
       case "--mem": out.memSize = parseMemSize(value); break;
       case "--max-instructions": out.maxInstructions = parseCount(value); break;
       case "--timeout": out.timeoutMs = parseDuration(value); break;
-      case "--cmdline": out.cmdline = value; break;
+      case "--cmdline": case "--append": out.cmdline = value; break;
+      case "--initrd":
+        if (!value) throw new UsageError("--initrd needs a file name");
+        out.initrd = value;
+        break;
       case "--disk": out.disk = parseDiskSpec(value, "--disk"); break;
       case "--disk2": out.disk2 = parseDiskSpec(value, "--disk2"); break;
       case "--platform":

@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { EXIT_STATUS, Vm, VmConfigError, SnapshotError, checkMode, type RunResult } from "../vm.ts";
 import { ElfError } from "../elf.ts";
 import { MultibootError, loadMultiboot } from "../multiboot.ts";
+import { BzImageError, isBzImage, loadBzImage } from "../loaders/bzimage.ts";
 import { MAX_RAM_SIZE } from "../abi.generated.ts";
 import { VMM_SIZE } from "../full/vcpu.ts";
 import type { FileBackend } from "../devices/block.ts";
@@ -45,6 +46,7 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
   let vm: Vm;
   try {
     checkMode(a.mode);
+    if (a.translate && a.mode !== "full") throw new VmConfigError(`--full-translate is an option of --mode full, not ${a.mode}`);
     if (a.mode === "full" && a.memSize + VMM_SIZE > MAX_RAM_SIZE) {
       throw new VmConfigError(`--mem ${formatSize(a.memSize)} is too large for --mode full (at most ${formatSize(MAX_RAM_SIZE - VMM_SIZE)}: the monitor's ${formatSize(VMM_SIZE)} sit beside guest RAM)`);
     }
@@ -56,23 +58,33 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
     const disk2 = a.disk2 ? openDisk(a.disk2, packageRoot, warn) : undefined;
     if (disk2) disks.push(disk2);
     // Check the image against the RAM size before creating the VM (and compiling the CPU): a dry-run load.
-    loadMultiboot(image, { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} }, { cmdline: a.cmdline });
+    const dry = { ramSize: a.memSize, writeMem: () => {}, fillMem: () => {} };
+    const linux = isBzImage(image);
+    const initrd = a.initrd !== undefined ? readInput(a.initrd, "initrd") : undefined;
+    if (linux) {
+      if (a.mode !== "native") throw new VmConfigError(`a Linux bzImage boots in native mode only (for now), not --mode ${a.mode}`);
+      loadBzImage(image, dry, { cmdline: a.cmdline, initrd });
+    } else {
+      if (initrd) throw new VmConfigError(`--initrd is for a Linux bzImage; ${a.image} is not one (no "HdrS" setup header)`);
+      loadMultiboot(image, dry, { cmdline: a.cmdline });
+    }
     try {
       // one Vm for every mode; options a mode cannot honour are refused by the platform builder (VmConfigError)
       vm = new Vm({
-        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart,
+        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, translate: a.translate,
         onConsole: sink.write, captureConsole: false,
       });
     } catch (e) {
       if (e instanceof RangeError && /memory/i.test(e.message)) throw new InputError(`cannot allocate ${formatSize(a.memSize)} of guest memory: ${e.message.replace(/^wasmvisor: /, "")}`);
       throw e;
     }
-    vm.loadMultiboot(image, { cmdline: a.cmdline });
+    if (linux) vm.loadBzImage(image, { cmdline: a.cmdline, initrd });
+    else vm.loadMultiboot(image, { cmdline: a.cmdline });
   } catch (e) {
     closeAll(disks);
     if (e instanceof VmConfigError) { err(e.message); return EXIT_STATUS.USAGE; }
     if (e instanceof InputError) { err(e.message); return EXIT_STATUS.BAD_INPUT; }
-    if (e instanceof ElfError || e instanceof MultibootError) { err(`${a.image}: ${e.message}`); return EXIT_STATUS.BAD_INPUT; }
+    if (e instanceof ElfError || e instanceof MultibootError || e instanceof BzImageError) { err(`${a.image}: ${e.message}`); return EXIT_STATUS.BAD_INPUT; }
     throw e;
   }
   return drive(vm, a, { image: a.image, mode: a.mode, memSize: a.memSize }, sink, disks, io, err);

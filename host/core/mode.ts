@@ -3,6 +3,7 @@
 // and after it, how an exit is handled, when an idle guest wakes, its own counters, and its state for snapshots.
 import type { Machine, Exit } from "../machine.ts";
 import type { MultibootBoot } from "../multiboot.ts";
+import type { BzImageBoot, BzImageOptions } from "../loaders/bzimage.ts";
 import type { Saved } from "../persist.ts";
 import type { VmStats } from "../stats.ts";
 import type { Platform, PlatformHooks } from "./platform.ts";
@@ -29,6 +30,8 @@ export interface Mode {
   attach(platform: Platform, stats: VmStats, host: ModeHost): void;
   /** load a multiboot image and put the CPU at its entry */
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot;
+  /** load a Linux bzImage (+ initrd) and enter it by the 32-bit boot protocol; absent: the mode cannot */
+  loadLinux?(image: Uint8Array, opts: BzImageOptions): BzImageBoot;
   /** instruction-equivalents the mode executed itself (full: emulated instructions); part of the virtual clock */
   readonly emulatedInstructions: number;
   /** before a slice: deliver what is pending; returns the longest slice the mode allows now, or a stop */

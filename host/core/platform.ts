@@ -9,7 +9,7 @@
 import { Bus } from "../bus.ts";
 import {
   createPcDevices, InstructionClock, MemoryBackend, PC_PLATFORMS, type BlockBackend, type LogFn, type MpConfig, type PcDevices,
-  type PcPlatformKind, type Pic8259Pair, DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugCon, DEBUGCON_PORT,
+  type PcPlatformKind, type Pic8259Pair, LAPIC_BASE, DebugExit, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE, DebugCon, DEBUGCON_PORT,
 } from "../devices/index.ts";
 import { PvTimer } from "../devices/pvtimer.ts";
 import type { GuestMemory } from "../virtio/memory.ts";
@@ -37,6 +37,13 @@ export interface TimedDevices {
   advance(n: number): void;
 }
 
+/**
+ * The local APIC timer's bus clock in ticks per instruction-equivalent of the virtual clock (VIRTUAL_IPS = 100 M/s):
+ * 1 GHz, as QEMU's APIC (hw/intc/apic.c counts virtual nanoseconds >> the divide shift), so a guest calibrated for
+ * QEMU ticks at the same rate (xv6: TDCR=1, TICR=10,000,000 -> 100 Hz). An integer ratio: still deterministic.
+ */
+export const LAPIC_BUS_TICKS_PER_INSTRUCTION = 1e9 / VIRTUAL_IPS;
+
 /** What the run loop needs from the device set, whatever builds it. */
 export interface Platform {
   kind: PlatformKind;
@@ -59,6 +66,8 @@ export interface Platform {
   // ---- APIC platform: the MP tables the loader leaves in memory and the CPUID bits it adds (CPUID.1:EDX.APIC) ----
   mpTables?: MpConfig;
   cpuid?: { apic?: boolean };
+  /** move the local APIC's registers into the CPU's AREA_APIC (a view of it), so it answers hot accesses itself */
+  shareApic?(area: Uint32Array): void;
   // ---- pv platform ----
   virtio?: VirtioMmio[];
   virtioConsole?: VirtioConsole;
@@ -151,7 +160,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
   // console input: queued bytes, the virtual time the receive interrupt was seen enabled, LSR reads at last feed
   const input = { bytes: [] as number[], listeningSince: -1, lsrReadsAtFeed: -1 };
   // The CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's. The local APIC
-  // timer's bus clock is the virtual clock itself (one count per instruction-equivalent); the RTC counts the same.
+  // timer's bus clock runs at LAPIC_BUS_TICKS_PER_INSTRUCTION bus ticks per instruction-equivalent; the RTC counts the virtual clock.
   const lapic = d.lapic, rtc = d.rtc;
   const stateful = { pic: d.pic, pit: d.pit, uart: d.uart, ata: d.ata, ata2: d.ata2, kbc: d.kbc, rtc: d.rtc, lapic: d.lapic, ioapic: d.ioapic, debugExit: d.debugExit, debugcon: d.debugcon, postCode: d.postCode, crtc: d.crtc };
   return {
@@ -162,14 +171,15 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     pic: d.cpu,
     mpTables: d.mpConfig ?? undefined,
     cpuid: lapic ? { apic: true } : undefined,
+    shareApic: lapic ? (area) => lapic.shareWith(area, LAPIC_BASE, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
     timers: {
       untilNext: () => {
         let n = clock.instructionsFor(d.pit.nextEventTicks());
-        if (lapic) n = Math.min(n, lapic.nextEventTicks());
+        if (lapic) n = Math.min(n, Math.ceil(lapic.nextEventTicks() / LAPIC_BUS_TICKS_PER_INSTRUCTION));
         return Math.min(n, rtc.nextEventTicks());
       },
       advance: (n) => {
-        lapic?.advance(n);
+        lapic?.advance(n * LAPIC_BUS_TICKS_PER_INSTRUCTION);
         rtc.advance(n);
         while (n > 0) {
           const chunk = Math.min(n, 1e9); // InstructionClock.ticksFor takes at most 1e9 per call

@@ -14,15 +14,15 @@
 // place as the guest runs, so the snapshot refers to it by path, size and sha256 of its contents, and restore
 // refuses a file that changed since (one line). The snapshot is sparse (a zero or word-filled page costs a byte or
 // five) and then compressed: its size follows the RAM the guest really wrote, not its RAM size.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { deflateSync, inflateSync, constants as Z } from "node:zlib";
+import type { Buffer } from "node:buffer";
+import { runtime } from "../runtime/index.ts";
 import { ABI_VERSION } from "../abi.generated.ts";
 import type { Machine } from "../machine.ts";
 import { FileBackend, MemoryBackend, type BlockBackend } from "../devices/block.ts";
 import type { Saved } from "../persist.ts";
 
-export const SNAPSHOT_MAGIC = Buffer.from("WVSNAP\r\n", "latin1");
+export const SNAPSHOT_MAGIC: Uint8Array = new TextEncoder().encode("WVSNAP\r\n");
+const { Buffer: Buf } = runtime; // Node's Buffer, or the `buffer` package in the browser
 export const SNAPSHOT_VERSION = 1;
 const HEADER = 56;
 const PAGE = 4096;
@@ -58,7 +58,8 @@ export interface SnapshotContents {
   cpu: Uint8Array;
   /** machine RAM size and a function that copies RAM into a destination of that size */
   ramSize: number;
-  fillRam(dst: Uint8Array): void;
+  /** `written`: Machine.writtenPages() of dst, if known (pages outside it are zero already) */
+  fillRam(dst: Uint8Array, written?: Uint8Array | null): void;
   /** the disks by position ([--disk, --disk2]), reopened (files checked for identity) */
   disks: (BlockBackend | undefined)[];
   state: Record<string, Saved>;
@@ -71,7 +72,7 @@ export interface SnapshotContents {
  * compressed with the rest).
  */
 const ZERO = 0, FILLED = 1, DATA = 2;
-const ZERO_PAGE = Buffer.alloc(PAGE);
+const ZERO_PAGE = new Uint8Array(PAGE);
 interface Paged { kinds: Uint8Array; words: Uint32Array; pages: Buffer[] }
 
 function pageEncode(bytes: Uint8Array): Paged {
@@ -79,7 +80,7 @@ function pageEncode(bytes: Uint8Array): Paged {
   const kinds = new Uint8Array(n);
   const words: number[] = [];
   const pages: Buffer[] = [];
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = Buf.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const patterns = new Map<number, Buffer>();
   for (let i = 0; i < n; i++) {
     const start = i * PAGE, end = Math.min(start + PAGE, buf.length);
@@ -88,7 +89,7 @@ function pageEncode(bytes: Uint8Array): Paged {
       // the first word may differ (a free-list link in a junk-filled free page); the rest must repeat one word
       const head = buf.readUInt32LE(start), w = buf.readUInt32LE(start + 4);
       let pat = patterns.get(w);
-      if (!pat && patterns.size < 64) { pat = Buffer.alloc(PAGE - 4); pat.writeUInt32LE(w, 0); pat.fill(pat.subarray(0, 4)); patterns.set(w, pat); }
+      if (!pat && patterns.size < 64) { pat = Buf.alloc(PAGE - 4); pat.writeUInt32LE(w, 0); pat.fill(pat.subarray(0, 4)); patterns.set(w, pat); }
       if (pat && page.subarray(4).equals(pat)) {
         if (w === 0 && head === 0) kinds[i] = ZERO;
         else { kinds[i] = FILLED; words.push(head, w); }
@@ -101,7 +102,7 @@ function pageEncode(bytes: Uint8Array): Paged {
   return { kinds, words: Uint32Array.from(words), pages };
 }
 
-function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array): void {
+function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array, written: Uint8Array | null = null): void {
   const n = Math.ceil(dst.length / PAGE);
   if (kinds.length !== n || wordBytes.length % 4) throw new SnapshotError("snapshot is corrupted (page map)");
   const words = new Uint32Array(wordBytes.buffer.slice(wordBytes.byteOffset, wordBytes.byteOffset + wordBytes.byteLength));
@@ -123,9 +124,12 @@ function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, d
       if (off + end - start > data.length) throw new SnapshotError("snapshot is corrupted (page data shorter than its map)");
       dst.set(data.subarray(off, off + end - start), start);
       off += end - start;
+    } else if (k === ZERO && written) {
+      // a page never written is zero; one written may not be (cleared without reading: it is committed anyway)
+      for (let p = i; p < j; p++) if (written[p >>> 3] & (1 << (p & 7))) dst.fill(0, p * PAGE, Math.min(p * PAGE + PAGE, dst.length));
     } else if (k === ZERO) {
       // a fresh machine's RAM is already zero: only look (reading untouched memory does not make the OS commit it)
-      const d = Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength);
+      const d = Buf.from(dst.buffer, dst.byteOffset, dst.byteLength);
       for (let p = start; p < end; p += PAGE) {
         const e = Math.min(p + PAGE, end);
         if (!d.subarray(p, e).equals(ZERO_PAGE.subarray(0, e - p))) dst.fill(0, p, e);
@@ -146,7 +150,7 @@ function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, d
 }
 
 function fileSha256(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
+  return Buf.from(runtime.sha256(runtime.fs.readFileSync(path))).toString("hex");
 }
 
 export function writeSnapshot(inp: SnapshotInput): Buffer {
@@ -171,26 +175,26 @@ export function writeSnapshot(inp: SnapshotInput): Buffer {
     }
     throw new SnapshotError("a disk backend that is neither an in-memory image nor a file cannot be snapshotted");
   });
-  const json = Buffer.from(JSON.stringify({ config: inp.config, cpu, ram: ramRef, disks, state: inp.state }), "utf8");
-  const len = Buffer.alloc(4);
+  const json = Buf.from(JSON.stringify({ config: inp.config, cpu, ram: ramRef, disks, state: inp.state }), "utf8");
+  const len = Buf.alloc(4);
   len.writeUInt32LE(json.length);
-  const body = Buffer.concat([len, json, ...blobs]);
-  const payload = deflateSync(body, { level: 1, strategy: Z.Z_DEFAULT_STRATEGY });
-  const head = Buffer.alloc(HEADER);
-  SNAPSHOT_MAGIC.copy(head, 0);
+  const body = Buf.concat([len, json, ...blobs]);
+  const payload = runtime.deflate(body, 1);
+  const head = Buf.alloc(HEADER);
+  head.set(SNAPSHOT_MAGIC, 0);
   head.writeUInt32LE(SNAPSHOT_VERSION, 8);
   head.writeUInt32LE(ABI_VERSION, 12);
   head.writeUInt32LE(payload.length, 16);
   head.writeUInt32LE(body.length, 20);
-  createHash("sha256").update(payload).digest().copy(head, 24);
-  return Buffer.concat([head, payload]);
+  head.set(runtime.sha256(payload), 24);
+  return Buf.concat([head, payload]);
 }
 
 /** Checks and unpacks a snapshot; every problem is a SnapshotError with one line. */
 export function readSnapshot(buf: Uint8Array): SnapshotContents {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const b = Buf.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < HEADER || !b.subarray(0, 8).equals(SNAPSHOT_MAGIC)) {
-    if (b.length >= 8 || !SNAPSHOT_MAGIC.subarray(0, b.length).equals(b)) throw new SnapshotError("not a wasmvisor snapshot (bad magic)");
+    if (b.length >= 8 || !b.equals(SNAPSHOT_MAGIC.subarray(0, b.length))) throw new SnapshotError("not a wasmvisor snapshot (bad magic)");
     throw new SnapshotError(`snapshot is truncated (${b.length} bytes, the header alone is ${HEADER})`);
   }
   const version = b.readUInt32LE(8), abi = b.readUInt32LE(12);
@@ -200,10 +204,11 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
   if (b.length < HEADER + plen) throw new SnapshotError(`snapshot is truncated (${b.length} of ${HEADER + plen} bytes)`);
   if (b.length > HEADER + plen) throw new SnapshotError(`snapshot has ${b.length - HEADER - plen} bytes of trailing garbage`);
   const payload = b.subarray(HEADER, HEADER + plen);
-  if (!createHash("sha256").update(payload).digest().equals(b.subarray(24, 56))) throw new SnapshotError("snapshot is corrupted (checksum mismatch)");
+  if (!b.subarray(24, 56).equals(runtime.sha256(payload))) throw new SnapshotError("snapshot is corrupted (checksum mismatch)");
   let body: Buffer;
   try {
-    body = inflateSync(payload, { maxOutputLength: Math.max(blen, 1) });
+    const out = runtime.inflate(payload, Math.max(blen, 1));
+    body = Buf.from(out.buffer, out.byteOffset, out.byteLength);
   } catch {
     throw new SnapshotError("snapshot is corrupted (cannot inflate its payload)");
   }
@@ -250,7 +255,7 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
     config: meta.config,
     cpu,
     ramSize: meta.ram.size,
-    fillRam: (dst) => pageDecode(dst, kinds, words, pages),
+    fillRam: (dst, written) => pageDecode(dst, kinds, words, pages, written ?? null),
     disks,
     state: meta.state,
   };

@@ -15,17 +15,19 @@
 // device deadline, fire it, repeat until the mode has something for the CPU; with no deadline armed and nothing
 // pending nothing can ever wake the CPU: stop with EXIT_STATUS.HALTED (likewise after MAX_IDLE_NS of idle virtual
 // time in which deadlines fired but nothing became deliverable).
-import { PassThrough, Writable } from "node:stream";
+import type { PassThrough, Writable } from "node:stream";
+import { runtime } from "../runtime/index.ts";
 import type { Exit } from "../machine.ts";
 import type { Bus } from "../bus.ts";
 import type { LogFn } from "../devices/index.ts";
 import { VmStats } from "../stats.ts";
 import type { MultibootBoot } from "../multiboot.ts";
+import type { BzImageBoot, BzImageOptions } from "../loaders/bzimage.ts";
 import { loadState, saveState, type Saved } from "../persist.ts";
 import type { Mode, LoadOptions } from "./mode.ts";
 import { buildPlatform, checkPlatformOptions, type Platform, type PlatformOptions } from "./platform.ts";
 import {
-  EXIT_STATUS, PAUSED, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
+  EXIT_STATUS, PAUSED, VmConfigError, INPUT_SETTLE_INSTRUCTIONS, INPUT_SLICE_INSTRUCTIONS, MAX_IDLE_NS, NS_PER_INSTRUCTION, hex,
   type RunOptions, type RunResult,
 } from "./status.ts";
 import { writeSnapshot, type SnapshotConfig } from "./snapshot.ts";
@@ -53,12 +55,13 @@ export class VmCore<M extends Mode = Mode> {
   /** Console I/O as Node streams, in every mode: `consoleOut` is readable (the guest's console text, flushed at
    * newlines and when run() returns), `consoleIn` is writable (bytes for the console's receiver). */
   get consoleOut(): PassThrough {
-    return (this.consoleStream ??= new PassThrough()); // created on first use: unread, it would keep the whole console
+    return (this.consoleStream ??= runtime.passThrough()); // created on first use: unread, it would keep the whole console
   }
   private consoleStream?: PassThrough;
-  readonly consoleIn = new Writable({
-    write: (chunk: Buffer, _enc, done) => { this.platform.receive(new Uint8Array(chunk)); done(); },
-  });
+  get consoleIn(): Writable { // created on first use (the browser has no Node streams: it calls platform.receive())
+    return (this.consoleInStream ??= runtime.writable((b) => this.platform.receive(b)));
+  }
+  private consoleInStream?: Writable;
   /** the options this VM was built with (a snapshot records them) */
   readonly config: SnapshotConfig;
 
@@ -95,10 +98,18 @@ export class VmCore<M extends Mode = Mode> {
   }
 
   get machine() { return this.mode.machine; }
+  /** Done with this VM: its machine's memory serves the next VM of the same size (Machine.release); any later use throws. */
+  release(): void { this.machine.release(); }
 
   /** Loads a multiboot kernel and puts the CPU in its entry state (Multiboot 0.6.96 §3.2). */
   loadMultiboot(image: Uint8Array, opts: LoadOptions = {}): MultibootBoot {
     return this.mode.load(image, opts);
+  }
+
+  /** Loads a Linux bzImage (and initrd) and enters it by the 32-bit boot protocol (host/loaders/bzimage.ts). */
+  loadBzImage(image: Uint8Array, opts: Omit<BzImageOptions, "mpTables"> = {}): BzImageBoot {
+    if (!this.mode.loadLinux) throw new VmConfigError(`booting a Linux bzImage is not supported in ${this.mode.name} mode (native only, for now)`);
+    return this.mode.loadLinux(image, opts);
   }
 
   /** The guest (or the VMM on its behalf) ended the run: debug-exit status, first one wins. */

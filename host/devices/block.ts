@@ -1,7 +1,9 @@
 // block.ts — sector-addressed storage behind the ATA disk: an in-memory image and a host file (synchronous node:fs).
 // Backends are host-side: they throw on misuse by host code (out-of-range LBA, write to a read-only image);
 // the ATA device checks every guest-supplied address first and turns backend failures into ATA errors.
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { runtime } from "../runtime/index.ts";
+
+const { fs } = runtime; // node:fs on Node; in the browser there are no host files
 
 export const SECTOR_SIZE = 512;
 
@@ -97,13 +99,13 @@ export class FileBackend implements BlockBackend {
     this.cache = opts.cache ?? "writethrough";
     this.maxDirty = Math.max(1, Math.floor((opts.maxDirtyBytes ?? 64 * 1024 * 1024) / SECTOR_SIZE));
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below anyway
-    const fd = openSync(path, (this.readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
+    const fd = fs.openSync(path, (this.readonly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
     let problem = "";
     if (!st.isFile()) problem = "not a regular file (a device, FIFO or socket cannot be a disk image)";
     else if (st.size < SECTOR_SIZE) problem = st.size === 0 ? "the file is empty (a disk needs at least one 512-byte sector)" : `the file has ${st.size} bytes, less than one 512-byte sector`;
     if (problem) {
-      closeSync(fd);
+      fs.closeSync(fd);
       throw new DiskImageError(problem);
     }
     this.fd = fd;
@@ -126,7 +128,7 @@ export class FileBackend implements BlockBackend {
     const fd = this.handle();
     let done = 0;
     while (done < buf.length) {
-      const got = readSync(fd, buf, done, buf.length - done, lba * SECTOR_SIZE + done);
+      const got = fs.readSync(fd, buf, done, buf.length - done, lba * SECTOR_SIZE + done);
       if (got === 0) { buf.fill(0, done); break; } // file shrank underneath us: read zeros
       done += got;
     }
@@ -152,7 +154,7 @@ export class FileBackend implements BlockBackend {
 
   private writeAt(fd: number, pos: number, buf: Uint8Array): void {
     let done = 0;
-    while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, pos + done);
+    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
   }
 
   private writeDirty(fd: number): void {
@@ -172,13 +174,13 @@ export class FileBackend implements BlockBackend {
     const fd = this.handle();
     if (this.readonly) return;
     this.writeDirty(fd);
-    fsyncSync(fd);
+    fs.fsyncSync(fd);
   }
 
   close(): void {
     if (this.fd === null) return;
     this.flush(); // if this throws, the file stays open and the dirty data stays in memory for a retry
-    closeSync(this.fd);
+    fs.closeSync(this.fd);
     this.fd = null;
   }
 }

@@ -25,6 +25,7 @@
 import type { AccessSize, IoDevice } from "../bus.ts";
 import { GuestErrors, hex, type LogFn } from "./guestlog.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
+import * as A from "../abi.generated.ts";
 
 export const LAPIC_BASE = 0xfee00000;
 export const LAPIC_SIZE = 0x1000;
@@ -83,7 +84,7 @@ function divisorOf(dcr: number): number {
   return v === 7 ? 1 : 2 << v;
 }
 
-function highestBit(words: Uint32Array): number {
+function highestBit(words: Uint32Array<ArrayBufferLike>): number {
   for (let i = 7; i >= 0; i--) {
     const w = words[i];
     if (w) return i * 32 + 31 - Math.clz32(w);
@@ -91,52 +92,108 @@ function highestBit(words: Uint32Array): number {
   return -1;
 }
 
-const set = (w: Uint32Array, v: number) => { w[v >> 5] |= 1 << (v & 31); };
-const clear = (w: Uint32Array, v: number) => { w[v >> 5] &= ~(1 << (v & 31)); };
-const test = (w: Uint32Array, v: number) => (w[v >> 5] & (1 << (v & 31))) !== 0;
+const set = (w: Uint32Array<ArrayBufferLike>, v: number) => { w[v >> 5] |= 1 << (v & 31); };
+const clear = (w: Uint32Array<ArrayBufferLike>, v: number) => { w[v >> 5] &= ~(1 << (v & 31)); };
+const test = (w: Uint32Array<ArrayBufferLike>, v: number) => (w[v >> 5] & (1 << (v & 31))) !== 0;
+
+/** word index of an OFF_APIC_* field in the shared area */
+const W = (off: number) => (off - A.AREA_APIC) >> 2;
+const WORDS = A.AREA_APIC_SIZE >> 2;
 
 export class LocalApic implements IoDevice {
-  /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
+  /** Device state for a snapshot (host/persist.ts): the register area and the counters, not the wiring. */
   save(): Saved { return saveState(this); }
-  /** Puts saved state back into a LocalApic built with the same options. */
+  /** Puts saved state back into a LocalApic built with the same options (into the shared area when bound). */
   restore(s: Saved): void { loadState(this, s); }
 
   readonly errors: GuestErrors;
-  readonly stats = {
+  /** counters of what the host model did; `stats` adds what the CPU did in the shared area */
+  private readonly hostStats = {
     accepted: 0, delivered: 0, extInt: 0, spurious: 0, eoi: 0, eoiIdle: 0, timerFired: 0,
     ipiSelf: 0, ipiIgnored: 0, initDeassert: 0,
   };
+  get stats() {
+    const inCpuEois = this.regs[W(A.OFF_APIC_INCPU_EOIS)];
+    return { ...this.hostStats, eoi: this.hostStats.eoi + inCpuEois, inCpuReads: this.regs[W(A.OFF_APIC_INCPU_READS)], inCpuEois };
+  }
 
-  id: number;
-  tpr = 0;
-  ldr = 0;
-  dfr = 0xffffffff;
-  svr = SVR_ENABLE | 0xff;
-  readonly irr = new Uint32Array(8);
-  readonly isr = new Uint32Array(8);
-  readonly tmr = new Uint32Array(8);
+  /**
+   * Every register lives in this area (layout: AREA_APIC in assembly/abi.ts): a private buffer until shareWith()
+   * moves it into the CPU's STATE block, where the CPU answers hot accesses in place (assembly/apic.ts). One
+   * copy, so the model and the CPU never disagree.
+   */
+  private regs: Uint32Array<ArrayBufferLike> = new Uint32Array(WORDS);
+  irr: Uint32Array<ArrayBufferLike> = this.regs.subarray(W(A.OFF_APIC_IRR), W(A.OFF_APIC_IRR) + 8);
+  isr: Uint32Array<ArrayBufferLike> = this.regs.subarray(W(A.OFF_APIC_ISR), W(A.OFF_APIC_ISR) + 8);
+  tmr: Uint32Array<ArrayBufferLike> = this.regs.subarray(W(A.OFF_APIC_TMR), W(A.OFF_APIC_TMR) + 8);
+
+  get id(): number { return this.regs[W(A.OFF_APIC_ID)] >>> 24; }
+  set id(v: number) { this.regs[W(A.OFF_APIC_ID)] = (v & 0xff) << 24; }
+  get tpr(): number { return this.regs[W(A.OFF_APIC_TPR)]; }
+  set tpr(v: number) { this.regs[W(A.OFF_APIC_TPR)] = v; }
+  get ldr(): number { return this.regs[W(A.OFF_APIC_LDR)]; }
+  set ldr(v: number) { this.regs[W(A.OFF_APIC_LDR)] = v; }
+  get dfr(): number { return this.regs[W(A.OFF_APIC_DFR)]; }
+  set dfr(v: number) { this.regs[W(A.OFF_APIC_DFR)] = v; }
+  get svr(): number { return this.regs[W(A.OFF_APIC_SVR)]; }
+  set svr(v: number) { this.regs[W(A.OFF_APIC_SVR)] = v; }
   /** ESR as last latched by a write; errors since then accumulate in esrPending */
-  esr = 0;
-  private esrPending = 0;
-  icrLo = 0;
-  icrHi = 0;
+  get esr(): number { return this.regs[W(A.OFF_APIC_ESR)]; }
+  set esr(v: number) { this.regs[W(A.OFF_APIC_ESR)] = v; }
+  private get esrPending(): number { return this.regs[W(A.OFF_APIC_ESR_PENDING)]; }
+  private set esrPending(v: number) { this.regs[W(A.OFF_APIC_ESR_PENDING)] = v; }
+  get icrLo(): number { return this.regs[W(A.OFF_APIC_ICR_LO)]; }
+  set icrLo(v: number) { this.regs[W(A.OFF_APIC_ICR_LO)] = v; }
+  get icrHi(): number { return this.regs[W(A.OFF_APIC_ICR_HI)]; }
+  set icrHi(v: number) { this.regs[W(A.OFF_APIC_ICR_HI)] = v; }
   /** LVT: timer, thermal, perf, LINT0, LINT1, error */
-  lvtTimer = LVT_MASKED;
-  lvtThermal = LVT_MASKED;
-  lvtPerf = LVT_MASKED;
-  lvtLint0 = DM_EXTINT << 8; // virtual wire (firmware state)
-  lvtLint1 = DM_NMI << 8;
-  lvtError = LVT_MASKED;
+  get lvtTimer(): number { return this.regs[W(A.OFF_APIC_LVT)]; }
+  set lvtTimer(v: number) { this.regs[W(A.OFF_APIC_LVT)] = v; }
+  get lvtThermal(): number { return this.regs[W(A.OFF_APIC_LVT) + 1]; }
+  set lvtThermal(v: number) { this.regs[W(A.OFF_APIC_LVT) + 1] = v; }
+  get lvtPerf(): number { return this.regs[W(A.OFF_APIC_LVT) + 2]; }
+  set lvtPerf(v: number) { this.regs[W(A.OFF_APIC_LVT) + 2] = v; }
+  get lvtLint0(): number { return this.regs[W(A.OFF_APIC_LVT) + 3]; }
+  set lvtLint0(v: number) { this.regs[W(A.OFF_APIC_LVT) + 3] = v; }
+  get lvtLint1(): number { return this.regs[W(A.OFF_APIC_LVT) + 4]; }
+  set lvtLint1(v: number) { this.regs[W(A.OFF_APIC_LVT) + 4] = v; }
+  get lvtError(): number { return this.regs[W(A.OFF_APIC_LVT) + 5]; }
+  set lvtError(v: number) { this.regs[W(A.OFF_APIC_LVT) + 5] = v; }
 
   // timer
-  timerInitial = 0;
-  timerDcr = 0;
-  private div = 2;
-  private armed = false;
+  get timerInitial(): number { return this.regs[W(A.OFF_APIC_TIMER_ICR)]; }
+  set timerInitial(v: number) { this.regs[W(A.OFF_APIC_TIMER_ICR)] = v; }
+  get timerDcr(): number { return this.regs[W(A.OFF_APIC_TIMER_DCR)]; }
+  set timerDcr(v: number) { this.regs[W(A.OFF_APIC_TIMER_DCR)] = v; }
+  private get div(): number { return this.regs[W(A.OFF_APIC_TIMER_DIV)]; }
+  private set div(v: number) { this.regs[W(A.OFF_APIC_TIMER_DIV)] = v; }
+  private get armed(): boolean { return this.regs[W(A.OFF_APIC_TIMER_ARMED)] !== 0; }
+  private set armed(v: boolean) { this.regs[W(A.OFF_APIC_TIMER_ARMED)] = v ? 1 : 0; }
   /** bus tick at which the current count started (or last reloaded) */
-  private base = 0;
+  private get base(): number { return this.get64(A.OFF_APIC_TIMER_BASE); }
+  private set base(v: number) { this.set64(A.OFF_APIC_TIMER_BASE, v); }
   /** bus ticks elapsed since construction */
-  now = 0;
+  get now(): number { return this.get64(A.OFF_APIC_NOW); }
+  set now(v: number) { this.set64(A.OFF_APIC_NOW, v); }
+  private get64(off: number): number { return this.regs[W(off)] + this.regs[W(off) + 1] * 2 ** 32; }
+  private set64(off: number, v: number): void { this.regs[W(off)] = v % 2 ** 32; this.regs[W(off) + 1] = Math.floor(v / 2 ** 32); }
+
+  /**
+   * Move the registers into `area` (the CPU's AREA_APIC, AREA_APIC_SIZE bytes) and let the CPU answer hot accesses
+   * to the page at `page` there; `busTicksPerInstruction` converts the CPU's retired instructions into bus ticks
+   * between two advance() calls, as the VM's clock does.
+   */
+  shareWith(area: Uint32Array, page: number, busTicksPerInstruction: number): void {
+    if (area.length !== WORDS) throw new RangeError(`wasmvisor lapic: the shared area is ${WORDS} words`);
+    area.set(this.regs);
+    this.regs = area;
+    this.irr = area.subarray(W(A.OFF_APIC_IRR), W(A.OFF_APIC_IRR) + 8);
+    this.isr = area.subarray(W(A.OFF_APIC_ISR), W(A.OFF_APIC_ISR) + 8);
+    this.tmr = area.subarray(W(A.OFF_APIC_TMR), W(A.OFF_APIC_TMR) + 8);
+    area[W(A.OFF_APIC_PAGE)] = page;
+    area[W(A.OFF_APIC_BUS_PER_INSN)] = busTicksPerInstruction;
+    area[W(A.OFF_APIC_CTRL)] = A.APIC_CTRL_INCPU;
+  }
 
   private readonly extInt?: ExtIntSource;
   private readonly onEoi: (vector: number) => void;
@@ -144,6 +201,14 @@ export class LocalApic implements IoDevice {
 
   constructor(opts: LocalApicOptions = {}) {
     this.id = (opts.id ?? 0) & 0xff;
+    this.regs[W(A.OFF_APIC_VER)] = LAPIC_VERSION;
+    this.dfr = 0xffffffff;
+    this.svr = SVR_ENABLE | 0xff;
+    this.lvtTimer = LVT_MASKED; this.lvtThermal = LVT_MASKED; this.lvtPerf = LVT_MASKED;
+    this.lvtLint0 = DM_EXTINT << 8; // virtual wire (firmware state)
+    this.lvtLint1 = DM_NMI << 8;
+    this.lvtError = LVT_MASKED;
+    this.div = 2;
     this.extInt = opts.extInt;
     this.onEoi = opts.onEoi ?? (() => {});
     this.onChange = opts.onChange ?? (() => {});
@@ -181,17 +246,17 @@ export class LocalApic implements IoDevice {
   /** The INTA cycle: IRR → ISR for the highest deliverable vector; the spurious vector if it went away. */
   acknowledge(): number {
     if (this.extIntActive() && this.extInt!.peek() >= 0) {
-      this.stats.extInt++;
+      this.hostStats.extInt++;
       return this.extInt!.acknowledge();
     }
     const v = this.enabled ? highestBit(this.irr) : -1;
     if (v < 0 || (v & 0xf0) <= (this.ppr & 0xf0)) {
-      this.stats.spurious++;
+      this.hostStats.spurious++;
       return this.svr & 0xff;
     }
     clear(this.irr, v);
     set(this.isr, v);
-    this.stats.delivered++;
+    this.hostStats.delivered++;
     return v;
   }
 
@@ -213,7 +278,7 @@ export class LocalApic implements IoDevice {
       this.error(ESR_RECV_ILLEGAL_VECTOR, "illegal-vector", `received illegal vector ${hex(vector)}`);
       return;
     }
-    this.stats.accepted++;
+    this.hostStats.accepted++;
     set(this.irr, vector);
     if (level) set(this.tmr, vector); else clear(this.tmr, vector);
     this.onChange();
@@ -244,10 +309,10 @@ export class LocalApic implements IoDevice {
   private eoi(): void {
     const v = highestBit(this.isr);
     if (v < 0) {
-      this.stats.eoiIdle++; // harmless (OSes "ack anything outstanding" at init): counted, not an error
+      this.hostStats.eoiIdle++; // harmless (OSes "ack anything outstanding" at init): counted, not an error
       return;
     }
-    this.stats.eoi++;
+    this.hostStats.eoi++;
     clear(this.isr, v);
     if (test(this.tmr, v)) {
       clear(this.tmr, v);
@@ -271,6 +336,8 @@ export class LocalApic implements IoDevice {
   get currentCount(): number {
     if (!this.armed) return 0;
     const elapsed = Math.floor((this.now - this.base) / this.div);
+    // (periodic: as if the expiries since the last advance() had reloaded it; assembly/apic.ts computes the same)
+    if (this.timerMode() === TIMER_MODE_PERIODIC) return this.timerInitial - (elapsed % this.timerInitial);
     return Math.max(0, this.timerInitial - elapsed);
   }
 
@@ -298,7 +365,7 @@ export class LocalApic implements IoDevice {
     } else {
       this.armed = false;
     }
-    this.stats.timerFired++;
+    this.hostStats.timerFired++;
     if (!(this.lvtTimer & LVT_MASKED) && this.enabled) this.accept(this.lvtTimer & 0xff, false);
   }
 
@@ -326,7 +393,7 @@ export class LocalApic implements IoDevice {
     const levelAssert = (lo >> 14) & 1, shorthand = (lo >> 18) & 3;
     const dest = this.icrHi >>> 24;
     if (mode === DM_INIT && levelAssert === 0) {
-      this.stats.initDeassert++; // INIT level de-assert: arbitration ID sync, nothing else
+      this.hostStats.initDeassert++; // INIT level de-assert: arbitration ID sync, nothing else
       return;
     }
     if ((mode === DM_FIXED || mode === DM_LOWEST) && vector < 16) {
@@ -335,10 +402,10 @@ export class LocalApic implements IoDevice {
     }
     const toSelf = shorthand === 1 || shorthand === 2 || (shorthand === 0 && this.matches(destMode, dest));
     const toOthers = shorthand === 2 || shorthand === 3 || (shorthand === 0 && !(destMode === 0 && dest === this.id));
-    if (toOthers) this.stats.ipiIgnored++; // one CPU: nobody else on the APIC bus
+    if (toOthers) this.hostStats.ipiIgnored++; // one CPU: nobody else on the APIC bus
     if (!toSelf) return;
     if (mode === DM_FIXED || mode === DM_LOWEST) {
-      this.stats.ipiSelf++;
+      this.hostStats.ipiSelf++;
       this.accept(vector, false);
     } else {
       this.errors.report("ipi-self-unsupported", `IPI delivery mode ${mode} to self ignored`);

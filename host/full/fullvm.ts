@@ -18,11 +18,14 @@ import type { Platform } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
 import { EXIT_STATUS, type RunResult } from "../core/status.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "./monitor.ts";
+import type { TranslateMode } from "./vcpu.ts";
 import { elfCodeRegions } from "./patcher.ts";
 
 export interface FullModeOptions {
-  /** patch the sensitive-but-unprivileged instructions (the x86 hole); default true */
+  /** handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
   closeHole?: boolean;
+  /** "runtime" (default): the CPU hands each sensitive instruction over as it runs; "static": the INT3 sweep */
+  translate?: TranslateMode;
   /** address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
   /** CPU options (the intercepts are full mode's own) */
@@ -41,7 +44,7 @@ export class FullMode implements Mode {
     this.guestRam = memSize;
     this.machine = new Machine({ ...o.machine, memSize: memSize + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
     this.monitor = new Monitor(this.machine, {
-      guestRam: memSize, closeHole: o.closeHole, maxShadows: o.maxShadows, log,
+      guestRam: memSize, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, log,
       io: {
         ioRead: (port, size) => { this.vmStats.countPort(port, false); return this.platform.bus.ioRead(port, size as AccessSize); },
         ioWrite: (port, size, v) => { this.vmStats.countPort(port, true); this.platform.bus.ioWrite(port, size as AccessSize, v); },
@@ -55,7 +58,7 @@ export class FullMode implements Mode {
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
-  /** Loads a multiboot kernel into guest RAM, scans its code and deprivileges the entry state. */
+  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const m = this.machine;
     const mem = {
@@ -65,7 +68,7 @@ export class FullMode implements Mode {
     };
     const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(m, boot);
-    if (boot.method === "elf") {
+    if (boot.method === "elf" && this.monitor.translation === "static") {
       const elf = parseElf(image);
       for (const r of elfCodeRegions(image, elf.entry, (va) => elfVirtToPhys(elf, va))) {
         if (r.end <= this.guestRam) this.monitor.patcher.addRegion(r.start, r.end, r.entries);
@@ -114,12 +117,12 @@ export class FullMode implements Mode {
       reflectedByVector: { ...mo.stats.reflected },
       interruptsInjected: mo.stats.interruptsInjected,
       shadow: { ...mo.shadow.stats, shadowsCached: mo.shadow.shadowCount, freePages: mo.shadow.freePages },
-      translator: { ...mo.patcher.stats, byKind: { ...mo.patcher.stats.byKind }, codeFrames: mo.patcher.codeFrameCount, closeHole: mo.patcher.closeHole },
+      translator: { mode: mo.translation, ...mo.patcher.stats, byKind: { ...mo.patcher.stats.byKind }, codeFrames: mo.patcher.codeFrameCount, closeHole: mo.patcher.closeHole },
     };
   }
 
   /** The monitor's state: virtual CPU, STI shadow, shadow-table bookkeeping (the tables are in machine RAM), the
-   * patcher's side tables and counters. */
+   * patcher's side tables and counters (empty unless static); the sensitive-exit controls are in the CPU state. */
   save(): Saved { return saveState(this.monitor); }
   restore(s: Saved): void { loadState(this.monitor, s); }
 }
@@ -135,7 +138,7 @@ export interface FullVmOptions extends CoreOptions, FullModeOptions {}
 export class FullVm extends VmCore<FullMode> {
   constructor(opts: FullVmOptions = {}) {
     const memSize = opts.memSize ?? 64 << 20;
-    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, maxShadows: opts.maxShadows } });
+    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, translate: opts.translate, maxShadows: opts.maxShadows } });
   }
   get monitor(): Monitor { return this.mode.monitor; }
   get guestRam(): number { return this.mode.guestRam; }

@@ -39,6 +39,27 @@ export abstract class ModeSwitch extends GuestMemory {
     this.v.vif = !!(f & FL_IF);
     this.v.iopl = (f & FL_IOPL) >> 12;
     this.m.eflags = ((f & ~(FL_IOPL | A.FLAG_VM)) | FL_IF) >>> 0;
+    this.applySensitiveExits();
+  }
+
+  /**
+   * The x86 hole, translated at run time: which sensitive instructions the CPU must hand over (exit before
+   * executing, EXIT_SENSITIVE) in the current virtual state, so that the deprivileged guest sees exactly what
+   * it would natively. The privilege-dependent transfers (iret, retf, far call, SS loads) always: a far call
+   * through a gate from virtual CPL 3 would make the real CPU switch stacks with the VMM's TSS, and at virtual
+   * CPL 0–2 every one of them depends on the real CPL 3. At virtual CPL 0–2 also every hole instruction (the
+   * real CPL 3 would give other results). At virtual CPL 3 the real CPL is the virtual one, so those give the
+   * same results — except the reads of state the VMM replaced (sgdt/sidt/sldt/str/smsw: the real tables live in
+   * the VMM's region), and pushf/popf whenever the real IF=1/IOPL=0 differ from the virtual ones (IF clear or
+   * IOPL > 0: pushf shows them, popf may change IF at IOPL 3). With the hole left open (closeHole: false) only
+   * the transfers are caught. In static mode the patcher's INT3s do all this instead.
+   */
+  applySensitiveExits(): void {
+    if (this.translation !== "runtime") return;
+    const v = this.v;
+    let bits = A.CTRL_EXIT_PRIV_XFER;
+    if (this.patcher.closeHole) bits |= v.cpl < 3 || !v.vif || v.iopl !== 0 ? A.CTRL_EXIT_SENSITIVE : A.CTRL_EXIT_DESC_READ;
+    this.m.sensitiveExits = bits;
   }
 
   protected applyCr0(): void {
@@ -51,6 +72,7 @@ export abstract class ModeSwitch extends GuestMemory {
 
   /** Real CR3 and descriptor tables for the current virtual privilege and address space. */
   applyMode(): void {
+    this.applySensitiveExits();
     const pd = this.shadow.activate(this.paging(), this.v.cpl === 3);
     if (this.m.getCr("cr3") !== pd) {
       // U → K in one address space: load the real CR3 without flushing the TLB (see ShadowMmu.keepTlb)

@@ -5,6 +5,7 @@ import { type Exit } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { GuestRangeError } from "./shadow.ts";
 import { SensitiveInsns } from "./sensitive.ts";
+import { sensitiveKind } from "./patcher.ts";
 import { GuestFault, FatalGuest, SEG, hex, type HandleResult } from "./vcpu.ts";
 export {
   VMM_SIZE, VMM_PT, GDT_K, GDT_U, LDT_K, LDT_U, IDT_REAL, POOL_START, GuestFault, FatalGuest,
@@ -15,6 +16,12 @@ export class Monitor extends SensitiveInsns {
   /** Handles one exit from the deprivileged guest. */
   handle(exit: Exit): HandleResult {
     if (exit.reason === "budget") return null;
+    const r = this.dispatch(exit);
+    this.applySensitiveExits(); // (the emulation may have changed the virtual CPL, IF or IOPL)
+    return r;
+  }
+
+  private dispatch(exit: Exit): HandleResult {
     try {
       switch (exit.reason) {
         case "exception": {
@@ -26,6 +33,12 @@ export class Monitor extends SensitiveInsns {
           this.deliver(vec, exit.errorCode, this.m.eip, false);
           return null;
         }
+        case "sensitive": {
+          // the CPU stopped before a sensitive instruction (EIP on it) and hands over its decoding
+          const d = exit.insn ?? this.fetchInsn(exit.eip);
+          this.count(this.stats.exits, `sensitive ${sensitiveKind(d) ?? hex(d.op)}`);
+          return this.emulateSensitive(d);
+        }
         case "softint": {
           const vec = exit.vector;
           if (vec === 3) {
@@ -35,7 +48,7 @@ export class Monitor extends SensitiveInsns {
             if (p) {
               this.count(this.stats.exits, `patched ${p.kind}`);
               this.m.eip = exit.eip;
-              return this.emulatePatched();
+              return this.emulateSensitive(this.fetchInsn());
             }
           }
           this.count(this.stats.exits, vec === 0x80 ? "int 0x80" : `int ${hex(vec)}`);

@@ -1,4 +1,8 @@
-// patcher.ts — the x86-hole translator: scans guest-kernel code before it runs and replaces every sensitive
+// patcher.ts — the STATIC x86-hole translator, only with `translate: "static"` (--full-translate static), kept to
+// compare with the default run-time translation (the CPU hands each sensitive instruction over as it executes it:
+// mode.ts applySensitiveExits, README.md "The x86 hole"), which sees what a sweep cannot (code jumped into
+// mid-instruction, generated at run time, ELF without section headers) and never modifies guest memory.
+// It scans guest-kernel code before it runs and replaces every sensitive
 // instruction that would not trap at CPL 3 (pushf/popf, sgdt/sidt/sldt/str/smsw, mov from CS/SS, push CS/SS,
 // lar/lsl/verr/verw, and the privilege-dependent control transfers iret/retf/lcall) by INT3 (0xCC), keeping the
 // original byte in a side table keyed by guest-physical address. INT3 is one byte, so it fits over any

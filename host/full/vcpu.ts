@@ -64,11 +64,19 @@ export interface MonitorOptions {
   /** guest RAM bytes (the Machine has VMM_SIZE more) */
   guestRam: number;
   io: MonitorIo;
-  /** close the x86 hole by patching (default true) */
+  /** close the x86 hole (default true); false leaves pushf/popf/sgdt/… native (the switch that shows the hole) */
   closeHole?: boolean;
+  /**
+   * How the sensitive instructions are caught: "runtime" (default) — the CPU exits before each one while the
+   * virtual CPU needs it (Machine.sensitiveExits; guest memory is never modified); "static" — the old sweep that
+   * writes INT3 over them in the kernel's ELF code before it runs (patcher.ts), kept for comparison.
+   */
+  translate?: TranslateMode;
   maxShadows?: number;
   log?: (msg: string) => void;
 }
+
+export type TranslateMode = "runtime" | "static";
 
 export const descAttr = (hi: number): number => (hi >>> 8) & 0xf0ff;
 export const descBase = (lo: number, hi: number): number => ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
@@ -86,6 +94,7 @@ export abstract class VcpuBase {
   readonly v: VirtualCpu;
   readonly stats: FullStats = { exits: {}, emulated: {}, reflected: {}, interruptsInjected: 0, emulatedInstructions: 0 };
   readonly guestRam: number;
+  readonly translation: TranslateMode;
   /** after STI: let one instruction run before an interrupt can be injected */
   stiShadow = false;
   protected io: MonitorIo;
@@ -100,6 +109,7 @@ export abstract class VcpuBase {
     this.m = m;
     this.io = o.io;
     this.guestRam = o.guestRam;
+    this.translation = o.translate ?? "runtime";
     this.log = o.log ?? (() => {});
     if (m.ramSize < VMM_SIZE + o.guestRam) throw new Error("wasmvisor full: the machine needs VMM_SIZE more RAM than the guest");
     this.dv = new DataView(m.memory.buffer);

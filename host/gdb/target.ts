@@ -13,6 +13,8 @@ import type { MemoryPolicy } from "../para/policy.ts";
 import type { VmCore } from "../core/vm.ts";
 import { FullMode } from "../full/fullvm.ts";
 import { ParaMode } from "../para/vm.ts";
+import { HwMode } from "../hw/mode.ts";
+import { HW_HOST_SIZE } from "../hw/ept.ts";
 
 export const GPR_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
 export const SEG_ORDER = ["cs", "ss", "ds", "es", "fs", "gs"] as const; // gdb's i386 order
@@ -135,6 +137,17 @@ export class ParaTarget extends MachineTarget {
   }
 }
 
+/** hw mode: guest-physical X is host-physical HW_HOST_SIZE + X (how hw mode's EPT maps guest RAM); nothing else is the guest's. */
+export class HwTarget extends MachineTarget {
+  constructor(machine: Machine, private readonly guestRam: number) { super(machine, "hw"); }
+  override readPhys(pa: number, len: number): Uint8Array | null {
+    return pa >= 0 && len >= 0 && pa + len <= this.guestRam ? super.readPhys(pa + HW_HOST_SIZE, len) : null;
+  }
+  override writePhys(pa: number, data: Uint8Array): boolean {
+    return pa >= 0 && pa + data.length <= this.guestRam && super.writePhys(pa + HW_HOST_SIZE, data);
+  }
+}
+
 /** full mode: the guest's view kept by the monitor. */
 export class FullTarget implements DebugTarget {
   readonly mode = "full";
@@ -192,5 +205,6 @@ export function targetFor(vm: VmCore): DebugTarget {
   const mode = vm.mode;
   if (mode instanceof FullMode) return new FullTarget(vm.machine, mode.monitor, mode.guestRam);
   if (mode instanceof ParaMode) return new ParaTarget(vm.machine, mode.policy);
+  if (mode instanceof HwMode) return new HwTarget(vm.machine, mode.guestRam);
   return new MachineTarget(vm.machine);
 }

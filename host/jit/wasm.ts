@@ -62,7 +62,8 @@ export interface ModuleSpec {
 }
 
 function vec(out: Code, items: Code[]): void { out.u32(items.length); for (const it of items) out.bytes(it.bytesView()); }
-function name(out: Code, s: string): void { const b = Buffer.from(s, "utf8"); out.u32(b.length).bytes(b); }
+const utf8 = new TextEncoder();
+function name(out: Code, s: string): void { const b = utf8.encode(s); out.u32(b.length).bytes(b); }
 function section(out: Code, id: number, body: Code): void { out.byte(id).u32(body.length).bytes(body.bytesView()); }
 
 export function assemble(m: ModuleSpec): Uint8Array<ArrayBuffer> {

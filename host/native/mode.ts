@@ -12,9 +12,10 @@
 // HLT with IF=0 (the usual `cli; hlt`) stops at once with EXIT_STATUS.HALTED; with IF=1 the run loop idles.
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { deviceExit } from "../core/device-exits.ts";
+import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
 import type { Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
@@ -33,11 +34,23 @@ export class NativeMode implements Mode {
     this.machine = new Machine({ ...machine, memSize });
   }
 
-  attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
+  attach(platform: Platform, stats: VmStats): void {
+    this.platform = platform;
+    this.vmStats = stats;
+    // the local APIC's registers live in the CPU's STATE block: hot accesses never exit (assembly/apic.ts)
+    platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4));
+    enableStringIoBatches(this.machine); // REP INS/OUTS: one exit per run of elements
+  }
 
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const boot = loadMultiboot(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(this.machine, boot);
+    return boot;
+  }
+
+  loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
+    const boot = loadBzImage(image, this.machine, { ...opts, mpTables: this.platform.mpTables });
+    enterBzImage(this.machine, boot);
     return boot;
   }
 

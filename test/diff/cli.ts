@@ -7,6 +7,11 @@
 //   node scripts/diff.mjs record [--count N] [--seed S]   (re)record the corpus with the oracle
 //   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
 //   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
+//   node scripts/diff.mjs trans [--count N] [--seed S] [--filter RE] [--oracle ...]   the x87 transcendentals
+//        (test/diff/fpu-trans-gen.ts): per form, exact matches, results 1 ulp away, other differences
+//   node scripts/diff.mjs trans-record [--count N] [--seed S]   (re)record fixtures/fpu-cases/transcendental.bin.gz
+//   node scripts/diff.mjs fx [--count N] [--seed S] [--oracle ...]   FXSAVE/FXRSTOR cases (test/diff/fpu-fx-gen.ts)
+//   node scripts/diff.mjs fx-record [--count N] [--seed S]     (re)record fixtures/fpu-cases/fxsave.bin.gz
 import { genCases as genCpuCases, FORM_NAMES, UNDEF, type Case } from "./gen.ts";
 import { genFpuCases, stableResults, FPU_FORM_NAMES, mapX64FpuResult } from "./fpu-gen.ts";
 import { runOracle, runOracleAny, skipReport, oracleAvailable, readCorpus, writeCorpus, CORPUS_FILE, type OracleArch, type OracleResult } from "./oracle.ts";
@@ -69,6 +74,32 @@ if (mode === "live" || mode === "oracle") {
     process.exit(0);
   }
   const st = compareAll(cases, results, "live");
+  process.exitCode = st.bad ? 1 : 0;
+} else if (mode === "trans" || mode === "trans-record") {
+  const { runTrans } = await import("./trans-run.ts");
+  process.exitCode = await runTrans(mode, { seed, count: Number(opt("count", mode === "trans" ? "100000" : "3200")), filter, arch, show });
+} else if (mode === "fx-record") {
+  // the FXSAVE/FXRSTOR corpus (fixtures/fpu-cases/fxsave.bin.gz), recorded on the i386 oracle (majority of runs)
+  const { genFxCases, FX_CORPUS_FILE } = await import("./fpu-fx-gen.ts");
+  const av = oracleAvailable("i386");
+  if (!av.ok) { console.error(`fx-record: the i386 oracle is unavailable: ${av.why}`); process.exit(1); }
+  const { readFileSync } = await import("node:fs");
+  const count = Number(opt("count", "600")), rseed = Number(opt("seed", "20261203"));
+  const cases = genFxCases(rseed, count);
+  const { results } = stableResults(cases, (cs) => runOracle(cs));
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
+  const size = writeCorpus(FX_CORPUS_FILE, { seed: rseed, count, cpu, created: new Date().toISOString().slice(0, 10) }, cases.map((c, i) => ({ c, r: results[i] })));
+  console.log(`recorded ${count} fxsave/fxrstor cases to ${FX_CORPUS_FILE}: ${(size / 1024).toFixed(0)} KiB`);
+} else if (mode === "fx") {
+  // FXSAVE/FXRSTOR cases (test/diff/fpu-fx-gen.ts) on the real CPU and the wasm CPU
+  const { genFxCases } = await import("./fpu-fx-gen.ts");
+  const av = oracleAvailable(arch);
+  if (!av.ok) { console.log(`diff: skipped, the oracle is unavailable: ${av.why}`); process.exit(0); }
+  const run = (cs: Case[]) => { const r = runOracleAny(cs, av.arch); return r.arch === "x86-64" ? r.results.map((x, i) => mapX64FpuResult(cs[i], x)) : r.results; };
+  const cases = genFxCases(seed, Number(opt("count", "20000")));
+  const { results, disturbed } = stableResults(cases, run);
+  console.log(`seed ${seed}: ${cases.length} fxsave/fxrstor cases on the ${av.arch} oracle (${disturbed} disturbed runs, majority used)`);
+  const st = compareAll(cases, results, "fx");
   process.exitCode = st.bad ? 1 : 0;
 } else if (mode === "fpu-record") {
   // the x87 corpus (fixtures/fpu-cases/): every x87 form, recorded on the i386 oracle (majority of runs)

@@ -26,7 +26,7 @@ const BIAS = 16383;
 
 type Val80 = { se: number; m: bigint };
 const TOP = 1n << 63n;
-function rnd64(r: Rng): bigint { return (BigInt(r.u32()) << 32n) | BigInt(r.u32()); }
+export function rnd64(r: Rng): bigint { return (BigInt(r.u32()) << 32n) | BigInt(r.u32()); }
 
 /** a significand next to a rounding boundary at bit position b (the kept bits end at b) */
 function nearBoundary(r: Rng): bigint {
@@ -109,7 +109,7 @@ function valBcd(r: Rng): number[] {
 const le = (v: bigint, n: number) => Array.from({ length: n }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
 
 // ---- the forms ----
-interface FForm { name: string; bytes: (r: Rng) => number[]; mem?: "m32" | "m64" | "m80" | "i16" | "i32" | "i64" | "bcd" | "env" | "save" | "m16" | "env16" | "save16"; }
+export interface FForm { name: string; bytes: (r: Rng) => number[]; mem?: "m32" | "m64" | "m80" | "i16" | "i32" | "i64" | "bcd" | "env" | "save" | "m16" | "env16" | "save16"; }
 const ARITH = ["fadd", "fmul", "fcom", "fcomp", "fsub", "fsubr", "fdiv", "fdivr"];
 const IARITH = ["fiadd", "fimul", "ficom", "ficomp", "fisub", "fisubr", "fidiv", "fidivr"];
 const mr = (reg: number) => (reg << 3) | 7; // [edi]

@@ -52,6 +52,10 @@ export const UNDEF: Record<string, UndefClass> = {
  * flags: reported, not failed).
  */
 export const IMPL_DEFINED_MEM: Record<string, { why: string; bytes(c: Case): number[] }> = {
+  fxsave: {
+    why: "FXSAVE: with no SSE reported, MXCSR_MASK (the real CPU reports its own SSE features) and the XMM and reserved areas (bytes 160-511, 'If the OSFXSR bit in control register CR4 is not set, the FXSAVE instruction may not save these registers. This behavior is implementation dependent.') are not the x87 state's",
+    bytes: (c) => { const b = c.regs[7] - SCRATCH_BASE, out: number[] = []; for (let o = 28; o < 32; o++) out.push(b + o); for (let o = 160; o < 512; o++) out.push(b + o); return out; },
+  },
   "push sreg": {
     why: "PUSH: 'If the source operand is a segment register (16 bits) and the operand size is 32-bits, either a zero-extended value is pushed on the stack or the segment selector is written on the stack using a 16-bit move. For the last case, all recent Intel Core and Intel Atom processors perform a 16-bit move, leaving the upper portion of the stack location unmodified.'",
     bytes: (c) => c.code[0] === 0x66 ? [] : [c.regs[4] - 2 - SCRATCH_BASE, c.regs[4] - 1 - SCRATCH_BASE],
@@ -59,6 +63,7 @@ export const IMPL_DEFINED_MEM: Record<string, { why: string; bytes(c: Case): num
 };
 export function implDefinedMem(c: Case): number[] {
   if (/^push (es|cs|ss|ds|fs|gs)$/.test(c.form)) return IMPL_DEFINED_MEM["push sreg"].bytes(c);
+  if (c.form === "x87 fxsave m512") return IMPL_DEFINED_MEM["fxsave"].bytes(c);
   return [];
 }
 

@@ -1,0 +1,156 @@
+// mode.ts — `hw` mode: hardware-assisted virtualization, VT-x-like. The unmodified guest kernel runs at ring 0 in
+// the CPU's guest (non-root) mode, controlled by the VMCS (vmcs.ts, assembly/vmx.ts); its memory is translated
+// twice, by its own page tables and by the host's nested tables (ept.ts, assembly/ept.ts). The hypervisor sees the
+// guest only through VM exits (exits.ts) and the device accesses every mode answers (core/device-exits.ts).
+//
+// Controls (as KVM sets them with EPT): external-interrupt exiting, HLT exiting, unconditional I/O exiting, MSR
+// bitmaps with nothing intercepted, TSC offsetting, EPT with A/D flags and device memory left unmapped; CPUID,
+// VMCALL and triple faults exit unconditionally. No CR, INVLPG or #PF intercepts: with nested paging the guest owns
+// its page tables, CR3 and TLB.
+//
+// Interrupts go in by event injection: before every slice, if the controller has a request and the guest can
+// take it (IF=1, no STI/MOV SS shadow) it is acknowledged and injected on entry; if not, interrupt-window exiting
+// brings the CPU back at the first instruction boundary where it can, and the request is injected then. The
+// guest takes it at the same instruction boundary as in native mode.
+import { Machine, type Exit, type MachineOptions } from "../machine.ts";
+import * as A from "../abi.generated.ts";
+import { deviceExit } from "../core/device-exits.ts";
+import type { VmStats } from "../stats.ts";
+import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import type { Saved } from "../persist.ts";
+import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
+import type { Platform } from "../core/platform.ts";
+import { EXIT_STATUS, VmConfigError, hex } from "../core/status.ts";
+import { Vmcs, reasonName } from "./vmcs.ts";
+import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
+import { handleVmExit, internal } from "./exits.ts";
+
+export interface HwModeOptions {
+  /** CPU options (the VMCS controls are hw mode's own) */
+  machine?: Partial<MachineOptions>;
+}
+
+export class HwMode implements Mode {
+  readonly name = "hw";
+  readonly machine: Machine;
+  readonly vmcs: Vmcs;
+  readonly ept: Ept;
+  readonly guestRam: number;
+  private platform!: Platform;
+  private vmStats!: VmStats;
+  /** instructions the hypervisor emulated (CPUID, HLT): part of the virtual clock, and of the guest's TSC */
+  private emulated = 0;
+  private injected = 0;
+  private readonly exitsByReason: Record<string, number> = {};
+
+  constructor(memSize: number, o: HwModeOptions, private readonly log: (m: string) => void) {
+    this.guestRam = memSize;
+    if (memSize + HW_HOST_SIZE > A.MAX_RAM_SIZE) {
+      throw new VmConfigError(`--mem ${memSize / 2 ** 20}M is too large for --mode hw (at most ${(A.MAX_RAM_SIZE - HW_HOST_SIZE) / 2 ** 20}M: the hypervisor's ${HW_HOST_SIZE >> 20}M sit below guest RAM)`);
+    }
+    this.machine = new Machine({ ...o.machine, memSize: memSize + HW_HOST_SIZE });
+    this.vmcs = new Vmcs(this.machine);
+    this.ept = new Ept(this.machine, memSize);
+    this.ept.mapGuestRam();
+    this.setControls();
+  }
+
+  /** The VMCS controls of a KVM-like hypervisor with nested paging (the file comment). */
+  private setControls(): void {
+    const v = this.vmcs;
+    this.machine.fillMem(IO_BITMAP_A, 0x3000, 0); // I/O bitmaps (unused: unconditional I/O exiting) and MSR bitmap: nothing intercepted
+    v.set(A.OFF_VMX_PIN, A.PIN_EXT_INTR);
+    v.set(A.OFF_VMX_PROC, A.PROC_HLT | A.PROC_IO_UNCOND | A.PROC_MSR_BITMAPS | A.PROC_TSC_OFFSET);
+    v.set(A.OFF_VMX_PROC2, A.PROC2_EPT | A.PROC2_EPT_MMIO);
+    v.set(A.OFF_VMX_EPTP, this.ept.pointer);
+    v.set(A.OFF_VMX_IO_BITMAP_A, IO_BITMAP_A);
+    v.set(A.OFF_VMX_IO_BITMAP_B, IO_BITMAP_B);
+    v.set(A.OFF_VMX_MSR_BITMAP, MSR_BITMAP);
+    v.set(A.OFF_VMX_EXC_BITMAP, 0);
+    v.guestMode = true;
+  }
+
+  get emulatedInstructions(): number { return this.emulated; }
+
+  attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
+
+  /** Loads a multiboot kernel into guest RAM (host-physical HW_HOST_SIZE + gpa) and enters it. */
+  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+    const m = this.machine;
+    const mem = {
+      ramSize: this.guestRam,
+      writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + HW_HOST_SIZE, d),
+      fillMem: (p: number, len: number, v = 0) => m.fillMem(p + HW_HOST_SIZE, len, v),
+    };
+    const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
+    enterMultiboot(m, boot);
+    return boot;
+  }
+
+  beforeSlice(): number { this.deliver(); return Infinity; }
+  afterSlice(): void {}
+  wakeup(): boolean { return this.platform.pic.peek() >= 0; }
+
+  /** Inject the controller's request if the guest can take it now, else ask for the interrupt window. */
+  private deliver(): void {
+    const v = this.vmcs;
+    if (v.injectionPending) return;
+    const want = this.platform.pic.peek() >= 0;
+    const open = want && (this.machine.eflags & A.FLAG_IF) !== 0 && (v.get(A.OFF_INT_SHADOW) & (A.SHADOW_INT | A.SHADOW_MOV_SS)) === 0;
+    v.ctl(A.OFF_VMX_PROC, A.PROC_INTR_WINDOW, want && !open);
+    if (!open) return;
+    const vec = this.platform.pic.acknowledge();
+    if (vec < 0) return;
+    this.vmStats.countInterrupt(vec);
+    this.injected++;
+    v.inject("external", vec);
+  }
+
+  handle(exit: Exit): ExitAction {
+    const r = this.vmcs.exitReason;
+    if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
+    if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;
+    switch (exit.reason) {
+      case "vmexit":
+        return handleVmExit({ m: this.machine, vmcs: this.vmcs, emulated: () => this.emulate() }, exit);
+      case "budget":
+        return null;
+      case "hlt": // halted in guest mode without HLT exiting (activity state HLT)
+        if (this.machine.eflags & A.FLAG_IF) return "idle";
+        return { exitStatus: EXIT_STATUS.HALTED, stopReason: "halted", message: `guest halted with interrupts disabled (hlt at eip ${hex(exit.eip)})`, exit };
+      default:
+        return internal(exit, `unexpected ${exit.reason} exit at eip ${hex(exit.eip)}`);
+    }
+  }
+
+  /** One emulated instruction: the clock counts it, and the TSC offset keeps the guest's TSC = instructions it ran. */
+  private emulate(): void {
+    this.emulated++;
+    const v = this.vmcs;
+    const lo = v.get(A.OFF_VMX_TSC_OFFSET_LO) + 1;
+    v.set(A.OFF_VMX_TSC_OFFSET_LO, lo);
+    if (lo >= 2 ** 32) v.set(A.OFF_VMX_TSC_OFFSET_HI, v.get(A.OFF_VMX_TSC_OFFSET_HI) + 1);
+  }
+
+  /** VM exits by basic reason, injections, and the two-dimensional walk's cost per guest TLB miss */
+  stats(): Record<string, unknown> {
+    const c = this.vmcs.counters;
+    return {
+      vmExits: c.exits,
+      exitsByReason: { ...this.exitsByReason },
+      interruptsInjected: this.injected,
+      emulatedInstructions: this.emulated,
+      nestedWalks: c.walks,
+      walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
+    };
+  }
+
+  save(): Saved { return { vmcs: this.vmcs.save(), emulated: this.emulated, injected: this.injected, exitsByReason: { ...this.exitsByReason } }; }
+  restore(s: Saved): void {
+    const o = s as { vmcs: number[]; emulated: number; injected: number; exitsByReason: Record<string, number> };
+    this.vmcs.restore(o.vmcs);
+    this.emulated = o.emulated;
+    this.injected = o.injected;
+    Object.assign(this.exitsByReason, o.exitsByReason);
+  }
+}

@@ -1,0 +1,109 @@
+// launch.mjs — how fast a machine starts and how much an idle one costs (issue 13, "Launch"):
+//   create   `new Machine()` + a 10-instruction run, per guest-RAM size: median, p10/p90 and mean of N launches
+//   recycle  the same through the machine pool (Machine.release() returns Memory + instance for the next launch)
+//   trap     one trapLab snippet (lab.run of `ud2`): setup of GDT/IDT/TSS, boot, the snippet, the trap record; then
+//            the same with each result released (TrapResult.release: both passes' machines come from the pool)
+//   idle     RSS and V8 external memory per idle machine (200 machines that each ran 10 instructions), beyond RAM
+//   restore  Vm.restore of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
+//            every free page) into a fresh machine, and into one the previous restore released (Vm.release)
+// Times are wall-clock of this process; run it on a quiet machine (absolute times on a shared one are noise).
+//
+// usage: node scripts/bench/launch.mjs [--n N] [--idle N] [--json] [--dist DIR]   (needs dist/index.js: npm run build:cli)
+import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+for (const ev of ["uncaughtException", "unhandledRejection"]) {
+  process.on(ev, (e) => { process.stderr.write(`bench launch: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`); process.exit(1); });
+}
+const argv = process.argv.slice(2);
+const opt = (k, d) => { const i = argv.indexOf(k); return i < 0 ? d : argv[i + 1]; };
+const N = Number(opt("--n", "200"));
+const IDLE = Number(opt("--idle", "200"));
+const DIST = resolve(opt("--dist", join(dirname(fileURLToPath(import.meta.url)), "../../dist")));
+if (!(N >= 5) || !(IDLE >= 1)) { process.stderr.write("bench launch: --n needs at least 5, --idle at least 1\n"); process.exit(2); }
+const W = await import(pathToFileURL(join(DIST, "index.js")).href);
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc");
+
+const NOPS = Array(10).fill(0x90);
+function launch(memSize, recycle) {
+  const m = new W.Machine({ memSize });
+  m.setFlatProtectedMode();
+  m.writeMem(0x1000, NOPS);
+  m.eip = 0x1000;
+  const e = m.run(10);
+  if (e.reason !== "budget" || m.instructions !== 10) throw new Error(`a launch ran ${m.instructions} instructions (${e.reason})`);
+  if (recycle) m.release();
+  return m;
+}
+const stats = (t) => {
+  const s = [...t].sort((a, b) => a - b), q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: q(0.5), p10: q(0.1), p90: q(0.9), mean: t.reduce((a, b) => a + b, 0) / t.length, n: t.length };
+};
+function timeIt(n, f) {
+  for (let i = 0; i < 5; i++) f(); // warm-up: the CPU module, V8's tiers
+  const t = [];
+  for (let i = 0; i < n; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); }
+  return stats(t);
+}
+
+const out = { create: {}, recycle: {}, trap: null, trapReleased: null, idle: {}, restore: {} };
+W.cpuModule();
+for (const mb of [1, 16, 64]) out.create[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, false));
+if (typeof W.Machine.prototype.release === "function") {
+  for (const mb of [1, 16, 64]) out.recycle[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, true));
+}
+const lab = W.trapLab({ cpl: 3 });
+const ud2 = (release) => { const r = lab.run("0f 0b"); if (r.trap?.vector !== 6) throw new Error("ud2 did not raise #UD"); if (release) r.release(); };
+out.trap = timeIt(N, () => ud2(false));
+out.trapReleased = timeIt(N, () => ud2(true));
+
+for (const mb of [1, 16]) {
+  gc(); gc();
+  const m0 = process.memoryUsage();
+  const keep = [];
+  for (let i = 0; i < IDLE; i++) keep.push(launch(mb << 20, false));
+  gc(); gc();
+  const m1 = process.memoryUsage();
+  out.idle[`${mb}MiB`] = {
+    machines: IDLE, rssPerMachineKiB: (m1.rss - m0.rss) / IDLE / 1024,
+    externalPerMachineKiB: (m1.external - m0.external) / IDLE / 1024,
+    externalBeyondRamKiB: (m1.external - m0.external) / IDLE / 1024 - (mb << 10),
+  };
+  keep.length = 0;
+}
+
+const FORK = join(DIST, "../build/guests/workloads/fork.elf");
+if (existsSync(FORK)) {
+  const vm = new W.Vm({ memSize: 64 << 20, captureConsole: true });
+  vm.loadMultiboot(readFileSync(FORK));
+  vm.run({ maxInstructions: 3_000_000 });
+  const snap = vm.snapshot();
+  const R = Math.max(5, Math.min(20, N >> 3));
+  out.restore.newVm = timeIt(R, () => new W.Vm({ memSize: 64 << 20 }));
+  out.restore.fresh = timeIt(R, () => W.Vm.restore(snap));
+  let v = W.Vm.restore(snap);
+  out.restore.release = timeIt(R, () => { v.release(); v = W.Vm.restore(snap); }); // release + restore
+  out.restore.snapshotBytes = snap.length;
+}
+
+if (argv.includes("--json")) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+else {
+  const ms = (x) => x.toFixed(3).padStart(8);
+  const row = (name, s) => `| ${name.padEnd(22)} | ${ms(s.median)} | ${ms(s.p10)} | ${ms(s.p90)} | ${ms(s.mean)} | ${String(s.n).padStart(4)} |`;
+  const lines = ["| launch (ms)            |   median |      p10 |      p90 |     mean |    n |", "|---|---:|---:|---:|---:|---:|"];
+  for (const [k, s] of Object.entries(out.create)) lines.push(row(`new Machine ${k}`, s));
+  for (const [k, s] of Object.entries(out.recycle)) lines.push(row(`recycled ${k}`, s));
+  lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
+  lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) |", "|---|---:|---:|---:|");
+  for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} |`);
+  if (out.restore.fresh) {
+    lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean |    n |`, "|---|---:|---:|---:|---:|---:|");
+    lines.push(row("new Vm", out.restore.newVm), row("Vm.restore (fresh)", out.restore.fresh), row("release + Vm.restore", out.restore.release));
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
