@@ -141,13 +141,14 @@ describe.skipIf(!HAVE_GCC)("full mode: guest mappings outside guest RAM are MMIO
     }
     expect((full.vm as FullVm).fullStats().exitsByCause).toMatchObject({ "mmio window": expect.any(Number) });
     expect(fullInvariants(full.vm as FullVm)).toEqual([]);
-    // the devices saw guest-physical addresses (the same per-range counters as native), but for one read: the
-    // movsl's read of the TPR is made again after the hidden page fault on its (write-protected) destination, as
-    // natively after any page fault (the CPU keeps a restarted instruction's reads only until it faults). The
-    // APICs' registers have no read side effects.
+    // the devices saw guest-physical addresses: the same per-range counters as native, but for the local APIC's
+    // reads, which the CPU answers in place when it can (assembly/apic.ts, in both modes) and which a restarted
+    // instruction repeats after a hidden page fault in full mode (the movsl into the protected page table)
     type Ranges = Record<string, { reads: number; writes: number }>;
-    const ranges = (vm: Vm | FullVm) => (vm.stats.devices?.() as { bus: { ranges: Ranges } }).bus.ranges;
-    const want = ranges(native.vm);
-    expect(ranges(full.vm)).toEqual({ ...want, lapic: { ...want.lapic, reads: want.lapic.reads + 1 } });
+    const ranges = (vm: Vm | FullVm) => {
+      const r = (vm.stats.devices?.() as { bus: { ranges: Ranges } }).bus.ranges;
+      return { ...r, lapic: { writes: r.lapic.writes } };
+    };
+    expect(ranges(full.vm)).toEqual(ranges(native.vm));
   });
 });
