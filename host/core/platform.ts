@@ -66,8 +66,12 @@ export interface Platform {
   // ---- APIC platform: the MP tables the loader leaves in memory and the CPUID bits it adds (CPUID.1:EDX.APIC) ----
   mpTables?: MpConfig;
   cpuid?: { apic?: boolean };
-  /** move the local APIC's registers into the CPU's AREA_APIC (a view of it), so it answers hot accesses itself */
-  shareApic?(area: Uint32Array): void;
+  /**
+   * move the local APIC's registers into the CPU's AREA_APIC (a view of it), so it answers hot accesses itself;
+   * `machineOffset`: where the CPU sees guest-physical addresses (full mode's shadow tables map the APIC page at
+   * its guest-physical address + 8 MiB)
+   */
+  shareApic?(area: Uint32Array, machineOffset?: number): void;
   // ---- pv platform ----
   virtio?: VirtioMmio[];
   virtioConsole?: VirtioConsole;
@@ -171,7 +175,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     pic: d.cpu,
     mpTables: d.mpConfig ?? undefined,
     cpuid: lapic ? { apic: true } : undefined,
-    shareApic: lapic ? (area) => lapic.shareWith(area, LAPIC_BASE, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
+    shareApic: lapic ? (area, off = 0) => lapic.shareWith(area, LAPIC_BASE + off, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
     timers: {
       untilNext: () => {
         let n = clock.instructionsFor(d.pit.nextEventTicks());

@@ -10,6 +10,7 @@
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import type { AccessSize } from "../bus.ts";
 import type { VmStats } from "../stats.ts";
+import * as A from "../abi.generated.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
@@ -54,7 +55,13 @@ export class FullMode implements Mode {
     });
   }
 
-  attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
+  attach(platform: Platform, stats: VmStats): void {
+    this.platform = platform;
+    this.vmStats = stats;
+    // the local APIC's hot registers answered inside the CPU, as in native mode (assembly/apic.ts), at the machine
+    // address the shadow tables map the APIC page to (shadow.ts mmioMachineAddr)
+    platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4), VMM_SIZE);
+  }
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
@@ -98,7 +105,7 @@ export class FullMode implements Mode {
   handle(exit: Exit): ExitAction {
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
-    if (this.monitor.mmioExit(exit)) return null;
+    if (this.monitor.mmioExit(exit)) { const c = this.monitor.stats.exits; c.mmio = (c.mmio ?? 0) + 1; return null; }
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";

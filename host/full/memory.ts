@@ -100,6 +100,12 @@ export abstract class GuestMemory extends VcpuBase {
           continue;
         }
         if (e.reason === "budget") return null;
+        // a write to the window page mapped read-only (the guest PTE was not dirty at the first, read access):
+        // the guest walk for the write sets D, as the CPU's would; a true fault goes on below
+        if (e.reason === "exception" && e.vector === A.VEC_PF && ((e.errorCode ?? 0) & 2) && (this.m.getCr("cr2") ^ lin) >>> 12 === 0) {
+          const ww = this.shadow.walk(this.paging(), this.m.getCr("cr2") >>> 0, true, this.v.cpl === 3, true);
+          if (ww.ok && (ww.gpa & ~0xfff) >>> 0 === page) { this.shadow.mapWindow(lin, ww); continue; }
+        }
         // anything else (a fault on another page, #DB with TF...): handled as usual, the window closed first; a
         // second page of the top of memory in the same instruction would need a second window: a stop
         this.shadow.restoreSpte(lin, old);
