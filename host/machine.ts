@@ -1,7 +1,6 @@
 // machine.ts — the typed Node API over the wasm CPU, in the spirit of Unicorn's:
 // create a machine, read/write registers and guest memory, run for N instructions or until an exit,
 // read the exit. Everything goes through the kvm_run-like state block defined in assembly/abi.ts.
-import { runtime } from "./runtime/index.ts";
 import * as A from "./abi.generated.ts";
 import { BlockCompiler, JIT_HELPERS } from "./jit/compiler.ts";
 
@@ -23,104 +22,10 @@ export interface Segment {
 
 const SENSITIVE_CTRLS = A.CTRL_EXIT_SENSITIVE | A.CTRL_EXIT_PRIV_XFER | A.CTRL_EXIT_DESC_READ;
 
-export const EXIT_NAMES = [
-  "budget", "hlt", "io-in", "io-out", "mmio-read", "mmio-write",
-  "exception", "softint", "shutdown", "hypercall", "intr-window", "debug", "sensitive", "vmexit",
-] as const;
-export type ExitName = (typeof EXIT_NAMES)[number];
-
-/**
- * An instruction as the CPU's own decoder decoded it (assembly/abi.ts DEC_*): what an exit carries, and what
- * Machine.decode returns. Opcodes are 0x00..0xff (one byte) and 0x0f00..0x0fff (0F xx); -1 an undefined
- * opcode (#UD), -2 longer than 15 bytes (#GP).
- */
-export interface DecodedInsn {
-  /** EIP it was decoded at */
-  addr: number;
-  len: number;
-  op: number;
-  opsize16: boolean;
-  addrsize16: boolean;
-  /** segment override 0..5 (ES CS SS DS FS GS) or -1 */
-  seg: number;
-  /** segment of the memory operand: the override, else DS, or SS for an EBP/ESP base */
-  segment: number;
-  rep: 0 | 0xf2 | 0xf3;
-  lock: boolean;
-  hasModrm: boolean;
-  mod: number;
-  reg: number;
-  rm: number;
-  /** the ModRM operand is in memory */
-  mem: boolean;
-  /** memory operand: base/index register or -1, scale 1/2/4/8, displacement (sign-extended) */
-  base: number;
-  index: number;
-  scale: number;
-  disp: number;
-  /** immediate (zero-extended; the offset of a far pointer or moffs) and the second one (a far pointer's selector) */
-  imm: number;
-  imm2: number;
-}
-
-/** Qualification of an I/O instruction (SDM Vol. 3C table 27-5). */
-export interface IoQualification {
-  port: number;
-  size: 1 | 2 | 4;
-  in: boolean;
-  string: boolean;
-  rep: boolean;
-  /** elements left for a REP string instruction (ECX, or CX with 0x67), 1 otherwise */
-  count: number;
-  /** the port is the immediate (else DX) */
-  immediate: boolean;
-}
-/** Qualification of a control-register access (SDM Vol. 3C table 27-3). */
-export interface CrQualification {
-  cr: number;
-  access: "mov-to" | "mov-from" | "clts" | "lmsw";
-  /** general register of MOV (0..7 = EAX..EDI), or the LMSW source register; -1 for clts and a memory LMSW */
-  gpr: number;
-  /** LMSW source data when it is a register */
-  lmswData?: number;
-}
-/** Qualification of a debug-register access (SDM Vol. 3C table 27-4). */
-export interface DrQualification { dr: number; access: "mov-to" | "mov-from"; gpr: number }
-
-interface ExitCommon {
-  /** numeric exit code (A.EXIT_*) */
-  code: number;
-  /** EIP of the instruction that caused the exit (for a trap-class exception: where the handler returns) */
-  eip: number;
-}
-/** A VM exit, discriminated by `reason` (switch on it and TypeScript narrows to the fields that exit has). */
-export type Exit =
-  | ExitCommon & { reason: "budget" | "shutdown" | "intr-window" }
-  // the CPU's host debug unit stopped before EIP (a gdb breakpoint, watchpoint or step: host/gdb/)
-  | ExitCommon & { reason: "debug" }
-  | ExitCommon & { reason: "hlt"; insnLength?: number }
-  | ExitCommon & IoQualification & { reason: "io-in"; insnLength: number }
-  | ExitCommon & IoQualification & { reason: "io-out"; insnLength: number; value: number }
-  | ExitCommon & { reason: "mmio-read"; port: number; address: number; size: number; write: false; insnLength: number }
-  | ExitCommon & { reason: "mmio-write"; port: number; address: number; size: number; write: true; value: number; insnLength: number }
-  | ExitCommon & {
-      reason: "exception";
-      vector: number;
-      errorCode?: number;
-      /** the faulting instruction as the CPU decoded it (faults only; absent for traps and fetch faults) */
-      insn?: DecodedInsn;
-      insnLength?: number;
-      /** for a fault raised by an I/O, control- or debug-register instruction: what it accesses */
-      io?: IoQualification;
-      cr?: CrQualification;
-      dr?: DrQualification;
-    }
-  | ExitCommon & { reason: "softint"; vector: number; insnLength: number }
-  | ExitCommon & { reason: "hypercall"; insnLength: number }
-  // a sensitive instruction with its class's control set (abi.ts CTRL_EXIT_SENSITIVE...): not executed, EIP on it
-  | ExitCommon & { reason: "sensitive"; insn?: DecodedInsn; insnLength: number }
-  // guest (VMX non-root) mode: a VM exit; the basic reason, qualification and length are in the VMCS (host/hw/vmcs.ts)
-  | ExitCommon & { reason: "vmexit"; vmxReason: number; qualification: number; insnLength: number };
+export { EXIT_NAMES } from "./exit-types.ts";
+export type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
+import type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
+import { EXIT_NAMES } from "./exit-types.ts";
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -146,150 +51,11 @@ export interface MachineOptions {
 /** Instructions per call into wasm: V8 only tiers a hot loop up between calls (see shared/references.md). */
 const SLICE = 200_000;
 
-/**
- * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
- * per process). Compiled blocks stay in their machine's function table (invalidated ones too), so both caps bound
- * what guests can make the JIT allocate: past them blocks are interpreted, which is always correct. Modules of
- * machines that are gone are counted out when the garbage collector frees them.
- */
-export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
-export const MAX_LIVE_JIT_MODULES = 24576;
-let liveJitModules = 0;
-const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; });
-
-let cachedModule: WebAssembly.Module | null = null;
-export function cpuModule(): WebAssembly.Module {
-  return (cachedModule ??= runtime.loadCpuWasm()); // Node: from disk; the browser: compiled by the worker
-}
-
-/**
- * The machine pool (Machine.release): memories and CPU instances a released machine gave back, by RAM size, zeroed
- * (assembly/recycle.ts) and ready for the next `new Machine`. Bounded: past the caps a released machine's memory
- * is left to the garbage collector.
- */
-interface PooledCpu {
-  memory: WebAssembly.Memory;
-  instance: WebAssembly.Instance;
-  /** the function table's length when instantiated: compiled blocks go at tableBase.. */
-  tableBase: number;
-  /** the import env.jitCompile calls the machine that owns the instance now */
-  owner: { compile: (block: number) => number };
-}
-const POOL_PER_SIZE = 8;
-const POOL_MAX_BYTES = 1 << 30;
-const pool = new Map<number, PooledCpu[]>();
-let pooledBytes = 0;
-/** the module's static data as instantiation leaves it, restored in a recycled memory */
-let pristineData: Uint8Array | null = null;
-const notCompiling = (_block: number) => 0;
-
-function freshCpu(ram: number): PooledCpu {
-  const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const owner: PooledCpu["owner"] = { compile: notCompiling };
-  const instance = new WebAssembly.Instance(cpuModule(), {
-    env: {
-      memory,
-      jitCompile: (block: number) => owner.compile(block),
-      abort: (_m: number, _f: number, line: number, col: number) => {
-        throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
-      },
-    },
-  });
-  pristineData ??= new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.TLB_BASE - A.MODULE_DATA_BASE).slice();
-  return { memory, instance, tableBase: (instance.exports.table as WebAssembly.Table).length, owner };
-}
-function takePooled(ram: number): PooledCpu | undefined {
-  const p = pool.get(ram)?.pop();
-  if (p) pooledBytes -= p.memory.buffer.byteLength;
-  return p;
-}
-function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boolean): void {
-  p.owner.compile = notCompiling;
-  const bytes = p.memory.buffer.byteLength;
-  const list = pool.get(ram) ?? [];
-  // a Memory object someone else holds could reach the next machine's RAM: never reused
-  if (shared || list.length >= POOL_PER_SIZE || pooledBytes + bytes > POOL_MAX_BYTES) { p.memory.grow(0); return; }
-  (p.instance.exports.recycle as (all: number, ram: number) => void)(allRam ? 1 : 0, ram);
-  new Uint8Array(p.memory.buffer).set(pristineData!, A.MODULE_DATA_BASE);
-  p.memory.grow(0); // detaches every view of the old machine's memory (a stale view reads nothing, writes nowhere)
-  list.push(p);
-  pool.set(ram, list);
-  pooledBytes += bytes;
-}
-/** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
-export function drainMachinePool(): number {
-  let n = 0;
-  for (const list of pool.values()) n += list.length;
-  pool.clear();
-  pooledBytes = 0;
-  return n;
-}
-const released = () => { throw new Error("wasmvisor: this machine was released (Machine.release)"); };
-const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExports;
-
-/**
- * Compiled blocks by content, shared by every machine: the same guest code compiles to the same bytes, so a
- * machine running code another machine already compiled only instantiates the module (the memory and helpers
- * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
- */
-const JIT_CACHE_MAX = 4096;
-const jitCache = new Map<string, WebAssembly.Module>();
-function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
-  const key = runtime.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-  let mod = jitCache.get(key);
-  if (mod) return mod;
-  if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
-  mod = new WebAssembly.Module(bytes);
-  liveJitModules++;
-  jitModules.register(mod, 0);
-  if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
-  jitCache.set(key, mod);
-  return mod;
-}
-
-interface CpuExports {
-  table: WebAssembly.Table;
-  run(budget: number): number;
-  reset(): void;
-  flushTlb(): void;
-  invlpg(lin: number): void;
-  notifyHostWrite(paddr: number, len: number): void;
-  stateLoaded(): void;
-  decodeAt(eip: number): number;
-  hwCpuid(leaf: number, reg: number): number;
-  tssStackSlot(attr: number, limit: number, n: number): number;
-  newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
-  dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
-  larLslOk(sel: number, hi: number, cpl: number, isLsl: number): number;
-  verOk(sel: number, hi: number, cpl: number, write: number): number;
-  isDoubleFault(first: number, second: number): number;
-  isFaultVector(v: number): number;
-  escalation(first: number, second: number, soft: number): number;
-  framePushesRf(vec: number, soft: number, external: number): number;
-  idtLimitCheck(vec: number, idtLimit: number, ext: number): number;
-  idtGateCheck(vec: number, hi: number, soft: number, cpl: number, ext: number): number;
-  gateOffset(lo: number, hi: number): number;
-  gateSize(hi: number): number;
-  gateTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number, ext: number, isJmp: number): number;
-  gateTargetCpl(hi: number, cpl: number): number;
-  deliveryFrameSize(gateHi: number, inward: number, hasErr: number): number;
-  deliveryFlags(flags: number, gateHi: number): number;
-  callGateCheck(gateSel: number, hi: number, cpl: number): number;
-  farTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
-  returnCsCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
-  returnSsCheck(sel: number, hi: number, rpl: number): number;
-  nullsOnReturn(attr: number, newCpl: number): number;
-  popFlags(cur: number, val: number, size: number, cpl: number, iret: number): number;
-  ioMapBaseSlot(trAttr: number, trLimit: number): number;
-  ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
-  ioBitsAllow(bits: number, port: number, size: number): number;
-  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
-  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
-  sysSelCheck(sel: number): number;
-  sysDescCheck(sel: number, hi: number, isTr: number): number;
-  segAccessCheck(attr: number, limit: number, off: number, size: number, write: number, isSs: number): number;
-}
+import {
+  MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
+  type PooledCpu, type CpuExports,
+} from "./cpu-instances.ts";
+export { MAX_JIT_BLOCKS_PER_MACHINE, MAX_LIVE_JIT_MODULES, cpuModule, drainMachinePool } from "./cpu-instances.ts";
 
 /** A protection fault a rule reports: vector and error code. */
 export interface RuleFault { vector: number; error: number }

@@ -1,0 +1,150 @@
+// cpu-instances.ts — where a Machine's wasm comes from: the CPU module (compiled once per process), the pool of
+// released machines' memories and instances (Machine.release), and compiled blocks shared by content across
+// machines, with the caps that bound what guests can make the JIT allocate.
+import { runtime } from "./runtime/index.ts";
+import * as A from "./abi.generated.ts";
+
+/**
+ * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
+ * per process). Compiled blocks stay in their machine's function table (invalidated ones too), so both caps bound
+ * what guests can make the JIT allocate: past them blocks are interpreted, which is always correct. Modules of
+ * machines that are gone are counted out when the garbage collector frees them.
+ */
+export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
+export const MAX_LIVE_JIT_MODULES = 24576;
+let liveJitModules = 0;
+const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; });
+
+let cachedModule: WebAssembly.Module | null = null;
+export function cpuModule(): WebAssembly.Module {
+  return (cachedModule ??= runtime.loadCpuWasm()); // Node: from disk; the browser: compiled by the worker
+}
+
+/**
+ * The machine pool (Machine.release): memories and CPU instances a released machine gave back, by RAM size, zeroed
+ * (assembly/recycle.ts) and ready for the next `new Machine`. Bounded: past the caps a released machine's memory
+ * is left to the garbage collector.
+ */
+export interface PooledCpu {
+  memory: WebAssembly.Memory;
+  instance: WebAssembly.Instance;
+  /** the function table's length when instantiated: compiled blocks go at tableBase.. */
+  tableBase: number;
+  /** the import env.jitCompile calls the machine that owns the instance now */
+  owner: { compile: (block: number) => number };
+}
+const POOL_PER_SIZE = 8;
+const POOL_MAX_BYTES = 1 << 30;
+const pool = new Map<number, PooledCpu[]>();
+let pooledBytes = 0;
+/** the module's static data as instantiation leaves it, restored in a recycled memory */
+let pristineData: Uint8Array | null = null;
+const notCompiling = (_block: number) => 0;
+
+export function freshCpu(ram: number): PooledCpu {
+  const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const owner: PooledCpu["owner"] = { compile: notCompiling };
+  const instance = new WebAssembly.Instance(cpuModule(), {
+    env: {
+      memory,
+      jitCompile: (block: number) => owner.compile(block),
+      abort: (_m: number, _f: number, line: number, col: number) => {
+        throw new Error(`wasmvisor: CPU abort at ${line}:${col}`);
+      },
+    },
+  });
+  pristineData ??= new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.TLB_BASE - A.MODULE_DATA_BASE).slice();
+  return { memory, instance, tableBase: (instance.exports.table as WebAssembly.Table).length, owner };
+}
+export function takePooled(ram: number): PooledCpu | undefined {
+  const p = pool.get(ram)?.pop();
+  if (p) pooledBytes -= p.memory.buffer.byteLength;
+  return p;
+}
+export function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boolean): void {
+  p.owner.compile = notCompiling;
+  const bytes = p.memory.buffer.byteLength;
+  const list = pool.get(ram) ?? [];
+  // a Memory object someone else holds could reach the next machine's RAM: never reused
+  if (shared || list.length >= POOL_PER_SIZE || pooledBytes + bytes > POOL_MAX_BYTES) { p.memory.grow(0); return; }
+  (p.instance.exports.recycle as (all: number, ram: number) => void)(allRam ? 1 : 0, ram);
+  new Uint8Array(p.memory.buffer).set(pristineData!, A.MODULE_DATA_BASE);
+  p.memory.grow(0); // detaches every view of the old machine's memory (a stale view reads nothing, writes nowhere)
+  list.push(p);
+  pool.set(ram, list);
+  pooledBytes += bytes;
+}
+/** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
+export function drainMachinePool(): number {
+  let n = 0;
+  for (const list of pool.values()) n += list.length;
+  pool.clear();
+  pooledBytes = 0;
+  return n;
+}
+const released = () => { throw new Error("wasmvisor: this machine was released (Machine.release)"); };
+export const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExports;
+
+/**
+ * Compiled blocks by content, shared by every machine: the same guest code compiles to the same bytes, so a
+ * machine running code another machine already compiled only instantiates the module (the memory and helpers
+ * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
+ */
+const JIT_CACHE_MAX = 4096;
+const jitCache = new Map<string, WebAssembly.Module>();
+export function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+  const key = runtime.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  let mod = jitCache.get(key);
+  if (mod) return mod;
+  if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
+  mod = new WebAssembly.Module(bytes);
+  liveJitModules++;
+  jitModules.register(mod, 0);
+  if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
+  jitCache.set(key, mod);
+  return mod;
+}
+
+export interface CpuExports {
+  table: WebAssembly.Table;
+  run(budget: number): number;
+  reset(): void;
+  flushTlb(): void;
+  invlpg(lin: number): void;
+  notifyHostWrite(paddr: number, len: number): void;
+  stateLoaded(): void;
+  decodeAt(eip: number): number;
+  hwCpuid(leaf: number, reg: number): number;
+  tssStackSlot(attr: number, limit: number, n: number): number;
+  newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
+  dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;
+  larLslOk(sel: number, hi: number, cpl: number, isLsl: number): number;
+  verOk(sel: number, hi: number, cpl: number, write: number): number;
+  isDoubleFault(first: number, second: number): number;
+  isFaultVector(v: number): number;
+  escalation(first: number, second: number, soft: number): number;
+  framePushesRf(vec: number, soft: number, external: number): number;
+  idtLimitCheck(vec: number, idtLimit: number, ext: number): number;
+  idtGateCheck(vec: number, hi: number, soft: number, cpl: number, ext: number): number;
+  gateOffset(lo: number, hi: number): number;
+  gateSize(hi: number): number;
+  gateTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number, ext: number, isJmp: number): number;
+  gateTargetCpl(hi: number, cpl: number): number;
+  deliveryFrameSize(gateHi: number, inward: number, hasErr: number): number;
+  deliveryFlags(flags: number, gateHi: number): number;
+  callGateCheck(gateSel: number, hi: number, cpl: number): number;
+  farTargetCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
+  returnCsCheck(sel: number, lo: number, hi: number, off: number, cpl: number): number;
+  returnSsCheck(sel: number, hi: number, rpl: number): number;
+  nullsOnReturn(attr: number, newCpl: number): number;
+  popFlags(cur: number, val: number, size: number, cpl: number, iret: number): number;
+  ioMapBaseSlot(trAttr: number, trLimit: number): number;
+  ioBitmapSlot(mapBase: number, port: number, trLimit: number): number;
+  ioBitsAllow(bits: number, port: number, size: number): number;
+  taskTargetCheck(sel: number, lo: number, hi: number, wantBusy: number): number;
+  stackRoomCheck(limit: number, sp: number, frame: number, errSel: number, big: number): number;
+  sysSelCheck(sel: number): number;
+  sysDescCheck(sel: number, hi: number, isTr: number): number;
+  segAccessCheck(attr: number, limit: number, off: number, size: number, write: number, isSs: number): number;
+}
