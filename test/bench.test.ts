@@ -92,7 +92,7 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
   });
 
   it("compares disk I/O: virtio-blk needs >= 10x fewer exits per MiB than ATA PIO", () => {
-    const D = J.suite.disk as { mode: string; device: string; exitsPerMiB: number; MiBps: unknown; requestKiB: number }[];
+    const D = J.suite.disk as { mode: string; device: string; exitsPerMiB: number; MiBps: unknown; requestKiB: number; causesPerMiB: Record<string, number> }[];
     expect(D.map((d) => d.mode)).toEqual(["native", "full", "para", "hw"]);
     const by = Object.fromEntries(D.map((d) => [d.mode, d]));
     expect(by.para.device).toBe("virtio-blk");
