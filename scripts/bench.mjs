@@ -10,7 +10,7 @@
 // Two parts, measured in the same invocation:
 //   peers   this file: MIPS on the shared peer workload per row, ratio to the native binary, paging on/off, and
 //           full mode on the same unmodified guest (rows full-mode / full-mode-paging).
-//   suite   scripts/bench/suite.mjs: every guests/workloads program in native, full and para mode (time,
+//   suite   scripts/bench/suite.mjs: every guests/workloads program in native, full, para and hw mode (time,
 //           instructions and exits by cause per operation, ratios), the trap round trip (guests/bench/trap.S),
 //           disk I/O ATA PIO vs virtio-blk at several request sizes, and the page-table-heavy view (fork, mmap,
 //           page_fault: shadow paging vs batched mmu_update). Its MIPS inputs come from the peers rows.

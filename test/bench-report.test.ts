@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { exitsData } from "../scripts/bench/charts.mjs";
+import { exitsData, overheadData } from "../scripts/bench/charts.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NEED = ["build/cpu.wasm", "dist/index.js", "dist/cli.js", "build/guests/workloads/null_syscall.elf"];
@@ -26,7 +26,7 @@ beforeAll(() => {
   // peers: 3 pairs (enough for an interval); suite: 1 round (never enough: every suite figure is unresolved)
   const r = spawnSync(process.execPath, [join(ROOT, "scripts/bench.mjs"), "--quick", "--no-build", "--report", dir,
     "--sections", "peers,workloads", "--rows", "native,native-mode", "--reps", "20,120", "--runs", "3",
-    "--workloads", "null_syscall", "--modes", "native,full", "--suite-runs", "1", "--time-cap", "0"], { encoding: "utf8", timeout: 120_000 });
+    "--workloads", "null_syscall", "--modes", "native,full,hw", "--suite-runs", "1", "--time-cap", "0"], { encoding: "utf8", timeout: 120_000 });
   out = { status: r.status, stdout: r.stdout, stderr: r.stderr };
   if (r.status !== 0) throw new Error(`bench exited ${r.status}\n${r.stderr.slice(-3000)}`);
 }, 130_000);
@@ -59,6 +59,11 @@ describe.skipIf(!READY)("scripts/bench.mjs --report", () => {
     expect(mips).toContain("native-mode");
     // exits: the full-mode causes of getpid are exact (int 0x80, sensitive iret, mov ds)
     expect(readFileSync(join(dir, "exits.svg"), "utf8")).toContain("int 0x80");
+    // the overhead chart has an hw column next to full (each unresolved after one round: a label, not a bar)
+    const J = JSON.parse(readFileSync(join(dir, "bench.json"), "utf8"));
+    const modes = new Set((overheadData(J.suite) as { mode: string }[]).map((v) => v.mode));
+    expect([...modes].sort()).toEqual(["full", "hw"]);
+    expect(readFileSync(join(dir, "overhead.svg"), "utf8")).toContain(">hw<");
   });
 
   it("the exits chart's stacks add up to exits per operation (PT-write #PFs split out of #PF, not added)", () => {

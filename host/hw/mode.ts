@@ -152,6 +152,7 @@ export class HwMode implements Mode {
       interruptsInjected: this.injected,
       emulatedInstructions: this.emulated,
       nestedWalks: c.walks,
+      nestedWalkRefs: c.walkRefs, // raw, so the bench can difference it (refs per miss = Δrefs / Δwalks)
       walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
     };
   }

@@ -1,6 +1,6 @@
 // charts.mjs — the bench report's SVG charts, from the bench JSON (scripts/bench.mjs), drawn with Vega-Lite
 // (compiled to Vega and rendered headless to an SVG string: no browser, no canvas).
-//   overheadChart  mode × workload: full and para cost per operation over native, wall and CPU time, 95 % intervals
+//   overheadChart  mode × workload: full, para and hw cost per operation over native, wall and CPU time, 95 % intervals
 //   exitsChart     exits per operation by cause, stacked, per workload and mode (exact counts)
 //   mipsChart      MIPS of every peers row (wasmvisor's modes, the native binary, QEMU TCG, v86) with 95 % intervals
 // A figure that is not resolved at this run length is drawn as a grey "not resolved" label, never as a bar.
@@ -24,7 +24,7 @@ export function overheadData(suite) {
   const out = [];
   for (const [w, r] of Object.entries(suite?.workloads ?? {})) {
     for (const [basis, cis] of [["wall time", r.ratiosCI], ["CPU time", r.ratiosCpuCI]]) {
-      for (const [mode, k] of [["full", "fullNative"], ["para", "paraNative"]]) {
+      for (const [mode, k] of [["full", "fullNative"], ["para", "paraNative"], ["hw", "hwNative"]]) {
         const c = cis?.[k];
         if (!c) continue;
         out.push({ workload: w, mode, basis, ratio: mid(c), lo: c.resolved ? c.lo : null, hi: c.resolved ? c.hi : null, label: c.resolved ? null : NR });
@@ -38,7 +38,7 @@ export function overheadChart(suite) {
   const values = overheadData(suite);
   if (!values.length) return null;
   const x = { field: "workload", type: "nominal", title: null, axis: { labelAngle: 0 } };
-  const xOffset = { field: "mode", type: "nominal", scale: { domain: ["full", "para"] } };
+  const xOffset = { field: "mode", type: "nominal", scale: { domain: ["full", "para", "hw"] } };
   // a log scale: ratios from 0.1 to 30 and intervals that may reach far on a loaded machine stay readable
   const fin = values.flatMap((v) => [v.ratio, v.lo, v.hi]).filter((v) => v > 0);
   const lo = fin.length ? Math.min(0.5, ...fin) / 1.5 : 0.1, hi = fin.length ? Math.max(2, ...fin) * 1.3 : 10;
@@ -51,7 +51,7 @@ export function overheadChart(suite) {
     spec: {
       width: 560, height: 200,
       layer: [
-        { mark: { type: "bar" }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "ratio" }, y2: { field: "base" }, color: { field: "mode", type: "nominal", scale: { domain: ["full", "para"], range: ["#d9534f", "#4a90d9"] }, title: "mode" } } },
+        { mark: { type: "bar" }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "ratio" }, y2: { field: "base" }, color: { field: "mode", type: "nominal", scale: { domain: ["full", "para", "hw"], range: ["#d9534f", "#4a90d9", "#5cb85c"] }, title: "mode" } } },
         { mark: { type: "rule", strokeWidth: 1.5 }, transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "lo" }, y2: { field: "hi" } } },
         { mark: { type: "text", angle: 270, align: "left", dx: 0, fontSize: 10, color: "#777" }, transform: [{ filter: "datum.label != null" }], encoding: { x, xOffset, y: { ...y, field: "base" }, text: { field: "label" } } },
         { mark: { type: "rule", strokeDash: [4, 3], color: "#333" }, transform: [{ calculate: "1", as: "one" }], encoding: { y: { ...y, field: "one" } } },
@@ -105,7 +105,7 @@ export function exitsChart(suite) {
       width: 100, height: 240,
       mark: { type: "bar" },
       encoding: {
-        x: { field: "mode", type: "nominal", title: null, sort: ["native", "full", "para"], axis: { labelAngle: 0 } },
+        x: { field: "mode", type: "nominal", title: null, sort: ["native", "full", "para", "hw"], axis: { labelAngle: 0 } },
         y: { field: "exits", type: "quantitative", aggregate: "sum", title: "exits per operation" },
         color: { field: "cause", type: "nominal", scale: { scheme: "tableau20" }, title: "cause" },
         order: { field: "exits", type: "quantitative", sort: "descending" },

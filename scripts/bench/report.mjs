@@ -42,7 +42,7 @@ export async function writeReport(dir, { J, jsonText, peersMd, suiteMd, lengthen
   L.push("");
   for (const [name, title] of charts) L.push(`## ${title}\n\n![${title}](${name})\n`);
   if (peersMd.length) L.push("## Peers: MIPS on the shared workload\n", ...peersMd, "");
-  if (suiteMd) L.push("## Suite: native, full and para mode", suiteMd, "");
+  if (suiteMd) L.push("## Suite: native, full, para and hw mode", suiteMd, "");
   L.push(`\nRaw data: [bench.json](bench.json) (the same object as \`wasmvisor bench --json\`). Method and discussion: docs/RESULTS.md.`);
   put("report.md", L.join("\n") + "\n");
   return written;
