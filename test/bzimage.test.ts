@@ -155,11 +155,13 @@ describe("loadBzImage", () => {
 });
 
 describe("the 32-bit entry state", () => {
-  it("the kernel is entered at code32_start with __BOOT_CS/__BOOT_DS, ESI = boot_params, IF = 0", () => {
-    const vm = new Vm({ mode: "native", memSize: 32 << 20 });
+  // hw: ring 0 in guest mode, the loader writing through the guest-physical view (guest RAM at host-physical
+  // 8 MiB); full: the monitor's virtual CPU at virtual CPL 0 (guest RAM beside the monitor's region)
+  it.each(["native", "hw", "full"] as const)("%s: the kernel is entered at code32_start with __BOOT_CS/__BOOT_DS, ESI = boot_params, IF = 0", (mode) => {
+    const vm = new Vm({ mode, memSize: 32 << 20 });
     vm.loadBzImage(bzImage(), { cmdline: "Xyz", initrd: new TextEncoder().encode("Qinitrd") });
     const r = vm.run({ maxInstructions: 1000 });
-    expect(vm.console).toBe("XQ");
+    expect(vm.console, r.message).toBe("XQ");
     expect(r.exitStatus).toBe((0x2a << 1) | 1);
   });
   it("runImage() takes a bzImage and its initrd too", async () => {
@@ -197,13 +199,17 @@ describe("wasmvisor run with a bzImage (QEMU's -kernel/-initrd/-append)", () => 
     expect(small.err).toMatch(/too small for this kernel.*--mem\)\n$/);
     expect(small.err.split("\n")).toHaveLength(2);
   });
-  it("--initrd with a multiboot ELF, or a bzImage outside native mode, is a usage error (status 2)", async () => {
+  it("boots a bzImage in --mode hw", async () => {
+    const r = await run(file("vmlinuz-hw", bzImage()), "--mode", "hw", "--initrd", file("initrd-hw", new TextEncoder().encode("Q")), "--append", "X", "--mem", "32M");
+    expect(r).toEqual({ status: (0x2a << 1) | 1, out: "XQ", err: "" });
+  });
+  it("--initrd with a multiboot ELF, or a bzImage outside native and hw modes, is a usage error (status 2)", async () => {
     const elf = file("k.elf", buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: new Uint8Array([0xf4]) }] }));
     const r = await run(elf, "--initrd", file("i2", new Uint8Array(4)));
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--initrd is for a Linux bzImage/);
     const full = await run(file("vmlinuz2", bzImage()), "--mode", "full", "--mem", "32M");
     expect(full.status).toBe(2);
-    expect(full.err).toMatch(/native mode only/);
+    expect(full.err).toMatch(/^wasmvisor: a Linux bzImage boots in native and hw modes only \(for now\), not --mode full\n$/);
   });
 });

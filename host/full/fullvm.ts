@@ -11,6 +11,8 @@ import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import type { AccessSize } from "../bus.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
+import type { GuestMemory } from "../elf.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
@@ -58,15 +60,30 @@ export class FullMode implements Mode {
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
-  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
-  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+  /** Guest-physical memory as the loaders write it: guest RAM sits at machine-physical VMM_SIZE + gpa. */
+  private guestMemory(): GuestMemory {
     const m = this.machine;
-    const mem = {
+    return {
       ramSize: this.guestRam,
       writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + VMM_SIZE, d),
       fillMem: (p: number, len: number, v = 0) => m.fillMem(p + VMM_SIZE, len, v),
     };
-    const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
+  }
+
+  /** Loads a Linux bzImage (+ initrd, boot_params) into guest RAM, enters the boot protocol's 32-bit entry state
+   * (ring 0, flat segments) and lets the monitor deprivilege it: the kernel starts at virtual CPL 0. Run-time
+   * translation only (a compressed kernel has no code to sweep before it runs). */
+  loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
+    const boot = loadBzImage(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
+    enterBzImage(this.machine, boot);
+    this.monitor.start();
+    return boot;
+  }
+
+  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
+  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+    const m = this.machine;
+    const boot = loadMultiboot(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(m, boot);
     if (boot.method === "elf" && this.monitor.translation === "static") {
       const elf = parseElf(image);
