@@ -12,6 +12,9 @@ import {
   loadBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR, E820_RAM, E820_RESERVED,
 } from "../host/loaders/bzimage.ts";
 import { Vm, runImage } from "../host/vm.ts";
+import { RESERVETOP } from "../host/full/fullvm.ts";
+import { VMM_SIZE } from "../host/full/monitor.ts";
+import { VMM_LINEAR } from "../host/full/shadow.ts";
 
 class ArrayMemory implements GuestMemory {
   readonly bytes: Uint8Array;
@@ -167,6 +170,17 @@ describe("the 32-bit entry state", () => {
   it("runImage() takes a bzImage and its initrd too", async () => {
     const r = await runImage({ image: bzImage(), initrd: new TextEncoder().encode("Q"), cmdline: "X", memSize: 32 << 20 });
     expect(r).toMatchObject({ console: "XQ", exitStatus: (0x2a << 1) | 1, stopReason: "debug-exit" });
+  });
+  it("full: the command line gains reservetop= (the kernel's fixmap moves below the monitor's linear region)", () => {
+    const vm = new Vm({ mode: "full", memSize: 32 << 20 });
+    vm.loadBzImage(bzImage(), { cmdline: "console=ttyS0" });
+    const cmd = (m: Vm) => new TextDecoder().decode(m.machine.readMem(VMM_SIZE + BOOT_CMDLINE_ADDR, 64)).split("\0")[0];
+    expect(cmd(vm)).toBe(`console=ttyS0 reservetop=${(2 ** 32 - VMM_LINEAR) >> 10}K`);
+    expect(RESERVETOP).toBe("reservetop=4096K");
+    const own = new Vm({ mode: "full", memSize: 32 << 20 });
+    own.loadBzImage(bzImage(), { cmdline: "reservetop=8M quiet" });
+    expect(cmd(own)).toBe("reservetop=8M quiet");
+    expect(() => new Vm({ mode: "full", memSize: 32 << 20, translate: "static" }).loadBzImage(bzImage())).toThrow(/run-time translation only/);
   });
   it("is refused in modes without the loader", () => {
     expect(() => new Vm({ mode: "para", memSize: 32 << 20 }).loadBzImage(bzImage())).toThrow(/not supported in para mode/);

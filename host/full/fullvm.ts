@@ -18,10 +18,14 @@ import { saveState, loadState, type Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
-import { EXIT_STATUS, type RunResult } from "../core/status.ts";
+import { EXIT_STATUS, VmConfigError, type RunResult } from "../core/status.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "./monitor.ts";
 import type { TranslateMode } from "./vcpu.ts";
 import { elfCodeRegions } from "./patcher.ts";
+import { VMM_LINEAR } from "./shadow.ts";
+
+/** the kernel parameter that keeps a Linux guest's fixmap out of the monitor's linear region (loadLinux) */
+export const RESERVETOP = `reservetop=${(2 ** 32 - VMM_LINEAR) >> 10}K`;
 
 export interface FullModeOptions {
   /** handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
@@ -72,9 +76,16 @@ export class FullMode implements Mode {
 
   /** Loads a Linux bzImage (+ initrd, boot_params) into guest RAM, enters the boot protocol's 32-bit entry state
    * (ring 0, flat segments) and lets the monitor deprivilege it: the kernel starts at virtual CPL 0. Run-time
-   * translation only (a compressed kernel has no code to sweep before it runs). */
+   * translation only (a compressed kernel has no code to sweep before it runs).
+   *
+   * The monitor owns the top of every address space (VMM_LINEAR up), where an i386 kernel puts its fixmap (the
+   * local and I/O APIC mappings, early ioremap): the command line gains `reservetop=`, the kernel's own parameter
+   * for "a hypervisor lives up there" (arch/x86/mm/pgtable_32.c), which moves the fixmap below it, as hypervisors
+   * loaded under a running i386 kernel did. The kernel itself is unmodified. */
   loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
-    const boot = loadBzImage(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
+    if (this.monitor.translation !== "runtime") throw new VmConfigError("a Linux bzImage boots in full mode with run-time translation only (its code is compressed: there is nothing to sweep before it runs)");
+    const cmdline = /(^|\s)reservetop=/.test(opts.cmdline ?? "") ? opts.cmdline : `${opts.cmdline ?? ""} ${RESERVETOP}`.trim();
+    const boot = loadBzImage(image, this.guestMemory(), { ...opts, cmdline, mpTables: this.platform.mpTables });
     enterBzImage(this.machine, boot);
     this.monitor.start();
     return boot;
