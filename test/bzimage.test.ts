@@ -213,17 +213,20 @@ describe("wasmvisor run with a bzImage (QEMU's -kernel/-initrd/-append)", () => 
     expect(small.err).toMatch(/too small for this kernel.*--mem\)\n$/);
     expect(small.err.split("\n")).toHaveLength(2);
   });
-  it("boots a bzImage in --mode hw", async () => {
-    const r = await run(file("vmlinuz-hw", bzImage()), "--mode", "hw", "--initrd", file("initrd-hw", new TextEncoder().encode("Q")), "--append", "X", "--mem", "32M");
+  it.for(["hw", "full"])("boots a bzImage in --mode %s", async (mode) => {
+    const r = await run(file(`vmlinuz-${mode}`, bzImage()), "--mode", mode, "--initrd", file(`initrd-${mode}`, new TextEncoder().encode("Q")), "--append", "X", "--mem", "32M");
     expect(r).toEqual({ status: (0x2a << 1) | 1, out: "XQ", err: "" });
   });
-  it("--initrd with a multiboot ELF, or a bzImage outside native and hw modes, is a usage error (status 2)", async () => {
+  it("--initrd with a multiboot ELF, or a bzImage in para mode or with static translation, is a usage error (status 2)", async () => {
     const elf = file("k.elf", buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: new Uint8Array([0xf4]) }] }));
     const r = await run(elf, "--initrd", file("i2", new Uint8Array(4)));
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--initrd is for a Linux bzImage/);
-    const full = await run(file("vmlinuz2", bzImage()), "--mode", "full", "--mem", "32M");
-    expect(full.status).toBe(2);
-    expect(full.err).toMatch(/^wasmvisor: a Linux bzImage boots in native and hw modes only \(for now\), not --mode full\n$/);
+    const para = await run(file("vmlinuz2", bzImage()), "--mode", "para", "--mem", "32M");
+    expect(para.status).toBe(2);
+    expect(para.err).toMatch(/^wasmvisor: a Linux bzImage boots in native, hw, full modes only \(for now\), not --mode para\n$/);
+    const stat = await run(file("vmlinuz3", bzImage()), "--mode", "full", "--full-translate", "static", "--mem", "32M");
+    expect(stat.status).toBe(2);
+    expect(stat.err).toMatch(/^wasmvisor: a Linux bzImage boots in full mode with run-time translation only .*\n$/);
   });
 });

@@ -1,5 +1,5 @@
 // linux-boot.test.ts — Debian 12's stock i386 kernel (linux-image-686, unmodified) with Debian's busybox-static in
-// an initramfs, booted by the Linux boot protocol (host/loaders/bzimage.ts) in native and hw modes to a shell on the
+// an initramfs, booted by the Linux boot protocol (host/loaders/bzimage.ts) in native, hw and full modes to a shell on the
 // serial console; the issue's command list is typed on the console and the answers checked. The packages come from
 // Debian's archive at run time (scripts/fetch-linux.mjs, cached in build/linux/); without apt or the network the
 // test is skipped with the reason. Each boot takes ~3 G instructions (1-4 minutes) and a 53 MB download, so `npm test`
@@ -35,8 +35,9 @@ beforeAll(() => {
 }, 600_000);
 
 describe("Debian 12 i386 kernel + busybox initramfs", () => {
-  // native: the kernel on the CPU at ring 0; hw: at ring 0 in guest mode under nested paging (host/hw)
-  it.for(["native", "hw"] as const)("boots to a shell in %s mode and answers the commands typed on the console", { timeout: 600_000 }, (mode, ctx) => {
+  // native: the kernel on the CPU at ring 0; hw: at ring 0 in guest mode under nested paging (host/hw); full:
+  // deprivileged at real ring 3 under the monitor, at virtual CPL 0 (host/full; its command line gains reservetop=)
+  it.for(["native", "hw", "full"] as const)("boots to a shell in %s mode and answers the commands typed on the console", { timeout: 600_000 }, (mode, ctx) => {
     if (!fetched) {
       console.warn(`linux-boot: skipped: ${skipWhy}`);
       ctx.skip();
