@@ -12,6 +12,9 @@ import {
   loadBzImage, parseSetupHeader, isBzImage, BzImageError, BOOT_PARAMS_ADDR, BOOT_CMDLINE_ADDR, E820_RAM, E820_RESERVED,
 } from "../host/loaders/bzimage.ts";
 import { Vm, runImage } from "../host/vm.ts";
+import { RESERVETOP } from "../host/full/fullvm.ts";
+import { VMM_SIZE } from "../host/full/monitor.ts";
+import { VMM_LINEAR } from "../host/full/shadow.ts";
 
 class ArrayMemory implements GuestMemory {
   readonly bytes: Uint8Array;
@@ -155,16 +158,29 @@ describe("loadBzImage", () => {
 });
 
 describe("the 32-bit entry state", () => {
-  it("the kernel is entered at code32_start with __BOOT_CS/__BOOT_DS, ESI = boot_params, IF = 0", () => {
-    const vm = new Vm({ mode: "native", memSize: 32 << 20 });
+  // hw: ring 0 in guest mode, the loader writing through the guest-physical view (guest RAM at host-physical
+  // 8 MiB); full: the monitor's virtual CPU at virtual CPL 0 (guest RAM beside the monitor's region)
+  it.each(["native", "hw", "full"] as const)("%s: the kernel is entered at code32_start with __BOOT_CS/__BOOT_DS, ESI = boot_params, IF = 0", (mode) => {
+    const vm = new Vm({ mode, memSize: 32 << 20 });
     vm.loadBzImage(bzImage(), { cmdline: "Xyz", initrd: new TextEncoder().encode("Qinitrd") });
     const r = vm.run({ maxInstructions: 1000 });
-    expect(vm.console).toBe("XQ");
+    expect(vm.console, r.message).toBe("XQ");
     expect(r.exitStatus).toBe((0x2a << 1) | 1);
   });
   it("runImage() takes a bzImage and its initrd too", async () => {
     const r = await runImage({ image: bzImage(), initrd: new TextEncoder().encode("Q"), cmdline: "X", memSize: 32 << 20 });
     expect(r).toMatchObject({ console: "XQ", exitStatus: (0x2a << 1) | 1, stopReason: "debug-exit" });
+  });
+  it("full: the command line gains reservetop= (the kernel's fixmap moves below the monitor's linear region)", () => {
+    const vm = new Vm({ mode: "full", memSize: 32 << 20 });
+    vm.loadBzImage(bzImage(), { cmdline: "console=ttyS0" });
+    const cmd = (m: Vm) => new TextDecoder().decode(m.machine.readMem(VMM_SIZE + BOOT_CMDLINE_ADDR, 64)).split("\0")[0];
+    expect(cmd(vm)).toBe(`console=ttyS0 reservetop=${(2 ** 32 - VMM_LINEAR) >> 10}K`);
+    expect(RESERVETOP).toBe("reservetop=4096K");
+    const own = new Vm({ mode: "full", memSize: 32 << 20 });
+    own.loadBzImage(bzImage(), { cmdline: "reservetop=8M quiet" });
+    expect(cmd(own)).toBe("reservetop=8M quiet");
+    expect(() => new Vm({ mode: "full", memSize: 32 << 20, translate: "static" }).loadBzImage(bzImage())).toThrow(/run-time translation only/);
   });
   it("is refused in modes without the loader", () => {
     expect(() => new Vm({ mode: "para", memSize: 32 << 20 }).loadBzImage(bzImage())).toThrow(/not supported in para mode/);
@@ -197,13 +213,20 @@ describe("wasmvisor run with a bzImage (QEMU's -kernel/-initrd/-append)", () => 
     expect(small.err).toMatch(/too small for this kernel.*--mem\)\n$/);
     expect(small.err.split("\n")).toHaveLength(2);
   });
-  it("--initrd with a multiboot ELF, or a bzImage outside native mode, is a usage error (status 2)", async () => {
+  it.for(["hw", "full"])("boots a bzImage in --mode %s", async (mode) => {
+    const r = await run(file(`vmlinuz-${mode}`, bzImage()), "--mode", mode, "--initrd", file(`initrd-${mode}`, new TextEncoder().encode("Q")), "--append", "X", "--mem", "32M");
+    expect(r).toEqual({ status: (0x2a << 1) | 1, out: "XQ", err: "" });
+  });
+  it("--initrd with a multiboot ELF, or a bzImage in para mode or with static translation, is a usage error (status 2)", async () => {
     const elf = file("k.elf", buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: new Uint8Array([0xf4]) }] }));
     const r = await run(elf, "--initrd", file("i2", new Uint8Array(4)));
     expect(r.status).toBe(2);
     expect(r.err).toMatch(/--initrd is for a Linux bzImage/);
-    const full = await run(file("vmlinuz2", bzImage()), "--mode", "full", "--mem", "32M");
-    expect(full.status).toBe(2);
-    expect(full.err).toMatch(/native mode only/);
+    const para = await run(file("vmlinuz2", bzImage()), "--mode", "para", "--mem", "32M");
+    expect(para.status).toBe(2);
+    expect(para.err).toMatch(/^wasmvisor: a Linux bzImage boots in native, hw, full modes only \(for now\), not --mode para\n$/);
+    const stat = await run(file("vmlinuz3", bzImage()), "--mode", "full", "--full-translate", "static", "--mem", "32M");
+    expect(stat.status).toBe(2);
+    expect(stat.err).toMatch(/^wasmvisor: a Linux bzImage boots in full mode with run-time translation only .*\n$/);
   });
 });

@@ -14,7 +14,7 @@ export const USAGE = `Usage: wasmvisor run <image.elf> [options]         (image.
        wasmvisor --help | --version
 
 Runs a 32-bit x86 multiboot (v1) kernel, an ELF file, or a Linux bzImage (found by its "HdrS" setup
-header; booted by the Linux/x86 32-bit boot protocol, native mode) on wasmvisor's WebAssembly x86 CPU.
+header; booted by the Linux/x86 32-bit boot protocol; native, hw or full mode) on wasmvisor's WebAssembly x86 CPU.
 The guest's console (COM1 and port 0xe9) goes to stdout; the exit status is the guest's
 isa-debug-exit status ((value << 1) | 1, as QEMU's -device isa-debug-exit,iobase=0xf4).
 
@@ -54,7 +54,7 @@ Exit status:
   odd N   the guest wrote (N-1)/2 to isa-debug-exit (port 0xf4)
   0       --help, --version
   2       usage error (unknown option, bad value, --gdb port in use, --initrd with a multiboot image,
-          a bzImage outside native mode)
+          a bzImage in para mode or with --full-translate static)
   4       the image, disk or snapshot cannot be used (missing, not a regular file, not a 32-bit x86
           ELF, a malformed bzImage, does not fit in RAM, locked by another process, a corrupt or changed snapshot...), or
           the stats or snapshot file cannot be written; serve: its port is in use

@@ -17,6 +17,9 @@ import { InputError, checkOutputFile, openDisk, readInput } from "./disk.ts";
 import { runWithGdb, GdbPortError } from "../gdb/server.ts";
 import { targetFor } from "../gdb/target.ts";
 
+/** the modes the CLI boots a Linux bzImage in (test/linux-boot.test.ts boots it to a shell in each) */
+const LINUX_MODES: readonly string[] = ["native", "hw", "full"];
+
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -64,7 +67,8 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
     const linux = isBzImage(image);
     const initrd = a.initrd !== undefined ? readInput(a.initrd, "initrd") : undefined;
     if (linux) {
-      if (a.mode !== "native") throw new VmConfigError(`a Linux bzImage boots in native mode only (for now), not --mode ${a.mode}`);
+      if (!LINUX_MODES.includes(a.mode)) throw new VmConfigError(`a Linux bzImage boots in ${LINUX_MODES.join(", ")} modes only (for now), not --mode ${a.mode}`);
+      if (a.translate === "static") throw new VmConfigError("a Linux bzImage boots in full mode with run-time translation only (its code is compressed: there is nothing to sweep before it runs)");
       loadBzImage(image, dry, { cmdline: a.cmdline, initrd });
     } else {
       if (initrd) throw new VmConfigError(`--initrd is for a Linux bzImage; ${a.image} is not one (no "HdrS" setup header)`);

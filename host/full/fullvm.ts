@@ -12,15 +12,21 @@ import type { AccessSize } from "../bus.ts";
 import type { VmStats } from "../stats.ts";
 import * as A from "../abi.generated.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
+import type { GuestMemory } from "../elf.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
-import { EXIT_STATUS, type RunResult } from "../core/status.ts";
+import { EXIT_STATUS, VmConfigError, type RunResult } from "../core/status.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "./monitor.ts";
 import type { TranslateMode } from "./vcpu.ts";
 import { elfCodeRegions } from "./patcher.ts";
+import { VMM_LINEAR } from "./shadow.ts";
+
+/** the kernel parameter that keeps a Linux guest's fixmap out of the monitor's linear region (loadLinux) */
+export const RESERVETOP = `reservetop=${(2 ** 32 - VMM_LINEAR) >> 10}K`;
 
 export interface FullModeOptions {
   /** handle the sensitive-but-unprivileged instructions (the x86 hole); default true */
@@ -65,15 +71,37 @@ export class FullMode implements Mode {
 
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
-  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
-  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+  /** Guest-physical memory as the loaders write it: guest RAM sits at machine-physical VMM_SIZE + gpa. */
+  private guestMemory(): GuestMemory {
     const m = this.machine;
-    const mem = {
+    return {
       ramSize: this.guestRam,
       writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + VMM_SIZE, d),
       fillMem: (p: number, len: number, v = 0) => m.fillMem(p + VMM_SIZE, len, v),
     };
-    const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
+  }
+
+  /** Loads a Linux bzImage (+ initrd, boot_params) into guest RAM, enters the boot protocol's 32-bit entry state
+   * (ring 0, flat segments) and lets the monitor deprivilege it: the kernel starts at virtual CPL 0. Run-time
+   * translation only (a compressed kernel has no code to sweep before it runs).
+   *
+   * The monitor owns the top of every address space (VMM_LINEAR up), where an i386 kernel puts its fixmap (the
+   * local and I/O APIC mappings, early ioremap): the command line gains `reservetop=`, the kernel's own parameter
+   * for "a hypervisor lives up there" (arch/x86/mm/pgtable_32.c), which moves the fixmap below it, as hypervisors
+   * loaded under a running i386 kernel did. The kernel itself is unmodified. */
+  loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
+    if (this.monitor.translation !== "runtime") throw new VmConfigError("a Linux bzImage boots in full mode with run-time translation only (its code is compressed: there is nothing to sweep before it runs)");
+    const cmdline = /(^|\s)reservetop=/.test(opts.cmdline ?? "") ? opts.cmdline : `${opts.cmdline ?? ""} ${RESERVETOP}`.trim();
+    const boot = loadBzImage(image, this.guestMemory(), { ...opts, cmdline, mpTables: this.platform.mpTables });
+    enterBzImage(this.machine, boot);
+    this.monitor.start();
+    return boot;
+  }
+
+  /** Loads a multiboot kernel into guest RAM, (static translation only) sweeps its code, deprivileges the entry state. */
+  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+    const m = this.machine;
+    const boot = loadMultiboot(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(m, boot);
     if (boot.method === "elf" && this.monitor.translation === "static") {
       const elf = parseElf(image);

@@ -17,6 +17,8 @@ import * as A from "../abi.generated.ts";
 import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
+import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
+import type { GuestMemory } from "../elf.ts";
 import type { Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
@@ -79,16 +81,28 @@ export class HwMode implements Mode {
 
   attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
 
-  /** Loads a multiboot kernel into guest RAM (host-physical HW_HOST_SIZE + gpa) and enters it. */
-  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+  /** Guest-physical memory as the loaders write it: guest RAM sits at host-physical HW_HOST_SIZE + gpa. */
+  private guestMemory(): GuestMemory {
     const m = this.machine;
-    const mem = {
+    return {
       ramSize: this.guestRam,
       writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + HW_HOST_SIZE, d),
       fillMem: (p: number, len: number, v = 0) => m.fillMem(p + HW_HOST_SIZE, len, v),
     };
-    const boot = loadMultiboot(image, mem, { ...opts, mpTables: this.platform.mpTables });
-    enterMultiboot(m, boot);
+  }
+
+  /** Loads a multiboot kernel into guest RAM and enters it. */
+  load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
+    const boot = loadMultiboot(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
+    enterMultiboot(this.machine, boot);
+    return boot;
+  }
+
+  /** Loads a Linux bzImage (+ initrd, boot_params) into guest RAM and enters it at ring 0 in guest mode, in the
+   * boot protocol's 32-bit entry state (the same registers as native; addresses are guest-physical). */
+  loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
+    const boot = loadBzImage(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
+    enterBzImage(this.machine, boot);
     return boot;
   }
 
