@@ -31,7 +31,7 @@ import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
   loadRamSize, selectTlb, tlbFlushAll, tlbInvlpg, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
-  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, setFetchWindow, pendingMmioWrites, popMmioWrite,
+  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, setFetchWindow, pendingMmioWrites, popMmioWrite, dropMmioWrites,
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
@@ -661,6 +661,7 @@ function fault(): bool {
     // the host must act (IN, MMIO read) before the instruction can complete; it restarts afterwards
     setSt(OFF_EXIT_EIP, ip0);
     setExitAfter(st(OFF_EXIT_REASON));
+    dropMmioWrites();
     return true;
   }
   if (a == ABORT_APIC) { apicCompleteRead(); return false; } // restarts at once with the value (apic.ts)

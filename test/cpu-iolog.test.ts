@@ -98,6 +98,20 @@ describe.skipIf(!haveCpu)("instructions with many host reads", () => {
   });
 });
 
+describe.skipIf(!haveCpu)("an instruction that writes device memory between two host reads", () => {
+  // fuzz-modes seed 7 hw program 12 (ENTER level 25 with EBP and ESP in device memory): the push before the second
+  // read was queued, left as a device write before the restart, and overwrote the read's answer: restarted forever
+  it("enter 0,3 with the stack and the frame in device memory: 2 reads, then the 4 pushes once, in order", () => {
+    const m = flat();
+    m.writeMem(0x1000, [0xc8, 0x00, 0x00, 0x03, 0xf4]); // enter 0,3 ; hlt
+    m.eip = 0x1000; m.esp = 0x100ff0; m.ebp = 0x100ff8;
+    const { reads, writes } = drive(m);
+    expect(reads).toEqual([[0x100ff4, 4], [0x100ff0, 4]]);
+    expect(writes).toEqual([[0x100fec, 4, 0x100ff8], [0x100fe8, 4, devRead(0x100ff4, 4)], [0x100fe4, 4, devRead(0x100ff0, 4)], [0x100fe0, 4, 0x100fec]]);
+    expect([m.ebp >>> 0, m.esp >>> 0, m.instructions]).toEqual([0x100fec, 0x100fe0, 2]);
+  });
+});
+
 /**
  * A fault loop whose every round exits for a device read (fuzz-modes seed 7 hw program 28): RETF pops EIP and CS
  * from device memory (ESP near 4 GiB), the CS the device answers is no valid selector, #GP's handler is that RETF,
