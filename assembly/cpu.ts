@@ -31,7 +31,7 @@ import { stack32 } from "./decode";
 import { shiftCore, shiftFlags } from "./ops/alu";
 import {
   loadRamSize, selectTlb, tlbFlushAll, tlbInvlpg, computeSegOk, tlbR, tlbW, translate, mmioHit, pageInfo, markCodePage,
-  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, setFetchWindow, pendingMmioWrites, popMmioWrite,
+  clearPageInfo, invalidatePhysRange, epoch, bumpEpoch, setFetchWindow, pendingMmioWrites, popMmioWrite, dropMmioWrites,
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
@@ -268,13 +268,17 @@ export function flushTlb(): void { tlbFlushAll(); }
  * The host replaced the vCPU state (Machine.loadState) and possibly all of RAM: drop every cache built from the
  * old contents (TLB, predecoded and compiled blocks, code-page marks). run() re-reads everything else.
  */
-export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); flushBlocks(); }
+export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); flushBlocks(); stalls = 0; }
 /** The host's INVLPG: drop the translations of one linear page (all privilege sets). */
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
 
 /** deliveries in a row without a retired instruction after which run() returns even under a tiny budget */
 const STALL_MIN: u64 = 64;
+/** deliveries since an instruction last retired, kept across run() calls: a fault loop whose every round makes a
+ *  host read (a RETF popping from device memory, its #GP handler that RETF) exits before its round completes */
+let stalls: u64 = 0;
+let lastIc: u64 = 0;
 
 export function run(budget: u32): u32 {
   enter();
@@ -289,12 +293,11 @@ export function run(budget: u32): u32 {
   // instruction retires, and run() returns (reason budget) after as many such events in a row as the budget (at
   // least STALL_MIN): a fault loop (a handler that faults again) cannot keep the host inside one call, while
   // run(1) still delivers an interrupt and retires its handler's first instruction. (A REP unit of up to 4096
-  // iterations retires as an instruction: ops/string.ts.)
+  // iterations retires as an instruction: ops/string.ts.) The count carries over calls (a round that exits for a
+  // host read still counts), so a loop that exits every round is bounded as well.
   const stallLimit: u64 = <u64>budget > STALL_MIN ? <u64>budget : STALL_MIN;
-  let stalls: u64 = 0;
-  let lastIc = icount;
   while (icount < limit) {
-    if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) break;
+    if (icount != lastIc) { lastIc = icount; stalls = 0; } else if (stalls >= stallLimit) { stalls = 0; break; }
     // ---- between blocks: external interrupts, HLT, interrupt shadow and single-step ----
     let single = replaying; // an instruction restarted after a host read runs alone, before any interrupt
     if (!single && (intrLine | halted | intShadow | ((flagsReg & (FLAG_TF | FLAG_RF)) != 0) | pendingDebugTrap | dbgArmed | vmxWatch)) {
@@ -658,6 +661,7 @@ function fault(): bool {
     // the host must act (IN, MMIO read) before the instruction can complete; it restarts afterwards
     setSt(OFF_EXIT_EIP, ip0);
     setExitAfter(st(OFF_EXIT_REASON));
+    dropMmioWrites();
     return true;
   }
   if (a == ABORT_APIC) { apicCompleteRead(); return false; } // restarts at once with the value (apic.ts)

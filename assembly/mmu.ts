@@ -251,6 +251,9 @@ function mmioRead(phys: u32, size: u32): u32 {
 // before anything else executes, so the host sees every device write, in order.
 const WQ: u32 = STATE_BASE + AREA_WQ; // count, then up to WQ_MAX {addr, size, value} (abi.ts)
 export function pendingMmioWrites(): u32 { return load<u32>(WQ); }
+/** Forget the queued writes of an instruction that exits for a host read: its restart makes them again (else
+ *  they would leave as device writes before the restart, over the exit record holding the read's answer). */
+export function dropMmioWrites(): void { store<u32>(WQ, 0); }
 /** Move the next queued write into the exit record (run() entry). */
 export function popMmioWrite(): void {
   const n = load<u32>(WQ);

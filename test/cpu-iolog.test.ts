@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Machine } from "../host/machine.ts";
+import { hwGuest, IDT } from "./hw-guest.ts";
 
 const haveCpu = existsSync(join(dirname(fileURLToPath(import.meta.url)), "../build/cpu.wasm"));
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -94,5 +95,61 @@ describe.skipIf(!haveCpu)("instructions with many host reads", () => {
     expect(m.ecx).toBe(0);                       // all 12 pairs equal
     expect(m.eflags & 0x40).toBe(0x40);
     expect(reads.length).toBe(11 * 2 + 8);       // one pair split on both sides: 4 + 4 byte reads
+  });
+});
+
+describe.skipIf(!haveCpu)("an instruction that writes device memory between two host reads", () => {
+  // fuzz-modes seed 7 hw program 12 (ENTER level 25 with EBP and ESP in device memory): the push before the second
+  // read was queued, left as a device write before the restart, and overwrote the read's answer: restarted forever
+  it("enter 0,3 with the stack and the frame in device memory: 2 reads, then the 4 pushes once, in order", () => {
+    const m = flat();
+    m.writeMem(0x1000, [0xc8, 0x00, 0x00, 0x03, 0xf4]); // enter 0,3 ; hlt
+    m.eip = 0x1000; m.esp = 0x100ff0; m.ebp = 0x100ff8;
+    const { reads, writes } = drive(m);
+    expect(reads).toEqual([[0x100ff4, 4], [0x100ff0, 4]]);
+    expect(writes).toEqual([[0x100fec, 4, 0x100ff8], [0x100fe8, 4, devRead(0x100ff4, 4)], [0x100fe4, 4, devRead(0x100ff0, 4)], [0x100fe0, 4, 0x100fec]]);
+    expect([m.ebp >>> 0, m.esp >>> 0, m.instructions]).toEqual([0x100fec, 0x100fe0, 2]);
+  });
+});
+
+/**
+ * A fault loop whose every round exits for a device read (fuzz-modes seed 7 hw program 28): RETF pops EIP and CS
+ * from device memory (ESP near 4 GiB), the CS the device answers is no valid selector, #GP's handler is that RETF,
+ * and each round's delivery pushes 16 bytes lower. Every run() call ends at the next round's first read, so the
+ * CPU's count of deliveries that retire nothing must carry over calls, or the loop never ends (run(N) never
+ * returns "budget" and the host's instruction limit is never reached).
+ */
+function retfFaultLoop(m: Machine, gate: (vec: number, off: number) => void, setCode: (a: number, b: number[]) => void) {
+  setCode(0x1000, [0xcb]); // retf
+  gate(13, 0x1000);        // #GP -> the retf
+  m.eip = 0x1000; m.esp = 0xfffffff0;
+  let reads = 0;
+  for (let exits = 0; exits < 20_000; exits++) {
+    const e = m.run(1000);
+    if (e.reason === "mmio-read") { reads++; m.completeIo(devRead(e.port!, e.size!)); continue; }
+    if (e.reason === "mmio-write") continue;
+    return { reason: e.reason, reads, exits, instructions: m.instructions, esp: m.esp >>> 0 };
+  }
+  return { reason: "none", reads, exits: 20_000, instructions: m.instructions, esp: m.esp >>> 0 };
+}
+
+describe.skipIf(!haveCpu)("a fault loop that exits for a device read every round", () => {
+  const check = (r: ReturnType<typeof retfFaultLoop>) => {
+    expect(r.reason).toBe("budget");       // the CPU bounded it: 1000 deliveries for run(1000)
+    expect(r.instructions).toBe(0);        // no RETF ever retired
+    expect(r.reads).toBe(2000);            // 1000 rounds, EIP and CS each
+    expect(r.esp).toBe((0xfffffff0 - 1000 * 16) >>> 0); // 1000 deliveries pushed, the next round not begun
+  };
+  it("native: run(1000) returns budget after 1000 deliveries", () => {
+    const m = new Machine({ memSize: RAM, exitOnHlt: true });
+    m.setFlatProtectedMode();
+    m.writeMem(0x2000, [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0]);
+    m.setGdtr(0x2000, 23);
+    m.setIdtr(0x3000, 256 * 8 - 1);
+    check(retfFaultLoop(m, (vec, off) => { m.write32(0x3000 + vec * 8, (0x08 << 16) | off); m.write32(0x3000 + vec * 8 + 4, 0x8e00); }, (a, b) => m.writeMem(a, b)));
+  });
+  it("hw guest mode: the same (device reads are no VM exits)", () => {
+    const g = hwGuest([0xcb], { mmio: true }); // PROC2_EPT_MMIO, as HwMode: device pages are device exits
+    check(retfFaultLoop(g.m, (vec, off) => { g.gs32(IDT + vec * 8, (0x08 << 16) | off); g.gs32(IDT + vec * 8 + 4, 0x8e00); }, (a, b) => g.gw(a, b)));
   });
 });

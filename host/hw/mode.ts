@@ -126,15 +126,17 @@ export class HwMode implements Mode {
   }
 
   handle(exit: Exit): ExitAction {
-    // A guest in a loop of exits that retire nothing (an injected #UD whose handler is VMCALL again) would keep the
-    // run loop from ever reaching its instruction limit: past STALL_EXITS such exits in a row, each counts as an
-    // instruction, as the CPU bounds a fault loop inside run() (assembly/cpu.ts STALL_MIN).
+    const r = this.vmcs.exitReason;
+    if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
+    // A device exit is no VM exit: a fault loop that exits for a device read every round is bounded by the CPU
+    // (assembly/cpu.ts counts its deliveries across run() calls), as in native mode.
+    if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;
+    // A guest in a loop of VM exits that retire nothing (an injected #UD whose handler is VMCALL again: the
+    // injection happens at VM entry, which the CPU does not count as a delivery) would keep the run loop from
+    // ever reaching its instruction limit: past STALL_EXITS such exits in a row, each counts as an instruction.
     const progress = this.machine.instructions + this.emulated;
     if (progress === this.lastProgress) { if (++this.stalled > STALL_EXITS) this.emulated++; } else this.stalled = 0;
     this.lastProgress = this.machine.instructions + this.emulated;
-    const r = this.vmcs.exitReason;
-    if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
-    if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;
     switch (exit.reason) {
       case "vmexit":
         return handleVmExit({ m: this.machine, vmcs: this.vmcs, emulated: () => this.emulate() }, exit);

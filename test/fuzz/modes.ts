@@ -45,10 +45,17 @@ function checksum(u32: Uint32Array, a: number, b: number): number {
   for (let i = a >>> 2; i < b >>> 2; i++) h = Math.imul(h ^ u32[i], 0x01000193);
   return h >>> 0;
 }
-/** the VM's wasm memory that nothing may write: the null guard and the module's static data */
+/**
+ * the VM's wasm memory that nothing may write: the null guard and the module's static data — but for the string-I/O
+ * buffer the CPU fills on a REP OUTS (abi.ts IO_BUF_BASE, inside that range by design)
+ */
 function guarded(m: Machine): number[] {
   const u32 = new Uint32Array(m.memory.buffer);
-  return [checksum(u32, 0, A.STATE_BASE), checksum(u32, A.MODULE_DATA_BASE, A.TLB_BASE)];
+  return [
+    checksum(u32, 0, A.STATE_BASE),
+    checksum(u32, A.MODULE_DATA_BASE, A.IO_BUF_BASE),
+    checksum(u32, A.IO_BUF_BASE + A.IO_BUF_SIZE, A.TLB_BASE),
+  ];
 }
 const hex = (n: number) => "0x" + (n >>> 0).toString(16);
 
