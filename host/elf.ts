@@ -68,6 +68,15 @@ export interface GuestMemory {
   fillMem(paddr: number, len: number, value?: number): void;
 }
 
+/** Guest-physical memory of `ramSize` bytes that sits at `offset` in `m` (full and hw mode put guest RAM above their own). */
+export function guestRamAt(m: Omit<GuestMemory, "ramSize">, offset: number, ramSize: number): GuestMemory {
+  return {
+    ramSize,
+    writeMem: (p, d) => m.writeMem(p + offset, d),
+    fillMem: (p, len, v = 0) => m.fillMem(p + offset, len, v),
+  };
+}
+
 const hex = (n: number) => "0x" + (n >>> 0).toString(16);
 const ELF_MACHINES: Record<number, string> = { 3: "x86 (EM_386)", 8: "MIPS", 20: "PowerPC", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V" };
 

@@ -13,7 +13,7 @@ import type { VmStats } from "../stats.ts";
 import * as A from "../abi.generated.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
-import type { GuestMemory } from "../elf.ts";
+import { guestRamAt, type GuestMemory } from "../elf.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
@@ -72,14 +72,7 @@ export class FullMode implements Mode {
   get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
 
   /** Guest-physical memory as the loaders write it: guest RAM sits at machine-physical VMM_SIZE + gpa. */
-  private guestMemory(): GuestMemory {
-    const m = this.machine;
-    return {
-      ramSize: this.guestRam,
-      writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + VMM_SIZE, d),
-      fillMem: (p: number, len: number, v = 0) => m.fillMem(p + VMM_SIZE, len, v),
-    };
-  }
+  private guestMemory(): GuestMemory { return guestRamAt(this.machine, VMM_SIZE, this.guestRam); }
 
   /** Loads a Linux bzImage (+ initrd, boot_params) into guest RAM, enters the boot protocol's 32-bit entry state
    * (ring 0, flat segments) and lets the monitor deprivilege it: the kernel starts at virtual CPL 0. Run-time

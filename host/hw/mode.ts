@@ -18,7 +18,7 @@ import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
-import type { GuestMemory } from "../elf.ts";
+import { guestRamAt, type GuestMemory } from "../elf.ts";
 import type { Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
@@ -82,14 +82,7 @@ export class HwMode implements Mode {
   attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
 
   /** Guest-physical memory as the loaders write it: guest RAM sits at host-physical HW_HOST_SIZE + gpa. */
-  private guestMemory(): GuestMemory {
-    const m = this.machine;
-    return {
-      ramSize: this.guestRam,
-      writeMem: (p: number, d: ArrayLike<number>) => m.writeMem(p + HW_HOST_SIZE, d),
-      fillMem: (p: number, len: number, v = 0) => m.fillMem(p + HW_HOST_SIZE, len, v),
-    };
-  }
+  private guestMemory(): GuestMemory { return guestRamAt(this.machine, HW_HOST_SIZE, this.guestRam); }
 
   /** Loads a multiboot kernel into guest RAM and enters it. */
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
