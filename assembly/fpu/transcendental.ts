@@ -282,13 +282,20 @@ function emptyPair(): bool {
   return false;
 }
 
+/** The two-operand forms' first rules: an unsupported operand is #IA with the indefinite, a NaN propagates.
+ *  True when one of them decided the result (already stored, with the pop). */
+function pairInvalidOrNaN(xs: u32, xm: u64, ys: u32, ym: u64): bool {
+  if (isUnsupx(xs, xm) || isUnsupx(ys, ym)) { raise(FE_IE); setIndefinite(); finish2(); return true; }
+  if (isNaNx(xs, xm) || isNaNx(ys, ym)) { propagateNaN(xs, xm, ys, ym); finish2(); return true; }
+  return false;
+}
+
 /** FYL2X: ST(1) * log2(ST(0)), pop */
 export function fyl2x(): void {
   if (emptyPair()) return;
   begin();
   const xs = stSe(0), xm = stM(0), ys = stSe(1), ym = stM(1);
-  if (isUnsupx(xs, xm) || isUnsupx(ys, ym)) { raise(FE_IE); setIndefinite(); finish2(); return; }
-  if (isNaNx(xs, xm) || isNaNx(ys, ym)) { propagateNaN(xs, xm, ys, ym); finish2(); return; }
+  if (pairInvalidOrNaN(xs, xm, ys, ym)) return;
   const sx = sgn(xs), sy = sgn(ys);
   const xz = isZerox(xs, xm), yz = isZerox(ys, ym), xi = isInfx(xs, xm), yi = isInfx(ys, ym);
   if (sx && !xz) { raise(FE_IE); setIndefinite(); finish2(); return; }          // log of a negative number
@@ -331,8 +338,7 @@ export function fyl2xp1(): void {
   if (emptyPair()) return;
   begin();
   const xs = stSe(0), xm = stM(0), ys = stSe(1), ym = stM(1);
-  if (isUnsupx(xs, xm) || isUnsupx(ys, ym)) { raise(FE_IE); setIndefinite(); finish2(); return; }
-  if (isNaNx(xs, xm) || isNaNx(ys, ym)) { propagateNaN(xs, xm, ys, ym); finish2(); return; }
+  if (pairInvalidOrNaN(xs, xm, ys, ym)) return;
   const sx = sgn(xs), sy = sgn(ys);
   const xz = isZerox(xs, xm), yz = isZerox(ys, ym), xi = isInfx(xs, xm), yi = isInfx(ys, ym);
   if ((xz && yi) || (xi && (yz || sx))) { raise(FE_IE); setIndefinite(); finish2(); return; } // 0*inf, log2(-inf)
@@ -360,8 +366,7 @@ export function fpatan(): void {
   if (emptyPair()) return;
   begin();
   const xs = stSe(0), xm = stM(0), ys = stSe(1), ym = stM(1);
-  if (isUnsupx(xs, xm) || isUnsupx(ys, ym)) { raise(FE_IE); setIndefinite(); finish2(); return; }
-  if (isNaNx(xs, xm) || isNaNx(ys, ym)) { propagateNaN(xs, xm, ys, ym); finish2(); return; }
+  if (pairInvalidOrNaN(xs, xm, ys, ym)) return;
   const sx = sgn(xs), sy = sgn(ys);
   const xz = isZerox(xs, xm), yz = isZerox(ys, ym), xi = isInfx(xs, xm), yi = isInfx(ys, ym);
   if (isDenx(xs, xm) || isDenx(ys, ym)) { raise(FE_DE); if (deUnmasked) { finish2(); return; } }
