@@ -162,7 +162,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
   });
   const clock = new InstructionClock(VIRTUAL_IPS);
   // console input: queued bytes, the virtual time the receive interrupt was seen enabled, LSR reads at last feed
-  const input = { bytes: [] as number[], listeningSince: -1, lsrReadsAtFeed: -1 };
+  const input = { bytes: [] as number[], listeningSince: -1, lsrReadsAtFeed: 0 };
   // The CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's. The local APIC
   // timer's bus clock runs at LAPIC_BUS_TICKS_PER_INSTRUCTION bus ticks per instruction-equivalent; the RTC counts the virtual clock.
   const lapic = d.lapic, rtc = d.rtc;
