@@ -87,6 +87,18 @@ describe.skipIf(!haveCpu)("x87 transcendentals: hand-checked cases", () => {
     expect([p.st[0], p.exc]).toEqual(["0000:0000000000000000", 0]);
   });
 
+  it("FPTAN with a small negative reduced argument: tan r = r + r^3/3 keeps r's sign (rounded down and up)", () => {
+    // x = -776,000.9...: |x| = 988552 * pi66/2 - 2.04e-13, so tan x = +2.04274748158428387512e-13 + (2.04e-13)^3/3;
+    // the real CPU (AMD EPYC): 3fd4:e5fe300000000000 rounding down, ...001 rounding up (C1 = 1)
+    const cwDown = [0x7f, 0x07], cwUp = [0x7f, 0x0b];
+    const x = le80(0xc013, 0xbd8d6ecdb6802b89n);
+    const ldcw = [0xd9, 0x2d, (DATA + 16) & 0xff, DATA >> 8, 0, 0]; // fldcw [DATA+16]
+    const d = x87([...ldcw, ...LD0, 0xd9, 0xf2], [...x, 0, 0, 0, 0, 0, 0, ...cwDown]); // fldcw; fld tword; fptan
+    expect([d.st[0], d.st[1], d.c1, d.exc]).toEqual(["3fff:8000000000000000", "3fd4:e5fe300000000000", 0, 0x20]);
+    const u = x87([...ldcw, ...LD0, 0xd9, 0xf2], [...x, 0, 0, 0, 0, 0, 0, ...cwUp]);
+    expect([u.st[1], u.c1]).toEqual(["3fd4:e5fe300000000001", 1]);
+  });
+
   it("special operands: empty ST(0) (masked stack underflow), ±inf, FPTAN with ST(7) in use (stack overflow)", () => {
     const u = x87([0xd9, 0xfe]); // fsin on an empty stack
     expect([u.st[0], u.exc, u.c1]).toEqual(["ffff:c000000000000000", 0x41, 0]); // indefinite, IE|SF
