@@ -20,7 +20,7 @@ import { exactResults, fromExt, position, ulpsFrom } from "./trans-ref.ts";
  */
 export const NEAR_BOUNDARY = 1 / 4;
 /** the worst measured: how close to the boundary, how far the real CPU's result from the exact value (ulps) */
-export interface NearStats { maxToBoundary: number; maxCpuErr: number }
+export interface NearStats { maxToBoundary: number; maxCpuErr: number; cases: number; onBoundary: number }
 
 function readExt(mem: ArrayLike<number>, o: number): { se: number; m: bigint } {
   let m = 0n; for (let k = 7; k >= 0; k--) m = (m << 8n) | BigInt(mem[o + k]);
@@ -38,6 +38,7 @@ export function nearBoundary(c: Case, exp: Uint8Array, got: Uint8Array, k: "ulp1
   if (!ex) return false;
   // FSINCOS and FPTAN report the rounding of ST(1) (sine, tangent) in C1, the rest of ST(0)
   const c1Reg = form === "fsincos" || form === "fptan" ? 1 : 0;
+  let maxD = 0;
   for (let i = 0; i < 8; i++) {
     const o = FPU_OUT + 28 + i * 10;
     const a = readExt(exp, o), b = readExt(got, o);
@@ -51,12 +52,15 @@ export function nearBoundary(c: Case, exp: Uint8Array, got: Uint8Array, k: "ulp1
     ex[i] = v;
     const p = position(ex[i], rc);
     const d = differs ? p.toBoundary : p.toValue;
+    maxD = Math.max(maxD, d);
     const cpuErr = Math.abs(ulpsFrom(a.se, a.m, ex[i])), ourErr = Math.abs(ulpsFrom(b.se, b.m, ex[i]));
     // ours is correctly rounded; the CPU's lies at most NEAR_BOUNDARY beyond the correctly rounded result's bound
     // (SDM: < 1 ulp to nearest, < 1.5 ulp in the directed modes)
     if (d > NEAR_BOUNDARY || ourErr > 1 || cpuErr > (rc === 0 ? 0.5 : 1) + NEAR_BOUNDARY) return false;
     st.maxToBoundary = Math.max(st.maxToBoundary, d); st.maxCpuErr = Math.max(st.maxCpuErr, cpuErr);
   }
+  st.cases++;
+  if (maxD < 2 ** -20) st.onBoundary++;
   return true;
 }
 
@@ -75,7 +79,7 @@ export function tallyTrans(cases: Case[], results: OracleResult[], show = 0, sho
     else k = classifyTrans(exp.mem, got.mem);
     if (k !== "exact" && outsideDomain(c)) k = "undef";
     else if (k === "ulp1" || k === "c1") {
-      let st = near.get(c.form); if (!st) near.set(c.form, (st = { maxToBoundary: 0, maxCpuErr: 0 }));
+      let st = near.get(c.form); if (!st) near.set(c.form, (st = { maxToBoundary: 0, maxCpuErr: 0, cases: 0, onBoundary: 0 }));
       if (!nearBoundary(c, exp.mem, got.mem, k, st)) k = "other";
     }
     let t = per.get(c.form); if (!t) per.set(c.form, (t = { exact: 0, ulp1: 0, c1: 0, undef: 0, other: 0 }));
@@ -130,8 +134,8 @@ export async function runTrans(mode: string, o: { seed: number; count: number; f
   const { text, total } = tallyTable(per);
   console.log(`seed ${o.seed}: ${first.cases.length} transcendental cases; real CPU (${first.arch} oracle) ${t1 - t0} ms, ${st.disturbed} disturbed runs (majority used); wasm ${Date.now() - t1} ms\n${text}`);
   console.log(`1 ulp / C1 differences (allowed only with the exact value within ${NEAR_BOUNDARY} ulp of the rounding boundary): ` +
-    "worst distance to the boundary, worst real-CPU error\n" +
-    [...near].sort().map(([f, s]) => `  ${f.replace("x87 ", "").padEnd(8)} ${s.maxToBoundary.toFixed(4)} ulp  ${s.maxCpuErr.toFixed(4)} ulp`).join("\n"));
+    "worst distance to the boundary, worst real-CPU error, how many lie within 2^-20 ulp of it\n" +
+    [...near].sort().map(([f, s]) => `  ${f.replace("x87 ", "").padEnd(8)} ${s.maxToBoundary.toFixed(4)} ulp  ${s.maxCpuErr.toFixed(4)} ulp  ${s.onBoundary} of ${s.cases}`).join("\n"));
   const spIdx = first.cases.map((c, i) => i).filter((i) => isSpecial(first.cases[i]));
   const sp = tallyTable(tallyTrans(spIdx.map((i) => first.cases[i]), spIdx.map((i) => results[i])).per).total;
   console.log(`special operands (±0, ±inf, NaNs, unsupported, stack faults, out of range): ${spIdx.length} cases, ${sp.exact} bit for bit`);
