@@ -5,9 +5,9 @@
 //  2. the recorded real-CPU corpus (fixtures/fpu-cases/transcendental.bin.gz, `node scripts/diff.mjs trans-record`);
 //  3. a fresh seeded live batch on the oracle this host runs. The large run: `node scripts/diff.mjs trans`.
 // The real CPU's transcendental results are within 1 ulp of the exact value but not always correctly rounded, ours
-// are correctly rounded: a case is an exact match, 1 ulp apart, or has the same registers and only C1 (the rounding
-// direction) differs; FYL2XP1 outside its domain (|x| >= 1 - sqrt(2)/2, undefined per the SDM) is reported apart.
-// Anything else fails, and so does any difference on special operands (±0, ±inf, NaNs, unsupported encodings,
+// are correctly rounded: a case is an exact match, or 1 ulp apart / only C1 (the rounding direction) differs with
+// the exact value (test/diff/trans-ref.ts, BigInt) within 1/4 ulp of the rounding boundary (trans-run.ts
+// nearBoundary; the real CPU's internal value lies on the other side of it). Anything else fails, and so does any difference on special operands (±0, ±inf, NaNs, unsupported encodings,
 // empty registers, |x| >= 2^63 for the trigonometric forms, |x| >= 1 for F2XM1): those must match bit for bit.
 import { describe, it, expect } from "vitest";
 import { existsSync } from "node:fs";
@@ -16,7 +16,10 @@ import { Machine } from "../host/machine.ts";
 import { readCorpus, runOracleAny, oracleAvailable, ROOT, type OracleResult } from "./diff/oracle.ts";
 import { genTransCases, isSpecial, TRANS_CORPUS_FILE, TRANS_FORM_NAMES } from "./diff/fpu-trans-gen.ts";
 import { stableResults, mapX64FpuResult } from "./diff/fpu-gen.ts";
-import { tallyTrans, tallyTable } from "./diff/trans-run.ts";
+import { tallyTrans, tallyTable, nearBoundary } from "./diff/trans-run.ts";
+import { FPU_OUT } from "./diff/fpu-gen.ts";
+import { OurCpu } from "./diff/run-ours.ts";
+import { exactResults, fromExt, position, ulpsFrom } from "./diff/trans-ref.ts";
 import type { Case } from "./diff/gen.ts";
 
 const haveCpu = existsSync(join(ROOT, "build/cpu.wasm"));
@@ -87,6 +90,18 @@ describe.skipIf(!haveCpu)("x87 transcendentals: hand-checked cases", () => {
     expect([p.st[0], p.exc]).toEqual(["0000:0000000000000000", 0]);
   });
 
+  it("FPTAN with a small negative reduced argument: tan r = r + r^3/3 keeps r's sign (rounded down and up)", () => {
+    // x = -776,000.9...: |x| = 988552 * pi66/2 - 2.04e-13, so tan x = +2.04274748158428387512e-13 + (2.04e-13)^3/3;
+    // the real CPU (AMD EPYC): 3fd4:e5fe300000000000 rounding down, ...001 rounding up (C1 = 1)
+    const cwDown = [0x7f, 0x07], cwUp = [0x7f, 0x0b];
+    const x = le80(0xc013, 0xbd8d6ecdb6802b89n);
+    const ldcw = [0xd9, 0x2d, (DATA + 16) & 0xff, DATA >> 8, 0, 0]; // fldcw [DATA+16]
+    const d = x87([...ldcw, ...LD0, 0xd9, 0xf2], [...x, 0, 0, 0, 0, 0, 0, ...cwDown]); // fldcw; fld tword; fptan
+    expect([d.st[0], d.st[1], d.c1, d.exc]).toEqual(["3fff:8000000000000000", "3fd4:e5fe300000000000", 0, 0x20]);
+    const u = x87([...ldcw, ...LD0, 0xd9, 0xf2], [...x, 0, 0, 0, 0, 0, 0, ...cwUp]);
+    expect([u.st[1], u.c1]).toEqual(["3fd4:e5fe300000000001", 1]);
+  });
+
   it("special operands: empty ST(0) (masked stack underflow), ±inf, FPTAN with ST(7) in use (stack overflow)", () => {
     const u = x87([0xd9, 0xfe]); // fsin on an empty stack
     expect([u.st[0], u.exc, u.c1]).toEqual(["ffff:c000000000000000", 0x41, 0]); // indefinite, IE|SF
@@ -101,13 +116,56 @@ describe.skipIf(!haveCpu)("x87 transcendentals: hand-checked cases", () => {
   });
 });
 
+describe.skipIf(!haveCpu)("x87 transcendentals: the accepted class of differences from the real CPU", () => {
+  // F2XM1 of x = -1.0198e-321 (bbd5:d69722efc4748800) rounding toward zero: 2^x - 1 lies 0.0141 ulp beyond
+  // bbd5:94be228ca56f9ba2 (ours, correctly rounded); the real CPU (AMD EPYC) gives ...ba1, its internal value having
+  // fallen just below the representable value. Accepted; the same 1 ulp where the exact value lies far from any
+  // boundary is not, and neither is 2 ulps.
+  const c = genTransCases(7, 64).find((k) => k.form === "x87 f2xm1" && !isSpecial(k))!;
+  const img = c.patches[0].data;
+  img[0] = 0x7f; img[1] = 0x0f; // CW: all masked, RC toward zero
+  const setSt0 = (se: number, m: bigint) => img.splice(28, 10, ...le80(se, m));
+  const cpuWith = (got: Uint8Array, m: bigint) => { const e = got.slice(); e.set(le80(0xbbd5, m).slice(0, 8), FPU_OUT + 28); return e; };
+  it("the BigInt reference (test/diff/trans-ref.ts) agrees with known values to well under 1/2 ulp", () => {
+    const one = fromExt(0x3fff, 1n << 63n), half = fromExt(0x3ffe, 1n << 63n);
+    const near = (v: ReturnType<typeof fromExt>, se: number, m: bigint) => Math.abs(ulpsFrom(se, m, v));
+    expect(near(exactResults("fsin", one, one)![0], 0x3ffe, 0xd76aa47848677021n)).toBeLessThan(0.5); // sin 1
+    expect(near(exactResults("fsincos", one, one)![0], 0x3ffe, 0x8a51407da8345c92n)).toBeLessThan(0.5); // cos 1
+    expect(near(exactResults("fptan", half, one)![1], 0x3ffe, 0x8bda7adf9a3a5219n)).toBeLessThan(0.5); // tan 0.5
+    expect(near(exactResults("f2xm1", half, one)![0], 0x3ffd, 0xd413cccfe7799211n)).toBeLessThan(0.5); // sqrt 2 - 1
+    expect(near(exactResults("fpatan", one, one)![0], 0x3ffe, 0xc90fdaa22168c235n)).toBeLessThan(0.5); // pi/4
+    expect(near(exactResults("fyl2x", fromExt(0x4002, 1n << 63n), fromExt(0x4000, 3n << 62n))![0], 0x4002, 0x9000000000000000n)).toBeLessThan(1e-9); // 3 log2 8
+    // the 66-bit pi's reduction: sin(fldpi) = -2^-64 * 0.9... rounds to bfbf:8000000000000000 (the hand test above)
+    expect(near(exactResults("fsin", fromExt(0x4000, 0xc90fdaa22168c235n), one)![0], 0xbfbf, 1n << 63n)).toBeLessThan(0.5);
+  });
+
+  it("a 1 ulp difference next to the rounding boundary is accepted, far from it or 2 ulps apart it is not", () => {
+    const ours = new OurCpu();
+    setSt0(0xbbd5, 0xd69722efc4748800n);
+    const got = ours.run(c).mem;
+    expect([...got.slice(FPU_OUT + 28, FPU_OUT + 38)]).toEqual(le80(0xbbd5, 0x94be228ca56f9ba2n));
+    const st = { maxToBoundary: 0, maxCpuErr: 0, cases: 0, onBoundary: 0 };
+    expect(nearBoundary(c, cpuWith(got, 0x94be228ca56f9ba1n), got, "ulp1", st)).toBe(true);
+    expect(st.maxToBoundary).toBeCloseTo(0.0141, 3); expect(st.maxCpuErr).toBeCloseTo(1.0141, 3);
+    expect(nearBoundary(c, cpuWith(got, 0x94be228ca56f9ba0n), got, "ulp1", st)).toBe(false); // 2 ulps
+    // x = -1.0198e-321 * 63/64: 2^x - 1 lies 0.48 ulp from a representable value
+    const x2 = 0xd69722efc4748800n - (0xd69722efc4748800n >> 6n);
+    expect(position(exactResults("f2xm1", fromExt(0xbbd5, x2), fromExt(0, 0n))![0], 3).toBoundary).toBeGreaterThan(0.45);
+    setSt0(0xbbd5, x2);
+    const got2 = ours.run(c).mem;
+    const m2 = got2.slice(FPU_OUT + 28, FPU_OUT + 36).reduceRight((a, b) => (a << 8n) | BigInt(b), 0n);
+    expect(nearBoundary(c, cpuWith(got2, m2 - 1n), got2, "ulp1", st)).toBe(false);
+    expect(nearBoundary(c, cpuWith(got2, m2 - 1n), got2, "c1", st)).toBe(false);
+  });
+});
+
 function check(cases: Case[], results: OracleResult[], label: string) {
   const { per, examples } = tallyTrans(cases, results, 10);
   const { text, total } = tallyTable(per);
   console.log(`${label}:\n${text}`);
   if (examples.length) console.log(examples.join("\n"));
   const n = cases.length;
-  expect(total.other, `${total.other} of ${n} transcendental cases differ from the real CPU beyond 1 ulp / C1`).toBe(0);
+  expect(total.other, `${total.other} of ${n} transcendental cases differ from the real CPU outside the near-boundary class`).toBe(0);
   expect(total.exact / n).toBeGreaterThan(0.94);
   // per form (outside FYL2XP1's domain not counted): FPTAN is the real CPU's least accurate (8-15 % 1 ulp apart)
   for (const [f, t] of per) expect(t.exact / (t.exact + t.ulp1 + t.c1 + t.other), f).toBeGreaterThan(f.endsWith("fptan") ? 0.78 : 0.9);
@@ -121,7 +179,7 @@ function check(cases: Case[], results: OracleResult[], label: string) {
 }
 
 describe.skipIf(!haveCpu || !haveCorpus)("x87 transcendentals vs the recorded real-CPU corpus", () => {
-  it("every transcendental form; no differences beyond 1 ulp / C1; special operands bit for bit", () => {
+  it("every transcendental form; no differences but 1 ulp / C1 next to the rounding boundary; special operands bit for bit", () => {
     const { header, entries } = readCorpus(TRANS_CORPUS_FILE);
     const forms = new Set(entries.map((e) => e.c.form));
     expect(TRANS_FORM_NAMES.filter((f) => !forms.has(`x87 ${f}`))).toEqual([]);

@@ -210,7 +210,7 @@ export function fTrig(kind: u32): void {
       if (re < -40) {
         // tiny r: tan r = r + r^3/3, cot r = 1/r - r/3 to the working precision, on the right side of the
         // exact value (the ratio of the sine and cosine sums would be off by the working precision's last bit)
-        wMul(rs, re, rh, rl, 0, re, rh, rl); wMul(wS, wE, wH, wL, rs, re, rh, rl); wDivSmall(wS, wE, wH, wL, 3);
+        wMul(0, re, rh, rl, 0, re, rh, rl); wMul(wS, wE, wH, wL, rs, re, rh, rl); wDivSmall(wS, wE, wH, wL, 3); // r^3/3
         const cs = wS, ce = wE, ch = wH, cl = wL;
         if ((q & 1) == 0) wAdd(rs, re, rh, rl, cs, ce, ch, cl);
         else {

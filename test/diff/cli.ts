@@ -8,7 +8,8 @@
 //   node scripts/diff.mjs oracle [--count N]              oracle only: speed and outcome census
 //   node scripts/diff.mjs fuzz [--programs N] [--len L] [--seed S]   random-byte fuzz of the wasm CPU
 //   node scripts/diff.mjs trans [--count N] [--seed S] [--filter RE] [--oracle ...]   the x87 transcendentals
-//        (test/diff/fpu-trans-gen.ts): per form, exact matches, results 1 ulp away, other differences
+//        (test/diff/fpu-trans-gen.ts): per form, exact matches, results 1 ulp away / C1 only with the exact value
+//        next to the rounding boundary (trans-run.ts nearBoundary), other differences (failures)
 //   node scripts/diff.mjs trans-record [--count N] [--seed S]   (re)record fixtures/fpu-cases/transcendental.bin.gz
 //   node scripts/diff.mjs fx [--count N] [--seed S] [--oracle ...]   FXSAVE/FXRSTOR cases (test/diff/fpu-fx-gen.ts)
 //   node scripts/diff.mjs fx-record [--count N] [--seed S]     (re)record fixtures/fpu-cases/fxsave.bin.gz

@@ -4,8 +4,8 @@
 // multiples of the 66-bit pi/2, FYL2X x > 0 and x near 1, FPATAN every ratio), the rest from fpu-gen's special
 // values (±0, ±inf, NaNs, denormals, pseudo-denormals, unnormals, extreme exponents) and out-of-domain operands;
 // ST(0)/ST(1) are in use and ST(7) free in most cases, so stack faults stay a minority. The transcendentals'
-// results on real CPUs are not always correctly rounded: the comparison (classifyTrans) tells exact matches,
-// results one unit in the last place away, and anything larger apart.
+// results on real CPUs are not always correctly rounded: the comparison (classifyTrans, trans-run.ts nearBoundary)
+// tells exact matches, results one unit in the last place away next to a rounding boundary, and anything else.
 import { Rng, SCRATCH_BASE, type Case } from "./gen.ts";
 import { genFpuCase, val80, rnd64, FPU_OUT, type FForm } from "./fpu-gen.ts";
 import { ROOT } from "./oracle.ts";
@@ -140,7 +140,8 @@ export type TransClass = "exact" | "ulp1" | "c1" | "other";
 /**
  * exact: the same bytes; ulp1: registers one unit in the last place apart (C1 may differ with them); c1: the same
  * registers, only C1 differs (the real CPU's internal value was on the other side of the exact one, so its "rounded
- * up" bit says the opposite); other: anything else.
+ * up" bit says the opposite); other: anything else. trans-run.ts's nearBoundary then accepts a ulp1 or c1 case only
+ * where the exact value lies next to the rounding boundary (the class of the hardware's inexactness).
  */
 export function classifyTrans(exp: Uint8Array, got: Uint8Array): TransClass {
   let regDiff = false, far = false;
