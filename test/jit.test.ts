@@ -113,6 +113,43 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     expect(jit.jit.compiled).toBeGreaterThan(0);
   });
 
+  it("push, pop, call and ret inline on a flat stack, through the CPU on a stack in a code page or a based SS", () => {
+    // L: call F ; dec ecx ; jnz L ; hlt ; F: push ebx ; push ecx ; pop edx ; add ebx, edx ; pop eax ; ret
+    const code = [
+      0xe8, 0x05, 0x00, 0x00, 0x00, // call F (+5)
+      0x49,                         // dec ecx
+      0x75, 0xf8,                   // jnz L
+      0xf4,                         // hlt
+      0x90,                         // nop
+      0x53,                         // F: push ebx
+      0x51,                         // push ecx
+      0x5a,                         // pop edx
+      0x01, 0xd3,                   // add ebx, edx
+      0x58,                         // pop eax
+      0xc3,                         // ret
+    ];
+    // the stack: flat in its own page (inline), in the code's page (each push invalidates the blocks: the CPU's
+    // path, stopping the block), and through an SS based at 0x100 (not flat: the CPU's segment rules)
+    const stacks = [{ esp: 0x8000, ssBase: 0 }, { esp: 0x1800, ssBase: 0 }, { esp: 0x7f00, ssBase: 0x100 }];
+    for (const st of stacks) {
+      const run = (jitThreshold: number) => {
+        const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+        m.setFlatProtectedMode();
+        if (st.ssBase) m.setSegment("ss", { selector: 0x10, base: st.ssBase, limit: 0xffffffff - st.ssBase, attr: 0xc093 });
+        m.writeMem(0x1000, code);
+        m.eip = 0x1000; m.ecx = st.esp === 0x1800 ? 100 : 3000; m.ebx = 7; m.esp = st.esp;
+        const e = m.run(1_000_000);
+        return { e: e.reason, regs: [m.eax, m.ebx, m.ecx, m.edx, m.esp, m.eflags, m.instructions], stack: [...m.readMem(st.ssBase + st.esp - 16, 16)], jit: m.jitStats };
+      };
+      const interp = run(0), jit = run(1);
+      expect(interp.e).toBe("hlt");
+      expect(jit.e).toBe("hlt");
+      expect(jit.regs).toEqual(interp.regs);
+      expect(jit.stack).toEqual(interp.stack);
+      if (st.esp === 0x8000) expect(jit.jit.entries).toBeGreaterThan(3000);
+    }
+  });
+
   it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
     const { entries } = readCorpus();
     const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);

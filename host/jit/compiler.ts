@@ -203,7 +203,7 @@ class Gen {
       .load(0).get(L.addr).i32(12).op(Op.i32_shr_u).op(Op.i32_eq);
   }
   /** store the value in t2 at seg:ea (4 or 1 bytes); inline on a flat segment with a TLB write hit */
-  private store32(r: Rec, i: number, ea: () => void, after: () => void, size: 4 | 1 = 4) {
+  private store32(r: Rec, i: number, ea: () => void, after: () => void, size: 4 | 1 = 4, stop = true) {
     const c = this.c;
     ea(); c.set(L.addr);
     c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
@@ -219,7 +219,7 @@ class Gen {
     c.i32(r.seg).get(L.addr).get(L.t2).call(size === 4 ? H.wr32 : H.wr8);
     this.checkAbort(i);
     after();
-    this.checkStop(i);
+    if (stop) this.checkStop(i);
     c.op(Op.end); this.depth--;
   }
 
@@ -397,18 +397,18 @@ class Gen {
           this.gpExit(i);
           c.op(Op.end); this.depth--;
         }
-        c.i32(A.SEG_SS).get(4).i32(4).op(Op.i32_sub);
+        // the stack write inline on a flat SS with a TLB write hit (a hit is never a code page), else the CPU's helper
         if (r.fast === A.F_PUSH) c.get(r.src); else c.get(L.E0).i32(end).op(Op.i32_add);
-        c.call(H.wr32);
-        this.checkAbort(i);
-        c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); // ESP moves only once the write succeeded
+        c.set(L.t2);
+        const ss = { ...r, seg: A.SEG_SS };
+        this.store32(ss, i, () => c.get(4).i32(4).op(Op.i32_sub), () => { c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); }, 4,
+          r.fast === A.F_PUSH); // ESP moves only once the write succeeded
         if (r.fast === A.F_CALL) this.exit((end + r.fimm) | 0, i + 1, A.JIT_OK); // (a stop is seen by the CPU)
-        else this.checkStop(i);
         break;
       }
       case A.F_POP: case A.F_RET: {
-        c.i32(A.SEG_SS).get(4).call(H.rd32).set(L.t0);
-        this.checkAbort(i);
+        this.load({ ...r, seg: A.SEG_SS }, i, 4, () => c.get(4)); // inline on a flat SS with a TLB hit
+        c.set(L.t0);
         if (r.fast === A.F_RET) {
           c.get(L.t0).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
           this.gpExit(i);
