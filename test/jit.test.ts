@@ -150,6 +150,46 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     }
   });
 
+  it("leave, push imm and mov [mem], imm32 compiled inline give the interpreter's results, also into a code page", () => {
+    // L: call F ; dec ecx ; jnz L ; hlt ; F: push ebp ; mov ebp, esp ; push -2 ; push 0x12345678 ;
+    //    mov dword [ebx+ecx*4], 0xdeadbeef ; mov dword [ebp-12], 0x55 ; pop eax ; pop edx ; leave ; ret
+    const code = [
+      0xe8, 0x05, 0x00, 0x00, 0x00, // call F
+      0x49,                         // dec ecx
+      0x75, 0xf8,                   // jnz L
+      0xf4,                         // hlt
+      0x90,                         // nop
+      0x55,                         // F: push ebp
+      0x89, 0xe5,                   // mov ebp, esp
+      0x6a, 0xfe,                   // push -2
+      0x68, 0x78, 0x56, 0x34, 0x12, // push 0x12345678
+      0xc7, 0x04, 0x8b, 0xef, 0xbe, 0xad, 0xde, // mov dword [ebx+ecx*4], 0xdeadbeef
+      0xc7, 0x45, 0xf4, 0x55, 0x00, 0x00, 0x00, // mov dword [ebp-12], 0x55
+      0x58,                         // pop eax
+      0x5a,                         // pop edx
+      0xc9,                         // leave
+      0xc3,                         // ret
+    ];
+    // the stores go to a data page (inline), then into the code's own page (the CPU's path: the blocks are invalidated)
+    for (const ebx of [0x4000, 0x1400]) {
+      const run = (jitThreshold: number) => {
+        const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+        m.setFlatProtectedMode();
+        m.writeMem(0x1000, code);
+        m.eip = 0x1000; m.ecx = ebx === 0x4000 ? 2000 : 100; m.ebx = ebx; m.esp = 0x8000; m.ebp = 0x777;
+        const e = m.run(1_000_000);
+        return { e: e.reason, regs: [m.eax, m.ebx, m.ecx, m.edx, m.esp, m.ebp, m.eflags, m.instructions], mem: [...m.readMem(ebx, 0x2000)], stack: [...m.readMem(0x7fe0, 32)], jit: m.jitStats };
+      };
+      const interp = run(0), jit = run(1);
+      expect(interp.e).toBe("hlt");
+      expect(jit.e).toBe("hlt");
+      expect(jit.regs).toEqual(interp.regs);
+      expect(jit.mem).toEqual(interp.mem);
+      expect(jit.stack).toEqual(interp.stack);
+      expect(jit.jit.compiled).toBeGreaterThan(0);
+    }
+  });
+
   it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
     const { entries } = readCorpus();
     const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);

@@ -46,6 +46,30 @@ const CTX = A.STATE_BASE + A.JIT_CTX;
 interface Rec {
   addr: number; off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
   base: number; index: number; scale: number; seg: number; disp: number;
+  /** the decoded form, for the few handler records compiled inline (inlineOp) */
+  op: number; pfx: number; modrm: number; mem: number; imm: number;
+}
+
+/**
+ * Handler records (fast = 0) compiled inline anyway, as common in compiled C (xv6's lock and call paths): LEAVE,
+ * PUSH imm and MOV r/m32, imm32 to memory, each only without prefixes (32-bit operand and address size, default
+ * segment). Returns the registers the record uses (bit per register), or -1 when it goes through the CPU's handler.
+ * None reads or writes a flag.
+ */
+function inlineOp(r: Rec): number {
+  if (r.fast !== 0 || r.pfx !== 0) return -1;
+  switch (r.op) {
+    case 0xc9: return (1 << 4) | (1 << 5);
+    case 0x68: case 0x6a: return 1 << 4;
+    case 0xc7: {
+      if (!r.mem || ((r.modrm >> 3) & 7) !== 0) return -1;
+      let u = 1 << 4;
+      if (r.base < 8) u |= 1 << r.base;
+      if (r.index < 8) u |= 1 << r.index;
+      return u;
+    }
+    default: return -1;
+  }
 }
 
 /** Kinds of the lazy state known at compile time; UNKNOWN = whatever the block was entered with. */
@@ -71,6 +95,8 @@ export class BlockCompiler {
         addr: r, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
+        op: dv.getUint16(r + A.REC_OP, true), pfx: dv.getUint8(r + A.REC_PFX), modrm: dv.getUint8(r + A.REC_MODRM),
+        mem: dv.getUint8(r + A.REC_MEM), imm: dv.getUint32(r + A.REC_IMM1, true),
       });
       off += len;
     }
@@ -105,7 +131,7 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
       // rol/ror change only CF and OF, so the others must be concrete: treat as reading them all
       return r.fop <= 1 ? { reads: ARITH, writes: ARITH } : { reads: 0, writes: ARITH };
     case A.F_JCC: return { reads: ARITH, writes: 0 };
-    case 0: return { reads: ARITH, writes: 0 }; // a handler may read any flag (and leaves its own lazily)
+    case 0: return inlineOp(r) >= 0 ? { reads: 0, writes: 0 } : { reads: ARITH, writes: 0 }; // a handler may read any flag
     default: return { reads: 0, writes: 0 };
   }
 }
@@ -129,7 +155,12 @@ class Gen {
       ? ((this.total + last.fimm) | 0) === 0 : false;
     let used = 0;
     for (const r of recs) {
-      if (r.fast === 0) { used = 0xff; break; } // a handler may read or write any register
+      if (r.fast === 0) {
+        const u = inlineOp(r);
+        if (u < 0) { used = 0xff; break; } // a handler may read or write any register
+        used |= u;
+        continue;
+      }
       used |= (1 << (r.dst & 7)) | (1 << (r.dst & 3)) | (1 << (r.src & 7)) | (1 << (r.src & 3)) | (1 << 4);
       if (r.base < 8) used |= 1 << r.base;
       if (r.index < 8) used |= 1 << r.index;
@@ -475,8 +506,28 @@ class Gen {
         c.set(L.t2);
         this.store32(r, i, () => this.ea(r), () => {}, 1);
         break;
-      case 0: this.generic(r, i); break;
+      case 0: if (inlineOp(r) >= 0) this.inlineHandler(r, i); else this.generic(r, i); break;
       default: break; // F_NOP
+    }
+  }
+
+  /** The handler records inlineOp accepts, with the handlers' semantics (ops/handlers.ts) on a 32-bit stack. */
+  private inlineHandler(r: Rec, i: number) {
+    const c = this.c;
+    switch (r.op) {
+      case 0xc9: // leave: EBP = [SS:EBP], ESP = old EBP + 4 (nothing changes if the read faults)
+        this.load({ ...r, seg: A.SEG_SS }, i, 4, () => c.get(5)); c.set(L.t0);
+        c.get(5).i32(4).op(Op.i32_add); this.setReg(4);
+        c.get(L.t0); this.setReg(5);
+        return;
+      case 0x68: case 0x6a: // push imm32 / push imm8 sign-extended
+        c.i32(r.op === 0x68 ? r.imm | 0 : (r.imm << 24) >> 24).set(L.t2);
+        this.store32({ ...r, seg: A.SEG_SS }, i, () => c.get(4).i32(4).op(Op.i32_sub), () => { c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); });
+        return;
+      case 0xc7: // mov dword [mem], imm32
+        c.i32(r.imm | 0).set(L.t2);
+        this.store32(r, i, () => this.ea(r), () => {});
+        return;
     }
   }
 
