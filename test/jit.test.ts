@@ -190,6 +190,46 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     }
   });
 
+  it("forward branches inside a compiled block: the same state at every budget boundary, flags live across the join", () => {
+    // a loop body with ifs: taken and not-taken forward jccs to records of the same block, a flag read after a join
+    const body = [
+      0x89, 0xc8,             // mov eax, ecx
+      0x83, 0xe0, 0x03,       // and eax, 3
+      0x74, 0x03,             // jz +3 (-> cmp)
+      0x83, 0xc2, 0x05,       // add edx, 5
+      0x39, 0xc6,             // cmp esi, eax
+      0x72, 0x02,             // jb +2 (-> adc)
+      0x01, 0xc3,             // add ebx, eax
+      0x83, 0xd7, 0x00,       // adc edi, 0 (CF of the cmp on one path, of the add on the other)
+      0xa8, 0x01,             // test al, 1
+      0x75, 0x01,             // jnz +1 (-> dec)
+      0x46,                   // inc esi
+      0x49,                   // dec ecx
+    ];
+    const code = [0xb9, 0x10, 0x27, 0x00, 0x00, ...body, 0x75, (-(body.length + 2)) & 0xff, 0xf4]; // mov ecx, 10000 ; body ; jnz ; hlt
+    const run = (jitThreshold: number, slice: number) => {
+      const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+      m.setFlatProtectedMode();
+      m.writeMem(0x1000, code);
+      m.eip = 0x1000; m.esp = 0x8000; m.esi = 1;
+      const trace: number[][] = [];
+      for (let k = 0; k < 1_000_000; k++) {
+        const e = m.run(slice);
+        trace.push([m.eip, m.eax, m.ebx, m.ecx, m.edx, m.esi, m.edi, m.eflags, m.instructions]);
+        if (e.reason === "hlt") break;
+      }
+      return { trace, jit: m.jitStats };
+    };
+    for (const slice of [7, 1000]) {
+      const interp = run(0, slice), jit = run(1, slice);
+      expect(jit.trace.length).toBe(interp.trace.length);
+      expect(jit.trace).toEqual(interp.trace);
+      expect(jit.jit.compiled).toBeGreaterThan(0);
+      // the body is one compiled loop: entered about once per run() call, not once per if (10,000 iterations)
+      if (slice === 1000) expect(jit.jit.entries).toBeLessThan(2000);
+    }
+  });
+
   it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
     const { entries } = readCorpus();
     const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);

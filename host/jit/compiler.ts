@@ -139,6 +139,10 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
 class Gen {
   private c = new Code();
   private liveOut: number[] = [];
+  /** forward jcc/jmp at record i whose target is record inner[i] of this block: a wasm br instead of an exit */
+  private readonly inner: number[] = [];
+  /** per target record: the depth just inside the wasm block that ends there (br target), while it is open */
+  private readonly targetDepth = new Map<number, number>();
   private readonly total: number;
   private readonly selfLoop: boolean;
   /** registers the block touches (bit per register): only those are loaded at entry and stored at exits */
@@ -166,12 +170,24 @@ class Gen {
       if (r.index < 8) used |= 1 << r.index;
     }
     this.used = used;
-    // liveness of the status flags after each record (everything is live when the block ends)
+    // forward branches to a later record of the block (an if without else, a skipped statement) stay inside
+    const at = new Map<number, number>();
+    recs.forEach((r, i) => at.set(r.off, i));
+    recs.forEach((r, i) => {
+      if (r.fast !== A.F_JCC && r.fast !== A.F_JMP) return;
+      const j = at.get((r.off + r.len + r.fimm) | 0);
+      if (j !== undefined && j > i + 1) this.inner[i] = j;
+    });
+    // liveness of the status flags after each record (everything is live when the block ends); a branch inside
+    // the block also needs what its target needs
     let live = ARITH;
+    const liveIn: number[] = [];
     for (let i = recs.length - 1; i >= 0; i--) {
+      if (this.inner[i] !== undefined) live |= liveIn[this.inner[i]];
       this.liveOut[i] = live;
       const e = flagEffects(recs[i]);
       live = (live & ~e.writes) | e.reads;
+      liveIn[i] = live;
     }
   }
 
@@ -191,7 +207,16 @@ class Gen {
     c.i32(CTX).load(A.JC_TLBW).set(L.tlbW);
     c.i32(0).set(L.count);
     if (this.selfLoop) { c.op(Op.loop).byte(VOID); this.depth++; }
-    this.recs.forEach((r, i) => this.insn(r, i));
+    // one wasm block per inner target, all opened here, the one ending last outermost (so any set of them nests)
+    const targets = [...new Set(this.inner.filter((j) => j !== undefined))].sort((a, b) => b - a);
+    for (const j of targets) { c.op(Op.block).byte(VOID); this.depth++; this.targetDepth.set(j, this.depth); }
+    this.recs.forEach((r, i) => {
+      if (this.targetDepth.has(i)) { // a join: the lazy-flag kind is whatever the paths left
+        c.op(Op.end); this.depth--; this.targetDepth.delete(i);
+        this.kind = UNKNOWN;
+      }
+      this.insn(r, i);
+    });
     if (this.selfLoop) { c.op(Op.end); this.depth--; }
     // (falls through only when the block has no terminator: continue after its last byte)
     this.exit(this.total, this.recs.length, A.JIT_OK);
@@ -455,7 +480,12 @@ class Gen {
       case A.F_JMP: case A.F_JCC: {
         const target = (end + r.fimm) | 0;
         const taken = () => {
-          if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
+          const j = this.inner[i];
+          if (j !== undefined) {
+            // to record j of this block: the records between did not run (the exits count records by position)
+            c.get(L.count).i32(j - i - 1).op(Op.i32_sub).set(L.count);
+            c.op(Op.br).u32(this.depth - this.targetDepth.get(j)!);
+          } else if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
             // back to the block start: another pass if the budget allows
             c.get(L.count).i32(this.recs.length).op(Op.i32_add).set(L.count);
             c.get(L.budget).get(L.count).op(Op.i32_sub).i32(this.recs.length).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
@@ -472,7 +502,7 @@ class Gen {
         c.op(Op.if_).byte(VOID); this.depth++;
         taken();
         c.op(Op.end); this.depth--;
-        this.exit(end, i + 1, A.JIT_OK);
+        // not taken: on with the block's next record (the last record falls into the block's final exit)
         break;
       }
       case A.F_NEG:
