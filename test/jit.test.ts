@@ -230,6 +230,45 @@ describe.skipIf(!haveCpu)("compiled blocks give the interpreter's results", () =
     }
   });
 
+  it("imul r, r/m, imm and op dword [mem], imm compiled inline give the interpreter's results (flags, overflow, code pages)", () => {
+    const body = [
+      0x69, 0xc1, 0x01, 0x00, 0x01, 0x00, // imul eax, ecx, 0x10001 (overflows for large ecx)
+      0x83, 0xd6, 0x00,                   // adc esi, 0 (CF of the imul)
+      0x6b, 0x13, 0xfd,                   // imul edx, [ebx], -3
+      0x70, 0x01,                         // jo +1
+      0x47,                               // inc edi
+      0x83, 0x03, 0x07,                   // add dword [ebx], 7
+      0x81, 0x73, 0x04, 0x78, 0x56, 0x34, 0x12, // xor dword [ebx+4], 0x12345678
+      0x83, 0x6b, 0x08, 0x01,             // sub dword [ebx+8], 1
+      0x83, 0xd5, 0x00,                   // adc ebp, 0 (CF of the sub)
+      0x83, 0x23, 0x7f,                   // and dword [ebx], 0x7f
+      0x83, 0x4b, 0x0c, 0x10,             // or dword [ebx+12], 0x10
+      0x83, 0x7b, 0x04, 0x00,             // cmp dword [ebx+4], 0
+      0x7c, 0x01,                         // jl +1
+      0x45,                               // inc ebp
+      0x49,                               // dec ecx
+    ];
+    const code = [0xb9, 0x00, 0x10, 0x00, 0x00, ...body, 0x75, (-(body.length + 2)) & 0xff, 0xf4]; // mov ecx, 4096 ; body ; jnz ; hlt
+    // the data in its own page (inline), then in the code's page (each write invalidates the blocks: the CPU's path)
+    for (const ebx of [0x4000, 0x1800]) {
+      const run = (jitThreshold: number) => {
+        const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true });
+        m.setFlatProtectedMode();
+        m.writeMem(0x1000, code);
+        m.eip = 0x1000; m.esp = 0x8000; m.ebx = ebx;
+        if (ebx === 0x1800) m.writeMem(0x1000, [0xb9, 0x40, 0x00, 0x00, 0x00]); // mov ecx, 64
+        const e = m.run(1_000_000);
+        return { e: e.reason, regs: [m.eax, m.ebx, m.ecx, m.edx, m.esi, m.edi, m.ebp, m.eflags, m.instructions], mem: [...m.readMem(ebx, 16)], jit: m.jitStats };
+      };
+      const interp = run(0), jit = run(1);
+      expect(interp.e).toBe("hlt");
+      expect(jit.e).toBe("hlt");
+      expect(jit.regs).toEqual(interp.regs);
+      expect(jit.mem).toEqual(interp.mem);
+      expect(jit.jit.compiled).toBeGreaterThan(0);
+    }
+  });
+
   it.skipIf(!existsSync(CORPUS_FILE))("the real-CPU corpus: 0 mismatches", () => {
     const { entries } = readCorpus();
     const st = checkCases(entries.map((e) => e.c), entries.map((e) => e.r), JIT_ALL);

@@ -50,6 +50,14 @@ interface Rec {
   op: number; pfx: number; modrm: number; mem: number; imm: number;
 }
 
+/** ALU op (add/or/and/sub/xor/cmp) of `op dword [mem], imm` (81/83 without prefixes), else -1: inline on a flat
+ *  segment with a TLB write hit, else the whole instruction through the CPU's handler. */
+function rmwAluOp(r: Rec): number {
+  if (r.fast !== 0 || r.pfx !== 0 || !r.mem || (r.op !== 0x81 && r.op !== 0x83)) return -1;
+  const aop = (r.modrm >> 3) & 7;
+  return aop === 2 || aop === 3 ? -1 : aop; // adc/sbb read CF: the handler
+}
+
 /**
  * Handler records (fast = 0) compiled inline anyway, as common in compiled C (xv6's lock and call paths): LEAVE,
  * PUSH imm and MOV r/m32, imm32 to memory, each only without prefixes (32-bit operand and address size, default
@@ -59,6 +67,13 @@ interface Rec {
 function inlineOp(r: Rec): number {
   if (r.fast !== 0 || r.pfx !== 0) return -1;
   switch (r.op) {
+    case 0x69: case 0x6b: { // imul r32, r/m32, imm
+      let u = 1 << ((r.modrm >> 3) & 7);
+      if (!r.mem) u |= 1 << (r.modrm & 7);
+      if (r.base < 8) u |= 1 << r.base;
+      if (r.index < 8) u |= 1 << r.index;
+      return u;
+    }
     case 0xc9: return (1 << 4) | (1 << 5);
     case 0x68: case 0x6a: return 1 << 4;
     case 0xc7: {
@@ -131,7 +146,10 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
       // rol/ror change only CF and OF, so the others must be concrete: treat as reading them all
       return r.fop <= 1 ? { reads: ARITH, writes: ARITH } : { reads: 0, writes: ARITH };
     case A.F_JCC: return { reads: ARITH, writes: 0 };
-    case 0: return inlineOp(r) >= 0 ? { reads: 0, writes: 0 } : { reads: ARITH, writes: 0 }; // a handler may read any flag
+    case 0:
+      if (r.op === 0x69 || r.op === 0x6b) return inlineOp(r) >= 0 ? { reads: ARITH, writes: ARITH } : { reads: ARITH, writes: 0 };
+      if (rmwAluOp(r) >= 0) return { reads: 0, writes: ARITH };
+      return inlineOp(r) >= 0 ? { reads: 0, writes: 0 } : { reads: ARITH, writes: 0 }; // a handler may read any flag
     default: return { reads: 0, writes: 0 };
   }
 }
@@ -536,15 +554,36 @@ class Gen {
         c.set(L.t2);
         this.store32(r, i, () => this.ea(r), () => {}, 1);
         break;
-      case 0: if (inlineOp(r) >= 0) this.inlineHandler(r, i); else this.generic(r, i); break;
+      case 0:
+        if (inlineOp(r) >= 0) this.inlineHandler(r, i, live);
+        else if (rmwAluOp(r) >= 0) this.rmwAlu(r, i, live);
+        else this.generic(r, i);
+        break;
       default: break; // F_NOP
     }
   }
 
   /** The handler records inlineOp accepts, with the handlers' semantics (ops/handlers.ts) on a 32-bit stack. */
-  private inlineHandler(r: Rec, i: number) {
+  private inlineHandler(r: Rec, i: number, live: boolean) {
     const c = this.c;
     switch (r.op) {
+      case 0x69: case 0x6b: { // imul r32, r/m32, imm: CF = OF = the product does not fit; the other flags stay
+        const b = r.op === 0x69 ? r.imm | 0 : (r.imm << 24) >> 24;
+        if (r.mem) this.load(r, i, 4, () => this.ea(r)); else c.get(r.modrm & 7);
+        c.set(L.t0);
+        if (live) {
+          c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).i32(~0x801).op(Op.i32_and);
+          // high half of the 64-bit product != sign of the low half
+          c.get(L.t0).op(Op.i64_extend_i32_s).i32(b).op(Op.i64_extend_i32_s).op(Op.i64_mul).byte(Op.i64_const).s32(32)
+            .op(Op.i64_shr_s).op(Op.i32_wrap_i64)
+            .get(L.t0).i32(b).op(Op.i32_mul).i32(31).op(Op.i32_shr_s).op(Op.i32_ne)
+            .i32(0x801).op(Op.i32_mul).op(Op.i32_or).set(L.fl);
+          c.i32(A.LF_NONE).set(L.lop);
+          this.kind = A.LF_NONE;
+        }
+        c.get(L.t0).i32(b).op(Op.i32_mul); this.setReg((r.modrm >> 3) & 7);
+        return;
+      }
       case 0xc9: // leave: EBP = [SS:EBP], ESP = old EBP + 4 (nothing changes if the read faults)
         this.load({ ...r, seg: A.SEG_SS }, i, 4, () => c.get(5)); c.set(L.t0);
         c.get(5).i32(4).op(Op.i32_add); this.setReg(4);
@@ -559,6 +598,32 @@ class Gen {
         this.store32(r, i, () => this.ea(r), () => {});
         return;
     }
+  }
+
+  /** `op dword [mem], imm` (rmwAluOp): inline on a flat, writable segment with a TLB write hit (never a code page);
+   *  otherwise the CPU's handler runs the whole instruction (segment rules, page walk, faults, MMIO, code writes). */
+  private rmwAlu(r: Rec, i: number, live: boolean) {
+    const c = this.c, aop = rmwAluOp(r);
+    const b = r.op === 0x81 ? r.imm | 0 : (r.imm << 24) >> 24;
+    this.ea(r); c.set(L.addr);
+    c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
+    c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
+    c.op(Op.if_).byte(I32); this.depth++;
+    this.tlbEntry(L.tlbW);
+    c.op(Op.else_).i32(0); c.op(Op.end); this.depth--;
+    c.op(Op.if_).byte(VOID); this.depth++;
+    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).tee(L.t2).load(0).set(L.t0);
+    const op = [Op.i32_add, Op.i32_or, 0, 0, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub][aop] as Op;
+    const res = () => c.get(L.t0).i32(b).op(op);
+    if (aop !== 7) { c.get(L.t2); res(); c.store(0); }
+    if (live) {
+      const k = aop === 0 ? A.LF_ADD : aop === 5 || aop === 7 ? A.LF_SUB : A.LF_LOGIC;
+      this.lazy(k, () => c.get(L.t0), () => c.i32(b), res);
+    }
+    c.op(Op.else_);
+    this.generic(r, i);
+    c.op(Op.end); this.depth--;
+    this.kind = UNKNOWN;
   }
 
   /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
