@@ -436,7 +436,8 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         const nE = load<u32>(c, JC_E);
         let nb = b;
         if (nE != bEip) {
-          nb = nextBlock(b, nE);
+          nb = linkedBlock(b, nE); // (the common case without a call)
+          if (!nb) nb = nextBlock(b, nE);
           if (nb <= UNCACHED) { if (abort) I0 = nE; break; } // (the fault is the next instruction's, as below)
           if (epoch != bEpoch) break;
         }
@@ -620,6 +621,13 @@ export function jitExec(r: u32, i0: u32, next: u32, retired: u32): u32 {
   return eip == next ? JX_OK : JX_JUMP;
 }
 
+/** b's most recent successor when it is the block at E and still valid, else 0 (nextBlock's first check). */
+@inline function linkedBlock(b: u32, E: u32): u32 {
+  if (load<u32>(b, 12) != epoch || load<u32>(b, 16) != E) return 0;
+  const c = load<u32>(b, 20);
+  if (c && load<u32>(c, 4) == (pageInfo(load<u32>(c) >>> 12) & 0x7FFFFFFF)) return c;
+  return 0;
+}
 /** The block at E after block `b`: through b's links when they hold, else looked up (and linked). */
 function nextBlock(b: u32, E: u32): u32 {
   if (load<u32>(b, 12) == epoch) {

@@ -32,6 +32,11 @@ import {
 const TLB_SET: u32 = 1024 * 16;
 const TLB_INVALID: u32 = 0xFFFFFFFF;
 const TLBF_GLOBAL: u32 = 1;
+// A read entry for a page outside RAM (MMIO, e.g. the local APIC that xv6 reads in every lock operation): its tag
+// is the linear page number with this bit set, which no inline hit compare (tag == lin >>> 12 <= 0xFFFFF) ever
+// matches, so every access still takes the slow path; the slow path (rdAs) finds it there and skips the page walk.
+// The addend word holds the physical page. Read sets only: markCodePage scans the write sets.
+const TLB_MMIO: u32 = 0x100000;
 
 // The mapping epoch: bumped whenever linear-to-physical translation or CS may have changed (TLB flushes,
 // invlpg, CS/CPL loads); links between predecoded blocks are valid only within one epoch.
@@ -84,7 +89,8 @@ export function tlbInvlpg(lin: u32): void {
   const idx = (page & 1023) << 4;
   for (let s: u32 = 0; s < 4; s++) {
     const p = TLB_BASE + s * TLB_SET + idx;
-    if (load<u32>(p) == page) store<u32>(p, TLB_INVALID);
+    const t = load<u32>(p);
+    if (t == page || t == (page | TLB_MMIO)) store<u32>(p, TLB_INVALID);
   }
   // 4 MiB pages occupy many 4 KiB slots; invlpg must drop every slot of the large page
   if (haveLarge) {
@@ -93,7 +99,7 @@ export function tlbInvlpg(lin: u32): void {
       for (let i: u32 = 0; i < 1024; i++) {
         const p = TLB_BASE + s * TLB_SET + (i << 4);
         const t = load<u32>(p);
-        if (t != TLB_INVALID && (t & ~0x3FF) == big && (load<u32>(p, 8) & 2)) store<u32>(p, TLB_INVALID);
+        if (t != TLB_INVALID && (t & ~0x3FF & ~TLB_MMIO) == big && (load<u32>(p, 8) & 2)) store<u32>(p, TLB_INVALID);
       }
     }
   }
@@ -216,6 +222,12 @@ export function tlbInstall(lin: u32, phys: u32, write: bool, user: bool, flags: 
   if (!inRam(phys, 4096)) {
     mmioHit = true;
     mmioPhys = phys | (lin & 0xFFF);
+    if (cache && !write && !eptOn && !(watchArmed && dbgPageWatched(pageLin))) {
+      const e = TLB_BASE + (user ? 2 * TLB_SET : 0) + (((lin >>> 12) & 1023) << 4);
+      store<u32>(e, (lin >>> 12) | TLB_MMIO);
+      store<u32>(e, phys, 4);
+      store<u32>(e, flags, 8);
+    }
     return 0;
   }
   if (write) codeWrite(phys >>> 12);
@@ -329,6 +341,15 @@ export function rdAs(lin: u32, size: u32, user: bool): u32 {
       v |= b << (i * 8);
     }
     return v;
+  }
+  // an MMIO page this privilege read before, still mapped (tlbInstall): no page walk
+  const e = TLB_BASE + (user ? 2 * TLB_SET : 0) + (((lin >>> 12) & 1023) << 4);
+  if (load<u32>(e) == ((lin >>> 12) | TLB_MMIO)) {
+    const p = load<u32>(e, 4) | (lin & 0xFFF);
+    if (!inRam(p, size)) {
+      if (watchArmed) dbgAccess(lin, size, false);
+      return mmioRead(p, size);
+    }
   }
   const add = translate(lin, false, user);
   if (abort) return 0;

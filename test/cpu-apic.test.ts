@@ -151,4 +151,44 @@ describe.skipIf(!haveCpu || !XV6)("xv6 on the APIC platform", () => {
     expect(lapic.stats.inCpuReads).toBeGreaterThan(100_000); // mycpu() in every pushcli/popcli
     expect(vm.stats.mmioPages.get(0xfee00000)?.reads ?? 0).toBeLessThan(200);
   }, 120_000);
+  it("with paging, the APIC page's translation is kept (no page walk per read) and dropped by INVLPG and CR3 loads", () => {
+    // linear 0x400000 -> the APIC page (PDE 1 -> table at 0x12000, supervisor read/write); the first MiB identity
+    const code = [
+      0xb9, ...le32(100),                      // mov ecx, 100
+      0xa1, ...le32(0x400000 + R.ID),          // L: mov eax, [0x400020]      (the APIC ID, in the CPU)
+      0x49, 0x75, 0xf8,                        // dec ecx ; jnz L
+      0xc7, 0x05, ...le32(0x12000), ...le32(0x3003), // mov dword [0x12000], 0x3003 (linear 0x400000 -> RAM 0x3000)
+      0x0f, 0x01, 0x3d, ...le32(0x400000),     // invlpg [0x400000]
+      0x8b, 0x1d, ...le32(0x400000 + R.ID),    // mov ebx, [0x400020]          (RAM now: 0xcafebabe)
+      0xc7, 0x05, ...le32(0x12000), ...le32(0xfee00003), // mov dword [0x12000], 0xfee00003 (the APIC again)
+      0x8b, 0x15, ...le32(0x400000 + R.ID),    // mov edx, [0x400020]          (stale RAM entry: no INVLPG yet)
+      0x0f, 0x20, 0xdf,                        // mov edi, cr3
+      0x0f, 0x22, 0xdf,                        // mov cr3, edi                 (flushes the TLB)
+      0x8b, 0x35, ...le32(0x400000 + R.ID),    // mov esi, [0x400020]          (the APIC ID again)
+      0xf4,                                    // hlt
+    ];
+    for (const jitThreshold of [0, 1]) {
+      const m = new Machine({ memSize: 1 << 20, exitOnHlt: true, jitThreshold });
+      m.setFlatProtectedMode();
+      m.esp = 0x8000;
+      m.writeMem(0x1000, code);
+      m.eip = 0x1000;
+      m.writeMem(0x3000 + R.ID, le32(0xcafebabe));
+      m.writeMem(0x10000, [...le32(0x11003), ...le32(0x12003)]); // PDE 0, PDE 1
+      for (let i = 0; i < 256; i++) m.writeMem(0x11000 + 4 * i, le32((i << 12) | 3));
+      m.writeMem(0x12000, le32(0xfee00003));
+      const apic = new LocalApic({});
+      apic.shareWith(new Uint32Array(m.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4), LAPIC_BASE, BUS_PER_INSN);
+      apic.write(R.ID, 4, 0x05000000);
+      m.setCr("cr3", 0x10000);
+      m.setCr("cr0", m.getCr("cr0") | 0x80000001);
+      const misses = () => new DataView(m.memory.buffer).getUint32(A.STATE_BASE + A.OFF_TLB_MISSES, true);
+      const m0 = misses();
+      expect(drive(m, apic)).toEqual([]);
+      expect([m.eax, m.ebx, m.edx, m.esi].map((v) => v >>> 0)).toEqual([0x05000000, 0xcafebabe, 0xcafebabe, 0x05000000]);
+      expect(apic.stats.inCpuReads).toBe(101);
+      // 100 reads of the APIC in the loop walk the page tables once (each took a walk before)
+      expect(misses() - m0).toBeLessThan(20);
+    }
+  });
 });

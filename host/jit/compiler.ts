@@ -46,6 +46,45 @@ const CTX = A.STATE_BASE + A.JIT_CTX;
 interface Rec {
   addr: number; off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
   base: number; index: number; scale: number; seg: number; disp: number;
+  /** the decoded form, for the few handler records compiled inline (inlineOp) */
+  op: number; pfx: number; modrm: number; mem: number; imm: number;
+}
+
+/** ALU op (add/or/and/sub/xor/cmp) of `op dword [mem], imm` (81/83 without prefixes), else -1: inline on a flat
+ *  segment with a TLB write hit, else the whole instruction through the CPU's handler. */
+function rmwAluOp(r: Rec): number {
+  if (r.fast !== 0 || r.pfx !== 0 || !r.mem || (r.op !== 0x81 && r.op !== 0x83)) return -1;
+  const aop = (r.modrm >> 3) & 7;
+  return aop === 2 || aop === 3 ? -1 : aop; // adc/sbb read CF: the handler
+}
+
+/**
+ * Handler records (fast = 0) compiled inline anyway, as common in compiled C (xv6's lock and call paths): LEAVE,
+ * PUSH imm and MOV r/m32, imm32 to memory, each only without prefixes (32-bit operand and address size, default
+ * segment). Returns the registers the record uses (bit per register), or -1 when it goes through the CPU's handler.
+ * None reads or writes a flag.
+ */
+function inlineOp(r: Rec): number {
+  if (r.fast !== 0 || r.pfx !== 0) return -1;
+  switch (r.op) {
+    case 0x69: case 0x6b: { // imul r32, r/m32, imm
+      let u = 1 << ((r.modrm >> 3) & 7);
+      if (!r.mem) u |= 1 << (r.modrm & 7);
+      if (r.base < 8) u |= 1 << r.base;
+      if (r.index < 8) u |= 1 << r.index;
+      return u;
+    }
+    case 0xc9: return (1 << 4) | (1 << 5);
+    case 0x68: case 0x6a: return 1 << 4;
+    case 0xc7: {
+      if (!r.mem || ((r.modrm >> 3) & 7) !== 0) return -1;
+      let u = 1 << 4;
+      if (r.base < 8) u |= 1 << r.base;
+      if (r.index < 8) u |= 1 << r.index;
+      return u;
+    }
+    default: return -1;
+  }
 }
 
 /** Kinds of the lazy state known at compile time; UNKNOWN = whatever the block was entered with. */
@@ -71,6 +110,8 @@ export class BlockCompiler {
         addr: r, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
+        op: dv.getUint16(r + A.REC_OP, true), pfx: dv.getUint8(r + A.REC_PFX), modrm: dv.getUint8(r + A.REC_MODRM),
+        mem: dv.getUint8(r + A.REC_MEM), imm: dv.getUint32(r + A.REC_IMM1, true),
       });
       off += len;
     }
@@ -105,7 +146,10 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
       // rol/ror change only CF and OF, so the others must be concrete: treat as reading them all
       return r.fop <= 1 ? { reads: ARITH, writes: ARITH } : { reads: 0, writes: ARITH };
     case A.F_JCC: return { reads: ARITH, writes: 0 };
-    case 0: return { reads: ARITH, writes: 0 }; // a handler may read any flag (and leaves its own lazily)
+    case 0:
+      if (r.op === 0x69 || r.op === 0x6b) return inlineOp(r) >= 0 ? { reads: ARITH, writes: ARITH } : { reads: ARITH, writes: 0 };
+      if (rmwAluOp(r) >= 0) return { reads: 0, writes: ARITH };
+      return inlineOp(r) >= 0 ? { reads: 0, writes: 0 } : { reads: ARITH, writes: 0 }; // a handler may read any flag
     default: return { reads: 0, writes: 0 };
   }
 }
@@ -113,6 +157,10 @@ function flagEffects(r: Rec): { reads: number; writes: number } {
 class Gen {
   private c = new Code();
   private liveOut: number[] = [];
+  /** forward jcc/jmp at record i whose target is record inner[i] of this block: a wasm br instead of an exit */
+  private readonly inner: number[] = [];
+  /** per target record: the depth just inside the wasm block that ends there (br target), while it is open */
+  private readonly targetDepth = new Map<number, number>();
   private readonly total: number;
   private readonly selfLoop: boolean;
   /** registers the block touches (bit per register): only those are loaded at entry and stored at exits */
@@ -129,18 +177,35 @@ class Gen {
       ? ((this.total + last.fimm) | 0) === 0 : false;
     let used = 0;
     for (const r of recs) {
-      if (r.fast === 0) { used = 0xff; break; } // a handler may read or write any register
+      if (r.fast === 0) {
+        const u = inlineOp(r);
+        if (u < 0) { used = 0xff; break; } // a handler may read or write any register
+        used |= u;
+        continue;
+      }
       used |= (1 << (r.dst & 7)) | (1 << (r.dst & 3)) | (1 << (r.src & 7)) | (1 << (r.src & 3)) | (1 << 4);
       if (r.base < 8) used |= 1 << r.base;
       if (r.index < 8) used |= 1 << r.index;
     }
     this.used = used;
-    // liveness of the status flags after each record (everything is live when the block ends)
+    // forward branches to a later record of the block (an if without else, a skipped statement) stay inside
+    const at = new Map<number, number>();
+    recs.forEach((r, i) => at.set(r.off, i));
+    recs.forEach((r, i) => {
+      if (r.fast !== A.F_JCC && r.fast !== A.F_JMP) return;
+      const j = at.get((r.off + r.len + r.fimm) | 0);
+      if (j !== undefined && j > i + 1) this.inner[i] = j;
+    });
+    // liveness of the status flags after each record (everything is live when the block ends); a branch inside
+    // the block also needs what its target needs
     let live = ARITH;
+    const liveIn: number[] = [];
     for (let i = recs.length - 1; i >= 0; i--) {
+      if (this.inner[i] !== undefined) live |= liveIn[this.inner[i]];
       this.liveOut[i] = live;
       const e = flagEffects(recs[i]);
       live = (live & ~e.writes) | e.reads;
+      liveIn[i] = live;
     }
   }
 
@@ -160,7 +225,16 @@ class Gen {
     c.i32(CTX).load(A.JC_TLBW).set(L.tlbW);
     c.i32(0).set(L.count);
     if (this.selfLoop) { c.op(Op.loop).byte(VOID); this.depth++; }
-    this.recs.forEach((r, i) => this.insn(r, i));
+    // one wasm block per inner target, all opened here, the one ending last outermost (so any set of them nests)
+    const targets = [...new Set(this.inner.filter((j) => j !== undefined))].sort((a, b) => b - a);
+    for (const j of targets) { c.op(Op.block).byte(VOID); this.depth++; this.targetDepth.set(j, this.depth); }
+    this.recs.forEach((r, i) => {
+      if (this.targetDepth.has(i)) { // a join: the lazy-flag kind is whatever the paths left
+        c.op(Op.end); this.depth--; this.targetDepth.delete(i);
+        this.kind = UNKNOWN;
+      }
+      this.insn(r, i);
+    });
     if (this.selfLoop) { c.op(Op.end); this.depth--; }
     // (falls through only when the block has no terminator: continue after its last byte)
     this.exit(this.total, this.recs.length, A.JIT_OK);
@@ -203,7 +277,7 @@ class Gen {
       .load(0).get(L.addr).i32(12).op(Op.i32_shr_u).op(Op.i32_eq);
   }
   /** store the value in t2 at seg:ea (4 or 1 bytes); inline on a flat segment with a TLB write hit */
-  private store32(r: Rec, i: number, ea: () => void, after: () => void, size: 4 | 1 = 4) {
+  private store32(r: Rec, i: number, ea: () => void, after: () => void, size: 4 | 1 = 4, stop = true) {
     const c = this.c;
     ea(); c.set(L.addr);
     c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
@@ -219,7 +293,7 @@ class Gen {
     c.i32(r.seg).get(L.addr).get(L.t2).call(size === 4 ? H.wr32 : H.wr8);
     this.checkAbort(i);
     after();
-    this.checkStop(i);
+    if (stop) this.checkStop(i);
     c.op(Op.end); this.depth--;
   }
 
@@ -397,18 +471,18 @@ class Gen {
           this.gpExit(i);
           c.op(Op.end); this.depth--;
         }
-        c.i32(A.SEG_SS).get(4).i32(4).op(Op.i32_sub);
+        // the stack write inline on a flat SS with a TLB write hit (a hit is never a code page), else the CPU's helper
         if (r.fast === A.F_PUSH) c.get(r.src); else c.get(L.E0).i32(end).op(Op.i32_add);
-        c.call(H.wr32);
-        this.checkAbort(i);
-        c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); // ESP moves only once the write succeeded
+        c.set(L.t2);
+        const ss = { ...r, seg: A.SEG_SS };
+        this.store32(ss, i, () => c.get(4).i32(4).op(Op.i32_sub), () => { c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); }, 4,
+          r.fast === A.F_PUSH); // ESP moves only once the write succeeded
         if (r.fast === A.F_CALL) this.exit((end + r.fimm) | 0, i + 1, A.JIT_OK); // (a stop is seen by the CPU)
-        else this.checkStop(i);
         break;
       }
       case A.F_POP: case A.F_RET: {
-        c.i32(A.SEG_SS).get(4).call(H.rd32).set(L.t0);
-        this.checkAbort(i);
+        this.load({ ...r, seg: A.SEG_SS }, i, 4, () => c.get(4)); // inline on a flat SS with a TLB hit
+        c.set(L.t0);
         if (r.fast === A.F_RET) {
           c.get(L.t0).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
           this.gpExit(i);
@@ -424,7 +498,12 @@ class Gen {
       case A.F_JMP: case A.F_JCC: {
         const target = (end + r.fimm) | 0;
         const taken = () => {
-          if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
+          const j = this.inner[i];
+          if (j !== undefined) {
+            // to record j of this block: the records between did not run (the exits count records by position)
+            c.get(L.count).i32(j - i - 1).op(Op.i32_sub).set(L.count);
+            c.op(Op.br).u32(this.depth - this.targetDepth.get(j)!);
+          } else if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
             // back to the block start: another pass if the budget allows
             c.get(L.count).i32(this.recs.length).op(Op.i32_add).set(L.count);
             c.get(L.budget).get(L.count).op(Op.i32_sub).i32(this.recs.length).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
@@ -441,7 +520,7 @@ class Gen {
         c.op(Op.if_).byte(VOID); this.depth++;
         taken();
         c.op(Op.end); this.depth--;
-        this.exit(end, i + 1, A.JIT_OK);
+        // not taken: on with the block's next record (the last record falls into the block's final exit)
         break;
       }
       case A.F_NEG:
@@ -475,9 +554,76 @@ class Gen {
         c.set(L.t2);
         this.store32(r, i, () => this.ea(r), () => {}, 1);
         break;
-      case 0: this.generic(r, i); break;
+      case 0:
+        if (inlineOp(r) >= 0) this.inlineHandler(r, i, live);
+        else if (rmwAluOp(r) >= 0) this.rmwAlu(r, i, live);
+        else this.generic(r, i);
+        break;
       default: break; // F_NOP
     }
+  }
+
+  /** The handler records inlineOp accepts, with the handlers' semantics (ops/handlers.ts) on a 32-bit stack. */
+  private inlineHandler(r: Rec, i: number, live: boolean) {
+    const c = this.c;
+    switch (r.op) {
+      case 0x69: case 0x6b: { // imul r32, r/m32, imm: CF = OF = the product does not fit; the other flags stay
+        const b = r.op === 0x69 ? r.imm | 0 : (r.imm << 24) >> 24;
+        if (r.mem) this.load(r, i, 4, () => this.ea(r)); else c.get(r.modrm & 7);
+        c.set(L.t0);
+        if (live) {
+          c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).i32(~0x801).op(Op.i32_and);
+          // high half of the 64-bit product != sign of the low half
+          c.get(L.t0).op(Op.i64_extend_i32_s).i32(b).op(Op.i64_extend_i32_s).op(Op.i64_mul).byte(Op.i64_const).s32(32)
+            .op(Op.i64_shr_s).op(Op.i32_wrap_i64)
+            .get(L.t0).i32(b).op(Op.i32_mul).i32(31).op(Op.i32_shr_s).op(Op.i32_ne)
+            .i32(0x801).op(Op.i32_mul).op(Op.i32_or).set(L.fl);
+          c.i32(A.LF_NONE).set(L.lop);
+          this.kind = A.LF_NONE;
+        }
+        c.get(L.t0).i32(b).op(Op.i32_mul); this.setReg((r.modrm >> 3) & 7);
+        return;
+      }
+      case 0xc9: // leave: EBP = [SS:EBP], ESP = old EBP + 4 (nothing changes if the read faults)
+        this.load({ ...r, seg: A.SEG_SS }, i, 4, () => c.get(5)); c.set(L.t0);
+        c.get(5).i32(4).op(Op.i32_add); this.setReg(4);
+        c.get(L.t0); this.setReg(5);
+        return;
+      case 0x68: case 0x6a: // push imm32 / push imm8 sign-extended
+        c.i32(r.op === 0x68 ? r.imm | 0 : (r.imm << 24) >> 24).set(L.t2);
+        this.store32({ ...r, seg: A.SEG_SS }, i, () => c.get(4).i32(4).op(Op.i32_sub), () => { c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); });
+        return;
+      case 0xc7: // mov dword [mem], imm32
+        c.i32(r.imm | 0).set(L.t2);
+        this.store32(r, i, () => this.ea(r), () => {});
+        return;
+    }
+  }
+
+  /** `op dword [mem], imm` (rmwAluOp): inline on a flat, writable segment with a TLB write hit (never a code page);
+   *  otherwise the CPU's handler runs the whole instruction (segment rules, page walk, faults, MMIO, code writes). */
+  private rmwAlu(r: Rec, i: number, live: boolean) {
+    const c = this.c, aop = rmwAluOp(r);
+    const b = r.op === 0x81 ? r.imm | 0 : (r.imm << 24) >> 24;
+    this.ea(r); c.set(L.addr);
+    c.i32(SEGOK + r.seg).load8u(0).i32(A.SEGOK_FLAT | 2).op(Op.i32_and).i32(A.SEGOK_FLAT | 2).op(Op.i32_eq);
+    c.get(L.addr).i32(0xfff).op(Op.i32_and).i32(0xffc).op(Op.i32_le_u).op(Op.i32_and);
+    c.op(Op.if_).byte(I32); this.depth++;
+    this.tlbEntry(L.tlbW);
+    c.op(Op.else_).i32(0); c.op(Op.end); this.depth--;
+    c.op(Op.if_).byte(VOID); this.depth++;
+    c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).tee(L.t2).load(0).set(L.t0);
+    const op = [Op.i32_add, Op.i32_or, 0, 0, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub][aop] as Op;
+    const res = () => c.get(L.t0).i32(b).op(op);
+    if (aop !== 7) { c.get(L.t2); res(); c.store(0); }
+    if (live) {
+      const k = aop === 0 ? A.LF_ADD : aop === 5 || aop === 7 ? A.LF_SUB : A.LF_LOGIC;
+      this.lazy(k, () => c.get(L.t0), () => c.i32(b), res);
+    }
+    c.op(Op.else_);
+    this.generic(r, i);
+    c.op(Op.end); this.depth--;
+    this.kind = UNKNOWN;
   }
 
   /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
