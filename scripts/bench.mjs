@@ -82,7 +82,7 @@ const PEER_MISSING = {
   ...(V86_OK ? {} : { v86: "the npm package v86 is not installed (npm install v86)" }),
 };
 import { PRESETS, SECTIONS, MODES as SUITE_MODES, WORKLOADS, planJobs, missingImages, suiteRunner, analyze, renderMarkdown } from "./bench/suite.mjs";
-import { runOsSection, renderOsMarkdown, OS_MODES } from "./bench/os.mjs";
+import { runOsSection, renderOsMarkdown, OS_MODES, XV6_COMMANDS as XV6_DEFAULT_COMMANDS } from "./bench/os.mjs";
 import { runScaleSection, renderScaleMarkdown, SCALE_REPS } from "./bench/scale-section.mjs";
 // the sections after the suite, each its own file: real OSes against QEMU (os.mjs) and many machines (scale.mjs)
 const OS_SECTIONS = ["xv6", "linux", "scale"];
@@ -107,6 +107,7 @@ const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench 
   --workloads a,b        workloads for the suite (default: all of ${Object.keys(WORKLOADS).join(", ")})
   --modes a,b            modes for the suite (default: ${SUITE_MODES.join(",")}) and for xv6/linux (default: ${OS_MODES.join(",")})
   --xv6-runs N           rounds of the xv6 boot and commands (default 3; --full 5, --smoke 1)
+  --xv6-commands a,b     the commands typed at xv6's prompt (default: ${XV6_DEFAULT_COMMANDS.join(",")}; "" = boot only)
   --usertests [N]        also run xv6's usertests in N of the rounds (default 1; on with --full; it takes no
                          argument in xv6, so there is no shorter subset)
   --xv6-cap S            xv6 section time cap in seconds (default 900, 3600 with usertests)
@@ -179,6 +180,8 @@ const OS_MODES_SEL = has("--modes") ? MODES_SEL : OS_MODES;
 const XV6_RUNS = int(opt("--xv6-runs", { smoke: "1", quick: "3", default: "3", full: "5" }[PRESET]), "--xv6-runs");
 const USERTESTS = has("--usertests") ? int(opt("--usertests", "1") ?? "1", "--usertests") : PRESET === "full" ? 1 : 0;
 if (USERTESTS > XV6_RUNS) die(`--usertests ${USERTESTS} is more than the ${XV6_RUNS} xv6 rounds (--xv6-runs)`);
+const XV6_COMMANDS = has("--xv6-commands") ? (opt("--xv6-commands", "") ?? "").split(",").map((c) => c.trim()).filter(Boolean) : XV6_DEFAULT_COMMANDS;
+for (const c of XV6_COMMANDS) if (c === "usertests" || !/^[\x20-\x7e]+$/.test(c)) die(`bad xv6 command '${c}' (printable ASCII; usertests has its own option --usertests)`);
 const XV6_CAP = num(opt("--xv6-cap", USERTESTS ? "3600" : "900"), "--xv6-cap");
 const LINUX_RUNS = int(opt("--linux-runs", "1"), "--linux-runs");
 const LINUX_CAP = num(opt("--linux-cap", "2400"), "--linux-cap");
@@ -186,7 +189,7 @@ const SCALE_MAX = int(opt("--scale-max", String(cpus().length)), "--scale-max");
 const SCALE_RUNS = int(opt("--scale-runs", PRESET === "smoke" ? "1" : "3"), "--scale-runs");
 const SUITE_RUNS = int(opt("--suite-runs", String(PRESETS[PRESET].runs)), "--suite-runs");
 const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs", "--report", "--ci-target", "--time-cap",
-  "--xv6-runs", "--usertests", "--xv6-cap", "--linux-runs", "--linux-cap", "--scale-max", "--scale-runs"];
+  "--xv6-runs", "--xv6-commands", "--usertests", "--xv6-cap", "--linux-runs", "--linux-cap", "--scale-max", "--scale-runs"];
 for (const k of argv) if (k.startsWith("--") && !KNOWN.includes(k)) die(`unknown option ${k}`);
 for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
 // the report's needs are checked before measuring, not after
@@ -488,7 +491,7 @@ for (const kind of OS_SEL) {
   }
   const xv6 = kind === "xv6";
   osResults[kind] = await runOsSection(kind, {
-    modes: OS_MODES_SEL, qemu: QEMU_BIN, qemuWhy: QEMU_WHY, rounds: xv6 ? XV6_RUNS : LINUX_RUNS, usertestsRuns: xv6 ? USERTESTS : 0,
+    modes: OS_MODES_SEL, qemu: QEMU_BIN, qemuWhy: QEMU_WHY, rounds: xv6 ? XV6_RUNS : LINUX_RUNS, usertestsRuns: xv6 ? USERTESTS : 0, xv6Commands: XV6_COMMANDS,
     capS: xv6 ? XV6_CAP : LINUX_CAP, ncpu: NCPU, log: say, onSession: () => bar.tick(),
   });
   if (osResults[kind].skipped) say(`${kind}: skipped: ${osResults[kind].skipped}`);

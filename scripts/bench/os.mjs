@@ -171,7 +171,7 @@ const diffCauses = (a, b) => {
  * null; rounds; usertestsRuns (xv6: how many of the rounds also run usertests, 0 = none); capS: the section's time
  * cap (no session is started once the cap is reached, a running one is stopped at it); log(line); onSession().
  */
-export async function runOsSection(kind, { modes, qemu, qemuWhy, rounds, usertestsRuns = 0, capS, ncpu, log = () => {}, onSession = () => {} }) {
+export async function runOsSection(kind, { modes, qemu, qemuWhy, rounds, usertestsRuns = 0, xv6Commands = XV6_COMMANDS, capS, ncpu, log = () => {}, onSession = () => {} }) {
   const notRun = {};
   if (modes.includes("para")) notRun.para = PARA_NOTE;
   modes = modes.filter((m) => OS_MODES.includes(m));
@@ -199,7 +199,7 @@ export async function runOsSection(kind, { modes, qemu, qemuWhy, rounds, usertes
     for (let round = 0; round < rounds; round++) {
       const withUsertests = kind === "xv6" && round < usertestsRuns;
       const commands = kind === "xv6"
-        ? [...XV6_COMMANDS.map((c) => ({ name: c, text: c })), ...(withUsertests ? [{ name: "usertests", text: "usertests", maxInstructions: 60e9 }] : [])]
+        ? [...xv6Commands.map((c) => ({ name: c, text: c })), ...(withUsertests ? [{ name: "usertests", text: "usertests", maxInstructions: 60e9 }] : [])]
         : [{ name: "commands", text: `${images.commands}; echo "END-$((6*7))"`, until: "^END-42$" }];
       // per-phase deadlines, generous for a loaded machine: boot and each command (xv6 2 min, Linux the whole cap)
       const phaseMs = (i) => (kind === "linux" ? capMs : i > 0 && commands[i - 1]?.name === "usertests" ? 3600e3 : 120e3);
@@ -239,8 +239,8 @@ export async function runOsSection(kind, { modes, qemu, qemuWhy, rounds, usertes
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  const A = analyzeOs(kind, raw, { engines, images, usertestsRuns });
-  return { ...A, rounds, usertestsRuns: kind === "xv6" ? usertestsRuns : undefined, capS, stoppedByCap: stopped, notRun, qemuVersion, load: load(),
+  const A = analyzeOs(kind, raw, { engines, images, commands: kind === "xv6" ? xv6Commands : [] });
+  return { ...A, commands: kind === "xv6" ? xv6Commands : [images.commands], rounds, usertestsRuns: kind === "xv6" ? usertestsRuns : undefined, capS, stoppedByCap: stopped, notRun, qemuVersion, load: load(),
     images: kind === "xv6" ? { dir: images.dir } : { kernel: images.kernelPackage, busybox: images.busyboxPackage, cmdline: LINUX_CMDLINE, commands: images.commands } };
 }
 
@@ -268,7 +268,7 @@ const medCI = (a) => ciJson(bootstrap(a.length, (idx) => median(take(a, idx)), {
 const pidNorm = (t) => t.replace(/^pid \d+ /gm, "pid N ");
 
 /** Per engine and phase: median wall/CPU with intervals, exact guest counts (wasmvisor), ratios to QEMU. */
-export function analyzeOs(kind, raw, { engines, images }) {
+export function analyzeOs(kind, raw, { engines, images, commands = [] }) {
   // the phases in order, as the first complete round of any engine saw them
   const phases = [];
   for (const e of engines) for (const r of raw[e]) for (const m of r.milestones ?? []) if (!phases.includes(m.name)) phases.push(m.name);
@@ -314,14 +314,14 @@ export function analyzeOs(kind, raw, { engines, images }) {
       E.phases[ph] = P;
     }
     // xv6: the three commands together
-    if (kind === "xv6") {
-      const sum = (k) => raw[e].map((r) => { const xs = XV6_COMMANDS.map((c) => perPhase(r, c)); return xs.every(Boolean) ? xs.reduce((a, x) => a + x[k], 0) : null; }).filter((v) => v !== null);
+    if (kind === "xv6" && commands.length) {
+      const sum = (k) => raw[e].map((r) => { const xs = commands.map((c) => perPhase(r, c)); return xs.every(Boolean) ? xs.reduce((a, x) => a + x[k], 0) : null; }).filter((v) => v !== null);
       const w = sum("wallMs"), c = sum("cpuMs");
-      if (w.length) E.phases.commands = { runs: w.length, wallMs: medCI(w), cpuMs: medCI(c), ...(e !== "qemu" ? { instructions: XV6_COMMANDS.reduce((a, k) => a + (E.phases[k]?.instructions ?? 0), 0) } : {}) };
+      if (w.length) E.phases.commands = { runs: w.length, wallMs: medCI(w), cpuMs: medCI(c), ...(e !== "qemu" ? { instructions: commands.reduce((a, k) => a + (E.phases[k]?.instructions ?? 0), 0) } : {}) };
     }
     out.engines[e] = E;
   }
-  if (kind === "xv6" && out.engines[engines[0]]?.phases.commands) out.phases.push("commands");
+  if (kind === "xv6" && engines.length && out.engines[engines[0]]?.phases.commands) out.phases.push("commands");
   // ratios wasmvisor / QEMU over the same rounds (only rounds where both have the phase)
   if (out.engines.qemu) {
     for (const e of engines.filter((x) => x !== "qemu")) {
@@ -330,7 +330,7 @@ export function analyzeOs(kind, raw, { engines, images }) {
         const pair = [];
         const vals = (r) => {
           if (ph !== "commands" || kind !== "xv6") return perPhase(r, ph);
-          const xs = XV6_COMMANDS.map((c) => perPhase(r, c));
+          const xs = commands.map((c) => perPhase(r, c));
           return xs.every(Boolean) ? { wallMs: xs.reduce((a, x) => a + x.wallMs, 0), cpuMs: xs.reduce((a, x) => a + x.cpuMs, 0) } : null;
         };
         for (let i = 0; i < Math.min(raw[e].length, raw.qemu.length); i++) { const a = vals(raw[e][i]), b = vals(raw.qemu[i]); if (a && b) pair.push([a, b]); }
