@@ -14,8 +14,9 @@
 // them alike; each time is the median over the rounds with its 95 % bootstrap interval, each ratio wasmvisor/QEMU
 // is bootstrapped over the same round indices (scripts/bench/stats.mjs). Fewer than 3 rounds give no interval: the
 // value is printed with "(1 run: no interval)".
-import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, constants as fsc } from "node:fs";
+import { Socket } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,10 +65,14 @@ export function loadTracker(ncpu) {
  * stdin, api.milestone(name, extra) records the wall and CPU time now, api.end() kills it). Resolves with the
  * milestones, the total CPU time (rusage) and wall time; rejects on a time-out or a death before api.end().
  */
-function drive(cmd, args, { timeoutMs, phaseMs = () => timeoutMs, onOut, ownCpu = false }) {
+function drive(cmd, args, { timeoutMs, phaseMs = () => timeoutMs, onOut, ownCpu = false, fifo = null }) {
   return new Promise((resolve, reject) => {
     const c0 = childrenCpuMs(), t0 = performance.now();
     const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // QEMU's console through a pair of FIFOs (fifo.in, fifo.out; opened read-write so that neither open blocks)
+    const io = fifo
+      ? { out: new Socket({ fd: openSync(`${fifo}.out`, fsc.O_RDWR | fsc.O_NONBLOCK), readable: true, writable: false }), in: new Socket({ fd: openSync(`${fifo}.in`, fsc.O_RDWR | fsc.O_NONBLOCK), readable: false, writable: true }) }
+      : { out: p.stdout, in: p.stdin };
     const ms = [];
     let ended = false, err = "", timedOut = false, tail = "";
     // a deadline for the whole session (the section's time cap) and one per phase (a guest that never prompts)
@@ -75,19 +80,21 @@ function drive(cmd, args, { timeoutMs, phaseMs = () => timeoutMs, onOut, ownCpu 
     let timer = null;
     const arm = () => { clearTimeout(timer); timer = setTimeout(kill, Math.max(1, Math.min(phaseMs(ms.length), timeoutMs - (performance.now() - t0)))); };
     const api = {
-      type: (s) => { try { p.stdin.write(s); } catch { /* it died: reported at close */ } },
+      type: (s) => { try { io.in.write(s); } catch { /* it died: reported at close */ } },
       milestone: (name, extra = {}) => { ms.push({ name, wallMs: performance.now() - t0, cpuMs: ownCpu ? NaN : pidCpuMs(p.pid), ...extra }); arm(); },
       end: () => { ended = true; p.kill("SIGKILL"); },
       ended: () => ended,
     };
     arm();
-    p.stdout.setEncoding("utf8");
-    p.stdout.on("data", (d) => { tail = (tail + d).slice(-160); if (!ended) onOut(d, api); });
+    io.out.setEncoding("utf8");
+    io.out.on("data", (d) => { tail = (tail + d).slice(-160); if (!ended) onOut(d, api); });
+    io.in.on("error", () => {});
     p.stderr.on("data", (d) => { err = (err + d).slice(-2000); });
     p.stdin.on("error", () => {});
     p.on("error", (e) => { clearTimeout(timer); reject(e); });
     p.on("close", (code, signal) => {
       clearTimeout(timer);
+      if (fifo) { io.out.destroy(); io.in.destroy(); }
       const r = { milestones: ms, totalCpuMs: childrenCpuMs() - c0, totalWallMs: performance.now() - t0 };
       if (timedOut) return reject(Object.assign(new Error(`timed out ${ms.length ? `after ${ms.at(-1).name}` : "before the first milestone"} (${((performance.now() - t0) / 1e3).toFixed(0)} s; output ends ${JSON.stringify(tail.slice(-80))})`), { partial: r, timeout: true }));
       if (!ended && code !== 0) return reject(new Error(`${cmd.split("/").pop()} ended with ${code ?? signal} after ${ms.length ? ms.at(-1).name : "start"}${err ? `: ${err.trim().split("\n").pop()}` : ""}`));
@@ -120,7 +127,7 @@ async function oursSession(spec, { timeoutMs, phaseMs, tmp }) {
 }
 
 /** QEMU: the same console protocol on its serial port (stdio), the milestone seen in its output as it comes. */
-async function qemuSession(qemu, args, { kind, commands, timeoutMs, phaseMs }) {
+async function qemuSession(qemu, args, { kind, commands, timeoutMs, phaseMs, tmp }) {
   let out = "", mark = 0, next = 0, prompts = 0;
   const PROMPT = kind === "xv6" ? "$ " : "/ # ";
   const count = () => out.split(PROMPT).length - 1;
@@ -128,8 +135,15 @@ async function qemuSession(qemu, args, { kind, commands, timeoutMs, phaseMs }) {
   // the steps: boot (linux: a second prompt after an empty line, as os-session.mjs), then each command
   const steps = [{ name: "boot", pre: kind === "linux" ? ["\n"] : [] }, ...commands];
   let pre = 0; // linux boot: empty lines typed so far
-  return drive(qemu, args, {
-    timeoutMs, phaseMs,
+  // The serial port through FIFOs, not QEMU's stdout: node's stdio pipes are socket pairs, where every one-byte
+  // write of QEMU's UART takes a whole socket buffer entry, so a reader slowed by a loaded machine makes QEMU's
+  // write fail (EAGAIN) after a few hundred characters; QEMU then holds THRE clear, xv6's uartputc gives up after
+  // 128 polls and the character is lost (seen: `cat README` 114 characters short), and Linux's 8250 driver spins.
+  // A FIFO's buffer holds 64 KiB of them.
+  const fifo = join(tmp, "qemu-serial");
+  for (const end of ["in", "out"]) { rmSync(`${fifo}.${end}`, { force: true }); execFileSync("mkfifo", [`${fifo}.${end}`]); }
+  return drive(qemu, [...args, "-display", "none", "-monitor", "none", "-chardev", `pipe,id=con,path=${fifo}`, "-serial", "chardev:con"], {
+    timeoutMs, phaseMs, fifo,
     onOut: (d, api) => {
       out += d.replace(/\r/g, "");
       const step = steps[next];
@@ -214,12 +228,12 @@ export async function runOsSection(kind, { modes, qemu, qemuWhy, rounds, usertes
             if (kind === "xv6") {
               const fs = join(tmp, "fs.img");
               copyFileSync(images.fsImage, fs); // the guest writes to it (and usertests refuses a second run on one image)
-              args = ["-accel", "tcg", "-nographic", "-no-reboot", "-kernel", images.kernel, "-drive", `file=${fs},index=1,media=disk,format=raw`, "-m", "512", "-smp", "1"];
+              args = ["-accel", "tcg", "-no-reboot", "-kernel", images.kernel, "-drive", `file=${fs},index=1,media=disk,format=raw`, "-m", "512", "-smp", "1"];
             } else {
-              args = ["-accel", "tcg", "-nographic", "-no-reboot", "-m", "256", "-smp", "1", "-nic", "none", "-kernel", images.kernel, "-initrd", images.initrdShell, "-append", LINUX_CMDLINE,
+              args = ["-accel", "tcg", "-no-reboot", "-m", "256", "-smp", "1", "-nic", "none", "-kernel", images.kernel, "-initrd", images.initrdShell, "-append", LINUX_CMDLINE,
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"];
             }
-            r = await qemuSession(qemu, args, { kind, commands, timeoutMs: left, phaseMs });
+            r = await qemuSession(qemu, args, { kind, commands, timeoutMs: left, phaseMs, tmp });
           } else {
             const spec = kind === "xv6"
               ? { kind, mode: eng, kernel: images.kernel, fsImage: images.fsImage, memSize: 512 << 20, commands, maxInstructions: 4e9 }
