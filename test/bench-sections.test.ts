@@ -110,7 +110,7 @@ describe.skipIf(!READY)("bench sections: a tiny real run (--smoke --sections xv6
       expect(Object.keys(S.ways[way])).toEqual(["1", "2"]);
       for (const n of ["1", "2"]) {
         const r = S.ways[way][n];
-        for (const k of ["mipsTotal", "mipsPerMachine", "launchesPerS", "launchesPerSPerCore"]) expect(r[k], `${way} ${n} ${k}`).toHaveProperty("n", 1);
+        for (const k of ["mipsTotal", "mipsPerMachine", "mipsPerCpuS", "launchesPerS", "launchesPerSPerCore", "launchesPerCpuS"]) expect(r[k], `${way} ${n} ${k}`).toHaveProperty("n", 1);
         expect(r.mipsTotal.raw).toBeGreaterThan(0);
         expect(r.launchesPerS.raw).toBeGreaterThan(0);
       }

@@ -32,10 +32,11 @@ export function renderScaleMarkdown(S) {
   const L = ["\n### scale (bench scale)\n"];
   L.push(`${S.cores} cores (os.availableParallelism); guest: the peers workload, native mode, ${S.guestInstructions.toLocaleString("en-US")} instructions, ${S.memSizeKiB / 1024} MiB RAM per machine; ${S.rounds} rounds; each context launches ${S.launchesPerContext} machines back to back (new Vm + load + 10 instructions + release). Section: ${S.cpuS} s CPU over ${S.wallS} s wall.`);
   L.push("interleaved = N machines in one thread, 1 M-instruction slices in turn; threads = N piscina worker threads, one machine each. Medians [95 % interval].\n");
-  L.push("| way | N | guest MIPS total | MIPS per machine | speed-up over N=1 (N is perfect) | launches/s | launches/s per core |");
-  L.push("|---|---|---|---|---|---|---|");
+  L.push("Wall-clock figures depend on the cores this process got on a shared machine; the per-CPU-second ones (CPU time of the whole process, every thread) do not.\n");
+  L.push("| way | N | guest MIPS total (wall) | MIPS per machine | speed-up over N=1 (N is perfect) | MIPS per CPU-second | launches/s | launches/s per core | launches per CPU-second |");
+  L.push("|---|---|---|---|---|---|---|---|---|");
   for (const [way, byN] of Object.entries(S.ways)) {
-    for (const [n, r] of Object.entries(byN)) L.push(`| ${way} | ${n} | ${f(r.mipsTotal)} | ${f(r.mipsPerMachine)} | ${r.speedup ? f(r.speedup, 2) : "1"} | ${f(r.launchesPerS, 1)} | ${f(r.launchesPerSPerCore, 1)} |`);
+    for (const [n, r] of Object.entries(byN)) L.push(`| ${way} | ${n} | ${f(r.mipsTotal)} | ${f(r.mipsPerMachine)} | ${r.speedup ? f(r.speedup, 2) : "1"} | ${f(r.mipsPerCpuS)} | ${f(r.launchesPerS, 1)} | ${f(r.launchesPerSPerCore, 1)} | ${f(r.launchesPerCpuS, 1)} |`);
   }
   const I = S.idle;
   L.push(`\nidle machines: ${I.machines} × ${I.memSizeKiB / 1024} MiB: resident (RSS) ${I.rssPerMachineKiB} KiB per machine (JS heap ${I.heapPerMachineKiB} KiB of it) — ${I.withinTarget ? "within" : "over"} the 1 MiB target beyond guest RAM; reserved (wasm memory, V8 external) ${I.externalPerMachineKiB} KiB per machine, ${I.reservedBeyondRamKiB} KiB beyond the RAM (the CPU's state area below RAM_BASE: address space, mostly never touched)${I.gcExposed ? "" : " (gc not exposed: figures include garbage)"}`);

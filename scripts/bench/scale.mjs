@@ -42,11 +42,14 @@ async function pool(n) {
 }
 
 /** Interleaved: launches back to back in this thread, then N machines sliced round-robin. */
+const cpuMs = (c0) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e3; };
 async function interleaved(n) {
+  const lc = process.cpuUsage();
   const l = await T.launch({ ...base, launches: L * n });
+  const launchCpuMs = cpuMs(lc);
   const vms = [];
   for (let i = 0; i < n; i++) vms.push(await T.boot(base));
-  const t0 = performance.timeOrigin + performance.now();
+  const t0 = performance.timeOrigin + performance.now(), rc = process.cpuUsage();
   let live = vms.slice(), instructions = 0;
   while (live.length) {
     for (const vm of live) {
@@ -57,18 +60,22 @@ async function interleaved(n) {
     }
     live = live.filter((vm) => !vm.done);
   }
-  const t1 = performance.timeOrigin + performance.now();
+  const t1 = performance.timeOrigin + performance.now(), runCpuMs = cpuMs(rc);
   for (const vm of vms) { instructions += vm.stats.toJSON().instructions; vm.release(); }
-  return { launchPerS: (L * n) / ((l.end - l.start) / 1e3), launchCores: 1, instructions, spanMs: t1 - t0 };
+  return { launchPerS: (L * n) / ((l.end - l.start) / 1e3), launchCores: 1, launches: L * n, launchCpuMs, instructions, spanMs: t1 - t0, runCpuMs };
 }
 
 /** Threads: N tasks at once on an N-thread pool (launches, then one guest run each). */
+// (process.cpuUsage counts every thread of the process: the workers' CPU time, and the main thread's, which waits)
 async function threads(p, n) {
+  const lc = process.cpuUsage();
   const ls = await Promise.all(Array.from({ length: n }, () => p.run({ fn: "launch", ...base, launches: L })));
+  const launchCpuMs = cpuMs(lc), rc = process.cpuUsage();
   const rs = await Promise.all(Array.from({ length: n }, () => p.run({ fn: "run", ...base })));
+  const runCpuMs = cpuMs(rc);
   const span = (xs) => Math.max(...xs.map((x) => x.end)) - Math.min(...xs.map((x) => x.start));
   if (new Set(rs.map((r) => r.result)).size !== 1) throw new Error("the machines' RESULT lines differ");
-  return { launchPerS: (L * n) / (span(ls) / 1e3), launchCores: Math.min(n, cores), instructions: rs.reduce((a, r) => a + r.instructions, 0), spanMs: span(rs) };
+  return { launchPerS: (L * n) / (span(ls) / 1e3), launchCores: Math.min(n, cores), launches: L * n, launchCpuMs, instructions: rs.reduce((a, r) => a + r.instructions, 0), spanMs: span(rs), runCpuMs };
 }
 
 // ---------------------------------------------------------------- measure
@@ -127,6 +134,9 @@ for (const way of ["interleaved", "threads"]) {
     out.ways[way][n] = {
       mipsTotal: fig(xs, mips),
       mipsPerMachine: fig(xs, (x) => mips(x) / n),
+      // per CPU-second of this process (all threads): what the figures would be with the cores to ourselves
+      mipsPerCpuS: fig(xs, (x) => x.instructions / (x.runCpuMs * 1e3)),
+      launchesPerCpuS: fig(xs, (x) => x.launches / (x.launchCpuMs / 1e3)),
       launchesPerSPerCore: fig(xs, (x) => x.launchPerS / x.launchCores),
       launchesPerS: fig(xs, (x) => x.launchPerS),
       // throughput at N over throughput at 1 (the same way, the same round indices): N would be perfect scaling
