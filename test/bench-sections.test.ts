@@ -13,6 +13,7 @@ import * as OS from "../scripts/bench/os.mjs";
 // (a plain ES module: its inferred types are too narrow for recorded data)
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const { analyzeOs, renderOsMarkdown, xv6Dir, fmtFig } = OS as any;
+import { osData, osChart } from "../scripts/bench/charts.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BENCH = join(ROOT, "scripts/bench.mjs");
@@ -75,6 +76,16 @@ describe("bench sections: the analysis of OS sessions", () => {
     expect(md).toContain("### xv6 vs QEMU TCG (bench xv6)");
     expect(md).toContain("para: not measured: para mode runs only paravirtualized kernels");
     expect(md).toMatch(/\| ls \| native \| 0\.40 \[0\.40, 0\.40\] .*\| 10\.00 \[10\.00, 10\.00\] .*= QEMU \|/);
+  });
+  it("draws the ratios to QEMU (report chart os.svg): a bar per phase and mode, unresolved as a label", async () => {
+    const A = analyzeOs("xv6", recorded(3), { engines: ["native", "qemu"], images: {}, commands: ["ls"] });
+    const rows = osData({ xv6: A });
+    expect(rows.map((r: { what: string }) => r.what)).toEqual(["xv6 boot", "xv6 ls", "xv6 commands"]);
+    expect(rows[1]).toMatchObject({ mode: "native", ratio: 10, label: null });
+    const svg = await osChart({ xv6: A });
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toContain("xv6 ls");
+    expect(osChart({})).toBeNull();
   });
   it("gives no interval for a single run, and says so", () => {
     const A = analyzeOs("xv6", recorded(1), { engines: ["native", "qemu"], images: {}, commands: ["ls"] });
