@@ -126,12 +126,12 @@ async function oursSession(spec, { timeoutMs, phaseMs, tmp }) {
   return r;
 }
 
-/** QEMU: the same console protocol on its serial port (stdio), the milestone seen in its output as it comes. */
+/** QEMU: the same console protocol on its serial port, the milestone seen in its output as it comes. */
 async function qemuSession(qemu, args, { kind, commands, timeoutMs, phaseMs, tmp }) {
   let out = "", mark = 0, next = 0, prompts = 0;
   const PROMPT = kind === "xv6" ? "$ " : "/ # ";
   const count = () => out.split(PROMPT).length - 1;
-  const atPrompt = () => (kind === "xv6" ? out.endsWith("$ ") : /\/ # (\x1b\[6n)?$/.test(out));
+  const atPrompt = () => (kind === "xv6" ? out.endsWith("$ ") : /\/ # (\x1b\[6n)?$/.test(out.slice(-8)));
   // the steps: boot (linux: a second prompt after an empty line, as os-session.mjs), then each command
   const steps = [{ name: "boot", pre: kind === "linux" ? ["\n"] : [] }, ...commands];
   let pre = 0; // linux boot: empty lines typed so far
@@ -151,9 +151,9 @@ async function qemuSession(qemu, args, { kind, commands, timeoutMs, phaseMs, tmp
       let done;
       if (step.until) done = new RegExp(step.until, "m").test(out.slice(mark));
       else if (step.name === "boot" && step.pre.length > pre) {
-        if (count() > prompts && atPrompt()) { prompts = count(); api.type(step.pre[pre++]); }
+        if (atPrompt() && count() > prompts) { prompts = count(); api.type(step.pre[pre++]); }
         return;
-      } else done = count() > prompts && atPrompt();
+      } else done = atPrompt() && count() > prompts;
       if (!done) return;
       prompts = count();
       api.milestone(step.name, { console: out.slice(mark) });
