@@ -2,7 +2,7 @@
 // and validation of the options, the analysis of OS sessions (phases, exits by cause, ratios to QEMU with their
 // intervals) on recorded data, and tiny real runs: scale with N = 1, 2 and xv6 to its first prompt in native mode
 // next to QEMU (when shared/guests/xv6 exists; QEMU's rows when it is installed). Never the timings' values.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -159,12 +159,12 @@ describe.skipIf(!READY)("bench sections: a tiny real run (--smoke --sections xv6
 });
 
 describe.skipIf(!READY)("bench sections: QEMU absent", () => {
+  // a PATH with node only: no qemu-system-i386 (and nothing to build: --no-build)
+  const bin = mkdtempSync(join(tmpdir(), "bench-nopath-"));
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
   it("says so in one line per section and measures the rest", () => {
-    // a PATH with node only: no qemu-system-i386 (and nothing to build: --no-build)
-    const bin = mkdtempSync(join(tmpdir(), "bench-nopath-"));
     symlinkSync(process.execPath, join(bin, "node"));
     const r = bench(["--smoke", "--json", "--no-build", "--sections", "xv6", "--modes", "para"], { ...process.env, PATH: bin });
-    rmSync(bin, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);
     const X = JSON.parse(r.stdout).xv6;
     if (!XV6) { expect(X.skipped).toMatch(/xv6 not found/); return; }
