@@ -86,8 +86,8 @@ import { runOsSection, renderOsMarkdown, OS_MODES, XV6_COMMANDS as XV6_DEFAULT_C
 import { runScaleSection, renderScaleMarkdown, SCALE_REPS } from "./bench/scale-section.mjs";
 // the sections after the suite, each its own file: real OSes against QEMU (os.mjs) and many machines (scale.mjs)
 const OS_SECTIONS = ["xv6", "linux", "scale"];
-// linux takes minutes per mode (not in the default set); xv6 (boot + 3 commands, 3 rounds) and scale about a minute
-// each; --smoke keeps to the peers and the suite (select the others by name)
+// linux takes minutes per mode (40-60 s of CPU each: not in the default set); xv6 (boot + 3 commands, 3 rounds: ≈ 21 s
+// of CPU, 106 s of wall at load 10-13) and scale (≈ 4 s of CPU) are; --smoke keeps to the peers and the suite
 const DEFAULT_SECTIONS = ["peers", ...SECTIONS, "xv6", "scale"];
 const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench [options])
   --quick                three rounds of shorter guests (about 1.5 min quiet); --full: more runs, longer guests
