@@ -4,7 +4,8 @@
 // usage: node scripts/bench.mjs [--quick | --full | --smoke] [--runs N] [--rows native,native-mode] [--reps R1,R2]
 //                               [--native-reps R1,R2] [--sections peers,workloads,trap,disk,pt] [--workloads a,b]
 //                               [--modes native,full,para] [--suite-runs N] [--json [FILE]] [--report DIR]
-//                               [--ci-target F] [--time-cap S] [--no-build] [--help]
+//                               [--ci-target F] [--time-cap S] [--xv6-runs N] [--usertests [N]] [--xv6-cap S]
+//                               [--linux-runs N] [--linux-cap S] [--scale-max N] [--scale-runs N] [--no-build] [--help]
 //   (also `wasmvisor bench [...]`, `npm run bench -- [...]`)
 //
 // Two parts, measured in the same invocation:
@@ -14,6 +15,9 @@
 //           instructions and exits by cause per operation, ratios), the trap round trip (guests/bench/trap.S),
 //           disk I/O ATA PIO vs virtio-blk at several request sizes, and the page-table-heavy view (fork, mmap,
 //           page_fault: shadow paging vs batched mmu_update). Its MIPS inputs come from the peers rows.
+//   xv6, linux   scripts/bench/os.mjs: real OSes (MIT's xv6; Debian's i386 kernel + busybox) booted to their shell
+//           and driven by commands in each mode, with QEMU TCG on the same images in the same run (ratios ours/QEMU).
+//   scale   scripts/bench/scale.mjs: N machines at once, interleaved in one thread and on piscina worker threads.
 // Results and the explanation of every ratio: docs/RESULTS.md.
 //
 // Method (shared/peers/README.md): the workload retires exactly 99857 + REPS*819210 instructions, so for two
@@ -78,12 +82,40 @@ const PEER_MISSING = {
   ...(V86_OK ? {} : { v86: "the npm package v86 is not installed (npm install v86)" }),
 };
 import { PRESETS, SECTIONS, MODES as SUITE_MODES, WORKLOADS, planJobs, missingImages, suiteRunner, analyze, renderMarkdown } from "./bench/suite.mjs";
+import { runOsSection, renderOsMarkdown, OS_MODES, XV6_COMMANDS as XV6_DEFAULT_COMMANDS } from "./bench/os.mjs";
+import { runScaleSection, renderScaleMarkdown, SCALE_REPS } from "./bench/scale-section.mjs";
+// the sections after the suite, each its own file: real OSes against QEMU (os.mjs) and many machines (scale.mjs)
+const OS_SECTIONS = ["xv6", "linux", "scale"];
+// linux takes minutes per mode (40-60 s of CPU each: not in the default set); xv6 (boot + 3 commands, 3 rounds: ≈ 21 s
+// of CPU, 106 s of wall at load 10-13) and scale (≈ 4 s of CPU) are; --smoke keeps to the peers and the suite
+const DEFAULT_SECTIONS = ["peers", ...SECTIONS, "xv6", "scale"];
 const HELP = `usage: node scripts/bench.mjs [options]      (or: wasmvisor bench [options])
   --quick                three rounds of shorter guests (about 1.5 min quiet); --full: more runs, longer guests
   --smoke                tiny iteration counts, one run: checks the plumbing only (test/bench.test.ts)
-  --sections a,b         parts to run (default: peers,${SECTIONS.join(",")}); pt = the fork/mmap/page_fault view
+  --sections a,b         parts to run (default: ${DEFAULT_SECTIONS.join(",")}; --smoke: peers,${SECTIONS.join(",")});
+                         pt = the fork/mmap/page_fault view; known also: linux (minutes per mode: not default).
+                         xv6    MIT's xv6 (shared/guests/xv6) in each mode and QEMU TCG on the same images: time to the
+                                first "$ ", ls / echo hi / cat README, usertests with --usertests or --full (minutes);
+                                CPU and wall time, guest instructions, exits by cause, ratios to QEMU (para: not
+                                applicable, xv6 is no PV kernel; QEMU absent: its rows are skipped with a message)
+                         linux  Debian 12's i386 kernel + busybox initramfs (scripts/fetch-linux.mjs; skipped when it
+                                cannot be fetched) in each mode and QEMU TCG: time to the shell prompt and to the end
+                                of "uname -a; cat /proc/cpuinfo; ls /; echo $((6*7)); dd ... | md5sum"
+                         scale  N = 1..cores machines running the peers guest at once, interleaved in one thread and
+                                on N piscina worker threads: guest MIPS total, launches/s per core, and the memory of
+                                an idle machine beyond its guest RAM (target <= 1 MiB)
   --workloads a,b        workloads for the suite (default: all of ${Object.keys(WORKLOADS).join(", ")})
-  --modes a,b            modes for the suite (default: ${SUITE_MODES.join(",")})
+  --modes a,b            modes for the suite (default: ${SUITE_MODES.join(",")}) and for xv6/linux (default: ${OS_MODES.join(",")})
+  --xv6-runs N           rounds of the xv6 boot and commands (default 3; --full 5, --smoke 1)
+  --xv6-commands a,b     the commands typed at xv6's prompt (default: ${XV6_DEFAULT_COMMANDS.join(",")}; "" = boot only)
+  --usertests [N]        also run xv6's usertests in N of the rounds (default 1; on with --full; it takes no
+                         argument in xv6, so there is no shorter subset)
+  --xv6-cap S            xv6 section time cap in seconds (default 900, 3600 with usertests)
+  --linux-runs N         rounds of the Linux boot and commands (default 1)
+  --linux-cap S          linux section time cap in seconds (default 2400): no session starts after it, a running
+                         one is stopped at it and reported so
+  --scale-max N          largest N of the scale section (default: the core count, ${cpus().length} here)
+  --scale-runs N         rounds of the scale section (default 3; --smoke 1)
   --suite-runs N         rounds of the suite (default 3; --quick 3, --full 5, --smoke 1); medians over rounds
   --runs N               interleaved R1/R2 pairs per peers row (default 5; --quick 3, --full 7, --smoke 1)
   --rows a,b             rows to run (default: ${DEFAULT_ROWS}); known: ROWS
@@ -126,8 +158,9 @@ if (has("--report") && !REPORT_DIR) die("--report needs a directory");
 const CI_TARGET = num(opt("--ci-target", "0.1"), "--ci-target");
 const TIME_CAP_MS = num(opt("--time-cap", String(PEERS_PRESET.cap)), "--time-cap") * 1e3;
 const ROWS = rowsRegistry();
-const SECTIONS_SEL = (opt("--sections", null) ?? ["peers", ...SECTIONS].join(",")).split(",").filter(Boolean);
-for (const s of SECTIONS_SEL) if (s !== "peers" && !SECTIONS.includes(s)) die(`unknown section '${s}' (sections: peers, ${SECTIONS.join(", ")})`);
+const SECTIONS_SEL = (opt("--sections", null) ?? (PRESET === "smoke" ? ["peers", ...SECTIONS] : DEFAULT_SECTIONS).join(",")).split(",").filter(Boolean);
+if (has("--sections") && !SECTIONS_SEL.length) die("--sections needs a list (sections: peers, " + [...SECTIONS, ...OS_SECTIONS].join(", ") + ")");
+for (const s of SECTIONS_SEL) if (s !== "peers" && !SECTIONS.includes(s) && !OS_SECTIONS.includes(s)) die(`unknown section '${s}' (sections: peers, ${[...SECTIONS, ...OS_SECTIONS].join(", ")})`);
 const ROWS_ASKED = opt("--rows", null);
 const SEL = SECTIONS_SEL.includes("peers") ? (ROWS_ASKED ?? DEFAULT_ROWS).split(",").filter(Boolean) : [];
 // a peer that is not installed: left out of the default rows (and said so); asked for by name, an error
@@ -136,13 +169,27 @@ for (const [n, why] of Object.entries(PEER_MISSING)) {
   if (ROWS_ASKED) die(`row '${n}' cannot run: ${why}`);
   SEL.splice(SEL.indexOf(n), 1);
 }
-const SUITE_SECTIONS = SECTIONS_SEL.filter((s) => s !== "peers");
+const SUITE_SECTIONS = SECTIONS_SEL.filter((s) => SECTIONS.includes(s));
+const OS_SEL = SECTIONS_SEL.filter((s) => OS_SECTIONS.includes(s));
 const WL_SEL = (opt("--workloads", null) ?? (SUITE_SECTIONS.includes("workloads") ? Object.keys(WORKLOADS) : ["fork", "mmap", "page_fault"]).join(",")).split(",").filter(Boolean);
 for (const w of WL_SEL) if (!WORKLOADS[w]) die(`unknown workload '${w}' (workloads: ${Object.keys(WORKLOADS).join(", ")})`);
 const MODES_SEL = (opt("--modes", null) ?? SUITE_MODES.join(",")).split(",").filter(Boolean);
 for (const m of MODES_SEL) if (!SUITE_MODES.includes(m)) die(`unknown mode '${m}' (modes: ${SUITE_MODES.join(", ")})`);
+// xv6/linux: native, full, hw (para is reported as not applicable when asked for)
+const OS_MODES_SEL = has("--modes") ? MODES_SEL : OS_MODES;
+const XV6_RUNS = int(opt("--xv6-runs", { smoke: "1", quick: "3", default: "3", full: "5" }[PRESET]), "--xv6-runs");
+const USERTESTS = has("--usertests") ? int(opt("--usertests", "1") ?? "1", "--usertests") : PRESET === "full" ? 1 : 0;
+if (USERTESTS > XV6_RUNS) die(`--usertests ${USERTESTS} is more than the ${XV6_RUNS} xv6 rounds (--xv6-runs)`);
+const XV6_COMMANDS = has("--xv6-commands") ? (opt("--xv6-commands", "") ?? "").split(",").map((c) => c.trim()).filter(Boolean) : XV6_DEFAULT_COMMANDS;
+for (const c of XV6_COMMANDS) if (c === "usertests" || !/^[\x20-\x7e]+$/.test(c)) die(`bad xv6 command '${c}' (printable ASCII; usertests has its own option --usertests)`);
+const XV6_CAP = num(opt("--xv6-cap", USERTESTS ? "3600" : "900"), "--xv6-cap");
+const LINUX_RUNS = int(opt("--linux-runs", "1"), "--linux-runs");
+const LINUX_CAP = num(opt("--linux-cap", "2400"), "--linux-cap");
+const SCALE_MAX = int(opt("--scale-max", String(cpus().length)), "--scale-max");
+const SCALE_RUNS = int(opt("--scale-runs", PRESET === "smoke" ? "1" : "3"), "--scale-runs");
 const SUITE_RUNS = int(opt("--suite-runs", String(PRESETS[PRESET].runs)), "--suite-runs");
-const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs", "--report", "--ci-target", "--time-cap"];
+const KNOWN = ["--runs", "--rows", "--reps", "--native-reps", "--json", "--no-build", "--help", "--quick", "--full", "--smoke", "--sections", "--workloads", "--modes", "--suite-runs", "--report", "--ci-target", "--time-cap",
+  "--xv6-runs", "--xv6-commands", "--usertests", "--xv6-cap", "--linux-runs", "--linux-cap", "--scale-max", "--scale-runs"];
 for (const k of argv) if (k.startsWith("--") && !KNOWN.includes(k)) die(`unknown option ${k}`);
 for (const n of SEL) if (!ROWS[n]) die(`unknown row '${n}' (rows: ${Object.keys(ROWS).join(", ")})`);
 // the report's needs are checked before measuring, not after
@@ -196,17 +243,20 @@ function rowsRegistry() {
 // ---------------------------------------------------------------- build
 const lengths = [...new Set(SEL.flatMap((n) => ROWS[n].R))].sort((a, b) => a - b);
 const JOBS = SUITE_SECTIONS.length ? planJobs({ preset: PRESET, sections: SUITE_SECTIONS, workloads: WL_SEL, modes: MODES_SEL }) : [];
-const needVm = SEL.some((n) => ROWS[n].emulated) || JOBS.length > 0;
+const needVm = SEL.some((n) => ROWS[n].emulated) || JOBS.length > 0 || OS_SEL.length > 0;
+const SCALE_GUEST = join(OUT, `guest-${SCALE_REPS[PRESET]}.elf`);
 function buildStep(what, file, args, opts) {
   try { execFileSync(file, args, opts); } catch { die(`building ${what} failed (see the messages above)`); }
 }
 if (!has("--no-build")) {
   if (lengths.length) buildStep("the peers guests", "sh", [join(ROOT, "guests/peers/build.sh"), ...lengths.map(String)], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, OUT } });
+  if (OS_SEL.includes("scale")) buildStep("the scale guest", "sh", [join(ROOT, "guests/peers/build.sh"), String(SCALE_REPS[PRESET])], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, OUT } });
   if (SUITE_SECTIONS.includes("trap")) buildStep("the trap guests", "sh", [join(ROOT, "guests/bench/build.sh")], { stdio: ["ignore", "ignore", "inherit"] });
   if (needVm) buildStep("the CLI", process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
 }
 if (needVm && !existsSync(join(ROOT, "build/cpu.wasm"))) die("build/cpu.wasm is missing: run `npm run build:wasm` first");
-if (JOBS.length && !existsSync(join(ROOT, "dist/index.js"))) die("dist/index.js is missing: run `npm run build:cli` first");
+if ((JOBS.length || OS_SEL.length) && !existsSync(join(ROOT, "dist/index.js"))) die("dist/index.js is missing: run `npm run build:cli` first");
+if (OS_SEL.includes("scale") && !existsSync(SCALE_GUEST)) die(`the scale guest ${SCALE_GUEST} is missing (run without --no-build, or: OUT=build/bench sh guests/peers/build.sh ${SCALE_REPS[PRESET]})`);
 {
   const missing = missingImages(JOBS);
   if (missing.length) die(`guest images missing: ${missing.join(", ")} (run \`npm run build:guests\`)`);
@@ -322,7 +372,9 @@ for (const name of SEL) {
 // take comparable times and the ETA means something; lengthening adds units
 const suiteModes = [...new Set(JOBS.map((j) => j.mode))];
 const suiteRoundRuns = JOBS.length + suiteModes.length;
-const bar = await progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteRoundRuns });
+const osModes = OS_MODES_SEL.filter((m) => OS_MODES.includes(m)).length + (QEMU_BIN ? 1 : 0);
+const osUnits = (OS_SEL.includes("xv6") ? XV6_RUNS * osModes : 0) + (OS_SEL.includes("linux") ? LINUX_RUNS * osModes : 0) + (OS_SEL.includes("scale") ? 1 : 0);
+const bar = await progress({ total: RUNS * SEL.length * 2 + SUITE_RUNS * suiteRoundRuns + osUnits });
 const say = (m) => bar.log(m);
 let pairsDone = 0;
 const pairMs = [];
@@ -427,6 +479,23 @@ if (JOBS.length) {
   suite = analyzeNow();
   suite.runs = runner.rounds();
 }
+// ---------------------------------------------------------------- real OSes against QEMU, and many machines
+const osResults = {};
+const QEMU_WHY = PEER_MISSING.qemu ?? "";
+for (const kind of OS_SEL) {
+  bar.status(kind);
+  if (kind === "scale") {
+    osResults.scale = await runScaleSection({ guest: SCALE_GUEST, maxN: SCALE_MAX, rounds: SCALE_RUNS, launches: PRESET === "smoke" ? 3 : 20, idle: PRESET === "smoke" ? 4 : 64, memSize: 16 << 20 }, { log: say });
+    bar.tick();
+    continue;
+  }
+  const xv6 = kind === "xv6";
+  osResults[kind] = await runOsSection(kind, {
+    modes: OS_MODES_SEL, qemu: QEMU_BIN, qemuWhy: QEMU_WHY, rounds: xv6 ? XV6_RUNS : LINUX_RUNS, usertestsRuns: xv6 ? USERTESTS : 0, xv6Commands: XV6_COMMANDS,
+    capS: xv6 ? XV6_CAP : LINUX_CAP, ncpu: NCPU, log: say, onSession: () => bar.tick(),
+  });
+  if (osResults[kind].skipped) say(`${kind}: skipped: ${osResults[kind].skipped}`);
+}
 bar.stop();
 /** The suite's headline intervals (JSON form from analyze) as figures for the lengthening. */
 function suiteFigures(A) {
@@ -445,6 +514,7 @@ const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(n
 const J = {
   git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native,
   results, pagingRatio, fullRatio, suite, peersMissing: PEER_MISSING, lengthening,
+  sections: SECTIONS_SEL, xv6: osResults.xv6 ?? null, linux: osResults.linux ?? null, scale: osResults.scale ?? null,
 };
 const jsonText = JSON.stringify(J, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1);
 if (JSON_OUT === "-") process.stdout.write(jsonText + "\n");
@@ -485,12 +555,14 @@ const md = [];
 if (SEL.length) md.push(...peersMarkdown());
 if (PRESET === "smoke") md.push("\n(--smoke: tiny counts, one run: the timings and ratios above are meaningless; the counters are exact)");
 if (suite) md.push(renderMarkdown(suite));
+const osMarkdown = () => [osResults.xv6 && renderOsMarkdown("xv6", osResults.xv6), osResults.linux && renderOsMarkdown("linux", osResults.linux), osResults.scale && renderScaleMarkdown(osResults.scale)].filter(Boolean).join("\n");
+if (OS_SEL.length) md.push(osMarkdown());
 md.push("", ...lengtheningMarkdown());
 if (git) md.push(`\nsource: HEAD ${git.head}${git.dirty.length ? ` + ${git.dirty.length} changed/new paths in the working tree (${git.dirty.slice(0, 8).join(", ")}${git.dirty.length > 8 ? ", …" : ""})` : ", clean"}`);
 if (JSON_OUT !== "-") console.log("\n" + md.join("\n"));
 if (REPORT_DIR) {
   try {
-    const files = await writeReport(REPORT_DIR, { J, jsonText, peersMd: SEL.length ? peersMarkdown() : [], suiteMd: suite ? renderMarkdown(suite) : "", lengtheningMd: lengtheningMarkdown(), rows: ROWS });
+    const files = await writeReport(REPORT_DIR, { J, jsonText, peersMd: SEL.length ? peersMarkdown() : [], suiteMd: suite ? renderMarkdown(suite) : "", osMd: OS_SEL.length ? osMarkdown() : "", lengtheningMd: lengtheningMarkdown(), rows: ROWS });
     process.stderr.write(`bench: report written: ${files.join(", ")}\n`);
   } catch (e) { die(`cannot write the report to ${REPORT_DIR}: ${e.message.split("\n")[0]}`); }
 }

@@ -139,3 +139,39 @@ export function mipsChart(J, labels) {
     ],
   });
 }
+
+/** Data rows for the real-OS chart: wasmvisor's CPU time over QEMU's per section, phase and mode. */
+export function osData(J) {
+  const out = [];
+  for (const kind of ["xv6", "linux"]) {
+    for (const [mode, byPhase] of Object.entries(J[kind]?.vsQemu ?? {})) {
+      for (const [phase, v] of Object.entries(byPhase)) {
+        const c = v.cpu, ok = c?.resolved || (c?.n < 3 && c?.raw > 0);
+        out.push({ what: `${kind} ${phase}`, mode, ratio: ok ? c.est ?? c.raw : null, lo: c?.resolved ? c.lo : null, hi: c?.resolved ? c.hi : null, label: ok ? null : NR });
+      }
+    }
+  }
+  return out;
+}
+
+/** xv6 and Linux: CPU time ÷ QEMU TCG's per phase and mode (log scale, 1 = QEMU; whiskers: 95 % interval). */
+export function osChart(J) {
+  const values = osData(J);
+  if (!values.length) return null;
+  const fin = values.flatMap((v) => [v.ratio, v.lo, v.hi]).filter((v) => v > 0);
+  const lo = Math.min(0.5, ...fin) / 1.5, hi = Math.max(2, ...fin) * 1.3;
+  for (const v of values) v.base = lo;
+  const x = { field: "what", type: "nominal", title: null, sort: null, axis: { labelAngle: -30 } };
+  const xOffset = { field: "mode", type: "nominal", scale: { domain: ["native", "full", "hw"] } };
+  const y = { type: "quantitative", title: "CPU time ÷ QEMU TCG's (log scale)", scale: { type: "log", domain: [lo, hi], nice: false } };
+  return toSvg({
+    title: { text: "Real OSes: wasmvisor's CPU time over QEMU TCG's, same images, same run", fontSize: 14 },
+    width: 620, height: 240, data: { values },
+    layer: [
+      { mark: "bar", transform: [{ filter: "datum.ratio != null" }], encoding: { x, xOffset, y: { ...y, field: "ratio" }, y2: { field: "base" }, color: { field: "mode", type: "nominal", scale: { domain: ["native", "full", "hw"], range: ["#777", "#d9534f", "#5cb85c"] } } } },
+      { mark: { type: "rule", strokeWidth: 1.5 }, transform: [{ filter: "datum.lo != null" }], encoding: { x, xOffset, y: { ...y, field: "lo" }, y2: { field: "hi" } } },
+      { mark: { type: "text", angle: 270, align: "left", fontSize: 10, color: "#777" }, transform: [{ filter: "datum.label != null" }], encoding: { x, xOffset, y: { ...y, field: "base" }, text: { field: "label" } } },
+      { mark: { type: "rule", strokeDash: [4, 3], color: "#333" }, transform: [{ calculate: "1", as: "one" }], encoding: { y: { ...y, field: "one" } } },
+    ],
+  });
+}

@@ -1,14 +1,15 @@
 // report.mjs — `wasmvisor bench --report DIR`: the bench as a page you can read at a glance. Writes
 //   DIR/report.md     what was measured, on what machine and under what load, the charts, then every table
 //   DIR/bench.json    the same JSON as `--json` (the charts and tables are drawn from it)
-//   DIR/overhead.svg, DIR/exits.svg, DIR/mips.svg   (scripts/bench/charts.mjs; each only if its part ran)
+//   DIR/overhead.svg, DIR/exits.svg, DIR/mips.svg, DIR/os.svg   (scripts/bench/charts.mjs; each only if its part ran)
+// and, when they ran, the xv6, linux and scale sections' tables (scripts/bench/os.mjs, scale-section.mjs)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { overheadChart, exitsChart, mipsChart } from "./charts.mjs";
+import { overheadChart, exitsChart, mipsChart, osChart } from "./charts.mjs";
 import { UNRESOLVED } from "./stats.mjs";
 
 /** Writes the report; returns the paths written. */
-export async function writeReport(dir, { J, jsonText, peersMd, suiteMd, lengtheningMd, rows }) {
+export async function writeReport(dir, { J, jsonText, peersMd, suiteMd, osMd = "", lengtheningMd, rows }) {
   mkdirSync(dir, { recursive: true });
   const written = [];
   const put = (name, text) => { const p = join(dir, name); writeFileSync(p, text); written.push(p); };
@@ -18,6 +19,7 @@ export async function writeReport(dir, { J, jsonText, peersMd, suiteMd, lengthen
     ["mips.svg", "MIPS against the peers", await mipsChart(J, labels)],
     ["overhead.svg", "Overhead per workload and mode", await overheadChart(J.suite)],
     ["exits.svg", "Exits per operation by cause", await exitsChart(J.suite)],
+    ["os.svg", "xv6 and Linux against QEMU TCG (CPU time)", await osChart(J)],
   ].filter(([, , svg]) => svg);
   for (const [name, , svg] of charts) put(name, svg);
 
@@ -43,6 +45,8 @@ export async function writeReport(dir, { J, jsonText, peersMd, suiteMd, lengthen
   for (const [name, title] of charts) L.push(`## ${title}\n\n![${title}](${name})\n`);
   if (peersMd.length) L.push("## Peers: MIPS on the shared workload\n", ...peersMd, "");
   if (suiteMd) L.push("## Suite: native, full, para and hw mode", suiteMd, "");
+  // xv6 / Linux against QEMU TCG, and the scale section (scripts/bench/os.mjs, scripts/bench/scale.mjs)
+  if (osMd) L.push("## Real OSes against QEMU TCG, and many machines", osMd, "");
   L.push(`\nRaw data: [bench.json](bench.json) (the same object as \`wasmvisor bench --json\`). Method and discussion: docs/RESULTS.md.`);
   put("report.md", L.join("\n") + "\n");
   return written;
