@@ -79,6 +79,26 @@ export const AREA_JIT: u32 = 0x150;
 export const AREA_JIT_SIZE: u32 = 0x10;
 export const AREA_VCPU_EVENTS: u32 = 0x160;
 export const AREA_VCPU_EVENTS_SIZE: u32 = 0x20;
+// ==== full-fast (branch full-fast): full mode's hot traps handled inside the CPU (host/full/README.md "Fast paths") ====
+// The virtual-CPU state a full-mode monitor shares with the CPU, as KVM keeps the state its in-kernel exit handlers
+// need: the monitor's virtual IF/IOPL and CPL live here (host/full/vcpu.ts reads and writes them in place, so there
+// is one copy), plus whether a virtual interrupt waits. With CTRL_FAST_VIF set, cli/sti/pushf/popf of the
+// deprivileged guest (the classes that would exit: #GP for cli/sti, CTRL_EXIT_SENSITIVE for pushf/popf at a virtual
+// CPL below 3) run on the virtual flags in the CPU (assembly/fullfast.ts) instead of exiting; whatever the fast
+// path cannot decide (CPL > IOPL, an sti or popf that would open the interrupt window while OFF_FF_PENDING is set)
+// takes the old exit, so the monitor injects at the right boundary. vCPU state: below VCPU_STATE_SIZE, saved.
+export const AREA_FULLFAST: u32 = 0x180;
+export const AREA_FULLFAST_SIZE: u32 = 0x80;
+export const OFF_FF_VFLAGS: u32 = 0x180;   // monitor+CPU: the virtual EFLAGS.IF (0x200) and IOPL (0x3000) bits; others 0
+export const OFF_FF_VCPL: u32 = 0x184;     // monitor+CPU: the virtual CPL (the real one is 3 for virtual 0..3)
+export const OFF_FF_PENDING: u32 = 0x188;  // monitor: 1 = a virtual interrupt waits for IF (set before every run())
+export const OFF_FF_N_CLI: u32 = 0x1C0;    // CPU counters: events handled in the CPU, no exit
+export const OFF_FF_N_STI: u32 = 0x1C4;
+export const OFF_FF_N_PUSHF: u32 = 0x1C8;
+export const OFF_FF_N_POPF: u32 = 0x1CC;
+export const FF_COUNTERS: u32 = 4;         // counters from OFF_FF_N_CLI on (u32 each)
+export const CTRL_FAST_VIF: u32 = 0x800;   // cli/sti/pushf/popf on the virtual flags in the CPU
+// ==== end full-fast block ====
 export const AREA_EXIT: u32 = 0x200;
 export const AREA_EXIT_SIZE: u32 = 0x100;
 export const AREA_IOLOG: u32 = 0x300;

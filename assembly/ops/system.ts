@@ -14,6 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
+import { fastCliSti, fastFlags } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -403,23 +404,25 @@ export function op_iret(): void {
 
 // ---------------------------------------------------------------- flags and interrupts
 export function op_pushf(): void {
-  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
+  if (fastFlags(false) || sensitiveExit(CTRL_EXIT_SENSITIVE)) return; // (full mode: fullfast.ts)
   // VM and RF are never pushed as set (SDM: PUSHF)
   const f = getFlags() & ~(FLAG_VM | FLAG_RF);
   push(osz(), f);
 }
 export function op_popf(): void {
-  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
+  if (fastFlags(true) || sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   const size = osz();
   const v = popPeek(size); if (abort) return;
   spSet(spMask(spGet() + size));
   setFlags(popFlags(getFlags(), v, size, cpl, false)); // IF silently left alone at CPL > IOPL (rules.ts)
 }
 export function op_cli(): void {
+  if (fastCliSti(false)) return; // full mode's virtual IF (fullfast.ts)
   if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
   setFlags(getFlags() & ~FLAG_IF);
 }
 export function op_sti(): void {
+  if (fastCliSti(true)) return;
   if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
   const f = getFlags();
   if (!(f & FLAG_IF)) setIntShadow(true); // STI delays interrupts by one instruction

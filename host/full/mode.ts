@@ -25,6 +25,7 @@ export abstract class ModeSwitch extends GuestMemory {
     m.setSegment("ss", { ...ss, selector: ss.selector | 3, attr: ss.attr | 0x60 });
     this.setGuestFlags(fl);
     m.setIdtr(VMM_LINEAR + IDT_REAL, 0);
+    this.fastPaths = this.fastWanted;
     this.applyCr0();
     this.applyMode();
   }
