@@ -1,0 +1,156 @@
+// full-fast.test.ts — full mode's hot traps handled inside the CPU (assembly/fullfast.ts, abi.ts "full-fast";
+// host/full/README.md "Fast paths"): cli/sti/pushf/popf of the deprivileged guest run on the virtual flags the
+// monitor shares with the CPU, without an exit. Every guest runs three ways — full mode with the fast paths on,
+// full mode with them off (every one exits to the monitor, as before), and natively — and must observe the same;
+// the counters say where each instruction was handled. The fallbacks (a CPL above IOPL, an sti/popf that would
+// open the interrupt window while an interrupt waits) must still reach the monitor.
+import { describe, it, expect } from "vitest";
+import { miniVm, nativeVm, go, d32, TO_USER, VEC_SEEN, type MiniOpts } from "./full-minivm.ts";
+
+const OUT = 0x3200;
+const IF = 0x200;
+
+/** what the guest can observe at its end: registers, the OUT area and the vector its handler recorded */
+function observe(m: { eax: number; ebx: number; ecx: number; edx: number; esi: number; edi: number }, rd32: (a: number) => number) {
+  return {
+    eax: m.eax >>> 0, ebx: m.ebx >>> 0, ecx: m.ecx >>> 0, edx: m.edx >>> 0, esi: m.esi >>> 0, edi: m.edi >>> 0,
+    out: [rd32(OUT), rd32(OUT + 4)], seen: rd32(VEC_SEEN),
+  };
+}
+/** runs `body` in full mode (fast paths on and off) and natively; returns the three observations and both VMs */
+function three(body: number[], o: MiniOpts = {}) {
+  const run = (fastPaths: boolean) => {
+    const f = miniVm(body, { ...o, fastPaths });
+    const r = go(f.mo, 20000);
+    expect(r).not.toBeNull();
+    expect(r && "stop" in r ? r.stop : "hlt").not.toBe("shutdown");
+    return f;
+  };
+  const on = run(true), off = run(false);
+  const n = nativeVm(body, o);
+  expect(n.m.run(10_000_000).reason).toBe("hlt");
+  return { on: observe(on.m, on.rd32), off: observe(off.m, off.rd32), nat: observe(n.m, n.rd32), fOn: on, fOff: off };
+}
+
+// at virtual CPL 0 (the prologue leaves IF=0, IOPL=0)
+const FLAGS_BODY = [
+  0xfb,                         // sti
+  0x9c, 0x58,                   // pushf ; pop eax          (IF=1)
+  0xfa,                         // cli
+  0x9c, 0x5b,                   // pushf ; pop ebx          (IF=0)
+  0x68, ...d32(0x3202),         // push 0x3202
+  0x9d,                         // popf                     (CPL 0: IOPL := 3, IF := 1)
+  0x9c, 0x59,                   // pushf ; pop ecx
+  0xbd, ...d32(0xffffffff),     // mov ebp, 0xffffffff
+  0x83, 0xc5, 0x01,             // add ebp, 1               (ZF CF PF AF set: pushf shows them)
+  0x9c, 0x8f, 0x05, ...d32(OUT), // pushf ; pop dword [OUT]
+  0x6a, 0x02,                   // push 2
+  0x9d,                         // popf                     (everything clear: IF := 0, IOPL := 0)
+  0x9c, 0x5a,                   // pushf ; pop edx
+  0x66, 0x9c, 0x66, 0x5e,       // pushf (16-bit) ; pop si
+  0x66, 0x68, 0x02, 0x02,       // push word 0x202
+  0x66, 0x9d,                   // popf (16-bit)            (IF := 1)
+  0x9c, 0x5f,                   // pushf ; pop edi
+  0xfa,                         // cli
+  0xf4,                         // hlt (IF=0: the full-mode run stops "halted")
+];
+
+describe("cli / sti / pushf / popf on the virtual flags, in the CPU", () => {
+  it("at virtual CPL 0: fast on = fast off = native, and no exit for any of them", () => {
+    const r = three(FLAGS_BODY);
+    expect(r.nat.eax & IF).toBe(IF);
+    expect(r.nat.ebx & IF).toBe(0);
+    expect(r.nat.ecx & (IF | 0x3000)).toBe(IF | 0x3000);
+    expect(r.nat.edx & (IF | 0x3000)).toBe(0);
+    expect(r.nat.edi & IF).toBe(IF);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    const fast = r.fOn.mo;
+    expect(r.nat.out[0] & 0x55).toBe(0x55); // CF PF AF ZF
+    expect(fast.inCpuCounts()).toEqual({ cli: 2, sti: 1, pushf: 7, popf: 3 });
+    for (const k of ["sensitive pushf", "sensitive popf", "#GP"]) expect(fast.stats.exits[k], k).toBeUndefined();
+    expect(fast.stats.emulated.cli ?? 0).toBe(0);
+    // the monitor's view is the CPU's: one copy of the virtual IF/IOPL
+    expect(fast.v.vif).toBe(false);
+    expect(fast.v.iopl).toBe(0);
+    // with the fast paths off they all exit, as before
+    expect(r.fOff.mo.inCpuCounts()).toEqual({});
+    expect(r.fOff.mo.stats.exits["sensitive pushf"]).toBeGreaterThan(0);
+  });
+
+  it("a JIT-compiled loop of them runs on the virtual flags too (1000 rounds)", () => {
+    const body = [
+      0xfa, 0xb9, ...d32(1000), 0x31, 0xf6, // cli ; mov ecx, 1000 ; xor esi, esi
+      0xfb, 0x9c, 0x58, 0xfa,               // L: sti ; pushf ; pop eax ; cli
+      0x9c, 0x5b, 0x09, 0xde,               // pushf ; pop ebx ; or esi, ebx
+      0x50, 0x9d,                           // push eax ; popf    (IF := 1)
+      0xe2, 0xf4,                           // loop L
+      0xfa, 0xf4,                           // cli ; hlt
+    ];
+    const r = three(body);
+    expect(r.nat.esi & IF).toBe(0);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    expect(r.fOn.mo.inCpuCounts()).toEqual({ cli: 1002, sti: 1000, pushf: 2000, popf: 1000 });
+    expect(r.fOn.m.jitStats.compiled).toBeGreaterThan(0);
+  });
+
+  it("a snapshot of the CPU state carries the shared virtual CPL / IF / IOPL", () => {
+    const f = miniVm([0xfb, 0x68, ...d32(0x1202), 0x9d, 0xf4], { fastPaths: true }); // sti ; push 0x1202 ; popf ; hlt
+    expect(go(f.mo, 100)).toEqual({ hlt: true });
+    expect([f.mo.v.vif, f.mo.v.iopl, f.mo.v.cpl]).toEqual([true, 1, 0]);
+    const s = f.m.saveState();
+    f.mo.v.vif = false; f.mo.v.iopl = 0; f.mo.v.cpl = 3;
+    f.m.loadState(s);
+    expect([f.mo.v.vif, f.mo.v.iopl, f.mo.v.cpl]).toEqual([true, 1, 0]);
+  });
+});
+
+describe("what the fast paths leave to the monitor", () => {
+  it("user-mode cli at IOPL 0: #GP, reflected by the monitor as natively", () => {
+    const r = three(TO_USER, { user: [0xfa, 0xf4] });
+    expect(r.nat.seen).toBe(13);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    expect(r.fOn.mo.inCpuCounts().cli).toBeUndefined();
+  });
+
+  it("user mode at IOPL 3: cli/sti/pushf are allowed and run on the virtual flags (IF=0, IOPL=3 shown as natively)", () => {
+    // iret to user with EFLAGS 0x3202, then: cli ; pushf ; pop eax ; sti ; pushf ; pop ebx ; hlt (#GP at CPL 3)
+    const toUser = [...TO_USER];
+    toUser.splice(8, 4, ...d32(0x3202)); // (its push imm32 of EFLAGS)
+    const r = three(toUser, { user: [0xfa, 0x9c, 0x58, 0xfb, 0x9c, 0x5b, 0xf4] });
+    expect(r.nat.eax & (IF | 0x3000)).toBe(0x3000);
+    expect(r.nat.ebx & (IF | 0x3000)).toBe(IF | 0x3000);
+    expect(r.nat.seen).toBe(13);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    expect(r.fOn.mo.inCpuCounts()).toMatchObject({ cli: 1, sti: 1, pushf: 2 });
+  });
+
+  it("sti opening the window while an interrupt waits exits, so the monitor runs its shadow and injects", () => {
+    for (const pending of [false, true]) {
+      const f = miniVm([0xfb, 0x90, 0xf4], { fastPaths: true }); // sti ; nop ; hlt
+      f.mo.interruptPending = pending;
+      expect(go(f.mo, 100)).toEqual({ hlt: true });
+      expect(f.mo.v.vif).toBe(true);
+      // pending: handed to the monitor (its sti emulation arms the one-instruction shadow); else done in the CPU
+      expect(f.mo.stats.emulated.sti ?? 0).toBe(pending ? 1 : 0);
+      expect(f.mo.inCpuCounts().sti ?? 0).toBe(pending ? 0 : 1);
+      expect(f.mo.stiShadow).toBe(pending);
+    }
+  });
+
+  it("popf setting IF while an interrupt waits exits before executing (the monitor emulates it); clearing IF does not", () => {
+    // push 0x202 ; popf ; push 2 ; popf ; hlt
+    const body = [0x68, ...d32(0x202), 0x9d, 0x6a, 0x02, 0x9d, 0xf4];
+    const f = miniVm(body, { fastPaths: true });
+    f.mo.interruptPending = true;
+    expect(go(f.mo, 100)).toMatchObject({ stop: "halted" });
+    expect(f.mo.stats.exits["sensitive popf"]).toBe(1);
+    expect(f.mo.inCpuCounts().popf).toBe(1);
+    const n = nativeVm(body);
+    expect(n.m.run(1000).reason).toBe("hlt");
+    expect(f.m.esp).toBe(n.m.esp);
+  });
+});
