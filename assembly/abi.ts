@@ -86,7 +86,8 @@ export const AREA_VCPU_EVENTS_SIZE: u32 = 0x20;
 // deprivileged guest (the classes that would exit: #GP for cli/sti, CTRL_EXIT_SENSITIVE for pushf/popf at a virtual
 // CPL below 3) run on the virtual flags in the CPU (assembly/fullfast.ts) instead of exiting; whatever the fast
 // path cannot decide (CPL > IOPL, an sti or popf that would open the interrupt window while OFF_FF_PENDING is set)
-// takes the old exit, so the monitor injects at the right boundary. vCPU state: below VCPU_STATE_SIZE, saved.
+// takes the old exit, so the monitor injects at the right boundary. CTRL_FAST_SEG: the kernel's data-segment loads.
+// vCPU state: below VCPU_STATE_SIZE, saved.
 export const AREA_FULLFAST: u32 = 0x180;
 export const AREA_FULLFAST_SIZE: u32 = 0x80;
 export const OFF_FF_VFLAGS: u32 = 0x180;   // monitor+CPU: the virtual EFLAGS.IF (0x200) and IOPL (0x3000) bits; others 0
@@ -96,8 +97,14 @@ export const OFF_FF_N_CLI: u32 = 0x1C0;    // CPU counters: events handled in th
 export const OFF_FF_N_STI: u32 = 0x1C4;
 export const OFF_FF_N_PUSHF: u32 = 0x1C8;
 export const OFF_FF_N_POPF: u32 = 0x1CC;
-export const FF_COUNTERS: u32 = 4;         // counters from OFF_FF_N_CLI on (u32 each)
+export const OFF_FF_N_SEG: u32 = 0x1D0;
+export const FF_COUNTERS: u32 = 5;         // counters from OFF_FF_N_CLI on (u32 each)
 export const CTRL_FAST_VIF: u32 = 0x800;   // cli/sti/pushf/popf on the virtual flags in the CPU
+// mov/pop/lds… of DS/ES/FS/GS at a virtual CPL below 3 whose check failed only because the real CPL is 3 (a DPL<3
+// kernel data segment): loaded from the real GDT/LDT copy (code/data descriptors are copied exactly, host/full
+// mode.ts syncTables) with the checks at the virtual CPL, when its accessed bit is already set (else the CPU would
+// set it in the copy, not in the guest's table: the old exit)
+export const CTRL_FAST_SEG: u32 = 0x1000;
 // ==== end full-fast block ====
 export const AREA_EXIT: u32 = 0x200;
 export const AREA_EXIT_SIZE: u32 = 0x100;

@@ -12,15 +12,17 @@
 //   - an sti or popf that would set the virtual IF while a virtual interrupt waits (OFF_FF_PENDING): the
 //     interrupt window opens, so the monitor must see it to inject at the right boundary (after sti's shadow);
 //   - popf from virtual CPL 3 (its exits depend on IF/IOPL: mode.ts applySensitiveExits).
+// And (CTRL_FAST_SEG) the kernel's loads of its own data segments, which trap only because the real CPL is 3.
 // The instruction retires normally, so the virtual clock counts it once, as the monitor's emulation does.
 import {
   FLAG_IF, FLAG_IOPL, FLAG_VM, FLAG_RF, OFF_CTRL, CTRL_FAST_VIF, CTRL_EXIT_SENSITIVE, OFF_FF_VFLAGS, OFF_FF_VCPL,
   OFF_FF_PENDING, OFF_FF_N_CLI, OFF_FF_N_STI, OFF_FF_N_PUSHF, OFF_FF_N_POPF, OFF_EXIT_REASON, EXIT_SENSITIVE,
+  CTRL_FAST_SEG, OFF_FF_N_SEG, SEG_SS,
 } from "./abi";
 import { st, setSt, abort, setAbort, ABORT_EXIT } from "./state";
 import { getFlags, setFlags } from "./flags";
 import { push, popPeek, osz, spGet, spSet, spMask } from "./decode";
-import { popFlags } from "./ops/rules";
+import { popFlags, dataSegCheck } from "./ops/rules";
 
 const VBITS: u32 = FLAG_IF | FLAG_IOPL;
 
@@ -75,5 +77,21 @@ export function fastFlags(pop: bool): bool {
   spSet(spMask(spGet() + size));
   setGuestFlags(nf);
   bump(OFF_FF_N_POPF);
+  return true;
+}
+
+/**
+ * A DS/ES/FS/GS load whose descriptor check (rules.ts dataSegCheck) failed at the real CPL 3 (ops/system.ts
+ * loadDataSeg calls this on that failure path only): with CTRL_FAST_SEG at a virtual CPL below 3 the same rule
+ * is applied at the virtual CPL, as the monitor's emulation does; true = the load may go on (the caller commits it).
+ * The descriptor was read from the real GDT/LDT, whose code/data descriptors are the guest's, copied exactly
+ * (host/full/mode.ts syncTables); one whose accessed bit is clear takes the old exit, so that the bit is set in the
+ * guest's table, not in the copy. SS loads always exit (CTRL_EXIT_PRIV_XFER).
+ */
+export function fastDataSeg(s: u32, sel: u32, hi: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS) return false;
+  const vcpl = st(OFF_FF_VCPL);
+  if (vcpl >= 3 || !(hi & 0x100) || dataSegCheck(s, sel, hi, vcpl) != 0) return false;
+  bump(OFF_FF_N_SEG);
   return true;
 }

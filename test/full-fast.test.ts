@@ -5,7 +5,7 @@
 // the counters say where each instruction was handled. The fallbacks (a CPL above IOPL, an sti/popf that would
 // open the interrupt window while an interrupt waits) must still reach the monitor.
 import { describe, it, expect } from "vitest";
-import { miniVm, nativeVm, go, d32, TO_USER, VEC_SEEN, type MiniOpts } from "./full-minivm.ts";
+import { miniVm, nativeVm, go, d32, d16, TO_USER, VEC_SEEN, GDT, KDATA, type MiniOpts } from "./full-minivm.ts";
 
 const OUT = 0x3200;
 const IF = 0x200;
@@ -15,6 +15,7 @@ function observe(m: { eax: number; ebx: number; ecx: number; edx: number; esi: n
   return {
     eax: m.eax >>> 0, ebx: m.ebx >>> 0, ecx: m.ecx >>> 0, edx: m.edx >>> 0, esi: m.esi >>> 0, edi: m.edi >>> 0,
     out: [rd32(OUT), rd32(OUT + 4)], seen: rd32(VEC_SEEN),
+    gdt: Array.from({ length: 16 }, (_, i) => rd32(GDT + 4 * i)), // (accessed bits included)
   };
 }
 /** runs `body` in full mode (fast paths on and off) and natively; returns the three observations and both VMs */
@@ -29,7 +30,14 @@ function three(body: number[], o: MiniOpts = {}) {
   const on = run(true), off = run(false);
   const n = nativeVm(body, o);
   expect(n.m.run(10_000_000).reason).toBe("hlt");
-  return { on: observe(on.m, on.rd32), off: observe(off.m, off.rd32), nat: observe(n.m, n.rd32), fOn: on, fOff: off };
+  const obs = { on: observe(on.m, on.rd32), off: observe(off.m, off.rd32), nat: observe(n.m, n.rd32), fOn: on, fOff: off };
+  // the guest's GDT (accessed bits): fast on = off. (Not vs native as a whole: full mode's emulated transfers
+  // mark the code descriptor accessed where the native run never loaded CS from the table — not the fast paths'.)
+  expect(obs.on.gdt).toEqual(obs.off.gdt);
+  const dataOnly = (g: number[]) => g.filter((_, i) => i !== 3);
+  expect(dataOnly(obs.on.gdt)).toEqual(dataOnly(obs.nat.gdt));
+  for (const o of [obs.on, obs.off, obs.nat]) o.gdt = [];
+  return obs;
 }
 
 // at virtual CPL 0 (the prologue leaves IF=0, IOPL=0)
@@ -103,6 +111,39 @@ describe("cli / sti / pushf / popf on the virtual flags, in the CPU", () => {
     f.mo.v.vif = false; f.mo.v.iopl = 0; f.mo.v.cpl = 3;
     f.m.loadState(s);
     expect([f.mo.v.vif, f.mo.v.iopl, f.mo.v.cpl]).toEqual([true, 1, 0]);
+  });
+});
+
+describe("the kernel's data-segment loads at virtual CPL 0, in the CPU (CTRL_FAST_SEG)", () => {
+  // KDATA (DPL 0) loads fail the real CPU's check at CPL 3 only because of the deprivileging
+  const body = [
+    0x66, 0xb8, ...d16(0), 0x8e, 0xe0,            // mov ax, 0 ; mov fs, ax
+    0x66, 0xb8, ...d16(KDATA), 0x8e, 0xe0,        // mov ax, KDATA ; mov fs, ax
+    0x8e, 0xe8, 0x8e, 0xd8, 0x8e, 0xc0,           // mov gs, ax ; mov ds, ax ; mov es, ax
+    0x6a, KDATA, 0x07,                            // push KDATA ; pop es
+    0x66, 0xb8, ...d16(KDATA | 3), 0x8e, 0xc0,    // mov ax, KDATA|3 ; mov es, ax  (RPL 3 > DPL 0: #GP(0x10) at CPL 0)
+    0xf4,
+  ];
+  it("load in the CPU with the checks at the virtual CPL; an RPL fault is still the guest's #GP; fast on = off = native", () => {
+    const r = three(body);
+    expect(r.nat.seen).toBe(13);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    const segs = (m: { getSegment(s: string): { selector: number } }) => ["ds", "es", "fs", "gs"].map((s) => m.getSegment(s).selector & 0xffff);
+    expect(segs(r.fOn.m)).toEqual([KDATA, KDATA, KDATA, KDATA]);
+    expect(r.fOn.mo.inCpuCounts()["mov sreg"]).toBeGreaterThanOrEqual(4);
+    expect(r.fOn.mo.stats.reflected["13"]).toBe(1);
+    expect(r.fOff.mo.inCpuCounts()["mov sreg"]).toBeUndefined();
+  });
+  it("a descriptor whose accessed bit is clear takes the exit, so the bit is set in the guest's GDT, not in the copy", () => {
+    // GDT entry 4 (0x20) made a DPL 0 data segment, accessed bit clear; mov ax, 0x20 ; mov ds, ax ; hlt
+    const f = miniVm([0x66, 0xb8, ...d16(0x20), 0x8e, 0xd8, 0xf4]);
+    f.g(GDT + 0x20, [0xff, 0xff, 0, 0, 0, 0x92, 0xcf, 0]);
+    f.mo.syncTables();
+    go(f.mo);
+    expect(f.m.getSegment("ds").selector).toBe(0x20);
+    expect(f.rd32(GDT + 0x24) & 0x100).toBe(0x100); // the guest's descriptor got its accessed bit
+    expect(f.mo.inCpuCounts()["mov sreg"]).toBeUndefined();
   });
 });
 

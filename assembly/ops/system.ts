@@ -14,7 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
-import { fastCliSti, fastFlags } from "../fullfast";
+import { fastCliSti, fastFlags, fastDataSeg } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -63,7 +63,7 @@ export function loadDataSeg(s: u32, sel: u32): void {
   }
   if (!readDesc(sel, VEC_GP, 0)) return;
   const f = dataSegCheck(s, sel, dHi, cpl);
-  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
+  if (f && !fastDataSeg(s, sel, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
   setAccessed();
   if (abort) return;
   setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
