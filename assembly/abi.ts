@@ -93,6 +93,7 @@ export const AREA_FULLFAST_SIZE: u32 = 0x80;
 export const OFF_FF_VFLAGS: u32 = 0x180;   // monitor+CPU: the virtual EFLAGS.IF (0x200) and IOPL (0x3000) bits; others 0
 export const OFF_FF_VCPL: u32 = 0x184;     // monitor+CPU: the virtual CPL (the real one is 3 for virtual 0..3)
 export const OFF_FF_PENDING: u32 = 0x188;  // monitor: 1 = a virtual interrupt waits for IF (set before every run())
+export const OFF_FF_TABLES_OK: u32 = 0x18C; // monitor: 1 = the real GDT/LDT copies were synced with the guest's tables (its last read of them succeeded)
 export const OFF_FF_N_CLI: u32 = 0x1C0;    // CPU counters: events handled in the CPU, no exit
 export const OFF_FF_N_STI: u32 = 0x1C4;
 export const OFF_FF_N_PUSHF: u32 = 0x1C8;
@@ -103,7 +104,8 @@ export const CTRL_FAST_VIF: u32 = 0x800;   // cli/sti/pushf/popf on the virtual 
 // mov/pop/lds… of DS/ES/FS/GS at a virtual CPL below 3 whose check failed only because the real CPL is 3 (a DPL<3
 // kernel data segment): loaded from the real GDT/LDT copy (code/data descriptors are copied exactly, host/full
 // mode.ts syncTables) with the checks at the virtual CPL, when its accessed bit is already set (else the CPU would
-// set it in the copy, not in the guest's table: the old exit)
+// set it in the copy, not in the guest's table: the old exit) and the monitor's last sync of the copy succeeded
+// (OFF_FF_TABLES_OK: a GDT the monitor could not read — unmapped, past RAM — leaves the copy stale: the old exit)
 export const CTRL_FAST_SEG: u32 = 0x1000;
 // ==== end full-fast block ====
 export const AREA_EXIT: u32 = 0x200;

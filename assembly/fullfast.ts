@@ -17,7 +17,7 @@
 import {
   FLAG_IF, FLAG_IOPL, FLAG_VM, FLAG_RF, OFF_CTRL, CTRL_FAST_VIF, CTRL_EXIT_SENSITIVE, OFF_FF_VFLAGS, OFF_FF_VCPL,
   OFF_FF_PENDING, OFF_FF_N_CLI, OFF_FF_N_STI, OFF_FF_N_PUSHF, OFF_FF_N_POPF, OFF_EXIT_REASON, EXIT_SENSITIVE,
-  CTRL_FAST_SEG, OFF_FF_N_SEG, SEG_SS,
+  CTRL_FAST_SEG, OFF_FF_N_SEG, OFF_FF_TABLES_OK, SEG_SS,
 } from "./abi";
 import { st, setSt, abort, setAbort, ABORT_EXIT } from "./state";
 import { getFlags, setFlags } from "./flags";
@@ -85,11 +85,13 @@ export function fastFlags(pop: bool): bool {
  * loadDataSeg calls this on that failure path only): with CTRL_FAST_SEG at a virtual CPL below 3 the same rule
  * is applied at the virtual CPL, as the monitor's emulation does; true = the load may go on (the caller commits it).
  * The descriptor was read from the real GDT/LDT, whose code/data descriptors are the guest's, copied exactly
- * (host/full/mode.ts syncTables); one whose accessed bit is clear takes the old exit, so that the bit is set in the
- * guest's table, not in the copy. SS loads always exit (CTRL_EXIT_PRIV_XFER).
+ * (host/full/mode.ts syncTables); only while the monitor's last sync of that copy succeeded (OFF_FF_TABLES_OK: a
+ * table it could not read leaves a stale copy, and the CPU natively faults on the descriptor read). One whose
+ * accessed bit is clear takes the old exit, so that the bit is set in the guest's table, not in the copy. SS loads
+ * always exit (CTRL_EXIT_PRIV_XFER).
  */
 export function fastDataSeg(s: u32, sel: u32, hi: u32): bool {
-  if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS) return false;
+  if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS || !st(OFF_FF_TABLES_OK)) return false;
   const vcpl = st(OFF_FF_VCPL);
   if (vcpl >= 3 || !(hi & 0x100) || dataSegCheck(s, sel, hi, vcpl) != 0) return false;
   bump(OFF_FF_N_SEG);

@@ -86,6 +86,7 @@ export abstract class ModeSwitch extends GuestMemory {
   /** Copies the guest GDT/LDT into the real tables (kernel view: code/data DPL 3). */
   syncTables(): boolean {
     let changed = false;
+    let synced = true; // the real copies equal the guest's tables (the CPU's fast segment loads trust them: abi.ts CTRL_FAST_SEG)
     const user = this.v.cpl === 3;
     const g = this.v.gdtr;
     const len = Math.min(g.limit + 1, 0x10000);
@@ -95,7 +96,7 @@ export abstract class ModeSwitch extends GuestMemory {
       // the common case (every privilege switch): unchanged, compared in place without a copy
       const same = c.base === g.base && c.limit === g.limit && this.linEquals(g.base, len, c.bytes);
       if (!same) bytes = this.readLin(g.base, len, false);
-    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; synced = false; }
     if (bytes) {
       this.writeTable(GDT_U, GDT_K, bytes);
       this.gdtCache = { base: g.base, limit: g.limit, bytes };
@@ -109,7 +110,7 @@ export abstract class ModeSwitch extends GuestMemory {
       const key = `${l.base}:${l.limit}`;
       try {
         if (!(this.ldtCache.key === key && this.linEquals(l.base, llen, this.ldtCache.bytes))) lb = this.readLin(l.base, llen, false);
-      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; synced = false; }
       if (lb && (this.ldtCache.key !== key || !equal(this.ldtCache.bytes, lb))) {
         this.writeTable(LDT_U, LDT_K, lb);
         this.ldtCache = { key, bytes: lb };
@@ -120,6 +121,7 @@ export abstract class ModeSwitch extends GuestMemory {
       const cur = this.m.getLdtr();
       this.m.setLdtr({ ...cur, attr: 0 });
     }
+    this.stateSet(A.OFF_FF_TABLES_OK, synced ? 1 : 0);
     return changed;
   }
 
