@@ -85,9 +85,9 @@ export const PRESETS = {
 
 /** The trap guests (guests/bench/trap.S): what one loop iteration does and how many instructions trap in full. */
 export const TRAP_KINDS = {
-  cli: { body: "cli; sti", trapped: 2, what: "#GP at real CPL 3 → decode → emulate against the virtual IF → resume" },
+  cli: { body: "cli; sti", trapped: 2, what: "full: done in the CPU on the virtual IF it shares with the monitor, no exit (CTRL_FAST_VIF; WASMVISOR_FULL_FAST=0: #GP at real CPL 3 → decode → emulate against the virtual IF → resume)" },
   in: { body: "in al, 0x80", trapped: 1, what: "#GP (IOPL 0) → decode → TSS I/O bitmap check → port bus → resume (native: an io-in exit)" },
-  pushf: { body: "pushf; popf", trapped: 2, what: "sensitive exit: the CPU hands the instruction over before executing it (run-time translation) → emulate against the virtual IF" },
+  pushf: { body: "pushf; popf", trapped: 2, what: "full: done in the CPU on the shared virtual flags, no exit (CTRL_FAST_VIF; WASMVISOR_FULL_FAST=0: sensitive exit, the CPU hands the instruction over before executing it → emulate against the virtual IF)" },
   vmcall: { body: "vmcall (HC_VERSION)", trapped: 1, what: "para: VMCALL hypercall exit → dispatch → resume" },
   ptemod: { body: "mov [pte], edx; mov eax, [page]", trapped: 1, what: "ptemod: store to a write-protected guest PT → #PF exit → single-step → 4 KiB frame diff → zap shadow entry; then the use → hidden #PF → shadow fill (2 exits)" },
 };
