@@ -99,7 +99,33 @@ export const OFF_FF_N_STI: u32 = 0x1C4;
 export const OFF_FF_N_PUSHF: u32 = 0x1C8;
 export const OFF_FF_N_POPF: u32 = 0x1CC;
 export const OFF_FF_N_SEG: u32 = 0x1D0;
-export const FF_COUNTERS: u32 = 5;         // counters from OFF_FF_N_CLI on (u32 each)
+export const OFF_FF_N_INT: u32 = 0x1D4;
+export const OFF_FF_N_IRET: u32 = 0x1D8;
+export const FF_COUNTERS: u32 = 7;         // counters from OFF_FF_N_CLI on (u32 each)
+// CTRL_FAST_INT: INT n from virtual CPL 3 through a 32-bit interrupt/trap gate of the guest's IDT into its kernel
+// (virtual CPL 0), and IRET from virtual CPL 0 back to virtual CPL 3, done in the CPU with the CPU's rules (rules.ts),
+// reading the guest's IDT/GDT/TSS/stack through the shadow tables without faulting (anything missing, any rule
+// failing, an LDT selector, a 16-bit gate or stack, TF, a clear accessed bit: the old exit, which then does
+// exactly what it did). The monitor publishes, after every exit and before every run(), what a switch needs
+// (below); the CPU makes the real switch (CR3 of the other shadow of the same address space — keeping the TLB on
+// the way in, flushing it on the way out —, the real GDT/LDT view, the exit controls of the new level) and the
+// monitor adopts it at its next exit (host/full/mode.ts adoptFastSwitches).
+export const CTRL_FAST_INT: u32 = 0x2000;
+export const OFF_FF_KPD: u32 = 0x190;      // monitor: real CR3 of the kernel (K) shadow of the current address space, 0 = none
+export const OFF_FF_UPD: u32 = 0x194;      // monitor: ... of its user (U) shadow, 0 = none
+export const OFF_FF_KCTRL: u32 = 0x198;    // monitor: the sensitive-exit controls at virtual CPL 0
+export const OFF_FF_UCTRL: u32 = 0x19C;    // monitor: ... at virtual CPL 3 with IF=1, IOPL=0
+export const OFF_FF_GDT_K: u32 = 0x1A0;    // monitor: real GDTR base of the kernel view of the guest's GDT
+export const OFF_FF_GDT_U: u32 = 0x1A4;    // monitor: ... of the user view
+export const OFF_FF_LDT_K: u32 = 0x1A8;    // monitor: real LDTR base of the kernel view of the guest's LDT
+export const OFF_FF_LDT_U: u32 = 0x1AC;
+export const OFF_FF_IDT_BASE: u32 = 0x1B0; // monitor: the guest's IDTR, GDTR and TR (base, limit, attr)
+export const OFF_FF_IDT_LIMIT: u32 = 0x1B4;
+export const OFF_FF_GDT_BASE: u32 = 0x1B8;
+export const OFF_FF_GDT_LIMIT: u32 = 0x1BC;
+export const OFF_FF_TR_BASE: u32 = 0x1E0;
+export const OFF_FF_TR_LIMIT: u32 = 0x1E4;
+export const OFF_FF_TR_ATTR: u32 = 0x1E8;
 export const CTRL_FAST_VIF: u32 = 0x800;   // cli/sti/pushf/popf on the virtual flags in the CPU
 // mov/pop/lds… of DS/ES/FS/GS at a virtual CPL below 3 whose check failed only because the real CPL is 3 (a DPL<3
 // kernel data segment): loaded from the real GDT/LDT copy (code/data descriptors are copied exactly, host/full

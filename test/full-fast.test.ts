@@ -5,7 +5,9 @@
 // the counters say where each instruction was handled. The fallbacks (a CPL above IOPL, an sti/popf that would
 // open the interrupt window while an interrupt waits) must still reach the monitor.
 import { describe, it, expect } from "vitest";
-import { miniVm, nativeVm, go, d32, d16, TO_USER, VEC_SEEN, GDT, KDATA, type MiniOpts } from "./full-minivm.ts";
+import {
+  miniVm, nativeVm, go, d32, d16, TO_USER, VEC_SEEN, GDT, KDATA, KCODE, KCODE_AT, PROLOGUE, PAGING_ON, identityPaging, type MiniOpts,
+} from "./full-minivm.ts";
 
 const OUT = 0x3200;
 const IF = 0x200;
@@ -145,6 +147,56 @@ describe("the kernel's data-segment loads at virtual CPL 0, in the CPU (CTRL_FAS
     expect(f.rd32(GDT + 0x24) & 0x100).toBe(0x100); // the guest's descriptor got its accessed bit
     expect(f.mo.inCpuCounts()["mov sreg"]).toBeUndefined();
   });
+});
+
+describe("INT n from user mode into the guest kernel and IRET back, in the CPU (CTRL_FAST_INT)", () => {
+  const HERE = KCODE_AT + PROLOGUE.length;
+  /** an IDT gate (KCODE:off, type byte) */
+  const gate = (off: number, type: number) => [off & 0xff, (off >>> 8) & 0xff, KCODE, 0, 0, type, (off >>> 16) & 0xff, off >>> 24];
+  /** kernel: [paging on] ; jmp over the handler ; H: add dword [ss:OUT], 1 ; iret ; then to user. User: `user`. */
+  function syscallGuest(paging: boolean, handlerType = 0xee) {
+    const pre = paging ? PAGING_ON : [];
+    const hOff = HERE + pre.length + 2;
+    const handler = [0x36, 0x83, 0x05, ...d32(OUT), 0x01, 0xcf]; // add dword [ss:OUT], 1 ; iret
+    const body = [...pre, 0xeb, handler.length, ...handler, ...TO_USER];
+    const o: MiniOpts = { gates: { 0x80: gate(hOff, handlerType) } };
+    return { body, o };
+  }
+  // user: mov ecx, 200 ; L: int 0x80 ; loop L ; int 3 (its default DPL 3 handler records 3 and halts)
+  const USER = [0xb9, ...d32(200), 0xcd, 0x80, 0xe2, 0xfc, 0xcd, 0x03];
+
+  for (const paging of [false, true]) {
+    for (const type of [0xee, 0xef]) {
+      it(`200 system calls (${type === 0xee ? "interrupt" : "trap"} gate, paging ${paging ? "on" : "off"}): fast on = off = native, and (after the first) no exit`, () => {
+        const { body, o } = syscallGuest(paging, type);
+        const setup = paging ? { ...o, user: USER } : { ...o, user: USER };
+        const run = (fastPaths: boolean) => {
+          const f = miniVm(body, { ...setup, fastPaths });
+          if (paging) identityPaging(f.g);
+          const r = go(f.mo, 20000);
+          expect(r).toMatchObject({ stop: "halted" });
+          return f;
+        };
+        const on = run(true), off = run(false);
+        const n = nativeVm(body, setup);
+        if (paging) identityPaging(n.g);
+        expect(n.m.run(10_000_000).reason).toBe("hlt");
+        const obs = (f: { m: typeof n.m; rd32: (a: number) => number }) =>
+          ({ ...observe(f.m, f.rd32), esp: f.m.esp >>> 0, eip: f.m.eip >>> 0, segs: ["cs", "ss", "ds", "es", "fs", "gs"].map((x) => f.m.getSegment(x as "cs").selector & 0xfffc), gdt: [] });
+        const nat = obs(n);
+        expect(nat.out[0]).toBe(200);
+        expect(nat.seen).toBe(3);
+        expect({ ...obs(off), eip: 0 }).toEqual({ ...nat, eip: 0 });
+        expect({ ...obs(on), eip: 0 }).toEqual({ ...nat, eip: 0 });
+        const c = on.mo.inCpuCounts();
+        expect(c.int).toBeGreaterThanOrEqual(198);
+        expect(c.iret).toBeGreaterThanOrEqual(198);
+        expect(on.mo.stats.exits["int 0x80"] ?? 0).toBeLessThanOrEqual(2);
+        expect(off.mo.stats.exits["int 0x80"]).toBe(200);
+        expect(on.mo.v.cpl).toBe(0); // (in the int 3 handler)
+      });
+    }
+  }
 });
 
 describe("what the fast paths leave to the monitor", () => {

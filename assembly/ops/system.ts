@@ -14,7 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
-import { fastCliSti, fastFlags, fastDataSeg } from "../fullfast";
+import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -391,7 +391,7 @@ function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
 }
 
 export function op_iret(): void {
-  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
+  if (fastIret() || sensitiveExit(CTRL_EXIT_PRIV_XFER)) return; // (full mode: fullfast.ts)
   const size = osz();
   if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();
@@ -436,7 +436,7 @@ export function op_hlt(): void {
 }
 export function op_int3(): void { softInt(3, true); }
 export function op_int1(): void { setPendingDebugTrap(true); }
-export function op_int_I(): void { softInt(imm1, false); }
+export function op_int_I(): void { if (!fastSoftInt(imm1)) softInt(imm1, false); } // (full mode: fullfast.ts)
 export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
 
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)

@@ -110,10 +110,12 @@ export class FullMode implements Mode {
 
   beforeSlice(): number | RunResult {
     const mo = this.monitor, pic = this.platform.pic;
+    mo.adoptFastSwitches();
     if (mo.stiShadow) {
       mo.stiShadow = false;
       const p = pic.peek() >= 0;
       mo.interruptPending = p;
+      mo.publishFast();
       return p ? 1 : Infinity;
     }
     if (mo.interruptible && pic.peek() >= 0) {
@@ -122,14 +124,16 @@ export class FullMode implements Mode {
       const r = mo.injectExternal(v);
       if (r && !("hlt" in r)) return stop(r);
     }
-    // the CPU's fast sti/popf exit instead of opening the interrupt window past a waiting interrupt
+    // the CPU's fast sti/popf/iret exit instead of opening the interrupt window past a waiting interrupt
     mo.interruptPending = pic.peek() >= 0;
+    mo.publishFast();
     return Infinity;
   }
 
   afterSlice(): void {}
 
   handle(exit: Exit): ExitAction {
+    this.monitor.adoptFastSwitches();
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
     if (this.monitor.mmioExit(exit)) { const c = this.monitor.stats.exits; c.mmio = (c.mmio ?? 0) + 1; return null; }

@@ -46,8 +46,8 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
-export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG;
-const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg"];
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT;
+const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret"];
 
 /**
  * The virtual CPU. CPL, IF and IOPL live in the CPU's state block (abi.ts OFF_FF_VCPL / OFF_FF_VFLAGS), read and
