@@ -200,6 +200,19 @@ describe("INT n from user mode into the guest kernel and IRET back, in the CPU (
 });
 
 describe("what the fast paths leave to the monitor", () => {
+  it("INT n through a DPL 0 gate from user mode (#GP), and user mode with IF=0: the exit, as natively", () => {
+    // user: int 0x80 (DPL 3, the handler records 0x80) after an iret with IF=0 ; / int 0x81 (DPL 0 gate: #GP)
+    const if0 = [...TO_USER];
+    if0.splice(8, 4, ...d32(0x2));
+    for (const [body, user, vec] of [[if0, [0xcd, 0x80], 0x80], [TO_USER, [0xcd, 0x81], 13]] as const) {
+      const r = three([...body], { user: [...user] });
+      expect(r.nat.seen).toBe(vec);
+      expect(r.on).toEqual(r.nat);
+      expect(r.off).toEqual(r.nat);
+      expect(r.fOn.mo.inCpuCounts().int).toBeUndefined();
+    }
+  });
+
   it("user-mode cli at IOPL 0: #GP, reflected by the monitor as natively", () => {
     const r = three(TO_USER, { user: [0xfa, 0xf4] });
     expect(r.nat.seen).toBe(13);
