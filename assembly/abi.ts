@@ -101,7 +101,16 @@ export const OFF_FF_N_POPF: u32 = 0x1CC;
 export const OFF_FF_N_SEG: u32 = 0x1D0;
 export const OFF_FF_N_INT: u32 = 0x1D4;
 export const OFF_FF_N_IRET: u32 = 0x1D8;
-export const FF_COUNTERS: u32 = 7;         // counters from OFF_FF_N_CLI on (u32 each)
+export const OFF_FF_N_MOVCR: u32 = 0x1DC;
+export const FF_COUNTERS: u32 = 8;         // counters from OFF_FF_N_CLI on (u32 each)
+// CTRL_FAST_CR: mov r32, CR0/CR2/CR3/CR4 at virtual CPL 0 (a #GP at the real CPL 3) reads the virtual control
+// registers, which live here (host/full/vcpu.ts SharedVirtualCpu: one copy, like the virtual IF): a page-fault
+// handler's read of CR2 costs no exit. Writes still exit (they change the shadows).
+export const CTRL_FAST_CR: u32 = 0x4000;
+export const OFF_FF_VCR0: u32 = 0x1EC;     // monitor+CPU: the virtual CR0, CR2, CR3, CR4
+export const OFF_FF_VCR2: u32 = 0x1F0;
+export const OFF_FF_VCR3: u32 = 0x1F4;
+export const OFF_FF_VCR4: u32 = 0x1F8;
 // CTRL_FAST_INT: INT n from virtual CPL 3 through a 32-bit interrupt/trap gate of the guest's IDT into its kernel
 // (virtual CPL 0), and IRET from virtual CPL 0 back to virtual CPL 3, done in the CPU with the CPU's rules (rules.ts),
 // reading the guest's IDT/GDT/TSS/stack through the shadow tables without faulting (anything missing, any rule

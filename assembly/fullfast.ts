@@ -21,7 +21,7 @@ import {
   CTRL_FAST_INT, OFF_FF_N_INT, OFF_FF_N_IRET, OFF_FF_KPD, OFF_FF_UPD, OFF_FF_KCTRL, OFF_FF_UCTRL, OFF_FF_GDT_K,
   OFF_FF_GDT_U, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
   OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
-  CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
+  CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ, CTRL_FAST_CR, OFF_FF_N_MOVCR, OFF_FF_VCR0,
 } from "./abi";
 import { st, setSt, abort, setAbort, ABORT_EXIT, eip, setEip, r32, w32, ESP, segSel, segAttr, setSegCache } from "./state";
 import { getFlags, setFlags, flagsReg } from "./flags";
@@ -251,5 +251,13 @@ export function fastIret(): bool {
     if (nullsOnReturn(segAttr(s), 3)) { setSegCache(s, 0, 0, 0, 0); computeSegOk(s); }
   }
   bump(OFF_FF_N_IRET);
+  return true;
+}
+
+/** mov r32, CRn (op_mov_R_C, on its #GP path at the real CPL 3): at virtual CPL 0 the virtual register (CTRL_FAST_CR). */
+export function fastMovFromCr(n: u32, rm: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_CR) || st(OFF_FF_VCPL) != 0 || n == 1 || n > 4) return false;
+  w32(rm, st(OFF_FF_VCR0 + (n == 0 ? 0 : (n - 1) * 4)));
+  bump(OFF_FF_N_MOVCR);
   return true;
 }

@@ -199,6 +199,27 @@ describe("INT n from user mode into the guest kernel and IRET back, in the CPU (
   }
 });
 
+describe("mov from CR0/CR2/CR3/CR4 at virtual CPL 0 reads the shared virtual registers (CTRL_FAST_CR)", () => {
+  it("fast on = off = native; from user mode still the guest's #GP", () => {
+    const body = [
+      0xb8, ...d32(0x12345000), 0x0f, 0x22, 0xd0, // mov eax, 0x12345000 ; mov cr2, eax (a write: the exit)
+      0x0f, 0x20, 0xc0, 0x0f, 0x20, 0xd3,          // mov eax, cr0 ; mov ebx, cr2
+      0x0f, 0x20, 0xd9, 0x0f, 0x20, 0xe2,          // mov ecx, cr3 ; mov edx, cr4
+      0xf4,
+    ];
+    const r = three(body);
+    expect(r.nat.ebx).toBe(0x12345000);
+    expect(r.on).toEqual(r.nat);
+    expect(r.off).toEqual(r.nat);
+    expect(r.fOn.mo.inCpuCounts()["mov from cr"]).toBe(4);
+    expect(r.fOn.mo.stats.exits["#GP"] ?? 0).toBeLessThanOrEqual(1); // (only the mov to cr2, if counted so)
+    const u = three(TO_USER, { user: [0x0f, 0x20, 0xd0] }); // user: mov eax, cr2 → #GP
+    expect(u.nat.seen).toBe(13);
+    expect(u.on).toEqual(u.nat);
+    expect(u.fOn.mo.inCpuCounts()["mov from cr"]).toBeUndefined();
+  });
+});
+
 describe("what the fast paths leave to the monitor", () => {
   it("INT n through a DPL 0 gate from user mode (#GP), and user mode with IF=0: the exit, as natively", () => {
     // user: int 0x80 (DPL 3, the handler records 0x80) after an iret with IF=0 ; / int 0x81 (DPL 0 gate: #GP)

@@ -14,7 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
-import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret } from "../fullfast";
+import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret, fastMovFromCr } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -567,7 +567,7 @@ export function op_grp7(): void {
 
 // ---------------------------------------------------------------- control and debug registers
 export function op_mov_R_C(): void {
-    if (cpl) { gp(0); return; }
+    if (cpl) { if (!fastMovFromCr(mrReg, mrRm)) gp(0); return; } // (full mode: fullfast.ts)
   const n = mrReg;
   let v: u32;
   if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();

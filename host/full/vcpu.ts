@@ -46,8 +46,8 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
-export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT;
-const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret"];
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR;
+const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret", "mov from cr"];
 
 /**
  * The virtual CPU. CPL, IF and IOPL live in the CPU's state block (abi.ts OFF_FF_VCPL / OFF_FF_VFLAGS), read and
@@ -55,12 +55,14 @@ const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret"];
  * of the CPU state carries them; the rest is the monitor's own.
  */
 export class SharedVirtualCpu implements VirtualCpu {
-  cr0 = A.CR0_PE | A.CR0_ET; cr2 = 0; cr3 = 0; cr4 = 0;
   gdtr = { base: 0, limit: 0xffff };
   idtr = { base: 0, limit: 0xffff };
   ldtr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
   tr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
-  constructor(private readonly dv: DataView) { this.cpl = 0; this.vif = false; this.iopl = 0; }
+  constructor(private readonly dv: DataView) {
+    this.cpl = 0; this.vif = false; this.iopl = 0;
+    this.cr0 = A.CR0_PE | A.CR0_ET; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
+  }
   private ld(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
   private st(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
   get cpl(): number { return this.ld(A.OFF_FF_VCPL); }
@@ -69,6 +71,14 @@ export class SharedVirtualCpu implements VirtualCpu {
   set vif(b: boolean) { const f = this.ld(A.OFF_FF_VFLAGS); this.st(A.OFF_FF_VFLAGS, b ? f | FL_IF : f & ~FL_IF); }
   get iopl(): number { return (this.ld(A.OFF_FF_VFLAGS) & FL_IOPL) >>> 12; }
   set iopl(n: number) { const f = this.ld(A.OFF_FF_VFLAGS); this.st(A.OFF_FF_VFLAGS, (f & ~FL_IOPL) | ((n & 3) << 12)); }
+  get cr0(): number { return this.ld(A.OFF_FF_VCR0); }
+  set cr0(v: number) { this.st(A.OFF_FF_VCR0, v); }
+  get cr2(): number { return this.ld(A.OFF_FF_VCR2); }
+  set cr2(v: number) { this.st(A.OFF_FF_VCR2, v); }
+  get cr3(): number { return this.ld(A.OFF_FF_VCR3); }
+  set cr3(v: number) { this.st(A.OFF_FF_VCR3, v); }
+  get cr4(): number { return this.ld(A.OFF_FF_VCR4); }
+  set cr4(v: number) { this.st(A.OFF_FF_VCR4, v); }
 }
 
 export type HandleResult = null | { hlt: true } | { stop: "halted" | "shutdown" | "internal-error"; message: string };
