@@ -12,12 +12,15 @@
 //   - an sti or popf that would set the virtual IF while a virtual interrupt waits (OFF_FF_PENDING): the
 //     interrupt window opens, so the monitor must see it to inject at the right boundary (after sti's shadow);
 //   - popf from virtual CPL 3 (its exits depend on IF/IOPL: mode.ts applySensitiveExits).
-// And (CTRL_FAST_SEG) the kernel's loads of its own data segments, which trap only because the real CPL is 3.
+// And: (CTRL_FAST_SEG) the kernel's loads of its own data segments, which trap only because the real CPL is 3;
+// (CTRL_FAST_INT) INT n from user mode into the guest kernel through its IDT, and IRET back, with the switch of
+// shadow, table view and exit controls the monitor publishes (fastSoftInt / fastIret below); (CTRL_FAST_CR) mov
+// from CR0/2/3/4 at virtual CPL 0. No allocation, no host call: loads, stores and the rules of ops/rules.ts.
 // The instruction retires normally, so the virtual clock counts it once, as the monitor's emulation does.
 import {
   FLAG_IF, FLAG_IOPL, FLAG_VM, FLAG_RF, OFF_CTRL, CTRL_FAST_VIF, CTRL_EXIT_SENSITIVE, OFF_FF_VFLAGS, OFF_FF_VCPL,
   OFF_FF_PENDING, OFF_FF_N_CLI, OFF_FF_N_STI, OFF_FF_N_PUSHF, OFF_FF_N_POPF, OFF_EXIT_REASON, EXIT_SENSITIVE,
-  CTRL_FAST_SEG, OFF_FF_N_SEG, OFF_FF_TABLES_OK, SEG_SS, SEG_CS, SEG_ES, SEG_DS, SEG_FS, SEG_GS, FLAG_TF, FLAG_NT,
+  CTRL_FAST_SEG, OFF_FF_N_SEG, OFF_FF_TABLES_OK, SEG_SS, SEG_CS, FLAG_TF, FLAG_NT,
   CTRL_FAST_INT, OFF_FF_N_INT, OFF_FF_N_IRET, OFF_FF_KPD, OFF_FF_UPD, OFF_FF_KCTRL, OFF_FF_UCTRL, OFF_FF_GDT_K,
   OFF_FF_GDT_U, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
   OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
