@@ -79,6 +79,70 @@ export const AREA_JIT: u32 = 0x150;
 export const AREA_JIT_SIZE: u32 = 0x10;
 export const AREA_VCPU_EVENTS: u32 = 0x160;
 export const AREA_VCPU_EVENTS_SIZE: u32 = 0x20;
+// ==== full-fast (branch full-fast): full mode's hot traps handled inside the CPU (host/full/README.md "Fast paths") ====
+// The virtual-CPU state a full-mode monitor shares with the CPU, as KVM keeps the state its in-kernel exit handlers
+// need: the monitor's virtual IF/IOPL and CPL live here (host/full/vcpu.ts reads and writes them in place, so there
+// is one copy), plus whether a virtual interrupt waits. With CTRL_FAST_VIF set, cli/sti/pushf/popf of the
+// deprivileged guest (the classes that would exit: #GP for cli/sti, CTRL_EXIT_SENSITIVE for pushf/popf at a virtual
+// CPL below 3) run on the virtual flags in the CPU (assembly/fullfast.ts) instead of exiting; whatever the fast
+// path cannot decide (CPL > IOPL, an sti or popf that would open the interrupt window while OFF_FF_PENDING is set)
+// takes the old exit, so the monitor injects at the right boundary. CTRL_FAST_SEG: the kernel's data-segment loads.
+// vCPU state: below VCPU_STATE_SIZE, saved.
+export const AREA_FULLFAST: u32 = 0x180;
+export const AREA_FULLFAST_SIZE: u32 = 0x80;
+export const OFF_FF_VFLAGS: u32 = 0x180;   // monitor+CPU: the virtual EFLAGS.IF (0x200) and IOPL (0x3000) bits; others 0
+export const OFF_FF_VCPL: u32 = 0x184;     // monitor+CPU: the virtual CPL (the real one is 3 for virtual 0..3)
+export const OFF_FF_PENDING: u32 = 0x188;  // monitor: 1 = a virtual interrupt waits for IF (set before every run())
+export const OFF_FF_TABLES_OK: u32 = 0x18C; // monitor: 1 = the real GDT/LDT copies were synced with the guest's tables (its last read of them succeeded)
+export const OFF_FF_N_CLI: u32 = 0x1C0;    // CPU counters: events handled in the CPU, no exit
+export const OFF_FF_N_STI: u32 = 0x1C4;
+export const OFF_FF_N_PUSHF: u32 = 0x1C8;
+export const OFF_FF_N_POPF: u32 = 0x1CC;
+export const OFF_FF_N_SEG: u32 = 0x1D0;
+export const OFF_FF_N_INT: u32 = 0x1D4;
+export const OFF_FF_N_IRET: u32 = 0x1D8;
+export const OFF_FF_N_MOVCR: u32 = 0x1DC;
+export const FF_COUNTERS: u32 = 8;         // counters from OFF_FF_N_CLI on (u32 each)
+// CTRL_FAST_CR: mov r32, CR0/CR2/CR3/CR4 at virtual CPL 0 (a #GP at the real CPL 3) reads the virtual control
+// registers, which live here (host/full/vcpu.ts SharedVirtualCpu: one copy, like the virtual IF): a page-fault
+// handler's read of CR2 costs no exit. Writes still exit (they change the shadows).
+export const CTRL_FAST_CR: u32 = 0x4000;
+export const OFF_FF_VCR0: u32 = 0x1EC;     // monitor+CPU: the virtual CR0, CR2, CR3, CR4
+export const OFF_FF_VCR2: u32 = 0x1F0;
+export const OFF_FF_VCR3: u32 = 0x1F4;
+export const OFF_FF_VCR4: u32 = 0x1F8;
+// CTRL_FAST_INT: INT n from virtual CPL 3 through a 32-bit interrupt/trap gate of the guest's IDT into its kernel
+// (virtual CPL 0), and IRET from virtual CPL 0 back to virtual CPL 3, done in the CPU with the CPU's rules (rules.ts),
+// reading the guest's IDT/GDT/TSS/stack through the shadow tables without faulting (anything missing, any rule
+// failing, an LDT selector, a 16-bit gate or stack, TF, a clear accessed bit: the old exit, which then does
+// exactly what it did). The monitor publishes, after every exit and before every run(), what a switch needs
+// (below); the CPU makes the real switch (CR3 of the other shadow of the same address space — keeping the TLB on
+// the way in, flushing it on the way out —, the real GDT/LDT view, the exit controls of the new level) and the
+// monitor adopts it at its next exit (host/full/mode.ts adoptFastSwitches).
+export const CTRL_FAST_INT: u32 = 0x2000;
+export const OFF_FF_KPD: u32 = 0x190;      // monitor: real CR3 of the kernel (K) shadow of the current address space, 0 = none
+export const OFF_FF_UPD: u32 = 0x194;      // monitor: ... of its user (U) shadow, 0 = none
+export const OFF_FF_KCTRL: u32 = 0x198;    // monitor: the sensitive-exit controls at virtual CPL 0
+export const OFF_FF_UCTRL: u32 = 0x19C;    // monitor: ... at virtual CPL 3 with IF=1, IOPL=0
+export const OFF_FF_GDT_K: u32 = 0x1A0;    // monitor: real GDTR base of the kernel view of the guest's GDT
+export const OFF_FF_GDT_U: u32 = 0x1A4;    // monitor: ... of the user view
+export const OFF_FF_LDT_K: u32 = 0x1A8;    // monitor: real LDTR base of the kernel view of the guest's LDT
+export const OFF_FF_LDT_U: u32 = 0x1AC;
+export const OFF_FF_IDT_BASE: u32 = 0x1B0; // monitor: the guest's IDTR, GDTR and TR (base, limit, attr)
+export const OFF_FF_IDT_LIMIT: u32 = 0x1B4;
+export const OFF_FF_GDT_BASE: u32 = 0x1B8;
+export const OFF_FF_GDT_LIMIT: u32 = 0x1BC;
+export const OFF_FF_TR_BASE: u32 = 0x1E0;
+export const OFF_FF_TR_LIMIT: u32 = 0x1E4;
+export const OFF_FF_TR_ATTR: u32 = 0x1E8;
+export const CTRL_FAST_VIF: u32 = 0x800;   // cli/sti/pushf/popf on the virtual flags in the CPU
+// mov/pop/lds… of DS/ES/FS/GS at a virtual CPL below 3 whose check failed only because the real CPL is 3 (a DPL<3
+// kernel data segment): loaded from the real GDT/LDT copy (code/data descriptors are copied exactly, host/full
+// mode.ts syncTables) with the checks at the virtual CPL, when its accessed bit is already set (else the CPU would
+// set it in the copy, not in the guest's table: the old exit) and the monitor's last sync of the copy succeeded
+// (OFF_FF_TABLES_OK: a GDT the monitor could not read — unmapped, past RAM — leaves the copy stale: the old exit)
+export const CTRL_FAST_SEG: u32 = 0x1000;
+// ==== end full-fast block ====
 export const AREA_EXIT: u32 = 0x200;
 export const AREA_EXIT_SIZE: u32 = 0x100;
 export const AREA_IOLOG: u32 = 0x300;

@@ -24,6 +24,8 @@ export interface ModeOptions {
   translate?: "runtime" | "static";
   /** full mode: address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
+  /** full mode: handle the hot traps inside the CPU (default true; host/full/README.md "Fast paths") */
+  fastPaths?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }

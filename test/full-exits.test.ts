@@ -10,7 +10,8 @@ import { VMM_SIZE } from "../host/full/monitor.ts";
 
 const HERE = KCODE_AT + PROLOGUE.length; // the body: a pushf, then nops
 function setup(translate: "runtime" | "static" = "runtime") {
-  const r = miniVm([0x9c, 0x90, 0x90, 0x90, 0x90, 0xf4], { translate }); // pushf (static: patched to int3) ; nop x4 ; hlt
+  // (the CPU's fast paths off: these are the monitor's exit handlers; test/full-fast.test.ts covers the CPU's)
+  const r = miniVm([0x9c, 0x90, 0x90, 0x90, 0x90, 0xf4], { translate, fastPaths: false }); // pushf (static: patched to int3) ; nop x4 ; hlt
   expect(go(r.mo)).toMatchObject({ stop: "halted" }); // prologue, pushf, nops, hlt (IF is clear)
   expect(r.mo.v.idtr.limit).toBe(256 * 8 - 1);
   r.m.eip = HERE + 1; // at the nops again: the made-up exits point here

@@ -36,6 +36,8 @@ export interface MiniOpts {
   closeHole?: boolean;
   /** how the x86 hole is caught: "runtime" (default, the CPU's sensitive exits) or "static" (the INT3 sweep) */
   translate?: "runtime" | "static";
+  /** the CPU's fast paths (default on: host/full/README.md "Fast paths") */
+  fastPaths?: boolean;
   /** user code at UCODE_AT */
   user?: number[];
   /** override IDT gate types per vector (default 0x8e; 0x80 and 3 get 0xee) */
@@ -82,7 +84,7 @@ export function miniVm(body: number[], o: MiniOpts = {}) {
   const m = o.machine ?? new Machine({ memSize: RAM + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
   const io: { port: number; size: number; value: number }[] = [];
   const mo = new Monitor(m, {
-    guestRam: RAM, closeHole: o.closeHole, translate: o.translate,
+    guestRam: RAM, closeHole: o.closeHole, translate: o.translate, fastPaths: o.fastPaths,
     io: { ioRead: o.ioRead ?? ((port) => (port === 0x60 ? 0x5a : 0xff)), ioWrite: (port, size, value) => { io.push({ port, size, value }); } },
   });
   const g = (a: number, b: number[]) => m.writeMem(VMM_SIZE + a, b);

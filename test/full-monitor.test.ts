@@ -5,11 +5,11 @@ import { Machine } from "../host/machine.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "../host/full/monitor.ts";
 
 const RAM = 4 << 20;
-function setup(code: number[], opts: { closeHole?: boolean; translate?: "runtime" | "static" } = {}) {
+function setup(code: number[], opts: { closeHole?: boolean; translate?: "runtime" | "static"; fastPaths?: boolean } = {}) {
   const m = new Machine({ memSize: RAM + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
   const io: { port: number; size: number; value: number }[] = [];
   const mo = new Monitor(m, {
-    guestRam: RAM, closeHole: opts.closeHole, translate: opts.translate,
+    guestRam: RAM, closeHole: opts.closeHole, translate: opts.translate, fastPaths: opts.fastPaths,
     io: { ioRead: (port) => (port === 0x60 ? 0x5a : 0xff), ioWrite: (port, size, value) => { io.push({ port, size, value }); } },
   });
   m.writeMem(VMM_SIZE + 0x1000, code);
@@ -42,7 +42,8 @@ describe("deprivileging", () => {
 
 describe("trap and emulate", () => {
   it("cli / sti change only the virtual IF; hlt with IF=0 stops", () => {
-    const { m, mo } = setup([0xfb, 0x90, 0xfa, 0xf4]);
+    // (the monitor's emulation: the CPU's fast path off; test/full-fast.test.ts runs both)
+    const { m, mo } = setup([0xfb, 0x90, 0xfa, 0xf4], { fastPaths: false });
     expect(go(mo)).toMatchObject({ stop: "halted" });
     expect(mo.stats.emulated).toMatchObject({ sti: 1, cli: 1, hlt: 1 });
     expect(m.eflags & 0x200).toBe(0x200); // the real IF never changes
@@ -126,7 +127,7 @@ describe("the x86 hole switch", () => {
   // cli ; pushf ; pop eax ; push 0x202 ; popf ; pushf ; pop ebx ; hlt
   const code = [0xfa, 0x9c, 0x58, 0x68, 0x02, 0x02, 0, 0, 0x9d, 0x9c, 0x5b, 0xf4];
   it("closed (patched): pushf shows the virtual IF, popf sets it", () => {
-    const { m, mo } = setup(code);
+    const { m, mo } = setup(code, { fastPaths: false });
     expect(go(mo)).toEqual({ hlt: true });
     expect(m.eax & 0x200).toBe(0);
     expect(m.ebx & 0x200).toBe(0x200);

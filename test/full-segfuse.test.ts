@@ -11,14 +11,19 @@ const movCx = (v: number) => [0x66, 0xb9, ...d16(v)];
 const MOV_DS_AX = [0x8e, 0xd8], MOV_ES_AX = [0x8e, 0xc0], MOV_FS_AX = [0x8e, 0xe0], MOV_GS_AX = [0x8e, 0xe8], MOV_FS_CX = [0x8e, 0xe1];
 const SEGS = ["es", "ds", "fs", "gs"] as const;
 
+/** full mode with the CPU's fast paths off (the monitor's fused loads; README "Fast paths") and on, and native */
 function both(body: number[]) {
-  const f = miniVm(body);
+  const f = miniVm(body, { fastPaths: false });
   const fr = go(f.mo);
+  const fast = miniVm(body);
+  go(fast.mo);
   const n = nativeVm(body);
   n.m.run(1_000_000);
   const view = (m: { getSegment(s: string): { selector: number } ; eip: number }, seen: number) =>
     ({ segs: SEGS.map((s) => m.getSegment(s).selector & 0xffff), vector: seen });
-  return { f, fr, full: view(f.m as never, f.seen()), native: view(n.m as never, n.seen()) };
+  const native = view(n.m as never, n.seen());
+  expect(view(fast.m as never, fast.seen())).toEqual(native); // the kernel's loads done in the CPU
+  return { f, fr, full: view(f.m as never, f.seen()), native };
 }
 
 describe("segment loads fused into one exit", () => {

@@ -25,6 +25,10 @@ const HERE = KCODE_AT + PROLOGUE.length; // where a body starts (after the prolo
 const OUT = 0x3200;                      // a data area the bodies write to
 const GEN = 0x20000;                     // a data page the generated-code body writes code into
 const IF = 0x200;
+/** how many `kind` instructions were caught: handed over (a sensitive exit) or run on the virtual flags in the CPU */
+function caught(mo: { stats: { exits: Record<string, number> }; inCpuCounts(): Record<string, number> }, kind: string): number {
+  return (mo.stats.exits[`sensitive ${kind}`] ?? 0) + (mo.inCpuCounts()[kind] ?? 0);
+}
 
 /** What the guest can observe at its final hlt: registers and the OUT area. */
 function observe(m: { eax: number; ebx: number; ecx: number; edx: number; esi: number }, rd32: (a: number) => number) {
@@ -101,7 +105,7 @@ describe("run-time translation: full mode = native where a static sweep cannot s
     const r = both(HIDDEN_PUSHF);
     expect(r.nat.eax & IF).toBe(0);
     expect(r.full).toEqual(r.nat);
-    expect(r.f.mo.stats.exits["sensitive pushf"]).toBe(1);
+    expect(caught(r.f.mo, "pushf")).toBe(1);
   });
   it("a hidden sgdt returns the guest's GDT (base 0x4000), not the VMM's", () => {
     const r = both(HIDDEN_SGDT);
@@ -114,7 +118,7 @@ describe("run-time translation: full mode = native where a static sweep cannot s
     expect(r.nat.ebx & IF).toBe(IF);     // popf set IF, pushf shows it
     expect(r.nat.out[2] >>> 16).toBe(0x4000);
     expect(r.full).toEqual(r.nat);
-    expect(r.f.mo.stats.exits).toMatchObject({ "sensitive pushf": 2, "sensitive popf": 2, "sensitive sgdt": 1 });
+    expect([caught(r.f.mo, "pushf"), caught(r.f.mo, "popf"), caught(r.f.mo, "sgdt")]).toEqual([2, 2, 1]);
   });
   it("the guest reads back its own code bytes unchanged", () => {
     const r = both(readBackBody());
@@ -126,7 +130,7 @@ describe("run-time translation: full mode = native where a static sweep cannot s
     const r = both(HIDDEN_PUSHF_LOOP);
     expect(r.nat.esi & IF).toBe(0);
     expect(r.full).toEqual(r.nat);
-    expect(r.f.mo.stats.exits["sensitive pushf"]).toBe(1000);
+    expect(caught(r.f.mo, "pushf")).toBe(1000);
     expect(r.f.m.jitStats.compiled).toBeGreaterThan(0);
   });
   it("an ELF without section headers (e_shnum = 0) runs correctly: the protection guest prints what QEMU prints", async () => {
@@ -149,7 +153,7 @@ describe("at virtual CPL 3 the hole instructions run natively unless they would 
     expect(r.nat.ebx & 0x80000000).toBe(0); // the guest never enabled paging
     expect(r.full).toEqual(r.nat);
     expect(r.f.rd32(VEC_SEEN)).toBe(13);
-    expect(r.f.mo.stats.exits["sensitive pushf"]).toBeUndefined();
+    expect(caught(r.f.mo, "pushf")).toBe(0);
     expect(r.f.mo.stats.exits).toMatchObject({ "sensitive sgdt": 1, "sensitive smsw": 1 });
   });
   it("IOPL=3 and a user cli: pushf is handed over and shows IF=0, IOPL=3 as natively", () => {
@@ -161,7 +165,7 @@ describe("at virtual CPL 3 the hole instructions run natively unless they would 
     expect(r.nat.ebx).toBe(0);
     expect(r.f.rd32(VEC_SEEN)).toBe(13);
     expect(r.full).toEqual(r.nat);
-    expect(r.f.mo.stats.exits["sensitive pushf"]).toBe(1);
+    expect(caught(r.f.mo, "pushf")).toBe(1);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
+import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret, fastMovFromCr } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -62,7 +63,7 @@ export function loadDataSeg(s: u32, sel: u32): void {
   }
   if (!readDesc(sel, VEC_GP, 0)) return;
   const f = dataSegCheck(s, sel, dHi, cpl);
-  if (f) { setPending(f >>> 16, f & 0xFFFF, true); return; }
+  if (f && !fastDataSeg(s, sel, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
   setAccessed();
   if (abort) return;
   setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
@@ -390,7 +391,7 @@ function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
 }
 
 export function op_iret(): void {
-  if (sensitiveExit(CTRL_EXIT_PRIV_XFER)) return;
+  if (fastIret() || sensitiveExit(CTRL_EXIT_PRIV_XFER)) return; // (full mode: fullfast.ts)
   const size = osz();
   if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();
@@ -403,23 +404,25 @@ export function op_iret(): void {
 
 // ---------------------------------------------------------------- flags and interrupts
 export function op_pushf(): void {
-  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
+  if (fastFlags(false) || sensitiveExit(CTRL_EXIT_SENSITIVE)) return; // (full mode: fullfast.ts)
   // VM and RF are never pushed as set (SDM: PUSHF)
   const f = getFlags() & ~(FLAG_VM | FLAG_RF);
   push(osz(), f);
 }
 export function op_popf(): void {
-  if (sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
+  if (fastFlags(true) || sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
   const size = osz();
   const v = popPeek(size); if (abort) return;
   spSet(spMask(spGet() + size));
   setFlags(popFlags(getFlags(), v, size, cpl, false)); // IF silently left alone at CPL > IOPL (rules.ts)
 }
 export function op_cli(): void {
+  if (fastCliSti(false)) return; // full mode's virtual IF (fullfast.ts)
   if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
   setFlags(getFlags() & ~FLAG_IF);
 }
 export function op_sti(): void {
+  if (fastCliSti(true)) return;
   if (cpl > ((flagsReg & FLAG_IOPL) >> 12)) { gp(0); return; }
   const f = getFlags();
   if (!(f & FLAG_IF)) setIntShadow(true); // STI delays interrupts by one instruction
@@ -433,7 +436,7 @@ export function op_hlt(): void {
 }
 export function op_int3(): void { softInt(3, true); }
 export function op_int1(): void { setPendingDebugTrap(true); }
-export function op_int_I(): void { softInt(imm1, false); }
+export function op_int_I(): void { if (!fastSoftInt(imm1)) softInt(imm1, false); } // (full mode: fullfast.ts)
 export function op_into(): void { if (getFlags() & 0x800) softInt(4, true); }
 
 // ---------------------------------------------------------------- descriptor tables (0F 00, 0F 01)
@@ -564,7 +567,7 @@ export function op_grp7(): void {
 
 // ---------------------------------------------------------------- control and debug registers
 export function op_mov_R_C(): void {
-    if (cpl) { gp(0); return; }
+    if (cpl) { if (!fastMovFromCr(mrReg, mrRm)) gp(0); return; } // (full mode: fullfast.ts)
   const n = mrReg;
   let v: u32;
   if (n == 0) v = cr0(); else if (n == 2) v = st(OFF_CR2); else if (n == 3) v = st(OFF_CR3); else if (n == 4) v = cr4();

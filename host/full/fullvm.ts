@@ -35,6 +35,8 @@ export interface FullModeOptions {
   translate?: TranslateMode;
   /** address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
+  /** handle the hot traps inside the CPU (default true): README.md "Fast paths" */
+  fastPaths?: boolean;
   /** CPU options (the intercepts are full mode's own) */
   machine?: Partial<MachineOptions>;
 }
@@ -51,7 +53,7 @@ export class FullMode implements Mode {
     this.guestRam = memSize;
     this.machine = new Machine({ ...o.machine, memSize: memSize + VMM_SIZE, exceptionBitmap: 0xffffffff, exitOnSoftInt: true, exitOnHlt: true });
     this.monitor = new Monitor(this.machine, {
-      guestRam: memSize, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, log,
+      guestRam: memSize, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, fastPaths: o.fastPaths, log,
       io: {
         ioRead: (port, size) => { this.vmStats.countPort(port, false); return this.platform.bus.ioRead(port, size as AccessSize); },
         ioWrite: (port, size, v) => { this.vmStats.countPort(port, true); this.platform.bus.ioWrite(port, size as AccessSize, v); },
@@ -108,9 +110,13 @@ export class FullMode implements Mode {
 
   beforeSlice(): number | RunResult {
     const mo = this.monitor, pic = this.platform.pic;
+    mo.adoptFastSwitches();
     if (mo.stiShadow) {
       mo.stiShadow = false;
-      return pic.peek() >= 0 ? 1 : Infinity;
+      const p = pic.peek() >= 0;
+      mo.interruptPending = p;
+      mo.publishFast();
+      return p ? 1 : Infinity;
     }
     if (mo.interruptible && pic.peek() >= 0) {
       const v = pic.acknowledge();
@@ -118,12 +124,16 @@ export class FullMode implements Mode {
       const r = mo.injectExternal(v);
       if (r && !("hlt" in r)) return stop(r);
     }
+    // the CPU's fast sti/popf/iret exit instead of opening the interrupt window past a waiting interrupt
+    mo.interruptPending = pic.peek() >= 0;
+    mo.publishFast();
     return Infinity;
   }
 
   afterSlice(): void {}
 
   handle(exit: Exit): ExitAction {
+    this.monitor.adoptFastSwitches();
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
     if (this.monitor.mmioExit(exit)) { const c = this.monitor.stats.exits; c.mmio = (c.mmio ?? 0) + 1; return null; }
@@ -140,6 +150,7 @@ export class FullMode implements Mode {
     const mo = this.monitor;
     return {
       exitsByCause: { ...mo.stats.exits },
+      inCpu: mo.inCpuCounts(),
       emulated: { ...mo.stats.emulated },
       emulatedInstructions: mo.stats.emulatedInstructions,
       reflectedByVector: { ...mo.stats.reflected },
@@ -166,7 +177,7 @@ export interface FullVmOptions extends CoreOptions, FullModeOptions {}
 export class FullVm extends VmCore<FullMode> {
   constructor(opts: FullVmOptions = {}) {
     const memSize = opts.memSize ?? 64 << 20;
-    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, translate: opts.translate, maxShadows: opts.maxShadows } });
+    super(new FullMode(memSize, opts, opts.log ?? (() => {})), opts, { mode: "full", options: { memSize, platformKind: opts.platformKind, rtcStart: opts.rtcStart, closeHole: opts.closeHole, translate: opts.translate, maxShadows: opts.maxShadows, fastPaths: opts.fastPaths } });
   }
   get monitor(): Monitor { return this.mode.monitor; }
   get guestRam(): number { return this.mode.guestRam; }

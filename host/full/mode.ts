@@ -25,8 +25,10 @@ export abstract class ModeSwitch extends GuestMemory {
     m.setSegment("ss", { ...ss, selector: ss.selector | 3, attr: ss.attr | 0x60 });
     this.setGuestFlags(fl);
     m.setIdtr(VMM_LINEAR + IDT_REAL, 0);
+    this.fastPaths = this.fastWanted;
     this.applyCr0();
     this.applyMode();
+    this.publishFast();
   }
 
   /** EFLAGS as the guest sees them: the real arithmetic/control flags with the virtual IF and IOPL. */
@@ -62,6 +64,73 @@ export abstract class ModeSwitch extends GuestMemory {
     this.m.sensitiveExits = bits;
   }
 
+  /** the CPU's fast privilege switches (INT n in, IRET out) the monitor has adopted: abi.ts CTRL_FAST_INT */
+  protected fastSeen = 0;
+  private fastSwitches(): number {
+    return (this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_INT, true) + this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_IRET, true)) >>> 0;
+  }
+  /**
+   * Publishes what the CPU's fast INT/IRET need (abi.ts CTRL_FAST_INT, assembly/fullfast.ts): both shadows of the
+   * current address space (0 when one is not cached: the CPU then exits), the exit controls of either level, the
+   * real GDT/LDT views, the guest's IDTR/GDTR/TR. After every exit and before every run(): nothing of it changes
+   * while the guest runs but by those fast switches themselves, which only move between the published values.
+   */
+  publishFast(): void {
+    if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime") return;
+    const pg = this.paging(), v = this.v, hole = this.patcher.closeHole;
+    this.stateSet(A.OFF_FF_KPD, this.shadow.cachedPd(pg, false));
+    this.stateSet(A.OFF_FF_UPD, this.shadow.cachedPd(pg, true));
+    this.stateSet(A.OFF_FF_KCTRL, A.CTRL_EXIT_PRIV_XFER | (hole ? A.CTRL_EXIT_SENSITIVE : 0));
+    this.stateSet(A.OFF_FF_UCTRL, A.CTRL_EXIT_PRIV_XFER | (hole ? A.CTRL_EXIT_DESC_READ : 0));
+    this.stateSet(A.OFF_FF_GDT_K, VMM_LINEAR + GDT_K);
+    this.stateSet(A.OFF_FF_GDT_U, VMM_LINEAR + GDT_U);
+    this.stateSet(A.OFF_FF_LDT_K, VMM_LINEAR + LDT_K);
+    this.stateSet(A.OFF_FF_LDT_U, VMM_LINEAR + LDT_U);
+    this.stateSet(A.OFF_FF_IDT_BASE, v.idtr.base);
+    this.stateSet(A.OFF_FF_IDT_LIMIT, v.idtr.limit);
+    this.stateSet(A.OFF_FF_GDT_BASE, v.gdtr.base);
+    this.stateSet(A.OFF_FF_GDT_LIMIT, v.gdtr.limit);
+    this.stateSet(A.OFF_FF_TR_BASE, v.tr.base);
+    this.stateSet(A.OFF_FF_TR_LIMIT, v.tr.limit);
+    this.stateSet(A.OFF_FF_TR_ATTR, v.tr.attr);
+    this.fastSeen = this.fastSwitches();
+  }
+  /**
+   * The CPU switched the virtual privilege itself since the last exit (and the real CR3, GDT/LDT view and exit
+   * controls with it): the monitor's own view follows — the current shadow, the table copies (re-compared with the
+   * guest's, as on every privilege switch). Called first at every exit and slice.
+   */
+  adoptFastSwitches(): void {
+    if (this.fastSwitches() === this.fastSeen) return;
+    this.fastSeen = this.fastSwitches();
+    this.applyMode();
+  }
+
+  /**
+   * After the monitor reflected INT `vec` from user mode into the kernel: fills the K shadow's entries the CPU's
+   * fast INT reads (the IDT entry, the GDT, the TSS) and writes (the kernel stack frame just pushed), which the
+   * monitor's own accesses — through the guest's tables — never filled, so that the next INT is done in the CPU.
+   * Each with the guest's walk and its A/D update, as the delivery's own accesses make natively.
+   */
+  protected prefillFastInt(vec: number): void {
+    if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime" || this.v.cpl !== 0) return;
+    const v = this.v, pg = this.paging();
+    const at = (lin: number, write: boolean) => {
+      lin >>>= 0;
+      if (lin >>> 22 === 1023) return;
+      try {
+        const w = this.shadow.walk(pg, lin, write, false, true);
+        if (w.ok && w.gpa < this.guestRam) this.shadow.fill(lin, w, write);
+      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+    };
+    at(v.idtr.base + vec * 8, false);
+    for (let a = v.gdtr.base & ~0xfff; a <= v.gdtr.base + Math.min(v.gdtr.limit, 0xffff); a += 4096) at(a, false);
+    if (v.tr.attr & 0x80) at(v.tr.base, false);
+    const esp = (this.m.getSegment("ss").base + this.m.esp) >>> 0;
+    at(esp, true);
+    at(esp + 19, true);
+  }
+
   protected applyCr0(): void {
     const keep = A.CR0_MP | A.CR0_EM | A.CR0_TS | A.CR0_NE | A.CR0_ET | A.CR0_AM;
     const real = (A.CR0_PE | A.CR0_PG | A.CR0_WP | (this.v.cr0 & keep)) >>> 0;
@@ -85,6 +154,7 @@ export abstract class ModeSwitch extends GuestMemory {
   /** Copies the guest GDT/LDT into the real tables (kernel view: code/data DPL 3). */
   syncTables(): boolean {
     let changed = false;
+    let synced = true; // the real copies equal the guest's tables (the CPU's fast segment loads trust them: abi.ts CTRL_FAST_SEG)
     const user = this.v.cpl === 3;
     const g = this.v.gdtr;
     const len = Math.min(g.limit + 1, 0x10000);
@@ -94,7 +164,7 @@ export abstract class ModeSwitch extends GuestMemory {
       // the common case (every privilege switch): unchanged, compared in place without a copy
       const same = c.base === g.base && c.limit === g.limit && this.linEquals(g.base, len, c.bytes);
       if (!same) bytes = this.readLin(g.base, len, false);
-    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; synced = false; }
     if (bytes) {
       this.writeTable(GDT_U, GDT_K, bytes);
       this.gdtCache = { base: g.base, limit: g.limit, bytes };
@@ -108,7 +178,7 @@ export abstract class ModeSwitch extends GuestMemory {
       const key = `${l.base}:${l.limit}`;
       try {
         if (!(this.ldtCache.key === key && this.linEquals(l.base, llen, this.ldtCache.bytes))) lb = this.readLin(l.base, llen, false);
-      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
+      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; synced = false; }
       if (lb && (this.ldtCache.key !== key || !equal(this.ldtCache.bytes, lb))) {
         this.writeTable(LDT_U, LDT_K, lb);
         this.ldtCache = { key, bytes: lb };
@@ -119,6 +189,7 @@ export abstract class ModeSwitch extends GuestMemory {
       const cur = this.m.getLdtr();
       this.m.setLdtr({ ...cur, attr: 0 });
     }
+    this.stateSet(A.OFF_FF_TABLES_OK, synced ? 1 : 0);
     return changed;
   }
 

@@ -15,9 +15,11 @@ export {
 export class Monitor extends SensitiveInsns {
   /** Handles one exit from the deprivileged guest. */
   handle(exit: Exit): HandleResult {
-    if (exit.reason === "budget") return null;
+    this.adoptFastSwitches(); // (the CPU may have entered or left the guest kernel itself: mode.ts)
+    if (exit.reason === "budget") { this.publishFast(); return null; }
     const r = this.dispatch(exit);
     this.applySensitiveExits(); // (the emulation may have changed the virtual CPL, IF or IOPL)
+    this.publishFast();
     return r;
   }
 
@@ -52,7 +54,9 @@ export class Monitor extends SensitiveInsns {
             }
           }
           this.count(this.stats.exits, vec === 0x80 ? "int 0x80" : `int ${hex(vec)}`);
+          const fromUser = this.v.cpl === 3;
           this.deliver(vec, undefined, this.m.eip, true, undefined, false, exit.eip);
+          if (fromUser) this.prefillFastInt(vec); // (the next one is done in the CPU: mode.ts)
           return null;
         }
         case "shutdown":

@@ -204,6 +204,12 @@ export class ShadowMmu {
     return s.pd;
   }
 
+  /** The machine address of the shadow PD for (`pg`, `user`) if it is cached, else 0; never creates or touches one
+   *  (the CPU's fast INT/IRET switch between the two shadows of an address space: assembly/fullfast.ts). */
+  cachedPd(pg: GuestPaging, user: boolean): number {
+    return this.shadows.get(`${user ? "U" : "K"}:${pg.pg ? pg.cr3 >>> 12 : "nopg"}`)?.pd ?? 0;
+  }
+
   /** Drops every shadow (CR0.PG/WP or CR4.PSE changed: every derived entry may be wrong). */
   flushAll(): void {
     for (const s of [...this.shadows.values()]) this.destroy(s);

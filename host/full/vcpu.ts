@@ -46,6 +46,41 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR;
+const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret", "mov from cr"];
+
+/**
+ * The virtual CPU. CPL, IF and IOPL live in the CPU's state block (abi.ts OFF_FF_VCPL / OFF_FF_VFLAGS), read and
+ * written in place, so the CPU's fast paths (assembly/fullfast.ts) and the monitor share one copy, and a snapshot
+ * of the CPU state carries them; the rest is the monitor's own.
+ */
+export class SharedVirtualCpu implements VirtualCpu {
+  gdtr = { base: 0, limit: 0xffff };
+  idtr = { base: 0, limit: 0xffff };
+  ldtr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
+  tr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
+  constructor(private readonly dv: DataView) {
+    this.cpl = 0; this.vif = false; this.iopl = 0;
+    this.cr0 = A.CR0_PE | A.CR0_ET; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
+  }
+  private ld(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
+  private st(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  get cpl(): number { return this.ld(A.OFF_FF_VCPL); }
+  set cpl(c: number) { this.st(A.OFF_FF_VCPL, c & 3); }
+  get vif(): boolean { return (this.ld(A.OFF_FF_VFLAGS) & FL_IF) !== 0; }
+  set vif(b: boolean) { const f = this.ld(A.OFF_FF_VFLAGS); this.st(A.OFF_FF_VFLAGS, b ? f | FL_IF : f & ~FL_IF); }
+  get iopl(): number { return (this.ld(A.OFF_FF_VFLAGS) & FL_IOPL) >>> 12; }
+  set iopl(n: number) { const f = this.ld(A.OFF_FF_VFLAGS); this.st(A.OFF_FF_VFLAGS, (f & ~FL_IOPL) | ((n & 3) << 12)); }
+  get cr0(): number { return this.ld(A.OFF_FF_VCR0); }
+  set cr0(v: number) { this.st(A.OFF_FF_VCR0, v); }
+  get cr2(): number { return this.ld(A.OFF_FF_VCR2); }
+  set cr2(v: number) { this.st(A.OFF_FF_VCR2, v); }
+  get cr3(): number { return this.ld(A.OFF_FF_VCR3); }
+  set cr3(v: number) { this.st(A.OFF_FF_VCR3, v); }
+  get cr4(): number { return this.ld(A.OFF_FF_VCR4); }
+  set cr4(v: number) { this.st(A.OFF_FF_VCR4, v); }
+}
+
 export type HandleResult = null | { hlt: true } | { stop: "halted" | "shutdown" | "internal-error"; message: string };
 
 export interface FullStats {
@@ -73,6 +108,8 @@ export interface MonitorOptions {
    */
   translate?: TranslateMode;
   maxShadows?: number;
+  /** handle the hot traps inside the CPU (default true; false: every one exits, to compare): README "Fast paths" */
+  fastPaths?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -95,6 +132,8 @@ export abstract class VcpuBase {
   readonly stats: FullStats = { exits: {}, emulated: {}, reflected: {}, interruptsInjected: 0, emulatedInstructions: 0 };
   readonly guestRam: number;
   readonly translation: TranslateMode;
+  /** the CPU fast paths to enable at start() (abi.ts CTRL_FAST_*) */
+  readonly fastWanted: number;
   /** after STI: let one instruction run before an interrupt can be injected */
   stiShadow = false;
   protected io: MonitorIo;
@@ -110,6 +149,7 @@ export abstract class VcpuBase {
     this.io = o.io;
     this.guestRam = o.guestRam;
     this.translation = o.translate ?? "runtime";
+    this.fastWanted = o.fastPaths === false ? 0 : FAST_CTRLS;
     this.log = o.log ?? (() => {});
     if (m.ramSize < VMM_SIZE + o.guestRam) throw new Error("wasmvisor full: the machine needs VMM_SIZE more RAM than the guest");
     this.dv = new DataView(m.memory.buffer);
@@ -125,11 +165,22 @@ export abstract class VcpuBase {
     });
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
     for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
-    const nul = { sel: 0, base: 0, limit: 0, attr: 0 };
-    this.v = {
-      cpl: 0, vif: false, iopl: 0, cr0: A.CR0_PE | A.CR0_ET, cr2: 0, cr3: 0, cr4: 0,
-      gdtr: { base: 0, limit: 0xffff }, idtr: { base: 0, limit: 0xffff }, ldtr: { ...nul }, tr: { ...nul },
-    };
+    this.v = new SharedVirtualCpu(this.dv);
+  }
+
+  /** the CPU fast paths in force (abi.ts CTRL_FAST_*, assembly/fullfast.ts); other controls are left alone */
+  set fastPaths(bits: number) {
+    const c = this.dv.getUint32(A.STATE_BASE + A.OFF_CTRL, true);
+    this.stateSet(A.OFF_CTRL, (c & ~FAST_CTRLS) | (bits & FAST_CTRLS));
+  }
+  get fastPaths(): number { return this.dv.getUint32(A.STATE_BASE + A.OFF_CTRL, true) & FAST_CTRLS; }
+  /** tells the CPU whether a virtual interrupt waits (its fast sti/popf must not open the window past it) */
+  set interruptPending(p: boolean) { this.stateSet(A.OFF_FF_PENDING, p ? 1 : 0); }
+  /** events the CPU handled itself (no exit), by kind */
+  inCpuCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    FF_NAMES.forEach((k, i) => { const n = this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_CLI + 4 * i, true); if (n) out[k] = n; });
+    return out;
   }
 
   protected paging(): GuestPaging {

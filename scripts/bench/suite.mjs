@@ -85,9 +85,9 @@ export const PRESETS = {
 
 /** The trap guests (guests/bench/trap.S): what one loop iteration does and how many instructions trap in full. */
 export const TRAP_KINDS = {
-  cli: { body: "cli; sti", trapped: 2, what: "#GP at real CPL 3 → decode → emulate against the virtual IF → resume" },
+  cli: { body: "cli; sti", trapped: 2, what: "full: done in the CPU on the virtual IF it shares with the monitor, no exit (CTRL_FAST_VIF; WASMVISOR_FULL_FAST=0: #GP at real CPL 3 → decode → emulate against the virtual IF → resume)" },
   in: { body: "in al, 0x80", trapped: 1, what: "#GP (IOPL 0) → decode → TSS I/O bitmap check → port bus → resume (native: an io-in exit)" },
-  pushf: { body: "pushf; popf", trapped: 2, what: "sensitive exit: the CPU hands the instruction over before executing it (run-time translation) → emulate against the virtual IF" },
+  pushf: { body: "pushf; popf", trapped: 2, what: "full: done in the CPU on the shared virtual flags, no exit (CTRL_FAST_VIF; WASMVISOR_FULL_FAST=0: sensitive exit, the CPU hands the instruction over before executing it → emulate against the virtual IF)" },
   vmcall: { body: "vmcall (HC_VERSION)", trapped: 1, what: "para: VMCALL hypercall exit → dispatch → resume" },
   ptemod: { body: "mov [pte], edx; mov eax, [page]", trapped: 1, what: "ptemod: store to a write-protected guest PT → #PF exit → single-step → 4 KiB frame diff → zap shadow entry; then the use → hidden #PF → shadow fill (2 exits)" },
 };
@@ -312,6 +312,8 @@ function groupDiff(results, section) {
 
 /** An interval's estimate for the JSON, or null when it is not resolved. */
 const est = (ci, d) => (ci && ci.resolved ? round(ci.est, d) : null);
+/** full: the events the CPU handled itself, without an exit (devices.full.inCpu: host/full/README.md "Fast paths") */
+const inCpuOf = (c) => Object.fromEntries(Object.entries(c).filter(([k]) => k.startsWith("devices.full.inCpu.")).map(([k, v]) => [k.slice(19), v]));
 const pick = (c, keys) => Object.fromEntries(keys.map((k) => [k.split(".").pop(), c[k] ?? 0]));
 
 export function analyze({ results, load }, { preset, nativeModeMips, nativeBinaryMips }) {
@@ -333,6 +335,7 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
           exitsByCause: x.causes, ports: x.ports, counters: x.counters, guestTimes: x.guestTimes,
           t1Ms: x.t1.map((v) => round(v, 1)), t2Ms: x.t2.map((v) => round(v, 1)),
         };
+        if (x.mode === "full") row.modes.full.inCpuByKind = inCpuOf(x.counters);
         if (x.mode === "full") row.modes.full.shadow = pick(x.counters, ["devices.full.shadow.hiddenFaults", "devices.full.shadow.trueFaults", "devices.full.shadow.ptWrites", "devices.full.shadow.ptWriteZaps", "devices.full.shadow.unshadowed", "devices.full.shadow.invlpg", "devices.full.shadow.cr3Switches", "devices.full.shadow.shadowsCreated", "devices.full.shadow.shadowsEvicted"]);
         if (x.mode === "para") {
           row.modes.para.hypercallsPerOp = round(x.counters["exits.hypercall"] ?? 0, 4);
@@ -381,6 +384,7 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
           n: [x.n1, x.n2], nsPerIter: est(ns, 2), nsPerIterRange: x.spread.map((v) => round(v * 1e6, 2)), cpuNsPerIter: est(scale(x.ciCpu, 1e6), 2),
           nsPerIterCI: ciJson(ns), rounds: x.nr,
           instrPerIter: round(x.instrPerUnit, 3), retiredPerIter: round(x.retiredPerUnit, 3), exitsPerIter: round(x.exitsPerUnit, 3), exitsByCause: x.causes,
+          ...(x.mode === "full" ? { inCpuByKind: inCpuOf(x.counters) } : {}),
         };
       }
       const trapMode = row.modes.full ? "full" : "para";
@@ -503,8 +507,9 @@ export function renderMarkdown(A) {
     L.push("page table (single-stepped); shadow fills = hidden #PF − PT writes; \"K/U switches\" are shadow CR3 loads (not exits).");
     L.push("hw: VM exits by basic reason (SDM Vol. 3C app. C); \"2-D walk\" = guest TLB misses walked per operation and memory");
     L.push("references per miss (8 = a 2-level guest walk under the 2-level EPT, Bhargava et al. 2008; 2 = guest paging off).\n");
-    L.push("| workload | native (CPU exits) | full (monitor causes) | full shadow paging | para (exits + hypercalls) | hw (VM exit reasons) | hw 2-D walk |");
-    L.push("|---|---|---|---|---|---|---|");
+    L.push("full in-CPU: events the CPU handled against the shared virtual-CPU state without an exit (not in the exits).\n");
+    L.push("| workload | native (CPU exits) | full (monitor causes) | full in-CPU | full shadow paging | para (exits + hypercalls) | hw (VM exit reasons) | hw 2-D walk |");
+    L.push("|---|---|---|---|---|---|---|---|");
     for (const [w, r] of Object.entries(A.workloads)) {
       const s = r.modes.full?.shadow, c = r.modes.full?.exitsByCause ?? {};
       const pw = c["protected write"] ?? 0;
@@ -512,18 +517,18 @@ export function renderMarkdown(A) {
       const fc = Object.fromEntries(Object.entries(c).map(([k, v]) => [k === "protected write" ? "(PT write)" : k, v]));
       const nw = r.modes.hw?.nested;
       const walk = nw ? `${F(nw.walksPerOp, 2)} misses/op × ${F(nw.refsPerMiss, 2)} refs` : "-";
-      L.push(`| ${w} | ${top(r.modes.native?.exitsByCause)} | ${top(fc, 9)} | ${sh} | ${top(r.modes.para?.exitsByCause)} | ${r.modes.hw ? top(r.modes.hw.exitsByCause) : "-"} | ${walk} |`);
+      L.push(`| ${w} | ${top(r.modes.native?.exitsByCause)} | ${top(fc, 9)} | ${r.modes.full ? top(r.modes.full.inCpuByKind) : "-"} | ${sh} | ${top(r.modes.para?.exitsByCause)} | ${r.modes.hw ? top(r.modes.hw.exitsByCause) : "-"} | ${walk} |`);
     }
   }
   if (A.trap) {
     L.push("\n### Trap round trip (guests/bench/trap.S at virtual CPL 0)\n");
     L.push(`native-instruction equivalents use wasmvisor --mode native ${F(A.trap.mipsUsed.wasmvisorNativeMode, 0)} MIPS and the real CPU ${F(A.trap.mipsUsed.nativeBinary, 0)} MIPS (peers rows)\n`);
-    L.push("| loop body | mode | ns/iter | exits/iter | native ns/iter | ns per trap (minus native) [95 %] | = wasmvisor-native instr | = real-CPU instr | path |");
-    L.push("|---|---|--:|--:|--:|--:|--:|--:|---|");
+    L.push("| loop body | mode | ns/iter | exits/iter | in-CPU/iter | native ns/iter | ns per trap (minus native) [95 %] | = wasmvisor-native instr | = real-CPU instr | path |");
+    L.push("|---|---|--:|--:|--:|--:|--:|--:|--:|---|");
     for (const [k, r] of Object.entries(A.trap)) {
       if (k === "mipsUsed") continue;
       const m = r.modes[r.roundTrip.mode];
-      L.push(`| \`${r.body}\` | ${r.roundTrip.mode} | ${V(m.nsPerIterCI, 1)} | ${F(m.exitsPerIter, 2)} | ${V(r.modes.native?.nsPerIterCI)} | ${CI(r.roundTrip.nsPerTrapCI, 0)} | ${F(r.roundTrip.wasmvisorNativeInstrEquiv, 0)} | ${F(r.roundTrip.realCpuInstrEquiv, 0)} | ${r.path} |`);
+      L.push(`| \`${r.body}\` | ${r.roundTrip.mode} | ${V(m.nsPerIterCI, 1)} | ${F(m.exitsPerIter, 2)} | ${m.inCpuByKind ? top(m.inCpuByKind) : "-"} | ${V(r.modes.native?.nsPerIterCI)} | ${CI(r.roundTrip.nsPerTrapCI, 0)} | ${F(r.roundTrip.wasmvisorNativeInstrEquiv, 0)} | ${F(r.roundTrip.realCpuInstrEquiv, 0)} | ${r.path} |`);
     }
   }
   if (A.disk) {

@@ -20,7 +20,9 @@ for (const job of jobs) {
   const disk = job.diskKiB ? new Uint8Array(job.diskKiB * 1024) : undefined;
   let r, error = null;
   try {
-    r = await runImage({ image: image(job.image), mode: job.mode, cmdline: job.cmdline ?? "", disk, memSize: job.mem, maxInstructions: job.maxInstructions });
+    r = await runImage({ image: image(job.image), mode: job.mode, cmdline: job.cmdline ?? "", disk, memSize: job.mem, maxInstructions: job.maxInstructions,
+      // WASMVISOR_FULL_FAST=0: full mode with its in-CPU fast paths off (every hot trap exits), to compare
+      ...(process.env.WASMVISOR_FULL_FAST === "0" ? { fastPaths: false } : {}) });
   } catch (e) { error = String(e?.stack ?? e); }
   const totalMs = performance.now() - t0, cu = process.cpuUsage(c0), cpuMs = (cu.user + cu.system) / 1e3;
   if (error) { process.stdout.write(JSON.stringify({ id: job.id, ok: false, error }) + "\n"); continue; }

@@ -1,0 +1,266 @@
+// fullfast.ts — full mode's hot traps handled inside the CPU (abi.ts "full-fast" block; host/full/README.md
+// "Fast paths"), the way KVM handles the common exits in the kernel instead of in user space.
+//
+// A full-mode monitor runs the guest kernel at real CPL 3 with virtual CPL 0 and keeps the virtual IF and IOPL
+// itself; cli/sti trap (#GP: real IOPL 0) and pushf/popf exit (CTRL_EXIT_SENSITIVE). With CTRL_FAST_VIF set the
+// monitor shares its virtual flags and CPL here (OFF_FF_VFLAGS, OFF_FF_VCPL: one copy, the monitor reads them in
+// place), and those four instructions run on them without an exit, with the monitor's own rules (guest EFLAGS =
+// the real flags with the virtual IF/IOPL; popf by rules.ts popFlags at the virtual CPL). Only the handlers of
+// these four instructions call in here, after one test of the control word: nothing else pays, and with the
+// control clear they behave exactly as before. Whatever the fast path cannot decide falls back to the old exit:
+//   - cli/sti at a virtual CPL above the virtual IOPL (the #GP is the monitor's to reflect);
+//   - an sti or popf that would set the virtual IF while a virtual interrupt waits (OFF_FF_PENDING): the
+//     interrupt window opens, so the monitor must see it to inject at the right boundary (after sti's shadow);
+//   - popf from virtual CPL 3 (its exits depend on IF/IOPL: mode.ts applySensitiveExits).
+// And: (CTRL_FAST_SEG) the kernel's loads of its own data segments, which trap only because the real CPL is 3;
+// (CTRL_FAST_INT) INT n from user mode into the guest kernel through its IDT, and IRET back, with the switch of
+// shadow, table view and exit controls the monitor publishes (fastSoftInt / fastIret below); (CTRL_FAST_CR) mov
+// from CR0/2/3/4 at virtual CPL 0. No allocation, no host call: loads, stores and the rules of ops/rules.ts.
+// The instruction retires normally, so the virtual clock counts it once, as the monitor's emulation does.
+import {
+  FLAG_IF, FLAG_IOPL, FLAG_VM, FLAG_RF, OFF_CTRL, CTRL_FAST_VIF, CTRL_EXIT_SENSITIVE, OFF_FF_VFLAGS, OFF_FF_VCPL,
+  OFF_FF_PENDING, OFF_FF_N_CLI, OFF_FF_N_STI, OFF_FF_N_PUSHF, OFF_FF_N_POPF, OFF_EXIT_REASON, EXIT_SENSITIVE,
+  CTRL_FAST_SEG, OFF_FF_N_SEG, OFF_FF_TABLES_OK, SEG_SS, SEG_CS, FLAG_TF, FLAG_NT,
+  CTRL_FAST_INT, OFF_FF_N_INT, OFF_FF_N_IRET, OFF_FF_KPD, OFF_FF_UPD, OFF_FF_KCTRL, OFF_FF_UCTRL, OFF_FF_GDT_K,
+  OFF_FF_GDT_U, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
+  OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
+  CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ, CTRL_FAST_CR, OFF_FF_N_MOVCR, OFF_FF_VCR0,
+} from "./abi";
+import { st, setSt, abort, setAbort, ABORT_EXIT, eip, setEip, r32, w32, ESP, segSel, segAttr, setSegCache } from "./state";
+import { getFlags, setFlags, flagsReg } from "./flags";
+import { push, popPeek, osz, spGet, spSet, spMask, stack32, memRd } from "./decode";
+import { physRd32, physWr32, inRam, computeSegOk, bumpEpoch, tlbFlushAll } from "./mmu";
+import {
+  popFlags, dataSegCheck, idtLimitCheck, idtGateCheck, gateOffset, gateTargetCheck, gateTargetCpl, tssStackSlot,
+  newSsCheck, stackRoomCheck, deliveryFlags, returnCsCheck, returnSsCheck, nullsOnReturn,
+} from "./ops/rules";
+
+const VBITS: u32 = FLAG_IF | FLAG_IOPL;
+
+@inline function bump(off: u32): void { setSt(off, st(off) + 1); }
+/** EFLAGS as the guest sees them: the real flags with the virtual IF and IOPL (host/full/mode.ts guestFlags) */
+@inline function guestFlags(): u32 { return (getFlags() & ~VBITS) | (st(OFF_FF_VFLAGS) & VBITS); }
+/** the monitor's setGuestFlags: virtual IF/IOPL kept here, the real IF stays 1 and the real IOPL 0 */
+@inline function setGuestFlags(f: u32): void {
+  setSt(OFF_FF_VFLAGS, f & VBITS);
+  setFlags((f & ~(FLAG_IOPL | FLAG_VM)) | FLAG_IF);
+}
+/** the instruction exits to the host unexecuted, EIP on it, as a sensitive exit (the monitor emulates it) */
+@inline function exitUnexecuted(): void {
+  setSt(OFF_EXIT_REASON, EXIT_SENSITIVE);
+  setAbort(ABORT_EXIT);
+}
+
+/** cli/sti: true when done on the virtual IF (the caller returns), false to take the old path (#GP → monitor). */
+export function fastCliSti(set: bool): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_VIF)) return false;
+  const vf = st(OFF_FF_VFLAGS);
+  if (st(OFF_FF_VCPL) > ((vf & FLAG_IOPL) >> 12)) return false;
+  if (set) {
+    // opening the window with an interrupt waiting: the monitor emulates this sti, runs its shadow, then injects
+    if (!(vf & FLAG_IF) && st(OFF_FF_PENDING)) return false;
+    setSt(OFF_FF_VFLAGS, vf | FLAG_IF);
+    bump(OFF_FF_N_STI);
+  } else {
+    setSt(OFF_FF_VFLAGS, vf & ~FLAG_IF);
+    bump(OFF_FF_N_CLI);
+  }
+  return true;
+}
+
+/** pushf/popf while the CPU would hand them over (CTRL_EXIT_SENSITIVE): true when the fast path took it. */
+export function fastFlags(pop: bool): bool {
+  const c = st(OFF_CTRL);
+  if ((c & (CTRL_FAST_VIF | CTRL_EXIT_SENSITIVE)) != (CTRL_FAST_VIF | CTRL_EXIT_SENSITIVE)) return false;
+  const size = osz();
+  if (!pop) {
+    // VM and RF are never pushed as set (SDM: PUSHF), as the monitor's emulation
+    push(size, guestFlags() & ~(FLAG_VM | FLAG_RF));
+    if (!abort) bump(OFF_FF_N_PUSHF);
+    return true;
+  }
+  const vcpl = st(OFF_FF_VCPL);
+  if (vcpl >= 3) return false;
+  const v = popPeek(size); if (abort) return true; // its fault, as the CPU's own popf
+  const old = guestFlags();
+  const nf = popFlags(old, v, size, vcpl, false);
+  if (!(old & FLAG_IF) && (nf & FLAG_IF) && st(OFF_FF_PENDING)) { exitUnexecuted(); return true; }
+  spSet(spMask(spGet() + size));
+  setGuestFlags(nf);
+  bump(OFF_FF_N_POPF);
+  return true;
+}
+
+/**
+ * A DS/ES/FS/GS load whose descriptor check (rules.ts dataSegCheck) failed at the real CPL 3 (ops/system.ts
+ * loadDataSeg calls this on that failure path only): with CTRL_FAST_SEG at a virtual CPL below 3 the same rule
+ * is applied at the virtual CPL, as the monitor's emulation does; true = the load may go on (the caller commits it).
+ * The descriptor was read from the real GDT/LDT, whose code/data descriptors are the guest's, copied exactly
+ * (host/full/mode.ts syncTables); only while the monitor's last sync of that copy succeeded (OFF_FF_TABLES_OK: a
+ * table it could not read leaves a stale copy, and the CPU natively faults on the descriptor read). One whose
+ * accessed bit is clear takes the old exit, so that the bit is set in the guest's table, not in the copy. SS loads
+ * always exit (CTRL_EXIT_PRIV_XFER).
+ */
+export function fastDataSeg(s: u32, sel: u32, hi: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS || !st(OFF_FF_TABLES_OK)) return false;
+  const vcpl = st(OFF_FF_VCPL);
+  if (vcpl >= 3 || !(hi & 0x100) || dataSegCheck(s, sel, hi, vcpl) != 0) return false;
+  bump(OFF_FF_N_SEG);
+  return true;
+}
+
+// ---------------------------------------------------------------- INT n into the guest kernel, IRET back (CTRL_FAST_INT)
+const NONE: u32 = 0xFFFFFFFF;
+const XFER_CTRLS: u32 = CTRL_EXIT_SENSITIVE | CTRL_EXIT_PRIV_XFER | CTRL_EXIT_DESC_READ;
+let walkFailed: bool = false;
+
+/** Machine address of `lin` through the shadow page directory `pd`, or NONE: a present, user (the K shadow maps the
+ *  guest's kernel pages user), for a write writable, 4 KiB entry in RAM. Never faults, never sets A/D. */
+function shadowPhys(pd: u32, lin: u32, write: bool): u32 {
+  const pde = physRd32((pd & 0xFFFFF000) + ((lin >>> 22) << 2));
+  const need: u32 = write ? 7 : 5;
+  if ((pde & need) != need || (pde & 0x80)) return NONE;
+  const pte = physRd32((pde & 0xFFFFF000) + (((lin >>> 12) & 0x3FF) << 2));
+  if ((pte & need) != need) return NONE;
+  const p = (pte & 0xFFFFF000) | (lin & 0xFFF);
+  return inRam(p, 4) ? p : NONE;
+}
+/** a dword of guest linear memory through shadow `pd` (walkFailed set if it is not there or crosses a page) */
+function rdShadow(pd: u32, lin: u32): u32 {
+  const p = (lin & 0xFFF) <= 0xFFC ? shadowPhys(pd, lin, false) : NONE;
+  if (p == NONE) { walkFailed = true; return 0; }
+  return physRd32(p);
+}
+/** the guest's GDT descriptor high/low words for a GDT selector, through `pd`; false if not readable here */
+let dLo: u32 = 0, dHi: u32 = 0;
+function guestDesc(pd: u32, sel: u32): bool {
+  if ((sel & 4) || (sel & 0xFFFC) == 0 || (sel | 7) > st(OFF_FF_GDT_LIMIT)) return false;
+  const a = st(OFF_FF_GDT_BASE) + (sel & 0xFFF8);
+  dLo = rdShadow(pd, a); dHi = rdShadow(pd, a + 4);
+  return !walkFailed && (dHi & 0x100) != 0; // accessed already (else the CPU would set it: the monitor's job)
+}
+@inline function dBase(lo: u32, hi: u32): u32 { return (lo >>> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000); }
+@inline function dLimit(lo: u32, hi: u32): u32 {
+  const l = (lo & 0xFFFF) | (hi & 0xF0000);
+  return (hi & 0x800000) ? (l << 12) | 0xFFF : l;
+}
+@inline function dAttr(hi: u32): u32 { return (hi >> 8) & 0xF0FF; }
+/** the real switch of view the monitor's applyMode makes: CR3, GDT/LDT view, exit controls */
+function switchView(user: bool): void {
+  setSt(OFF_CR3, st(user ? OFF_FF_UPD : OFF_FF_KPD));
+  if (user) tlbFlushAll(); // K → U: the K view's supervisor translations must not survive (U → K keeps them)
+  setSt(OFF_GDTR_BASE, st(user ? OFF_FF_GDT_U : OFF_FF_GDT_K));
+  if (segAttrLdtr() & 0x80) setSt(OFF_LDTR + SEG_BASE, st(user ? OFF_FF_LDT_U : OFF_FF_LDT_K));
+  setSt(OFF_CTRL, (st(OFF_CTRL) & ~XFER_CTRLS) | st(user ? OFF_FF_UCTRL : OFF_FF_KCTRL));
+  setSt(OFF_FF_VCPL, user ? 3 : 0);
+}
+@inline function segAttrLdtr(): u32 { return st(OFF_LDTR + SEG_ATTR); }
+/** CS/SS as the monitor loads them: RPL 3 and a DPL-3 cache, the guest's descriptor otherwise */
+function loadReal(s: u32, sel: u32, lo: u32, hi: u32): void {
+  setSegCache(s, sel | 3, dBase(lo, hi), dLimit(lo, hi), dAttr(hi) | 0x60);
+  computeSegOk(s);
+}
+
+/**
+ * INT n (op_int_I, before the exit CTRL_EXIT_SOFTINT makes) from virtual CPL 3 with the virtual IF set and IOPL 0
+ * into the guest kernel at virtual CPL 0: the monitor's reflect.ts deliver with the same rules, when everything it
+ * needs is readable through the K shadow now. True = delivered; false = take the exit (nothing was changed).
+ */
+export function fastSoftInt(vec: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_INT)) return false;
+  const kpd = st(OFF_FF_KPD);
+  if (st(OFF_FF_VCPL) != 3 || st(OFF_FF_VFLAGS) != FLAG_IF || !kpd || !st(OFF_FF_UPD)) return false;
+  if ((flagsReg & (FLAG_TF | FLAG_VM)) || !stack32()) return false;
+  if (idtLimitCheck(vec, st(OFF_FF_IDT_LIMIT), 0)) return false;
+  walkFailed = false;
+  const ga = st(OFF_FF_IDT_BASE) + (vec << 3);
+  const lo = rdShadow(kpd, ga), hi = rdShadow(kpd, ga + 4);
+  if (walkFailed || idtGateCheck(vec, hi, true, 3, 0)) return false;
+  const type = (hi >> 8) & 0x1F;
+  if (type != 0x0E && type != 0x0F) return false; // 16-bit gates: the monitor
+  const sel = lo >>> 16, off = gateOffset(lo, hi);
+  if (!guestDesc(kpd, sel)) return false;
+  const cLo = dLo, cHi = dHi;
+  if (gateTargetCheck(sel, cLo, cHi, off, 3, 0, false) || gateTargetCpl(cHi, 3) != 0) return false;
+  // the ring-0 stack from the guest's 32-bit TSS
+  const trAttr = st(OFF_FF_TR_ATTR);
+  const slot = tssStackSlot(trAttr, st(OFF_FF_TR_LIMIT), 0);
+  if (slot < 0 || !(trAttr & 8)) return false;
+  const ta = st(OFF_FF_TR_BASE) + <u32>slot;
+  const esp0 = rdShadow(kpd, ta), ss0 = rdShadow(kpd, ta + 4) & 0xFFFF;
+  if (walkFailed || !guestDesc(kpd, ss0)) return false;
+  const sLo = dLo, sHi = dHi;
+  if (newSsCheck(ss0, sHi, 0, 0) || !(sHi & 0x400000)) return false;
+  if (stackRoomCheck(dLimit(sLo, sHi), esp0, 20, ss0, true)) return false;
+  const nesp = esp0 - 20, fl = guestFlags();
+  const lin = dBase(sLo, sHi) + nesp;
+  const p0 = shadowPhys(kpd, lin, true), p1 = shadowPhys(kpd, lin + 16, true);
+  if (p0 == NONE || p1 == NONE || (lin & 3)) return false; // (aligned: each dword inside one page)
+  // commit: the frame EIP CS EFLAGS ESP SS (the user's selectors: RPL 3 is the virtual one)
+  const frame0 = eip, frame1 = segSel(SEG_CS) & 0xFFFF, frame3 = r32(ESP), frame4 = segSel(SEG_SS) & 0xFFFF;
+  for (let i: u32 = 0; i < 5; i++) {
+    const v = i == 0 ? frame0 : i == 1 ? frame1 : i == 2 ? fl : i == 3 ? frame3 : frame4;
+    const a = lin + 4 * i; // (a frame crossing a page: the dwords on the second page are found from p1)
+    physWr32((a >>> 12) == (lin >>> 12) ? p0 + 4 * i : p1 - (16 - 4 * i), v);
+  }
+  switchView(false);
+  loadReal(SEG_SS, ss0 & 0xFFFC, sLo, sHi);
+  loadReal(SEG_CS, sel & 0xFFFC, cLo, cHi);
+  bumpEpoch(); // block links assume the CS base they were made with
+  w32(ESP, nesp);
+  setEip(off);
+  setGuestFlags(deliveryFlags(fl, hi));
+  bump(OFF_FF_N_INT);
+  return true;
+}
+
+/**
+ * IRET (32-bit) from virtual CPL 0 to virtual CPL 3 with IF=1 and IOPL 0 after it (op_iret, before its exit):
+ * the monitor's gates.ts farReturn with the same rules. True = done (or the stack read faulted, raised as the
+ * CPU's own iret would); false = take the exit.
+ */
+export function fastIret(): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_INT)) return false;
+  if (st(OFF_FF_VCPL) != 0 || osz() != 4 || !stack32() || (flagsReg & (FLAG_NT | FLAG_TF)) || !st(OFF_FF_UPD) || !st(OFF_FF_KPD)) return false;
+  const sp = r32(ESP);
+  const off = memRd(4, SEG_SS, sp); if (abort) return true;
+  const sel = memRd(4, SEG_SS, sp + 4) & 0xFFFF; if (abort) return true;
+  const fl = memRd(4, SEG_SS, sp + 8); if (abort) return true;
+  const nesp = memRd(4, SEG_SS, sp + 12); if (abort) return true;
+  const nss = memRd(4, SEG_SS, sp + 16) & 0xFFFF; if (abort) return true;
+  if ((sel & 3) != 3 || (fl & (FLAG_VM | FLAG_TF))) return false;
+  const pd = st(OFF_CR3);
+  walkFailed = false;
+  if (!guestDesc(pd, sel)) return false;
+  const cLo = dLo, cHi = dHi;
+  if (returnCsCheck(sel, cLo, cHi, off, 0)) return false;
+  if (!guestDesc(pd, nss)) return false;
+  const sLo = dLo, sHi = dHi;
+  if (returnSsCheck(nss, sHi, 3) || !(sHi & 0x400000)) return false;
+  const old = guestFlags();
+  const nf = popFlags(old, fl, 4, 0, true);
+  if ((nf & VBITS) != FLAG_IF) return false; // user mode with IF=1, IOPL 0 only (the exit controls published)
+  if (!(old & FLAG_IF) && st(OFF_FF_PENDING)) return false; // opens the interrupt window: the monitor injects
+  switchView(true);
+  loadReal(SEG_CS, sel, cLo, cHi);
+  loadReal(SEG_SS, nss, sLo, sHi);
+  bumpEpoch();
+  w32(ESP, nesp);
+  setEip(off);
+  setGuestFlags(nf);
+  // data segments the user may not use become null (rules.ts, on the segment caches, as the monitor)
+  for (let s: u32 = 0; s < 6; s++) {
+    if (s == SEG_CS || s == SEG_SS) continue;
+    if (nullsOnReturn(segAttr(s), 3)) { setSegCache(s, 0, 0, 0, 0); computeSegOk(s); }
+  }
+  bump(OFF_FF_N_IRET);
+  return true;
+}
+
+/** mov r32, CRn (op_mov_R_C, on its #GP path at the real CPL 3): at virtual CPL 0 the virtual register (CTRL_FAST_CR). */
+export function fastMovFromCr(n: u32, rm: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_CR) || st(OFF_FF_VCPL) != 0 || n == 1 || n > 4) return false;
+  w32(rm, st(OFF_FF_VCR0 + (n == 0 ? 0 : (n - 1) * 4)));
+  bump(OFF_FF_N_MOVCR);
+  return true;
+}
