@@ -108,6 +108,7 @@ export class FullMode implements Mode {
 
   beforeSlice(): number | RunResult {
     const mo = this.monitor, pic = this.platform.pic;
+    mo.syncTsc();
     if (mo.stiShadow) {
       mo.stiShadow = false;
       return pic.peek() >= 0 ? 1 : Infinity;
