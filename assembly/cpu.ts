@@ -86,6 +86,9 @@ let arenaGen: u32 = 0;
 // The hash is all zero in a fresh machine's memory and after a flush until buildBlock fills a slot: a flush of an
 // empty cache writes nothing (creating a machine touches neither the hash nor the page info).
 let hashUsed: bool = false;
+/** The block cache's generation: it changes whenever every predecoded block is dropped (the host's JIT then knows no
+ * block refers to a compiled function it made before, and reuses their table slots). */
+export function blockGeneration(): u32 { return arenaGen; }
 export function flushBlocks(): void {
   if (hashUsed) memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
   hashUsed = false;

@@ -6,9 +6,10 @@ import * as A from "./abi.generated.ts";
 
 /**
  * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
- * per process). Compiled blocks stay in their machine's function table (invalidated ones too), so both caps bound
- * what guests can make the JIT allocate: past them blocks are interpreted, which is always correct. Modules of
- * machines that are gone are counted out when the garbage collector frees them.
+ * per process). Compiled blocks stay in their machine's function table (invalidated ones too) until the CPU drops its
+ * whole block cache (a full block arena: blockGeneration() changes), after which no block refers to them and their
+ * slots are reused; so both caps bound what guests can make the JIT allocate: past them blocks are interpreted, which
+ * is always correct. Modules of machines that are gone are counted out when the garbage collector frees them.
  */
 export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
 export const MAX_LIVE_JIT_MODULES = 24576;
@@ -114,6 +115,7 @@ export interface CpuExports {
   invlpg(lin: number): void;
   notifyHostWrite(paddr: number, len: number): void;
   stateLoaded(): void;
+  blockGeneration(): number;
   decodeAt(eip: number): number;
   hwCpuid(leaf: number, reg: number): number;
   tssStackSlot(attr: number, limit: number, n: number): number;

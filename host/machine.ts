@@ -192,6 +192,8 @@ export class Machine {
   private jit: BlockCompiler | null = null;
   /** blocks this machine compiled (its function table keeps each alive) */
   private jitBlocks = 0;
+  /** the CPU's block-cache generation jitBlocks counts in (cpu-instances.ts MAX_JIT_BLOCKS_PER_MACHINE) */
+  private jitGen = -1;
   private jitImports: Record<string, unknown> | null = null;
   private jitCompile(block: number): number {
     if (!this.jit) {
@@ -200,6 +202,10 @@ export class Machine {
       this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
     }
+    // the CPU dropped every block since the last compile: none refers to a slot any more, so they are reused (a kernel
+    // that fills the block arena again and again — Linux: its decompressor, then itself — keeps its JIT)
+    const gen = this.cpu.blockGeneration();
+    if (gen !== this.jitGen) { this.jitGen = gen; this.jitBlocks = 0; }
     // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted
     if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
     const bytes = this.jit.compile(block);
