@@ -165,6 +165,13 @@ export const AREA_TSC_ADJUST: u32 = 0xF40;
 export const AREA_TSC_ADJUST_SIZE: u32 = 0x8;
 export const OFF_TSC_ADJUST_LO: u32 = 0xF40;
 export const OFF_TSC_ADJUST_HI: u32 = 0xF44;
+// The predecoded block a compiled function runs for (the CPU stores it before each call): compiled code addresses its
+// records relative to it, so the same guest code compiles to the same bytes wherever the block arena put it, and a
+// kernel that refills the arena (Linux: every ~30 M instructions) finds its blocks in the module cache
+// (host/cpu-instances.ts jitModule) instead of compiling them again. Scratch, valid only inside run().
+export const AREA_JIT_BLOCK: u32 = 0xF48;
+export const AREA_JIT_BLOCK_SIZE: u32 = 0x4;
+export const OFF_JIT_BLOCK: u32 = 0xF48;
 // ==== end linux-fidelity block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----

@@ -6,7 +6,7 @@
 // QEMU TCG (issue 14)", explains every difference that remains.
 //
 //   node scripts/linux-dmesg-diff.mjs [--modes native,hw,full] [--qemu-machine pc] [--append "…"] [--out DIR]
-//                                     [--timeout 900]
+//                                     [--timeout 900] [--no-qemu] [--reuse qemu,native,…]
 //
 // Writes DIR/qemu.log, DIR/<mode>.log (raw consoles), DIR/*.norm (normalised) and DIR/qemu-vs-<mode>.diff,
 // DIR/native-vs-<mode>.diff (default DIR: build/linux/dmesg), and prints the diffs' changed lines and a summary.
@@ -16,7 +16,7 @@
 // another. Exit status 0 when every boot reached the end of its command list, 1 otherwise, 3 when the kernel
 // cannot be fetched.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,6 +28,8 @@ const qemuMachine = opt("--qemu-machine", "pc");
 const append = opt("--append", "console=ttyS0 cryptomgr.notests");
 const out = resolve(opt("--out", join(root, "build/linux/dmesg")));
 const timeoutS = Number(opt("--timeout", "900"));
+/** boots not run again: their DIR/<name>.log from an earlier run is normalised and compared again */
+const reuse = opt("--reuse", "").split(",").filter(Boolean);
 const MEM_MB = 256;
 const log = (s) => process.stderr.write(`linux-dmesg-diff: ${s}\n`);
 
@@ -40,8 +42,8 @@ mkdirSync(out, { recursive: true });
  * terminal control sequences. */
 function kernelLog(text) {
   const t = text.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\x1bc/g, "");
-  const i = t.indexOf("Linux version");
-  return i < 0 ? t : t.slice(t.lastIndexOf("\n", i) + 1);
+  const i = t.search(/(\[\s*\d+\.\d+\] )?Linux version/);
+  return i < 0 ? t : t.slice(i);
 }
 
 /** What differs from run to run on any machine: timestamps, the date the RTC gives, the audit serial. */
@@ -50,16 +52,23 @@ function normalise(text) {
     .map((l) => l.replace(/^\[\s*\d+\.\d+\] /, "")
       .replace(/audit\(\d+\.\d+:\d+\)/, "audit(T)")
       .replace(/setting system clock to \S+ UTC \(\d+\)/, "setting system clock to DATE")
+      .replace(/sched_clock: Marking stable \(.*\)$/, "sched_clock: Marking stable (T)")
       .trimEnd())
     .join("\n");
 }
 
-function run(name, cmd, argv) {
+function run(name, cmd, argv, file) {
+  const saved = join(out, `${name}.log`);
+  if (reuse.includes(name) && existsSync(saved)) { // normalise and diff an earlier boot's log again
+    const text = readFileSync(saved, "utf8");
+    writeFileSync(join(out, `${name}.norm`), normalise(text));
+    return { name, ok: text.includes("WASMVISOR-INIT-DONE"), secs: 0 };
+  }
   log(`${name}: ${cmd} ${argv.join(" ")}`);
   const t = performance.now();
   const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
   const secs = (performance.now() - t) / 1000;
-  const text = r.stdout ?? "";
+  const text = file ? (existsSync(file) ? readFileSync(file, "utf8") : "") : r.stdout ?? "";
   writeFileSync(join(out, `${name}.log`), text);
   writeFileSync(join(out, `${name}.norm`), normalise(text));
   const ok = text.includes("WASMVISOR-INIT-DONE");
@@ -77,13 +86,17 @@ function diff(a, b) {
 }
 
 const results = [];
-const haveQemu = spawnSync("sh", ["-c", "command -v qemu-system-i386"]).status === 0;
+const haveQemu = !args.includes("--no-qemu") && spawnSync("sh", ["-c", "command -v qemu-system-i386"]).status === 0;
 if (haveQemu) {
+  // the serial port into a file, not stdio: QEMU's stdio backend drops characters when the reader falls behind
+  const serial = join(out, "qemu.serial");
+  rmSync(serial, { force: true });
   results.push(run("qemu", "qemu-system-i386", [
-    "-machine", qemuMachine, "-m", String(MEM_MB), "-smp", "1", "-nographic", "-no-reboot",
+    "-machine", qemuMachine, "-m", String(MEM_MB), "-smp", "1", "-display", "none", "-monitor", "none",
+    "-serial", `file:${serial}`, "-no-reboot",
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     "-kernel", fetched.kernel, "-initrd", fetched.initrd, "-append", append,
-  ]));
+  ], serial));
 } else {
   log("qemu-system-i386 not found: the wasmvisor modes are compared with each other only");
 }
