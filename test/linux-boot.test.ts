@@ -88,6 +88,11 @@ describe("Debian 12 i386 kernel + busybox initramfs", () => {
     expect(shell).toMatch(/^cpu MHz\s+: 99\.99\d$/m);
     expect(out).toMatch(/tsc: Detected 99\.99\d MHz processor/);
     expect(out).toContain("x86/fpu: x87 FPU will use FXSAVE");
+    // the firmware tables Linux reads: SMBIOS (host/loaders/smbios.ts), the MP table without an ExtINT pin, the
+    // 8042's aux loopback answered at once (no 0.5 s timeout)
+    expect(out).toContain("DMI: wasmvisor wasmvisor PC, BIOS 0.1 12/01/2026");
+    expect(out).not.toContain("ExtINT not setup in hardware");
+    expect(out).toMatch(/serio: i8042 AUX port at 0x60,0x64 irq 12/);
     // ls /
     expect(shell).toMatch(/^bin\s+dev\s+etc\s+init\s+proc\s+root\s+sbin\s+sys\s+tmp$/m);
     // echo $((6*7)), then the 8 MiB of zeros through a pipe
