@@ -3,7 +3,8 @@
 // instructions (19 times in one boot). A block compiled again afterwards must (1) still get a compiled function —
 // the slots of the dropped blocks are reused, so the per-machine cap counts one generation, not the whole run — and
 // (2) compile to the same bytes wherever the arena put it this time, so the module cache answers instead of V8
-// compiling it again (compiled code addresses its records relative to the block, abi.ts OFF_JIT_BLOCK).
+// compiling it again (compiled code addresses its records relative to the block, abi.ts OFF_JIT_BLOCK). New code
+// (a module V8 must compile) stays bounded per machine: a guest that keeps writing code gains nothing from refills.
 import { describe, it, expect } from "vitest";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -72,6 +73,24 @@ describe.skipIf(!haveCpu)("JIT across block-cache refills", () => {
     }
     // the last 100 rounds, past MAX_JIT_BLOCKS_PER_MACHINE compiles in this machine, still compiled HOT (from the cache)
     expect(jitCacheStats.hits - hitsNearEnd).toBe(100);
+    m.release();
+  });
+
+  it("refills give back slots, not compile work: new code past the cap of new modules is interpreted", () => {
+    const m = machine();
+    m.eip = 0x12000;
+    const state = m.saveState();
+    const compiled0 = jitCacheStats.compiled;
+    const rounds = MAX_JIT_BLOCKS_PER_MACHINE + 50;
+    for (let i = 0; i < rounds; i++) {
+      m.loadState(state);
+      // new code every round: mov eax, 0x40000000 + i; hlt
+      const v = 0x40000000 + i;
+      m.writeMem(0x12000, [0xb8, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24, 0xf4]);
+      expect(m.run(10).reason).toBe("hlt");
+      expect(m.eax).toBe(v);
+    }
+    expect(jitCacheStats.compiled - compiled0).toBe(MAX_JIT_BLOCKS_PER_MACHINE);
     m.release();
   });
 });
