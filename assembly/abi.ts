@@ -63,6 +63,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0xB00 AREA_DEBUG    the host debugger's unit (debug.ts): breakpoints, watchpoints, step (host-owned, never saved)
 //   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
 //   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
+//   0xF40 AREA_TSC_ADJUST the TSC adjustment outside guest mode (host-owned: full mode's emulated instructions)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -217,6 +218,25 @@ export const OFF_IO_BATCH_DATA: u32 = 0xF28;  // CPU: wasm address of the first 
 export const IO_BUF_BASE: u32 = 0xFC000;
 export const IO_BUF_SIZE: u32 = REP_UNIT_ITERATIONS * 4;
 // ==== end perf-io block ====
+
+// ==== linux-fidelity (branch linux-fidelity) ====
+// The TSC adjustment outside guest mode (VMX's TSC offset is the guest-mode one): RDTSC and RDMSR 0x10 read the
+// retired-instruction count plus this signed 64-bit value. Full mode's monitor sets it to the instructions it has
+// emulated (trapped IN/OUT, CLI/STI, IRET …), so the guest's TSC counts every instruction of its stream, as
+// native mode's does and as the virtual clock the PIT runs on does. Host-owned, 0 unless a mode sets it; above
+// VCPU_STATE_SIZE (never saved: the mode rewrites it from its own counter after a restore), kept by reset().
+export const AREA_TSC_ADJUST: u32 = 0xF40;
+export const AREA_TSC_ADJUST_SIZE: u32 = 0x8;
+export const OFF_TSC_ADJUST_LO: u32 = 0xF40;
+export const OFF_TSC_ADJUST_HI: u32 = 0xF44;
+// The predecoded block a compiled function runs for (the CPU stores it before each call): compiled code addresses its
+// records relative to it, so the same guest code compiles to the same bytes wherever the block arena put it, and a
+// kernel that refills the arena (Linux: every ~30 M instructions) finds its blocks in the module cache
+// (host/cpu-instances.ts jitModule) instead of compiling them again. Scratch, valid only inside run().
+export const AREA_JIT_BLOCK: u32 = 0xF48;
+export const AREA_JIT_BLOCK_SIZE: u32 = 0x4;
+export const OFF_JIT_BLOCK: u32 = 0xF48;
+// ==== end linux-fidelity block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;

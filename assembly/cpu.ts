@@ -35,7 +35,7 @@ import {
 } from "./mmu";
 import { decodeInsn, OP_GP } from "./decoder";
 import {
-  REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
+  REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_BLOCK, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
   JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
   F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R,
@@ -86,6 +86,9 @@ let arenaGen: u32 = 0;
 // The hash is all zero in a fresh machine's memory and after a flush until buildBlock fills a slot: a flush of an
 // empty cache writes nothing (creating a machine touches neither the hash nor the page info).
 let hashUsed: bool = false;
+/** The block cache's generation: it changes whenever every predecoded block is dropped (the host's JIT then knows no
+ * block refers to a compiled function it made before, and reuses their table slots). */
+export function blockGeneration(): u32 { return arenaGen; }
 export function flushBlocks(): void {
   if (hashUsed) memory.fill(BLOCK_HASH_BASE, 0, (<u32>8) << HASH_BITS);
   hashUsed = false;
@@ -427,6 +430,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         store<u32>(c, left > 0x7FFFFFFF ? 0x7FFFFFFF : <u32>left, JC_BUDGET);
         jitIcBase = IC;
         setStopBlock(false);
+        store<u32>(STATE_BASE + OFF_JIT_BLOCK, b); // (compiled code finds its records from here)
         status = call_indirect<u32>(fn);
         IC += <u64>load<u32>(c, JC_COUNT);
         jitEntries++;

@@ -10,7 +10,8 @@
 //                          (ops/rules.ts) as pure functions, shared with the full-mode monitor so each exists once
 //   recycle(all, ram)      zero what a guest left (the pages it wrote, or all RAM) for the machine pool (recycle.ts)
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
-export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec } from "./cpu";
+//   blockGeneration()      changes whenever the whole block cache is dropped (the JIT reuses its table slots then)
+export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec, blockGeneration } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
 export { decodeAt } from "./decodeat";
 export { hwCpuid } from "./vmx";

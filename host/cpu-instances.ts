@@ -6,9 +6,12 @@ import * as A from "./abi.generated.ts";
 
 /**
  * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
- * per process). Compiled blocks stay in their machine's function table (invalidated ones too), so both caps bound
- * what guests can make the JIT allocate: past them blocks are interpreted, which is always correct. Modules of
- * machines that are gone are counted out when the garbage collector frees them.
+ * per process). Compiled blocks stay in their machine's function table (invalidated ones too) until the CPU drops its
+ * whole block cache (a full block arena: blockGeneration() changes), after which no block refers to them and their
+ * slots are reused. MAX_JIT_BLOCKS_PER_MACHINE bounds a machine's table slots per generation and the modules V8
+ * compiles for it in all (blocks compiled again after a refill come from the cache), MAX_LIVE_JIT_MODULES the
+ * process: past them blocks are interpreted, which is always correct. Modules of machines that are gone are counted
+ * out when the garbage collector frees them.
  */
 export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
 export const MAX_LIVE_JIT_MODULES = 24576;
@@ -91,19 +94,23 @@ export const releasedCpu = new Proxy({}, { get: () => released }) as unknown as 
  * machine running code another machine already compiled only instantiates the module (the memory and helpers
  * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
  */
-const JIT_CACHE_MAX = 4096;
+const JIT_CACHE_MAX = 8192; // (Linux's kernel keeps ~10 k blocks hot across its block-arena refills)
 const jitCache = new Map<string, WebAssembly.Module>();
-export function jitModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+/** modules compiled, and compiles the content cache saved (a block compiled again after the CPU dropped its cache) */
+export const jitCacheStats = { compiled: 0, hits: 0 };
+/** The module for these bytes from the cache, or compiled when `compile` allows (fresh: V8 compiled it now). */
+export function jitModule(bytes: Uint8Array<ArrayBuffer>, compile = true): { module: WebAssembly.Module; fresh: boolean } | null {
   const key = runtime.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
   let mod = jitCache.get(key);
-  if (mod) return mod;
-  if (liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
+  if (mod) { jitCacheStats.hits++; return { module: mod, fresh: false }; }
+  if (!compile || liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
   mod = new WebAssembly.Module(bytes);
+  jitCacheStats.compiled++;
   liveJitModules++;
   jitModules.register(mod, 0);
   if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
   jitCache.set(key, mod);
-  return mod;
+  return { module: mod, fresh: true };
 }
 
 export interface CpuExports {
@@ -114,6 +121,7 @@ export interface CpuExports {
   invlpg(lin: number): void;
   notifyHostWrite(paddr: number, len: number): void;
   stateLoaded(): void;
+  blockGeneration(): number;
   decodeAt(eip: number): number;
   hwCpuid(leaf: number, reg: number): number;
   tssStackSlot(attr: number, limit: number, n: number): number;

@@ -192,6 +192,10 @@ export class Machine {
   private jit: BlockCompiler | null = null;
   /** blocks this machine compiled (its function table keeps each alive) */
   private jitBlocks = 0;
+  /** the CPU's block-cache generation jitBlocks counts in (cpu-instances.ts MAX_JIT_BLOCKS_PER_MACHINE) */
+  private jitGen = -1;
+  /** modules V8 compiled for this machine (the cache answered the others): bounded by MAX_JIT_BLOCKS_PER_MACHINE too */
+  private jitNewModules = 0;
   private jitImports: Record<string, unknown> | null = null;
   private jitCompile(block: number): number {
     if (!this.jit) {
@@ -200,13 +204,20 @@ export class Machine {
       this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
     }
-    // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted
+    // the CPU dropped every block since the last compile: none refers to a slot any more, so they are reused (a kernel
+    // that fills the block arena again and again — Linux: its decompressor, then itself — keeps its JIT)
+    const gen = this.cpu.blockGeneration();
+    if (gen !== this.jitGen) { this.jitGen = gen; this.jitBlocks = 0; }
+    // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted. The
+    // slots are counted per generation; new code (a module V8 must compile) per machine, so refills give back slots
+    // for code compiled before (from the module cache) but not more compile work than without them
     if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
     const bytes = this.jit.compile(block);
     if (!bytes) return 0;
-    const mod = jitModule(bytes);
+    const mod = jitModule(bytes, this.jitNewModules < MAX_JIT_BLOCKS_PER_MACHINE);
     if (!mod) return 0;
-    const inst = new WebAssembly.Instance(mod, { env: this.jitImports as WebAssembly.ModuleImports });
+    if (mod.fresh) this.jitNewModules++;
+    const inst = new WebAssembly.Instance(mod.module, { env: this.jitImports as WebAssembly.ModuleImports });
     // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never grows
     // past the most one machine compiled
     const t = this.cpu.table;

@@ -80,11 +80,25 @@ describe("Debian 12 i386 kernel + busybox initramfs", () => {
     // /proc/cpuinfo: the CPU as CPUID describes it, with its x87 FPU
     expect(shell).toMatch(/^vendor_id\s+: WasmvisorX86$/m);
     expect(shell).toMatch(/^fpu\s+: yes$/m);
-    expect(shell).toMatch(/^flags\s+: fpu .*\bcx8\b.*\bcmov\b/m);
+    expect(shell).toMatch(/^flags\s+: fpu .*\btsc\b.*\bcx8\b.*\bcmov\b.*\bfxsr\b/m);
+    expect(shell).toMatch(/^processor\s+: 0$/m);
+    expect(shell.match(/^processor\s+:/gm)).toHaveLength(1); // one CPU
+    // the TSC as the kernel calibrated it against the PIT: the virtual clock's 100 M instructions per second, the
+    // same in every mode (full mode's TSC counts the instructions its monitor emulates: test/tsc-modes.test.ts)
+    expect(shell).toMatch(/^cpu MHz\s+: 99\.99\d$/m);
+    expect(out).toMatch(/tsc: Detected 99\.99\d MHz processor/);
+    expect(out).toContain("x86/fpu: x87 FPU will use FXSAVE");
+    // the firmware tables Linux reads: SMBIOS (host/loaders/smbios.ts), the MP table without an ExtINT pin, the
+    // 8042's aux loopback answered at once (no 0.5 s timeout)
+    expect(out).toContain("DMI: wasmvisor wasmvisor PC, BIOS 0.1 12/01/2026");
+    expect(out).not.toContain("ExtINT not setup in hardware");
+    expect(out).toMatch(/serio: i8042 AUX port at 0x60,0x64 irq 12/);
     // ls /
     expect(shell).toMatch(/^bin\s+dev\s+etc\s+init\s+proc\s+root\s+sbin\s+sys\s+tmp$/m);
     // echo $((6*7)), then the 8 MiB of zeros through a pipe
     expect(shell).toMatch(/^42$/m);
+    expect(shell).toMatch(/^8\+0 records in$/m);
+    expect(shell).toMatch(/^8\+0 records out$/m);
     expect(shell).toContain(`${MD5_8MIB_ZEROS}  -`);
     expect(shell).toMatch(/^END-42$/m);
     // nothing went wrong on the way

@@ -10,7 +10,7 @@ import {
   OFF_GDTR_LIMIT, OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_LDTR, OFF_TR, OFF_CR0, OFF_CR2, OFF_CR3, OFF_CR4, OFF_DR0,
   CR0_PE, CR0_PG, CR0_WP, CR0_TS, CR0_EM, CR0_MP, CR0_ET, CR0_NE, CR0_AM, CR0_NW, CR0_CD, CR4_TSD, CR4_DE,
   CR4_PSE, CR4_PGE, CR4_VME, CR4_PVI, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ATTR, OFF_CTRL, CTRL_EXIT_HLT, EXIT_HLT,
-  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
+  CTRL_HYPERCALL, OFF_HV_SIGNATURE, OFF_TSC_ADJUST_LO, OFF_TSC_ADJUST_HI, OFF_EXIT_REASON, EXIT_HYPERCALL, OFF_CPUID_EDX_EXTRA, OFF_APIC_BASE,
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
@@ -665,11 +665,16 @@ export function cpuidLeaf(leaf: u32): void {
   }
   cpuidA = a; cpuidB = b; cpuidC = c; cpuidD = d;
 }
+/** The TSC: instructions retired, + the host's adjustment (full mode: the instructions its monitor emulated), + the
+ * TSC offset in guest mode. */
+function tsc(): u64 {
+  return vmxTsc(icount) + ((<u64>st(OFF_TSC_ADJUST_HI) << 32) | <u64>st(OFF_TSC_ADJUST_LO));
+}
 export function op_rdtsc(): void {
   if ((cr4() & CR4_TSD) && cpl != 0) { gp(0); return; }
   if (vmxOn && vmxCtl(PROC_RDTSC)) { vmxExit(VMX_EXIT_RDTSC, 0); return; }
   // the time-stamp counter is the retired-instruction count, so runs are deterministic
-  const t = vmxTsc(icount); // (+ the TSC offset in guest mode)
+  const t = tsc(); // (+ the TSC offset in guest mode)
   w32(EAX, <u32>t);
   w32(EDX, <u32>(t >> 32));
 }
@@ -677,7 +682,7 @@ export function op_rdmsr(): void {
   if (cpl) { gp(0); return; }
   const m = r32(ECX);
   if (vmxOn && vmxMsr(m, false)) return;
-  if (m == 0x10) { const t = vmxTsc(icount); w32(EAX, <u32>t); w32(EDX, <u32>(t >> 32)); return; }
+  if (m == 0x10) { const t = tsc(); w32(EAX, <u32>t); w32(EDX, <u32>(t >> 32)); return; }
   if (m == 0x1B && (st(OFF_CPUID_EDX_EXTRA) & (1 << 9))) { // IA32_APIC_BASE: the BSP's APIC, enabled, at 0xFEE00000
     w32(EAX, st(OFF_APIC_BASE)); w32(EDX, 0); return;
   }

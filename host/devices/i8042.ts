@@ -35,7 +35,10 @@ export interface I8042Options {
   log?: LogFn;
 }
 
-type Source = "ctrl" | "kbd" | "aux";
+/** Where a queued byte comes from: the controller (replies; D2h data), the controller writing the output buffer as
+ * aux data (D3h), the keyboard, the aux device. The controller's own bytes are delivered whatever the interface
+ * disable bits say (they inhibit the devices' clock lines, not the controller), as on PCs and in QEMU. */
+type Source = "ctrl" | "ctrlAux" | "kbd" | "aux";
 
 /** Bytes queued per source at most (a guest that never reads cannot grow host memory). */
 const QUEUE_LIMIT = 256;
@@ -44,7 +47,10 @@ export class I8042 {
   /** Device state for a snapshot (host/persist.ts): every field but the wiring the constructor makes. */
   save(): Saved { return saveState(this); }
   /** Puts saved state back into a I8042 built with the same options. */
-  restore(s: Saved): void { loadState(this, s); }
+  restore(s: Saved): void {
+    loadState(this, s);
+    this.queues.ctrlAux ??= []; // (a snapshot from before D3h had a queue of its own)
+  }
 
   readonly errors: GuestErrors;
   readonly stats = { keyBytes: 0, dropped: 0, resets: 0 };
@@ -59,7 +65,7 @@ export class I8042 {
   private obfSource: Source = "ctrl";
   private lastWasCommand = false;
   private pendingCmd = -1;
-  private readonly queues: Record<Source, number[]> = { ctrl: [], kbd: [], aux: [] };
+  private readonly queues: Record<Source, number[]> = { ctrl: [], ctrlAux: [], kbd: [], aux: [] };
   // keyboard device
   private kbdScanning = true;
   private kbdParamFor = -1;
@@ -121,14 +127,14 @@ export class I8042 {
   /** Move the next byte into the output buffer: controller replies first, then keyboard, then aux (if enabled). */
   private refill(): void {
     if (this.obf < 0) {
-      const order: Source[] = ["ctrl", "kbd", "aux"];
+      const order: Source[] = ["ctrl", "ctrlAux", "kbd", "aux"];
       for (const src of order) {
         if (src === "kbd" && (this.commandByte & KBC_CB_KBDDIS)) continue;
         if (src === "aux" && (this.commandByte & KBC_CB_AUXDIS)) continue;
         const q = this.queues[src];
         if (q.length) {
           this.obf = q.shift()!;
-          this.obfSource = src === "ctrl" ? "ctrl" : src;
+          this.obfSource = src === "ctrlAux" ? "aux" : src;
           break;
         }
       }
@@ -207,8 +213,10 @@ export class I8042 {
         this.outputPort = v | 0x02;
         if (!(v & 0x01)) this.reset();
         return;
-      case 0xd2: return this.enqueue("kbd", v);
-      case 0xd3: return this.enqueue("aux", v);
+      // written by the controller itself: delivered even with the interface disabled (Linux's i8042_check_aux and
+      // MUX probe loop bytes back through D3h with the aux port disabled and would wait 0.5 s for each otherwise)
+      case 0xd2: return this.enqueue("ctrl", v);
+      case 0xd3: return this.enqueue("ctrlAux", v);
       case 0xd4: return this.auxWrite(v);
     }
     this.keyboardWrite(v);

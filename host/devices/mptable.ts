@@ -12,8 +12,10 @@
 //   processor   APIC ID 0, version 14h, enabled, bootstrap processor
 //   bus 0       "ISA   "
 //   I/O APIC    ID 1, version 11h, enabled, at 0xFEC00000
-//   I/O ints    ExtINT ISA IRQ 0 → pin 0; INT ISA IRQ 0 → pin 2 (the timer override); ISA IRQ n → pin n for
-//               n = 1, 3..15 (conforming polarity/trigger: ISA edge, active high)
+//   I/O ints    INT ISA IRQ 0 → pin 2 (the timer override); ISA IRQ n → pin n for n = 1, 3..15 (conforming
+//               polarity/trigger: ISA edge, active high). No ExtINT entry: the 8259's INTR reaches the CPU through
+//               LINT0 only, no I/O APIC pin (ioapic.ts), as in QEMU's/SeaBIOS's table (an entry naming pin 0 made
+//               Linux report "ExtINT not setup in hardware but reported by MP table").
 //   local ints  ExtINT ISA IRQ 0 → LINT0 of all local APICs; NMI → LINT1 of all local APICs
 import { IOAPIC_BASE, IOAPIC_VERSION } from "./ioapic.ts";
 import { LAPIC_BASE, LAPIC_VERSION } from "./lapic.ts";
@@ -73,7 +75,6 @@ export function buildMpTables(addr: number, cfg: MpConfig = {}): Uint8Array {
   // I/O interrupt assignments (8 bytes): type, interrupt type, flags (16-bit: 0 = conforms to bus), source bus,
   // source bus IRQ, destination I/O APIC ID, destination INTIN#
   const ioint = (kind: number, irq: number, pin: number) => [MP_ENTRY.IOINT, kind, 0, 0, 0, irq, ioapicId, pin];
-  entries.push(ioint(MP_INT.EXTINT, 0, 0));
   for (let irq = 0; irq < 16; irq++) if (irq !== 2) entries.push(ioint(MP_INT.INT, irq, isaIrqToIoApicPin(irq)));
   // local interrupt assignments: destination local APIC ID 0xFF = all
   entries.push([MP_ENTRY.LOCALINT, MP_INT.EXTINT, 0, 0, 0, 0, 0xff, 0]);

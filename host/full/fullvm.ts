@@ -111,6 +111,7 @@ export class FullMode implements Mode {
   beforeSlice(): number | RunResult {
     const mo = this.monitor, pic = this.platform.pic;
     mo.adoptFastSwitches();
+    mo.syncTsc();
     if (mo.stiShadow) {
       mo.stiShadow = false;
       const p = pic.peek() >= 0;

@@ -189,13 +189,13 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       case 0x0f32: {
         this.needCpl0();
         if (this.reg(1) !== 0x10) throw new GuestFault(A.VEC_GP, 0);
-        const t = this.m.instructions;
+        const t = this.tsc;
         this.setRegSized(0, t >>> 0); this.setRegSized(2, Math.floor(t / 2 ** 32));
         return this.done(d, "rdmsr");
       }
       case 0x0f31: {
         this.needCpl0();
-        const t = this.m.instructions;
+        const t = this.tsc;
         this.setRegSized(0, t >>> 0); this.setRegSized(2, Math.floor(t / 2 ** 32));
         return this.done(d, "rdtsc");
       }

@@ -44,7 +44,8 @@ const SEGOK = A.STATE_BASE + A.OFF_SEGOK;
 const CTX = A.STATE_BASE + A.JIT_CTX;
 
 interface Rec {
-  addr: number; off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
+  /** the record's address, and its offset from the block's start */
+  addr: number; rel: number; off: number; len: number; fast: number; fop: number; dst: number; src: number; fimm: number;
   base: number; index: number; scale: number; seg: number; disp: number;
   /** the decoded form, for the few handler records compiled inline (inlineOp) */
   op: number; pfx: number; modrm: number; mem: number; imm: number;
@@ -107,7 +108,7 @@ export class BlockCompiler {
       const len = dv.getUint8(r + A.REC_LEN);
       const sc = dv.getUint8(r + A.REC_SC);
       recs.push({
-        addr: r, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
+        addr: r, rel: r - b, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
         op: dv.getUint16(r + A.REC_OP, true), pfx: dv.getUint8(r + A.REC_PFX), modrm: dv.getUint8(r + A.REC_MODRM),
@@ -636,7 +637,9 @@ class Gen {
     c.i32(CTX).get(L.lb).store(A.JC_LB);
     c.i32(CTX).get(L.lr).store(A.JC_LR);
     c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
-    c.i32(r.addr).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
+    // the record's address relative to the block the CPU entered (abi.ts OFF_JIT_BLOCK): the bytes do not depend on
+    // where the block arena put the block
+    c.i32(0).load(A.STATE_BASE + A.OFF_JIT_BLOCK).i32(r.rel).op(Op.i32_add).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
       .get(L.count).i32(i).op(Op.i32_add).call(H.exec).set(L.t0);
     for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).load(0).set(k);
     c.i32(CTX).load(A.JC_FL).set(L.fl);

@@ -22,9 +22,11 @@
 //   0x1_0000  boot_params (4 KiB)
 //   0x2_0000  the command line (at most cmdline_size bytes + NUL)
 //   0x9_FC00  EBDA (reserved in the e820 map; the MP tables on the "mp" platform)
+//   0xF_0000  the SMBIOS entry point and structure table (smbios.ts; in the reserved BIOS area)
 //   0x10_0000 the protected-mode kernel
 import type { GuestMemory } from "../elf.ts";
 import { EBDA_ADDR, type MpConfig, writeMpTables } from "../devices/mptable.ts";
+import { writeSmbios } from "./smbios.ts";
 
 export const BOOT_PARAMS_ADDR = 0x10000;
 export const BOOT_CMDLINE_ADDR = 0x20000;
@@ -194,6 +196,7 @@ export function loadBzImage(image: Uint8Array, mem: GuestMemory, opts: BzImageOp
   mem.writeMem(BOOT_GDT_ADDR, gdt);
 
   if (opts.mpTables) writeMpTables(mem, opts.mpTables);
+  writeSmbios(mem); // DMI, as SeaBIOS leaves it for QEMU's -kernel
   return { entry: h.code32Start, bootParams: BOOT_PARAMS_ADDR, header: h, kernel: { start: HIGH_MEM, end: kernelEnd }, initrd, e820 };
 }
 

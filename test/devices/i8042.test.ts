@@ -80,6 +80,23 @@ describe("8042 keyboard controller", () => {
     expect([t.rd(), t.rd()]).toEqual([0xfa, 0x00]);
   });
 
+  it("D2h/D3h bytes come from the controller: delivered with the interfaces disabled (Linux's aux loopback probe)", () => {
+    const t = make();
+    t.cmd(0xa7); t.cmd(0xad); // aux and keyboard interfaces disabled (command byte 75h), as Linux probes
+    t.cmd(0x20); expect(t.rd()).toBe(0x75);
+    t.cmd(0xd3); t.out(0x5a);
+    expect(t.st() & 0x21).toBe(0x21); // OBF, and it is aux data
+    expect(t.rd()).toBe(0x5a);
+    t.cmd(0xd2); t.out(0xa5);
+    expect(t.st() & 0x21).toBe(0x01); // keyboard data
+    expect(t.rd()).toBe(0xa5);
+    // the devices' own bytes still wait for their interface
+    t.cmd(0xd4); t.out(0xf2);
+    expect(t.st() & 1).toBe(0);
+    t.cmd(0xa8);
+    expect([t.rd(), t.rd()]).toEqual([0xfa, 0x00]);
+  });
+
   it("reset pulses (FEh, output port bit 0 = 0) call onReset; A20 off is counted", () => {
     const t = make();
     t.cmd(0xfe);
