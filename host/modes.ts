@@ -24,6 +24,8 @@ export interface ModeOptions {
   translate?: "runtime" | "static";
   /** full mode: address spaces × modes whose shadows are cached; default 16 */
   maxShadows?: number;
+  /** hw mode: nested paging (default true); false = shadow page tables with CR3/INVLPG/#PF exits (first-generation VT-x) */
+  npt?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }
