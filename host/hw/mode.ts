@@ -132,14 +132,14 @@ export class HwMode implements Mode {
   }
 
   handle(exit: Exit): ExitAction {
+    const r = this.vmcs.exitReason;
+    if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
     const sp = this.shadow;
     if (sp) {
       if (sp.finishStep(exit)) return null;
       // device memory: the shadow maps it past machine RAM; the devices see the guest-physical address
       if (exit.reason === "mmio-read" || exit.reason === "mmio-write") exit = { ...exit, port: sp.mmioGuestAddr(exit.port) };
     }
-    const r = this.vmcs.exitReason;
-    if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
     // A device exit is no VM exit: a fault loop that exits for a device read every round is bounded by the CPU
     // (assembly/cpu.ts counts its deliveries across run() calls), as in native mode.
     if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;
