@@ -4,7 +4,13 @@
 // CR3 load/store, INVLPG, #PF (hidden and true faults, the PFEC mask/match), guest page-table writes stepped with
 // MTF, CR0.PG/WP ownership — each control on and off, and hostile guests (tables outside guest RAM, CR3 garbage,
 // paging turned off) contained.
-import { describe, it, expect } from "vitest";
+import { describe, it, expect, beforeAll } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseCliArgs } from "../host/cli.ts";
 import type { Exit } from "../host/machine.ts";
 import { HwShadowPaging, SHADOW_POOL_START, type ShadowAction } from "../host/hw/shadow-paging.ts";
 import { hwGuest, vmexit, A, HW_HOST_SIZE, CODE, HANDLER, PD, PT, type HwGuest } from "./hw-guest.ts";
@@ -224,4 +230,35 @@ describe("hw --npt off: hostile guests are contained", () => {
     expect((g.m.getCr("cr0") & A.CR0_PG) >>> 0).toBe(A.CR0_PG); // the real CPU still pages (through the identity shadow)
     expect(hostMemory(g)).toEqual(before);
   });
+});
+
+describe("the command line: --npt on|off", () => {
+  const ROOT = fileURLToPath(new URL("..", import.meta.url));
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "dist/cli.js"), ...args], { encoding: "utf8", timeout: 120_000 });
+  const FORK = join(ROOT, "build/guests/workloads/fork.elf");
+  beforeAll(() => { execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { stdio: "ignore" }); });
+  it("parses on and off; a bad value or another mode is one line, status 2", () => {
+    expect(parseCliArgs(["run", "k.elf", "--mode", "hw", "--npt", "off"])).toMatchObject({ mode: "hw", npt: false });
+    expect(parseCliArgs(["run", "k.elf", "--mode", "hw", "--npt=on"])).toMatchObject({ mode: "hw", npt: true });
+    for (const args of [["--mode", "hw", "--npt", "maybe"], ["--mode", "full", "--npt", "off"], ["--npt", "off"]]) {
+      const r = cli("run", FORK, ...args);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/--npt/);
+    }
+  });
+  it("runs a workload with shadow paging: the same console as native, the shadow's exits in the stats file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasmvisor-npt-"));
+    try {
+      const n = cli("run", FORK, "--mode", "native");
+      const s = cli("run", FORK, "--mode", "hw", "--npt", "off", "--stats-file", join(dir, "s.json"));
+      expect(s.status, s.stderr).toBe(1);
+      expect(s.stdout).toBe(n.stdout);
+      const hw = JSON.parse(readFileSync(join(dir, "s.json"), "utf8")).devices.hw;
+      expect(hw.paging).toBe("shadow");
+      expect(hw.exitsByReason["cr-access"]).toBeGreaterThan(0);
+      expect(hw.exitsByReason.exception).toBeGreaterThan(0);
+      expect(hw.exitsByReason["monitor-trap-flag"]).toBeGreaterThan(0);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 120_000);
 });
