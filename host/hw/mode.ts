@@ -186,6 +186,7 @@ export class HwMode implements Mode {
       nestedWalks: c.walks,
       nestedWalkRefs: c.walkRefs, // raw, so the bench can difference it (refs per miss = Δrefs / Δwalks)
       walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
+      tlbMisses: this.vmcs.get(A.OFF_TLB_MISSES), // the CPU's TLB misses (nested: = nestedWalks; shadow: 1-D walks of 2 references)
       paging: this.shadow ? "shadow" : "nested",
       ...(this.shadow ? { shadowPaging: this.shadow.statsSnapshot() } : {}),
     };
