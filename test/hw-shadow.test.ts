@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCliArgs } from "../host/cli.ts";
+import { Vm } from "../host/vm.ts";
 import type { Exit } from "../host/machine.ts";
 import { HwShadowPaging, SHADOW_POOL_START, type ShadowAction } from "../host/hw/shadow-paging.ts";
 import { hwGuest, vmexit, A, HW_HOST_SIZE, CODE, HANDLER, PD, PT, type HwGuest } from "./hw-guest.ts";
@@ -260,5 +261,25 @@ describe("the command line: --npt on|off", () => {
       expect(hw.exitsByReason.exception).toBeGreaterThan(0);
       expect(hw.exitsByReason["monitor-trap-flag"]).toBeGreaterThan(0);
     } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 120_000);
+});
+
+describe("hw --npt off: snapshots", () => {
+  it("a snapshot taken mid-run (shadow bookkeeping, guest CRs, VMCS) continues exactly as the uninterrupted run", () => {
+    const ROOT = fileURLToPath(new URL("..", import.meta.url));
+    const image = new Uint8Array(readFileSync(join(ROOT, "build/guests/workloads/fork.elf")));
+    const boot = () => { const vm = new Vm({ mode: "hw", npt: false }); vm.loadMultiboot(image); return vm; };
+    const ref = boot();
+    const rr = ref.run({ maxInstructions: 100_000_000 });
+    expect(rr.exitStatus).toBe(1);
+    for (const at of [17_000_000]) {
+      const a = boot();
+      expect(a.run({ stopAt: at }).stopReason).toBe("snapshot");
+      const b = Vm.restore(a.snapshot());
+      const r = b.run({ maxInstructions: 100_000_000 });
+      expect(r.exitStatus, r.message).toBe(1);
+      expect(a.console + b.console).toBe(ref.console);
+      expect(b.clock).toBe(ref.clock);
+    }
   }, 120_000);
 });
