@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCliArgs } from "../host/cli.ts";
 import { Vm } from "../host/vm.ts";
+import { targetFor } from "../host/gdb/target.ts";
 import type { Exit } from "../host/machine.ts";
 import { HwShadowPaging, SHADOW_POOL_START, type ShadowAction } from "../host/hw/shadow-paging.ts";
 import { hwGuest, vmexit, A, HW_HOST_SIZE, CODE, HANDLER, PD, PT, type HwGuest } from "./hw-guest.ts";
@@ -262,6 +263,20 @@ describe("the command line: --npt on|off", () => {
       expect(hw.exitsByReason["monitor-trap-flag"]).toBeGreaterThan(0);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   }, 120_000);
+});
+
+describe("hw --npt off: the debugger sees the guest's control registers", () => {
+  it("gdb's CR0/CR3 are the guest's, not the shadow directory the CPU walks", () => {
+    const ROOT = fileURLToPath(new URL("..", import.meta.url));
+    const vm = new Vm({ mode: "hw", npt: false });
+    vm.loadMultiboot(new Uint8Array(readFileSync(join(ROOT, "build/guests/workloads/fork.elf"))));
+    vm.run({ maxInstructions: 5_000_000 });
+    const t = targetFor(vm), sp = (vm.mode as unknown as { shadow: HwShadowPaging }).shadow;
+    expect(t.getCr("cr3")).toBe(sp.cr3);
+    expect(t.getCr("cr3")).not.toBe(vm.machine.getCr("cr3"));
+    expect(t.getCr("cr0")).toBe(sp.cr0);
+    expect(t.getCr("cr0") & A.CR0_PG).not.toBe(0); // the kit kernel pages by now
+  });
 });
 
 describe("hw --npt off: snapshots", () => {
