@@ -359,7 +359,7 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
           const misses = c["devices.hw.tlbMisses"] ?? 0;
           row.modes["hw-shadow"].shadow = {
             tlbMissesPerOp: round(misses, 3), refsPerOp: round(2 * misses, 2), refsPerMiss: misses > 0 ? 2 : null,
-            hiddenFaults: round(c[sp + "hiddenFaults"] ?? 0, 4), trueFaults: round(c[sp + "trueFaults"] ?? 0, 4), ptWritesStepped: round(c[sp + "ptWritesStepped"] ?? 0, 4),
+            hiddenFaults: round(c[sp + "hiddenFaults"] ?? 0, 4), fills: round((c[sp + "hiddenFaults"] ?? 0) - (c[sp + "ptWritesStepped"] ?? 0), 4), trueFaults: round(c[sp + "trueFaults"] ?? 0, 4), ptWritesStepped: round(c[sp + "ptWritesStepped"] ?? 0, 4),
             cr3Loads: round(c[sp + "cr3Loads"] ?? 0, 4), invlpgExits: round(c[sp + "invlpgExits"] ?? 0, 4), reinjected: round(c[sp + "reinjected"] ?? 0, 4),
           };
         }
@@ -531,7 +531,7 @@ export function renderMarkdown(A) {
     if (Object.values(A.workloads).some((r) => r.modes.hw && r.modes["hw-shadow"])) {
       L.push("\n### hw mode: nested vs shadow paging\n");
       L.push("hw/hw-shadow < 1: nested paging is faster. Walk references per operation: nested = the 2-D walk's (guest + EPT entries, counted by");
-      L.push("the CPU); shadow = 2 per TLB miss (the CPU walks the 2-level shadow tables). Shadow exits: hidden #PF fills, PT writes stepped with MTF");
+      L.push("the CPU); shadow = 2 per TLB miss (the CPU walks the 2-level shadow tables). Shadow exits: hidden #PF that fill an entry, PT writes stepped with MTF");
       L.push("(2 exits each: the #PF, then the MTF exit), CR3 loads.\n");
       L.push("| workload | hw µs/op | hw-shadow µs/op | hw/hw-shadow wall [95 %] | hw/hw-shadow CPU [95 %] | hw exits/op (by reason) | hw-shadow exits/op (by reason) | shadow: fills + PT writes + true #PF + CR3 loads /op | TLB misses/op nested / shadow | walk refs/op nested (per miss) / shadow (per miss) |");
       L.push("|---|--:|--:|--:|--:|---|---|---|--:|--:|");
@@ -539,7 +539,7 @@ export function renderMarkdown(A) {
         const h = r.modes.hw, s = r.modes["hw-shadow"];
         if (!h || !s) continue;
         const n = h.nested ?? {}, sh = s.shadow ?? {};
-        L.push(`| ${w} | ${V(h.usPerOpCI)} | ${V(s.usPerOpCI)} | ${CI(r.ratiosCI.nestedShadow)} | ${CI(r.ratiosCpuCI.nestedShadow)} | ${F(h.exitsPerOp, 2)} (${top(h.exitsByCause, 4)}) | ${F(s.exitsPerOp, 2)} (${top(s.exitsByCause, 5)}) | ${F(sh.hiddenFaults, 2)} + ${F(sh.ptWritesStepped, 2)} + ${F(sh.trueFaults, 2)} + ${F(sh.cr3Loads, 2)} | ${F(n.tlbMissesPerOp, 1)} / ${F(sh.tlbMissesPerOp, 1)} | ${F(n.refsPerOp, 1)} (${F(n.refsPerMiss, 2)}) / ${F(sh.refsPerOp, 1)} (${F(sh.refsPerMiss, 0)}) |`);
+        L.push(`| ${w} | ${V(h.usPerOpCI)} | ${V(s.usPerOpCI)} | ${CI(r.ratiosCI.nestedShadow)} | ${CI(r.ratiosCpuCI.nestedShadow)} | ${F(h.exitsPerOp, 2)} (${top(h.exitsByCause, 4)}) | ${F(s.exitsPerOp, 2)} (${top(s.exitsByCause, 5)}) | ${F(sh.fills, 2)} + ${F(sh.ptWritesStepped, 2)} + ${F(sh.trueFaults, 2)} + ${F(sh.cr3Loads, 2)} | ${F(n.tlbMissesPerOp, 1)} / ${F(sh.tlbMissesPerOp, 1)} | ${F(n.refsPerOp, 1)} (${F(n.refsPerMiss, 2)}) / ${F(sh.refsPerOp, 1)} (${F(sh.refsPerMiss, 0)}) |`);
       }
     }
     L.push("\n### Exits per operation by cause\n");
