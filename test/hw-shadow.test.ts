@@ -4,7 +4,7 @@
 // CR3 load/store, INVLPG, #PF (hidden and true faults, the PFEC mask/match), guest page-table writes stepped with
 // MTF, CR0.PG/WP ownership — each control on and off, and hostile guests (tables outside guest RAM, CR3 garbage,
 // paging turned off) contained.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -249,9 +249,10 @@ describe("the command line: --npt on|off", () => {
       expect(r.stderr).toMatch(/--npt/);
     }
   });
+  const dir = mkdtempSync(join(tmpdir(), "wasmvisor-npt-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   it("runs a workload with shadow paging: the same console as native, the shadow's exits in the stats file", () => {
-    const dir = mkdtempSync(join(tmpdir(), "wasmvisor-npt-"));
-    try {
+    {
       const n = cli("run", FORK, "--mode", "native");
       const s = cli("run", FORK, "--mode", "hw", "--npt", "off", "--stats-file", join(dir, "s.json"));
       expect(s.status, s.stderr).toBe(1);
@@ -261,7 +262,7 @@ describe("the command line: --npt on|off", () => {
       expect(hw.exitsByReason["cr-access"]).toBeGreaterThan(0);
       expect(hw.exitsByReason.exception).toBeGreaterThan(0);
       expect(hw.exitsByReason["monitor-trap-flag"]).toBeGreaterThan(0);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    }
   }, 120_000);
 });
 
