@@ -114,6 +114,7 @@ describe.skipIf(!XV6)("xv6 in hw mode", () => {
     const s = (h.mode as any).stats();
     expect(s.shadowPaging.cr3Loads).toBeGreaterThan(0);
     expect(s.shadowPaging.mmioExits).toBeGreaterThan(0); // the APICs, past machine RAM in the shadows
+    expect(s.exitsByReason["exception (#PF: device memory)"]).toBe(s.shadowPaging.mmioExits); // VM exits too
   }, 300_000);
   it("a hw-mode snapshot (VMCS included) continues identically", () => {
     const ref = boot("hw");

@@ -34,6 +34,8 @@ import { HwShadowPaging } from "./shadow-paging.ts";
 const STALL_EXITS = 64;
 /** with shadow paging, hidden page faults retire nothing either: a longer run of them is still progress */
 const STALL_EXITS_SHADOW = 4096;
+/** npt off: a device-memory access (the shadow maps it past machine RAM), by reason in the stats */
+const MMIO_REASON = "exception (#PF: device memory)";
 
 export interface HwModeOptions {
   /** CPU options (the VMCS controls are hw mode's own) */
@@ -138,7 +140,11 @@ export class HwMode implements Mode {
     if (sp) {
       if (sp.finishStep(exit)) return null;
       // device memory: the shadow maps it past machine RAM; the devices see the guest-physical address
-      if (exit.reason === "mmio-read" || exit.reason === "mmio-write") exit = { ...exit, port: sp.mmioGuestAddr(exit.port) };
+      // (first-generation VT-x takes a #PF exit for it: counted as a VM exit of its own reason)
+      if (exit.reason === "mmio-read" || exit.reason === "mmio-write") {
+        exit = { ...exit, port: sp.mmioGuestAddr(exit.port) };
+        this.exitsByReason[MMIO_REASON] = (this.exitsByReason[MMIO_REASON] ?? 0) + 1;
+      }
     }
     // A device exit is no VM exit: a fault loop that exits for a device read every round is bounded by the CPU
     // (assembly/cpu.ts counts its deliveries across run() calls), as in native mode.
@@ -179,7 +185,7 @@ export class HwMode implements Mode {
   stats(): Record<string, unknown> {
     const c = this.vmcs.counters;
     return {
-      vmExits: c.exits,
+      vmExits: c.exits + (this.shadow?.stats.mmioExits ?? 0),
       exitsByReason: { ...this.exitsByReason },
       interruptsInjected: this.injected,
       emulatedInstructions: this.emulated,
