@@ -60,6 +60,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0x940 AREA_JIT_CTX  compiled-block context (valid only inside run())
 //   0x980 AREA_TMP_REC  predecoded record for an instruction run without a block
 //   0xA00 AREA_RESET    save area of reset() for the VMM-owned configuration
+//   0xA80 AREA_HWSHADOW hw --npt off: IDT-vectoring information of the last exit (hw-shadow block below)
 //   0xB00 AREA_DEBUG    the host debugger's unit (debug.ts): breakpoints, watchpoints, step (host-owned, never saved)
 //   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
 //   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
@@ -759,6 +760,15 @@ export const QEPT_FETCH: u32 = 0x4;
 export const QEPT_PERM_SHIFT: u32 = 3;
 export const QEPT_LIN_VALID: u32 = 0x80;
 export const QEPT_FINAL: u32 = 0x100;
+// ==== hw-shadow (branch hw-shadow): hw mode without nested paging (--npt off, first-generation VT-x) ====
+// IDT-vectoring information (SDM 27.2.4): when an exception that exits (the exception bitmap: shadow paging's
+// hidden #PF) occurs while the CPU delivers an event through the guest IDT, the event being delivered is recorded
+// here (INTR_INFO_* layout) so the host can re-inject it after fixing the cause; cleared at every run() entry.
+// Read by the host right after the exit: scratch, never saved.
+export const AREA_HWSHADOW: u32 = 0xA80;
+export const AREA_HWSHADOW_SIZE: u32 = 0x80;
+export const OFF_VMX_IDT_VEC_INFO: u32 = 0xA80;
+export const OFF_VMX_IDT_VEC_ERROR: u32 = 0xA84;
 // ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
 // One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
 // RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;

@@ -23,6 +23,7 @@ import { segAccessCheck } from "./ops/rules";
 import { markDirty } from "./recycle";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
+import { vmxOn, vmxNotePageFault } from "./vmx";
 import { apicRead, apicWrite, apicValue } from "./apic";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
@@ -167,6 +168,7 @@ export let mmioPhys: u32 = 0;
 export function setMmioHit(p: u32): void { mmioHit = true; mmioPhys = p; }
 
 export function pageFault(lin: u32, err: u32): void {
+  if (vmxOn) vmxNotePageFault(st(OFF_CR2)); // (a #PF that exits leaves CR2 alone: vmx.ts)
   setSt(OFF_CR2, lin);
   setPending(VEC_PF, err, true);
 }

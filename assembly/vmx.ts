@@ -23,7 +23,7 @@ import {
   INTR_TYPE_SOFT_INT, INTR_TYPE_SOFT_EXC, VMX_EXIT_EXCEPTION, VMX_EXIT_EXT_INTR, VMX_EXIT_TRIPLE_FAULT,
   VMX_EXIT_INTR_WINDOW, VMX_EXIT_IO, VMX_EXIT_MTF, VMX_EXIT_CR, VMX_EXIT_RDMSR, VMX_EXIT_WRMSR, VMX_NO_EXIT,
   EXIT_VMEXIT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_IO_IN, EXIT_IO_OUT, EXIT_MMIO_READ, EXIT_MMIO_WRITE, VEC_PF,
-  VEC_BP, VEC_OF, FLAG_IF, QCR_MOV_TO, QCR_MOV_FROM, QCR_CLTS, QCR_LMSW, QCR_LMSW_MEM, CR0_TS, CR0_PE,
+  VEC_BP, VEC_OF, FLAG_IF, QCR_MOV_TO, QCR_MOV_FROM, QCR_CLTS, QCR_LMSW, QCR_LMSW_MEM, CR0_TS, CR0_PE, OFF_VMX_IDT_VEC_INFO, OFF_VMX_IDT_VEC_ERROR,
 } from "./abi";
 import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError } from "./state";
 import { flagsReg } from "./flags";
@@ -46,6 +46,7 @@ let injectingException: bool = false; // an injected hardware exception is not i
 export function vmxEnter(ic: u64, intrLine: bool): void {
   vmxOn = st(OFF_VMX_ON) != 0;
   if (!vmxOn) { vmxWatch = false; eptEnter(false); return; }
+  setSt(OFF_VMX_IDT_VEC_INFO, 0);
   pin = st(OFF_VMX_PIN);
   proc = st(OFF_VMX_PROC);
   entryIc = ic;
@@ -131,6 +132,19 @@ export function excIntercepted(v: u32, e: u32): bool {
   return bit != 0;
 }
 
+/**
+ * Delivering event `v` faulted with the pending exception (state.ts pendVector/pendError): if the exception bitmap
+ * intercepts that exception, record `v` as the IDT-vectoring information and return true (the caller exits with
+ * the pending exception instead of escalating: the host fixes the cause, e.g. a shadow page, and re-injects `v`).
+ */
+export function vmxVectoringExit(v: u32, e: u32, he: bool, soft: bool, external: bool): bool {
+  if (!excIntercepted(pendVector, pendError)) return false;
+  const type = external ? (v == 2 ? INTR_TYPE_NMI : INTR_TYPE_EXT) : soft ? INTR_TYPE_SOFT_EXC : INTR_TYPE_HW_EXC;
+  setSt(OFF_VMX_IDT_VEC_INFO, INTR_INFO_VALID | type | (he ? INTR_INFO_ERR : 0) | (v & 0xFF));
+  setSt(OFF_VMX_IDT_VEC_ERROR, he ? e : 0);
+  return true;
+}
+
 /** run() is returning `reason` in guest mode: record the VM exit it is (or VMX_NO_EXIT); returns the exit code. */
 export function vmxFinish(reason: u32): u32 {
   if (reason == EXIT_VMEXIT) { countExit(); return reason; }
@@ -138,6 +152,7 @@ export function vmxFinish(reason: u32): u32 {
     const v = st(OFF_EXIT_VECTOR);
     const he = st(OFF_EXIT_HAS_ERROR) != 0;
     setExit(VMX_EXIT_EXCEPTION, v == VEC_PF ? st(OFF_CR2) : 0, 0);
+    if (v == VEC_PF) setSt(OFF_CR2, cr2BeforePf); // SDM 27.1: a page fault that causes a VM exit does not update CR2
     const type = v == VEC_BP || v == VEC_OF ? INTR_TYPE_SOFT_EXC : v == 2 ? INTR_TYPE_NMI : INTR_TYPE_HW_EXC;
     setSt(OFF_VMX_EXIT_INTR, INTR_INFO_VALID | type | (he ? INTR_INFO_ERR : 0) | v);
     setSt(OFF_VMX_EXIT_INTR_ERROR, he ? st(OFF_EXIT_ERROR) : 0);
@@ -162,6 +177,10 @@ export function vmxFinish(reason: u32): u32 {
   setSt(OFF_VMX_EXIT_REASON, VMX_NO_EXIT);
   return reason;
 }
+/** CR2 before the last #PF in guest mode (mmu.ts pageFault): restored when that #PF exits instead of being
+ *  delivered, so shadow paging's hidden faults (hw --npt off) never show in the guest's CR2. */
+let cr2BeforePf: u32 = 0;
+export function vmxNotePageFault(cr2: u32): void { cr2BeforePf = cr2; }
 function countExit(): void { setSt(OFF_VMX_EXITS, st(OFF_VMX_EXITS) + 1); }
 
 /** A bit of a 4 KiB bitmap the host placed in host-physical memory; a bitmap outside RAM reads as all ones. */

@@ -26,6 +26,8 @@ export interface ModeOptions {
   maxShadows?: number;
   /** full mode: handle the hot traps inside the CPU (default true; host/full/README.md "Fast paths") */
   fastPaths?: boolean;
+  /** hw mode: nested paging (default true); false = shadow page tables with CR3/INVLPG/#PF exits (first-generation VT-x) */
+  npt?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }

@@ -42,11 +42,11 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
     const W = J.suite.workloads;
     expect(Object.keys(W).sort()).toEqual(["fork", "mmap", "null_syscall"]);
     for (const w of Object.values(W) as { modes: Record<string, Record<string, unknown>>; ratios: Record<string, unknown> }[]) {
-      expect(Object.keys(w.modes).sort()).toEqual(["full", "hw", "native", "para"]);
+      expect(Object.keys(w.modes).sort()).toEqual(["full", "hw", "hw-shadow", "native", "para"]);
       for (const m of Object.values(w.modes)) {
         for (const k of ["usPerOp", "instrPerOp", "exitsPerOp", "exitsByCause", "counters"]) expect(m).toHaveProperty(k);
       }
-      expect(Object.keys(w.ratios).sort()).toEqual(["fullNative", "hwFull", "hwNative", "paraFull", "paraNative"]);
+      expect(Object.keys(w.ratios).sort()).toEqual(["fullNative", "hwFull", "hwNative", "hwShadowNative", "nestedShadow", "paraFull", "paraNative"]);
       expect(w.modes.full).toHaveProperty("shadow");
       expect(w.modes.para).toHaveProperty("mmu");
     }
@@ -77,6 +77,15 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
     expect(ns.hw.exitsPerOp).toBe(0);
     expect(W.fork.modes.hw.exitsPerOp).toBe(0);
     expect(J.suite.pageTables.fork.hw).toMatchObject({ exitsPerOp: 0, refsPerMiss: 8 });
+    // hw-shadow (--npt off): the same guest instructions; a fork's page-table writes are #PF + MTF exits, its
+    // address-space switches CR3-load exits; the CPU's own walks are 1-D over the shadow tables
+    const fs = W.fork.modes["hw-shadow"];
+    expect(fs.instrPerOp).toBe(W.fork.modes.native.instrPerOp);
+    expect(fs.exitsByCause.exception).toBeGreaterThan(1);
+    expect(fs.exitsByCause["monitor-trap-flag"]).toBe(fs.shadow.ptWritesStepped);
+    expect(fs.exitsByCause["cr-access"]).toBeGreaterThan(0);
+    expect(fs.shadow.refsPerMiss).toBe(2);
+    expect(ns["hw-shadow"].exitsPerOp).toBe(0); // getpid: no page-table work, no exit
   });
 
   it("measures the trap round trip: exactly the trapped instructions exit (none of the fast-path ones)", () => {
@@ -99,7 +108,7 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
 
   it("compares disk I/O: virtio-blk needs >= 10x fewer exits per MiB than ATA PIO", () => {
     const D = J.suite.disk as { mode: string; device: string; exitsPerMiB: number; MiBps: unknown; requestKiB: number; causesPerMiB: Record<string, number> }[];
-    expect(D.map((d) => d.mode)).toEqual(["native", "full", "para", "hw"]);
+    expect(D.map((d) => d.mode)).toEqual(["native", "full", "para", "hw", "hw-shadow"]);
     const by = Object.fromEntries(D.map((d) => [d.mode, d]));
     expect(by.para.device).toBe("virtio-blk");
     expect(by.full.device).toBe("ATA PIO");

@@ -30,7 +30,7 @@ beforeAll(() => {
 
 describe("guest kit: sources", () => {
   it("has a fixture and a program for every workload", () => {
-    expect(WORKLOADS).toEqual(["compute", "ctxsw", "disk", "fork", "mmap", "null_syscall", "page_fault"]);
+    expect(WORKLOADS).toEqual(["compute", "ctxsw", "disk", "fork", "mmap", "null_syscall", "page_fault", "tlb_miss"]);
     for (const w of WORKLOADS) {
       expect(existsSync(join(FIXTURES, `${w}.out`)), `${w}.out`).toBe(true);
       expect(existsSync(join(ROOT, `guests/workloads/${w}.c`)), `${w}.c`).toBe(true);

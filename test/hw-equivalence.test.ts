@@ -2,6 +2,7 @@
 // and the peers guest run in `native` and in `hw` mode (host/hw: the kernel at ring 0 in guest mode, nested paging,
 // device memory behind EPT violations, interrupts by event injection) and must print the same output — time lines
 // included: the virtual clock and the guest's TSC match instruction for instruction — and exit the same way.
+// Each also runs in hw mode with `npt: false` (`--npt off`: shadow page tables, CR3/INVLPG/#PF exits).
 import { describe, it, expect, beforeAll } from "vitest";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -23,7 +24,19 @@ beforeAll(() => {
 async function both(path: string, cmdline = "", disk = false) {
   const image = new Uint8Array(readFileSync(path));
   const run = (mode: string) => runImage({ image, mode, memSize: 64 << 20, maxInstructions: 400_000_000, cmdline, ...(disk ? { disk: new Uint8Array(1 << 20) } : {}) });
-  return { native: await run("native"), hw: await run("hw") };
+  const shadow = await runImage({ image, mode: "hw", npt: false, memSize: 64 << 20, maxInstructions: 400_000_000, cmdline, ...(disk ? { disk: new Uint8Array(1 << 20) } : {}) });
+  return { native: await run("native"), hw: await run("hw"), shadow };
+}
+
+/** hw mode with shadow paging: the same output, and the exits first-generation VT-x takes */
+function sameShadow(native: Awaited<ReturnType<typeof runImage>>, hw: Awaited<ReturnType<typeof runImage>>) {
+  expect(lines(hw.console), hw.message).toEqual(lines(native.console));
+  expect(hw.exitStatus).toBe(native.exitStatus);
+  const s = (hw.stats.devices as any).hw;
+  expect(s.paging).toBe("shadow");
+  expect(s.nestedWalks).toBe(0);
+  expect(s.shadowPaging.hiddenFaults).toBeGreaterThan(0);
+  return s;
 }
 
 function same(native: Awaited<ReturnType<typeof runImage>>, hw: Awaited<ReturnType<typeof runImage>>) {
@@ -38,14 +51,19 @@ function same(native: Awaited<ReturnType<typeof runImage>>, hw: Awaited<ReturnTy
 
 describe("native and hw mode print the same", () => {
   it("peers guest (guests/peers)", async () => {
-    const { native, hw } = await both(join(ROOT, "build/guests/peers/guest-1.elf"));
+    const { native, hw, shadow } = await both(join(ROOT, "build/guests/peers/guest-1.elf"));
     same(native, hw);
+    sameShadow(native, shadow);
   });
   for (const w of WL) {
     it(`workload ${w}`, async () => {
       const cmdline = readFileSync(join(ROOT, `fixtures/workloads/${w}.args`), "utf8").trim();
-      const { native, hw } = await both(join(ROOT, `build/guests/workloads/${w}.elf`), cmdline, w === "disk");
+      const { native, hw, shadow } = await both(join(ROOT, `build/guests/workloads/${w}.elf`), cmdline, w === "disk");
       const s = same(native, hw);
+      const t = sameShadow(native, shadow);
+      // every address space is a shadow made at a CR3 load that exited; guest page tables written are stepped
+      expect(t.shadowPaging.cr3Loads).toBeGreaterThan(0);
+      expect(t.exitsByReason["cr-access"]).toBeGreaterThan(0);
       // paging is on in every workload: guest TLB misses walk both dimensions (2 EPT refs per guest entry + final)
       expect(s.walkRefsPerMiss).toBeGreaterThan(2);
       expect(s.walkRefsPerMiss).toBeLessThanOrEqual(8);
@@ -54,8 +72,9 @@ describe("native and hw mode print the same", () => {
   }
   for (const t of TESTS) {
     it(`system test ${t}`, async () => {
-      const { native, hw } = await both(join(ROOT, `build/guests/tests/${t}.elf`));
+      const { native, hw, shadow } = await both(join(ROOT, `build/guests/tests/${t}.elf`));
       same(native, hw);
+      sameShadow(native, shadow);
     });
   }
 });
@@ -65,8 +84,8 @@ describe("native and hw mode print the same", () => {
 const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 const XV6_END = 25_000_000;
 describe.skipIf(!XV6)("xv6 in hw mode", () => {
-  const boot = (mode: string) => {
-    const vm = new Vm({ mode, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "\necho hi-there\n" });
+  const boot = (mode: string, npt = true) => {
+    const vm = new Vm({ mode, npt, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "\necho hi-there\n" });
     vm.loadMultiboot(new Uint8Array(readFileSync(join(XV6!, "kernel.elf"))));
     return vm;
   };
@@ -83,6 +102,19 @@ describe.skipIf(!XV6)("xv6 in hw mode", () => {
     const s = (h.mode as any).stats();
     expect(s.exitsByReason["ept-violation"]).toBeGreaterThan(0); // the local APIC and the I/O APIC
     expect(s.interruptsInjected).toBeGreaterThan(0);
+  }, 300_000);
+  it("boots and runs the command the same with --npt off (shadow paging)", () => {
+    const n = boot("native"), h = boot("hw", false);
+    n.run({ maxInstructions: XV6_END });
+    const r = h.run({ maxInstructions: XV6_END });
+    expect(r.stopReason, r.message).toBe("max-instructions");
+    expect(h.console).toBe(n.console);
+    expect(regs(h)).toEqual(regs(n));
+    expect(h.clock).toBe(n.clock);
+    const s = (h.mode as any).stats();
+    expect(s.shadowPaging.cr3Loads).toBeGreaterThan(0);
+    expect(s.shadowPaging.mmioExits).toBeGreaterThan(0); // the APICs, past machine RAM in the shadows
+    expect(s.exitsByReason["exception (#PF: device memory)"]).toBe(s.shadowPaging.mmioExits); // VM exits too
   }, 300_000);
   it("a hw-mode snapshot (VMCS included) continues identically", () => {
     const ref = boot("hw");

@@ -26,7 +26,7 @@ import {
   escalation, framePushesRf, idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl,
   deliveryFrameSize, deliveryFlags,
 } from "./rules";
-import { excIntercepted } from "../vmx";
+import { excIntercepted, vmxOn, vmxVectoringExit } from "../vmx";
 
 // a #DB trap (INT1) due after the current instruction: vCPU state, synced with OFF_PENDING_DBG at run() entry/exit
 export let pendingDebugTrap: bool = false;
@@ -90,6 +90,8 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
     if (!abort) return;
     setAbort(0);
     setEip(retEip);
+    // guest mode: a fault the exception bitmap intercepts exits as itself, with this event as IDT-vectoring info
+    if (vmxOn && pendVector < 32 && vmxVectoringExit(v, e, he, soft, external)) { exitException(pendVector, pendError, pendHasError); return; }
     const next = escalation(v, pendVector, soft); // #DF, the new fault, or a triple fault (rules.ts)
     if (next < 0) { shutdown(); return; }
     if (<u32>next == VEC_DF && pendVector != VEC_DF) { v = VEC_DF; e = 0; he = true; }

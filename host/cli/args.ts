@@ -22,6 +22,8 @@ Options for run:
   --mode MODE             execution mode: native (default) or full (trap-and-emulate, shadow page tables)
                           or para (a PV kernel: build/guests/workloads-pv/*.elf; hypercalls, virtio)
                           or hw (VT-x-like: the kernel at ring 0 in guest mode, nested paging)
+  --npt on|off            hw mode's memory virtualization: on (default: nested paging, EPT-like) or off
+                          (shadow page tables with CR3/INVLPG/#PF exits, as first-generation VT-x)
   --full-translate HOW    full mode's x86-hole handling: runtime (default: the CPU hands each sensitive
                           instruction over as it runs) or static (the old INT3 sweep of the kernel's ELF)
   --mem SIZE              guest RAM, e.g. 64M (default), 512M, 1G, 8192K; a plain number is MiB
@@ -114,6 +116,8 @@ export interface RunArgs {
   gdbWait?: boolean;
   /** --full-translate */
   translate?: "runtime" | "static";
+  /** --npt (hw mode): false for off */
+  npt?: boolean;
 }
 export interface RestoreArgs { command: "restore"; snapshot: string; statsFile?: string; timeoutMs?: number }
 export type CliArgs = RunArgs | RestoreArgs | { command: "help" } | { command: "version" } | { command: "bench"; args: string[] };
@@ -180,7 +184,7 @@ export function parseDiskSpec(s: string, what = "--disk"): DiskSpec {
   return { path, ...spec };
 }
 
-const RUN_OPTIONS = ["--mode", "--full-translate", "--mem", "--max-instructions", "--timeout", "--cmdline", "--append", "--initrd", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
+const RUN_OPTIONS = ["--mode", "--full-translate", "--npt", "--mem", "--max-instructions", "--timeout", "--cmdline", "--append", "--initrd", "--disk", "--disk2", "--platform", "--rtc", "--stats-file", "--snapshot-at", "--snapshot-file", "--gdb"] as const;
 
 /** Parses an --rtc value: "now", seconds since 1970, or an ISO 8601 date. */
 export function parseRtc(s: string): number {
@@ -233,6 +237,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
       case "--full-translate":
         if (value !== "runtime" && value !== "static") throw new UsageError(`unknown --full-translate '${value}' (runtime or static)`);
         out.translate = value;
+        break;
+      case "--npt":
+        if (value !== "on" && value !== "off") throw new UsageError(`unknown --npt '${value}' (on or off)`);
+        out.npt = value === "on";
         break;
       case "--mem": out.memSize = parseMemSize(value); break;
       case "--max-instructions": out.maxInstructions = parseCount(value); break;

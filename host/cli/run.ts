@@ -51,6 +51,7 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
   let vm: Vm;
   try {
     checkMode(a.mode);
+    if (a.npt !== undefined && a.mode !== "hw") throw new VmConfigError(`--npt is an option of --mode hw, not ${a.mode}`);
     if (a.translate && a.mode !== "full") throw new VmConfigError(`--full-translate is an option of --mode full, not ${a.mode}`);
     if (a.mode === "full" && a.memSize + VMM_SIZE > MAX_RAM_SIZE) {
       throw new VmConfigError(`--mem ${formatSize(a.memSize)} is too large for --mode full (at most ${formatSize(MAX_RAM_SIZE - VMM_SIZE)}: the monitor's ${formatSize(VMM_SIZE)} sit beside guest RAM)`);
@@ -77,7 +78,7 @@ export async function run(a: RunArgs, io: CliIo, err: (m: string) => void, packa
     try {
       // one Vm for every mode; options a mode cannot honour are refused by the platform builder (VmConfigError)
       vm = new Vm({
-        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, translate: a.translate,
+        mode: a.mode, memSize: a.memSize, disk, disk2, platformKind: a.platform, rtcStart: a.rtcStart, translate: a.translate, npt: a.npt,
         onConsole: sink.write, captureConsole: false,
       });
     } catch (e) {

@@ -57,6 +57,10 @@ export interface WalkResult {
   pteAddr: number;
   /** guest-physical frame of the page table (-1 for 4 MiB pages or paging off) */
   ptFrame: number;
+  /** the guest's entries allow user accesses (U in the PDE and the PTE; true with paging off) */
+  userOk: boolean;
+  /** the guest's entries allow writes to everyone (R/W in the PDE and the PTE; true with paging off) */
+  rw: boolean;
 }
 
 export interface Shadow {
@@ -104,6 +108,13 @@ export interface ShadowOptions {
   maxShadows?: number;
   /** frames the monitor write-protects for its own reasons (translated kernel code) */
   isCodeFrame?: (frame: number) => boolean;
+  /**
+   * The guest kernel runs at real ring 0 (hw mode --npt off, first-generation VT-x) instead of deprivileged at
+   * ring 3: one shadow per address space, whose entries keep the guest's U/S and R/W (the real CR0.WP is 1 so
+   * write protection traps the kernel too; a guest with CR0.WP=0 gets a kernel-only writable entry for a
+   * supervisor write to a read-only page, as KVM does), and no VMM region in the guest's linear space (vmmPt unused).
+   */
+  ring0Guest?: boolean;
 }
 
 const FLOOD = 24;
@@ -134,8 +145,13 @@ export class ShadowMmu {
   /** emulated writes to a protected frame since a shadow last used it */
   private writeCount = new Map<number, number>();
   isCodeFrame: (frame: number) => boolean;
+  readonly ring0Guest: boolean;
+  /** the PDE the VMM's region takes in every shadow (-1: none, ring0Guest) */
+  private readonly vmmPde: number;
 
   constructor(o: ShadowOptions) {
+    this.ring0Guest = o.ring0Guest ?? false;
+    this.vmmPde = this.ring0Guest ? -1 : VMM_PDE;
     this.mem = o.mem;
     this.ramOffset = o.ramOffset;
     this.ramSize = o.ramSize;
@@ -166,9 +182,11 @@ export class ShadowMmu {
     if (setAD) markAccessed(this.tables, w, write);
     if (w.outside >= 0) throw new GuestRangeError(`guest-physical 0x${(w.outside >>> 0).toString(16)} is outside guest RAM`);
     const leafDirty = w.level === 0 || !!(w.leaf & PTE_D) || (setAD && w.ok && write);
+    const bits = w.level === 0 ? PTE_U | PTE_W : w.level === 2 ? w.pde & w.pte : w.pde;
     return {
       ok: w.ok, gpa: w.ok ? w.phys : 0, err: w.errorCode, writable: w.writable, dirty: leafDirty,
       pdeAddr: w.pdeAddr, pteAddr: w.pteAddr, ptFrame: w.level === 2 ? ((w.pde & PTE_FRAME) >>> 0) / 4096 : -1,
+      userOk: (bits & PTE_U) !== 0, rw: (bits & PTE_W) !== 0,
     };
   }
 
@@ -188,7 +206,7 @@ export class ShadowMmu {
       if (this.shadows.size >= this.maxShadows) this.evictOne();
       const pd = this.alloc();
       s = { key, pd, gpdFrame: gpd, user, pts: new Map(), ptSrc: new Map(), lastUse: 0 };
-      this.mem.write32(pd + VMM_PDE * 4, this.vmmPt | PTE_P | PTE_W);
+      if (this.vmmPde >= 0) this.mem.write32(pd + this.vmmPde * 4, this.vmmPt | PTE_P | PTE_W);
       this.shadows.set(key, s);
       if (gpd >= 0) this.addUser(this.pdUsers, gpd, key);
       this.stats.shadowsCreated++;
@@ -304,15 +322,25 @@ export class ShadowMmu {
     const pt = this.ptFor(s, pdi, w);
     const prot = !mmio && this.isProtected(frame);
     if (write && prot) return false;
-    if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w); return true; }
-    const canWrite = w.writable && w.dirty && !prot;
+    if (w.ptFrame < 0 && this.prefillLarge) { this.fillLarge(pt, lin, w, write); return true; }
+    const canWrite = w.writable && w.dirty && !prot && (!this.ring0Guest || w.rw || write);
     const spte = pt + ((lin >>> 12) & 0x3ff) * 4;
     const old = this.mem.read32(spte) >>> 0;
-    const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
+    const val = (((frame * 4096 + this.ramOffset) >>> 0) | PTE_P | this.userBit(w, canWrite) | (canWrite ? PTE_W : 0)) >>> 0;
     this.mem.write32(spte, val);
     if (canWrite && !mmio) this.addRmap(frame, spte);
     if (old & PTE_P) this.flushPage(lin);
     return true;
+  }
+
+  /**
+   * U of a shadow entry. Deprivileged guest kernel (full mode): always 1 (the kernel runs at ring 3; the U shadow
+   * omits supervisor pages). Ring-0 guest: the guest's own U, except a kernel-only writable entry for a supervisor
+   * write the guest's CR0.WP=0 allows to a read-only page (a user access then faults and refills it read-only).
+   */
+  private userBit(w: WalkResult, canWrite: boolean): number {
+    if (!this.ring0Guest) return PTE_U;
+    return w.userOk && (w.rw || !canWrite) ? PTE_U : 0;
   }
 
   /** the current shadow's page table for `pdi` as derived from the walk `w` (made, or remade if the guest's changed) */
@@ -354,21 +382,22 @@ export class ShadowMmu {
    * it enables paging took 16 K hidden faults). Read-only where the guest PDE is not dirty yet (the first write
    * faults and sets D, as hardware would) and on protected frames; never past guest RAM.
    */
-  private fillLarge(pt: number, lin: number, w: WalkResult): void {
+  private fillLarge(pt: number, lin: number, w: WalkResult, write: boolean): void {
     const base = (w.gpa - (lin & 0x3fffff)) >>> 0;
-    const canWrite = w.writable && w.dirty;
+    const canWrite = w.writable && w.dirty && (!this.ring0Guest || w.rw || write);
+    const u = this.userBit(w, canWrite);
     const words = new Uint32Array(1024);
     for (let i = 0; i < 1024; i++) {
       const gpa = base + i * 4096;
       if (gpa >= this.ramSize) {
         // device (or unbacked) pages of the region: MMIO, as native; the top pieces that have no machine address
         // stay absent (a touch stops the VM through fill())
-        if (this.mmioMachineAddr(gpa) >= 0) words[i] = ((gpa + this.ramOffset) | PTE_P | PTE_U | (canWrite ? PTE_W : 0)) >>> 0;
+        if (this.mmioMachineAddr(gpa) >= 0) words[i] = ((gpa + this.ramOffset) | PTE_P | u | (canWrite ? PTE_W : 0)) >>> 0;
         continue;
       }
       const frame = gpa >>> 12;
       const wr = canWrite && !this.isProtected(frame);
-      words[i] = ((gpa + this.ramOffset) | PTE_P | PTE_U | (wr ? PTE_W : 0)) >>> 0;
+      words[i] = ((gpa + this.ramOffset) | PTE_P | (wr ? u : this.userBit(w, false)) | (wr ? PTE_W : 0)) >>> 0;
       if (wr) this.addRmap(frame, pt + i * 4);
     }
     const bytes = new Uint8Array(words.buffer);
@@ -421,7 +450,7 @@ export class ShadowMmu {
     const a = this.spteAddr(lin);
     if (a < 0) throw new Error("wasmvisor full: no shadow entry to open");
     const old = this.mem.read32(a) >>> 0;
-    this.mem.write32(a, ((((gpa >>> 12) * 4096 + this.ramOffset) >>> 0) | PTE_P | PTE_U | PTE_W) >>> 0);
+    this.mem.write32(a, ((((gpa >>> 12) * 4096 + this.ramOffset) >>> 0) | PTE_P | (this.ring0Guest ? old & PTE_U : PTE_U) | PTE_W) >>> 0);
     this.flushPage(lin);
     return old;
   }
@@ -510,7 +539,7 @@ export class ShadowMmu {
             if (s === cur || key.slice(1) === curSpace) this.pages.push(((pdi << 22) | (i << 12)) >>> 0);
           }
         }
-        if (pdU && i !== VMM_PDE) for (const key of [...pdU]) {
+        if (pdU && i !== self.vmmPde) for (const key of [...pdU]) {
           const s = self.shadows.get(key);
           if (s && s.pts.has(i)) { self.zapPde(s, i); if (s === cur || key.slice(1) === curSpace) this.flushAll = true; }
         }

@@ -139,7 +139,9 @@ export class ParaTarget extends MachineTarget {
 
 /** hw mode: guest-physical X is host-physical HW_HOST_SIZE + X (how hw mode's EPT maps guest RAM); nothing else is the guest's. */
 export class HwTarget extends MachineTarget {
-  constructor(machine: Machine, private readonly guestRam: number) { super(machine, "hw"); }
+  /** `guestCrs`: with --npt off the guest's CR0/CR3/CR4 are the hypervisor's (the real ones are its shadows') */
+  constructor(machine: Machine, private readonly guestRam: number, private readonly guestCrs: { cr0: number; cr3: number; cr4: number } | null = null) { super(machine, "hw"); }
+  override getCr(name: CrName) { return this.guestCrs && name !== "cr2" ? this.guestCrs[name] : super.getCr(name); }
   override readPhys(pa: number, len: number): Uint8Array | null {
     return pa >= 0 && len >= 0 && pa + len <= this.guestRam ? super.readPhys(pa + HW_HOST_SIZE, len) : null;
   }
@@ -205,6 +207,6 @@ export function targetFor(vm: VmCore): DebugTarget {
   const mode = vm.mode;
   if (mode instanceof FullMode) return new FullTarget(vm.machine, mode.monitor, mode.guestRam);
   if (mode instanceof ParaMode) return new ParaTarget(vm.machine, mode.policy);
-  if (mode instanceof HwMode) return new HwTarget(vm.machine, mode.guestRam);
+  if (mode instanceof HwMode) return new HwTarget(vm.machine, mode.guestRam, mode.shadow);
   return new MachineTarget(vm.machine);
 }

@@ -12,6 +12,9 @@
 // take it (IF=1, no STI/MOV SS shadow) it is acknowledged and injected on entry; if not, interrupt-window exiting
 // brings the CPU back at the first instruction boundary where it can, and the request is injected then. The
 // guest takes it at the same instruction boundary as in native mode.
+//
+// `npt: false` (CLI `--npt off`) is first-generation VT-x: no EPT; the hypervisor shadows the guest's page tables
+// with CR3/INVLPG/#PF exits (shadow-paging.ts).
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
@@ -26,12 +29,19 @@ import { EXIT_STATUS, VmConfigError, hex } from "../core/status.ts";
 import { Vmcs, reasonName } from "./vmcs.ts";
 import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
 import { handleVmExit, internal } from "./exits.ts";
+import { HwShadowPaging } from "./shadow-paging.ts";
 
 const STALL_EXITS = 64;
+/** with shadow paging, hidden page faults retire nothing either: a longer run of them is still progress */
+const STALL_EXITS_SHADOW = 4096;
+/** npt off: a device-memory access (the shadow maps it past machine RAM), by reason in the stats */
+const MMIO_REASON = "exception (#PF: device memory)";
 
 export interface HwModeOptions {
   /** CPU options (the VMCS controls are hw mode's own) */
   machine?: Partial<MachineOptions>;
+  /** nested paging (EPT, default true); false: shadow page tables, as first-generation VT-x (`--npt off`) */
+  npt?: boolean;
 }
 
 export class HwMode implements Mode {
@@ -40,6 +50,8 @@ export class HwMode implements Mode {
   readonly vmcs: Vmcs;
   readonly ept: Ept;
   readonly guestRam: number;
+  /** shadow paging (npt off), else null */
+  readonly shadow: HwShadowPaging | null;
   private platform!: Platform;
   private vmStats!: VmStats;
   /** instructions the hypervisor emulated (CPUID, HLT): part of the virtual clock, and of the guest's TSC */
@@ -57,7 +69,8 @@ export class HwMode implements Mode {
     this.machine = new Machine({ ...o.machine, memSize: memSize + HW_HOST_SIZE });
     this.vmcs = new Vmcs(this.machine);
     this.ept = new Ept(this.machine, memSize);
-    this.ept.mapGuestRam();
+    this.shadow = o.npt === false ? new HwShadowPaging(this.machine, this.vmcs, memSize) : null;
+    if (!this.shadow) this.ept.mapGuestRam();
     this.setControls();
     enableStringIoBatches(this.machine); // REP INS/OUTS: one I/O exit per run of elements, as native (KVM_EXIT_IO with a count)
   }
@@ -88,6 +101,7 @@ export class HwMode implements Mode {
   load(image: Uint8Array, opts: LoadOptions): MultibootBoot {
     const boot = loadMultiboot(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
     enterMultiboot(this.machine, boot);
+    this.shadow?.start();
     return boot;
   }
 
@@ -96,6 +110,7 @@ export class HwMode implements Mode {
   loadLinux(image: Uint8Array, opts: BzImageOptions): BzImageBoot {
     const boot = loadBzImage(image, this.guestMemory(), { ...opts, mpTables: this.platform.mpTables });
     enterBzImage(this.machine, boot);
+    this.shadow?.start();
     return boot;
   }
 
@@ -106,7 +121,7 @@ export class HwMode implements Mode {
   /** Inject the controller's request if the guest can take it now, else ask for the interrupt window. */
   private deliver(): void {
     const v = this.vmcs;
-    if (v.injectionPending) return;
+    if (v.injectionPending || this.shadow?.stepping) return;
     const want = this.platform.pic.peek() >= 0;
     const open = want && (this.machine.eflags & A.FLAG_IF) !== 0 && (v.get(A.OFF_INT_SHADOW) & (A.SHADOW_INT | A.SHADOW_MOV_SS)) === 0;
     v.ctl(A.OFF_VMX_PROC, A.PROC_INTR_WINDOW, want && !open);
@@ -121,6 +136,16 @@ export class HwMode implements Mode {
   handle(exit: Exit): ExitAction {
     const r = this.vmcs.exitReason;
     if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
+    const sp = this.shadow;
+    if (sp) {
+      if (sp.finishStep(exit)) return null;
+      // device memory: the shadow maps it past machine RAM; the devices see the guest-physical address
+      // (first-generation VT-x takes a #PF exit for it: counted as a VM exit of its own reason)
+      if (exit.reason === "mmio-read" || exit.reason === "mmio-write") {
+        exit = { ...exit, port: sp.mmioGuestAddr(exit.port) };
+        this.exitsByReason[MMIO_REASON] = (this.exitsByReason[MMIO_REASON] ?? 0) + 1;
+      }
+    }
     // A device exit is no VM exit: a fault loop that exits for a device read every round is bounded by the CPU
     // (assembly/cpu.ts counts its deliveries across run() calls), as in native mode.
     if (deviceExit(exit, this.machine, this.platform.bus, this.vmStats)) return null;
@@ -128,11 +153,15 @@ export class HwMode implements Mode {
     // injection happens at VM entry, which the CPU does not count as a delivery) would keep the run loop from
     // ever reaching its instruction limit: past STALL_EXITS such exits in a row, each counts as an instruction.
     const progress = this.machine.instructions + this.emulated;
-    if (progress === this.lastProgress) { if (++this.stalled > STALL_EXITS) this.emulated++; } else this.stalled = 0;
+    if (progress === this.lastProgress) { if (++this.stalled > (sp ? STALL_EXITS_SHADOW : STALL_EXITS)) this.emulated++; } else this.stalled = 0;
     this.lastProgress = this.machine.instructions + this.emulated;
     switch (exit.reason) {
-      case "vmexit":
+      case "vmexit": {
+        const a = sp?.handle(exit, () => this.emulate());
+        if (a === null) return null;
+        if (a) return a.stop === "shutdown" ? { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: a.message, exit } : internal(exit, a.message);
         return handleVmExit({ m: this.machine, vmcs: this.vmcs, emulated: () => this.emulate() }, exit);
+      }
       case "budget":
         return null;
       case "hlt": // halted in guest mode without HLT exiting (activity state HLT)
@@ -156,22 +185,28 @@ export class HwMode implements Mode {
   stats(): Record<string, unknown> {
     const c = this.vmcs.counters;
     return {
-      vmExits: c.exits,
+      vmExits: c.exits + (this.shadow?.stats.mmioExits ?? 0),
       exitsByReason: { ...this.exitsByReason },
       interruptsInjected: this.injected,
       emulatedInstructions: this.emulated,
       nestedWalks: c.walks,
       nestedWalkRefs: c.walkRefs, // raw, so the bench can difference it (refs per miss = Δrefs / Δwalks)
       walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
+      tlbMisses: this.vmcs.get(A.OFF_TLB_MISSES), // the CPU's TLB misses (nested: = nestedWalks; shadow: 1-D walks of 2 references)
+      paging: this.shadow ? "shadow" : "nested",
+      ...(this.shadow ? { shadowPaging: this.shadow.statsSnapshot() } : {}),
     };
   }
 
-  save(): Saved { return { vmcs: this.vmcs.save(), emulated: this.emulated, injected: this.injected, exitsByReason: { ...this.exitsByReason } }; }
+  save(): Saved {
+    return { vmcs: this.vmcs.save(), emulated: this.emulated, injected: this.injected, exitsByReason: { ...this.exitsByReason }, ...(this.shadow ? { shadow: this.shadow.save() } : {}) };
+  }
   restore(s: Saved): void {
     const o = s as { vmcs: number[]; emulated: number; injected: number; exitsByReason: Record<string, number> };
     this.vmcs.restore(o.vmcs);
     this.emulated = o.emulated;
     this.injected = o.injected;
     Object.assign(this.exitsByReason, o.exitsByReason);
+    if (this.shadow) this.shadow.restore((s as { shadow: Saved }).shadow);
   }
 }

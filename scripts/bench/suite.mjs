@@ -19,7 +19,8 @@ import { perUnit, perUnitStat, ratio, difference, scale, invert, ciJson, fmtEst,
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const WORKER = join(ROOT, "scripts/bench/worker.mjs");
-export const MODES = ["native", "full", "para", "hw"];
+/** "hw-shadow" is hw mode with --npt off: shadow page tables with CR3/INVLPG/#PF exits (first-generation VT-x) */
+export const MODES = ["native", "full", "para", "hw", "hw-shadow"];
 export const SECTIONS = ["workloads", "trap", "disk", "pt"];
 
 /** What one operation is, per workload (the difference method divides by the change in `iters`). */
@@ -31,6 +32,7 @@ export const WORKLOADS = {
   mmap: "map 4 anonymous pages, touch each, unmap (PTE writes + clears + invlpg)",
   null_syscall: "getpid() round trip",
   page_fault: "1 heap page: one demand-zero #PF + one touch of the mapped page + one read back",
+  tlb_miss: "4096 reads at random pages of a 16 MiB working set (4x the TLB's reach): ~1 TLB miss each",
 };
 
 /**
@@ -48,6 +50,7 @@ const DEFAULT_COUNTS = withHw({
     mmap: { native: [1000, 11000], full: [100, 600], para: [1000, 6000] },
     null_syscall: { native: [10000, 210000], full: [2000, 12000], para: [10000, 70000] },
     page_fault: { native: [512, 6144], full: [256, 2304], para: [512, 4608] },
+    tlb_miss: { native: [8, 72], full: [8, 72], para: [8, 72] },
   },
   trap: {
     cli: { native: [1e5, 1.1e6], full: [1e4, 2.1e5] }, in: { native: [1e4, 3.1e5], full: [1e4, 1.3e5] },
@@ -56,9 +59,13 @@ const DEFAULT_COUNTS = withHw({
   },
 });
 /** hw mode (nested paging) runs at about native speed: its workload counts are native's (no trap rows: the trap
- *  guests measure the trap-and-emulate and hypercall paths, which hw mode does not have). */
+ *  guests measure the trap-and-emulate and hypercall paths, which hw mode does not have). hw-shadow exits on page
+ *  faults, page-table writes and CR3 loads like full mode: full's counts where those dominate. */
 function withHw(c) {
-  for (const o of Object.values(c.workloads)) o.hw = o.native.slice();
+  for (const [w, o] of Object.entries(c.workloads)) {
+    o.hw = o.native.slice();
+    o["hw-shadow"] = (["fork", "mmap", "page_fault", "ctxsw"].includes(w) ? o.full : o.native).slice();
+  }
   return c;
 }
 /** The default counts with N2 - N1 scaled by k (N1 kept; integers; disk multiples of 4 KiB). */
@@ -69,11 +76,11 @@ function scaled(k) {
     trap: Object.fromEntries(Object.entries(DEFAULT_COUNTS.trap).map(([t, o]) => [t, sc(o)])),
   };
 }
-const all = (a) => ({ native: a, full: a, para: a, hw: a });
+const all = (a) => ({ native: a, full: a, para: a, hw: a, "hw-shadow": a });
 export const PRESETS = {
   smoke: {
     runs: 1,
-    workloads: { compute: all([1, 2]), ctxsw: all([20, 40]), disk: all([4, 8]), fork: all([2, 4]), mmap: all([20, 40]), null_syscall: all([200, 400]), page_fault: all([32, 64]) },
+    workloads: { compute: all([1, 2]), ctxsw: all([20, 40]), disk: all([4, 8]), fork: all([2, 4]), mmap: all([20, 40]), null_syscall: all([200, 400]), page_fault: all([32, 64]), tlb_miss: all([2, 4]) },
     trap: { cli: { native: [1e3, 2e3], full: [1e3, 2e3] }, in: { native: [1e3, 2e3], full: [1e3, 2e3] }, pushf: { native: [1e3, 2e3], full: [1e3, 2e3] }, vmcall: { para: [1e3, 2e3] }, ptemod: { native: [100, 200], full: [100, 200] } },
     disk: { kib: [0, 16], chunks: [8] },
   },
@@ -258,13 +265,14 @@ const diffMaps = (a, b, scale) => {
   return out;
 };
 const guestInstr = (s) => s.instructions + (s.devices?.full?.emulatedInstructions ?? 0) + (s.devices?.hw?.emulatedInstructions ?? 0);
+const isHw = (mode) => mode === "hw" || mode === "hw-shadow";
 // hw: the VM exits (a device access to a port passed through would be a run() exit but no VM exit)
 const exitsNoBudget = (s) => (s.devices?.hw ? s.devices.hw.vmExits : s.exitsTotal - (s.exits?.budget ?? 0));
 /** Exits by cause, mode-specific: full → the monitor's causes; hw → the VM exit basic reasons; native/para → the
  *  CPU exit reasons (+ hypercalls). */
 function causes(s, mode) {
   if (mode === "full") return { ...(s.devices?.full?.exitsByCause ?? {}) };
-  if (mode === "hw") return { ...(s.devices?.hw?.exitsByReason ?? {}) };
+  if (isHw(mode)) return { ...(s.devices?.hw?.exitsByReason ?? {}) };
   const c = {};
   for (const [k, v] of Object.entries(s.exits ?? {})) if (k !== "budget" && v) c[k === "hypercall" ? "hypercall (all)" : k] = v;
   if (mode === "para") for (const [k, v] of Object.entries(s.devices?.para?.hypercalls ?? {})) c[`hc ${k}`] = v;
@@ -345,12 +353,23 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
           // the two-dimensional walk: guest TLB misses walked per operation and memory references per miss
           // (8 for a 2-level guest walk under a 2-level EPT; 2 while the guest has paging off: the EPT walk only)
           const walks = x.counters["devices.hw.nestedWalks"] ?? 0, refs = x.counters["devices.hw.nestedWalkRefs"] ?? 0;
-          row.modes.hw.nested = { walksPerOp: round(walks, 3), refsPerOp: round(refs, 2), refsPerMiss: walks > 0 ? round(refs / walks, 2) : null, injectedPerOp: round(x.counters["devices.hw.interruptsInjected"] ?? 0, 4) };
+          row.modes.hw.nested = { walksPerOp: round(walks, 3), refsPerOp: round(refs, 2), refsPerMiss: walks > 0 ? round(refs / walks, 2) : null, injectedPerOp: round(x.counters["devices.hw.interruptsInjected"] ?? 0, 4), tlbMissesPerOp: round(x.counters["devices.hw.tlbMisses"] ?? 0, 3) };
+        }
+        if (x.mode === "hw-shadow") {
+          // shadow paging: the CPU walks the shadow tables in one dimension (2 references per miss: PDE + PTE, the
+          // shadows have no 4 MiB entries); the cost moves into exits: hidden #PF fills, stepped PT writes, CR3 loads
+          const c = x.counters, sp = "devices.hw.shadowPaging.";
+          const misses = c["devices.hw.tlbMisses"] ?? 0;
+          row.modes["hw-shadow"].shadow = {
+            tlbMissesPerOp: round(misses, 3), refsPerOp: round(2 * misses, 2), refsPerMiss: misses > 0 ? 2 : null,
+            hiddenFaults: round(c[sp + "hiddenFaults"] ?? 0, 4), fills: round((c[sp + "hiddenFaults"] ?? 0) - (c[sp + "ptWritesStepped"] ?? 0), 4), trueFaults: round(c[sp + "trueFaults"] ?? 0, 4), ptWritesStepped: round(c[sp + "ptWritesStepped"] ?? 0, 4),
+            cr3Loads: round(c[sp + "cr3Loads"] ?? 0, 4), invlpgExits: round(c[sp + "invlpgExits"] ?? 0, 4), reinjected: round(c[sp + "reinjected"] ?? 0, 4),
+          };
         }
       }
       // ratios with their intervals, over the same rounds for both modes (the modes of a round ran back to back)
       const R = (a, b, cpu) => (g[a] && g[b] ? ratio(Math.min(g[a].nr, g[b].nr), cpu ? g[a].statCpu : g[a].stat, cpu ? g[b].statCpu : g[b].stat) : null);
-      const pairsOf = { fullNative: ["full", "native"], paraNative: ["para", "native"], paraFull: ["para", "full"], hwNative: ["hw", "native"], hwFull: ["hw", "full"] };
+      const pairsOf = { fullNative: ["full", "native"], paraNative: ["para", "native"], paraFull: ["para", "full"], hwNative: ["hw", "native"], hwFull: ["hw", "full"], hwShadowNative: ["hw-shadow", "native"], nestedShadow: ["hw", "hw-shadow"] };
       const asked = Object.entries(pairsOf).filter(([, [a, b]]) => g[a] && g[b]);
       const rw = Object.fromEntries(asked.map(([k, [a, b]]) => [k, R(a, b, false)]));
       const rc = Object.fromEntries(asked.map(([k, [a, b]]) => [k, R(a, b, true)]));
@@ -369,6 +388,12 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
       return [w, { hwNative: r.ratios.hwNative, ci: h, ok: h.resolved ? (h.hi <= 1.3 ? true : h.lo > 1.3 ? false : null) : null }];
     }));
     if (Object.keys(hwJ).length) A.hwWithin130pct = hwJ;
+    // issue 12: nested paging beats shadow paging by ≥ 30 % on fork and mmap (hw/hw-shadow ≤ 0.7, whole interval)
+    const ns = Object.fromEntries(["fork", "mmap"].filter((w) => A.workloads[w]?.ratiosCI.nestedShadow).map((w) => {
+      const h = A.workloads[w].ratiosCI.nestedShadow;
+      return [w, { nestedShadow: A.workloads[w].ratios.nestedShadow, ci: h, ok: h.resolved ? (h.hi <= 0.7 ? true : h.lo > 0.7 ? false : null) : null }];
+    }));
+    if (Object.keys(ns).length) A.nestedBeatsShadow30pct = ns;
     if (ci) A.computeWithin10pct = { fullNative: c.ratios.fullNative, fullNativeCpu: c.ratiosCpu.fullNative, ci, ok: ci.resolved ? (ci.hi <= 1.10 ? true : ci.lo > 1.10 ? false : null) : null };
   }
   // ---- trap round trip
@@ -439,6 +464,7 @@ export function analyze({ results, load }, { preset, nativeModeMips, nativeBinar
       A.pageTables[w] = {
         usPerOp: { native: n?.usPerOp, full: f?.usPerOp, para: p?.usPerOp, hw: h?.usPerOp }, paraFull: row.ratios.paraFull, hwFull: row.ratios.hwFull,
         hw: h && { exitsPerOp: h.exitsPerOp, ...h.nested },
+        hwShadow: row.modes["hw-shadow"] && { exitsPerOp: row.modes["hw-shadow"].exitsPerOp, usPerOp: row.modes["hw-shadow"].usPerOp, nestedShadow: row.ratios.nestedShadow, ...row.modes["hw-shadow"].shadow },
         // the monitor's "#PF" cause counts every #PF exit; "protected write" (a PT or code frame written) is a subset
         // of them, and the shadow's hiddenFaults counts every #PF that was not the guest's: fills = hidden - writes
         full: f && {
@@ -470,27 +496,27 @@ export function renderMarkdown(A) {
   }
   if (A.workloads) {
     const rounds = Math.max(...Object.values(A.workloads).flatMap((r) => Object.values(r.modes).map((m) => m.rounds ?? 0)));
-    L.push("\n### Per-workload, four modes (difference method; wall = VM run loop)\n");
-    L.push(`Ratios with their 95 % interval [lo, hi] (bootstrap over ${rounds} interleaved round${rounds === 1 ? "" : "s"}); a figure whose interval includes zero or flips sign is "${NR}". hw = hardware-assisted (VT-x-like, nested paging).\n`);
-    L.push("| workload | native µs/op | full µs/op | para µs/op | hw µs/op | full/native | para/native | hw/native | para/full | hw/full |");
-    L.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    L.push("\n### Per-workload, five modes (difference method; wall = VM run loop)\n");
+    L.push(`Ratios with their 95 % interval [lo, hi] (bootstrap over ${rounds} interleaved round${rounds === 1 ? "" : "s"}); a figure whose interval includes zero or flips sign is "${NR}". hw = hardware-assisted (VT-x-like, nested paging); hw-shadow = hw --npt off (shadow page tables, first-generation VT-x).\n`);
+    L.push("| workload | native µs/op | full µs/op | para µs/op | hw µs/op | hw-shadow µs/op | full/native | para/native | hw/native | hw-shadow/native | para/full | hw/full |");
+    L.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (const [w, r] of Object.entries(A.workloads)) {
       const m = (k) => r.modes[k] ?? {};
       const rw = r.ratiosCI;
-      L.push(`| ${w} | ${V(m("native").usPerOpCI)} | ${V(m("full").usPerOpCI)} | ${V(m("para").usPerOpCI)} | ${V(m("hw").usPerOpCI)} | ${CI(rw.fullNative)} | ${CI(rw.paraNative)} | ${CI(rw.hwNative)} | ${CI(rw.paraFull)} | ${CI(rw.hwFull)} |`);
+      L.push(`| ${w} | ${V(m("native").usPerOpCI)} | ${V(m("full").usPerOpCI)} | ${V(m("para").usPerOpCI)} | ${V(m("hw").usPerOpCI)} | ${V(m("hw-shadow").usPerOpCI)} | ${CI(rw.fullNative)} | ${CI(rw.paraNative)} | ${CI(rw.hwNative)} | ${CI(rw.hwShadowNative)} | ${CI(rw.paraFull)} | ${CI(rw.hwFull)} |`);
     }
     L.push("\nThe same ratios on CPU time (user+sys of the worker process: less sensitive to other processes on the machine):\n");
-    L.push("| workload | full/native | para/native | hw/native | para/full | hw/full |");
-    L.push("|---|--:|--:|--:|--:|--:|");
+    L.push("| workload | full/native | para/native | hw/native | hw-shadow/native | para/full | hw/full |");
+    L.push("|---|--:|--:|--:|--:|--:|--:|");
     for (const [w, r] of Object.entries(A.workloads)) {
       const rc = r.ratiosCpuCI;
-      L.push(`| ${w} | ${CI(rc.fullNative)} | ${CI(rc.paraNative)} | ${CI(rc.hwNative)} | ${CI(rc.paraFull)} | ${CI(rc.hwFull)} |`);
+      L.push(`| ${w} | ${CI(rc.fullNative)} | ${CI(rc.paraNative)} | ${CI(rc.hwNative)} | ${CI(rc.hwShadowNative)} | ${CI(rc.paraFull)} | ${CI(rc.hwFull)} |`);
     }
-    L.push("\n| workload | instr/op native / full / para / hw | exits/op native / full / para / hw |");
+    L.push("\n| workload | instr/op native / full / para / hw / hw-shadow | exits/op native / full / para / hw / hw-shadow |");
     L.push("|---|--:|--:|");
     for (const [w, r] of Object.entries(A.workloads)) {
       const m = (k) => r.modes[k] ?? {};
-      L.push(`| ${w} | ${F(m("native").instrPerOp, 0)} / ${F(m("full").instrPerOp, 0)} / ${F(m("para").instrPerOp, 0)} / ${F(m("hw").instrPerOp, 0)} | ${F(m("native").exitsPerOp, 2)} / ${F(m("full").exitsPerOp, 2)} / ${F(m("para").exitsPerOp, 2)} / ${F(m("hw").exitsPerOp, 2)} |`);
+      L.push(`| ${w} | ${F(m("native").instrPerOp, 0)} / ${F(m("full").instrPerOp, 0)} / ${F(m("para").instrPerOp, 0)} / ${F(m("hw").instrPerOp, 0)} / ${F(m("hw-shadow").instrPerOp, 0)} | ${F(m("native").exitsPerOp, 2)} / ${F(m("full").exitsPerOp, 2)} / ${F(m("para").exitsPerOp, 2)} / ${F(m("hw").exitsPerOp, 2)} / ${F(m("hw-shadow").exitsPerOp, 2)} |`);
     }
     L.push("\niterations N1→N2: " + Object.entries(A.workloads).map(([w, r]) => `${w} ${Object.entries(r.modes).map(([m, x]) => `${m[0]} ${x.n.join("→")}`).join(", ")}`).join("; "));
     if (A.computeWithin10pct) {
@@ -501,6 +527,24 @@ export function renderMarkdown(A) {
     if (A.hwWithin130pct) {
       const h = A.hwWithin130pct, say = (k) => Object.entries(h).filter(([, v]) => v.ok === k).map(([w]) => w).join(", ") || "none";
       L.push(`\nhw/native ≤ 1.3 (issue 12), judged on the whole wall-time interval: met by ${say(true)}; missed by ${say(false)}; not decided at this run length: ${say(null)}`);
+    }
+    if (A.nestedBeatsShadow30pct) {
+      const h = A.nestedBeatsShadow30pct, say = (k) => Object.entries(h).filter(([, v]) => v.ok === k).map(([w]) => w).join(", ") || "none";
+      L.push(`\nnested beats shadow paging by ≥ 30 % (hw/hw-shadow ≤ 0.7, issue 12), judged on the whole wall-time interval: met by ${say(true)}; missed by ${say(false)}; not decided at this run length: ${say(null)}`);
+    }
+    if (Object.values(A.workloads).some((r) => r.modes.hw && r.modes["hw-shadow"])) {
+      L.push("\n### hw mode: nested vs shadow paging\n");
+      L.push("hw/hw-shadow < 1: nested paging is faster. Walk references per operation: nested = the 2-D walk's (guest + EPT entries, counted by");
+      L.push("the CPU); shadow = 2 per TLB miss (the CPU walks the 2-level shadow tables). Shadow exits: hidden #PF that fill an entry, PT writes stepped with MTF");
+      L.push("(2 exits each: the #PF, then the MTF exit), CR3 loads.\n");
+      L.push("| workload | hw µs/op | hw-shadow µs/op | hw/hw-shadow wall [95 %] | hw/hw-shadow CPU [95 %] | hw exits/op (by reason) | hw-shadow exits/op (by reason) | shadow: fills + PT writes + true #PF + CR3 loads /op | TLB misses/op nested / shadow | walk refs/op nested (per miss) / shadow (per miss) |");
+      L.push("|---|--:|--:|--:|--:|---|---|---|--:|--:|");
+      for (const [w, r] of Object.entries(A.workloads)) {
+        const h = r.modes.hw, s = r.modes["hw-shadow"];
+        if (!h || !s) continue;
+        const n = h.nested ?? {}, sh = s.shadow ?? {};
+        L.push(`| ${w} | ${V(h.usPerOpCI)} | ${V(s.usPerOpCI)} | ${CI(r.ratiosCI.nestedShadow)} | ${CI(r.ratiosCpuCI.nestedShadow)} | ${F(h.exitsPerOp, 2)} (${top(h.exitsByCause, 4)}) | ${F(s.exitsPerOp, 2)} (${top(s.exitsByCause, 5)}) | ${F(sh.fills, 2)} + ${F(sh.ptWritesStepped, 2)} + ${F(sh.trueFaults, 2)} + ${F(sh.cr3Loads, 2)} | ${F(n.tlbMissesPerOp, 1)} / ${F(sh.tlbMissesPerOp, 1)} | ${F(n.refsPerOp, 1)} (${F(n.refsPerMiss, 2)}) / ${F(sh.refsPerOp, 1)} (${F(sh.refsPerMiss, 0)}) |`);
+      }
     }
     L.push("\n### Exits per operation by cause\n");
     L.push("full: \"#PF\" counts every page-fault exit, \"(PT write)\" the part of them that were writes to a write-protected guest");

@@ -20,7 +20,9 @@ for (const job of jobs) {
   const disk = job.diskKiB ? new Uint8Array(job.diskKiB * 1024) : undefined;
   let r, error = null;
   try {
-    r = await runImage({ image: image(job.image), mode: job.mode, cmdline: job.cmdline ?? "", disk, memSize: job.mem, maxInstructions: job.maxInstructions,
+    // "hw-shadow": hw mode with --npt off (shadow page tables, first-generation VT-x)
+    const mode = job.mode === "hw-shadow" ? { mode: "hw", npt: false } : { mode: job.mode };
+    r = await runImage({ image: image(job.image), ...mode, cmdline: job.cmdline ?? "", disk, memSize: job.mem, maxInstructions: job.maxInstructions,
       // WASMVISOR_FULL_FAST=0: full mode with its in-CPU fast paths off (every hot trap exits), to compare
       ...(process.env.WASMVISOR_FULL_FAST === "0" ? { fastPaths: false } : {}) });
   } catch (e) { error = String(e?.stack ?? e); }
