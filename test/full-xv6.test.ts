@@ -4,38 +4,12 @@
 // the whole console must be identical to native mode's. xv6's `usertests` (about 10^9 instructions) runs on demand:
 // WASMVISOR_XV6_USERTESTS=1, in both modes, against QEMU's reference output.
 import { describe, it, expect } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { Vm } from "../host/vm.ts";
+import { XV6, xv6Session, type Xv6Session } from "./xv6-session.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
-
-interface Session { console: string; instructions: number; ms: number; cpuMs: number; vm: Vm }
-
-/** Boots xv6 in `mode` and types each command at the next `$ ` prompt; returns the whole console. */
-function session(mode: "native" | "full", cmds: string[], perCommand = 200_000_000): Session {
-  const vm = new Vm({ mode, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))) });
-  vm.loadMultiboot(new Uint8Array(readFileSync(join(XV6!, "kernel.elf"))));
-  const uart = (vm.platform as unknown as { devices: { uart: { stats: { transmitted: number } } } }).devices.uart;
-  const t0 = performance.now(), c0 = process.cpuUsage();
-  let prompts = 0;
-  for (const cmd of [...cmds, null]) {
-    // run until the next prompt: pause after every byte the guest sends (run() flushes the console when it returns)
-    for (;;) {
-      const tx = uart.stats.transmitted;
-      const r = vm.run({ maxInstructions: perCommand, pauseWhen: () => uart.stats.transmitted !== tx });
-      expect(r.stopReason, `${mode}: ${r.message}\n${vm.console}`).toBe("paused");
-      if (vm.console.endsWith("$ ") && vm.console.split("$ ").length - 1 > prompts) break;
-    }
-    prompts = vm.console.split("$ ").length - 1;
-    if (cmd !== null) vm.consoleIn.write(cmd + "\n");
-  }
-  const c = process.cpuUsage(c0);
-  return { console: vm.console, instructions: vm.stats.instructions, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, vm };
-}
+const session = (mode: "native" | "full", cmds: string[], perCommand?: number): Xv6Session => xv6Session({ mode }, cmds, perCommand);
 
 describe.skipIf(!XV6)("xv6 in full mode", () => {
   it("boots to the shell and runs commands with the console identical to native mode", () => {
