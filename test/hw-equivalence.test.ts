@@ -85,7 +85,7 @@ const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests
 const XV6_END = 25_000_000;
 describe.skipIf(!XV6)("xv6 in hw mode", () => {
   const boot = (mode: string, npt = true) => {
-    const vm = new Vm({ mode, npt, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "\necho hi-there\n" });
+    const vm = new Vm({ mode, npt, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "echo hi-there\n" }); // typed ahead of the first prompt: none of it is lost
     vm.loadMultiboot(new Uint8Array(readFileSync(join(XV6!, "kernel.elf"))));
     return vm;
   };

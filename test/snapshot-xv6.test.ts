@@ -13,7 +13,7 @@ const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests
 const END = 25_000_000; // boot (~12M) and `echo hi-there` at the prompt are done by 20M; xv6 idles without HLT
 
 function boot(mode: "native" | "full" = "native"): Vm {
-  const vm = new Vm({ mode, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "\necho hi-there\n" });
+  const vm = new Vm({ mode, memSize: 512 << 20, disk2: new Uint8Array(readFileSync(join(XV6!, "fs.img"))), stdin: "echo hi-there\n" }); // typed ahead of the first prompt: none of it is lost
   vm.loadMultiboot(new Uint8Array(readFileSync(join(XV6!, "kernel.elf"))));
   return vm;
 }
