@@ -760,6 +760,15 @@ export const QEPT_FETCH: u32 = 0x4;
 export const QEPT_PERM_SHIFT: u32 = 3;
 export const QEPT_LIN_VALID: u32 = 0x80;
 export const QEPT_FINAL: u32 = 0x100;
+// ==== hw-apic (branch hw-apic): APIC-access virtualization in guest mode (SDM Vol. 3C 29.4) ====
+// "Virtualize APIC accesses" (secondary control bit 0): a guest access whose physical address is in the APIC-access
+// page is answered by the CPU's in-CPU local APIC (assembly/apic.ts, the registers of AREA_APIC) with no VM exit;
+// what that code cannot answer (the timer's side effects, ICR, a level-triggered EOI, a partial access ...) exits
+// exactly as without the control. The address is the one the device access is made at: with EPT the guest-physical
+// address (device memory has no EPT entry: PROC2_EPT_MMIO), without EPT the host-physical address the shadow page
+// tables map the guest's APIC page to. Without the control no access in guest mode is answered in the CPU.
+export const PROC2_VIRT_APIC: u32 = 0x1;
+export const OFF_VMX_APIC_ACCESS: u32 = 0xD4C; // the APIC-access address (4 KiB aligned; low bits ignored)
 // ==== hw-shadow (branch hw-shadow): hw mode without nested paging (--npt off, first-generation VT-x) ====
 // IDT-vectoring information (SDM 27.2.4): when an exception that exits (the exception bitmap: shadow paging's
 // hidden #PF) occurs while the CPU delivers an event through the guest IDT, the event being delivered is recorded

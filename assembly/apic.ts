@@ -21,6 +21,7 @@ import {
 import { st, setSt, setAbort, ABORT_APIC } from "./state";
 import { logLookup, logValue, logAppend, KIND_MMIO } from "./iolog";
 import { icount } from "./cpu";
+import { vmxOn, vmxApicPage } from "./vmx";
 
 const SVR_ENABLE: u32 = 0x100;
 
@@ -35,8 +36,10 @@ export function apicEnter(icNow: u64): void {
   takenEntry = st(OFF_INTR_TAKEN_COUNT);
 }
 
+// In guest mode (vmx.ts) the page is the VMCS's APIC-access page, and only with "virtualize APIC accesses"
+// (PROC2_VIRT_APIC): without it every access to the APIC leaves as a VM exit.
 @inline function owns(phys: u32, size: u32): bool {
-  return (st(OFF_APIC_CTRL) & APIC_CTRL_INCPU) != 0 && (phys & 0xFFFFF000) == st(OFF_APIC_PAGE) && size == 4 &&
+  return (st(OFF_APIC_CTRL) & APIC_CTRL_INCPU) != 0 && (phys & 0xFFFFF000) == (vmxOn ? vmxApicPage : st(OFF_APIC_PAGE)) && size == 4 &&
     (phys & 0xF) == 0 && st(OFF_INTR_TAKEN_COUNT) == takenEntry;
 }
 

@@ -24,6 +24,7 @@ import {
   VMX_EXIT_INTR_WINDOW, VMX_EXIT_IO, VMX_EXIT_MTF, VMX_EXIT_CR, VMX_EXIT_RDMSR, VMX_EXIT_WRMSR, VMX_NO_EXIT,
   EXIT_VMEXIT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_IO_IN, EXIT_IO_OUT, EXIT_MMIO_READ, EXIT_MMIO_WRITE, VEC_PF,
   VEC_BP, VEC_OF, FLAG_IF, QCR_MOV_TO, QCR_MOV_FROM, QCR_CLTS, QCR_LMSW, QCR_LMSW_MEM, CR0_TS, CR0_PE, OFF_VMX_IDT_VEC_INFO, OFF_VMX_IDT_VEC_ERROR,
+  OFF_VMX_PROC2, PROC2_VIRT_APIC, OFF_VMX_APIC_ACCESS,
 } from "./abi";
 import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError } from "./state";
 import { flagsReg } from "./flags";
@@ -39,6 +40,9 @@ let pin: u32 = 0;
 let proc: u32 = 0;
 let entryIc: u64 = 0;
 let injectingException: bool = false; // an injected hardware exception is not itself subject to the bitmap
+/** The APIC-access page in guest mode (PROC2_VIRT_APIC), or 1 (matches no page): the page at which the in-CPU
+ *  local APIC (apic.ts) answers instead of OFF_APIC_PAGE. Without the control every APIC access exits. */
+export let vmxApicPage: u32 = 1;
 
 @inline export function vmxCtl(bit: u32): bool { return (proc & bit) != 0; }
 
@@ -50,6 +54,7 @@ export function vmxEnter(ic: u64, intrLine: bool): void {
   pin = st(OFF_VMX_PIN);
   proc = st(OFF_VMX_PROC);
   entryIc = ic;
+  vmxApicPage = (st(OFF_VMX_PROC2) & PROC2_VIRT_APIC) ? st(OFF_VMX_APIC_ACCESS) & 0xFFFFF000 : 1;
   eptEnter(true);
   recomputeWatch(intrLine);
 }

@@ -6,7 +6,8 @@
 // Controls (as KVM sets them with EPT): external-interrupt exiting, HLT exiting, unconditional I/O exiting, MSR
 // bitmaps with nothing intercepted, TSC offsetting, EPT with A/D flags and device memory left unmapped; CPUID,
 // VMCALL and triple faults exit unconditionally. No CR, INVLPG or #PF intercepts: with nested paging the guest owns
-// its page tables, CR3 and TLB.
+// its page tables, CR3 and TLB. With a local APIC, "virtualize APIC accesses": its hot registers are answered in
+// the CPU without a VM exit (virtualizeApic).
 //
 // Interrupts go in by event injection: before every slice, if the controller has a request and the guest can
 // take it (IF=1, no STI/MOV SS shadow) it is acknowledged and injected on entry; if not, interrupt-window exiting
@@ -92,7 +93,25 @@ export class HwMode implements Mode {
 
   get emulatedInstructions(): number { return this.emulated; }
 
-  attach(platform: Platform, stats: VmStats): void { this.platform = platform; this.vmStats = stats; }
+  attach(platform: Platform, stats: VmStats): void {
+    this.platform = platform;
+    this.vmStats = stats;
+    this.virtualizeApic();
+  }
+
+  /**
+   * "Virtualize APIC accesses" (PROC2_VIRT_APIC), as KVM sets it when the platform has a local APIC: its registers
+   * move into the CPU's AREA_APIC (as in native mode) and the APIC-access page is where the guest's accesses to it
+   * arrive: the guest-physical page with EPT, the host-physical page the shadow tables map it to without. The CPU
+   * answers its hot registers (ID, TPR, EOI ...) with no VM exit; everything else still exits (assembly/apic.ts).
+   */
+  private virtualizeApic(): void {
+    if (!this.platform.shareApic) return;
+    const area = new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4);
+    this.platform.shareApic(area, this.shadow ? HW_HOST_SIZE : 0);
+    this.vmcs.set(A.OFF_VMX_APIC_ACCESS, area[(A.OFF_APIC_PAGE - A.AREA_APIC) / 4]);
+    this.vmcs.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, true);
+  }
 
   /** Guest-physical memory as the loaders write it: guest RAM sits at host-physical HW_HOST_SIZE + gpa. */
   private guestMemory(): GuestMemory { return guestRamAt(this.machine, HW_HOST_SIZE, this.guestRam); }
