@@ -167,3 +167,55 @@ describe("the TSC keeps counting while the guest halts", () => {
     }
   });
 });
+
+// Para mode: the same through SCHEDOP_block. The guest (ring 1, as the PV loader enters it) installs a trap table
+// with a gate for event port 0 (the PV timer), sets the PV timer to 10 ms and unmasks its port, reads the TSC, blocks until the timer's
+// event, reads the TSC again and shuts down with the difference in EDI.
+const BLOCK_FOR_PV_TIMER = kernel([
+  0xbf, 0x00, 0x11, 0x10, 0x00,               // mov edi,0x101100  (gate 32 (event port 0) in a trap table at 0x101000)
+  0xb8, 0x81, 0x00, 0x10, 0x00,               // mov eax,0x100081  (handler)
+  0x89, 0xc2,                                 // mov edx,eax
+  0x25, 0xff, 0xff, 0x00, 0x00,               // and eax,0xffff
+  0x0d, 0x00, 0x00, 0x09, 0x00,               // or eax,0x90000
+  0x89, 0x07,                                 // mov [edi],eax
+  0x81, 0xe2, 0x00, 0x00, 0xff, 0xff,         // and edx,0xffff0000
+  0x81, 0xca, 0x00, 0x8e, 0x00, 0x00,         // or edx,0x8e00  (present, DPL 0, 32-bit interrupt gate)
+  0x89, 0x57, 0x04,                           // mov [edi+0x4],edx
+  0xb8, 0x02, 0x00, 0x00, 0x00,               // mov eax,0x2  (HC_SET_TRAP_TABLE)
+  0xbb, 0x00, 0x10, 0x10, 0x00,               // mov ebx,0x101000
+  0xb9, 0x21, 0x00, 0x00, 0x00,               // mov ecx,0x21  (33 entries)
+  0x0f, 0x01, 0xc1,                           // vmcall
+  0xb8, 0x06, 0x00, 0x00, 0x00,               // mov eax,0x6  (HC_SET_TIMER)
+  0xbb, 0x80, 0x96, 0x98, 0x00,               // mov ebx,0x989680  (10 ms)
+  0x0f, 0x01, 0xc1,                           // vmcall
+  0xb8, 0x08, 0x00, 0x00, 0x00,               // mov eax,0x8  (HC_EVTCHN_OP)
+  0x31, 0xdb,                                 // xor ebx,ebx
+  0x31, 0xc9,                                 // xor ecx,ecx
+  0x0f, 0x01, 0xc1,                           // vmcall
+  0x0f, 0x31,                                 // rdtsc
+  0x89, 0xc6,                                 // mov esi,eax
+  0xb8, 0x07, 0x00, 0x00, 0x00,               // mov eax,0x7  (HC_SCHED_OP)
+  0xbb, 0x01, 0x00, 0x00, 0x00,               // mov ebx,0x1  (SCHEDOP_block)
+  0x0f, 0x01, 0xc1,                           // vmcall
+  0x0f, 0x31,                                 // rdtsc
+  0x29, 0xf0,                                 // sub eax,esi
+  0x89, 0xc7,                                 // mov edi,eax
+  0xb8, 0x09, 0x00, 0x00, 0x00,               // mov eax,0x9  (HC_SHUTDOWN)
+  0x31, 0xdb,                                 // xor ebx,ebx
+  0x0f, 0x01, 0xc1,                           // vmcall
+  0xeb, 0xfe,                                 // jmp $
+  0xc7, 0x05, 0x10, 0x40, 0xc0, 0xff, 0x00, 0x00, 0x00, 0x00,// mov dword [0xffc04010], 0  (handler: evtchn_in_service = 0 (EOI))
+  0xcf,                                       // iret
+]);
+
+describe("the TSC keeps counting while a para guest blocks", () => {
+  it("advances by the virtual time skipped in SCHEDOP_block, as in the other modes", () => {
+    const vm = new Vm({ mode: "para", memSize: 16 << 20 });
+    vm.loadMultiboot(BLOCK_FOR_PV_TIMER);
+    const r = vm.run({ maxInstructions: 1_000_000 });
+    expect(r.stopReason, r.message).toBe("debug-exit"); // HC_SHUTDOWN
+    expect(vm.stats.haltedNs).toBeGreaterThan(9_900_000);
+    expect(Math.abs((vm.machine.edi >>> 0) - 1_000_000)).toBeLessThan(100);
+    vm.release();
+  });
+});
