@@ -222,10 +222,12 @@ export const IO_BUF_SIZE: u32 = REP_UNIT_ITERATIONS * 4;
 
 // ==== linux-fidelity (branch linux-fidelity) ====
 // The TSC adjustment outside guest mode (VMX's TSC offset is the guest-mode one): RDTSC and RDMSR 0x10 read the
-// retired-instruction count plus this signed 64-bit value. Full mode's monitor sets it to the instructions it has
-// emulated (trapped IN/OUT, CLI/STI, IRET …), so the guest's TSC counts every instruction of its stream, as
-// native mode's does and as the virtual clock the PIT runs on does. Host-owned, 0 unless a mode sets it; above
-// VCPU_STATE_SIZE (never saved: the mode rewrites it from its own counter after a restore), kept by reset().
+// retired-instruction count plus this signed 64-bit value. The run loop (host/core/vm.ts syncTsc) sets it before
+// every slice, in every mode, to what the virtual clock counts beyond retired instructions — the instructions the
+// mode emulated (full: trapped IN/OUT, CLI/STI, IRET …; hw: CPUID, HLT) and the time skipped while the guest
+// idled — so the guest's TSC is the clock the PIT and APIC timer run on, and keeps counting through HLT as a real
+// one does. Host-owned; above VCPU_STATE_SIZE (never saved: the loop rewrites it from the clock, whose parts a
+// snapshot carries, before the next slice), kept by reset().
 export const AREA_TSC_ADJUST: u32 = 0xF40;
 export const AREA_TSC_ADJUST_SIZE: u32 = 0x8;
 export const OFF_TSC_ADJUST_LO: u32 = 0xF40;

@@ -448,6 +448,10 @@ export class Machine {
 
   // ---- running ----
   get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
+  /** What RDTSC and RDMSR 0x10 add to the instructions retired (abi.ts AREA_TSC_ADJUST; the run loop sets it so
+   * that the TSC is the virtual clock: core/vm.ts syncTsc) */
+  get tscAdjust(): number { return this.ld32(A.OFF_TSC_ADJUST_LO) + this.ld32(A.OFF_TSC_ADJUST_HI) * 2 ** 32; }
+  set tscAdjust(v: number) { this.st32(A.OFF_TSC_ADJUST_LO, v >>> 0); this.st32(A.OFF_TSC_ADJUST_HI, Math.floor(v / 2 ** 32)); }
 
   /**
    * Run until an exit other than the budget, or until `maxInstructions` units of work are done (then reason

@@ -19,6 +19,8 @@ export interface ModeHost {
   consoleByte(byte: number): void;
   /** end the run with this debug-exit-style status ((code << 1) | 1) and message */
   debugExit(status: number, message?: string): void;
+  /** the virtual clock now, in instruction-equivalents (retired + emulated + skipped while idle): the guest's TSC */
+  clock(): number;
 }
 
 export interface Mode {

@@ -88,7 +88,7 @@ export class VmCore<M extends Mode = Mode> {
       memSize: opts.memSize ?? 64 << 20,
       ...mode.platformHooks?.(),
     });
-    mode.attach(this.platform, this.stats, { consoleByte: (b) => this.consoleByte(b), debugExit: (s, msg) => this.debugExit(s, msg) });
+    mode.attach(this.platform, this.stats, { consoleByte: (b) => this.consoleByte(b), debugExit: (s, msg) => this.debugExit(s, msg), clock: () => this.clock });
     if (this.platform.cpuid) mode.machine.setCpuidFeatures(this.platform.cpuid); // APIC platform
     this.bus = this.platform.bus;
     this.stats.mode = mode.name;
@@ -126,6 +126,15 @@ export class VmCore<M extends Mode = Mode> {
   /** The virtual clock in instruction-equivalents: instructions retired + emulated + time skipped while idle. */
   get clock(): number {
     return this.machine.instructions + this.mode.emulatedInstructions + this.loop.haltedInsns;
+  }
+
+  /** The guest's TSC is the virtual clock, in every mode: the CPU counts the instructions it retires, so it is given
+   * the rest — what the mode emulated and the time skipped while idle — as its TSC adjustment (abi.ts
+   * AREA_TSC_ADJUST). A real TSC keeps counting through HLT; without the idle part Linux's TSC clocksource saw a
+   * halted second as a few instructions while the PIT and APIC timers saw it pass. Set before every slice, from
+   * state a snapshot carries (loop.haltedInsns, the mode's count), so a restored VM reads the same TSC. */
+  private syncTsc(): void {
+    this.machine.tscAdjust = this.clock - this.machine.instructions;
   }
 
   /** Brings the timers up to the virtual clock. */
@@ -174,6 +183,7 @@ export class VmCore<M extends Mode = Mode> {
         const ask = opts.pauseWhen ? PAUSE_CHECK_INSTRUCTIONS : Infinity;
         const slice = Math.min(left, toStop, cap, input, ask, Math.max(1, pf.timers.untilNext()));
         const ran0 = m.instructions;
+        this.syncTsc();
         const exit = m.run(slice);
         mode.afterSlice();
         this.advanceTimers();

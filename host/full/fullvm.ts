@@ -16,7 +16,7 @@ import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from
 import { guestRamAt, type GuestMemory } from "../elf.ts";
 import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
-import type { ExitAction, LoadOptions, Mode } from "../core/mode.ts";
+import type { ExitAction, LoadOptions, Mode, ModeHost } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
 import { EXIT_STATUS, VmConfigError, type RunResult } from "../core/status.ts";
@@ -63,9 +63,10 @@ export class FullMode implements Mode {
     });
   }
 
-  attach(platform: Platform, stats: VmStats): void {
+  attach(platform: Platform, stats: VmStats, host: ModeHost): void {
     this.platform = platform;
     this.vmStats = stats;
+    this.monitor.clock = host.clock; // the guest's TSC, as the run loop gives it to the CPU
     // the local APIC's hot registers answered inside the CPU, as in native mode (assembly/apic.ts), at the machine
     // address the shadow tables map the APIC page to (shadow.ts mmioMachineAddr)
     platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4), VMM_SIZE);
@@ -111,7 +112,6 @@ export class FullMode implements Mode {
   beforeSlice(): number | RunResult {
     const mo = this.monitor, pic = this.platform.pic;
     mo.adoptFastSwitches();
-    mo.syncTsc();
     if (mo.stiShadow) {
       mo.stiShadow = false;
       const p = pic.peek() >= 0;

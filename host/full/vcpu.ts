@@ -187,15 +187,12 @@ export abstract class VcpuBase {
     return { pg: !!(this.v.cr0 & A.CR0_PG), wp: !!(this.v.cr0 & A.CR0_WP), pse: !!(this.v.cr4 & A.CR4_PSE), cr3: this.v.cr3 };
   }
 
-  /** The guest's TSC counts the instructions the monitor emulated too (as native's counts every instruction and
-   * the virtual clock the PIT runs on counts both): the CPU adds this adjustment to its retired count. */
-  syncTsc(): void {
-    const e = this.stats.emulatedInstructions;
-    this.stateSet(A.OFF_TSC_ADJUST_LO, e >>> 0);
-    this.stateSet(A.OFF_TSC_ADJUST_HI, Math.floor(e / 2 ** 32));
-  }
-  /** The guest's TSC as the CPU's RDTSC would read it now. */
-  get tsc(): number { return this.m.instructions + this.stats.emulatedInstructions; }
+  /** The virtual clock (core/vm.ts: retired + emulated + skipped while idle), which is the guest's TSC — the run loop
+   * gives the CPU the same value as its TSC adjustment; the mode points this at the loop's clock when attached
+   * (standalone, without a run loop: retired + emulated). */
+  clock: () => number = () => this.m.instructions + this.stats.emulatedInstructions;
+  /** The guest's TSC as the CPU's RDTSC would read it now (an RDTSC the monitor emulates). */
+  get tsc(): number { return this.clock(); }
   protected stateSet(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
   reg(i: number, size = 4): number {
     if (size === 4) return this.m.getReg(REG_NAMES[i]) >>> 0;

@@ -1,6 +1,6 @@
 // exits.ts — hw mode's VM-exit handlers (the "vmexit" exits; device accesses go through core/device-exits.ts).
 // Instruction exits are fault-like (assembly/vmx.ts): the handler emulates the instruction and advances EIP by the
-// exit's instruction length; the instruction counts as one the hypervisor emulated (virtual clock, TSC offset).
+// exit's instruction length; the instruction counts as one the hypervisor emulated (virtual clock, and so TSC).
 import type { Exit, Machine } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import type { ExitAction } from "../core/mode.ts";
