@@ -113,6 +113,9 @@ export const OFF_FF_VCR0: u32 = 0x1EC;     // monitor+CPU: the virtual CR0, CR2,
 export const OFF_FF_VCR2: u32 = 0x1F0;
 export const OFF_FF_VCR3: u32 = 0x1F4;
 export const OFF_FF_VCR4: u32 = 0x1F8;
+// monitor: machine-physical address of the user-view GDT copy (the guest's bytes as last synced): a fast IRET to user
+// mode compares it with the guest's GDT first, since user code loads its segments from the copy natively
+export const OFF_FF_GDT_U_PHYS: u32 = 0x1FC;
 // CTRL_FAST_INT: INT n from virtual CPL 3 through a 32-bit interrupt/trap gate of the guest's IDT into its kernel
 // (virtual CPL 0), and IRET from virtual CPL 0 back to virtual CPL 3, done in the CPU with the CPU's rules (rules.ts),
 // reading the guest's IDT/GDT/TSS/stack through the shadow tables without faulting (anything missing, any rule

@@ -22,7 +22,7 @@ import {
   OFF_FF_PENDING, OFF_FF_N_CLI, OFF_FF_N_STI, OFF_FF_N_PUSHF, OFF_FF_N_POPF, OFF_EXIT_REASON, EXIT_SENSITIVE,
   CTRL_FAST_SEG, OFF_FF_N_SEG, OFF_FF_TABLES_OK, SEG_SS, SEG_CS, FLAG_TF, FLAG_NT,
   CTRL_FAST_INT, OFF_FF_N_INT, OFF_FF_N_IRET, OFF_FF_KPD, OFF_FF_UPD, OFF_FF_KCTRL, OFF_FF_UCTRL, OFF_FF_GDT_K,
-  OFF_FF_GDT_U, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
+  OFF_FF_GDT_U, OFF_FF_GDT_U_PHYS, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
   OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
   CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ, CTRL_FAST_CR, OFF_FF_N_MOVCR, OFF_FF_VCR0,
 } from "./abi";
@@ -237,6 +237,7 @@ export function fastIret(): bool {
   if (!guestDesc(pd, nss)) return false;
   const sLo = dLo, sHi = dHi;
   if (returnSsCheck(nss, sHi, 3) || !(sHi & 0x400000)) return false;
+  if (!gdtCopyCurrent(pd)) return false;
   const old = guestFlags();
   const nf = popFlags(old, fl, 4, 0, true);
   if ((nf & VBITS) != FLAG_IF) return false; // user mode with IF=1, IOPL 0 only (the exit controls published)
@@ -254,6 +255,22 @@ export function fastIret(): bool {
     if (nullsOnReturn(segAttr(s), 3)) { setSegCache(s, 0, 0, 0, 0); computeSegOk(s); }
   }
   bump(OFF_FF_N_IRET);
+  return true;
+}
+
+/**
+ * The real user-view GDT copy still holds the guest's GDT as it is now. The kernel rewrites descriptors in memory
+ * without lgdt (Linux: the TLS entries on every task switch and set_thread_area), and user code loads segments
+ * from the copy natively, so a fast IRET must not reach user mode over a stale copy: the monitor's IRET re-syncs.
+ * With an LDT, or a GDT over a page or not in the K shadow, the exit does it too.
+ */
+function gdtCopyCurrent(pd: u32): bool {
+  if (!st(OFF_FF_TABLES_OK) || (segAttrLdtr() & 0x80)) return false;
+  const base = st(OFF_FF_GDT_BASE), len = st(OFF_FF_GDT_LIMIT) + 1, copy = st(OFF_FF_GDT_U_PHYS);
+  if ((len & 3) || len > 0x1000 || ((base & 0xFFF) + len) > 0x1000) return false;
+  const p = shadowPhys(pd, base, false);
+  if (p == NONE || !inRam(p, len) || !inRam(copy, len)) return false;
+  for (let o: u32 = 0; o < len; o += 4) if (physRd32(p + o) != physRd32(copy + o)) return false;
   return true;
 }
 

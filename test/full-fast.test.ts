@@ -199,6 +199,35 @@ describe("INT n from user mode into the guest kernel and IRET back, in the CPU (
   }
 });
 
+describe("a kernel that rewrites its GDT in memory, then IRETs to user mode (the fast IRET's GDT check)", () => {
+  // Linux rewrites its TLS descriptors in the GDT without lgdt and returns to user mode, which loads GS from it.
+  // The int 0x80 handler sets UDATA's base[23:16] to 0x10 (base 0x100000) ; iret. User: int 0x80 twice (the second
+  // pair runs in the CPU) ; mov ax, 0x23 ; mov gs, ax ; mov eax, gs:[0] ; int 3. Over a stale real GDT copy GS
+  // kept base 0 and eax read linear 0 instead of the marker at 0x100000.
+  it("user code sees the descriptor the kernel wrote: fast on = off = native", () => {
+    const hOff = KCODE_AT + PROLOGUE.length + 2;
+    const handler = [0x36, 0xc6, 0x05, ...d32(0x4000 + 0x24), 0x10, 0xcf]; // mov byte [ss:GDT+0x24], 0x10 ; iret
+    const body = [0xeb, handler.length, ...handler, ...TO_USER];
+    const user = [0xcd, 0x80, 0xcd, 0x80, 0x66, 0xb8, 0x23, 0x00, 0x8e, 0xe8, 0x65, 0xa1, ...d32(0), 0xcd, 0x03];
+    const gateAt = [hOff & 0xff, (hOff >>> 8) & 0xff, KCODE, 0, 0, 0xee, (hOff >>> 16) & 0xff, hOff >>> 24];
+    const o: MiniOpts = { gates: { 0x80: gateAt }, user };
+    const run = (fastPaths: boolean) => {
+      const f = miniVm(body, { ...o, fastPaths });
+      f.g(0x100000, d32(0x600df00d));
+      expect(go(f.mo, 20000)).toMatchObject({ stop: "halted" });
+      return f;
+    };
+    const on = run(true), off = run(false);
+    const n = nativeVm(body, o);
+    n.g(0x100000, d32(0x600df00d));
+    expect(n.m.run(10_000_000).reason).toBe("hlt");
+    expect(n.m.eax >>> 0).toBe(0x600df00d);
+    expect(off.m.eax >>> 0).toBe(0x600df00d);
+    expect(on.m.eax >>> 0).toBe(0x600df00d);
+    expect(on.mo.inCpuCounts().iret).toBeGreaterThanOrEqual(1); // the second return ran in the CPU, over a current copy
+  });
+});
+
 describe("mov from CR0/CR2/CR3/CR4 at virtual CPL 0 reads the shared virtual registers (CTRL_FAST_CR)", () => {
   it("fast on = off = native; from user mode still the guest's #GP", () => {
     const body = [

@@ -84,6 +84,7 @@ export abstract class ModeSwitch extends GuestMemory {
     this.stateSet(A.OFF_FF_UCTRL, A.CTRL_EXIT_PRIV_XFER | (hole ? A.CTRL_EXIT_DESC_READ : 0));
     this.stateSet(A.OFF_FF_GDT_K, VMM_LINEAR + GDT_K);
     this.stateSet(A.OFF_FF_GDT_U, VMM_LINEAR + GDT_U);
+    this.stateSet(A.OFF_FF_GDT_U_PHYS, GDT_U);
     this.stateSet(A.OFF_FF_LDT_K, VMM_LINEAR + LDT_K);
     this.stateSet(A.OFF_FF_LDT_U, VMM_LINEAR + LDT_U);
     this.stateSet(A.OFF_FF_IDT_BASE, v.idtr.base);
