@@ -8,11 +8,11 @@ import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { XV6 } from "./xv6-session.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ECHO = join(root, "build/guests/echo/echo.elf");
 const CLI = join(root, "dist/cli.js");
-const XV6 = [join(root, "../shared/guests/xv6"), join(root, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 
 const tmp = mkdtempSync(join(tmpdir(), "wasmvisor-lat-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Machine } from "../host/machine.ts";
 import { LocalApic, LAPIC_BASE, LAPIC_REG as R } from "../host/devices/lapic.ts";
 import * as A from "../host/abi.generated.ts";
+import { XV6 } from "./xv6-session.ts";
 
 const haveCpu = existsSync(join(dirname(fileURLToPath(import.meta.url)), "../build/cpu.wasm"));
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -133,7 +134,6 @@ describe.skipIf(!haveCpu)("local APIC registers inside the CPU", () => {
   });
 });
 
-const XV6 = ["/work/shared/guests/xv6", join(dirname(fileURLToPath(import.meta.url)), "../../shared/guests/xv6")].find((d) => existsSync(join(d, "kernel.elf")));
 describe.skipIf(!haveCpu || !XV6)("xv6 on the APIC platform", () => {
   it("its APIC timer ticks at 100 Hz of virtual time (QEMU's 1 GHz APIC bus), its lock path never exits", async () => {
     const { readFileSync } = await import("node:fs");

@@ -6,12 +6,11 @@
 import { describe, it, expect } from "vitest";
 import { hwGuest, as, A, type HwGuest } from "./hw-guest.ts";
 import { LocalApic, LAPIC_BASE, LAPIC_REG as R } from "../host/devices/lapic.ts";
-import { readFileSync, existsSync } from "node:fs";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Vm } from "../host/vm.ts";
+import { XV6 } from "./xv6-session.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const HLT = 0xf4;
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -104,7 +103,6 @@ describe("virtualize APIC accesses (PROC2_VIRT_APIC)", () => {
 });
 
 // xv6 reads the APIC ID in every lock operation (mycpu): with the control, those never leave guest mode.
-const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 describe.skipIf(!XV6)("hw mode sets the control when the platform has a local APIC", () => {
   for (const npt of [true, false]) {
     it(`xv6 boots to its shell: the APIC's hot registers answered in the CPU, no VM exit for them (npt ${npt ? "on" : "off"})`, () => {

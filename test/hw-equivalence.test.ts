@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runImage, Vm } from "../host/vm.ts";
+import { XV6 } from "./xv6-session.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WL = readdirSync(join(ROOT, "fixtures/workloads")).filter((f) => f.endsWith(".args")).map((f) => f.slice(0, -5)).sort();
@@ -81,7 +82,6 @@ describe("native and hw mode print the same", () => {
 
 // xv6 (MIT's, shared/guests/xv6): an OS nobody on the project wrote, on the MP platform (APIC MMIO through EPT
 // violations), booted to its shell with a command typed; then the same in hw mode continued from a snapshot.
-const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 const XV6_END = 25_000_000;
 describe.skipIf(!XV6)("xv6 in hw mode", () => {
   const boot = (mode: string, npt = true) => {

@@ -3,13 +3,11 @@
 // registers and instruction count end exactly as in the uninterrupted run. Native mode here; full mode: one
 // snapshot point (it runs xv6 too, test/full-xv6.test.ts); not para mode (xv6 is not a PV kernel).
 import { describe, it, expect } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Vm } from "../host/vm.ts";
+import { XV6 } from "./xv6-session.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const XV6 = [join(ROOT, "../shared/guests/xv6"), join(ROOT, "../../shared/guests/xv6"), "/work/shared/guests/xv6"].find((d) => existsSync(join(d, "kernel.elf")));
 const END = 25_000_000; // boot (~12M) and `echo hi-there` at the prompt are done by 20M; xv6 idles without HLT
 
 function boot(mode: "native" | "full" = "native"): Vm {
