@@ -156,6 +156,7 @@ export class Machine {
     this.ramLimit = ram;
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
+    this.backedRam = Math.min(this.u8.length - A.RAM_BASE, ram);
     this.st32(A.OFF_RAM_SIZE, ram);
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
@@ -164,8 +165,29 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 256);
   }
 
-  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE). */
-  get memory(): WebAssembly.Memory { this.memoryShared = true; return this.mem; }
+  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE), all of RAM backed (its buffer stays). */
+  get memory(): WebAssembly.Memory { this.backRam(this.ramSize); this.memoryShared = true; return this.mem; }
+
+  // ---- RAM backed on first touch (assembly/ram-backing.ts): the memory starts with the CPU tables and a little RAM ----
+  /** RAM bytes the memory covered when the views were last made (the CPU may have grown it since: views detach) */
+  private backedRam: number;
+  /** the views again after the memory grew (a grown memory detaches the old buffer) */
+  private refreshViews(): void {
+    if (!this.pooled || this.u8.byteLength === this.mem.buffer.byteLength) return;
+    this.u8 = new Uint8Array(this.mem.buffer);
+    this.dv = new DataView(this.mem.buffer);
+    this.backedRam = Math.min(this.u8.length - A.RAM_BASE, this.ramSize);
+  }
+  /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
+  private backRam(end: number): void {
+    this.refreshViews();
+    if (end <= this.backedRam || !this.pooled) return;
+    const want = Math.min(this.ramSize, Math.max(end, 2 * this.backedRam, 1 << 20));
+    const pages = Math.ceil((A.RAM_BASE + want) / 65536) - this.mem.buffer.byteLength / 65536;
+    if (pages > 0) this.mem.grow(pages);
+    this.refreshViews();
+  }
+  private get liveDv(): DataView { if (this.u8.byteLength === 0) this.refreshViews(); return this.dv; }
 
   /**
    * Give this machine's memory and CPU instance back for the next `new Machine` of the same RAM size: creating a
@@ -199,7 +221,7 @@ export class Machine {
   private jitImports: Record<string, unknown> | null = null;
   private jitCompile(block: number): number {
     if (!this.jit) {
-      this.jit = new BlockCompiler(() => this.dv);
+      this.jit = new BlockCompiler(() => this.liveDv);
       const x = this.cpu as unknown as Record<string, unknown>;
       this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
@@ -413,6 +435,7 @@ export class Machine {
       if (this.ramLimit < 0) throw new Error("wasmvisor: this machine was released (Machine.release)");
       throw new RangeError(`wasmvisor: guest physical range 0x${paddr.toString(16)}+${len} is outside RAM (${this.ramSize} bytes)`);
     }
+    if (paddr + len > this.backedRam) this.backRam(paddr + len);
   }
   readMem(paddr: number, len: number): Uint8Array {
     this.check(paddr, len);
@@ -464,6 +487,7 @@ export class Machine {
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
       const code = this.cpu.run(slice);
+      if (this.u8.byteLength === 0) this.refreshViews(); // the CPU backed more RAM (assembly/ram-backing.ts)
       if (code !== A.EXIT_BUDGET) return this.exit(code);
       // the slice is used up: instructions retired plus work that retired nothing (faults delivered)
       left -= slice;
@@ -587,7 +611,7 @@ export class Machine {
     return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
   }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

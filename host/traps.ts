@@ -101,6 +101,27 @@ export function trapLab(options: TrapLabOptions = {}): TrapLab {
   };
 }
 
+/** 256 handler stubs: `hlt; jmp $-1`, padded to STUB_SIZE */
+const STUBS_IMAGE = (() => {
+  const b = new Uint8Array(256 * LAB.STUB_SIZE).fill(0x90);
+  for (let v = 0; v < 256; v++) b.set([0xf4, 0xeb, 0xfd], v * LAB.STUB_SIZE);
+  return b;
+})();
+let defaultIdt: Uint8Array | undefined;
+/** the lab's IDT: a gate to each vector's stub unless `gates` overrides it (null: an empty entry) */
+function idtImage(gates: NonNullable<TrapLabOptions["gates"]>): Uint8Array {
+  const b = new Uint8Array(256 * 8), dv = new DataView(b.buffer);
+  for (let v = 0; v < 256; v++) {
+    const g = v in gates ? gates[v] : undefined;
+    if (g === null) continue;
+    const t = g?.type ?? "interrupt";
+    const type = t === "interrupt" ? 0x0e : t === "trap" ? 0x0f : t === "task" ? 0x05 : t;
+    const [lo, hi] = gate(g?.selector ?? LAB.SEL.KCODE, g?.offset ?? LAB.STUBS + v * LAB.STUB_SIZE, type, g?.dpl ?? 0, g?.present ?? true);
+    dv.setUint32(v * 8, lo >>> 0, true); dv.setUint32(v * 8 + 4, hi >>> 0, true);
+  }
+  return b;
+}
+
 function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept") {
   if (code.length + VMCALL.length > LAB.CODE_MAX) throw new RangeError(`trapLab: code is longer than ${LAB.CODE_MAX - 3} bytes`);
   const cpl = o.cpl ?? 0;
@@ -127,20 +148,9 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
     if (s >= 0x80) throw new RangeError(`trapLab: LDT selector 0x${s.toString(16)} is beyond the lab's 16 descriptors`);
     m.write32(LAB.LDT + s, lo); m.write32(LAB.LDT + s + 4, hi);
   }
-  // IDT and stubs
-  const stub = [0xf4, 0xeb, 0xfd, 0x90, 0x90, 0x90, 0x90, 0x90]; // hlt; jmp $-1
-  for (let v = 0; v < 256; v++) {
-    m.writeMem(LAB.STUBS + v * LAB.STUB_SIZE, stub);
-    const g = o.gates && v in o.gates ? o.gates[v] : undefined;
-    let lohi: [number, number];
-    if (g === null) lohi = [0, 0];
-    else {
-      const t = g?.type ?? "interrupt";
-      const type = t === "interrupt" ? 0x0e : t === "trap" ? 0x0f : t === "task" ? 0x05 : t;
-      lohi = gate(g?.selector ?? LAB.SEL.KCODE, g?.offset ?? LAB.STUBS + v * LAB.STUB_SIZE, type, g?.dpl ?? 0, g?.present ?? true);
-    }
-    m.write32(LAB.IDT + v * 8, lohi[0]); m.write32(LAB.IDT + v * 8 + 4, lohi[1]);
-  }
+  // IDT and stubs (each written whole: a write per gate was most of a snippet's setup)
+  m.writeMem(LAB.STUBS, STUBS_IMAGE);
+  m.writeMem(LAB.IDT, o.gates ? idtImage(o.gates) : (defaultIdt ??= idtImage({})));
   // TSS: SS0:ESP0, I/O map base, bitmap (all denied except ioPorts), terminator
   m.write32(LAB.TSS + 4, o.tss?.esp0 ?? LAB.KSTACK_TOP);
   m.write32(LAB.TSS + 8, o.tss?.ss0 ?? LAB.SEL.KDATA);
