@@ -228,7 +228,7 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
   m.eip = LAB.CODE;
   if (o.setup) o.setup(m);
   m.flushTlb(); // the setup may have edited page tables behind the CPU's back
-  return { m, end: LAB.CODE + code.length, start: m.instructions };
+  return { m, mopts, end: LAB.CODE + code.length, start: m.instructions };
 }
 
 function snapshot(m: Machine): LabState {
@@ -242,13 +242,13 @@ function snapshot(m: Machine): LabState {
 }
 
 interface Pass {
-  m: Machine; exit: Exit; outcome: Outcome | "event"; io: IoEvent[]; instructions: number; state: LabState;
+  m: Machine; mopts: MachineOptions; exit: Exit; outcome: Outcome | "event"; io: IoEvent[]; instructions: number; state: LabState;
   /** the stub's vector when a run stopped on a handler stub */
   stubVector?: number;
 }
 
 function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): Pass {
-  const { m, end, start } = prepare(code, o, mode);
+  const { m, mopts, end, start } = prepare(code, o, mode);
   const budget = o.maxInstructions ?? 100_000;
   const io: IoEvent[] = [];
   const ones = (size: number) => (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1);
@@ -290,7 +290,7 @@ function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): P
   }
   // neither the stub's hlt nor the terminating vmcall is the snippet's
   const instructions = m.instructions - start - (stubVector !== undefined || outcome === "completed" ? 1 : 0);
-  return { m, exit, outcome, io, instructions, state: snapshot(m), stubVector };
+  return { m, mopts, exit, outcome, io, instructions, state: snapshot(m), stubVector };
 }
 
 function interceptedTrap(p: Pass): Trap {
@@ -338,21 +338,59 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
   }
   // the state at the trap is the intercepted one (before delivery); otherwise where the final run stopped
   if (!(outcome === "trap" && intercepted)) state = final.state;
-  const m = final.m;
+  const held = holdMachine(final, o);
   const r: TrapResult = {
     outcome, trap, intercepted, state, exit: final.exit, io: final.io,
     instructions: final.instructions,
-    machine: m,
-    pte: (va) => pageWalk(m, va),
+    get machine() { return held.machine(); },
+    pte: (va) => pageWalk(held.machine(), va),
     read32: (va) => {
+      const m = held.machine();
       const pa = linearToPhysical(m, va);
       if (pa === undefined) throw new RangeError(`trapLab: 0x${(va >>> 0).toString(16)} is not mapped`);
       return m.read32(pa);
     },
     describe: () => describeResult(r),
-    release: () => m.release(),
+    release: () => held.release(),
   };
   return r;
+}
+
+/**
+ * The final pass's machine as the result keeps it. Most snippets are checked by their trap record alone, so the
+ * machine is not kept: its vCPU state and the pages written (the lab's tables, the snippet's stores: a few dozen
+ * KiB) are copied, the machine goes back to the pool for the next snippet, and `machine` (or pte/read32) rebuilds
+ * an identical one on first use (Machine.loadState + the pages: the snapshot path, exact by its contract). A suite of
+ * snippets that never releases its results thus creates no wasm memory per snippet (each one costs V8 a
+ * collection every few launches). Kept as is when a `setup` hook saw it (the caller may hold it) or when the
+ * written pages are unknown.
+ */
+function holdMachine(p: Pass, o: TrapLabOptions): { machine(): Machine; release(): void } {
+  let m: Machine | null = p.m;
+  const written = o.setup ? null : m.writtenPages();
+  if (!written) return { machine: () => m!, release: () => m!.release() };
+  const vcpu = m.saveState();
+  const pages: [number, Uint8Array][] = [];
+  for (let i = 0; i < written.length; i++) {
+    if (!written[i]) continue;
+    for (let b = 0; b < 8; b++) if (written[i] & (1 << b)) { const pa = (i * 8 + b) * 4096; pages.push([pa, m.readMem(pa, 4096)]); }
+  }
+  m.release();
+  m = null;
+  let released = false;
+  return {
+    machine: () => {
+      if (released) throw new Error("wasmvisor: this machine was released (Machine.release)");
+      if (!m) {
+        m = new Machine(p.mopts);
+        for (const [pa, bytes] of pages) m.writeMem(pa, bytes);
+        m.loadState(vcpu);
+        pages.length = 0;
+      }
+      return m;
+    },
+    release: () => { released = true; pages.length = 0; m?.release(); },
+  };
 }
 
 /**
