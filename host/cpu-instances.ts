@@ -98,6 +98,24 @@ export function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boo
   pool.set(ram, list);
   pooledBytes += bytes;
 }
+/**
+ * What a live machine holds of the pool. A machine the program drops without release() gives its memory and
+ * instance back when the garbage collector frees it (a FinalizationRegistry: after the current job, so a test suite
+ * that awaits between tests reuses memories; a synchronous loop cannot). The lease, not the machine, is what the
+ * registry keeps, and nothing in it refers to the machine (the instance's jitCompile reaches it through a WeakRef).
+ * Not when the host was handed the Memory or a view of RAM: whoever holds those may still use them.
+ */
+export interface Lease { cpu: PooledCpu; ram: number; rawViews: boolean; shared: boolean }
+/** machines given back by the collector (for tests and the bench) */
+export const leaseStats = { collected: 0 };
+const unreleased = new FinalizationRegistry<Lease>((l) => {
+  if (l.rawViews || l.shared) return;
+  leaseStats.collected++;
+  giveBack(l.cpu, l.ram, false, false);
+});
+export function takeLease(machine: object, l: Lease): void { unreleased.register(machine, l, l); }
+export function endLease(l: Lease): void { unreleased.unregister(l); }
+
 /** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
 export function drainMachinePool(): number {
   let n = 0;

@@ -53,7 +53,7 @@ const SLICE = 200_000;
 
 import {
   MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
-  type PooledCpu, type CpuExports,
+  takeLease, endLease, type PooledCpu, type CpuExports, type Lease,
 } from "./cpu-instances.ts";
 export { MAX_JIT_BLOCKS_PER_MACHINE, MAX_LIVE_JIT_MODULES, cpuModule, drainMachinePool } from "./cpu-instances.ts";
 
@@ -138,9 +138,13 @@ export class Machine {
   /** ramSize, or -1 once released (every guest-memory access then fails its range check) */
   private ramLimit: number;
   /** the host was handed a view of RAM (ramBytes): release() zeroes all of RAM, not only the pages the CPU saw written */
-  private rawViews = false;
+  private get rawViews(): boolean { return this.lease.rawViews; }
+  private set rawViews(v: boolean) { this.lease.rawViews = v; }
   /** the host was handed the Memory object itself: release() cannot take it back, so it is not pooled */
-  private memoryShared = false;
+  private get memoryShared(): boolean { return this.lease.shared; }
+  private set memoryShared(v: boolean) { this.lease.shared = v; }
+  /** what this machine holds of the pool (given back by release(), or when the collector frees the machine) */
+  private readonly lease: Lease;
 
   constructor(opts: MachineOptions = {}) {
     const ram = opts.memSize ?? 64 * 1024 * 1024;
@@ -148,7 +152,10 @@ export class Machine {
       throw new RangeError(`wasmvisor: memory size must be a multiple of 4 KiB between 4 KiB and ${A.MAX_RAM_SIZE} bytes`);
     }
     const cpu = takePooled(ram) ?? freshCpu(ram);
-    cpu.owner.compile = (block) => this.jitCompile(block);
+    const self = new WeakRef(this); // (the pool's lease must not keep the machine alive)
+    cpu.owner.compile = (block) => self.deref()?.jitCompile(block) ?? 0;
+    this.lease = { cpu, ram, rawViews: false, shared: false };
+    takeLease(this, this.lease);
     this.mem = cpu.memory;
     this.pooled = cpu;
     this.cpu = cpu.instance.exports as unknown as CpuExports;
@@ -187,6 +194,8 @@ export class Machine {
     if (pages > 0) this.mem.grow(pages);
     this.refreshViews();
   }
+  /** Bytes of guest RAM the wasm memory covers now (the rest reads as zero and is backed when first touched). */
+  get ramBacked(): number { this.refreshViews(); return this.pooled ? this.backedRam : 0; }
   private get liveDv(): DataView { if (this.u8.byteLength === 0) this.refreshViews(); return this.dv; }
 
   /**
@@ -201,6 +210,7 @@ export class Machine {
     this.pooled = null;
     this.ramLimit = -1;
     this.cpu = releasedCpu;
+    endLease(this.lease);
     giveBack(p, this.ramSize, this.rawViews, this.memoryShared);
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(new ArrayBuffer(0));
