@@ -53,7 +53,7 @@ function moduleData(memory: WebAssembly.Memory): Uint8Array {
   while (end > 0 && all[end - 1] === 0) end--;
   return all.slice(0, Math.min(all.length, Math.ceil(end / 4096) * 4096));
 }
-const notCompiling = (_block: number) => 0;
+export const notCompiling = (_block: number) => 0;
 
 /**
  * RAM a new machine's memory covers at first; the rest is backed on first touch (assembly/ram-backing.ts by the CPU,
@@ -102,19 +102,39 @@ export function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boo
  * What a live machine holds of the pool. A machine the program drops without release() gives its memory and
  * instance back when the garbage collector frees it (a FinalizationRegistry: after the current job, so a test suite
  * that awaits between tests reuses memories; a synchronous loop cannot). The lease, not the machine, is what the
- * registry keeps, and nothing in it refers to the machine (the instance's jitCompile reaches it through a WeakRef).
+ * registry keeps, and nothing in it refers to the machine (the instance's jitCompile points at it only during run()).
  * Not when the host was handed the Memory or a view of RAM: whoever holds those may still use them.
  */
-export interface Lease { cpu: PooledCpu; ram: number; rawViews: boolean; shared: boolean }
+export interface Lease { cpu: PooledCpu; ram: number; rawViews: boolean; shared: boolean; registered?: boolean }
 /** machines given back by the collector (for tests and the bench) */
 export const leaseStats = { collected: 0 };
+/**
+ * Registered leases by RAM size, at most POOL_PER_SIZE: the registry keeps a lease's memory alive past its machine
+ * until the callback runs, which is never inside one synchronous job, so a loop making machines would keep every
+ * memory it made. Past the cap a dropped machine's memory is freed by the collector as before.
+ */
+const leased = new Map<number, number>();
 const unreleased = new FinalizationRegistry<Lease>((l) => {
+  l.registered = false;
+  leased.set(l.ram, (leased.get(l.ram) ?? 1) - 1);
   if (l.rawViews || l.shared) return;
   leaseStats.collected++;
   giveBack(l.cpu, l.ram, false, false);
 });
-export function takeLease(machine: object, l: Lease): void { unreleased.register(machine, l, l); }
-export function endLease(l: Lease): void { unreleased.unregister(l); }
+export function takeLease(machine: object, l: Lease): void {
+  const n = leased.get(l.ram) ?? 0;
+  if (n >= POOL_PER_SIZE) return;
+  leased.set(l.ram, n + 1);
+  l.registered = true;
+  unreleased.register(machine, l, l);
+}
+/** The machine was released, or handed out its Memory or a view of RAM: the collector must not recycle it. */
+export function endLease(l: Lease): void {
+  if (!l.registered) return;
+  l.registered = false;
+  leased.set(l.ram, (leased.get(l.ram) ?? 1) - 1);
+  unreleased.unregister(l);
+}
 
 /** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
 export function drainMachinePool(): number {

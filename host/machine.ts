@@ -53,7 +53,7 @@ const SLICE = 200_000;
 
 import {
   MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
-  takeLease, endLease, type PooledCpu, type CpuExports, type Lease,
+  takeLease, endLease, notCompiling, type PooledCpu, type CpuExports, type Lease,
 } from "./cpu-instances.ts";
 export { MAX_JIT_BLOCKS_PER_MACHINE, MAX_LIVE_JIT_MODULES, cpuModule, drainMachinePool } from "./cpu-instances.ts";
 
@@ -152,8 +152,10 @@ export class Machine {
       throw new RangeError(`wasmvisor: memory size must be a multiple of 4 KiB between 4 KiB and ${A.MAX_RAM_SIZE} bytes`);
     }
     const cpu = takePooled(ram) ?? freshCpu(ram);
-    const self = new WeakRef(this); // (the pool's lease must not keep the machine alive)
-    cpu.owner.compile = (block) => self.deref()?.jitCompile(block) ?? 0;
+    // (the instance calls jitCompile only inside run(), which points it at this machine for the call: between
+    // runs nothing the pool's lease holds refers to the machine, so the collector can free it; a WeakRef would
+    // keep every machine made in a synchronous loop alive until the loop ends)
+    this.compileHook = (block) => this.jitCompile(block);
     this.lease = { cpu, ram, rawViews: false, shared: false };
     takeLease(this, this.lease);
     this.mem = cpu.memory;
@@ -173,7 +175,7 @@ export class Machine {
   }
 
   /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE), all of RAM backed (its buffer stays). */
-  get memory(): WebAssembly.Memory { this.backRam(this.ramSize); this.memoryShared = true; return this.mem; }
+  get memory(): WebAssembly.Memory { this.backRam(this.ramSize); this.memoryShared = true; endLease(this.lease); return this.mem; }
 
   // ---- RAM backed on first touch (assembly/ram-backing.ts): the memory starts with the CPU tables and a little RAM ----
   /** RAM bytes the memory covered when the views were last made (the CPU may have grown it since: views detach) */
@@ -229,6 +231,7 @@ export class Machine {
   /** modules V8 compiled for this machine (the cache answered the others): bounded by MAX_JIT_BLOCKS_PER_MACHINE too */
   private jitNewModules = 0;
   private jitImports: Record<string, unknown> | null = null;
+  private readonly compileHook: (block: number) => number;
   private jitCompile(block: number): number {
     if (!this.jit) {
       this.jit = new BlockCompiler(() => this.liveDv);
@@ -493,6 +496,11 @@ export class Machine {
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
   run(maxInstructions = Infinity): Exit {
+    const owner = this.pooled?.owner;
+    if (owner) owner.compile = this.compileHook;
+    try { return this.runSlices(maxInstructions); } finally { if (owner) owner.compile = notCompiling; }
+  }
+  private runSlices(maxInstructions: number): Exit {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
@@ -621,7 +629,7 @@ export class Machine {
     return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
   }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; endLease(this.lease); return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

@@ -247,8 +247,7 @@ describe.skipIf(!haveCpu)("RAM backed on first touch", () => {
     m.setCr("cr3", 24 * MiB); // a page directory in RAM never written: every PDE is 0 (not present)
     m.setCr("cr0", (m.getCr("cr0") | A.CR0_PG) >>> 0);
     const e = m.run(10);
-    expect(e.reason).toBe("exception");
-    expect(e.vector).toBe(14);
+    expect(e).toMatchObject({ reason: "exception", vector: 14 });
     expect(m.getCr("cr2")).toBe(0x1000); // the fetch of the first instruction faulted: the PDE read 0
   });
 
