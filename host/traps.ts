@@ -178,7 +178,7 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
   // the snippet and its terminator
   m.writeMem(LAB.CODE, code);
   m.writeMem(LAB.CODE + code.length, VMCALL);
-  m.fillMem(LAB.DATA, 0x10000, 0);
+  // (LAB.DATA is zero: a new machine's RAM is, fresh or from the pool, and nothing above wrote there)
 
   // paging
   if (o.paging) {
@@ -370,10 +370,14 @@ function holdMachine(p: Pass, o: TrapLabOptions): { machine(): Machine; release(
   const written = o.setup ? null : m.writtenPages();
   if (!written) return { machine: () => m!, release: () => m!.release() };
   const vcpu = m.saveState();
-  const pages: [number, Uint8Array][] = [];
-  for (let i = 0; i < written.length; i++) {
-    if (!written[i]) continue;
-    for (let b = 0; b < 8; b++) if (written[i] & (1 << b)) { const pa = (i * 8 + b) * 4096; pages.push([pa, m.readMem(pa, 4096)]); }
+  const pages: [number, Uint8Array][] = []; // runs of written pages
+  const isWritten = (p: number) => (written[p >>> 3] & (1 << (p & 7))) !== 0;
+  for (let p = 0, n = written.length * 8; p < n; p++) {
+    if (!isWritten(p)) continue;
+    let q = p + 1;
+    while (q < n && isWritten(q)) q++;
+    pages.push([p * 4096, m.readMem(p * 4096, (q - p) * 4096)]);
+    p = q;
   }
   m.release();
   m = null;
