@@ -163,8 +163,10 @@ export class VmCore<M extends Mode = Mode> {
     let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0) - (mode.emulatedInstructions - e0) - stalls;
-        const toStop = stopAt - m.instructions;
+        // (the clock's parts read once per slice: this loop runs once per exit, the monitor's round trip)
+        const insns = m.instructions, emulated = mode.emulatedInstructions;
+        const left = limit - (insns - i0) - (emulated - e0) - stalls;
+        const toStop = stopAt - insns;
         if (toStop <= 0) {
           result = { exitStatus: 0, stopReason: "snapshot", message: `stopped at instruction ${m.instructions} for a snapshot` };
           break;
@@ -173,7 +175,7 @@ export class VmCore<M extends Mode = Mode> {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
         }
-        pf.pump(this.clock);
+        pf.pump(insns + emulated + this.loop.haltedInsns);
         const cap = mode.beforeSlice();
         if (typeof cap !== "number") { result = cap; break; }
         // with console input waiting, come back often enough to hand it over at a typing pace

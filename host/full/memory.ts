@@ -85,7 +85,7 @@ export abstract class GuestMemory extends VcpuBase {
    */
   protected stepThroughWindow(lin: number, w: WalkResult): HandleResult {
     if (this.windowBusy) throw new FatalGuest(`one instruction touches two pages of the top ${VMM_SIZE >>> 20} MiB of physical memory (at ${hex(lin)}): not supported in full mode`);
-    this.count(this.stats.exits, "mmio window");
+    this.count(this.counts.exits, "mmio window");
     const page = (w.gpa & ~0xfff) >>> 0;
     const old = this.shadow.mapWindow(lin, w);
     const i0 = this.m.instructions;
