@@ -208,6 +208,7 @@ export abstract class VcpuBase {
   /** The guest's TSC as the CPU's RDTSC would read it now (an RDTSC the monitor emulates). */
   get tsc(): number { return this.clock(); }
   protected stateSet(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  protected stateGet(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
   reg(i: number, size = 4): number {
     if (size === 4) return this.m.getReg(REG_NAMES[i]) >>> 0;
     if (size === 2) return this.m.getReg(REG_NAMES[i]) & 0xffff;
