@@ -134,12 +134,11 @@ export class VmCore<M extends Mode = Mode> {
    * halted second as a few instructions while the PIT and APIC timers saw it pass. Set before every slice, from
    * state a snapshot carries (loop.haltedInsns, the mode's count), so a restored VM reads the same TSC. */
   private syncTsc(): void {
-    this.machine.tscAdjust = this.clock - this.machine.instructions;
+    this.machine.tscAdjust = this.mode.emulatedInstructions + this.loop.haltedInsns; // (= clock − instructions retired)
   }
 
   /** Brings the timers up to the virtual clock. */
-  private advanceTimers(): void {
-    const now = this.clock;
+  private advanceTimers(now = this.clock): void {
     if (now > this.loop.timersAt) {
       this.platform.timers.advance(now - this.loop.timersAt);
       this.loop.timersAt = now;
@@ -188,7 +187,8 @@ export class VmCore<M extends Mode = Mode> {
         this.syncTsc();
         const exit = m.run(slice);
         mode.afterSlice();
-        this.advanceTimers();
+        const ranTo = m.instructions;
+        this.advanceTimers(ranTo + mode.emulatedInstructions + this.loop.haltedInsns);
         this.stats.countExit(exit.reason);
         // the debugger's stop (host/gdb/): the same in every mode, never a mode's business; run() again resumes
         if (exit.reason === "debug") { result = { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; break; }
