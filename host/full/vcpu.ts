@@ -226,7 +226,7 @@ export abstract class VcpuBase {
   segBase(i: number): number { return this.m.getSegment(SEG_NAMES[i]).base >>> 0; }
   /** the virtual selector of CS/SS (the real one carries RPL 3) */
   vsel(name: "cs" | "ss"): number { return (this.m.getSegment(name).selector & ~3) | this.v.cpl; }
-  count(map: Map<string, number>, k: string): void { map.set(k, (map.get(k) ?? 0) + 1); this.countsDirty = true; }
+  protected count(map: Map<string, number>, k: string): void { map.set(k, (map.get(k) ?? 0) + 1); this.countsDirty = true; }
   countExit(cause: string): void { this.count(this.counts.exits, cause); }
   protected done(d: Insn, name: string): string {
     this.m.eip = (d.addr + d.len) >>> 0;
