@@ -12,7 +12,8 @@ import { LocalApic } from "../host/devices/lapic.ts";
 import { Machine } from "../host/machine.ts";
 import { Vm } from "../host/vm.ts";
 import * as A from "../host/abi.generated.ts";
-import { miniVm, go, KCODE_AT } from "./full-minivm.ts";
+import { miniVm, go, KCODE_AT, GDT } from "./full-minivm.ts";
+import { VMM_SIZE } from "../host/full/monitor.ts";
 
 const TRAP_CLI = "build/guests/bench/trap-cli.elf";
 
@@ -128,5 +129,25 @@ describe("publishFast's memo", () => {
     f.mo.shadow.flushAll();
     f.mo.publishFast();
     expect(at(f.m, A.OFF_FF_KPD)).toBe(0);
+  });
+});
+
+describe("the in-place GDT comparison of every adopted privilege switch", () => {
+  it("finds a change in any byte, word-aligned or not, and in the tail", () => {
+    const f = miniVm([0xf4], { fastPaths: true });
+    go(f.mo, 50);
+    const eq = (lin: number, len: number, b: Uint8Array) => (f.mo as unknown as { linEquals(l: number, n: number, b: Uint8Array): boolean }).linEquals(lin, len, b);
+    const len = 8 * 8 - 1; // the GDT limit + 1 (63: not a multiple of 4)
+    const copy = f.m.readMem(VMM_SIZE + GDT, len);
+    expect(eq(GDT, len, copy)).toBe(true);
+    expect(eq(GDT + 1, len - 1, copy.slice(1))).toBe(true); // unaligned on both sides
+    for (const at of [0, 13, 40, len - 1]) {
+      const old = f.m.read8(VMM_SIZE + GDT + at);
+      f.m.write8(VMM_SIZE + GDT + at, old ^ 0x20);
+      expect(eq(GDT, len, copy), `byte ${at}`).toBe(false);
+      if (at > 0) expect(eq(GDT + 1, len - 1, copy.slice(1)), `byte ${at}, unaligned`).toBe(false);
+      f.m.write8(VMM_SIZE + GDT + at, old);
+    }
+    expect(eq(GDT, len, copy)).toBe(true);
   });
 });
