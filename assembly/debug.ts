@@ -45,6 +45,14 @@ let pageCache: u32 = 0xFFFFFFFF; // the linear page last found free of instructi
 /** Re-read DR7/DR0-3 and the host unit (run() entry, MOV DRn, host changes). Returns true if the set of
  * watched pages may have changed (the caller flushes the TLB). */
 export function dbgRecompute(): bool {
+  if (nothingArmed()) { // (every run() entry: a monitor's exit round trip pays this; the common case is quick)
+    execArmed = false; stepArmed = false; dbgArmed = false; swCount = 0;
+    skipLin = st(OFF_DBG_SKIP);
+    pageCache = 0xFFFFFFFF;
+    const changed = watchSig != 0 || watchArmed;
+    watchArmed = false; watchSig = 0;
+    return changed;
+  }
   const oldWatch = watchArmed;
   let sig: u32 = 0;
   const dr7 = st(DR7);
@@ -79,6 +87,14 @@ export function dbgRecompute(): bool {
   return changed;
 }
 let watchSig: u32 = 0;
+/** No guest DR enabled, no host breakpoint, watchpoint or step, and every decoded slot already empty: what the
+ * full recompute would find, without rewriting the slots. */
+function nothingArmed(): bool {
+  if ((st(DR7) & 0xFF) != 0 || st(OFF_DBG_SW_COUNT) != 0 || (st(OFF_DBG_CTRL) & DBG_STEP) != 0) return false;
+  for (let i: u32 = 0; i < DBG_HW_SLOTS; i++) if (st(OFF_DBG_HW + i * DBG_HW_STRIDE + 8) != DBG_KIND_NONE) return false;
+  for (let i: u32 = 0; i < 8; i++) if (bpKind(i) != DBG_KIND_NONE) return false;
+  return true;
+}
 function setBp(i: u32, lin: u32, len: u32, kind: u32): void {
   store<u32>(DEC + i * 12, lin); store<u32>(DEC + i * 12, len, 4); store<u32>(DEC + i * 12, kind, 8);
   if (kind == DBG_KIND_EXEC) execArmed = true;

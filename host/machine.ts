@@ -133,6 +133,8 @@ export class Machine {
   private cpu: CpuExports;
   private u8: Uint8Array;
   private dv: DataView;
+  /** the state block as words (STATE_BASE and every OFF_* are 4-aligned): the exit path's reads, without DataView calls */
+  private sw: Uint32Array;
   private readonly mem: WebAssembly.Memory;
   private pooled: PooledCpu | null;
   /** ramSize, or -1 once released (every guest-memory access then fails its range check) */
@@ -166,6 +168,7 @@ export class Machine {
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
     this.backedRam = Math.min(this.u8.length - A.RAM_BASE, ram);
+    this.sw = new Uint32Array(this.mem.buffer, A.STATE_BASE, A.STATE_SIZE >>> 2);
     this.st32(A.OFF_RAM_SIZE, ram);
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
@@ -185,6 +188,7 @@ export class Machine {
     if (!this.pooled || this.u8.byteLength === this.mem.buffer.byteLength) return;
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
+    this.sw = new Uint32Array(this.mem.buffer, A.STATE_BASE, A.STATE_SIZE >>> 2);
     this.backedRam = Math.min(this.u8.length - A.RAM_BASE, this.ramSize);
   }
   /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
@@ -216,6 +220,7 @@ export class Machine {
     giveBack(p, this.ramSize, this.rawViews, this.memoryShared);
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(new ArrayBuffer(0));
+    this.sw = new Uint32Array(0);
     this.jit = null;
     this.jitImports = null;
   }
@@ -346,22 +351,22 @@ export class Machine {
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
   };
   private readInsn(off: number, addr: number): DecodedInsn {
-    const f = (k: number) => this.ld32(off + k);
-    const op = f(A.DEC_OP), pfx = f(A.DEC_PFX), modrm = f(A.DEC_MODRM), mem = f(A.DEC_MEM) !== 0;
-    const base = f(A.DEC_BASE), index = f(A.DEC_INDEX), ovr = (pfx >> 4) & 7;
+    const w = this.sw, o = off >>> 2;
+    const op = w[o + (A.DEC_OP >>> 2)], pfx = w[o + (A.DEC_PFX >>> 2)], modrm = w[o + (A.DEC_MODRM >>> 2)], mem = w[o + (A.DEC_MEM >>> 2)] !== 0;
+    const base = w[o + (A.DEC_BASE >>> 2)], index = w[o + (A.DEC_INDEX >>> 2)], ovr = (pfx >> 4) & 7;
     return {
-      addr, len: f(A.DEC_LEN),
+      addr, len: w[o + (A.DEC_LEN >>> 2)],
       op: op === A.DEC_OP_UD ? -1 : op === A.DEC_OP_GP ? -2 : op >= 0x100 ? 0x0f00 | (op & 0xff) : op,
       opsize16: (pfx & A.DPFX_O16) !== 0, addrsize16: (pfx & A.DPFX_A16) !== 0, seg: ovr ? ovr - 1 : -1,
-      segment: f(A.DEC_SEG), rep: pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0, lock: (pfx & A.DPFX_LOCK) !== 0,
-      hasModrm: f(A.DEC_HAS_MODRM) !== 0, mod: modrm >> 6, reg: (modrm >> 3) & 7, rm: modrm & 7, mem,
-      base: mem && base < 8 ? base : -1, index: mem && index < 8 ? index : -1, scale: 1 << f(A.DEC_SCALE),
-      disp: f(A.DEC_DISP) | 0, imm: f(A.DEC_IMM1), imm2: f(A.DEC_IMM2),
+      segment: w[o + (A.DEC_SEG >>> 2)], rep: pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0, lock: (pfx & A.DPFX_LOCK) !== 0,
+      hasModrm: w[o + (A.DEC_HAS_MODRM >>> 2)] !== 0, mod: modrm >> 6, reg: (modrm >> 3) & 7, rm: modrm & 7, mem,
+      base: mem && base < 8 ? base : -1, index: mem && index < 8 ? index : -1, scale: 1 << w[o + (A.DEC_SCALE >>> 2)],
+      disp: w[o + (A.DEC_DISP >>> 2)] | 0, imm: w[o + (A.DEC_IMM1 >>> 2)], imm2: w[o + (A.DEC_IMM2 >>> 2)],
     };
   }
 
   // ---- raw state block access ----
-  private ld32(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
+  private ld32(off: number): number { return this.sw[off >>> 2]; } // (every OFF_* is 4-aligned: abi.test.ts)
   private st32(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
 
   // ---- registers ----
@@ -428,10 +433,10 @@ export class Machine {
     this.st32(o + A.SEG_LIMIT, s.limit); this.st32(o + A.SEG_ATTR, s.attr);
   }
   getCr(name: CrName): number {
-    return this.ld32({ cr0: A.OFF_CR0, cr2: A.OFF_CR2, cr3: A.OFF_CR3, cr4: A.OFF_CR4 }[name]);
+    return this.ld32(crOffset(name));
   }
   setCr(name: CrName, v: number): void {
-    this.st32({ cr0: A.OFF_CR0, cr2: A.OFF_CR2, cr3: A.OFF_CR3, cr4: A.OFF_CR4 }[name], v);
+    this.st32(crOffset(name), v);
     this.cpu.flushTlb();
   }
   /** DR0..DR7 (DR4/DR5 are stored apart; the CPU aliases them to DR6/DR7 when CR4.DE=0). */
@@ -483,7 +488,7 @@ export class Machine {
   set halted(v: boolean) { this.st32(A.OFF_HALTED, v ? 1 : 0); }
 
   // ---- running ----
-  get instructions(): number { return this.ld32(A.OFF_INSTR_LO) + this.ld32(A.OFF_INSTR_HI) * 2 ** 32; }
+  get instructions(): number { return this.sw[A.OFF_INSTR_LO >>> 2] + this.sw[A.OFF_INSTR_HI >>> 2] * 4294967296; }
   /** What RDTSC and RDMSR 0x10 add to the instructions retired (abi.ts AREA_TSC_ADJUST; the run loop sets it so
    * that the TSC is the virtual clock: core/vm.ts syncTsc) */
   get tscAdjust(): number { return this.ld32(A.OFF_TSC_ADJUST_LO) + this.ld32(A.OFF_TSC_ADJUST_HI) * 2 ** 32; }
@@ -637,4 +642,9 @@ export class Machine {
   flushTlb(): void { this.cpu.flushTlb(); }
   /** Drop the TLB entries of one linear page (after the host edits one PTE), like INVLPG. */
   invlpg(linear: number): void { this.cpu.invlpg(linear >>> 0); }
+}
+
+/** (a switch, not an object literal per call: monitors read CR2/CR3 on every exit) */
+function crOffset(name: CrName): number {
+  switch (name) { case "cr0": return A.OFF_CR0; case "cr2": return A.OFF_CR2; case "cr3": return A.OFF_CR3; default: return A.OFF_CR4; }
 }

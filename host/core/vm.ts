@@ -134,12 +134,11 @@ export class VmCore<M extends Mode = Mode> {
    * halted second as a few instructions while the PIT and APIC timers saw it pass. Set before every slice, from
    * state a snapshot carries (loop.haltedInsns, the mode's count), so a restored VM reads the same TSC. */
   private syncTsc(): void {
-    this.machine.tscAdjust = this.clock - this.machine.instructions;
+    this.machine.tscAdjust = this.mode.emulatedInstructions + this.loop.haltedInsns; // (= clock − instructions retired)
   }
 
   /** Brings the timers up to the virtual clock. */
-  private advanceTimers(): void {
-    const now = this.clock;
+  private advanceTimers(now = this.clock): void {
     if (now > this.loop.timersAt) {
       this.platform.timers.advance(now - this.loop.timersAt);
       this.loop.timersAt = now;
@@ -163,8 +162,10 @@ export class VmCore<M extends Mode = Mode> {
     let stalls = 0;
     try {
       while (!result) {
-        const left = limit - (m.instructions - i0) - (mode.emulatedInstructions - e0) - stalls;
-        const toStop = stopAt - m.instructions;
+        // (the clock's parts read once per slice: this loop runs once per exit, the monitor's round trip)
+        const insns = m.instructions, emulated = mode.emulatedInstructions;
+        const left = limit - (insns - i0) - (emulated - e0) - stalls;
+        const toStop = stopAt - insns;
         if (toStop <= 0) {
           result = { exitStatus: 0, stopReason: "snapshot", message: `stopped at instruction ${m.instructions} for a snapshot` };
           break;
@@ -173,7 +174,7 @@ export class VmCore<M extends Mode = Mode> {
           result = { exitStatus: EXIT_STATUS.MAX_INSTRUCTIONS, stopReason: "max-instructions", message: `stopped after ${limit} instructions (--max-instructions)` };
           break;
         }
-        pf.pump(this.clock);
+        pf.pump(insns + emulated + this.loop.haltedInsns);
         const cap = mode.beforeSlice();
         if (typeof cap !== "number") { result = cap; break; }
         // with console input waiting, come back often enough to hand it over at a typing pace
@@ -186,7 +187,8 @@ export class VmCore<M extends Mode = Mode> {
         this.syncTsc();
         const exit = m.run(slice);
         mode.afterSlice();
-        this.advanceTimers();
+        const ranTo = m.instructions;
+        this.advanceTimers(ranTo + mode.emulatedInstructions + this.loop.haltedInsns);
         this.stats.countExit(exit.reason);
         // the debugger's stop (host/gdb/): the same in every mode, never a mode's business; run() again resumes
         if (exit.reason === "debug") { result = { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; break; }

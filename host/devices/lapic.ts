@@ -176,7 +176,10 @@ export class LocalApic implements IoDevice {
   get now(): number { return this.get64(A.OFF_APIC_NOW); }
   set now(v: number) { this.set64(A.OFF_APIC_NOW, v); }
   private get64(off: number): number { return this.regs[W(off)] + this.regs[W(off) + 1] * 2 ** 32; }
-  private set64(off: number, v: number): void { this.regs[W(off)] = v % 2 ** 32; this.regs[W(off) + 1] = Math.floor(v / 2 ** 32); }
+  private set64(off: number, v: number): void { // (v a non-negative integer < 2^53; no float division on the hot path)
+    const lo = v >>> 0;
+    this.regs[W(off)] = lo; this.regs[W(off) + 1] = v < 4294967296 ? 0 : (v - lo) / 4294967296;
+  }
 
   /**
    * Move the registers into `area` (the CPU's AREA_APIC, AREA_APIC_SIZE bytes) and let the CPU answer hot accesses

@@ -117,7 +117,7 @@ export class Rtc implements IoDevice {
     const rs = this.regA & 0x0f;
     if (rs === 0) return 0;
     const r = rs === 1 ? 8 : rs === 2 ? 9 : rs;
-    return 2 ** (r - 1);
+    return 1 << (r - 1); // (a shift: `2 **` is a float pow call, and this runs on every slice)
   }
 
   /** Virtual ticks until the next event that could raise IRQ 8, or Infinity. */
@@ -142,17 +142,20 @@ export class Rtc implements IoDevice {
       return;
     }
     // periodic flag (the divider chain runs with DV = 010)
-    const p = this.periodCycles();
     const total = this.oscRem + ticks * OSC_HZ;
-    const before = this.osc;
-    this.osc += Math.floor(total / this.tps);
-    this.oscRem = total % this.tps;
-    if (p && Math.floor(this.osc / p) !== Math.floor(before / p)) {
-      this.stats.periodic++;
-      this.regC |= RTC_C_PF;
+    if (total < this.tps) this.oscRem = total; // (the common short slice: no oscillator cycle, no division)
+    else {
+      const p = this.periodCycles();
+      const before = this.osc;
+      this.osc += Math.floor(total / this.tps);
+      this.oscRem = total % this.tps;
+      if (p && Math.floor(this.osc / p) !== Math.floor(before / p)) {
+        this.stats.periodic++;
+        this.regC |= RTC_C_PF;
+      }
     }
     // update cycles
-    const secs = Math.floor((this.now - this.secondStart) / this.tps);
+    const secs = this.now - this.secondStart < this.tps ? 0 : Math.floor((this.now - this.secondStart) / this.tps);
     if (secs > 0) {
       const check = Math.min(secs, 86400);
       for (let i = secs - check + 1; i <= secs; i++) if (this.alarmMatches(this.epoch + i)) { this.regC |= RTC_C_AF; this.stats.alarms++; }

@@ -72,7 +72,7 @@ export class FullMode implements Mode {
     platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4), VMM_SIZE);
   }
 
-  get emulatedInstructions(): number { return this.monitor.stats.emulatedInstructions; }
+  get emulatedInstructions(): number { return this.monitor.emulatedCount; }
 
   /** Guest-physical memory as the loaders write it: guest RAM sits at machine-physical VMM_SIZE + gpa. */
   private guestMemory(): GuestMemory { return guestRamAt(this.machine, VMM_SIZE, this.guestRam); }
@@ -119,14 +119,16 @@ export class FullMode implements Mode {
       mo.publishFast();
       return p ? 1 : Infinity;
     }
-    if (mo.interruptible && pic.peek() >= 0) {
+    let pending = pic.peek() >= 0;
+    if (pending && mo.interruptible) {
       const v = pic.acknowledge();
       this.vmStats.countInterrupt(v);
       const r = mo.injectExternal(v);
       if (r && !("hlt" in r)) return stop(r);
+      pending = pic.peek() >= 0;
     }
     // the CPU's fast sti/popf/iret exit instead of opening the interrupt window past a waiting interrupt
-    mo.interruptPending = pic.peek() >= 0;
+    mo.interruptPending = pending;
     mo.publishFast();
     return Infinity;
   }
@@ -137,7 +139,7 @@ export class FullMode implements Mode {
     this.monitor.adoptFastSwitches();
     // A guest access to a page mapped outside guest RAM (shadow.ts mmioMachineAddr): the CPU reports the
     // machine-physical address; the devices see the guest-physical one, as in native mode.
-    if (this.monitor.mmioExit(exit)) { const c = this.monitor.stats.exits; c.mmio = (c.mmio ?? 0) + 1; return null; }
+    if (this.monitor.mmioExit(exit)) { this.monitor.countExit("mmio"); return null; }
     const r: HandleResult = this.monitor.handle(exit);
     if (!r) return null;
     if ("hlt" in r) return "idle";

@@ -57,8 +57,8 @@ export abstract class GatesAndReturns extends Reflection {
       this.loadSegReal("cs", (tsel & ~3) | v.cpl, code);
     }
     this.m.eip = off;
-    this.count(this.stats.emulated, "lcall gate");
-    this.stats.emulatedInstructions++;
+    this.count(this.counts.emulated, "lcall gate");
+    this.totals.emulatedInstructions++;
   }
 
   /** IRET's flag rules at the CPL it ran at (rules.ts popFlags: IOPL only at CPL 0, IF only at CPL <= IOPL, …) */
@@ -115,7 +115,7 @@ export abstract class GatesAndReturns extends Reflection {
       this.m.esp = esp;
       this.m.eip = off;
     }
-    this.count(this.stats.emulated, iret ? "iret" : "retf");
-    this.stats.emulatedInstructions++;
+    this.count(this.counts.emulated, iret ? "iret" : "retf");
+    this.totals.emulatedInstructions++;
   }
 }

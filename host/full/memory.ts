@@ -85,7 +85,7 @@ export abstract class GuestMemory extends VcpuBase {
    */
   protected stepThroughWindow(lin: number, w: WalkResult): HandleResult {
     if (this.windowBusy) throw new FatalGuest(`one instruction touches two pages of the top ${VMM_SIZE >>> 20} MiB of physical memory (at ${hex(lin)}): not supported in full mode`);
-    this.count(this.stats.exits, "mmio window");
+    this.count(this.counts.exits, "mmio window");
     const page = (w.gpa & ~0xfff) >>> 0;
     const old = this.shadow.mapWindow(lin, w);
     const i0 = this.m.instructions;
@@ -187,7 +187,9 @@ export abstract class GuestMemory extends VcpuBase {
   /** do `len` guest-linear bytes at `lin` (supervisor reads) equal `bytes`? Compared in place. */
   protected linEquals(lin: number, len: number, bytes: Uint8Array): boolean {
     if (bytes.length !== len) return false;
-    const u8 = this.u8;
+    const u8 = this.u8, u32 = wordView(u8);
+    // (word by word where both sides are 4-aligned: a GDT is compared on every privilege switch the monitor adopts)
+    const words = (bytes.byteOffset & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, len >>> 2) : null;
     let i = 0;
     while (i < len) {
       const a = (lin + i) >>> 0;
@@ -195,7 +197,13 @@ export abstract class GuestMemory extends VcpuBase {
       const g = this.translateAny(a, false, false);
       if (g >= this.guestRam) return false; // device registers: read again (readLin)
       const p = A.RAM_BASE + VMM_SIZE + g;
-      for (let k = 0; k < n; k++) if (u8[p + k] !== bytes[i + k]) return false;
+      let k = 0;
+      if (words && ((p | i) & 3) === 0) {
+        const pw = p >>> 2, iw = i >>> 2, nw = n >>> 2;
+        for (; k < nw; k++) if (u32[pw + k] !== words[iw + k]) return false;
+        k <<= 2;
+      }
+      for (; k < n; k++) if (u8[p + k] !== bytes[i + k]) return false;
       i += n;
     }
     return true;
@@ -273,4 +281,12 @@ export abstract class GuestMemory extends VcpuBase {
     return d;
   }
   private readonly insnBytes = new Uint8Array(15);
+}
+
+/** machine memory as words, one view per buffer (not a monitor field: a snapshot would save it as state) */
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+function wordView(u8: Uint8Array): Uint32Array {
+  let w = wordViews.get(u8.buffer);
+  if (!w) { w = new Uint32Array(u8.buffer, 0, u8.buffer.byteLength >>> 2); wordViews.set(u8.buffer, w); }
+  return w;
 }

@@ -77,7 +77,17 @@ export abstract class ModeSwitch extends GuestMemory {
    */
   publishFast(): void {
     if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime") return;
-    const pg = this.paging(), v = this.v, hole = this.patcher.closeHole;
+    const v = this.v, hole = this.patcher.closeHole, memo = this.published;
+    // after every exit and slice, usually unchanged: compare the inputs (and one published word, which a reset or
+    // a restored state block would have replaced) instead of rebuilding the shadow keys for two Map lookups
+    if (memo[0] === v.cr0 && memo[1] === v.cr3 && memo[2] === v.cr4 && memo[3] === this.shadow.generation &&
+      memo[4] === v.idtr.base && memo[5] === v.idtr.limit && memo[6] === v.gdtr.base && memo[7] === v.gdtr.limit &&
+      memo[8] === v.tr.base && memo[9] === v.tr.limit && memo[10] === v.tr.attr && memo[11] === (hole ? 1 : 0) &&
+      memo[12] === this.stateGet(A.OFF_FF_KCTRL)) {
+      this.fastSeen = this.fastSwitches();
+      return;
+    }
+    const pg = this.paging();
     this.stateSet(A.OFF_FF_KPD, this.shadow.cachedPd(pg, false));
     this.stateSet(A.OFF_FF_UPD, this.shadow.cachedPd(pg, true));
     this.stateSet(A.OFF_FF_KCTRL, A.CTRL_EXIT_PRIV_XFER | (hole ? A.CTRL_EXIT_SENSITIVE : 0));
@@ -94,8 +104,14 @@ export abstract class ModeSwitch extends GuestMemory {
     this.stateSet(A.OFF_FF_TR_BASE, v.tr.base);
     this.stateSet(A.OFF_FF_TR_LIMIT, v.tr.limit);
     this.stateSet(A.OFF_FF_TR_ATTR, v.tr.attr);
+    memo[0] = v.cr0; memo[1] = v.cr3; memo[2] = v.cr4; memo[3] = this.shadow.generation;
+    memo[4] = v.idtr.base; memo[5] = v.idtr.limit; memo[6] = v.gdtr.base; memo[7] = v.gdtr.limit;
+    memo[8] = v.tr.base; memo[9] = v.tr.limit; memo[10] = v.tr.attr; memo[11] = hole ? 1 : 0;
+    memo[12] = this.stateGet(A.OFF_FF_KCTRL);
     this.fastSeen = this.fastSwitches();
   }
+  /** what publishFast last published from (its inputs; NaN: nothing yet) */
+  private published: number[] = new Array(13).fill(NaN);
   /**
    * The CPU switched the virtual privilege itself since the last exit (and the real CR3, GDT/LDT view and exit
    * controls with it): the monitor's own view follows — the current shadow, the table copies (re-compared with the

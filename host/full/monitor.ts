@@ -29,16 +29,16 @@ export class Monitor extends SensitiveInsns {
         case "exception": {
           const vec = exit.vector;
           // the CPU hands over the faulting instruction it decoded: the monitor does not decode it again
-          if (vec === A.VEC_PF) { this.count(this.stats.exits, "#PF"); return this.pageFault(exit.errorCode ?? 0, this.m.getCr("cr2"), exit.insn); }
+          if (vec === A.VEC_PF) { this.count(this.counts.exits, "#PF"); return this.pageFault(exit.errorCode ?? 0, this.m.getCr("cr2"), exit.insn); }
           if (vec === A.VEC_GP) return this.generalProtection(exit.errorCode ?? 0, exit.insn);
-          this.count(this.stats.exits, `exception ${vec}`);
+          this.count(this.counts.exits, `exception ${vec}`);
           this.deliver(vec, exit.errorCode, this.m.eip, false);
           return null;
         }
         case "sensitive": {
           // the CPU stopped before a sensitive instruction (EIP on it) and hands over its decoding
           const d = exit.insn ?? this.fetchInsn(exit.eip);
-          this.count(this.stats.exits, `sensitive ${sensitiveKind(d) ?? hex(d.op)}`);
+          this.count(this.counts.exits, `sensitive ${sensitiveKind(d) ?? hex(d.op)}`);
           return this.emulateSensitive(d);
         }
         case "softint": {
@@ -48,12 +48,12 @@ export class Monitor extends SensitiveInsns {
             try { g = this.translate((this.segBase(SEG.cs) + exit.eip) >>> 0, false, this.v.cpl === 3); } catch { /* not ours */ }
             const p = g >= 0 ? this.patcher.patches.get(g) : undefined;
             if (p) {
-              this.count(this.stats.exits, `patched ${p.kind}`);
+              this.count(this.counts.exits, `patched ${p.kind}`);
               this.m.eip = exit.eip;
               return this.emulateSensitive(this.fetchInsn());
             }
           }
-          this.count(this.stats.exits, vec === 0x80 ? "int 0x80" : `int ${hex(vec)}`);
+          this.count(this.counts.exits, vec === 0x80 ? "int 0x80" : `int ${hex(vec)}`);
           const fromUser = this.v.cpl === 3;
           this.deliver(vec, undefined, this.m.eip, true, undefined, false, exit.eip);
           if (fromUser) this.prefillFastInt(vec); // (the next one is done in the CPU: mode.ts)

@@ -12,11 +12,11 @@ export abstract class PrivilegedInsns extends PageTableWrites {
     this.fusedFault = null;
     const name = this.privileged(d);
     if (name === null) {
-      this.count(this.stats.exits, "#GP reflected");
+      this.count(this.counts.exits, "#GP reflected");
       this.deliver(A.VEC_GP, err, this.m.eip, false);
       return null;
     }
-    this.count(this.stats.exits, name);
+    this.count(this.counts.exits, name);
     if (this.fusedFault) { const f = this.fusedFault; this.fusedFault = null; throw f; }
     return this.lastResult;
   }
@@ -125,8 +125,8 @@ export abstract class PrivilegedInsns extends PageTableWrites {
         }
         if (count > 0) {
           // an unfinished unit retires as one instruction, as on the CPU (assembly/ops/string.ts); EIP stays
-          this.count(this.stats.emulated, isIn ? "ins (unit)" : "outs (unit)");
-          this.stats.emulatedInstructions++;
+          this.count(this.counts.emulated, isIn ? "ins (unit)" : "outs (unit)");
+          this.totals.emulatedInstructions++;
           return isIn ? "ins" : "outs";
         }
         return this.done(d, isIn ? "ins" : "outs");
@@ -201,7 +201,7 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       }
       case 0x8e: case 0x17: case 0x0fb2: {
         // a segment load that faulted: maybe the real table was stale; else the SS RPL rule at virtual CPL 0
-        if (this.syncTables()) { this.count(this.stats.emulated, "gdt resync"); return "gdt resync"; }
+        if (this.syncTables()) { this.count(this.counts.emulated, "gdt resync"); return "gdt resync"; }
         if (d.op === 0x8e) {
           const names: SegName[] = ["es", "cs", "ss", "ds", "fs", "gs"];
           if (d.reg === 1 || d.reg > 5) return null;
@@ -226,7 +226,7 @@ export abstract class PrivilegedInsns extends PageTableWrites {
       case 0xc4: case 0xc5: case 0x0fb4: case 0x0fb5: {
         // far-pointer loads into ES/DS/FS/GS that trapped (a DPL < 3 descriptor at real CPL 3)
         if (d.mod === 3) return null;
-        if (this.syncTables()) { this.count(this.stats.emulated, "gdt resync"); return "gdt resync"; }
+        if (this.syncTables()) { this.count(this.counts.emulated, "gdt resync"); return "gdt resync"; }
         if (v.cpl === 3) return null;
         const name: SegName = d.op === 0xc4 ? "es" : d.op === 0xc5 ? "ds" : d.op === 0x0fb4 ? "fs" : "gs";
         const a = this.lin(d);
@@ -237,7 +237,7 @@ export abstract class PrivilegedInsns extends PageTableWrites {
         return this.done(d, `l${name}`);
       }
       case 0x1f: case 0x07: case 0x0fa1: case 0x0fa9: {
-        if (this.syncTables()) { this.count(this.stats.emulated, "gdt resync"); return "gdt resync"; }
+        if (this.syncTables()) { this.count(this.counts.emulated, "gdt resync"); return "gdt resync"; }
         if (v.cpl === 3) return null;
         const name: SegName = d.op === 0x1f ? "ds" : d.op === 0x07 ? "es" : d.op === 0x0fa1 ? "fs" : "gs";
         const [sel] = this.peekStack(1, osz);
@@ -261,8 +261,8 @@ export abstract class PrivilegedInsns extends PageTableWrites {
         if (g && !(g.hi & 0x1000)) return null; // TSS / task gates: the CPU's own checks already ran (DPL 3 copy)
         const desc = this.codeDesc(sel, osz === 2 ? off & 0xffff : off, true);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
-        this.count(this.stats.emulated, "ljmp");
-        this.stats.emulatedInstructions++;
+        this.count(this.counts.emulated, "ljmp");
+        this.totals.emulatedInstructions++;
         this.m.eip = off;
         return "ljmp";
       }
@@ -288,8 +288,8 @@ export abstract class PrivilegedInsns extends PageTableWrites {
     if (f) throw new GuestFault(f.vector, f.error);
     this.loadSegReal("cs", (tsel & ~3) | v.cpl, td);
     this.m.eip = off;
-    this.count(this.stats.emulated, "ljmp gate");
-    this.stats.emulatedInstructions++;
+    this.count(this.counts.emulated, "ljmp gate");
+    this.totals.emulatedInstructions++;
   }
 
   protected lmsw(src: number): void {

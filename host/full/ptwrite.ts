@@ -35,7 +35,7 @@ export abstract class PageTableWrites extends GatesAndReturns {
    * and TF=1 fall back to single-stepping the instruction with the page opened, then diffing the frame.
    */
   protected protectedWrite(lin: number, gpa: number, insn?: Insn): HandleResult {
-    this.count(this.stats.exits, "protected write");
+    this.count(this.counts.exits, "protected write");
     const frame = gpa >>> 12;
     if (!this.patcher.isCodeFrame(frame) && !(this.m.eflags & A.FLAG_TF)) {
       let d: Insn | null = insn ?? null;
@@ -46,7 +46,7 @@ export abstract class PageTableWrites extends GatesAndReturns {
       }
     }
     this.shadow.stats.ptWritesStepped++;
-    this.count(this.stats.emulated, "pt-write single-stepped");
+    this.count(this.counts.emulated, "pt-write single-stepped");
     const snap = this.shadow.snapshot(frame);
     const old = this.shadow.mapTemporarilyWritable(lin, gpa);
     let e = this.m.run(1);
@@ -129,7 +129,7 @@ export abstract class PageTableWrites extends GatesAndReturns {
       count -= n;
       if (d.rep) this.m.ecx = count >>> 0;
       if (count === 0) this.done(d, "pt-write emulated");
-      else { this.count(this.stats.emulated, "pt-write emulated"); this.stats.emulatedInstructions++; }
+      else { this.count(this.counts.emulated, "pt-write emulated"); this.totals.emulatedInstructions++; }
       return true;
     }
 

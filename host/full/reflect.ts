@@ -43,7 +43,7 @@ export abstract class Reflection extends ModeSwitch {
     const v = this.v, r = this.m.rules;
     const ext = soft ? 0 : 1; // EXT in the error codes of faults raised while delivering
     const check = (f: RuleFault | null) => { if (f) throw new GuestFault(f.vector, f.error); };
-    this.count(this.stats.reflected, String(vec));
+    this.count(this.counts.reflected, String(vec));
     if (vec === A.VEC_PF && cr2 !== undefined) v.cr2 = cr2 >>> 0;
     this.delivering++;
     try {
@@ -116,7 +116,7 @@ export abstract class Reflection extends ModeSwitch {
 
   /** Injects an external interrupt (the PIC has acknowledged `vector`). */
   injectInterrupt(vector: number): void {
-    this.stats.interruptsInjected++;
+    this.totals.interruptsInjected++;
     this.deliver(vector, undefined, this.m.eip, false, undefined, true);
   }
 

@@ -47,8 +47,8 @@ export abstract class SensitiveInsns extends PrivilegedInsns {
         this.push(this.vsel("cs"), osz);
         this.push(next, osz);
         this.loadSegReal("cs", (sel & ~3) | v.cpl, desc);
-        this.count(this.stats.emulated, "lcall");
-        this.stats.emulatedInstructions++;
+        this.count(this.counts.emulated, "lcall");
+        this.totals.emulatedInstructions++;
         this.m.eip = off;
         return null;
       }

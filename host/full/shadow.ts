@@ -163,6 +163,8 @@ export class ShadowMmu {
 
   get freePages(): number { return this.free.length; }
   get shadowCount(): number { return this.shadows.size; }
+  /** changes whenever a shadow is created or dropped (what cachedPd answers can only change then) */
+  generation = 0;
 
   // ---- the guest's page walk ----
   /** The guest's tables as the one walker (host/memory/paging.ts) reads them: guest-physical, open bus outside. */
@@ -208,6 +210,7 @@ export class ShadowMmu {
       s = { key, pd, gpdFrame: gpd, user, pts: new Map(), ptSrc: new Map(), lastUse: 0 };
       if (this.vmmPde >= 0) this.mem.write32(pd + this.vmmPde * 4, this.vmmPt | PTE_P | PTE_W);
       this.shadows.set(key, s);
+      this.generation++;
       if (gpd >= 0) this.addUser(this.pdUsers, gpd, key);
       this.stats.shadowsCreated++;
     }
@@ -242,6 +245,7 @@ export class ShadowMmu {
   }
 
   private destroy(s: Shadow): void {
+    this.generation++;
     // the current shadow's sibling (other privilege view of the same address space) may have entries in the TLB
     const sibling = this.current !== null && s !== this.current && s.key.slice(1) === this.current.key.slice(1);
     for (const pdi of [...s.pts.keys()]) this.zapPde(s, pdi);

@@ -129,7 +129,21 @@ export abstract class VcpuBase {
   readonly shadow: ShadowMmu;
   readonly patcher: Patcher;
   readonly v: VirtualCpu;
-  readonly stats: FullStats = { exits: {}, emulated: {}, reflected: {}, interruptsInjected: 0, emulatedInstructions: 0 };
+  /** the counters as the monitor updates them, and `counts` the by-name ones in Maps (an exit counts one or two:
+   * a Map update costs half a dictionary object's), copied into `stats` when it is read */
+  protected readonly totals: FullStats = { exits: {}, emulated: {}, reflected: {}, interruptsInjected: 0, emulatedInstructions: 0 };
+  protected readonly counts = { exits: new Map<string, number>(), emulated: new Map<string, number>(), reflected: new Map<string, number>() };
+  private countsDirty = false;
+  /** exits by cause, emulated instructions by name, reflections by vector, injections, instructions emulated */
+  get stats(): FullStats {
+    if (this.countsDirty) {
+      this.countsDirty = false;
+      for (const k of ["exits", "emulated", "reflected"] as const) for (const [n, c] of this.counts[k]) this.totals[k][n] = c;
+    }
+    return this.totals;
+  }
+  /** instructions the monitor emulated (the virtual clock's part; read on every slice) */
+  get emulatedCount(): number { return this.totals.emulatedInstructions; }
   readonly guestRam: number;
   readonly translation: TranslateMode;
   /** the CPU fast paths to enable at start() (abi.ts CTRL_FAST_*) */
@@ -190,10 +204,11 @@ export abstract class VcpuBase {
   /** The virtual clock (core/vm.ts: retired + emulated + skipped while idle), which is the guest's TSC — the run loop
    * gives the CPU the same value as its TSC adjustment; the mode points this at the loop's clock when attached
    * (standalone, without a run loop: retired + emulated). */
-  clock: () => number = () => this.m.instructions + this.stats.emulatedInstructions;
+  clock: () => number = () => this.m.instructions + this.totals.emulatedInstructions;
   /** The guest's TSC as the CPU's RDTSC would read it now (an RDTSC the monitor emulates). */
   get tsc(): number { return this.clock(); }
   protected stateSet(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  protected stateGet(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
   reg(i: number, size = 4): number {
     if (size === 4) return this.m.getReg(REG_NAMES[i]) >>> 0;
     if (size === 2) return this.m.getReg(REG_NAMES[i]) & 0xffff;
@@ -211,11 +226,12 @@ export abstract class VcpuBase {
   segBase(i: number): number { return this.m.getSegment(SEG_NAMES[i]).base >>> 0; }
   /** the virtual selector of CS/SS (the real one carries RPL 3) */
   vsel(name: "cs" | "ss"): number { return (this.m.getSegment(name).selector & ~3) | this.v.cpl; }
-  protected count(map: Record<string, number>, k: string): void { map[k] = (map[k] ?? 0) + 1; }
+  protected count(map: Map<string, number>, k: string): void { map.set(k, (map.get(k) ?? 0) + 1); this.countsDirty = true; }
+  countExit(cause: string): void { this.count(this.counts.exits, cause); }
   protected done(d: Insn, name: string): string {
     this.m.eip = (d.addr + d.len) >>> 0;
-    this.count(this.stats.emulated, name);
-    this.stats.emulatedInstructions++;
+    this.count(this.counts.emulated, name);
+    this.totals.emulatedInstructions++;
     return name;
   }
   /** Handles one exit (monitor.ts); lower layers re-enter it (a single-stepped write's own exit). */

@@ -16,7 +16,7 @@ const W = {
   fork: { native: [20, 220], full: [20, 120], arg: "iters" },
   compute: { native: [4, 12], full: [4, 12], arg: "iters" },
 };
-const T = { cli: { native: [1e5, 1.1e6], full: [1e4, 1.1e6] }, pushf: { native: [1e5, 2.1e6], full: [5e3, 2.1e6] } };
+const T = { cli: { native: [1e5, 1.1e6], full: [1e4, 1.1e6] }, pushf: { native: [1e5, 2.1e6], full: [5e3, 2.1e6] }, in: { native: [1e4, 2.1e5], full: [1e4, 2.1e5] }, ptemod: { native: [1e4, 1.1e5], full: [1e4, 1.1e5] } };
 const only = process.argv[3]?.split(",");
 async function cpu(image, cmdline, mode, fast) {
   let best = Infinity, st = null;
@@ -42,6 +42,15 @@ for (const { w, o, image, arg } of rows) {
     const key = mode === "native" ? "native" : fast ? "fast" : "slow";
     const ex = (s) => s.exitsTotal - (s.exits?.budget ?? 0);
     per[key] = { usPerOp: (b.ms - a.ms) * 1e3 / (n2 - n1), exitsPerOp: (ex(b.st) - ex(a.st)) / (n2 - n1) };
+    if (mode === "full") {
+      // exits per operation by cause (the monitor's), and what the CPU handled itself per operation
+      const d = (x, y) => Object.fromEntries(Object.keys({ ...x, ...y }).map((k) => [k, +(((y[k] ?? 0) - (x[k] ?? 0)) / (n2 - n1)).toFixed(2)]).filter(([, v]) => v !== 0));
+      const fa = a.st.devices.full, fb = b.st.devices.full;
+      per[key].byCause = d(fa.exitsByCause, fb.exitsByCause);
+      per[key].inCpu = d(fa.inCpu, fb.inCpu);
+      // the host side of an exit: CPU µs per exit beyond native's per-operation cost (round trip, trap rows only)
+      if (w.startsWith("trap-")) per[key].nsPerExit = per[key].exitsPerOp ? (per[key].usPerOp - per.native.usPerOp) * 1e3 / per[key].exitsPerOp : null;
+    }
   }
   out[w] = { ...per, fastRatio: per.fast.usPerOp / per.native.usPerOp, slowRatio: per.slow.usPerOp / per.native.usPerOp };
   console.log(w, JSON.stringify(out[w]));
