@@ -60,8 +60,9 @@ describe("the two-dimensional walk", () => {
     expect(g.ept.entry(0x6000)).toMatchObject({ accessed: false, dirty: false });
     expect(g.g32(PT + 6 * 4) & A.PTE_D).toBe(A.PTE_D);
   });
-  it("the TLB caches the combined translation across VM exits and entries (no new walk after a CPUID exit)", () => {
+  it("the TLB caches the combined translation across VM exits and entries with VPID (no new walk after a CPUID exit)", () => {
     const g = hwGuest([...LOAD, 0x0f, 0xa2, ...LOAD, HLT], { paging: true }); // mov eax,[0x6000] ; cpuid ; mov eax,[0x6000] ; hlt
+    g.v.vpid = 1; // (without VPID every exit flushes it: test/hw-tlb.test.ts)
     vmexit(g.m.run(), A.VMX_EXIT_CPUID);
     const w = g.v.counters.walks;
     g.m.eip += 2;
