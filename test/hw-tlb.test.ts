@@ -122,7 +122,7 @@ describe("system accesses hit the TLB (IDT/GDT reads, interrupt frames): an INT/
     expect(g.m.run().reason).toBe("hlt");
     return g.v.counters.walks;
   };
-  it("10 and 1000 round trips make the same walks (before: 6 more per round trip, each 8 references)", () => {
+  it("10 and 1000 round trips make the same walks (before: about 10 walks per round trip, each of 8 references)", () => {
     const few = loop(10);
     expect(few).toBeLessThan(10);
     expect(loop(1000)).toBe(few);
