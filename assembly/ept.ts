@@ -16,7 +16,7 @@
 // While an event is delivered (noHostExits: delivery cannot be restarted) a violating access behaves as unbacked
 // memory, as it does outside guest mode: reads float high, writes are dropped.
 import {
-  STATE_BASE, RAM_BASE, OFF_VMX_PROC2, OFF_VMX_EPTP, OFF_VMX_GUEST_PHYS, OFF_VMX_GUEST_LINEAR, OFF_VMX_EPT_WALKS,
+  STATE_BASE, RAM_BASE, TLB_BASE, OFF_VMX_PROC2, OFF_VMX_EPTP, OFF_VMX_GUEST_PHYS, OFF_VMX_GUEST_LINEAR, OFF_VMX_EPT_WALKS,
   OFF_VMX_WALK_REFS, OFF_VMX_EXIT_REASON, OFF_VMX_EXIT_QUAL, OFF_CR3, PROC2_EPT, PROC2_EPT_MMIO, EPTP_AD, EPT_R, EPT_W, EPT_X, EPT_RSVD, EPT_PS, EPT_A,
   EPT_D, QEPT_READ, QEPT_WRITE, QEPT_FETCH, QEPT_PERM_SHIFT, QEPT_LIN_VALID, QEPT_FINAL, VMX_EXIT_EPT_VIOLATION,
   VMX_EXIT_EPT_MISCONFIG, CR0_PG, CR4_PSE, CR4_PGE, PTE_P, PTE_W, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME,
@@ -50,7 +50,9 @@ export function eptEnter(guest: bool): void {
 // PWC_DIRTY when the EPT leaf's D flag is known set (A/D off: always), so a guest A/D write may skip the EPT walk.
 const PWC_N: u32 = 64;
 const PWC_DIRTY: u32 = 0x8;
-const pwc: usize = memory.data(PWC_N * 8, 8);
+// (in the software TLB's region, past the 64 KiB of its four sets (mmu.ts): CPU-internal like them, never saved;
+// not in the module's static data, which must stay pristine: host/cpu-instances.ts, test/fuzz/modes.ts)
+const pwc: usize = TLB_BASE + 0x10000;
 let pwcOn: bool = false;
 let pwcEptp: u32 = 0xFFFFFFFF;
 /** INVEPT (cpu.ts flushTlb, stateLoaded, reset) */
