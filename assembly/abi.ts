@@ -4,7 +4,7 @@
 // host/abi.generated.ts, so the host never retypes an offset or an exit code by hand.
 // Keep each constant on one line, with a literal value or an expression of earlier constants.
 //
-// Wasm linear memory (imported from the host, initial = maximum, so host views never detach):
+// Wasm linear memory (imported from the host; guest RAM backed on first touch, assembly/ram-backing.ts):
 //
 //   0x0000_0000 +-----------------------------+
 //               | unused (null guard)         |

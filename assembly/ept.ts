@@ -23,7 +23,7 @@ import {
   PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_RSVD, OFF_VMX_PWC, OFF_VMX_PWC_HITS, OFF_VMX_PWC_MISSES,
 } from "./abi";
 import { st, setSt, cr0, cr4, noHostExits } from "./state";
-import { ramSize, pageFault, allowed, errBits, tlbInstall, setHaveLarge, setMmioHit, codeWrite, translate } from "./mmu";
+import { inRam, pageFault, allowed, errBits, tlbInstall, setHaveLarge, setMmioHit, codeWrite, translate } from "./mmu";
 import { vmxExitNoLen } from "./vmx";
 
 export let eptOn: bool = false;
@@ -93,7 +93,7 @@ let perm: u32 = 0;       // the leaf's effective permissions (R W X)
 let leaf: u32 = 0;       // host address of the leaf entry (for D on a later write)
 let refs: u32 = 0;
 
-@inline function hostOk(hpa: u32): bool { return <u64>hpa + 4 <= <u64>ramSize; }
+@inline function hostOk(hpa: u32): bool { return inRam(hpa, 4); } // (inRam: RAM is backed on first touch)
 @inline function misconfigured(e: u32, dir: bool): bool {
   if ((e & (EPT_R | EPT_W)) == EPT_W || (e & EPT_RSVD)) return true;
   if (e & EPT_PS) return !dir || (e & 0x3FF000) != 0;

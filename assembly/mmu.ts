@@ -21,6 +21,7 @@ import {
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
 import { segAccessCheck } from "./ops/rules";
 import { markDirty } from "./recycle";
+import { ramBacked, backRam, setRamBacked } from "./ram-backing";
 import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
 import { vmxOn, vmxNotePageFault } from "./vmx";
@@ -58,6 +59,7 @@ export function selectTlb(user: bool): void {
 export function loadRamSize(): void {
   let s = st(OFF_RAM_SIZE) & ~0xFFF;
   ramSize = s;
+  setRamBacked(s);
 }
 
 // ---- instruction-fetch window (the page EIP is in), invalidated with the TLB ----
@@ -155,7 +157,11 @@ export function invalidatePhysRange(p: u32, len: u32): void {
 }
 
 // ---- physical memory (guest-physical addresses) ----
-@inline export function inRam(p: u32, size: u32): bool { return <u64>p + <u64>size <= <u64>ramSize; }
+// (RAM the memory does not cover yet is grown on this first touch: ram-backing.ts)
+@inline export function inRam(p: u32, size: u32): bool {
+  const e = <u64>p + <u64>size;
+  return e <= <u64>ramBacked || (e <= <u64>ramSize && backRam(e, ramSize));
+}
 /** Reads of unbacked physical memory float high, as an open bus. */
 export function physRd32(p: u32): u32 { return inRam(p, 4) ? load<u32>(RAM_BASE + p) : 0xFFFFFFFF; }
 export function physWr32(p: u32, v: u32): void {

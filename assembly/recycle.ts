@@ -5,6 +5,7 @@
 import { DIRTY_BASE, RAM_BASE, STATE_BASE, STATE_SIZE, BLOCK_ARENA_BASE } from "./abi";
 import { arenaHigh, clearArenaHigh, flushBlocks } from "./cpu";
 import { resetEpoch } from "./mmu";
+import { backedNow } from "./ram-backing";
 
 let dirtyTop: u32 = 0; // pages at and above it are clean
 
@@ -25,7 +26,7 @@ let dirtyTop: u32 = 0; // pages at and above it are clean
  */
 export function recycle(allRam: u32, ramBytes: u32): void {
   if (allRam) {
-    memory.fill(RAM_BASE, 0, ramBytes);
+    memory.fill(RAM_BASE, 0, backedNow(ramBytes)); // (RAM the memory never covered is zero: ram-backing.ts)
     memory.fill(DIRTY_BASE, 0, (dirtyTop + 7) >>> 3);
   } else {
     const n = (dirtyTop + 7) >>> 3;

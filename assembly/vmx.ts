@@ -29,7 +29,7 @@ import {
 } from "./abi";
 import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError } from "./state";
 import { flagsReg } from "./flags";
-import { ramSize, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg } from "./mmu";
+import { inRam, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg } from "./mmu";
 import { eptEnter, eptOn } from "./ept";
 import { deliverExternal, raiseException, softInt } from "./ops/interrupt";
 import { cpuidLeaf, cpuidA, cpuidB, cpuidC, cpuidD } from "./ops/system";
@@ -234,7 +234,7 @@ export function invvpid(type: u32, vpid: u32, lin: u32): void {
 /** A bit of a 4 KiB bitmap the host placed in host-physical memory; a bitmap outside RAM reads as all ones. */
 function bitmapBit(base: u32, bit: u32): bool {
   const p = base + (bit >>> 3);
-  if (<u64>p + 1 > <u64>ramSize) return true;
+  if (!inRam(p, 1)) return true; // (inRam: RAM is backed on first touch)
   return (load<u8>(RAM_BASE + p) & (<u32>1 << (bit & 7))) != 0;
 }
 /** I/O bitmaps A/B when enabled (every byte of the access is checked; a wrap past 0xFFFF exits), else unconditional I/O exiting. */

@@ -42,11 +42,29 @@ const pool = new Map<number, PooledCpu[]>();
 let pooledBytes = 0;
 /** the module's static data as instantiation leaves it, restored in a recycled memory */
 let pristineData: Uint8Array | null = null;
-const notCompiling = (_block: number) => 0;
+/**
+ * The module's static data (asc --memoryBase: a few hundred bytes of tables) as instantiation leaves it: up to its
+ * last non-zero byte, in whole 4 KiB pages. Below IO_BUF_BASE nothing else lives there (abi.ts); the I/O buffer
+ * above is zeroed apart. (Copying the whole 960 KiB up to the TLB was most of a release's time.)
+ */
+function moduleData(memory: WebAssembly.Memory): Uint8Array {
+  const all = new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.IO_BUF_BASE - A.MODULE_DATA_BASE);
+  let end = all.length;
+  while (end > 0 && all[end - 1] === 0) end--;
+  return all.slice(0, Math.min(all.length, Math.ceil(end / 4096) * 4096));
+}
+export const notCompiling = (_block: number) => 0;
 
+/**
+ * RAM a new machine's memory covers at first; the rest is backed on first touch (assembly/ram-backing.ts by the CPU,
+ * Machine.check by the host): V8 counts a memory's size as external memory and collects garbage for every 64 MiB
+ * of it, so a machine created at full size paid a collection per launch.
+ */
+export const INITIAL_BACKED_RAM = 1 << 20;
 export function freshCpu(ram: number): PooledCpu {
   const pages = Math.ceil((A.RAM_BASE + ram) / 65536);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const initial = Math.ceil((A.RAM_BASE + Math.min(ram, INITIAL_BACKED_RAM)) / 65536);
+  const memory = new WebAssembly.Memory({ initial, maximum: pages });
   const owner: PooledCpu["owner"] = { compile: notCompiling };
   const instance = new WebAssembly.Instance(cpuModule(), {
     env: {
@@ -57,7 +75,7 @@ export function freshCpu(ram: number): PooledCpu {
       },
     },
   });
-  pristineData ??= new Uint8Array(memory.buffer, A.MODULE_DATA_BASE, A.TLB_BASE - A.MODULE_DATA_BASE).slice();
+  pristineData ??= moduleData(memory);
   return { memory, instance, tableBase: (instance.exports.table as WebAssembly.Table).length, owner };
 }
 export function takePooled(ram: number): PooledCpu | undefined {
@@ -72,12 +90,52 @@ export function giveBack(p: PooledCpu, ram: number, allRam: boolean, shared: boo
   // a Memory object someone else holds could reach the next machine's RAM: never reused
   if (shared || list.length >= POOL_PER_SIZE || pooledBytes + bytes > POOL_MAX_BYTES) { p.memory.grow(0); return; }
   (p.instance.exports.recycle as (all: number, ram: number) => void)(allRam ? 1 : 0, ram);
-  new Uint8Array(p.memory.buffer).set(pristineData!, A.MODULE_DATA_BASE);
+  const u8 = new Uint8Array(p.memory.buffer);
+  u8.set(pristineData!, A.MODULE_DATA_BASE);
+  u8.fill(0, A.IO_BUF_BASE, A.IO_BUF_BASE + A.IO_BUF_SIZE);
   p.memory.grow(0); // detaches every view of the old machine's memory (a stale view reads nothing, writes nowhere)
   list.push(p);
   pool.set(ram, list);
   pooledBytes += bytes;
 }
+/**
+ * What a live machine holds of the pool. A machine the program drops without release() gives its memory and
+ * instance back when the garbage collector frees it (a FinalizationRegistry: after the current job, so a test suite
+ * that awaits between tests reuses memories; a synchronous loop cannot). The lease, not the machine, is what the
+ * registry keeps, and nothing in it refers to the machine (the instance's jitCompile points at it only during run()).
+ * Not when the host was handed the Memory or a view of RAM: whoever holds those may still use them.
+ */
+export interface Lease { cpu: PooledCpu; ram: number; rawViews: boolean; shared: boolean; registered?: boolean }
+/** machines given back by the collector (for tests and the bench) */
+export const leaseStats = { collected: 0 };
+/**
+ * Registered leases by RAM size, at most POOL_PER_SIZE: the registry keeps a lease's memory alive past its machine
+ * until the callback runs, which is never inside one synchronous job, so a loop making machines would keep every
+ * memory it made. Past the cap a dropped machine's memory is freed by the collector as before.
+ */
+const leased = new Map<number, number>();
+const unreleased = new FinalizationRegistry<Lease>((l) => {
+  l.registered = false;
+  leased.set(l.ram, (leased.get(l.ram) ?? 1) - 1);
+  if (l.rawViews || l.shared) return;
+  leaseStats.collected++;
+  giveBack(l.cpu, l.ram, false, false);
+});
+export function takeLease(machine: object, l: Lease): void {
+  const n = leased.get(l.ram) ?? 0;
+  if (n >= POOL_PER_SIZE) return;
+  leased.set(l.ram, n + 1);
+  l.registered = true;
+  unreleased.register(machine, l, l);
+}
+/** The machine was released, or handed out its Memory or a view of RAM: the collector must not recycle it. */
+export function endLease(l: Lease): void {
+  if (!l.registered) return;
+  l.registered = false;
+  leased.set(l.ram, (leased.get(l.ram) ?? 1) - 1);
+  unreleased.unregister(l);
+}
+
 /** Drop every pooled memory (the next machines are created fresh); returns how many were dropped. */
 export function drainMachinePool(): number {
   let n = 0;

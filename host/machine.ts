@@ -53,7 +53,7 @@ const SLICE = 200_000;
 
 import {
   MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
-  type PooledCpu, type CpuExports,
+  takeLease, endLease, notCompiling, type PooledCpu, type CpuExports, type Lease,
 } from "./cpu-instances.ts";
 export { MAX_JIT_BLOCKS_PER_MACHINE, MAX_LIVE_JIT_MODULES, cpuModule, drainMachinePool } from "./cpu-instances.ts";
 
@@ -138,9 +138,13 @@ export class Machine {
   /** ramSize, or -1 once released (every guest-memory access then fails its range check) */
   private ramLimit: number;
   /** the host was handed a view of RAM (ramBytes): release() zeroes all of RAM, not only the pages the CPU saw written */
-  private rawViews = false;
+  private get rawViews(): boolean { return this.lease.rawViews; }
+  private set rawViews(v: boolean) { this.lease.rawViews = v; }
   /** the host was handed the Memory object itself: release() cannot take it back, so it is not pooled */
-  private memoryShared = false;
+  private get memoryShared(): boolean { return this.lease.shared; }
+  private set memoryShared(v: boolean) { this.lease.shared = v; }
+  /** what this machine holds of the pool (given back by release(), or when the collector frees the machine) */
+  private readonly lease: Lease;
 
   constructor(opts: MachineOptions = {}) {
     const ram = opts.memSize ?? 64 * 1024 * 1024;
@@ -148,7 +152,12 @@ export class Machine {
       throw new RangeError(`wasmvisor: memory size must be a multiple of 4 KiB between 4 KiB and ${A.MAX_RAM_SIZE} bytes`);
     }
     const cpu = takePooled(ram) ?? freshCpu(ram);
-    cpu.owner.compile = (block) => this.jitCompile(block);
+    // (the instance calls jitCompile only inside run(), which points it at this machine for the call: between
+    // runs nothing the pool's lease holds refers to the machine, so the collector can free it; a WeakRef would
+    // keep every machine made in a synchronous loop alive until the loop ends)
+    this.compileHook = (block) => this.jitCompile(block);
+    this.lease = { cpu, ram, rawViews: false, shared: false };
+    takeLease(this, this.lease);
     this.mem = cpu.memory;
     this.pooled = cpu;
     this.cpu = cpu.instance.exports as unknown as CpuExports;
@@ -156,6 +165,7 @@ export class Machine {
     this.ramLimit = ram;
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
+    this.backedRam = Math.min(this.u8.length - A.RAM_BASE, ram);
     this.st32(A.OFF_RAM_SIZE, ram);
     this.cpu.reset();
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
@@ -164,8 +174,31 @@ export class Machine {
     this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 256);
   }
 
-  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE). */
-  get memory(): WebAssembly.Memory { this.memoryShared = true; return this.mem; }
+  /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE), all of RAM backed (its buffer stays). */
+  get memory(): WebAssembly.Memory { this.backRam(this.ramSize); this.memoryShared = true; endLease(this.lease); return this.mem; }
+
+  // ---- RAM backed on first touch (assembly/ram-backing.ts): the memory starts with the CPU tables and a little RAM ----
+  /** RAM bytes the memory covered when the views were last made (the CPU may have grown it since: views detach) */
+  private backedRam: number;
+  /** the views again after the memory grew (a grown memory detaches the old buffer) */
+  private refreshViews(): void {
+    if (!this.pooled || this.u8.byteLength === this.mem.buffer.byteLength) return;
+    this.u8 = new Uint8Array(this.mem.buffer);
+    this.dv = new DataView(this.mem.buffer);
+    this.backedRam = Math.min(this.u8.length - A.RAM_BASE, this.ramSize);
+  }
+  /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
+  private backRam(end: number): void {
+    this.refreshViews();
+    if (end <= this.backedRam || !this.pooled) return;
+    const want = Math.min(this.ramSize, Math.max(end, 2 * this.backedRam, 1 << 20));
+    const pages = Math.ceil((A.RAM_BASE + want) / 65536) - this.mem.buffer.byteLength / 65536;
+    if (pages > 0) this.mem.grow(pages);
+    this.refreshViews();
+  }
+  /** Bytes of guest RAM the wasm memory covers now (the rest reads as zero and is backed when first touched). */
+  get ramBacked(): number { this.refreshViews(); return this.pooled ? this.backedRam : 0; }
+  private get liveDv(): DataView { if (this.u8.byteLength === 0) this.refreshViews(); return this.dv; }
 
   /**
    * Give this machine's memory and CPU instance back for the next `new Machine` of the same RAM size: creating a
@@ -179,6 +212,7 @@ export class Machine {
     this.pooled = null;
     this.ramLimit = -1;
     this.cpu = releasedCpu;
+    endLease(this.lease);
     giveBack(p, this.ramSize, this.rawViews, this.memoryShared);
     this.u8 = new Uint8Array(0);
     this.dv = new DataView(new ArrayBuffer(0));
@@ -197,9 +231,10 @@ export class Machine {
   /** modules V8 compiled for this machine (the cache answered the others): bounded by MAX_JIT_BLOCKS_PER_MACHINE too */
   private jitNewModules = 0;
   private jitImports: Record<string, unknown> | null = null;
+  private readonly compileHook: (block: number) => number;
   private jitCompile(block: number): number {
     if (!this.jit) {
-      this.jit = new BlockCompiler(() => this.dv);
+      this.jit = new BlockCompiler(() => this.liveDv);
       const x = this.cpu as unknown as Record<string, unknown>;
       this.jitImports = { memory: this.mem };
       for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
@@ -413,6 +448,7 @@ export class Machine {
       if (this.ramLimit < 0) throw new Error("wasmvisor: this machine was released (Machine.release)");
       throw new RangeError(`wasmvisor: guest physical range 0x${paddr.toString(16)}+${len} is outside RAM (${this.ramSize} bytes)`);
     }
+    if (paddr + len > this.backedRam) this.backRam(paddr + len);
   }
   readMem(paddr: number, len: number): Uint8Array {
     this.check(paddr, len);
@@ -460,10 +496,16 @@ export class Machine {
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
   run(maxInstructions = Infinity): Exit {
+    const owner = this.pooled?.owner;
+    if (owner) owner.compile = this.compileHook;
+    try { return this.runSlices(maxInstructions); } finally { if (owner) owner.compile = notCompiling; }
+  }
+  private runSlices(maxInstructions: number): Exit {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
       const code = this.cpu.run(slice);
+      if (this.u8.byteLength === 0) this.refreshViews(); // the CPU backed more RAM (assembly/ram-backing.ts)
       if (code !== A.EXIT_BUDGET) return this.exit(code);
       // the slice is used up: instructions retired plus work that retired nothing (faults delivered)
       left -= slice;
@@ -587,7 +629,7 @@ export class Machine {
     return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
   }
   /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { this.rawViews = true; return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; endLease(this.lease); return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

@@ -101,6 +101,27 @@ export function trapLab(options: TrapLabOptions = {}): TrapLab {
   };
 }
 
+/** 256 handler stubs: `hlt; jmp $-1`, padded to STUB_SIZE */
+const STUBS_IMAGE = (() => {
+  const b = new Uint8Array(256 * LAB.STUB_SIZE).fill(0x90);
+  for (let v = 0; v < 256; v++) b.set([0xf4, 0xeb, 0xfd], v * LAB.STUB_SIZE);
+  return b;
+})();
+let defaultIdt: Uint8Array | undefined;
+/** the lab's IDT: a gate to each vector's stub unless `gates` overrides it (null: an empty entry) */
+function idtImage(gates: NonNullable<TrapLabOptions["gates"]>): Uint8Array {
+  const b = new Uint8Array(256 * 8), dv = new DataView(b.buffer);
+  for (let v = 0; v < 256; v++) {
+    const g = v in gates ? gates[v] : undefined;
+    if (g === null) continue;
+    const t = g?.type ?? "interrupt";
+    const type = t === "interrupt" ? 0x0e : t === "trap" ? 0x0f : t === "task" ? 0x05 : t;
+    const [lo, hi] = gate(g?.selector ?? LAB.SEL.KCODE, g?.offset ?? LAB.STUBS + v * LAB.STUB_SIZE, type, g?.dpl ?? 0, g?.present ?? true);
+    dv.setUint32(v * 8, lo >>> 0, true); dv.setUint32(v * 8 + 4, hi >>> 0, true);
+  }
+  return b;
+}
+
 function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept") {
   if (code.length + VMCALL.length > LAB.CODE_MAX) throw new RangeError(`trapLab: code is longer than ${LAB.CODE_MAX - 3} bytes`);
   const cpl = o.cpl ?? 0;
@@ -127,20 +148,9 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
     if (s >= 0x80) throw new RangeError(`trapLab: LDT selector 0x${s.toString(16)} is beyond the lab's 16 descriptors`);
     m.write32(LAB.LDT + s, lo); m.write32(LAB.LDT + s + 4, hi);
   }
-  // IDT and stubs
-  const stub = [0xf4, 0xeb, 0xfd, 0x90, 0x90, 0x90, 0x90, 0x90]; // hlt; jmp $-1
-  for (let v = 0; v < 256; v++) {
-    m.writeMem(LAB.STUBS + v * LAB.STUB_SIZE, stub);
-    const g = o.gates && v in o.gates ? o.gates[v] : undefined;
-    let lohi: [number, number];
-    if (g === null) lohi = [0, 0];
-    else {
-      const t = g?.type ?? "interrupt";
-      const type = t === "interrupt" ? 0x0e : t === "trap" ? 0x0f : t === "task" ? 0x05 : t;
-      lohi = gate(g?.selector ?? LAB.SEL.KCODE, g?.offset ?? LAB.STUBS + v * LAB.STUB_SIZE, type, g?.dpl ?? 0, g?.present ?? true);
-    }
-    m.write32(LAB.IDT + v * 8, lohi[0]); m.write32(LAB.IDT + v * 8 + 4, lohi[1]);
-  }
+  // IDT and stubs (each written whole: a write per gate was most of a snippet's setup)
+  m.writeMem(LAB.STUBS, STUBS_IMAGE);
+  m.writeMem(LAB.IDT, o.gates ? idtImage(o.gates) : (defaultIdt ??= idtImage({})));
   // TSS: SS0:ESP0, I/O map base, bitmap (all denied except ioPorts), terminator
   m.write32(LAB.TSS + 4, o.tss?.esp0 ?? LAB.KSTACK_TOP);
   m.write32(LAB.TSS + 8, o.tss?.ss0 ?? LAB.SEL.KDATA);
@@ -168,7 +178,7 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
   // the snippet and its terminator
   m.writeMem(LAB.CODE, code);
   m.writeMem(LAB.CODE + code.length, VMCALL);
-  m.fillMem(LAB.DATA, 0x10000, 0);
+  // (LAB.DATA is zero: a new machine's RAM is, fresh or from the pool, and nothing above wrote there)
 
   // paging
   if (o.paging) {
@@ -218,7 +228,7 @@ function prepare(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept")
   m.eip = LAB.CODE;
   if (o.setup) o.setup(m);
   m.flushTlb(); // the setup may have edited page tables behind the CPU's back
-  return { m, end: LAB.CODE + code.length, start: m.instructions };
+  return { m, mopts, end: LAB.CODE + code.length, start: m.instructions };
 }
 
 function snapshot(m: Machine): LabState {
@@ -232,13 +242,13 @@ function snapshot(m: Machine): LabState {
 }
 
 interface Pass {
-  m: Machine; exit: Exit; outcome: Outcome | "event"; io: IoEvent[]; instructions: number; state: LabState;
+  m: Machine; mopts: MachineOptions; exit: Exit; outcome: Outcome | "event"; io: IoEvent[]; instructions: number; state: LabState;
   /** the stub's vector when a run stopped on a handler stub */
   stubVector?: number;
 }
 
 function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): Pass {
-  const { m, end, start } = prepare(code, o, mode);
+  const { m, mopts, end, start } = prepare(code, o, mode);
   const budget = o.maxInstructions ?? 100_000;
   const io: IoEvent[] = [];
   const ones = (size: number) => (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1);
@@ -280,7 +290,7 @@ function pass(code: Uint8Array, o: TrapLabOptions, mode: "idt" | "intercept"): P
   }
   // neither the stub's hlt nor the terminating vmcall is the snippet's
   const instructions = m.instructions - start - (stubVector !== undefined || outcome === "completed" ? 1 : 0);
-  return { m, exit, outcome, io, instructions, state: snapshot(m), stubVector };
+  return { m, mopts, exit, outcome, io, instructions, state: snapshot(m), stubVector };
 }
 
 function interceptedTrap(p: Pass): Trap {
@@ -328,21 +338,63 @@ function runLab(code: Uint8Array, o: TrapLabOptions): TrapResult {
   }
   // the state at the trap is the intercepted one (before delivery); otherwise where the final run stopped
   if (!(outcome === "trap" && intercepted)) state = final.state;
-  const m = final.m;
+  const held = holdMachine(final, o);
   const r: TrapResult = {
     outcome, trap, intercepted, state, exit: final.exit, io: final.io,
     instructions: final.instructions,
-    machine: m,
-    pte: (va) => pageWalk(m, va),
+    get machine() { return held.machine(); },
+    pte: (va) => pageWalk(held.machine(), va),
     read32: (va) => {
+      const m = held.machine();
       const pa = linearToPhysical(m, va);
       if (pa === undefined) throw new RangeError(`trapLab: 0x${(va >>> 0).toString(16)} is not mapped`);
       return m.read32(pa);
     },
     describe: () => describeResult(r),
-    release: () => m.release(),
+    release: () => held.release(),
   };
   return r;
+}
+
+/**
+ * The final pass's machine as the result keeps it. Most snippets are checked by their trap record alone, so the
+ * machine is not kept: its vCPU state and the pages written (the lab's tables, the snippet's stores: a few dozen
+ * KiB) are copied, the machine goes back to the pool for the next snippet, and `machine` (or pte/read32) rebuilds
+ * an identical one on first use (Machine.loadState + the pages: the snapshot path, exact by its contract). A suite of
+ * snippets that never releases its results thus creates no wasm memory per snippet (each one costs V8 a
+ * collection every few launches). Kept as is when a `setup` hook saw it (the caller may hold it) or when the
+ * written pages are unknown.
+ */
+function holdMachine(p: Pass, o: TrapLabOptions): { machine(): Machine; release(): void } {
+  let m: Machine | null = p.m;
+  const written = o.setup ? null : m.writtenPages();
+  if (!written) return { machine: () => m!, release: () => m!.release() };
+  const vcpu = m.saveState();
+  const pages: [number, Uint8Array][] = []; // runs of written pages
+  const isWritten = (p: number) => (written[p >>> 3] & (1 << (p & 7))) !== 0;
+  for (let p = 0, n = written.length * 8; p < n; p++) {
+    if (!isWritten(p)) continue;
+    let q = p + 1;
+    while (q < n && isWritten(q)) q++;
+    pages.push([p * 4096, m.readMem(p * 4096, (q - p) * 4096)]);
+    p = q;
+  }
+  m.release();
+  m = null;
+  let released = false;
+  return {
+    machine: () => {
+      if (released) throw new Error("wasmvisor: this machine was released (Machine.release)");
+      if (!m) {
+        m = new Machine(p.mopts);
+        for (const [pa, bytes] of pages) m.writeMem(pa, bytes);
+        m.loadState(vcpu);
+        pages.length = 0;
+      }
+      return m;
+    },
+    release: () => { released = true; pages.length = 0; m?.release(); },
+  };
 }
 
 /**

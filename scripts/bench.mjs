@@ -494,7 +494,8 @@ for (const kind of OS_SEL) {
     modes: OS_MODES_SEL, qemu: QEMU_BIN, qemuWhy: QEMU_WHY, rounds: xv6 ? XV6_RUNS : LINUX_RUNS, usertestsRuns: xv6 ? USERTESTS : 0, xv6Commands: XV6_COMMANDS,
     capS: xv6 ? XV6_CAP : LINUX_CAP, ncpu: NCPU, log: say, onSession: () => bar.tick(),
   });
-  if (osResults[kind].skipped) say(`${kind}: skipped: ${osResults[kind].skipped}`);
+  // a skipped section is said on stderr whether or not it is a terminal (and is in the JSON and report)
+  if (osResults[kind].skipped) process.stderr.write(`bench: ${kind}: skipped: ${osResults[kind].skipped}\n`);
 }
 bar.stop();
 /** The suite's headline intervals (JSON form from analyze) as figures for the lengthening. */
@@ -510,7 +511,8 @@ const lengthening = {
   peers: peersLengthen ? { pairs: pairsDone, planned: RUNS, ...peersLengthen } : null,
   suite: suiteLengthen ? { rounds: suite.runs, planned: SUITE_RUNS, ...suiteLengthen } : null,
 };
-const native = { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) };
+// no peers lengths selected: no native reference was looked for, so none is reported missing
+const native = lengths.length ? { arch: nativeRef.arch, bothChecked: nativeRef.checkedBoth, ...(nativeRef.arch ? {} : { missing: nativeRef.why }) } : null;
 const J = {
   git, runs: RUNS, PER_REP, date: new Date().toISOString(), node: process.version, cpus: cpus()[0]?.model, ncpu: NCPU, preset: PRESET, native,
   results, pagingRatio, fullRatio, suite, peersMissing: PEER_MISSING, lengthening,

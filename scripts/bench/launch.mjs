@@ -1,12 +1,15 @@
 // launch.mjs — how fast a machine starts and how much an idle one costs (issue 13, "Launch"):
 //   create   `new Machine()` + a 10-instruction run, per guest-RAM size: median, p10/p90 and mean of N launches
 //   recycle  the same through the machine pool (Machine.release() returns Memory + instance for the next launch)
+//   async    the same without release() but yielding to the event loop between launches, as a test suite does:
+//            machines the collector frees go back to the pool (host/cpu-instances.ts leases)
 //   trap     one trapLab snippet (lab.run of `ud2`): setup of GDT/IDT/TSS, boot, the snippet, the trap record; then
 //            the same with each result released (TrapResult.release: both passes' machines come from the pool)
 //   idle     RSS and V8 external memory per idle machine (200 machines that each ran 10 instructions), beyond RAM
 //   restore  Vm.restore of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
 //            every free page) into a fresh machine, and into one the previous restore released (Vm.release)
-// Times are wall-clock of this process; run it on a quiet machine (absolute times on a shared one are noise).
+// Times are wall-clock of this process, and its CPU time (user + system) per launch; the load average is printed
+// (absolute times on a shared machine are noise).
 //
 // usage: node scripts/bench/launch.mjs [--n N] [--idle N] [--json] [--dist DIR]   (needs dist/index.js: npm run build:cli)
 import { performance } from "node:perf_hooks";
@@ -14,6 +17,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { dirname, join, resolve } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
+import { loadavg, cpus } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 for (const ev of ["uncaughtException", "unhandledRejection"]) {
@@ -40,23 +44,37 @@ function launch(memSize, recycle) {
   if (recycle) m.release();
   return m;
 }
-const stats = (t) => {
+const stats = (t, c) => {
   const s = [...t].sort((a, b) => a - b), q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), p10: q(0.1), p90: q(0.9), mean: t.reduce((a, b) => a + b, 0) / t.length, n: t.length };
+  const cs = [...c].sort((a, b) => a - b);
+  return { median: q(0.5), p10: q(0.1), p90: q(0.9), mean: t.reduce((a, b) => a + b, 0) / t.length, n: t.length,
+    cpuMedian: cs[Math.floor(cs.length / 2)], cpuMean: c.reduce((a, b) => a + b, 0) / c.length };
 };
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 function timeIt(n, f) {
   for (let i = 0; i < 5; i++) f(); // warm-up: the CPU module, V8's tiers
-  const t = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); }
-  return stats(t);
+  const t = [], c = [];
+  for (let i = 0; i < n; i++) { const c0 = cpuMs(), t0 = performance.now(); f(); t.push(performance.now() - t0); c.push(cpuMs() - c0); }
+  return stats(t, c);
+}
+/** timeIt with a turn of the event loop between launches (not timed): finalizers run there */
+async function timeItAsync(n, f) {
+  for (let i = 0; i < 5; i++) { f(); await new Promise((r) => setImmediate(r)); }
+  const t = [], c = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = cpuMs(), t0 = performance.now(); f(); t.push(performance.now() - t0); c.push(cpuMs() - c0);
+    await new Promise((r) => setImmediate(r));
+  }
+  return stats(t, c);
 }
 
-const out = { create: {}, recycle: {}, trap: null, trapReleased: null, idle: {}, restore: {} };
+const out = { load: { before: loadavg(), cores: cpus().length, node: process.version }, create: {}, recycle: {}, async: {}, trap: null, trapReleased: null, idle: {}, restore: {} };
 W.cpuModule();
 for (const mb of [1, 16, 64]) out.create[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, false));
 if (typeof W.Machine.prototype.release === "function") {
   for (const mb of [1, 16, 64]) out.recycle[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, true));
 }
+for (const mb of [16, 64]) out.async[`${mb}MiB`] = await timeItAsync(N, () => launch(mb << 20, false));
 const lab = W.trapLab({ cpl: 3 });
 const ud2 = (release) => { const r = lab.run("0f 0b"); if (r.trap?.vector !== 6) throw new Error("ud2 did not raise #UD"); if (release) r.release(); };
 out.trap = timeIt(N, () => ud2(false));
@@ -73,6 +91,8 @@ for (const mb of [1, 16]) {
     machines: IDLE, rssPerMachineKiB: (m1.rss - m0.rss) / IDLE / 1024,
     externalPerMachineKiB: (m1.external - m0.external) / IDLE / 1024,
     externalBeyondRamKiB: (m1.external - m0.external) / IDLE / 1024 - (mb << 10),
+    // RAM the wasm memory covers (backed on first touch since branch launch; external memory counts it whole)
+    backedRamKiB: keep[0].ramBacked !== undefined ? keep[0].ramBacked / 1024 : mb << 10,
   };
   keep.length = 0;
 }
@@ -91,18 +111,22 @@ if (existsSync(FORK)) {
   out.restore.snapshotBytes = snap.length;
 }
 
+out.load.after = loadavg();
 if (argv.includes("--json")) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
 else {
   const ms = (x) => x.toFixed(3).padStart(8);
-  const row = (name, s) => `| ${name.padEnd(22)} | ${ms(s.median)} | ${ms(s.p10)} | ${ms(s.p90)} | ${ms(s.mean)} | ${String(s.n).padStart(4)} |`;
-  const lines = ["| launch (ms)            |   median |      p10 |      p90 |     mean |    n |", "|---|---:|---:|---:|---:|---:|"];
+  const row = (name, s) => `| ${name.padEnd(22)} | ${ms(s.median)} | ${ms(s.p10)} | ${ms(s.p90)} | ${ms(s.mean)} | ${ms(s.cpuMedian)} | ${ms(s.cpuMean)} | ${String(s.n).padStart(4)} |`;
+  const la = (l) => l.map((x) => x.toFixed(1)).join(" ");
+  const lines = [`node ${out.load.node}, ${out.load.cores} cores, load average ${la(out.load.before)} before, ${la(out.load.after)} after`, "",
+    "| launch (ms)            |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |", "|---|---:|---:|---:|---:|---:|---:|---:|"];
   for (const [k, s] of Object.entries(out.create)) lines.push(row(`new Machine ${k}`, s));
   for (const [k, s] of Object.entries(out.recycle)) lines.push(row(`recycled ${k}`, s));
+  for (const [k, s] of Object.entries(out.async)) lines.push(row(`no release, async ${k}`, s));
   lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
-  lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) |", "|---|---:|---:|---:|");
-  for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} |`);
+  lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) | RAM backed (KiB) |", "|---|---:|---:|---:|---:|");
+  for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} | ${v.backedRamKiB.toFixed(0)} |`);
   if (out.restore.fresh) {
-    lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean |    n |`, "|---|---:|---:|---:|---:|---:|");
+    lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |`, "|---|---:|---:|---:|---:|---:|---:|---:|");
     lines.push(row("new Vm", out.restore.newVm), row("Vm.restore (fresh)", out.restore.fresh), row("release + Vm.restore", out.restore.release));
   }
   process.stdout.write(lines.join("\n") + "\n");
