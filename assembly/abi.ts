@@ -774,6 +774,37 @@ export const QEPT_FINAL: u32 = 0x100;
 // tables map the guest's APIC page to. Without the control no access in guest mode is answered in the CPU.
 export const PROC2_VIRT_APIC: u32 = 0x1;
 export const OFF_VMX_APIC_ACCESS: u32 = 0xD4C; // the APIC-access address (4 KiB aligned; low bits ignored)
+// ==== hw-tlb (branch hw-tlb): VPID, the nested paging-structure cache, APIC-access exits (VMCS 0xD50..0xDA0) ====
+// "Enable VPID" (secondary control bit 5, SDM Vol. 3C 28.1): TLB entries made in guest mode are tagged with the
+// 16-bit VPID, so VM entries and exits leave them alone. Without it (or with VPID 0) every VM exit and entry flushes
+// every linear and combined translation (SDM 28.3.3.1: they belong to VPID 0000H, the host's). The TLB holds one
+// tag's entries at a time: an entry with another tag than the one it holds (another VPID, or root mode) drops them.
+// A guest MOV to CR3 flushes the non-global entries of the current VPID (as on bare metal); the host's INVVPID is
+// the wasm export invvpid(type, vpid, linear) (Machine.invvpid; INVVPID_* types).
+export const PROC2_VPID: u32 = 0x20;
+export const OFF_VMX_VPID: u32 = 0xD50;       // the VPID (bits 15:0)
+export const INVVPID_ADDR: u32 = 0;           // individual address: the translations of one linear page of that VPID
+export const INVVPID_SINGLE: u32 = 1;         // single context: every translation of that VPID
+export const INVVPID_ALL: u32 = 2;            // all contexts
+export const INVVPID_SINGLE_KEEP_GLOBAL: u32 = 3; // single context except global translations
+export const OFF_VMX_TLB_FLUSHES: u32 = 0xD54; // counter: whole-TLB flushes by VM entries/exits (no VPID) and tag switches
+// (not architectural: real CPUs have no switch for their page-walk caches) the nested TLB (Bhargava et al., ASPLOS
+// 2008: "NTLB"): with OFF_VMX_PWC = 1 the 2-D walk keeps the guest-physical -> host-physical translations of the
+// guest's paging-structure pages (64 entries, direct-mapped by guest-physical page, tagged with the EPTP) and reads a
+// guest PDE/PTE with one memory reference instead of three. Only translations whose EPT entries already have A (and
+// D, for the guest's A/D writes) are kept; INVEPT (Machine.flushTlb) and an EPTP change flush it. OFF_VMX_WALK_REFS
+// counts the references a walk really makes.
+export const OFF_VMX_PWC: u32 = 0xD58;        // 1: the nested TLB is on
+export const OFF_VMX_PWC_HITS: u32 = 0xD5C;   // counter: paging-structure accesses translated by the nested TLB
+export const OFF_VMX_PWC_MISSES: u32 = 0xD60; // counter: ... walked through the EPT
+// APIC-access VM exit (basic reason 44, SDM 27.2.1 table 27-6): with PROC2_VIRT_APIC, an access to the APIC-access
+// page the CPU does not virtualize exits with reason 44 instead of 48; qualification bits 11:0 the offset, 15:12 the
+// access type. The access still leaves as the restartable EXIT_MMIO_* device access (the host's handling is the same).
+export const VMX_EXIT_APIC_ACCESS: u32 = 44;
+export const QAPIC_READ: u32 = 0x0000;        // linear access for a data read
+export const QAPIC_WRITE: u32 = 0x1000;       // linear access for a data write
+export const QAPIC_FETCH: u32 = 0x2000;       // linear access for an instruction fetch
+export const QAPIC_EVENT: u32 = 0x3000;       // linear access during event delivery
 // ==== hw-shadow (branch hw-shadow): hw mode without nested paging (--npt off, first-generation VT-x) ====
 // IDT-vectoring information (SDM 27.2.4): when an exception that exits (the exception bitmap: shadow paging's
 // hidden #PF) occurs while the CPU delivers an event through the guest IDT, the event being delivered is recorded

@@ -48,6 +48,7 @@ import { ioLogEnter, ioLogClear, replaying } from "./iolog";
 import { apicEnter, apicCompleteRead } from "./apic";
 import { fillExitInfo } from "./decodeat";
 import { vmxEnter, vmxWatch, vmxBoundary, vmxFinish, vmxOn } from "./vmx";
+import { pwcFlush } from "./ept";
 import { translateFetch } from "./ept";
 import { EXIT_VMEXIT } from "./abi";
 import { dbgArmed, dbgRecompute, dbgNeedSingle, dbgBefore, dbgGuestTrap, dbgHostStop, dbgClearHits, dbgSteps } from "./debug";
@@ -259,6 +260,7 @@ export function reset(): void {
   setSt(OFF_DR0 + 24, 0xFFFF0FF0); // DR6
   setSt(OFF_DR0 + 28, 0x400);      // DR7
   tlbFlushAll();
+  pwcFlush();
   loadRamSize();
   flushBlocks();
   setHalted(false);
@@ -266,12 +268,12 @@ export function reset(): void {
   setSsShadow(false);
   setPendingDebugTrap(false);
 }
-export function flushTlb(): void { tlbFlushAll(); }
+export function flushTlb(): void { tlbFlushAll(); pwcFlush(); } // (and INVEPT: the nested TLB, ept.ts)
 /**
  * The host replaced the vCPU state (Machine.loadState) and possibly all of RAM: drop every cache built from the
  * old contents (TLB, predecoded and compiled blocks, code-page marks). run() re-reads everything else.
  */
-export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); flushBlocks(); stalls = 0; }
+export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); pwcFlush(); flushBlocks(); stalls = 0; }
 /** The host's INVLPG: drop the translations of one linear page (all privilege sets). */
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }

@@ -16,11 +16,11 @@
 // While an event is delivered (noHostExits: delivery cannot be restarted) a violating access behaves as unbacked
 // memory, as it does outside guest mode: reads float high, writes are dropped.
 import {
-  STATE_BASE, RAM_BASE, OFF_VMX_PROC2, OFF_VMX_EPTP, OFF_VMX_GUEST_PHYS, OFF_VMX_GUEST_LINEAR, OFF_VMX_EPT_WALKS,
+  STATE_BASE, RAM_BASE, TLB_BASE, OFF_VMX_PROC2, OFF_VMX_EPTP, OFF_VMX_GUEST_PHYS, OFF_VMX_GUEST_LINEAR, OFF_VMX_EPT_WALKS,
   OFF_VMX_WALK_REFS, OFF_VMX_EXIT_REASON, OFF_VMX_EXIT_QUAL, OFF_CR3, PROC2_EPT, PROC2_EPT_MMIO, EPTP_AD, EPT_R, EPT_W, EPT_X, EPT_RSVD, EPT_PS, EPT_A,
   EPT_D, QEPT_READ, QEPT_WRITE, QEPT_FETCH, QEPT_PERM_SHIFT, QEPT_LIN_VALID, QEPT_FINAL, VMX_EXIT_EPT_VIOLATION,
   VMX_EXIT_EPT_MISCONFIG, CR0_PG, CR4_PSE, CR4_PGE, PTE_P, PTE_W, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME,
-  PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_RSVD,
+  PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_RSVD, OFF_VMX_PWC, OFF_VMX_PWC_HITS, OFF_VMX_PWC_MISSES,
 } from "./abi";
 import { st, setSt, cr0, cr4, noHostExits } from "./state";
 import { inRam, pageFault, allowed, errBits, tlbInstall, setHaveLarge, setMmioHit, codeWrite, translate } from "./mmu";
@@ -41,6 +41,39 @@ export function eptEnter(guest: bool): void {
   eptRoot = eptp & 0xFFFFF000;
   eptAd = (eptp & EPTP_AD) != 0;
   eptMmio = (p2 & PROC2_EPT_MMIO) != 0;
+  pwcOn = eptOn && st(OFF_VMX_PWC) == 1;
+  if (eptp != pwcEptp) { pwcFlush(); pwcEptp = eptp; } // (the nested TLB is tagged with the EPTP it was filled under)
+}
+
+// ---- the nested TLB (OFF_VMX_PWC, abi.ts "hw-tlb"): guest-physical -> host-physical of guest paging-structure pages ----
+// Entry: word 0 = guest-physical page + 1 (0: empty); word 1 = host-physical page | EPT permissions (R W X) |
+// PWC_DIRTY when the EPT leaf's D flag is known set (A/D off: always), so a guest A/D write may skip the EPT walk.
+const PWC_N: u32 = 64;
+const PWC_DIRTY: u32 = 0x8;
+// (in the software TLB's region, past the 64 KiB of its four sets (mmu.ts): CPU-internal like them, never saved;
+// not in the module's static data, which must stay pristine: host/cpu-instances.ts, test/fuzz/modes.ts)
+const pwc: usize = TLB_BASE + 0x10000;
+let pwcOn: bool = false;
+let pwcEptp: u32 = 0xFFFFFFFF;
+/** INVEPT (cpu.ts flushTlb, stateLoaded, reset) */
+export function pwcFlush(): void { memory.fill(pwc, 0, PWC_N * 8); }
+@inline function pwcSlot(gpa: u32): usize { return pwc + (((gpa >>> 12) & (PWC_N - 1)) << 3); }
+/** the host-physical page and permissions cached for `gpa`'s page, or 0 */
+@inline function pwcGet(gpa: u32): u32 {
+  const e = pwcSlot(gpa);
+  return load<u32>(e) == (gpa >>> 12) + 1 ? load<u32>(e, 4) : 0;
+}
+/** After a successful walk of `gpa` (perm, leaf set): keep it once the EPT entries it used carry A (they do after
+ *  a walk with A/D on; a host that clears A/D flags must INVEPT, as on VT-x). */
+function pwcFill(gpa: u32, hpa: u32): void {
+  const d = !eptAd || (load<u32>(RAM_BASE + leaf) & EPT_D) != 0;
+  const e = pwcSlot(gpa);
+  store<u32>(e, (gpa >>> 12) + 1);
+  store<u32>(e, (hpa & 0xFFFFF000) | perm | (d ? PWC_DIRTY : 0), 4);
+}
+function pwcCount(hit: bool): void {
+  const o = hit ? OFF_VMX_PWC_HITS : OFF_VMX_PWC_MISSES;
+  setSt(o, st(o) + 1);
 }
 
 /** An instruction fetch's translation (the EPT's X permission applies instead of R). */
@@ -130,19 +163,35 @@ function eptWalk(gpa: u32, acc: u32, lin: u32, linValid: bool, final: bool): u32
 
 /** A guest paging-structure entry at guest-physical `gpa`: read (through the EPT); all-ones if unbacked. */
 function guestEntryRead(gpa: u32, lin: u32): u32 {
+  if (pwcOn) {
+    const c = pwcGet(gpa);
+    pwcCount(c != 0);
+    if (c) { res = OK; refs++; return load<u32>(RAM_BASE + (c & 0xFFFFF000) + (gpa & 0xFFF)); } // (R: only read walks fill it)
+  }
   const h = eptWalk(gpa, QEPT_READ, lin, true, false);
   if (res != OK) return 0xFFFFFFFF;
+  if (pwcOn) pwcFill(gpa, h);
   refs++;
   return load<u32>(RAM_BASE + h);
 }
 /** The guest's A/D update of the entry just read at `gpa`: an EPT write (W needed, D set). False if it exited. */
 function guestEntryWrite(gpa: u32, v: u32, lin: u32): bool {
+  if (pwcOn) { // writable, and its EPT D flag already set: nothing for the EPT walk to do
+    const c = pwcGet(gpa);
+    if ((c & (EPT_W | PWC_DIRTY)) == (EPT_W | PWC_DIRTY)) {
+      const hc = (c & 0xFFFFF000) + (gpa & 0xFFF);
+      codeWrite(hc >>> 12);
+      store<u32>(RAM_BASE + hc, v);
+      return true;
+    }
+  }
   const h = eptWalk(gpa, QEPT_READ, lin, true, false); // (the walk's references were counted by the read)
   refs -= 2;
   if (res == UNBACKED) return true; // writes to nothing are dropped
   if (res != OK) return false;
   if (!(perm & EPT_W)) { violation(gpa, QEPT_WRITE, perm, lin, true, false); return res == UNBACKED; }
   if (eptAd) store<u32>(RAM_BASE + leaf, load<u32>(RAM_BASE + leaf) | EPT_D);
+  if (pwcOn) pwcFill(gpa, h);
   codeWrite(h >>> 12);
   store<u32>(RAM_BASE + h, v);
   return true;

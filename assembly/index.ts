@@ -14,7 +14,7 @@
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec, blockGeneration } from "./cpu";
 export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
 export { decodeAt } from "./decodeat";
-export { hwCpuid } from "./vmx";
+export { hwCpuid, invvpid } from "./vmx"; // (invvpid: the host's INVVPID, abi.ts PROC2_VPID)
 export { recycle } from "./recycle";
 export {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,

@@ -352,7 +352,13 @@ export function rdAs(lin: u32, size: u32, user: bool): u32 {
   }
   // an MMIO page this privilege read before, still mapped (tlbInstall): no page walk
   const e = TLB_BASE + (user ? 2 * TLB_SET : 0) + (((lin >>> 12) & 1023) << 4);
-  if (load<u32>(e) == ((lin >>> 12) | TLB_MMIO)) {
+  const t = load<u32>(e);
+  if (t == lin >>> 12) { // a TLB hit for an access at another privilege than the CPL's (descriptor tables, TSS, IDT)
+    if (watchArmed) dbgAccess(lin, size, false);
+    const h = lin + load<u32>(e, 4);
+    return size == 1 ? <u32>load<u8>(h) : size == 2 ? <u32>load<u16>(h) : load<u32>(h);
+  }
+  if (t == ((lin >>> 12) | TLB_MMIO)) {
     const p = load<u32>(e, 4) | (lin & 0xFFF);
     if (!inRam(p, size)) {
       if (watchArmed) dbgAccess(lin, size, false);
@@ -369,17 +375,31 @@ export function rdAs(lin: u32, size: u32, user: bool): u32 {
 }
 /** Check that `size` bytes at `lin` are writable (both pages when crossing), raising #PF if not. */
 export function checkWritable(lin: u32, size: u32, user: bool): void {
-  translate(lin, true, user);
+  if (!tlbWHit(lin, user)) translate(lin, true, user);
   if (abort) return;
   const last = lin + size - 1;
-  if ((last ^ lin) & 0xFFFFF000) translate(last & 0xFFFFF000, true, user); // a fault reports the second page's first byte
+  if ((last ^ lin) & 0xFFFFF000 && !tlbWHit(last, user)) translate(last & 0xFFFFF000, true, user); // a fault reports the second page's first byte
 }
+/** The write entry of `lin` for privilege `user`, as a hit (the entry's addend) or 0: a system access or an
+ *  interrupt frame push hits the TLB as an ordinary access does, instead of walking the page tables again. */
+@inline function tlbWEntry(lin: u32, user: bool): u32 {
+  const e = TLB_BASE + (user ? 3 * TLB_SET : TLB_SET) + (((lin >>> 12) & 1023) << 4);
+  return load<u32>(e) == lin >>> 12 ? e : 0;
+}
+@inline function tlbWHit(lin: u32, user: bool): bool { return tlbWEntry(lin, user) != 0; }
 export function wrAs(lin: u32, size: u32, v: u32, user: bool): void {
   if ((lin & 0xFFF) + size > 0x1000) {
     // no partial writes: both pages must be writable before the first byte is stored
     checkWritable(lin, size, user);
     if (abort) return;
     for (let i: u32 = 0; i < size; i++) wrAs(lin + i, 1, v >>> (i * 8), user);
+    return;
+  }
+  const e = tlbWEntry(lin, user);
+  if (e) {
+    if (watchArmed) dbgAccess(lin, size, true);
+    const h = lin + load<u32>(e, 4);
+    if (size == 1) store<u8>(h, <u8>v); else if (size == 2) store<u16>(h, <u16>v); else store<u32>(h, v);
     return;
   }
   const add = translate(lin, true, user);

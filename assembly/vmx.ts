@@ -24,11 +24,12 @@ import {
   VMX_EXIT_INTR_WINDOW, VMX_EXIT_IO, VMX_EXIT_MTF, VMX_EXIT_CR, VMX_EXIT_RDMSR, VMX_EXIT_WRMSR, VMX_NO_EXIT,
   EXIT_VMEXIT, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_IO_IN, EXIT_IO_OUT, EXIT_MMIO_READ, EXIT_MMIO_WRITE, VEC_PF,
   VEC_BP, VEC_OF, FLAG_IF, QCR_MOV_TO, QCR_MOV_FROM, QCR_CLTS, QCR_LMSW, QCR_LMSW_MEM, CR0_TS, CR0_PE, OFF_VMX_IDT_VEC_INFO, OFF_VMX_IDT_VEC_ERROR,
-  OFF_VMX_PROC2, PROC2_VIRT_APIC, OFF_VMX_APIC_ACCESS,
+  OFF_VMX_PROC2, PROC2_VIRT_APIC, OFF_VMX_APIC_ACCESS, PROC2_VPID, OFF_VMX_VPID, OFF_VMX_TLB_FLUSHES, INVVPID_ADDR,
+  INVVPID_SINGLE, INVVPID_SINGLE_KEEP_GLOBAL, INVVPID_ALL, VMX_EXIT_APIC_ACCESS, QAPIC_READ, QAPIC_WRITE,
 } from "./abi";
 import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError } from "./state";
 import { flagsReg } from "./flags";
-import { inRam } from "./mmu";
+import { inRam, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg } from "./mmu";
 import { eptEnter, eptOn } from "./ept";
 import { deliverExternal, raiseException, softInt } from "./ops/interrupt";
 import { cpuidLeaf, cpuidA, cpuidB, cpuidC, cpuidD } from "./ops/system";
@@ -49,12 +50,14 @@ export let vmxApicPage: u32 = 1;
 /** run() entry: load the controls (the host may have changed any). */
 export function vmxEnter(ic: u64, intrLine: bool): void {
   vmxOn = st(OFF_VMX_ON) != 0;
-  if (!vmxOn) { vmxWatch = false; eptEnter(false); return; }
+  if (!vmxOn) { vmxWatch = false; tlbTagSwitch(TAG_ROOT); eptEnter(false); return; }
   setSt(OFF_VMX_IDT_VEC_INFO, 0);
   pin = st(OFF_VMX_PIN);
   proc = st(OFF_VMX_PROC);
   entryIc = ic;
   vmxApicPage = (st(OFF_VMX_PROC2) & PROC2_VIRT_APIC) ? st(OFF_VMX_APIC_ACCESS) & 0xFFFFF000 : 1;
+  vpidTagged = (st(OFF_VMX_PROC2) & PROC2_VPID) != 0 && (st(OFF_VMX_VPID) & 0xFFFF) != 0;
+  tlbTagSwitch(vpidTagged ? st(OFF_VMX_VPID) & 0xFFFF : TAG_UNTAGGED);
   eptEnter(true);
   recomputeWatch(intrLine);
 }
@@ -178,7 +181,16 @@ export function vmxFinish(reason: u32): u32 {
     } else setSt(OFF_VMX_EXIT_REASON, VMX_NO_EXIT); // a passed-through port: the device access without a VM exit
     return reason;
   }
-  if ((reason == EXIT_MMIO_READ || reason == EXIT_MMIO_WRITE) && eptOn) { countExit(); return reason; } // (reason 48: ept.ts)
+  if (reason == EXIT_MMIO_READ || reason == EXIT_MMIO_WRITE) {
+    const at = st(OFF_EXIT_PORT);
+    if ((at & 0xFFFFF000) == vmxApicPage) { // an APIC-page access the CPU does not virtualize: an APIC-access exit
+      // (SDM 27.2.1 table 27-6; the access still leaves as the device access: the host's handling is the same)
+      setExit(VMX_EXIT_APIC_ACCESS, (at & 0xFFF) | (reason == EXIT_MMIO_WRITE ? QAPIC_WRITE : QAPIC_READ), 0);
+      countExit();
+      return reason;
+    }
+    if (eptOn) { countExit(); return reason; } // (reason 48: ept.ts)
+  }
   setSt(OFF_VMX_EXIT_REASON, VMX_NO_EXIT);
   return reason;
 }
@@ -186,7 +198,38 @@ export function vmxFinish(reason: u32): u32 {
  *  delivered, so shadow paging's hidden faults (hw --npt off) never show in the guest's CR2. */
 let cr2BeforePf: u32 = 0;
 export function vmxNotePageFault(cr2: u32): void { cr2BeforePf = cr2; }
-function countExit(): void { setSt(OFF_VMX_EXITS, st(OFF_VMX_EXITS) + 1); }
+function countExit(): void {
+  setSt(OFF_VMX_EXITS, st(OFF_VMX_EXITS) + 1);
+  if (!vpidTagged) vpidFlush(); // SDM 28.3.3.1: without VPID a VM exit (and the next entry) flushes the TLB
+}
+
+// ---- VPID (PROC2_VPID, abi.ts "hw-tlb") ----
+// The TLB holds the entries of one tag: root mode's (VPID 0000H), untagged guest mode's (VPID off: flushed at
+// every VM exit, so nothing of it survives into root mode or the next entry), or one VPID's. The hit path and the
+// JIT's inline probe stay one compare: entries of another tag are dropped when the tag changes.
+const TAG_ROOT: u32 = 0;
+const TAG_UNTAGGED: u32 = 0x10000;
+let tlbTag: u32 = TAG_ROOT;
+let vpidTagged: bool = false;
+function vpidFlush(): void {
+  tlbFlushAll();
+  setSt(OFF_VMX_TLB_FLUSHES, st(OFF_VMX_TLB_FLUSHES) + 1);
+}
+function tlbTagSwitch(tag: u32): void {
+  if (tag == tlbTag) return;
+  tlbTag = tag;
+  vpidFlush();
+}
+/** The host's INVVPID (INVVPID_* types): only the entries of `vpid` go (the TLB holds those of tlbTag only). */
+export function invvpid(type: u32, vpid: u32, lin: u32): void {
+  vpid &= 0xFFFF;
+  if (type == INVVPID_ALL) { tlbFlushAll(); return; }
+  if (type > INVVPID_SINGLE_KEEP_GLOBAL) return; // (an invalid type: VMfail, nothing done)
+  if (vpid == 0 || vpid != tlbTag) return; // (VPID 0 is invalid for these types; another VPID has no entries here)
+  if (type == INVVPID_ADDR) tlbInvlpg(lin);
+  else if (type == INVVPID_SINGLE) tlbFlushAll();
+  else tlbFlushNonGlobal();
+}
 
 /** A bit of a 4 KiB bitmap the host placed in host-physical memory; a bitmap outside RAM reads as all ones. */
 function bitmapBit(base: u32, bit: u32): bool {

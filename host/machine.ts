@@ -642,6 +642,8 @@ export class Machine {
   flushTlb(): void { this.cpu.flushTlb(); }
   /** Drop the TLB entries of one linear page (after the host edits one PTE), like INVLPG. */
   invlpg(linear: number): void { this.cpu.invlpg(linear >>> 0); }
+  /** hw mode: the host's INVVPID (abi.ts INVVPID_* types) */
+  invvpid(type: number, vpid: number, linear = 0): void { this.cpu.invvpid(type >>> 0, vpid >>> 0, linear >>> 0); }
 }
 
 /** (a switch, not an object literal per call: monitors read CR2/CR3 on every exit) */

@@ -28,6 +28,10 @@ export interface ModeOptions {
   fastPaths?: boolean;
   /** hw mode: nested paging (default true); false = shadow page tables with CR3/INVLPG/#PF exits (first-generation VT-x) */
   npt?: boolean;
+  /** hw mode: "enable VPID" (default true); false = the TLB is flushed at every VM exit and entry */
+  vpid?: boolean;
+  /** hw mode: the 2-D walk's nested TLB for guest paging-structure pages (default true with nested paging) */
+  pwc?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }

@@ -64,19 +64,23 @@ describe.skipIf(!READY)("scripts/bench.mjs --smoke --json", () => {
     expect(W.fork.modes.para.hypercallsPerOp).toBeLessThan(W.fork.modes.full.exitsPerOp);
     expect(W.fork.modes.para.hypercallsPerOp).toBeLessThan(W.fork.modes.full.exitsByCause["#PF"]);
     // hw (nested paging): the same guest instructions as native; no VM exit for a system call, a page-table write,
-    // a CR3 load or an INVLPG; every guest TLB miss is a two-dimensional walk of 8 references (2-level × 2-level)
+    // a CR3 load or an INVLPG; every guest TLB miss is a two-dimensional walk (2-level × 2-level), 8 references
+    // of which the nested TLB (hw-tlb) saves the 4 of the guest's page-table pages once they are cached
     for (const w of ["null_syscall", "fork", "mmap"]) {
       const h = W[w].modes.hw;
       expect(h.instrPerOp).toBe(W[w].modes.native.instrPerOp);
       expect(h.exitsPerOp, w).toBe(W[w].modes.native.exitsPerOp);
       expect(Object.keys(h.exitsByCause).every((k) => k === "io-instruction"), w).toBe(true);
+      if (w === "null_syscall") { expect(h.nested.walksPerOp, w).toBeLessThan(1); continue; } // (system accesses hit the TLB)
       expect(h.nested.walksPerOp, w).toBeGreaterThan(1);
-      expect(h.nested.refsPerMiss, w).toBe(8);
-      expect(h.nested.refsPerOp).toBeCloseTo(8 * h.nested.walksPerOp, 1);
+      expect(h.nested.refsPerMiss, w).toBeGreaterThanOrEqual(4);
+      expect(h.nested.refsPerMiss, w).toBeLessThan(5);
+      expect(h.nested.refsPerOp).toBeCloseTo(h.nested.refsPerMiss * h.nested.walksPerOp, 0);
     }
     expect(ns.hw.exitsPerOp).toBe(0);
     expect(W.fork.modes.hw.exitsPerOp).toBe(0);
-    expect(J.suite.pageTables.fork.hw).toMatchObject({ exitsPerOp: 0, refsPerMiss: 8 });
+    expect(J.suite.pageTables.fork.hw.exitsPerOp).toBe(0);
+    expect(J.suite.pageTables.fork.hw.refsPerMiss).toBeLessThan(5);
     // hw-shadow (--npt off): the same guest instructions; a fork's page-table writes are #PF + MTF exits, its
     // address-space switches CR3-load exits; the CPU's own walks are 1-D over the shadow tables
     const fs = W.fork.modes["hw-shadow"];

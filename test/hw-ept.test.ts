@@ -60,8 +60,9 @@ describe("the two-dimensional walk", () => {
     expect(g.ept.entry(0x6000)).toMatchObject({ accessed: false, dirty: false });
     expect(g.g32(PT + 6 * 4) & A.PTE_D).toBe(A.PTE_D);
   });
-  it("the TLB caches the combined translation across VM exits and entries (no new walk after a CPUID exit)", () => {
+  it("the TLB caches the combined translation across VM exits and entries with VPID (no new walk after a CPUID exit)", () => {
     const g = hwGuest([...LOAD, 0x0f, 0xa2, ...LOAD, HLT], { paging: true }); // mov eax,[0x6000] ; cpuid ; mov eax,[0x6000] ; hlt
+    g.v.vpid = 1; // (without VPID every exit flushes it: test/hw-tlb.test.ts)
     vmexit(g.m.run(), A.VMX_EXIT_CPUID);
     const w = g.v.counters.walks;
     g.m.eip += 2;
@@ -174,9 +175,10 @@ describe("the JIT's inline TLB probe stays correct under nested paging", () => {
   });
 });
 
-describe("hostile guests are contained", () => {
+// (each twice: as the hypervisor sets the controls before this branch, and with the nested TLB and VPID on)
+for (const F of [{}, { pwc: true, vpid: 1 }]) describe(`hostile guests are contained${F.pwc ? " (nested TLB, VPID)" : ""}`, () => {
   it("guest page tables pointing outside guest-physical space reach device space, never host memory", () => {
-    const g = hwGuest([...LOAD, ...STORE, HLT], { paging: true, mmio: true });
+    const g = hwGuest([...LOAD, ...STORE, HLT], { paging: true, mmio: true, ...F });
     g.gs32(PT + 6 * 4, 0x00ff0000 | 0x3); // gpa 16 MiB - 64 KiB: beyond the 1 MiB of guest RAM
     const e = as(g.m.run(), "mmio-read");
     expect(e.address).toBe(0x00ff0000);
@@ -187,7 +189,7 @@ describe("hostile guests are contained", () => {
     expect(hostImage(g.m).equals(hostBefore)).toBe(true); // the hypervisor's memory (EPT, bitmaps) untouched
   });
   it("a guest write to gpa EPT_DIR lands in its own RAM, not in the EPT", () => {
-    const g = hwGuest([0x89, 0x05, ...le(EPT_DIR), HLT], { paging: true }); // mov [0x1000], eax
+    const g = hwGuest([0x89, 0x05, ...le(EPT_DIR), HLT], { paging: true, ...F }); // mov [0x1000], eax
     g.m.eax = 0xffffffff;
     const dir = g.m.read32(EPT_DIR);
     g.m.run();
@@ -196,7 +198,7 @@ describe("hostile guests are contained", () => {
   });
   it("CR3 garbage: the walk reads open bus beyond guest RAM, and the guest faults or touches devices, nothing else", () => {
     // mov eax, 0xfffff000 ; mov cr3, eax ; mov eax, [0x6000] ; hlt
-    const g = hwGuest([0xb8, 0x00, 0xf0, 0xff, 0xff, 0x0f, 0x22, 0xd8, ...LOAD, HLT], { paging: true, mmio: true });
+    const g = hwGuest([0xb8, 0x00, 0xf0, 0xff, 0xff, 0x0f, 0x22, 0xd8, ...LOAD, HLT], { paging: true, mmio: true, ...F });
     const hostBefore = hostImage(g.m);
     for (let i = 0; i < 20; i++) {
       const e = g.m.run(10_000);
@@ -207,7 +209,7 @@ describe("hostile guests are contained", () => {
   });
   it("a guest that disables paging addresses its guest-physical memory directly, still through the EPT", () => {
     // mov eax, cr0 ; and eax, 0x7fffffff ; mov cr0, eax ; mov eax, [0x6000] ; hlt
-    const g = hwGuest([0x0f, 0x20, 0xc0, 0x25, 0xff, 0xff, 0xff, 0x7f, 0x0f, 0x22, 0xc0, ...LOAD, HLT], { paging: true });
+    const g = hwGuest([0x0f, 0x20, 0xc0, 0x25, 0xff, 0xff, 0xff, 0x7f, 0x0f, 0x22, 0xc0, ...LOAD, HLT], { paging: true, ...F });
     g.gs32(0x6000, 0x1234);
     g.m.write32(0x6000, 0xbad);
     expect(g.m.run().reason).toBe("hlt");

@@ -25,7 +25,7 @@ export interface HwGuest {
   again(eip?: number): void;
 }
 
-export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mmio?: boolean; idt?: boolean; jitThreshold?: number } = {}): HwGuest {
+export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mmio?: boolean; idt?: boolean; jitThreshold?: number; vpid?: number; pwc?: boolean } = {}): HwGuest {
   const m = new Machine({ memSize: HW_HOST_SIZE + GUEST_RAM, jitThreshold: o.jitThreshold ?? 0 });
   const v = new Vmcs(m);
   const ept = new Ept(m, GUEST_RAM);
@@ -59,6 +59,8 @@ export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mm
   v.set(A.OFF_VMX_IO_BITMAP_B, IO_BITMAP_B);
   v.set(A.OFF_VMX_MSR_BITMAP, MSR_BITMAP);
   m.fillMem(IO_BITMAP_A, 0x3000, 0);
+  if (o.vpid) v.vpid = o.vpid;
+  if (o.pwc) v.pwc = true;
   v.guestMode = true;
   const root = () => {
     v.guestMode = false;

@@ -299,3 +299,29 @@ describe("hw --npt off: snapshots", () => {
     }
   }, 120_000);
 });
+
+// Debian 12's i386 kernel + the busybox initramfs that runs the command list at /init (scripts/fetch-linux.mjs, as
+// test/linux-boot.test.ts; WASMVISOR_LINUX=1, ~3 G instructions): first-generation VT-x with shadow paging runs it
+// to its end — a PGE/PSE kernel with thousands of processes' page tables shadowed, CR3 loads and PT writes exiting.
+describe.skipIf(process.env.WASMVISOR_LINUX !== "1")("Linux with --npt off", () => {
+  it("boots Debian's kernel to /init, which runs the command list and ends the VM, as in native mode", { timeout: 1_200_000 }, () => {
+    const fetch = spawnSync(process.execPath, [fileURLToPath(new URL("../scripts/fetch-linux.mjs", import.meta.url)), "--quiet"], { encoding: "utf8", timeout: 600_000 });
+    expect(fetch.status, fetch.stderr).toBe(0);
+    const f = JSON.parse(fetch.stdout) as { kernel: string; initrd: string };
+    const vm = new Vm({ mode: "hw", npt: false, memSize: 256 << 20 });
+    vm.loadBzImage(readFileSync(f.kernel), { initrd: readFileSync(f.initrd), cmdline: "console=ttyS0 cryptomgr.notests" });
+    let r;
+    let ran = 0;
+    do { r = vm.run({ maxInstructions: 100e6 }); ran += 100e6; } while (r.stopReason === "max-instructions" && ran < 8e9);
+    const out = vm.console.replace(/\r/g, "");
+    expect(r.stopReason, `${r.message}\n${out.slice(-2000)}`).toBe("debug-exit");
+    expect(out).toContain("WASMVISOR-INIT-OK");
+    expect(out).toMatch(/^Linux \S+ 6\.1\.0-\d+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU\/Linux$/m);
+    expect(out).toContain("96995b58d4cbf6aaa9041b4f00c7f6ae  -"); // md5 of 8 MiB of zeros through a pipe
+    expect(out).toContain("WASMVISOR-INIT-DONE");
+    expect(out).not.toMatch(/Kernel panic|Oops|BUG:|WARNING:|segfault|general protection/);
+    const hw = (vm.mode as any).stats();
+    expect(hw.paging).toBe("shadow");
+    expect(hw.shadowPaging.cr3Loads).toBeGreaterThan(1000);
+  });
+});

@@ -33,6 +33,8 @@ import { handleVmExit, internal } from "./exits.ts";
 import { HwShadowPaging } from "./shadow-paging.ts";
 
 const STALL_EXITS = 64;
+/** the guest's VPID (KVM gives each vCPU its own; 0 is the host's) */
+const VPID = 1;
 /** with shadow paging, hidden page faults retire nothing either: a longer run of them is still progress */
 const STALL_EXITS_SHADOW = 4096;
 /** npt off: a device-memory access (the shadow maps it past machine RAM), by reason in the stats */
@@ -43,6 +45,10 @@ export interface HwModeOptions {
   machine?: Partial<MachineOptions>;
   /** nested paging (EPT, default true); false: shadow page tables, as first-generation VT-x (`--npt off`) */
   npt?: boolean;
+  /** "enable VPID" (default true, as KVM): false flushes the TLB at every VM exit and entry (VT-x before Nehalem) */
+  vpid?: boolean;
+  /** the nested TLB of the 2-D walk (default true; false: every walk makes its 8 references) */
+  pwc?: boolean;
 }
 
 export class HwMode implements Mode {
@@ -73,6 +79,8 @@ export class HwMode implements Mode {
     this.shadow = o.npt === false ? new HwShadowPaging(this.machine, this.vmcs, memSize) : null;
     if (!this.shadow) this.ept.mapGuestRam();
     this.setControls();
+    this.vmcs.vpid = o.vpid === false ? 0 : VPID;
+    this.vmcs.pwc = o.pwc !== false && !this.shadow;
     enableStringIoBatches(this.machine); // REP INS/OUTS: one I/O exit per run of elements, as native (KVM_EXIT_IO with a count)
   }
 
@@ -161,8 +169,9 @@ export class HwMode implements Mode {
       // device memory: the shadow maps it past machine RAM; the devices see the guest-physical address
       // (first-generation VT-x takes a #PF exit for it: counted as a VM exit of its own reason)
       if (exit.reason === "mmio-read" || exit.reason === "mmio-write") {
-        exit = { ...exit, port: sp.mmioGuestAddr(exit.port) };
-        this.exitsByReason[MMIO_REASON] = (this.exitsByReason[MMIO_REASON] ?? 0) + 1;
+        const apic = r === A.VMX_EXIT_APIC_ACCESS; // (the APIC-access page: a VM exit of its own reason, counted above)
+        exit = { ...exit, port: sp.mmioGuestAddr(exit.port, !apic) };
+        if (!apic) this.exitsByReason[MMIO_REASON] = (this.exitsByReason[MMIO_REASON] ?? 0) + 1;
       }
     }
     // A device exit is no VM exit: a fault loop that exits for a device read every round is bounded by the CPU
@@ -206,6 +215,9 @@ export class HwMode implements Mode {
       emulatedInstructions: this.emulated,
       nestedWalks: c.walks,
       nestedWalkRefs: c.walkRefs, // raw, so the bench can difference it (refs per miss = Δrefs / Δwalks)
+      vpid: this.vmcs.vpid,
+      vpidTlbFlushes: c.tlbFlushes, // whole-TLB flushes by VM exits/entries without VPID
+      pwc: this.vmcs.pwc ? { hits: c.pwcHits, misses: c.pwcMisses } : null,
       walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
       tlbMisses: this.vmcs.get(A.OFF_TLB_MISSES), // the CPU's TLB misses (nested: = nestedWalks; shadow: 1-D walks of 2 references)
       paging: this.shadow ? "shadow" : "nested",

@@ -96,7 +96,7 @@ export class HwShadowPaging {
   get stepping(): boolean { return this.open.length > 0; }
 
   /** A device-memory exit: the CPU reports the machine address the shadow maps the page to (mmioMachineAddr). */
-  mmioGuestAddr(mpa: number): number { this.stats.mmioExits++; return this.mmu.mmioGuestAddr(mpa); }
+  mmioGuestAddr(mpa: number, count = true): number { if (count) this.stats.mmioExits++; return this.mmu.mmioGuestAddr(mpa); }
 
   /**
    * Before handling any exit: an instruction stepped over a page-table write has run (or left by another exit):

@@ -10,7 +10,7 @@ export const VMX_REASON_NAMES: Record<number, string> = {
   [A.VMX_EXIT_INTR_WINDOW]: "interrupt-window", [A.VMX_EXIT_CPUID]: "cpuid", [A.VMX_EXIT_HLT]: "hlt",
   [A.VMX_EXIT_INVLPG]: "invlpg", [A.VMX_EXIT_RDTSC]: "rdtsc", [A.VMX_EXIT_VMCALL]: "vmcall", [A.VMX_EXIT_CR]: "cr-access",
   [A.VMX_EXIT_DR]: "dr-access", [A.VMX_EXIT_IO]: "io-instruction", [A.VMX_EXIT_RDMSR]: "rdmsr", [A.VMX_EXIT_WRMSR]: "wrmsr",
-  [A.VMX_EXIT_MTF]: "monitor-trap-flag", [A.VMX_EXIT_EPT_VIOLATION]: "ept-violation", [A.VMX_EXIT_EPT_MISCONFIG]: "ept-misconfig",
+  [A.VMX_EXIT_MTF]: "monitor-trap-flag", [A.VMX_EXIT_APIC_ACCESS]: "apic-access", [A.VMX_EXIT_EPT_VIOLATION]: "ept-violation", [A.VMX_EXIT_EPT_MISCONFIG]: "ept-misconfig",
 };
 export function reasonName(r: number): string { return VMX_REASON_NAMES[r] ?? `reason-${r}`; }
 
@@ -53,9 +53,23 @@ export class Vmcs {
     return { vector: i & 0xff, type: (i >> 8) & 7, ...(i & A.INTR_INFO_ERR ? { errorCode: this.get(A.OFF_VMX_EXIT_INTR_ERROR) } : {}) };
   }
   /** counters: VM exits, two-dimensional walks (guest TLB misses), their memory references */
-  get counters(): { exits: number; walks: number; walkRefs: number } {
-    return { exits: this.get(A.OFF_VMX_EXITS), walks: this.get(A.OFF_VMX_EPT_WALKS), walkRefs: this.get(A.OFF_VMX_WALK_REFS) };
+  get counters(): { exits: number; walks: number; walkRefs: number; tlbFlushes: number; pwcHits: number; pwcMisses: number } {
+    return {
+      exits: this.get(A.OFF_VMX_EXITS), walks: this.get(A.OFF_VMX_EPT_WALKS), walkRefs: this.get(A.OFF_VMX_WALK_REFS),
+      tlbFlushes: this.get(A.OFF_VMX_TLB_FLUSHES), pwcHits: this.get(A.OFF_VMX_PWC_HITS), pwcMisses: this.get(A.OFF_VMX_PWC_MISSES),
+    };
   }
+  /** "enable VPID" with this tag (0: off; every VM exit and entry then flushes the TLB) */
+  set vpid(tag: number) {
+    this.set(A.OFF_VMX_VPID, tag & 0xffff);
+    this.ctl(A.OFF_VMX_PROC2, A.PROC2_VPID, tag !== 0);
+  }
+  get vpid(): number { return this.get(A.OFF_VMX_PROC2) & A.PROC2_VPID ? this.get(A.OFF_VMX_VPID) & 0xffff : 0; }
+  /** the nested TLB of the 2-D walk (OFF_VMX_PWC; not architectural) */
+  set pwc(on: boolean) { this.set(A.OFF_VMX_PWC, on ? 1 : 0); }
+  get pwc(): boolean { return this.get(A.OFF_VMX_PWC) === 1; }
+  /** INVVPID (A.INVVPID_* types) */
+  invvpid(type: number, vpid: number, linear = 0): void { this.m.invvpid(type, vpid, linear); }
 
   /** The whole control block (for snapshots: it lies outside the vCPU state Machine.saveState copies). */
   save(): number[] {
