@@ -125,7 +125,10 @@ export abstract class ModeSwitch extends GuestMemory {
       } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
     };
     at(v.idtr.base + vec * 8, false);
-    for (let a = v.gdtr.base & ~0xfff; a <= v.gdtr.base + Math.min(v.gdtr.limit, 0xffff); a += 4096) at(a, false);
+    // (the GDT's pages by offset: `base & ~0xfff` is negative for a base ≥ 2 GiB, and a loop from there to the base
+    // walked the whole linear space — every mapped page marked accessed, a million walks per INT)
+    const gb = v.gdtr.base >>> 0, glen = Math.min(v.gdtr.limit, 0xffff) + 1;
+    for (let o = -(gb & 0xfff); o < glen; o += 4096) at(gb + o, false);
     if (v.tr.attr & 0x80) at(v.tr.base, false);
     const esp = (this.m.getSegment("ss").base + this.m.esp) >>> 0;
     at(esp, true);
