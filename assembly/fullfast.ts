@@ -101,12 +101,28 @@ export function fastFlags(pop: bool): bool {
  * accessed bit is clear takes the old exit, so that the bit is set in the guest's table, not in the copy. SS loads
  * always exit (CTRL_EXIT_PRIV_XFER).
  */
-export function fastDataSeg(s: u32, sel: u32, hi: u32): bool {
+export function fastDataSeg(s: u32, sel: u32, lo: u32, hi: u32): bool {
   if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS || !st(OFF_FF_TABLES_OK)) return false;
   const vcpl = st(OFF_FF_VCPL);
   if (vcpl >= 3 || !(hi & 0x100) || dataSegCheck(s, sel, hi, vcpl) != 0) return false;
+  if (!descCurrent(sel, lo, hi)) return false;
   bump(OFF_FF_N_SEG);
   return true;
+}
+
+/**
+ * The copy's descriptor for GDT selector `sel` (lo, hi) is still the guest's: a kernel rewrites descriptors in its
+ * GDT without lgdt (Linux: the TLS entries), and a load from a stale copy would give the old base/limit. The guest's
+ * descriptor is read through the current (kernel-view) shadow, which the monitor fills for the descriptor's page on
+ * the exit this takes otherwise (mode.ts loadDataSeg); a difference exits, and the monitor's exit re-syncs the copy
+ * (privileged.ts "gdt resync"). LDT selectors always exit (the guest's LDT base is not published).
+ */
+function descCurrent(sel: u32, lo: u32, hi: u32): bool {
+  if (sel & 4) return false;
+  walkFailed = false;
+  const a = st(OFF_FF_GDT_BASE) + (sel & 0xFFF8), pd = st(OFF_CR3);
+  const gl = rdShadow(pd, a), gh = rdShadow(pd, a + 4);
+  return !walkFailed && gl == lo && gh == hi;
 }
 
 // ---------------------------------------------------------------- INT n into the guest kernel, IRET back (CTRL_FAST_INT)

@@ -3,7 +3,7 @@
 // page-table accessed bits included; the counters say where the work was done.
 import { describe, it, expect } from "vitest";
 import {
-  miniVm, nativeVm, go, d32, d16, TO_USER, KCODE, KCODE_AT, PROLOGUE, PAGING_ON, identityPaging, type MiniOpts,
+  miniVm, nativeVm, go, d32, d16, TO_USER, GDT, KDATA, KCODE, KCODE_AT, PROLOGUE, PAGING_ON, identityPaging, type MiniOpts,
 } from "./full-minivm.ts";
 
 const OUT = 0x3200;
@@ -56,5 +56,36 @@ describe("INT n from user mode into a kernel whose GDT lives above 0x80000000 (t
     expect(ft).toEqual(nt);
     expect(f.mo.inCpuCounts().int).toBeGreaterThanOrEqual(48);
     expect(f.mo.shadow.stats.hiddenFaults).toBeLessThan(100);
+  });
+});
+
+describe("a kernel that rewrites a data descriptor in its GDT without lgdt, then loads it (CTRL_FAST_SEG)", () => {
+  // GDT entry 2 (KDATA, DPL 0) already accessed (0x93), so the CPU's fast load would take it from the real copy.
+  // Kernel: mov byte [ss:GDT+0x14], 0x10 (base[23:16]: base 0x100000) ; mov ax, KDATA ; mov es, ax ;
+  // mov eax, [es:0] ; mov bx, KDATA ; mov fs, bx ; hlt. Natively ES has base 0x100000 and eax is the marker there; over a stale kernel-view copy
+  // ES kept base 0.
+  const body = [
+    0x36, 0xc6, 0x05, ...d32(GDT + 0x14), 0x10,   // mov byte [ss:GDT+0x14], 0x10
+    0x66, 0xb8, ...d16(KDATA), 0x8e, 0xc0,        // mov ax, KDATA ; mov es, ax
+    0x26, 0xa1, ...d32(0),                        // mov eax, [es:0]
+    0x66, 0xbb, ...d16(KDATA), 0x8e, 0xe3,        // mov bx, KDATA ; mov fs, bx   (the copy is current again)
+    0xf4,                                         // hlt
+  ];
+  const setup = (g: (a: number, b: number[]) => void) => { g(GDT + 0x15, [0x93]); g(0x100000, d32(0x600df00d)); };
+  it("the load sees the rewritten descriptor: full (fast paths on and off) = native", () => {
+    const n = nativeVm(body);
+    setup(n.g);
+    expect(n.m.run(1_000_000).reason).toBe("hlt");
+    expect(n.m.eax >>> 0).toBe(0x600df00d);
+    expect(n.m.getSegment("es").base >>> 0).toBe(0x100000);
+    for (const fastPaths of [true, false]) {
+      const f = miniVm(body, { fastPaths });
+      setup(f.g);
+      expect(go(f.mo)).toMatchObject({ stop: "halted" });
+      expect(f.m.eax >>> 0).toBe(0x600df00d);
+      expect(f.m.getSegment("es").base >>> 0).toBe(0x100000);
+      expect(f.m.getSegment("fs").base >>> 0).toBe(0x100000);
+      if (fastPaths) expect(f.mo.inCpuCounts()["mov sreg"]).toBeGreaterThanOrEqual(3); // (the prologue's, and fs)
+    }
   });
 });

@@ -63,7 +63,7 @@ export function loadDataSeg(s: u32, sel: u32): void {
   }
   if (!readDesc(sel, VEC_GP, 0)) return;
   const f = dataSegCheck(s, sel, dHi, cpl);
-  if (f && !fastDataSeg(s, sel, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
+  if (f && !fastDataSeg(s, sel, dLo, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
   setAccessed();
   if (abort) return;
   setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
