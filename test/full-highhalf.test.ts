@@ -89,3 +89,55 @@ describe("a kernel that rewrites a data descriptor in its GDT without lgdt, then
     }
   });
 });
+
+describe("the kernel's CS/SS reads and its IRETs to itself, in the CPU (CTRL_FAST_SREG)", () => {
+  // Linux's interrupt entry reads CS/SS, its sync_core() is `pushf ; push cs ; push $1f ; iret`, and every
+  // interrupt taken in the kernel returns there by IRET: at virtual CPL 0 each was an exit (the real CS/SS have RPL 3).
+  const L = KCODE_AT + PROLOGUE.length;
+  const body: number[] = [
+    0x0e, 0x58,                                   // push cs ; pop eax          (KCODE, not KCODE|3)
+    0x8c, 0xd3,                                   // mov ebx, ss                (KDATA, zero-extended)
+    0x16, 0x59,                                   // push ss ; pop ecx
+    0xbd, ...d32(100),                            // mov ebp, 100
+  ];
+  // S: pushf ; push cs ; push N ; iret ; N: dec ebp ; jnz S          (100 IRETs to itself, IF stays 0)
+  const s = L + body.length;
+  body.push(0x9c, 0x0e, 0x68, ...d32(s + 8), 0xcf, 0x4d, 0x75, 0xf5);
+  // IRET that sets IF (no interrupt waits): push 0x202 ; push cs ; push M ; iret ; M: pushf ; pop esi ; cli ;
+  // mov dx, cs ; hlt
+  const m = L + body.length + 12;
+  body.push(0x68, ...d32(0x202), 0x0e, 0x68, ...d32(m), 0xcf, 0x9c, 0x5e, 0xfa, 0x66, 0x8c, 0xca, 0xf4);
+  it("fast on = fast off = native; on: no exit for them but the first IRET", () => {
+    const n = nativeVm(body);
+    expect(n.m.run(1_000_000).reason).toBe("hlt");
+    const regs = (x: { eax: number; ebx: number; ecx: number; edx: number; esi: number; ebp: number; esp: number }) =>
+      [x.eax, x.ebx, x.ecx, x.edx & 0xffff, x.esi & 0x3ff, x.ebp, x.esp].map((v) => v >>> 0);
+    const nat = regs(n.m);
+    expect(nat).toEqual([KCODE, 0x10, 0x10, KCODE, 0x202, 0, 0x8000]);
+    for (const fastPaths of [true, false]) {
+      const f = miniVm(body, { fastPaths });
+      expect(go(f.mo, 2000)).toMatchObject({ stop: "halted" });
+      expect(regs(f.m)).toEqual(nat);
+      const c = f.mo.inCpuCounts(), x = f.mo.stats.exits;
+      if (fastPaths) {
+        // (the first IRET exits: KCODE's descriptor is not accessed yet, and the monitor's IRET sets the bit in the
+        // guest's GDT, as the CPU's CS load does natively)
+        expect(c["iret to kernel"]).toBe(100);
+        expect(c["mov/push cs|ss"]).toBe(105);
+        expect(x["sensitive iret"]).toBe(1);
+        expect(x["sensitive push-cs"] ?? 0).toBe(0);
+      } else {
+        expect(x["sensitive iret"]).toBe(101);
+        expect(x["sensitive push-cs"]).toBe(102);
+      }
+    }
+  });
+  it("an IRET that sets IF while an interrupt waits still exits, so the monitor injects after it", () => {
+    const f = miniVm(body);
+    f.mo.interruptPending = true; // (no controller here: the CPU only sees the flag; the monitor has nothing to inject)
+    go(f.mo, 2000);
+    expect(f.mo.inCpuCounts()["iret to kernel"]).toBe(99);
+    expect(f.mo.stats.exits["sensitive iret"]).toBe(2); // (the first: the accessed bit; the last: the window)
+    expect(f.m.esi & 0x200).toBe(0x200);
+  });
+});
