@@ -814,6 +814,18 @@ export const AREA_HWSHADOW: u32 = 0xA80;
 export const AREA_HWSHADOW_SIZE: u32 = 0x80;
 export const OFF_VMX_IDT_VEC_INFO: u32 = 0xA80;
 export const OFF_VMX_IDT_VEC_ERROR: u32 = 0xA84;
+// ==== full-linux (branch full-linux): more of the deprivileged kernel's sensitive instructions in the CPU ====
+// CTRL_FAST_SREG, at a virtual CPL below 3 (host/full/README.md "Fast paths"): push cs / push ss / mov r/m, cs|ss
+// (the x86 hole: the real CS/SS carry RPL 3) store the selector with the virtual CPL as its RPL, as the monitor's
+// emulation does; and IRET from virtual CPL 0 to virtual CPL 0 (32-bit, CS from the guest's GDT through the
+// current shadow, already accessed; TF/NT/VM, an LDT selector or an IRET that opens the interrupt window while a
+// virtual interrupt waits: the old exit). Linux's interrupt entry reads CS/SS, its sync_core() is pushf; push cs;
+// push $1f; iret (tens of thousands per boot), and every interrupt of the kernel returns to the kernel.
+// Counters: scratch above VCPU_STATE_SIZE (a snapshot does not carry them; the monitor's exit counts are saved).
+export const CTRL_FAST_SREG: u32 = 0x20000;
+export const OFF_FF_N_SREG: u32 = 0xA88;   // CPU counter: push/mov of CS/SS done in the CPU
+export const OFF_FF_N_IRET0: u32 = 0xA8C;  // CPU counter: IRETs from virtual CPL 0 to 0 done in the CPU
+// ==== end full-linux block ====
 // ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
 // One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
 // RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;

@@ -25,8 +25,9 @@ import {
   OFF_FF_GDT_U, OFF_FF_GDT_U_PHYS, OFF_FF_LDT_K, OFF_FF_LDT_U, OFF_FF_IDT_BASE, OFF_FF_IDT_LIMIT, OFF_FF_GDT_BASE, OFF_FF_GDT_LIMIT,
   OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
   CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ, CTRL_FAST_CR, OFF_FF_N_MOVCR, OFF_FF_VCR0,
+  CTRL_FAST_SREG, OFF_FF_N_SREG, OFF_FF_N_IRET0,
 } from "./abi";
-import { st, setSt, abort, setAbort, ABORT_EXIT, eip, setEip, r32, w32, ESP, segSel, segAttr, setSegCache } from "./state";
+import { st, setSt, abort, setAbort, ABORT_EXIT, eip, setEip, r32, w32, ESP, segSel, segAttr, segBase, segLimit, setSegCache } from "./state";
 import { getFlags, setFlags, flagsReg } from "./flags";
 import { push, popPeek, osz, spGet, spSet, spMask, stack32, memRd } from "./decode";
 import { physRd32, physWr32, inRam, computeSegOk, bumpEpoch, tlbFlushAll } from "./mmu";
@@ -101,12 +102,28 @@ export function fastFlags(pop: bool): bool {
  * accessed bit is clear takes the old exit, so that the bit is set in the guest's table, not in the copy. SS loads
  * always exit (CTRL_EXIT_PRIV_XFER).
  */
-export function fastDataSeg(s: u32, sel: u32, hi: u32): bool {
+export function fastDataSeg(s: u32, sel: u32, lo: u32, hi: u32): bool {
   if (!(st(OFF_CTRL) & CTRL_FAST_SEG) || s == SEG_SS || !st(OFF_FF_TABLES_OK)) return false;
   const vcpl = st(OFF_FF_VCPL);
   if (vcpl >= 3 || !(hi & 0x100) || dataSegCheck(s, sel, hi, vcpl) != 0) return false;
+  if (!descCurrent(sel, lo, hi)) return false;
   bump(OFF_FF_N_SEG);
   return true;
+}
+
+/**
+ * The copy's descriptor for GDT selector `sel` (lo, hi) is still the guest's: a kernel rewrites descriptors in its
+ * GDT without lgdt (Linux: the TLS entries), and a load from a stale copy would give the old base/limit. The guest's
+ * descriptor is read through the current (kernel-view) shadow, which the monitor fills for the descriptor's page on
+ * the exit this takes otherwise (mode.ts loadDataSeg); a difference exits, and the monitor's exit re-syncs the copy
+ * (privileged.ts "gdt resync"). LDT selectors always exit (the guest's LDT base is not published).
+ */
+function descCurrent(sel: u32, lo: u32, hi: u32): bool {
+  if (sel & 4) return false;
+  walkFailed = false;
+  const a = st(OFF_FF_GDT_BASE) + (sel & 0xFFF8), pd = st(OFF_CR3);
+  const gl = rdShadow(pd, a), gh = rdShadow(pd, a + 4);
+  return !walkFailed && gl == lo && gh == hi;
 }
 
 // ---------------------------------------------------------------- INT n into the guest kernel, IRET back (CTRL_FAST_INT)
@@ -279,5 +296,50 @@ export function fastMovFromCr(n: u32, rm: u32): bool {
   if (!(st(OFF_CTRL) & CTRL_FAST_CR) || st(OFF_FF_VCPL) != 0 || n == 1 || n > 4) return false;
   w32(rm, st(OFF_FF_VCR0 + (n == 0 ? 0 : (n - 1) * 4)));
   bump(OFF_FF_N_MOVCR);
+  return true;
+}
+
+// ---------------------------------------------------------------- the kernel's CS/SS reads and IRET to itself (CTRL_FAST_SREG)
+/**
+ * push cs|ss, mov r/m, cs|ss (ops/system.ts, where CTRL_EXIT_SENSITIVE would hand them over): the selector as the
+ * guest sees it — the real one's RPL is 3, the guest's is its virtual CPL (the monitor's sensitive.ts vsel). Returns
+ * the value to store, or NONE when the instruction is to exit (the control clear).
+ */
+export function fastSregSel(s: u32): u32 {
+  if (!(st(OFF_CTRL) & CTRL_FAST_SREG)) return NONE;
+  bump(OFF_FF_N_SREG);
+  return (segSel(s) & 0xFFFC) | (st(OFF_FF_VCPL) & 3);
+}
+
+/**
+ * IRET (32-bit) from virtual CPL 0 back to virtual CPL 0 (op_iret, before its exit): EIP, CS, EFLAGS popped with the
+ * CPU's own reads (a fault there is the CPU's own, as the emulation's), CS from the guest's GDT through the current
+ * shadow with returnCsCheck at CPL 0, EFLAGS by popFlags at CPL 0 (the virtual IF/IOPL kept in the shared state).
+ * False = take the exit (nothing changed): an outward return (fastIret), TF/NT/VM, an LDT or unaccessed CS, a
+ * descriptor not in the shadow, a failing rule, or an IRET that opens the interrupt window while one waits.
+ */
+export function fastIretKernel(): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_SREG)) return false;
+  if (st(OFF_FF_VCPL) != 0 || osz() != 4 || !stack32() || (flagsReg & (FLAG_NT | FLAG_TF))) return false;
+  const sp = r32(ESP);
+  const off = memRd(4, SEG_SS, sp); if (abort) return true;
+  const sel = memRd(4, SEG_SS, sp + 4) & 0xFFFF; if (abort) return true;
+  const fl = memRd(4, SEG_SS, sp + 8); if (abort) return true;
+  if ((sel & 3) != 0 || (fl & (FLAG_VM | FLAG_TF | FLAG_NT))) return false;
+  walkFailed = false;
+  if (!guestDesc(st(OFF_CR3), sel)) return false;
+  const cLo = dLo, cHi = dHi;
+  if (returnCsCheck(sel, cLo, cHi, off, 0)) return false;
+  const old = guestFlags();
+  const nf = popFlags(old, fl, 4, 0, true);
+  if (!(old & FLAG_IF) && (nf & FLAG_IF) && st(OFF_FF_PENDING)) return false; // the monitor injects after it
+  if ((segSel(SEG_CS) & 0xFFFC) != sel || segBase(SEG_CS) != dBase(cLo, cHi) || segLimit(SEG_CS) != dLimit(cLo, cHi) || segAttr(SEG_CS) != (dAttr(cHi) | 0x60)) {
+    loadReal(SEG_CS, sel, cLo, cHi);
+    bumpEpoch();
+  }
+  w32(ESP, sp + 12);
+  setEip(off);
+  setGuestFlags(nf);
+  bump(OFF_FF_N_IRET0);
   return true;
 }

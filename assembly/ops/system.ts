@@ -14,7 +14,7 @@ import {
   CTRL_EXIT_SENSITIVE, CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ,
 } from "../abi";
 import { sensitiveExit } from "./sensitive";
-import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret, fastMovFromCr } from "../fullfast";
+import { fastCliSti, fastFlags, fastDataSeg, fastSoftInt, fastIret, fastIretKernel, fastSregSel, fastMovFromCr } from "../fullfast";
 import {
   eip, setEip, abort, setPending, r32, w32, r16, w16, o16, mrMod, mrReg, mrRm, ea, eaSeg, cpl, setCplValue, st,
   setSt, segSel, segBase, segLimit, segAttr, setSegCache, EAX, ECX, EDX, EBX, ESP, setIntShadow, setSsShadow, setHalted,
@@ -63,7 +63,7 @@ export function loadDataSeg(s: u32, sel: u32): void {
   }
   if (!readDesc(sel, VEC_GP, 0)) return;
   const f = dataSegCheck(s, sel, dHi, cpl);
-  if (f && !fastDataSeg(s, sel, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
+  if (f && !fastDataSeg(s, sel, dLo, dHi)) { setPending(f >>> 16, f & 0xFFFF, true); return; } // (full mode: fullfast.ts)
   setAccessed();
   if (abort) return;
   setSegCache(s, sel, descBase(dLo, dHi), descLimit(dLo, dHi), descAttr(dHi));
@@ -91,12 +91,19 @@ function nullInaccessible(newCpl: u32): void {
   }
 }
 
+/** the selector push/mov of CS or SS store: with CTRL_EXIT_SENSITIVE set, the virtual one (fullfast.ts) or an exit (abort) */
+function sregSeen(s: u32): u32 {
+  if ((s != SEG_CS && s != SEG_SS) || !(st(OFF_CTRL) & CTRL_EXIT_SENSITIVE)) return segSel(s);
+  const v = fastSregSel(s);
+  if (v == 0xFFFFFFFF) sensitiveExit(CTRL_EXIT_SENSITIVE);
+  return v;
+}
 export function op_push_sreg(s: u32): void {
-  if ((s == SEG_CS || s == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
+  const v = sregSeen(s); if (abort) return;
   // a 32-bit push of a segment register writes 16 bits on current processors; the rest of the slot keeps its value
-  if (o16) { push(2, segSel(s)); return; }
+  if (o16) { push(2, v); return; }
   const sp = spMask(spGet() - 4);
-  memWr(2, SEG_SS, sp, segSel(s));
+  memWr(2, SEG_SS, sp, v);
   if (abort) return;
   spSet(sp);
 }
@@ -121,9 +128,9 @@ export function op_mov_S_E(): void {
 }
 export function op_mov_E_S(): void {
     if (mrReg > 5) { ud(); return; }
-  if ((mrReg == SEG_CS || mrReg == SEG_SS) && sensitiveExit(CTRL_EXIT_SENSITIVE)) return;
-  if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, segSel(mrReg)); // a 32-bit register destination is zero-extended
-  else rmWr(2, segSel(mrReg));
+  const v = sregSeen(mrReg); if (abort) return;
+  if (mrMod == 3) regWr(o16 ? 2 : 4, mrRm, v); // a 32-bit register destination is zero-extended
+  else rmWr(2, v);
 }
 /** les/lds/lss/lfs/lgs: load a far pointer (offset, then selector) from memory. */
 export function op_load_far_ptr(s: u32): void {
@@ -391,7 +398,7 @@ function applyIretFlags(v: u32, size: u32, oldCpl: u32): void {
 }
 
 export function op_iret(): void {
-  if (fastIret() || sensitiveExit(CTRL_EXIT_PRIV_XFER)) return; // (full mode: fullfast.ts)
+  if (fastIret() || fastIretKernel() || sensitiveExit(CTRL_EXIT_PRIV_XFER)) return; // (full mode: fullfast.ts)
   const size = osz();
   if (flagsReg & FLAG_NT) { iretTaskChecks(); return; } // a nested-task return needs a task switch
   const sp = spGet();

@@ -131,21 +131,29 @@ export abstract class ModeSwitch extends GuestMemory {
    */
   protected prefillFastInt(vec: number): void {
     if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime" || this.v.cpl !== 0) return;
-    const v = this.v, pg = this.paging();
-    const at = (lin: number, write: boolean) => {
-      lin >>>= 0;
-      if (lin >>> 22 === 1023) return;
-      try {
-        const w = this.shadow.walk(pg, lin, write, false, true);
-        if (w.ok && w.gpa < this.guestRam) this.shadow.fill(lin, w, write);
-      } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
-    };
-    at(v.idtr.base + vec * 8, false);
-    for (let a = v.gdtr.base & ~0xfff; a <= v.gdtr.base + Math.min(v.gdtr.limit, 0xffff); a += 4096) at(a, false);
-    if (v.tr.attr & 0x80) at(v.tr.base, false);
+    const v = this.v;
+    this.prefillPage(v.idtr.base + vec * 8, false);
+    // (the GDT's pages by offset: `base & ~0xfff` is negative for a base ≥ 2 GiB, and a loop from there to the base
+    // walked the whole linear space — every mapped page marked accessed, a million walks per INT)
+    const gb = v.gdtr.base >>> 0, glen = Math.min(v.gdtr.limit, 0xffff) + 1;
+    for (let o = -(gb & 0xfff); o < glen; o += 4096) this.prefillPage(gb + o, false);
+    if (v.tr.attr & 0x80) this.prefillPage(v.tr.base, false);
     const esp = (this.m.getSegment("ss").base + this.m.esp) >>> 0;
-    at(esp, true);
-    at(esp + 19, true);
+    this.prefillPage(esp, true);
+    this.prefillPage(esp + 19, true);
+  }
+
+  /** Fills the current shadow's entry for guest-linear `lin` from the guest's walk, with its A/D update (an access
+   *  the guest makes natively at this point); nothing if the guest has no mapping or it is not RAM. */
+  protected prefillPage(lin: number, write: boolean): void {
+    lin >>>= 0;
+    if (lin >>> 22 === 1023) return;
+    const a = this.shadow.spteAddr(lin);
+    if (!write && a >= 0 && (this.m.read32(a) & 1)) return; // there already (a 4 MiB region would be refilled whole)
+    try {
+      const w = this.shadow.walk(this.paging(), lin, write, false, true);
+      if (w.ok && w.gpa < this.guestRam) this.shadow.fill(lin, w, write);
+    } catch (e) { if (!(e instanceof GuestFault || e instanceof GuestRangeError)) throw e; }
   }
 
   protected applyCr0(): void {
@@ -255,6 +263,10 @@ export abstract class ModeSwitch extends GuestMemory {
     }
     const d = this.desc(sel);
     if (!d) throw new GuestFault(A.VEC_GP, sel & 0xfffc);
+    // the CPU's fast load of a kernel data segment checks the real copy against the guest's descriptor, read through
+    // the current shadow (assembly/fullfast.ts fastDataSeg): the page it reads is filled here, as natively the
+    // descriptor read is an access to it
+    if (cpl < 3 && !(sel & 4) && (this.fastWanted & A.CTRL_FAST_SEG) && this.translation === "runtime") this.prefillPage(d.addr, false);
     // the CPU's own rule (assembly/ops/rules.ts dataSegCheck)
     const f = this.m.rules.dataSegCheck(SEG[name], sel, d.hi, cpl);
     if (f) throw new GuestFault(f.vector, f.error);

@@ -46,7 +46,7 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
-export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR;
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR | A.CTRL_FAST_SREG;
 const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret", "mov from cr"];
 
 /**
@@ -180,6 +180,8 @@ export abstract class VcpuBase {
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
     for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
     this.v = new SharedVirtualCpu(this.dv);
+    this.stateSet(A.OFF_FF_N_SREG, 0); // (scratch counters: a recycled machine may hold a previous VM's)
+    this.stateSet(A.OFF_FF_N_IRET0, 0);
   }
 
   /** the CPU fast paths in force (abi.ts CTRL_FAST_*, assembly/fullfast.ts); other controls are left alone */
@@ -194,6 +196,10 @@ export abstract class VcpuBase {
   inCpuCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     FF_NAMES.forEach((k, i) => { const n = this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_CLI + 4 * i, true); if (n) out[k] = n; });
+    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0]] as const) {
+      const n = this.dv.getUint32(A.STATE_BASE + off, true);
+      if (n) out[k] = n;
+    }
     return out;
   }
 
