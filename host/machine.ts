@@ -180,13 +180,24 @@ export class Machine {
   // ---- RAM backed on first touch (assembly/ram-backing.ts): the memory starts with the CPU tables and a little RAM ----
   /** RAM bytes the memory covered when the views were last made (the CPU may have grown it since: views detach) */
   private backedRam: number;
-  /** the views again after the memory grew (a grown memory detaches the old buffer) */
+  /** the views again after the memory grew (a grown memory detaches the old buffer); then every onMemoryGrow holder's */
   private refreshViews(): void {
     if (!this.pooled || this.u8.byteLength === this.mem.buffer.byteLength) return;
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
     this.backedRam = Math.min(this.u8.length - A.RAM_BASE, this.ramSize);
+    for (const f of this.growHooks) f();
   }
+  private readonly growHooks: (() => void)[] = [];
+  /**
+   * A view of the memory as it is now, without backing the rest of RAM (as `memory` does): for the STATE block and
+   * the CPU tables, which it always covers. It detaches when the memory grows (the CPU or a host access backing more
+   * RAM): make it again in `onMemoryGrow`, which runs before run() returns or the host access goes on. release()
+   * detaches it for good (the pool's memory.grow(0)), so a stale holder reads nothing and writes nowhere.
+   */
+  get stateView(): DataView { return this.liveDv; }
+  /** `fn` runs whenever the memory grew, after the machine's own views are remade (see stateView). */
+  onMemoryGrow(fn: () => void): void { this.growHooks.push(fn); }
   /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
   private backRam(end: number): void {
     this.refreshViews();
