@@ -639,8 +639,13 @@ export class Machine {
     if (this.rawViews || this.memoryShared) return null;
     return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
   }
-  /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; endLease(this.lease); return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  /** Guest-physical RAM [0, end) as a view (no copy): for snapshots, which read or fill it whole. A restore passes the
+   * end of what it writes: RAM past it is not backed (it reads as zero; the view detaches when the memory grows). */
+  ramBytes(end = this.ramSize): Uint8Array {
+    if (!Number.isInteger(end) || end < 0 || end > this.ramSize) throw new RangeError(`wasmvisor: ramBytes(${end}) is outside RAM (${this.ramSize} bytes)`);
+    this.backRam(end); this.rawViews = true; endLease(this.lease);
+    return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + end);
+  }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

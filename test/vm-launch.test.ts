@@ -6,6 +6,7 @@ import { describe, it, expect } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { Vm, EXIT_STATUS } from "../host/vm.ts";
 import * as A from "../host/abi.generated.ts";
+import type { LocalApic } from "../host/devices/lapic.ts";
 
 const HAVE_CPU = existsSync(new URL("../build/cpu.wasm", import.meta.url));
 const ECHO = new URL("../build/guests/echo/echo.elf", import.meta.url);
@@ -21,6 +22,8 @@ function nativeVm(code: number[], memSize = 64 * MiB): Vm {
   m.esp = 0x8000;
   return vm;
 }
+/** the platform's local APIC model (the pc platform builder returns its devices; Platform does not type them) */
+const apicOf = (vm: Vm) => (vm.platform as unknown as { devices: { lapic: LocalApic } }).devices.lapic;
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
 describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () => {
@@ -42,7 +45,7 @@ describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () =>
     // mov dword [0xFEE00080], 0x20         ; C7 05 80 00 E0 FE 20 00 00 00  (TPR: answered in the CPU, no exit)
     // cli; hlt                             ; FA F4
     const vm = nativeVm([0xc7, 0x05, ...le32(0x03000000), ...le32(0x11223344), 0xc7, 0x05, ...le32(0xfee00080), ...le32(0x20), 0xfa, 0xf4]);
-    const lapic = vm.platform.devices!.lapic!;
+    const lapic = apicOf(vm);
     const backed0 = vm.machine.ramBacked;
     const r = vm.run({ maxInstructions: 100 });
     expect(r.exitStatus).toBe(EXIT_STATUS.HALTED);
@@ -58,7 +61,7 @@ describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () =>
 
   it("a host access that backs more RAM (a loader, DMA) keeps the APIC shared too", () => {
     const vm = nativeVm([0xf4]);
-    const lapic = vm.platform.devices!.lapic!;
+    const lapic = apicOf(vm);
     vm.machine.writeMem(60 * MiB, [1, 2, 3]);
     lapic.tpr = 0x40;
     expect(vm.machine.stateView.getUint32(A.STATE_BASE + A.OFF_APIC_TPR, true)).toBe(0x40);
@@ -79,5 +82,66 @@ describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () =>
     expect(vm.machine.ramBacked).toBeGreaterThan(32 * MiB);
     expect(vm.console).toBe("hi\n");
     vm.release();
+  });
+});
+
+describe.skipIf(!HAVE_CPU)("Vm.restore backs only the RAM the snapshot holds", () => {
+  // B9 05 00 00 00          mov ecx, 5
+  // 88 C8                   mov al, cl          (0x1005: loop)
+  // 04 30                   add al, '0'
+  // E6 E9                   out 0xe9, al        (debugcon)
+  // 89 0C 8D 00 00 00 03    mov [0x03000000 + ecx*4], ecx   (48 MiB: past what a fresh machine backs)
+  // E2 F1                   loop 0x1005
+  // FA F4                   cli; hlt
+  const CODE = [0xb9, ...le32(5), 0x88, 0xc8, 0x04, 0x30, 0xe6, 0xe9, 0x89, 0x0c, 0x8d, ...le32(0x03000000), 0xe2, 0xf1, 0xfa, 0xf4];
+
+  /** runs the original to `at` instructions, snapshots it, and checks the restored VM continues identically */
+  function continues(at: number): Vm {
+    const a = nativeVm(CODE);
+    a.run({ maxInstructions: at });
+    const snap = a.snapshot();
+    const seen = a.console.length;
+    const b = Vm.restore(snap);
+    const ra = a.run({ maxInstructions: 1000 }), rb = b.run({ maxInstructions: 1000 });
+    expect(rb).toEqual(ra);
+    expect(ra.exitStatus).toBe(EXIT_STATUS.HALTED);
+    expect(b.console).toBe(a.console.slice(seen));
+    expect(b.machine.instructions).toBe(a.machine.instructions);
+    for (let k = 0; k <= 6; k++) expect(b.machine.read32(0x03000000 + 4 * k), `word ${k}`).toBe(a.machine.read32(0x03000000 + 4 * k));
+    expect(b.machine.readMem(0, 0x10000)).toEqual(a.machine.readMem(0, 0x10000));
+    a.release();
+    return b;
+  }
+
+  it("a snapshot of low RAM only: the restored VM backs a few MiB and continues identically", () => {
+    const a = nativeVm(CODE);
+    a.run({ maxInstructions: 1 });
+    const b = Vm.restore(a.snapshot());
+    expect(b.machine.ramBacked).toBeLessThan(8 * MiB);
+    expect(b.machine.read32(0x03000000 + 20)).toBe(0); // past the backed part: zero, backed on this read
+    b.release();
+    a.release();
+    continues(1).release();
+  });
+
+  it("data high in RAM (48 MiB) is restored and the run continues identically", () => {
+    const b = continues(9); // after the first store to 0x03000014
+    expect(b.machine.read32(0x03000014)).toBe(5);
+    b.release();
+  });
+
+  it("a recycled machine whose last guest wrote where the snapshot has zeros reads zeros", () => {
+    const a = nativeVm(CODE);
+    a.run({ maxInstructions: 1 });
+    const snap = a.snapshot();
+    a.release();
+    const dirty = new Vm({ mode: "native", memSize: 64 * MiB });
+    dirty.machine.writeMem(40 * MiB, [0xaa, 0xbb, 0xcc, 0xdd]);
+    dirty.release(); // its memory goes back to the pool, to the next VM of the same size
+    const b = Vm.restore(snap);
+    expect(b.machine.read32(40 * MiB)).toBe(0);
+    expect(b.run({ maxInstructions: 1000 }).exitStatus).toBe(EXIT_STATUS.HALTED);
+    expect(b.console).toBe("54321");
+    b.release();
   });
 });
