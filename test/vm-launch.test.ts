@@ -2,10 +2,11 @@
 // share the STATE block through Machine.stateView instead of Machine.memory, and every holder of a view of it (the
 // local APIC's registers, the string-I/O buffer, hw mode's VMCS) follows the memory when the CPU or the host backs
 // more RAM (a grown wasm memory detaches every old view).
-import { describe, it, expect } from "vitest";
+import { describe, it, expect, beforeEach } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { Vm, EXIT_STATUS } from "../host/vm.ts";
 import * as A from "../host/abi.generated.ts";
+import { drainMachinePool } from "../host/cpu-instances.ts";
 import type { LocalApic } from "../host/devices/lapic.ts";
 
 const HAVE_CPU = existsSync(new URL("../build/cpu.wasm", import.meta.url));
@@ -27,6 +28,7 @@ const apicOf = (vm: Vm) => (vm.platform as unknown as { devices: { lapic: LocalA
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
 describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () => {
+  beforeEach(() => { drainMachinePool(); }); // fresh memories (a recycled one keeps what its last machine backed)
   it.skipIf(!existsSync(ECHO))("native and hw: new Vm + load + the first instruction back a few MiB, not all of RAM", () => {
     const img = readFileSync(ECHO);
     for (const mode of ["native", "hw"]) {
@@ -83,9 +85,24 @@ describe.skipIf(!HAVE_CPU)("a Vm launches with RAM backed on first touch", () =>
     expect(vm.console).toBe("hi\n");
     vm.release();
   });
+
+  it("REP INSB into RAM past the backed part lands there, like RAM (the batch's target grows the memory)", () => {
+    // BF 00 00 80 03    mov edi, 0x03800000   (56 MiB)
+    // B9 10 00 00 00    mov ecx, 16
+    // 66 BA 7A 00       mov dx, 0x7a          (no device: reads 0xff)
+    // F3 6C             rep insb
+    // FA F4             cli; hlt
+    const vm = nativeVm([0xbf, ...le32(0x03800000), 0xb9, ...le32(16), 0x66, 0xba, 0x7a, 0x00, 0xf3, 0x6c, 0xfa, 0xf4]);
+    expect(vm.machine.ramBacked).toBeLessThan(56 * MiB);
+    const r = vm.run({ maxInstructions: 100 });
+    expect(r.exitStatus).toBe(EXIT_STATUS.HALTED);
+    expect([...vm.machine.readMem(0x03800000, 17)]).toEqual([...Array(16).fill(0xff), 0]);
+    vm.release();
+  });
 });
 
 describe.skipIf(!HAVE_CPU)("Vm.restore backs only the RAM the snapshot holds", () => {
+  beforeEach(() => { drainMachinePool(); });
   // B9 05 00 00 00          mov ecx, 5
   // 88 C8                   mov al, cl          (0x1005: loop)
   // 04 30                   add al, '0'
