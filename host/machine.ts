@@ -183,14 +183,25 @@ export class Machine {
   // ---- RAM backed on first touch (assembly/ram-backing.ts): the memory starts with the CPU tables and a little RAM ----
   /** RAM bytes the memory covered when the views were last made (the CPU may have grown it since: views detach) */
   private backedRam: number;
-  /** the views again after the memory grew (a grown memory detaches the old buffer) */
+  /** the views again after the memory grew (a grown memory detaches the old buffer); then every onMemoryGrow holder's */
   private refreshViews(): void {
     if (!this.pooled || this.u8.byteLength === this.mem.buffer.byteLength) return;
     this.u8 = new Uint8Array(this.mem.buffer);
     this.dv = new DataView(this.mem.buffer);
     this.sw = new Uint32Array(this.mem.buffer, A.STATE_BASE, A.STATE_SIZE >>> 2);
     this.backedRam = Math.min(this.u8.length - A.RAM_BASE, this.ramSize);
+    for (const f of this.growHooks) f();
   }
+  private readonly growHooks: (() => void)[] = [];
+  /**
+   * A view of the memory as it is now, without backing the rest of RAM (as `memory` does): for the STATE block and
+   * the CPU tables, which it always covers. It detaches when the memory grows (the CPU or a host access backing more
+   * RAM): make it again in `onMemoryGrow`, which runs before run() returns or the host access goes on. release()
+   * detaches it for good (the pool's memory.grow(0)), so a stale holder reads nothing and writes nowhere.
+   */
+  get stateView(): DataView { return this.liveDv; }
+  /** `fn` runs whenever the memory grew, after the machine's own views are remade (see stateView). */
+  onMemoryGrow(fn: () => void): void { this.growHooks.push(fn); }
   /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
   private backRam(end: number): void {
     this.refreshViews();
@@ -633,8 +644,13 @@ export class Machine {
     if (this.rawViews || this.memoryShared) return null;
     return this.u8.slice(A.DIRTY_BASE, A.DIRTY_BASE + Math.ceil(this.ramSize / 4096 / 8));
   }
-  /** Guest-physical RAM as a view (no copy): for snapshots, which read or fill it whole. */
-  ramBytes(): Uint8Array { this.backRam(this.ramSize); this.rawViews = true; endLease(this.lease); return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + this.ramSize); }
+  /** Guest-physical RAM [0, end) as a view (no copy): for snapshots, which read or fill it whole. A restore passes the
+   * end of what it writes: RAM past it is not backed (it reads as zero; the view detaches when the memory grows). */
+  ramBytes(end = this.ramSize): Uint8Array {
+    if (!Number.isInteger(end) || end < 0 || end > this.ramSize) throw new RangeError(`wasmvisor: ramBytes(${end}) is outside RAM (${this.ramSize} bytes)`);
+    this.backRam(end); this.rawViews = true; endLease(this.lease);
+    return this.u8.subarray(A.RAM_BASE, A.RAM_BASE + end);
+  }
   /** After the host filled ramBytes() directly: drop predecoded code for all of it. */
   ramChanged(): void { this.cpu.notifyHostWrite(0, this.ramSize); }
 

@@ -54,7 +54,11 @@ export class Vm extends VmCore {
     const m = vm.machine;
     if (m.ramSize !== s.ramSize) throw new SnapshotError("snapshot is corrupted (its RAM size does not match its configuration)");
     const written = m.writtenPages(); // (before ramBytes: pages never written are known zero)
-    s.fillRam(m.ramBytes(), written);
+    // back RAM only as far as the snapshot has data, or the machine was written (pages past both are zero): the
+    // rest is backed when the guest first touches it
+    if (!(s.ramEnd >= 0 && s.ramEnd <= m.ramSize)) throw new SnapshotError("snapshot is corrupted (page map)");
+    const end = written ? Math.max(s.ramEnd, Math.min(m.ramSize, Math.ceil(m.ramBacked / 4096) * 4096)) : m.ramSize;
+    s.fillRam(m.ramBytes(end), written);
     m.ramChanged();
     m.loadState(s.cpu);
     vm.restoreState(s.state);

@@ -7,12 +7,9 @@ import type { AccessSize, Bus } from "../bus.ts";
 import type { VmStats } from "../stats.ts";
 import * as A from "../abi.generated.ts";
 
-const views = new WeakMap<Machine, DataView>();
-function view(m: Machine): DataView {
-  let v = views.get(m);
-  if (!v) { v = new DataView(m.memory.buffer); views.set(m, v); }
-  return v;
-}
+// the STATE block and the I/O buffer, without backing guest RAM (Machine.memory would back all of it); remade by
+// the machine when its memory grows
+const view = (m: Machine): DataView => m.stateView;
 
 /** Lets the CPU hand over REP INS/OUTS runs in one exit each (native mode; every exit then goes through deviceExit). */
 export function enableStringIoBatches(m: Machine): void {

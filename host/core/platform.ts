@@ -72,6 +72,8 @@ export interface Platform {
    * its guest-physical address + 8 MiB)
    */
   shareApic?(area: Uint32Array, machineOffset?: number): void;
+  /** the same area as a new view after the CPU's memory grew (the old view detached): core/apic-share.ts */
+  rebindApic?(area: Uint32Array): void;
   // ---- pv platform ----
   virtio?: VirtioMmio[];
   virtioConsole?: VirtioConsole;
@@ -176,6 +178,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     mpTables: d.mpConfig ?? undefined,
     cpuid: lapic ? { apic: true } : undefined,
     shareApic: lapic ? (area, off = 0) => lapic.shareWith(area, LAPIC_BASE + off, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
+    rebindApic: lapic ? (area) => lapic.rebind(area) : undefined,
     timers: {
       untilNext: () => {
         let n = clock.instructionsFor(d.pit.nextEventTicks());

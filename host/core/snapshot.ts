@@ -58,7 +58,10 @@ export interface SnapshotContents {
   cpu: Uint8Array;
   /** machine RAM size and a function that copies RAM into a destination of that size */
   ramSize: number;
-  /** `written`: Machine.writtenPages() of dst, if known (pages outside it are zero already) */
+  /** RAM bytes [0, ramEnd) hold every page that is not zero: fillRam's dst needs to cover no more (nor less) */
+  ramEnd: number;
+  /** `written`: Machine.writtenPages() of dst, if known (pages outside it are zero already); dst may stop short of
+   * ramSize (at least ramEnd): RAM past it must be zero */
   fillRam(dst: Uint8Array, written?: Uint8Array | null): void;
   /** the disks by position ([--disk, --disk2]), reopened (files checked for identity) */
   disks: (BlockBackend | undefined)[];
@@ -102,9 +105,17 @@ function pageEncode(bytes: Uint8Array): Paged {
   return { kinds, words: Uint32Array.from(words), pages };
 }
 
-function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array, written: Uint8Array | null = null): void {
+/** Bytes up to the end of the last page that is not zero (what a restore must write; the rest of RAM stays zero). */
+function usedEnd(kinds: Uint8Array, size: number): number {
+  let i = kinds.length;
+  while (i > 0 && kinds[i - 1] === ZERO) i--;
+  return Math.min(i * PAGE, size);
+}
+
+/** Decodes pages into dst, which may stop short of `size` (the memory's size) where only zero pages follow. */
+function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, data: Uint8Array, written: Uint8Array | null = null, size = dst.length): void {
   const n = Math.ceil(dst.length / PAGE);
-  if (kinds.length !== n || wordBytes.length % 4) throw new SnapshotError("snapshot is corrupted (page map)");
+  if (kinds.length !== Math.ceil(size / PAGE) || dst.length > size || usedEnd(kinds, size) > dst.length || wordBytes.length % 4) throw new SnapshotError("snapshot is corrupted (page map)");
   const words = new Uint32Array(wordBytes.buffer.slice(wordBytes.byteOffset, wordBytes.byteOffset + wordBytes.byteLength));
   const whole = dst.length % 4 === 0 ? new Uint32Array(dst.buffer, dst.byteOffset, dst.length / 4) : null;
   let off = 0, wi = 0;
@@ -163,7 +174,14 @@ export function writeSnapshot(inp: SnapshotInput): Buffer {
   };
   const cpu = blob([inp.machine.saveState()]);
   const paged = (p: Paged) => ({ kinds: blob([p.kinds]), words: blob([new Uint8Array(p.words.buffer)]), pages: blob(p.pages) });
-  const ramRef = { size: inp.machine.ramSize, ...paged(pageEncode(inp.machine.ramBytes())) };
+  // only the RAM the memory covers: the rest was never touched (RAM backed on first touch) and is zero pages
+  const m = inp.machine, ram = pageEncode(m.ramBytes(Math.min(m.ramSize, Math.ceil(m.ramBacked / PAGE) * PAGE)));
+  if (ram.kinds.length < Math.ceil(m.ramSize / PAGE)) {
+    const kinds = new Uint8Array(Math.ceil(m.ramSize / PAGE)); // ZERO = 0
+    kinds.set(ram.kinds);
+    ram.kinds = kinds;
+  }
+  const ramRef = { size: m.ramSize, ...paged(ram) };
   const disks = inp.disks.map((d) => {
     if (!d) return null;
     if (d instanceof MemoryBackend) {
@@ -255,7 +273,8 @@ export function readSnapshot(buf: Uint8Array): SnapshotContents {
     config: meta.config,
     cpu,
     ramSize: meta.ram.size,
-    fillRam: (dst, written) => pageDecode(dst, kinds, words, pages, written ?? null),
+    ramEnd: usedEnd(kinds, meta.ram.size),
+    fillRam: (dst, written) => pageDecode(dst, kinds, words, pages, written ?? null, meta.ram.size),
     disks,
     state: meta.state,
   };

@@ -189,13 +189,20 @@ export class LocalApic implements IoDevice {
   shareWith(area: Uint32Array, page: number, busTicksPerInstruction: number): void {
     if (area.length !== WORDS) throw new RangeError(`wasmvisor lapic: the shared area is ${WORDS} words`);
     area.set(this.regs);
+    this.rebind(area);
+    area[W(A.OFF_APIC_PAGE)] = page;
+    area[W(A.OFF_APIC_BUS_PER_INSN)] = busTicksPerInstruction;
+    area[W(A.OFF_APIC_CTRL)] = A.APIC_CTRL_INCPU;
+  }
+
+  /** The shared area again, as a new view of the same bytes: the CPU's memory grew and detached the old one
+   * (Machine.onMemoryGrow). Its contents are already the registers. */
+  rebind(area: Uint32Array): void {
+    if (area.length !== WORDS) throw new RangeError(`wasmvisor lapic: the shared area is ${WORDS} words`);
     this.regs = area;
     this.irr = area.subarray(W(A.OFF_APIC_IRR), W(A.OFF_APIC_IRR) + 8);
     this.isr = area.subarray(W(A.OFF_APIC_ISR), W(A.OFF_APIC_ISR) + 8);
     this.tmr = area.subarray(W(A.OFF_APIC_TMR), W(A.OFF_APIC_TMR) + 8);
-    area[W(A.OFF_APIC_PAGE)] = page;
-    area[W(A.OFF_APIC_BUS_PER_INSN)] = busTicksPerInstruction;
-    area[W(A.OFF_APIC_CTRL)] = A.APIC_CTRL_INCPU;
   }
 
   private readonly extInt?: ExtIntSource;

@@ -19,6 +19,7 @@
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
+import { shareApic } from "../core/apic-share.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
@@ -115,8 +116,7 @@ export class HwMode implements Mode {
    */
   private virtualizeApic(): void {
     if (!this.platform.shareApic) return;
-    const area = new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4);
-    this.platform.shareApic(area, this.shadow ? HW_HOST_SIZE : 0);
+    const area = shareApic(this.platform, this.machine, this.shadow ? HW_HOST_SIZE : 0)!; // (follows the memory as RAM is backed)
     this.vmcs.set(A.OFF_VMX_APIC_ACCESS, area[(A.OFF_APIC_PAGE - A.AREA_APIC) / 4]);
     this.vmcs.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, true);
   }

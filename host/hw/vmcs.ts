@@ -22,8 +22,9 @@ const TYPE_BITS: Record<EventType, number> = {
 };
 
 export class Vmcs {
-  private readonly dv: DataView;
-  constructor(readonly m: Machine) { this.dv = new DataView(m.memory.buffer); }
+  // the STATE block without backing guest RAM (Machine.memory would back all of it); remade when the memory grows
+  private get dv(): DataView { return this.m.stateView; }
+  constructor(readonly m: Machine) {}
 
   get(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
   set(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }

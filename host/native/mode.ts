@@ -13,6 +13,7 @@
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import * as A from "../abi.generated.ts";
 import { deviceExit, enableStringIoBatches } from "../core/device-exits.ts";
+import { shareApic } from "../core/apic-share.ts";
 import type { VmStats } from "../stats.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
@@ -38,7 +39,7 @@ export class NativeMode implements Mode {
     this.platform = platform;
     this.vmStats = stats;
     // the local APIC's registers live in the CPU's STATE block: hot accesses never exit (assembly/apic.ts)
-    platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4));
+    shareApic(platform, this.machine); // (a view of the STATE block that follows the memory as RAM is backed)
     enableStringIoBatches(this.machine); // REP INS/OUTS: one exit per run of elements
   }
 

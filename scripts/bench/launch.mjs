@@ -6,7 +6,9 @@
 //   trap     one trapLab snippet (lab.run of `ud2`): setup of GDT/IDT/TSS, boot, the snippet, the trap record; then
 //            the same with each result released (TrapResult.release: both passes' machines come from the pool)
 //   idle     RSS and V8 external memory per idle machine (200 machines that each ran 10 instructions), beyond RAM
-//   restore  Vm.restore of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
+//   vm       a whole `new Vm({ mode })` (devices, loader, mode) + loading the echo guest + its first instruction, per
+//            mode (64 MiB); then the same with Vm.release() after each launch (the machine pool)
+//   restore  Vm.restore of the echo guest's snapshot (a small guest: most of RAM never written), then of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
 //            every free page) into a fresh machine, and into one the previous restore released (Vm.release)
 // Times are wall-clock of this process, and its CPU time (user + system) per launch; the load average is printed
 // (absolute times on a shared machine are noise).
@@ -68,7 +70,7 @@ async function timeItAsync(n, f) {
   return stats(t, c);
 }
 
-const out = { load: { before: loadavg(), cores: cpus().length, node: process.version }, create: {}, recycle: {}, async: {}, trap: null, trapReleased: null, idle: {}, restore: {} };
+const out = { load: { before: loadavg(), cores: cpus().length, node: process.version }, create: {}, recycle: {}, async: {}, trap: null, trapReleased: null, idle: {}, vm: {}, restore: {} };
 W.cpuModule();
 for (const mb of [1, 16, 64]) out.create[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, false));
 if (typeof W.Machine.prototype.release === "function") {
@@ -95,6 +97,28 @@ for (const mb of [1, 16]) {
     backedRamKiB: keep[0].ramBacked !== undefined ? keep[0].ramBacked / 1024 : mb << 10,
   };
   keep.length = 0;
+}
+
+const ECHO = join(DIST, "../build/guests/echo/echo.elf");
+if (existsSync(ECHO)) {
+  const img = readFileSync(ECHO);
+  const vmLaunch = (mode, release) => {
+    const vm = new W.Vm({ mode, memSize: 64 << 20 });
+    vm.loadMultiboot(img);
+    const r = vm.run({ maxInstructions: 1 });
+    if (r.stopReason !== "max-instructions" || vm.machine.instructions !== 1) throw new Error(`a ${mode} Vm launch stopped: ${r.message}`);
+    if (release) vm.release();
+    return vm;
+  };
+  const R = Math.max(5, N >> 1);
+  for (const mode of ["native", "hw", "full"]) out.vm[mode] = timeIt(R, () => vmLaunch(mode, false));
+  for (const mode of ["native", "hw", "full"]) out.vm[`${mode} released`] = timeIt(R, () => vmLaunch(mode, true));
+  const small = vmLaunch("native", false);
+  small.run({ maxInstructions: 100_000 });
+  const snap = small.snapshot();
+  out.restore.small = timeIt(R, () => W.Vm.restore(snap));
+  out.restore.smallReleased = timeIt(R, () => W.Vm.restore(snap).release());
+  out.restore.smallBytes = snap.length;
 }
 
 const FORK = join(DIST, "../build/guests/workloads/fork.elf");
@@ -125,6 +149,11 @@ else {
   lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
   lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) | RAM backed (KiB) |", "|---|---:|---:|---:|---:|");
   for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} | ${v.backedRamKiB.toFixed(0)} |`);
+  if (Object.keys(out.vm).length) {
+    lines.push("", "| new Vm (64 MiB) + echo loaded + 1 instruction, ms |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |", "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const [k, s] of Object.entries(out.vm)) lines.push(row(k, s));
+    lines.push(row(`Vm.restore echo (${out.restore.smallBytes} B)`, out.restore.small), row("… restored + released", out.restore.smallReleased));
+  }
   if (out.restore.fresh) {
     lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |`, "|---|---:|---:|---:|---:|---:|---:|---:|");
     lines.push(row("new Vm", out.restore.newVm), row("Vm.restore (fresh)", out.restore.fresh), row("release + Vm.restore", out.restore.release));
