@@ -84,6 +84,28 @@ const BODY = [
   0x01, 0x43, 0x34,             // add [ebx+52], eax
   0x0f, 0xaf, 0xd6,             // imul edx, esi (flags dead)
   0x85, 0xd2,                   // test edx, edx
+  0x02, 0x43, 0x07,             // add al, [ebx+7]
+  0x0f, 0x97, 0xc1,             // seta cl
+  0x32, 0x53, 0x09,             // xor dl, [ebx+9]
+  0x3c, 0x5a,                   // cmp al, 0x5a
+  0x0f, 0x9c, 0xc5,             // setl ch
+  0x38, 0x63, 0x0a,             // cmp [ebx+10], ah
+  0x0f, 0x92, 0xc6,             // setb dh
+  0x28, 0xe2,                   // sub dl, ah
+  0x80, 0xe9, 0x03,             // sub cl, 3
+  0x0f, 0x9e, 0xc4,             // setle ah
+  0x0c, 0x40,                   // or al, 0x40
+  0x20, 0xf4,                   // and ah, dh
+  0x30, 0xc8,                   // xor al, cl
+  0x0f, 0x98, 0xc2,             // sets dl
+  0x64, 0x8b, 0x43, 0x04,       // mov eax, fs:[ebx+4] (FS based: the CPU's segment path)
+  0x64, 0xff, 0x43, 0x24,       // inc dword fs:[ebx+36]
+  0x3e, 0x8d, 0x74, 0x26, 0x00, // ds lea esi, [esi+0] (padding)
+  0xf3, 0x90,                   // pause
+  0x3e, 0x03, 0x43, 0x0c,       // ds add eax, [ebx+12]
+  0x64, 0xa1, 0x00, 0x40, 0x00, 0x00, // mov eax, fs:[0x4000]
+  0x3e, 0x39, 0x43, 0x10,       // ds cmp [ebx+16], eax
+  0x0f, 0x9f, 0xc1,             // setg cl
 ];
 const le32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
 // mov ebp, n; BODY; dec ebp; jnz rel32 BODY; hlt
@@ -94,6 +116,7 @@ const CODE = 0x1000;
 function runIt(jitThreshold: number, s: Setup) {
   const m = new Machine({ memSize: 1 << 20, jitThreshold, exitOnHlt: true, exceptionBitmap: (1 << 13) | (1 << 14) });
   m.setFlatProtectedMode();
+  m.setSegment("fs", { selector: 0x18, base: 0x100, limit: 0xffffffff, attr: 0xc093 });
   if (s.dsBase) m.setSegment("ds", { selector: 0x10, base: s.dsBase, limit: 0xfffff, attr: 0xc093 });
   m.writeMem(CODE, program(s.n));
   const data = new Uint8Array(64);

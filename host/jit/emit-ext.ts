@@ -169,6 +169,22 @@ export function emitExt(g: Emit, r: Rec, i: number, live: boolean): void {
         if (live) g.lazy(A.LF_LOGIC, () => c.i32(0), () => c.i32(0), () => { loadHost(c, 4); c.get(reg).op(Op.i32_and); });
       }, live ? A.LF_LOGIC : UNKNOWN);
       return;
+    case X.ALU8: { // add/or/and/sub/xor/cmp on bytes (ops/alu.ts alu with size 1: operands and result of 8 bits)
+      const aop = r.op === 0x80 ? reg : r.op >> 3, form = r.op === 0x80 ? 4 : r.op & 7;
+      const o = [Op.i32_add, Op.i32_or, 0, 0, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub][aop] as Op;
+      const k = aop === 0 ? A.LF_ADD : aop >= 5 && aop !== 6 ? A.LF_SUB : A.LF_LOGIC;
+      // a -> t0, b -> t2; the destination: r/m (forms 0 and 80), reg (form 2), AL (form 4)
+      const dst = form === 2 ? reg : form === 4 && r.op !== 0x80 ? 0 : rm;
+      rdOp(1, () => {
+        if (form === 0) { rmValue(g, r, 1); c.set(L.t0); g.reg8(reg); c.set(L.t2); }
+        else if (form === 2) { g.reg8(reg); c.set(L.t0); rmValue(g, r, 1); c.set(L.t2); }
+        else { g.reg8(dst); c.set(L.t0); c.i32(r.imm & 0xff).set(L.t2); }
+        const res = () => c.get(L.t0).get(L.t2).op(o).i32(0xff).op(Op.i32_and);
+        if (live) g.lazy(k, () => c.get(L.t0), () => c.get(L.t2), res, 7);
+        if (aop !== 7) { if (live) c.get(L.lr); else res(); setReg8(c, dst); }
+      }, live ? UNKNOWN : kind0);
+      return;
+    }
     case X.SETCC: g.cond(r.op & 15); setReg8(c, rm); return;
     case X.CMOV: c.get(rm).get(reg); g.cond(r.op & 15); c.op(Op.select).set(reg); return;
   }

@@ -75,10 +75,38 @@ export function flagEffects(r: Rec): { reads: number; writes: number } {
   }
 }
 
-/** A handler record whose instruction is one of the fast forms (the decoder leaves `cmp [m], r32` to the table):
- *  compiled as that form. */
-export function normalize(r: Rec): Rec {
-  if (r.fast === 0 && r.pfx === 0 && r.op === 0x39 && r.mem) return { ...r, fast: A.F_CMP_MR, src: (r.modrm >> 3) & 7 };
+/**
+ * A handler record whose instruction is one of the fast forms, compiled as that form: `cmp [m], r32` (the decoder
+ * leaves it to the table), and the forms with a segment-override prefix alone (Linux's per-CPU data through FS,
+ * `ds lea` padding), whose memory operand then goes through that segment (record field seg). Anything else stays.
+ * (A record run through the CPU's handler is read from the block itself: the prefix is still there.)
+ */
+export function normalize(r0: Rec): Rec {
+  if (r0.fast !== 0) return r0;
+  let r = r0;
+  const so = (r.pfx >> 4) & 7;
+  if (so !== 0 && (r.pfx & ~0x70) === 0) r = { ...r, pfx: 0, seg: so - 1 };
+  else if (r.pfx === 8 && r.op === 0x90) return { ...r, fast: A.F_NOP }; // pause
+  if (r.pfx !== 0) return r0;
+  const reg = (r.modrm >> 3) & 7;
+  const f = (fast: number, fop: number, dst: number, src: number, fimm: number): Rec => ({ ...r, fast, fop, dst, src, fimm });
+  if (r.mem) {
+    if (r.op < 0x40 && (r.op & 7) === 3 && r.op >> 3 !== 2 && r.op >> 3 !== 3) return f(A.F_ALU_RM, r.op >> 3, reg, 0, 0);
+    switch (r.op) {
+      case 0x39: return f(A.F_CMP_MR, 0, 0, reg, 0);
+      case 0x8b: return f(A.F_LOAD, 0, reg, 0, 0);
+      case 0x89: return f(A.F_STORE, 0, 0, reg, 0);
+      case 0x8d: return f(A.F_LEA, 0, reg, 0, 0);
+      case 0x88: return f(A.F_STORE8_R, 0, 0, reg, 0);
+      case 0x1b6: return f(A.F_MOVZX_BM, 0, reg, 0, 0);
+      case 0x81: if (reg === 7) return f(A.F_CMP_MI, 0, 0, 0, r.imm | 0); break;
+      case 0x83: if (reg === 7) return f(A.F_CMP_MI, 0, 0, 0, (r.imm << 24) >> 24); break;
+      case 0x80: if (reg === 7) return f(A.F_CMP8_MI, 0, 0, 0, r.imm & 0xff); break;
+      case 0xc6: if (reg === 0) return f(A.F_STORE8_I, 0, 0, 0, r.imm & 0xff); break;
+    }
+  }
+  if (r.op === 0xa1) return { ...f(A.F_LOAD, 0, 0, 0, 0), base: 8, index: 8, disp: r.imm }; // mov eax, [moffs]
+  if (r.op === 0xa3) return { ...f(A.F_STORE, 0, 0, 0, 0), base: 8, index: 8, disp: r.imm };
   return r;
 }
 
@@ -89,7 +117,7 @@ export function normalize(r: Rec): Rec {
  */
 export const enum X {
   NONE, MOVX, MOV16_GE, MOV16_EG, MOV8_GE, MOV8_EG, MOV8_RI, IMUL, NOT, TEST8, SHIFT, ADCSBB, RMW, INCDEC_M,
-  TEST_M, SETCC, CMOV,
+  TEST_M, SETCC, CMOV, ALU8,
 }
 export function extForm(r: Rec): X {
   if (r.fast !== 0) return X.NONE;
@@ -106,6 +134,10 @@ export function extForm(r: Rec): X {
   if (op === 0x88 && !r.mem) return X.MOV8_EG;
   if (op >= 0xb0 && op <= 0xb7) return X.MOV8_RI;
   if (op === 0x1af) return X.IMUL;
+  if (op < 0x40 && (op & 7) < 5 && (op & 1) === 0 && op >> 3 !== 2 && op >> 3 !== 3) { // 8-bit add/or/and/sub/xor/cmp
+    if (!r.mem || (op & 7) === 2 || op === 0x38) return X.ALU8; // (to memory: only cmp, which does not write)
+  }
+  if (op === 0x80 && !r.mem && reg !== 2 && reg !== 3) return X.ALU8;
   if (op === 0xf7 && reg === 2 && !r.mem) return X.NOT;
   if (op === 0x84 && !r.mem) return X.TEST8;
   if ((op === 0xd3 || ((op === 0xc1 || op === 0xd1) && (reg === 2 || reg === 3))) && !r.mem) return X.SHIFT;
@@ -123,7 +155,7 @@ export function shiftCount(r: Rec): number { return r.op === 0xd3 ? -1 : r.op ==
 function extFlags(r: Rec, x: X): { reads: number; writes: number } {
   switch (x) {
     case X.IMUL: return { reads: ARITH, writes: ARITH }; // CF and OF change, the others stay
-    case X.TEST8: case X.RMW: case X.TEST_M: return { reads: 0, writes: ARITH };
+    case X.TEST8: case X.RMW: case X.TEST_M: case X.ALU8: return { reads: 0, writes: ARITH };
     case X.INCDEC_M: return { reads: CF, writes: ARITH & ~CF };
     case X.ADCSBB: return { reads: CF, writes: ARITH };
     case X.SETCC: case X.CMOV: return { reads: ARITH, writes: 0 };
