@@ -16,7 +16,7 @@ import * as A from "../abi.generated.ts";
 import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
 import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave } from "./records.ts";
 import { H, HELPERS, TYPES, HELPER_TYPES, L, NLOCALS, SEGOK, CTX, UNKNOWN } from "./layout.ts";
-import { extForm, emitExt } from "./emit-ext.ts";
+import { extForm, emitExt, shiftFlagsInline } from "./emit-ext.ts";
 
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
@@ -374,7 +374,8 @@ class Gen {
           c.get(r.dst).i32(n).op(op); this.setReg(r.dst);
           break;
         }
-        // flags needed: the CPU's shift rule on concrete flags
+        if (r.fop >= 4) { shiftFlagsInline(this, r.dst, 4, r.fop, n); break; } // shl/shr/sar: flags inline
+        // flags needed (rotates): the CPU's shift rule on concrete flags
         c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).set(L.fl);
         c.i32(r.fop).get(r.dst).i32(n).get(L.fl).call(H.shift); this.setReg(r.dst);
         c.i32(CTX).load(A.JC_FLOUT).set(L.fl);

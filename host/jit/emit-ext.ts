@@ -206,6 +206,7 @@ function shift(g: Emit, r: Rec, live: boolean) {
     setReg(c, rm, size);
     return;
   }
+  if (op >= 4) { shiftFlagsInline(g, rm, size, op, n); return; }
   // the CPU's rule on concrete flags (ops/alu.ts shiftCore)
   c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).set(L.fl);
   c.i32(A.LF_NONE).set(L.lop);
@@ -215,6 +216,46 @@ function shift(g: Emit, r: Rec, live: boolean) {
   setReg(c, rm, size);
   c.i32(A.STATE_BASE + A.JIT_CTX).load(A.JC_FLOUT).set(L.fl);
   if (n < 0) { c.op(Op.end); g.depth--; }
+}
+
+/**
+ * shl/shr/sar (op 4..7) of register `rm` at `size` by `n` (1..31, or -1: CL, which may be 0) with the flags as
+ * ops/alu.ts shiftCore makes them: CF the last bit shifted out, OF (shl: top bit != CF; shr: the old top bit for a
+ * count of 1; sar: 0), SF ZF PF of the result, AF set; concrete in fl, the lazy state none. No helper call.
+ */
+export function shiftFlagsInline(g: Emit, rm: number, size: number, op: number, n: number): void {
+  const c = g.c, t = size * 8 - 1, m = size === 4 ? -1 : 0xffff;
+  if (n < 0) { c.get(1).i32(31).op(Op.i32_and).tee(L.t1).op(Op.if_).byte(VOID); g.depth++; } else c.i32(n).set(L.t1);
+  // a -> t0: zero-extended, sign-extended for sar
+  c.get(rm);
+  if (size === 2) { if (op === 7) c.op(Op.i32_extend16_s); else c.i32(0xffff).op(Op.i32_and); }
+  c.set(L.t0);
+  // r -> t2
+  c.get(L.t0).get(L.t1).op(op === 5 ? Op.i32_shr_u : op === 7 ? Op.i32_shr_s : Op.i32_shl);
+  if (size === 2) c.i32(m).op(Op.i32_and);
+  c.set(L.t2);
+  // CF -> addr
+  if (op === 5 || op === 7) c.get(L.t0).get(L.t1).i32(1).op(Op.i32_sub).op(op === 5 ? Op.i32_shr_u : Op.i32_shr_s).i32(1).op(Op.i32_and);
+  else { // shl: the bit at n - count (none past the operand's width)
+    c.get(L.t0).i32(t + 1).get(L.t1).op(Op.i32_sub).op(Op.i32_shr_u).i32(1).op(Op.i32_and);
+    if (size === 2) c.i32(0).get(L.t1).i32(t + 1).op(Op.i32_le_u).op(Op.select);
+  }
+  c.set(L.addr);
+  // fl = (fl & ~ARITH) | CF | OF << 11 | SF | ZF | PF | AF
+  c.get(L.fl).i32(~ARITH).op(Op.i32_and).get(L.addr).op(Op.i32_or);
+  if (op === 5) c.get(L.t0).i32(t).op(Op.i32_shr_u).i32(1).op(Op.i32_and).i32(0).get(L.t1).i32(1).op(Op.i32_eq).op(Op.select);
+  else if (op === 7) c.i32(0);
+  else c.get(L.t2).i32(t).op(Op.i32_shr_u).get(L.addr).op(Op.i32_xor).i32(1).op(Op.i32_and);
+  c.i32(11).op(Op.i32_shl).op(Op.i32_or);
+  c.get(L.t2).i32(t).op(Op.i32_shr_u).i32(1).op(Op.i32_and).i32(7).op(Op.i32_shl).op(Op.i32_or);
+  c.get(L.t2).op(Op.i32_eqz).i32(6).op(Op.i32_shl).op(Op.i32_or);
+  c.get(L.t2).i32(0xff).op(Op.i32_and).op(Op.i32_popcnt).i32(1).op(Op.i32_and).i32(1).op(Op.i32_xor).i32(2).op(Op.i32_shl).op(Op.i32_or);
+  c.i32(0x10).op(Op.i32_or).set(L.fl);
+  c.i32(A.LF_NONE).set(L.lop);
+  c.get(L.t2); setReg(c, rm, size);
+  if (n < 0) { c.op(Op.end); g.depth--; }
+  // (a count of 0 in CL changes nothing: the lazy state stays as it was, so only "none" is known if it was none)
+  g.kind = n < 0 ? UNKNOWN : A.LF_NONE;
 }
 
 export { extForm, ARITH };
