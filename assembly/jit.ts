@@ -20,9 +20,11 @@ export function jitCond(cc: u32, op: u32, a: u32, b: u32, r: u32, top: u32, fl: 
   return condOf(cc, op, a, b, r, top, fl) ? 1 : 0;
 }
 export function jitFlags(op: u32, a: u32, b: u32, r: u32, top: u32, fl: u32): u32 { return flagsOf(op, a, b, r, top, fl); }
-/** 32-bit shift/rotate by a nonzero count on concrete flags `fl`: the result; the new EFLAGS go to JC_FLOUT. */
+/** Shift/rotate (op = group-2 op | operand size << 8, size 0 = 4) by a nonzero count on concrete flags `fl`:
+ *  the result; the new EFLAGS go to JC_FLOUT. */
 export function jitShift(op: u32, a: u32, count: u32, fl: u32): u32 {
-  const r = shiftCore(op, 4, a, count, fl);
+  const size = op >> 8;
+  const r = shiftCore(op & 7, size ? size : 4, a, count, fl);
   store<u32>(CTX, shiftFlags, JC_FLOUT);
   return r;
 }

@@ -14,40 +14,19 @@
 // JIT_ABORT (an access faulted: JC_I0 = its EIP, the CPU's pending exception is set) or JIT_STOP.
 import * as A from "../abi.generated.ts";
 import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
-import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects } from "./records.ts";
+import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave } from "./records.ts";
+import { H, HELPERS, TYPES, HELPER_TYPES, L, NLOCALS, SEGOK, CTX, UNKNOWN } from "./layout.ts";
+import { extForm, emitExt, shiftFlagsInline } from "./emit-ext.ts";
 
-// imported helpers, in import order (function indices 0..7)
-const H = { rd32: 0, rd8: 1, wr32: 2, cf: 3, cond: 4, flags: 5, shift: 6, gp: 7, exec: 8, wr8: 9 } as const;
-const HELPERS = ["jitRd32", "jitRd8", "jitWr32", "jitCF", "jitCond", "jitFlags", "jitShift", "jitGP", "jitExec", "jitWr8"] as const;
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
 const JX = { OK: 0, ABORT: 1, STOP: 2, JUMP: 4 } as const;
-const TYPES = [
-  { params: [], results: [I32] },                                  // 0: the block
-  { params: [I32, I32], results: [I32] },                          // 1: rd32, rd8
-  { params: [I32, I32, I32], results: [] },                        // 2: wr32
-  { params: [I32, I32, I32, I32, I32, I32], results: [I32] },      // 3: cf, flags
-  { params: [I32, I32, I32, I32, I32, I32, I32], results: [I32] }, // 4: cond
-  { params: [I32, I32, I32, I32], results: [I32] },                // 5: shift
-  { params: [], results: [] },                                     // 6: gp
-];
-const HELPER_TYPES = [1, 1, 2, 3, 4, 3, 5, 6, 5, 2];
-
-// locals: 0..7 registers, then the rest
-const L = {
-  E0: 8, fl: 9, lop: 10, la: 11, lb: 12, lr: 13, ltop: 14, count: 15, budget: 16, t0: 17, t1: 18, cs: 19, t2: 20,
-  tlbR: 21, tlbW: 22, addr: 23,
-} as const;
-const NLOCALS = 24;
-const SEGOK = A.STATE_BASE + A.OFF_SEGOK;
-const CTX = A.STATE_BASE + A.JIT_CTX;
-
-/** Kinds of the lazy state known at compile time; UNKNOWN = whatever the block was entered with. */
-const UNKNOWN = -1;
 
 export class BlockCompiler {
   compiled = 0;
   declined = 0;
+  /** records of the compiled blocks that run through the CPU's handler (jitExec), not inline */
+  viaCpu = 0;
   constructor(private readonly mem: () => DataView) {}
 
   /** Read the block's leading fast-form records (the part the compiler handles). */
@@ -61,13 +40,13 @@ export class BlockCompiler {
       const fast = dv.getUint8(r + A.REC_FAST); // 0: run through the CPU's handler (jitExec)
       const len = dv.getUint8(r + A.REC_LEN);
       const sc = dv.getUint8(r + A.REC_SC);
-      recs.push({
+      recs.push(normalize({
         addr: r, rel: r - b, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
         op: dv.getUint16(r + A.REC_OP, true), pfx: dv.getUint8(r + A.REC_PFX), modrm: dv.getUint8(r + A.REC_MODRM),
         mem: dv.getUint8(r + A.REC_MEM), imm: dv.getUint32(r + A.REC_IMM1, true),
-      });
+      }));
       off += len;
     }
     return recs;
@@ -77,6 +56,7 @@ export class BlockCompiler {
   compile(b: number): Uint8Array<ArrayBuffer> | null {
     const recs = this.readBlock(b);
     if (!recs || recs.length === 0) { this.declined++; return null; }
+    for (const r of recs) if (r.fast === 0 && inlineOp(r) < 0 && rmwAluOp(r) < 0 && !extForm(r)) this.viaCpu++;
     const g = new Gen(recs);
     const body = g.emit();
     const spec: ModuleSpec = {
@@ -90,7 +70,7 @@ export class BlockCompiler {
 }
 
 class Gen {
-  private c = new Code();
+  readonly c = new Code();
   private liveOut: number[] = [];
   /** forward jcc/jmp at record i whose target is record inner[i] of this block: a wasm br instead of an exit */
   private readonly inner: number[] = [];
@@ -101,9 +81,9 @@ class Gen {
   /** registers the block touches (bit per register): only those are loaded at entry and stored at exits */
   private readonly used: number;
   /** statically known lazy-flag kind at the current point */
-  private kind = UNKNOWN;
+  kind = UNKNOWN;
   /** nesting depth of wasm blocks/loops around the current instruction (for br targets) */
-  private depth = 0;
+  depth = 0;
 
   constructor(private readonly recs: Rec[]) {
     this.total = recs.reduce((s, r) => s + r.len, 0);
@@ -139,7 +119,9 @@ class Gen {
       if (this.inner[i] !== undefined) live |= liveIn[this.inner[i]];
       this.liveOut[i] = live;
       const e = flagEffects(recs[i]);
-      live = (live & ~e.writes) | e.reads;
+      // a record that may leave the block before it completes (a fault, a host exit) leaves with the flags as they
+      // are before it: a #PF handler sees them in the EFLAGS it is given, so they are live there
+      live = (live & ~e.writes) | e.reads | (mayLeave(recs[i]) ? ARITH : 0);
       liveIn[i] = live;
     }
   }
@@ -181,7 +163,7 @@ class Gen {
   private reg(r: number) { this.c.get(r); }
   private setReg(r: number) { this.c.set(r); }
   /** push the effective address of a memory record */
-  private ea(r: Rec) {
+  ea(r: Rec) {
     const c = this.c;
     c.i32(r.disp | 0);
     if (r.base < 8) c.get(r.base).op(Op.i32_add);
@@ -206,7 +188,7 @@ class Gen {
     c.op(Op.else_); slow(); c.op(Op.end); this.depth--;
   }
   /** t1 = the TLB entry for addr in `set`; pushes (tag matches) */
-  private tlbEntry(set: number) {
+  tlbEntry(set: number) {
     const c = this.c;
     c.get(L.addr).i32(12).op(Op.i32_shr_u).i32(1023).op(Op.i32_and).i32(4).op(Op.i32_shl).get(set).op(Op.i32_add).tee(L.t1)
       .load(0).get(L.addr).i32(12).op(Op.i32_shr_u).op(Op.i32_eq);
@@ -269,19 +251,19 @@ class Gen {
     this.exit(r.off, i, A.JIT_ABORT);
   }
   /** set the lazy state after a writer of kind `k` whose a/b/result are in t0/t1/stack... */
-  private lazy(k: number, a: () => void, b: () => void, res: () => void, top = 31) {
+  lazy(k: number, a: () => void, b: () => void, res: () => void, top = 31) {
     const c = this.c;
     c.i32(k).set(L.lop); a(); c.set(L.la); b(); c.set(L.lb); res(); c.set(L.lr); c.i32(top).set(L.ltop);
     this.kind = top === 31 ? k : UNKNOWN; // the static rules below are 32-bit ones: narrower writers decide at run time
   }
   /** push 8-bit register n (4..7 = AH CH DH BH) */
-  private reg8(n: number) {
+  reg8(n: number) {
     const c = this.c;
     if (n < 4) c.get(n).i32(0xff).op(Op.i32_and);
     else c.get(n - 4).i32(8).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and);
   }
   /** push CF of the current lazy state (0/1) */
-  private carry() {
+  carry() {
     const c = this.c;
     switch (this.kind) {
       case A.LF_ADD: // ((a & b) | ((a | b) & ~r)) >>> 31
@@ -305,7 +287,7 @@ class Gen {
     }
   }
   /** push condition `cc` (0/1) */
-  private cond(cc: number) {
+  cond(cc: number) {
     const c = this.c, k = this.kind, t = cc >> 1;
     const viaCpu = () => c.i32(cc).get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.cond);
     if (k === UNKNOWN || k === A.LF_NONE || t === 5) { viaCpu(); return; } // parity and concrete flags: the CPU's rule
@@ -392,7 +374,8 @@ class Gen {
           c.get(r.dst).i32(n).op(op); this.setReg(r.dst);
           break;
         }
-        // flags needed: the CPU's shift rule on concrete flags
+        if (r.fop >= 4) { shiftFlagsInline(this, r.dst, 4, r.fop, n); break; } // shl/shr/sar: flags inline
+        // flags needed (rotates): the CPU's shift rule on concrete flags
         c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).set(L.fl);
         c.i32(r.fop).get(r.dst).i32(n).get(L.fl).call(H.shift); this.setReg(r.dst);
         c.i32(CTX).load(A.JC_FLOUT).set(L.fl);
@@ -492,6 +475,7 @@ class Gen {
       case 0:
         if (inlineOp(r) >= 0) this.inlineHandler(r, i, live);
         else if (rmwAluOp(r) >= 0) this.rmwAlu(r, i, live);
+        else if (extForm(r)) emitExt(this, r, i, live);
         else this.generic(r, i);
         break;
       default: break; // F_NOP
@@ -562,7 +546,7 @@ class Gen {
   }
 
   /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
-  private generic(r: Rec, i: number) {
+  generic(r: Rec, i: number) {
     const c = this.c;
     for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).get(k).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);

@@ -5,13 +5,14 @@ export const enum Op {
   block = 0x02, loop = 0x03, if_ = 0x04, else_ = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d, return_ = 0x0f,
   call = 0x10, drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22,
-  i32_load = 0x28, i32_load8_u = 0x2d, i32_store = 0x36, i32_store8 = 0x3a,
+  i32_load = 0x28, i32_load8_u = 0x2d, i32_load16_u = 0x2f, i32_store = 0x36, i32_store8 = 0x3a, i32_store16 = 0x3b,
   i32_const = 0x41,
   i32_eqz = 0x45, i32_eq = 0x46, i32_ne = 0x47, i32_lt_s = 0x48, i32_lt_u = 0x49, i32_gt_s = 0x4a, i32_gt_u = 0x4b,
   i32_le_s = 0x4c, i32_le_u = 0x4d, i32_ge_s = 0x4e, i32_ge_u = 0x4f,
   i32_add = 0x6a, i32_sub = 0x6b, i32_and = 0x71, i32_or = 0x72, i32_xor = 0x73, i32_shl = 0x74, i32_shr_s = 0x75,
   i32_shr_u = 0x76, i32_rotl = 0x77, i32_rotr = 0x78, i32_mul = 0x6c,
   i64_const = 0x42, i64_mul = 0x7e, i64_shr_s = 0x87, i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac,
+  i32_extend8_s = 0xc0, i32_extend16_s = 0xc1, i32_popcnt = 0x69,
 }
 export const I32 = 0x7f;
 export const VOID = 0x40;
@@ -49,6 +50,8 @@ export class Code {
   load8u(offset: number): this { return this.byte(Op.i32_load8_u).u32(0).u32(offset); }
   store(offset: number): this { return this.byte(Op.i32_store).u32(2).u32(offset); }
   store8(offset: number): this { return this.byte(Op.i32_store8).u32(0).u32(offset); }
+  load16u(offset: number): this { return this.byte(Op.i32_load16_u).u32(1).u32(offset); }
+  store16(offset: number): this { return this.byte(Op.i32_store16).u32(1).u32(offset); }
   call(f: number): this { return this.byte(Op.call).u32(f); }
   bytesView(): Uint8Array { return this.buf.subarray(0, this.length); }
 }
