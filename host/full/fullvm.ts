@@ -10,7 +10,6 @@
 import { Machine, type Exit, type MachineOptions } from "../machine.ts";
 import type { AccessSize } from "../bus.ts";
 import type { VmStats } from "../stats.ts";
-import * as A from "../abi.generated.ts";
 import { loadMultiboot, enterMultiboot, type MultibootBoot } from "../multiboot.ts";
 import { loadBzImage, enterBzImage, type BzImageBoot, type BzImageOptions } from "../loaders/bzimage.ts";
 import { guestRamAt, type GuestMemory } from "../elf.ts";
@@ -18,6 +17,7 @@ import { parseElf, elfVirtToPhys } from "../elf.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
 import type { ExitAction, LoadOptions, Mode, ModeHost } from "../core/mode.ts";
 import type { Platform } from "../core/platform.ts";
+import { shareApic } from "../core/apic-share.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
 import { EXIT_STATUS, VmConfigError, type RunResult } from "../core/status.ts";
 import { Monitor, VMM_SIZE, type HandleResult } from "./monitor.ts";
@@ -69,7 +69,8 @@ export class FullMode implements Mode {
     this.monitor.clock = host.clock; // the guest's TSC, as the run loop gives it to the CPU
     // the local APIC's hot registers answered inside the CPU, as in native mode (assembly/apic.ts), at the machine
     // address the shadow tables map the APIC page to (shadow.ts mmioMachineAddr)
-    platform.shareApic?.(new Uint32Array(this.machine.memory.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4), VMM_SIZE);
+    // (the view of the STATE block without backing guest RAM, remade when the memory grows: core/apic-share.ts)
+    shareApic(platform, this.machine, VMM_SIZE);
   }
 
   get emulatedInstructions(): number { return this.monitor.emulatedCount; }

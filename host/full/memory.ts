@@ -168,7 +168,8 @@ export abstract class GuestMemory extends VcpuBase {
     // within one page: one guest walk, read in place (no copy)
     if ((lin & 0xfff) <= 0xffc) {
       const g = this.translateAny(lin, false, user);
-      if (g < this.guestRam) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + g, true);
+      // (RAM not backed yet: readLin below backs it, as the CPU's read would)
+      if (g < this.guestRam && A.RAM_BASE + VMM_SIZE + g + 4 <= this.backedEnd) return this.dv.getUint32(A.RAM_BASE + VMM_SIZE + g, true);
     }
     const b = this.readLin(lin, 4, user);
     return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
@@ -178,7 +179,7 @@ export abstract class GuestMemory extends VcpuBase {
     lin >>>= 0;
     if ((lin & 0xfff) <= 0xffe) {
       const g = this.translateAny(lin, false, user);
-      if (g < this.guestRam) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + g, true);
+      if (g < this.guestRam && A.RAM_BASE + VMM_SIZE + g + 2 <= this.backedEnd) return this.dv.getUint16(A.RAM_BASE + VMM_SIZE + g, true);
     }
     const b = this.readLin(lin, 2, user);
     return b[0] | (b[1] << 8);
@@ -187,7 +188,7 @@ export abstract class GuestMemory extends VcpuBase {
   /** do `len` guest-linear bytes at `lin` (supervisor reads) equal `bytes`? Compared in place. */
   protected linEquals(lin: number, len: number, bytes: Uint8Array): boolean {
     if (bytes.length !== len) return false;
-    const u8 = this.u8, u32 = wordView(u8);
+    let u8 = this.u8, u32 = wordView(u8);
     // (word by word where both sides are 4-aligned: a GDT is compared on every privilege switch the monitor adopts)
     const words = (bytes.byteOffset & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, len >>> 2) : null;
     let i = 0;
@@ -197,6 +198,7 @@ export abstract class GuestMemory extends VcpuBase {
       const g = this.translateAny(a, false, false);
       if (g >= this.guestRam) return false; // device registers: read again (readLin)
       const p = A.RAM_BASE + VMM_SIZE + g;
+      if (p + n > u8.length) { this.backGuest(g + n); u8 = this.u8; u32 = wordView(u8); }
       let k = 0;
       if (words && ((p | i) & 3) === 0) {
         const pw = p >>> 2, iw = i >>> 2, nw = n >>> 2;
@@ -269,8 +271,10 @@ export abstract class GuestMemory extends VcpuBase {
         return;
       }
       const host = A.RAM_BASE + VMM_SIZE + gpa;
+      if (host + 4096 > this.backedEnd) this.backGuest(gpa + 4096);
+      const u8 = this.u8;
       for (let o = lin & 0xfff; o < 4096 && n < 15; o++) {
-        const b = this.u8[host + o];
+        const b = u8[host + o];
         // a patch is always an INT3 over the first byte: only those bytes need the side table
         buf[n++] = b === 0xcc ? this.patcher.origByte(gpa + o) : b;
       }
@@ -281,6 +285,10 @@ export abstract class GuestMemory extends VcpuBase {
     return d;
   }
   private readonly insnBytes = new Uint8Array(15);
+
+  /** Backs guest RAM up to guest-physical `end` (<= guestRam) for an in-place read, as the CPU's own access would
+   * (assembly/ram-backing.ts): a read of the last byte through the Machine, which grows the memory and remakes views. */
+  private backGuest(end: number): void { this.guestPhys.read8(end - 1); }
 }
 
 /** machine memory as words, one view per buffer (not a monitor field: a snapshot would save it as state) */

@@ -59,12 +59,13 @@ export class SharedVirtualCpu implements VirtualCpu {
   idtr = { base: 0, limit: 0xffff };
   ldtr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
   tr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
-  constructor(private readonly dv: DataView) {
+  /** `state`: the STATE block's view as it is now (Machine.stateView: remade when the memory grows) */
+  constructor(private readonly state: () => DataView) {
     this.cpl = 0; this.vif = false; this.iopl = 0;
     this.cr0 = A.CR0_PE | A.CR0_ET; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
   }
-  private ld(off: number): number { return this.dv.getUint32(A.STATE_BASE + off, true); }
-  private st(off: number, v: number): void { this.dv.setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  private ld(off: number): number { return this.state().getUint32(A.STATE_BASE + off, true); }
+  private st(off: number, v: number): void { this.state().setUint32(A.STATE_BASE + off, v >>> 0, true); }
   get cpl(): number { return this.ld(A.OFF_FF_VCPL); }
   set cpl(c: number) { this.st(A.OFF_FF_VCPL, c & 3); }
   get vif(): boolean { return (this.ld(A.OFF_FF_VFLAGS) & FL_IF) !== 0; }
@@ -155,8 +156,17 @@ export abstract class VcpuBase {
   protected gdtCache: { base: number; limit: number; bytes: Uint8Array<ArrayBufferLike> } = { base: -1, limit: -1, bytes: new Uint8Array(0) };
   protected ldtCache: { key: string; bytes: Uint8Array<ArrayBufferLike> } = { key: "", bytes: new Uint8Array(0) };
   protected delivering = 0;
-  protected dv: DataView;
-  protected u8: Uint8Array;
+  /**
+   * The machine's memory as it is now: guest RAM is backed on first touch (assembly/ram-backing.ts), so these cover
+   * the STATE block, the VMM region and the part of guest RAM backed so far, and a grown memory detaches the old
+   * buffer: both are looked up through Machine.stateView on every use (getters, not fields: never snapshot state).
+   * A reader of guest RAM through them checks `backedEnd` first and otherwise goes through the Machine's accessors,
+   * which back the rest as the CPU would.
+   */
+  protected get dv(): DataView { return this.m.stateView; }
+  protected get u8(): Uint8Array { return byteView(this.m.stateView.buffer); }
+  /** machine-memory offset (A.RAM_BASE + machine-physical) where the backed part of RAM ends now */
+  protected get backedEnd(): number { return this.m.stateView.byteLength; }
 
   constructor(m: Machine, o: MonitorOptions) {
     this.m = m;
@@ -166,8 +176,6 @@ export abstract class VcpuBase {
     this.fastWanted = o.fastPaths === false ? 0 : FAST_CTRLS;
     this.log = o.log ?? (() => {});
     if (m.ramSize < VMM_SIZE + o.guestRam) throw new Error("wasmvisor full: the machine needs VMM_SIZE more RAM than the guest");
-    this.dv = new DataView(m.memory.buffer);
-    this.u8 = new Uint8Array(m.memory.buffer);
     const mem: PhysMem = {
       read32: (a) => m.read32(a), write32: (a, v) => m.write32(a, v), fill: (a, l, v) => m.fillMem(a, l, v),
       read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
@@ -179,7 +187,7 @@ export abstract class VcpuBase {
     });
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
     for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
-    this.v = new SharedVirtualCpu(this.dv);
+    this.v = new SharedVirtualCpu(() => this.m.stateView);
     this.stateSet(A.OFF_FF_N_SREG, 0); // (scratch counters: a recycled machine may hold a previous VM's)
     this.stateSet(A.OFF_FF_N_IRET0, 0);
   }
@@ -242,4 +250,12 @@ export abstract class VcpuBase {
   }
   /** Handles one exit (monitor.ts); lower layers re-enter it (a single-stepped write's own exit). */
   abstract handle(exit: Exit): HandleResult;
+}
+
+/** the memory as bytes, one view per buffer (not a monitor field: a snapshot would save it as state) */
+const byteViews = new WeakMap<ArrayBufferLike, Uint8Array>();
+function byteView(b: ArrayBufferLike): Uint8Array {
+  let v = byteViews.get(b);
+  if (!v) { v = new Uint8Array(b); byteViews.set(b, v); }
+  return v;
 }
