@@ -8,6 +8,7 @@ import { Machine } from "../host/machine.ts";
 import { Monitor, VMM_SIZE } from "../host/full/monitor.ts";
 import { Vm, EXIT_STATUS } from "../host/vm.ts";
 import { drainMachinePool } from "../host/cpu-instances.ts";
+import { VMM_PAGES as PARA_VMM_PAGES } from "../host/para/abi.ts";
 import { MachineMemory, ArrayMemory, type GuestMemory } from "../host/virtio/memory.ts";
 import { VirtioMmio, STATUS } from "../host/virtio/mmio.ts";
 import { VirtioBlk, BLK_T, BLK_S } from "../host/virtio/blk.ts";
@@ -166,12 +167,23 @@ describe.skipIf(!HAVE_CPU || !existsSync(ECHO))("a full-mode Vm: launch, snapsho
 describe.skipIf(!HAVE_CPU || !existsSync(PV))("para mode on a lazily backed memory", () => {
   beforeEach(() => { drainMachinePool(); });
 
-  it("para backs its VMM region above guest RAM at load (so all of it), and release() recycles the memory", () => {
+  it("para backs all of RAM at load (its VMM region is above guest RAM), writes a few VMM pages, and release() recycles the memory", () => {
     const vm = new Vm({ mode: "para", memSize: 64 * MiB });
     const before = vm.machine.ramBacked;
     expect(before).toBeLessThan(vm.machine.ramSize);
     vm.loadMultiboot(readFileSync(PV));
     expect(vm.run({ maxInstructions: 1 }).stopReason).toBe("max-instructions");
+    // its VMM region and initial page tables sit above guest RAM (para/vm.ts paraLayout): a linear wasm memory that
+    // covers them covers all of RAM (guest RAM is machine RAM from 0 in the PV ABI: it cannot move)
+    expect(vm.machine.ramBacked).toBeGreaterThan(vm.machine.ramSize - PARA_VMM_PAGES * 4096);
+    // the domain builder wrote the pages of its VMM region it fills in, not all of them (memory/zero.ts): release()
+    // clears what was written only
+    const para = vm.mode as unknown as { vmmBase: number };
+    const w = vm.machine.writtenPages()!;
+    let n = 0;
+    for (let p = para.vmmBase / 4096; p < para.vmmBase / 4096 + PARA_VMM_PAGES; p++) n += (w[p >>> 3] >> (p & 7)) & 1;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(PARA_VMM_PAGES);
     const mem = Reflect.get(vm.machine, "mem");
     vm.release();
     const again = new Vm({ mode: "para", memSize: 64 * MiB });

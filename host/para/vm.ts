@@ -21,6 +21,7 @@ import type { Platform, PlatformHooks } from "../core/platform.ts";
 import { VmCore, type CoreOptions } from "../core/vm.ts";
 import { EXIT_STATUS, NS_PER_INSTRUCTION, VmConfigError, type RunResult } from "../core/status.ts";
 import { MachineMemory } from "../virtio/memory.ts";
+import { zeroRam } from "../memory/zero.ts";
 import { VIRTIO_MMIO_BASE, type VirtioMmio } from "../virtio/mmio.ts";
 import type { VirtioBlk } from "../virtio/blk.ts";
 import {
@@ -147,7 +148,7 @@ export class ParaMode implements Mode {
     // the guest sees RAM up to guestTop: its page tables and the VMM region are not RAM it may allocate
     const boot = loadMultiboot(image, { ramSize: this.guestTop, writeMem: (a, d) => m.writeMem(a, d), fillMem: (a, n, v) => m.fillMem(a, n, v) }, opts);
     const vb = this.vmmBase;
-    m.fillMem(vb, VMM_SIZE, 0);
+    zeroRam(m, vb, VMM_SIZE); // (only what was written: a fresh or recycled machine's VMM region is zero already)
     // the hole's page table: VMM pages (read-only but the shared page), and the virtio-mmio window
     for (let i = 0; i < VMM_PAGES; i++) {
       m.write32(vb + VMM_HOLE_PT + 4 * i, (vb + i * PAGE) | PTE_P | (i * PAGE === VMM_SHARED ? PTE_W : 0));

@@ -7,13 +7,15 @@
 //            the same with each result released (TrapResult.release: both passes' machines come from the pool)
 //   idle     RSS and V8 external memory per idle machine (200 machines that each ran 10 instructions), beyond RAM
 //   vm       a whole `new Vm({ mode })` (devices, loader, mode) + loading the echo guest + its first instruction, per
-//            mode (64 MiB); then the same with Vm.release() after each launch (the machine pool)
+//            mode (64 MiB; para mode loads the PV build of the compute workload: echo is not a PV guest); then the
+//            same with Vm.release() after each launch (the machine pool)
 //   restore  Vm.restore of the echo guest's snapshot (a small guest: most of RAM never written), then of a 64 MiB snapshot (the fork workload after 3 M instructions: its kernel has junk-filled
 //            every free page) into a fresh machine, and into one the previous restore released (Vm.release)
 // Times are wall-clock of this process, and its CPU time (user + system) per launch; the load average is printed
 // (absolute times on a shared machine are noise).
 //
-// usage: node scripts/bench/launch.mjs [--n N] [--idle N] [--json] [--dist DIR]   (needs dist/index.js: npm run build:cli)
+// usage: node scripts/bench/launch.mjs [--n N] [--idle N] [--only vm] [--json] [--dist DIR]   (needs dist/index.js: npm run build:cli)
+//   --only vm: the vm rows alone (the per-mode Vm launches)
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -72,6 +74,8 @@ async function timeItAsync(n, f) {
 
 const out = { load: { before: loadavg(), cores: cpus().length, node: process.version }, create: {}, recycle: {}, async: {}, trap: null, trapReleased: null, idle: {}, vm: {}, restore: {} };
 W.cpuModule();
+const ONLY_VM = opt("--only", "") === "vm";
+if (!ONLY_VM) {
 for (const mb of [1, 16, 64]) out.create[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, false));
 if (typeof W.Machine.prototype.release === "function") {
   for (const mb of [1, 16, 64]) out.recycle[`${mb}MiB`] = timeIt(N, () => launch(mb << 20, true));
@@ -98,21 +102,27 @@ for (const mb of [1, 16]) {
   };
   keep.length = 0;
 }
+}
 
 const ECHO = join(DIST, "../build/guests/echo/echo.elf");
 if (existsSync(ECHO)) {
   const img = readFileSync(ECHO);
+  const PV = join(DIST, "../build/guests/workloads-pv/compute.elf");
+  const pvImg = existsSync(PV) ? readFileSync(PV) : null;
   const vmLaunch = (mode, release) => {
     const vm = new W.Vm({ mode, memSize: 64 << 20 });
-    vm.loadMultiboot(img);
+    vm.loadMultiboot(mode === "para" ? pvImg : img);
     const r = vm.run({ maxInstructions: 1 });
     if (r.stopReason !== "max-instructions" || vm.machine.instructions !== 1) throw new Error(`a ${mode} Vm launch stopped: ${r.message}`);
     if (release) vm.release();
     return vm;
   };
   const R = Math.max(5, N >> 1);
-  for (const mode of ["native", "hw", "full"]) out.vm[mode] = timeIt(R, () => vmLaunch(mode, false));
-  for (const mode of ["native", "hw", "full"]) out.vm[`${mode} released`] = timeIt(R, () => vmLaunch(mode, true));
+  const modes = ["native", "hw", "full", ...(pvImg ? ["para"] : [])];
+  for (const mode of modes) out.vm[mode] = timeIt(R, () => vmLaunch(mode, false));
+  for (const mode of modes) out.vm[`${mode} released`] = timeIt(R, () => vmLaunch(mode, true));
+  // RAM the wasm memory covers after a launch (KiB), per mode: what the lazy backing saves
+  out.vmBackedKiB = Object.fromEntries(modes.map((mode) => { const vm = vmLaunch(mode, false); const k = vm.machine.ramBacked / 1024; vm.release(); return [mode, `${k} of ${vm.machine.ramSize / 1024}`]; }));
   const small = vmLaunch("native", false);
   small.run({ maxInstructions: 100_000 });
   const snap = small.snapshot();
@@ -122,7 +132,7 @@ if (existsSync(ECHO)) {
 }
 
 const FORK = join(DIST, "../build/guests/workloads/fork.elf");
-if (existsSync(FORK)) {
+if (existsSync(FORK) && !ONLY_VM) {
   const vm = new W.Vm({ memSize: 64 << 20, captureConsole: true });
   vm.loadMultiboot(readFileSync(FORK));
   vm.run({ maxInstructions: 3_000_000 });
@@ -141,18 +151,19 @@ else {
   const ms = (x) => x.toFixed(3).padStart(8);
   const row = (name, s) => `| ${name.padEnd(22)} | ${ms(s.median)} | ${ms(s.p10)} | ${ms(s.p90)} | ${ms(s.mean)} | ${ms(s.cpuMedian)} | ${ms(s.cpuMean)} | ${String(s.n).padStart(4)} |`;
   const la = (l) => l.map((x) => x.toFixed(1)).join(" ");
-  const lines = [`node ${out.load.node}, ${out.load.cores} cores, load average ${la(out.load.before)} before, ${la(out.load.after)} after`, "",
-    "| launch (ms)            |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |", "|---|---:|---:|---:|---:|---:|---:|---:|"];
+  const lines = [`node ${out.load.node}, ${out.load.cores} cores, load average ${la(out.load.before)} before, ${la(out.load.after)} after`];
+  if (!ONLY_VM) lines.push("", "| launch (ms)            |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |", "|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const [k, s] of Object.entries(out.create)) lines.push(row(`new Machine ${k}`, s));
   for (const [k, s] of Object.entries(out.recycle)) lines.push(row(`recycled ${k}`, s));
   for (const [k, s] of Object.entries(out.async)) lines.push(row(`no release, async ${k}`, s));
-  lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
-  lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) | RAM backed (KiB) |", "|---|---:|---:|---:|---:|");
+  if (!ONLY_VM) lines.push(row("trapLab snippet (ud2)", out.trap), row("… result released", out.trapReleased));
+  if (!ONLY_VM) lines.push("", "| idle machines | RSS / machine (KiB) | external / machine (KiB) | external beyond RAM (KiB) | RAM backed (KiB) |", "|---|---:|---:|---:|---:|");
   for (const [k, v] of Object.entries(out.idle)) lines.push(`| ${v.machines} x ${k} | ${v.rssPerMachineKiB.toFixed(0)} | ${v.externalPerMachineKiB.toFixed(0)} | ${v.externalBeyondRamKiB.toFixed(0)} | ${v.backedRamKiB.toFixed(0)} |`);
   if (Object.keys(out.vm).length) {
     lines.push("", "| new Vm (64 MiB) + echo loaded + 1 instruction, ms |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |", "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (const [k, s] of Object.entries(out.vm)) lines.push(row(k, s));
     lines.push(row(`Vm.restore echo (${out.restore.smallBytes} B)`, out.restore.small), row("… restored + released", out.restore.smallReleased));
+    lines.push("", `RAM backed after a launch (KiB of the machine's): ${Object.entries(out.vmBackedKiB).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   }
   if (out.restore.fresh) {
     lines.push("", `| restore (64 MiB, ${out.restore.snapshotBytes} byte snapshot), ms |   median |      p10 |      p90 |     mean | CPU median | CPU mean |    n |`, "|---|---:|---:|---:|---:|---:|---:|---:|");
