@@ -8,7 +8,8 @@ import { Machine } from "../host/machine.ts";
 import { Monitor, VMM_SIZE } from "../host/full/monitor.ts";
 import { Vm, EXIT_STATUS } from "../host/vm.ts";
 import { drainMachinePool } from "../host/cpu-instances.ts";
-import { VMM_PAGES as PARA_VMM_PAGES } from "../host/para/abi.ts";
+import { VMM_PAGES as PARA_VMM_PAGES, HC, VMM_GDT } from "../host/para/abi.ts";
+import { ParaVm } from "../host/para/vm.ts";
 import { MachineMemory, ArrayMemory, type GuestMemory } from "../host/virtio/memory.ts";
 import { VirtioMmio, STATUS } from "../host/virtio/mmio.ts";
 import { VirtioBlk, BLK_T, BLK_S } from "../host/virtio/blk.ts";
@@ -189,6 +190,26 @@ describe.skipIf(!HAVE_CPU || !existsSync(PV))("para mode on a lazily backed memo
     const again = new Vm({ mode: "para", memSize: 64 * MiB });
     expect(Reflect.get(again.machine, "mem")).toBe(mem);
     again.release();
+  });
+});
+
+describe.skipIf(!HAVE_CPU || !existsSync(PV))("para hypercalls on high RAM", () => {
+  it("SET_GDT from a table at 48 MiB (hypercall arguments high in RAM) installs what the same table low in RAM does", () => {
+    const installed = [0x20000, HIGH].map((gdt) => {
+      const vm = new ParaVm({ memSize: 64 * MiB });
+      vm.loadMultiboot(readFileSync(PV));
+      const m = vm.machine;
+      for (let i = 0; i < 8; i++) { m.write32(gdt + 8 * i, 0); m.write32(gdt + 8 * i + 4, 0); }
+      m.write32(gdt + 8, 0xffff); m.write32(gdt + 12, 0x00cf9b00); // kernel code (DPL 0: compressed to 1)
+      expect(vm.call(HC.SET_GDT, gdt, 8)).toBe(0);
+      // a table that runs past guest RAM is refused (−EFAULT), the installed one unchanged
+      expect(vm.call(HC.SET_GDT, 64 * MiB - 8, 8)).toBeLessThan(0);
+      const out = [...m.readMem(vm.vmmBase + VMM_GDT, 64)];
+      vm.machine.release();
+      return out;
+    });
+    expect((installed[1][13] >>> 5) & 3).toBe(1); // entry 1, access byte: DPL 1
+    expect(installed[1]).toEqual(installed[0]);
   });
 });
 
