@@ -805,6 +805,20 @@ export const QAPIC_READ: u32 = 0x0000;        // linear access for a data read
 export const QAPIC_WRITE: u32 = 0x1000;       // linear access for a data write
 export const QAPIC_FETCH: u32 = 0x2000;       // linear access for an instruction fetch
 export const QAPIC_EVENT: u32 = 0x3000;       // linear access during event delivery
+// ==== hw-ept-large (branch hw-ept-large): the TPR shadow (SDM Vol. 3C 29.1, 29.4; VMCS 0xD64..0xD90) ====
+// "Use TPR shadow" (primary control bit 21) with "virtualize APIC accesses": an aligned 32-bit guest read of offset
+// 080H of the APIC-access page returns VTPR, the dword at offset 080H of the virtual-APIC page (host-physical
+// OFF_VMX_VAPIC_PAGE, 4 KiB aligned, in host RAM: else the control acts as off), and such a write stores VTPR there,
+// with no VM exit; then (TPR virtualization, SDM 29.1.2) if VTPR bits 7:4 < OFF_VMX_TPR_THRESHOLD bits 3:0, a
+// trap-like VM exit with reason 43 (EIP past the write, no qualification). VM entry with VTPR already below the
+// threshold exits with reason 43 before the first guest instruction (after an injected event; SDM 26.7.7). The
+// 32-bit CPU has no CR8: the APIC page is the only way to the TPR. Other APIC registers: as without the control.
+export const PROC_TPR_SHADOW: u32 = 0x200000;
+export const OFF_VMX_VAPIC_PAGE: u32 = 0xD64;     // host-physical address of the virtual-APIC page
+export const OFF_VMX_TPR_THRESHOLD: u32 = 0xD68;  // bits 3:0 (bits 31:4 ignored)
+export const OFF_VMX_TPR_INCPU: u32 = 0xD6C;      // counter: TPR reads and writes served from the virtual-APIC page
+export const VMX_EXIT_TPR_BELOW_THRESHOLD: u32 = 43;
+// ==== end hw-ept-large block ====
 // ==== hw-shadow (branch hw-shadow): hw mode without nested paging (--npt off, first-generation VT-x) ====
 // IDT-vectoring information (SDM 27.2.4): when an exception that exits (the exception bitmap: shadow paging's
 // hidden #PF) occurs while the CPU delivers an event through the guest IDT, the event being delivered is recorded

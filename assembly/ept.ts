@@ -12,7 +12,10 @@
 // the guest's A/D updates of its own PDEs/PTEs are EPT writes (they need EPT W and set EPT D).
 // An EPT violation exits (reason 48) with the guest-physical address, the linear address, and the access type
 // (read / write / fetch) and the entry's permissions as the qualification; the instruction is restarted after the
-// host fixes the entry. A misconfigured entry exits with reason 49. See PROC2_EPT_MMIO for device memory.
+// host fixes the entry. A misconfigured entry exits with reason 49 (SDM 28.3.3.1; abi.ts lists the cases).
+// A directory entry with EPT_PS maps 4 MiB (the SDM's 2 MiB EPT PDE with bit 7 set, at our directory level): bits
+// 21:12 must be 0 (else misconfigured), it is the leaf, so it carries A and D itself (SDM 28.3.5), and the walk of
+// an address in it makes one EPT reference instead of two; the TLB still keeps the combined translation per 4 KiB. See PROC2_EPT_MMIO for device memory.
 // While an event is delivered (noHostExits: delivery cannot be restarted) a violating access behaves as unbacked
 // memory, as it does outside guest mode: reads float high, writes are dropped.
 import {
@@ -152,6 +155,8 @@ function eptWalk(gpa: u32, acc: u32, lin: u32, linValid: bool, final: bool): u32
     if (eptAd && !(d & EPT_A)) store<u32>(RAM_BASE + de, d | EPT_A);
   }
   if ((acc & p) != acc) return violation(gpa, acc, p, lin, linValid, final);
+  // (a frame beyond host-physical memory: its address bits are reserved, as past MAXPHYADDR (SDM 28.3.3.1))
+  if (!hostOk(hpa)) return misconfig(gpa);
   if (eptAd) {
     const nv = lv | EPT_A | (acc == QEPT_WRITE ? EPT_D : 0);
     if (nv != lv) store<u32>(RAM_BASE + le, nv);
@@ -185,8 +190,9 @@ function guestEntryWrite(gpa: u32, v: u32, lin: u32): bool {
       return true;
     }
   }
-  const h = eptWalk(gpa, QEPT_READ, lin, true, false); // (the walk's references were counted by the read)
-  refs -= 2;
+  const r0 = refs;
+  const h = eptWalk(gpa, QEPT_READ, lin, true, false);
+  refs = r0; // (the walk's references were counted by the read: 2 EPT entries, or 1 in a large page)
   if (res == UNBACKED) return true; // writes to nothing are dropped
   if (res != OK) return false;
   if (!(perm & EPT_W)) { violation(gpa, QEPT_WRITE, perm, lin, true, false); return res == UNBACKED; }

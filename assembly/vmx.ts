@@ -26,10 +26,11 @@ import {
   VEC_BP, VEC_OF, FLAG_IF, QCR_MOV_TO, QCR_MOV_FROM, QCR_CLTS, QCR_LMSW, QCR_LMSW_MEM, CR0_TS, CR0_PE, OFF_VMX_IDT_VEC_INFO, OFF_VMX_IDT_VEC_ERROR,
   OFF_VMX_PROC2, PROC2_VIRT_APIC, OFF_VMX_APIC_ACCESS, PROC2_VPID, OFF_VMX_VPID, OFF_VMX_TLB_FLUSHES, INVVPID_ADDR,
   INVVPID_SINGLE, INVVPID_SINGLE_KEEP_GLOBAL, INVVPID_ALL, VMX_EXIT_APIC_ACCESS, QAPIC_READ, QAPIC_WRITE,
+  PROC_TPR_SHADOW, OFF_VMX_VAPIC_PAGE, OFF_VMX_TPR_THRESHOLD, OFF_VMX_TPR_INCPU, VMX_EXIT_TPR_BELOW_THRESHOLD,
 } from "./abi";
-import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError } from "./state";
+import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pendVector, pendError, pendHasError, exitAfter, setExitAfter } from "./state";
 import { flagsReg } from "./flags";
-import { inRam, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg } from "./mmu";
+import { inRam, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, codeWrite } from "./mmu";
 import { eptEnter, eptOn } from "./ept";
 import { deliverExternal, raiseException, softInt } from "./ops/interrupt";
 import { cpuidLeaf, cpuidA, cpuidB, cpuidC, cpuidD } from "./ops/system";
@@ -44,25 +45,32 @@ let injectingException: bool = false; // an injected hardware exception is not i
 /** The APIC-access page in guest mode (PROC2_VIRT_APIC), or 1 (matches no page): the page at which the in-CPU
  *  local APIC (apic.ts) answers instead of OFF_APIC_PAGE. Without the control every APIC access exits. */
 export let vmxApicPage: u32 = 1;
+/** With the TPR shadow (PROC_TPR_SHADOW, abi.ts): the address of VTPR in the APIC-access page, else 1 (matches no
+ *  aligned dword access); mmu.ts sends an aligned 32-bit access there to vmxTprRead/vmxTprWrite. */
+export let vmxTprAt: u32 = 1;
+let vapic: u32 = 0;          // the virtual-APIC page (host-physical)
+let tprThreshold: u32 = 0;
+let tprPending: bool = false; // VM entry found VTPR below the threshold: exit before the first instruction
 
 @inline export function vmxCtl(bit: u32): bool { return (proc & bit) != 0; }
 
 /** run() entry: load the controls (the host may have changed any). */
 export function vmxEnter(ic: u64, intrLine: bool): void {
   vmxOn = st(OFF_VMX_ON) != 0;
-  if (!vmxOn) { vmxWatch = false; tlbTagSwitch(TAG_ROOT); eptEnter(false); return; }
+  if (!vmxOn) { vmxWatch = false; vmxTprAt = 1; tprPending = false; tlbTagSwitch(TAG_ROOT); eptEnter(false); return; }
   setSt(OFF_VMX_IDT_VEC_INFO, 0);
   pin = st(OFF_VMX_PIN);
   proc = st(OFF_VMX_PROC);
   entryIc = ic;
   vmxApicPage = (st(OFF_VMX_PROC2) & PROC2_VIRT_APIC) ? st(OFF_VMX_APIC_ACCESS) & 0xFFFFF000 : 1;
+  tprEnter();
   vpidTagged = (st(OFF_VMX_PROC2) & PROC2_VPID) != 0 && (st(OFF_VMX_VPID) & 0xFFFF) != 0;
   tlbTagSwitch(vpidTagged ? st(OFF_VMX_VPID) & 0xFFFF : TAG_UNTAGGED);
   eptEnter(true);
   recomputeWatch(intrLine);
 }
 function recomputeWatch(intrLine: bool): void {
-  vmxWatch = (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0 || ((pin & PIN_EXT_INTR) != 0 && intrLine) ||
+  vmxWatch = tprPending || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0 || ((pin & PIN_EXT_INTR) != 0 && intrLine) ||
     (st(OFF_VMX_ENTRY_INTR) & INTR_INFO_VALID) != 0;
 }
 
@@ -96,9 +104,11 @@ export function vmxBoundary(ic: u64, intrLine: bool): bool {
   if (info & INTR_INFO_VALID) {
     setSt(OFF_VMX_ENTRY_INTR, info & ~INTR_INFO_VALID);
     inject(info);
+    if (tprPending && exitAfter == 0xFFFFFFFF && !abort) { tprPending = false; boundaryExit(VMX_EXIT_TPR_BELOW_THRESHOLD, 0); return true; }
     recomputeWatch(intrLine);
     return false; // (a delivery that ends in an intercepted exception or a shutdown sets exitAfter)
   }
+  if (tprPending) { tprPending = false; boundaryExit(VMX_EXIT_TPR_BELOW_THRESHOLD, 0); return true; }
   if ((proc & PROC_MTF) && ic != entryIc) { boundaryExit(VMX_EXIT_MTF, 0); return true; }
   if ((pin & PIN_EXT_INTR) && intrLine) {
     boundaryExit(VMX_EXIT_EXT_INTR, 0);
@@ -112,6 +122,34 @@ function boundaryExit(reason: u32, qual: u32): void {
   setExit(reason, qual, 0);
   setSt(OFF_EXIT_REASON, EXIT_VMEXIT);
   setSt(OFF_EXIT_EIP, eip);
+}
+
+// ---- the TPR shadow (SDM 29.1; abi.ts PROC_TPR_SHADOW) ----
+function tprEnter(): void {
+  vmxTprAt = 1;
+  tprPending = false;
+  if (!(proc & PROC_TPR_SHADOW) || vmxApicPage == 1) return;
+  const p = st(OFF_VMX_VAPIC_PAGE) & 0xFFFFF000;
+  if (!inRam(p, 4096)) return; // (a page outside host RAM: the host's error; the control acts as off)
+  vapic = p;
+  tprThreshold = st(OFF_VMX_TPR_THRESHOLD) & 0xF;
+  vmxTprAt = vmxApicPage + 0x80;
+  tprPending = ((load<u32>(RAM_BASE + vapic + 0x80) >>> 4) & 0xF) < tprThreshold; // (SDM 26.7.7)
+}
+/** An aligned 32-bit guest read of VTPR through the APIC-access page: the virtual-APIC page's, no exit. */
+export function vmxTprRead(): u32 {
+  setSt(OFF_VMX_TPR_INCPU, st(OFF_VMX_TPR_INCPU) + 1);
+  return load<u32>(RAM_BASE + vapic + 0x80);
+}
+/** ... a write: VTPR is stored, then TPR virtualization: below the threshold, a trap-like exit (reason 43). */
+export function vmxTprWrite(v: u32): void {
+  setSt(OFF_VMX_TPR_INCPU, st(OFF_VMX_TPR_INCPU) + 1);
+  codeWrite(vapic >>> 12);
+  store<u32>(RAM_BASE + vapic + 0x80, v);
+  if (((v >>> 4) & 0xF) < tprThreshold && exitAfter == 0xFFFFFFFF) {
+    setExit(VMX_EXIT_TPR_BELOW_THRESHOLD, 0, 0);
+    setExitAfter(EXIT_VMEXIT);
+  }
 }
 
 /** Event injection (SDM 26.6): delivered through the guest IDT as if it had occurred at this boundary. */

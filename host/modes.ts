@@ -32,6 +32,8 @@ export interface ModeOptions {
   vpid?: boolean;
   /** hw mode: the 2-D walk's nested TLB for guest paging-structure pages (default true with nested paging) */
   pwc?: boolean;
+  /** hw mode: large (4 MiB) EPT pages where guest RAM allows (default true) */
+  eptLarge?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }

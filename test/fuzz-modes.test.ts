@@ -47,8 +47,9 @@ describe.skipIf(!haveCpu)("random guest kernels in hw mode (the native programs:
     expect(hwInvariants(vm, before)).toEqual([]);
     (vm.mode as HwMode).ept.protect(0x5000, 1);
     expect(hwInvariants(vm, before).join()).toMatch(/EPT entry of guest-physical 0x5000 changed/);
+    const split = hypervisorImage(vm); // (protect split the large EPT page into a table: the host's own edit)
     vm.machine.write32(IO_BITMAP_A, 1);
-    expect(hwInvariants(vm, before).join()).toMatch(/hypervisor memory changed at host-physical 0x2000/);
+    expect(hwInvariants(vm, split).join()).toMatch(/hypervisor memory changed at host-physical 0x2000/);
   });
 });
 

@@ -1,4 +1,4 @@
-// hw-guest.ts — a bare Machine in guest (VMX non-root) mode for the hw-* unit tests: 1 MiB of guest RAM at
+// hw-guest.ts — a bare Machine in guest (VMX non-root) mode for the hw-* unit tests: 1 MiB of guest RAM (`ram`) at
 // host-physical HW_HOST_SIZE behind the EPT (host/hw/ept.ts), flat ring-0 segments, a GDT and an IDT in guest
 // memory, optional 2-level guest paging. Everything else is off until a test turns its control on.
 import { expect } from "vitest";
@@ -25,10 +25,11 @@ export interface HwGuest {
   again(eip?: number): void;
 }
 
-export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mmio?: boolean; idt?: boolean; jitThreshold?: number; vpid?: number; pwc?: boolean } = {}): HwGuest {
-  const m = new Machine({ memSize: HW_HOST_SIZE + GUEST_RAM, jitThreshold: o.jitThreshold ?? 0 });
+export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mmio?: boolean; idt?: boolean; jitThreshold?: number; vpid?: number; pwc?: boolean; ram?: number; eptLarge?: boolean; holes?: [number, number][] } = {}): HwGuest {
+  const ram = o.ram ?? GUEST_RAM;
+  const m = new Machine({ memSize: HW_HOST_SIZE + ram, jitThreshold: o.jitThreshold ?? 0 });
   const v = new Vmcs(m);
-  const ept = new Ept(m, GUEST_RAM);
+  const ept = new Ept(m, ram, { large: o.eptLarge, holes: o.holes });
   ept.mapGuestRam();
   const gw = (gpa: number, bytes: number[]) => m.writeMem(HW_HOST_SIZE + gpa, bytes);
   const g32 = (gpa: number) => m.read32(HW_HOST_SIZE + gpa) >>> 0;
@@ -64,7 +65,7 @@ export function hwGuest(code: number[], o: { paging?: boolean; ept?: boolean; mm
   v.guestMode = true;
   const root = () => {
     v.guestMode = false;
-    m.writeMem(0, m.readMem(HW_HOST_SIZE, GUEST_RAM));
+    m.writeMem(0, m.readMem(HW_HOST_SIZE, Math.min(ram, HW_HOST_SIZE)));
     m.flushTlb();
   };
   const again = (eip = m.eip) => { m.eip = eip; m.halted = false; };

@@ -32,6 +32,8 @@ import { Vmcs, reasonName } from "./vmcs.ts";
 import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
 import { handleVmExit, internal } from "./exits.ts";
 import { HwShadowPaging } from "./shadow-paging.ts";
+import { IOAPIC_BASE } from "../devices/ioapic.ts";
+import { LAPIC_BASE, LAPIC_SIZE } from "../devices/lapic.ts";
 
 const STALL_EXITS = 64;
 /** the guest's VPID (KVM gives each vCPU its own; 0 is the host's) */
@@ -50,6 +52,8 @@ export interface HwModeOptions {
   vpid?: boolean;
   /** the nested TLB of the 2-D walk (default true; false: every walk makes its 8 references) */
   pwc?: boolean;
+  /** large (4 MiB) EPT pages where guest RAM allows (default true; false: 4 KiB EPT entries only) */
+  eptLarge?: boolean;
 }
 
 export class HwMode implements Mode {
@@ -76,7 +80,8 @@ export class HwMode implements Mode {
     }
     this.machine = new Machine({ ...o.machine, memSize: memSize + HW_HOST_SIZE });
     this.vmcs = new Vmcs(this.machine);
-    this.ept = new Ept(this.machine, memSize);
+    // device memory keeps 4 KiB EPT entries around it (today all of it lies above the largest guest RAM)
+    this.ept = new Ept(this.machine, memSize, { large: o.eptLarge !== false, holes: [[IOAPIC_BASE, IOAPIC_BASE + 0x1000], [LAPIC_BASE, LAPIC_BASE + LAPIC_SIZE]] });
     this.shadow = o.npt === false ? new HwShadowPaging(this.machine, this.vmcs, memSize) : null;
     if (!this.shadow) this.ept.mapGuestRam();
     this.setControls();
@@ -221,6 +226,7 @@ export class HwMode implements Mode {
       walkRefsPerMiss: c.walks ? +(c.walkRefs / c.walks).toFixed(2) : 0,
       tlbMisses: this.vmcs.get(A.OFF_TLB_MISSES), // the CPU's TLB misses (nested: = nestedWalks; shadow: 1-D walks of 2 references)
       paging: this.shadow ? "shadow" : "nested",
+      eptLarge: !this.shadow && this.ept.large,
       ...(this.shadow ? { shadowPaging: this.shadow.statsSnapshot() } : {}),
     };
   }

@@ -10,7 +10,7 @@ export const VMX_REASON_NAMES: Record<number, string> = {
   [A.VMX_EXIT_INTR_WINDOW]: "interrupt-window", [A.VMX_EXIT_CPUID]: "cpuid", [A.VMX_EXIT_HLT]: "hlt",
   [A.VMX_EXIT_INVLPG]: "invlpg", [A.VMX_EXIT_RDTSC]: "rdtsc", [A.VMX_EXIT_VMCALL]: "vmcall", [A.VMX_EXIT_CR]: "cr-access",
   [A.VMX_EXIT_DR]: "dr-access", [A.VMX_EXIT_IO]: "io-instruction", [A.VMX_EXIT_RDMSR]: "rdmsr", [A.VMX_EXIT_WRMSR]: "wrmsr",
-  [A.VMX_EXIT_MTF]: "monitor-trap-flag", [A.VMX_EXIT_APIC_ACCESS]: "apic-access", [A.VMX_EXIT_EPT_VIOLATION]: "ept-violation", [A.VMX_EXIT_EPT_MISCONFIG]: "ept-misconfig",
+  [A.VMX_EXIT_MTF]: "monitor-trap-flag", [A.VMX_EXIT_APIC_ACCESS]: "apic-access", [A.VMX_EXIT_TPR_BELOW_THRESHOLD]: "tpr-below-threshold", [A.VMX_EXIT_EPT_VIOLATION]: "ept-violation", [A.VMX_EXIT_EPT_MISCONFIG]: "ept-misconfig",
 };
 export function reasonName(r: number): string { return VMX_REASON_NAMES[r] ?? `reason-${r}`; }
 
