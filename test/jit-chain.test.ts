@@ -43,3 +43,110 @@ describe.skipIf(!haveCpu)("decoder fast forms", () => {
     }
   });
 });
+
+// ---- compiled regions: the same state as the interpreter at every slice boundary ----
+const CODE = 0x10000, DATA = 0x14000, IDT = 0x15000, HANDLER = 0x10f00;
+interface Run { state: number[][]; entries: number; compiled: number; chained: number }
+/** Runs `code` at CODE in slices of `slice` instructions until HLT (at most `maxSlices`), with the JIT at `threshold`
+ *  (0 = interpreter); `intrAt(k)` raises INTR vector 0x20 before slice k (its handler: inc esi; iret). */
+function runSliced(code: number[], threshold: number, slice: number, init: (m: Machine) => void,
+  intrAt: (k: number) => boolean = () => false, maxSlices = 1_000_000): Run {
+  const m = new Machine({ memSize: 1 << 20, jitThreshold: threshold, exitOnHlt: true });
+  m.setFlatProtectedMode();
+  m.writeMem(CODE, code);
+  m.writeMem(HANDLER, [0x46, 0xcf]); // inc esi; iret
+  const gate = new DataView(new ArrayBuffer(8));
+  gate.setUint16(0, HANDLER & 0xffff, true); gate.setUint16(2, 0x08, true); gate.setUint16(4, 0x8e00, true);
+  gate.setUint16(6, HANDLER >>> 16, true);
+  m.writeMem(IDT + 0x20 * 8, new Uint8Array(gate.buffer));
+  m.setIdtr(IDT, 0x20 * 8 + 7);
+  // GDT: null, flat code 0x08, flat data 0x10 (the interrupt gate's CS)
+  m.writeMem(IDT + 0x800, [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0]);
+  m.setGdtr(IDT + 0x800, 23);
+  m.eip = CODE; m.esp = 0x8000; m.eflags = 0x202;
+  init(m);
+  const state: number[][] = [];
+  for (let k = 0; k < maxSlices; k++) {
+    if (intrAt(k)) m.setIntr(true, 0x20);
+    const e = m.run(slice);
+    const d = m.readMem(DATA, 16), c = m.readMem(CODE, 64);
+    state.push([m.eax, m.ebx, m.ecx, m.edx, m.esi, m.edi, m.ebp, m.esp, m.eip, m.eflags, m.instructions,
+      ...new Uint32Array(d.slice().buffer), ...new Uint32Array(c.slice().buffer)]);
+    if (e.reason === "hlt") break;
+    expect(e.reason).toBe("budget");
+  }
+  const s = m.jitStats;
+  return { state, entries: s.entries, compiled: s.compiled, chained: 0 };
+}
+function same(code: number[], slice: number, init: (m: Machine) => void, intrAt?: (k: number) => boolean): Run {
+  const interp = runSliced(code, 0, slice, init, intrAt);
+  const jit = runSliced(code, 2, slice, init, intrAt);
+  expect(jit.state.length).toBe(interp.state.length);
+  for (let k = 0; k < interp.state.length; k++) expect(jit.state[k], `slice ${k} (budget ${slice})`).toEqual(interp.state[k]);
+  expect(jit.compiled).toBeGreaterThan(0);
+  return jit;
+}
+
+// a loop over two blocks (a jmp links them) and a call into a function of the same page
+const LOOP = [
+  0x01, 0xd8, //                       00 add eax, ebx
+  0xeb, 0x03, //                       02 jmp 07
+  0x90, 0x90, 0x90, //                 04 (skipped)
+  0x31, 0xc3, //                       07 xor ebx, eax
+  0x89, 0x1d, 0x00, 0x40, 0x01, 0x00, // 09 mov [0x14000], ebx
+  0xe8, 0x0b, 0x00, 0x00, 0x00, //     0f call 1f
+  0x49, //                             14 dec ecx
+  0x75, 0xe9, //                       15 jnz 00
+  0xeb, 0x0d, //                       17 jmp 26
+  0x90, 0x90, 0x90, 0x90, 0x90, 0x90, // 19 (skipped)
+  0xc1, 0xc0, 0x05, //                 1f rol eax, 5
+  0x01, 0x05, 0x04, 0x40, 0x01, 0x00, // 22 add [0x14004], eax  (6 bytes: 22..27)
+];
+// (fix up: the add ends at 0x28; ret at 0x28, the jmp at 0x17 goes to 0x29)
+LOOP.push(0xc3); //                     28 ret
+LOOP[0x18] = 0x29 - 0x19; //            jmp 29
+LOOP.push(0x8b, 0x15, 0x04, 0x40, 0x01, 0x00); // 29 mov edx, [0x14004]
+LOOP.push(0xf4); //                     2f hlt
+
+describe.skipIf(!haveCpu)("compiled regions give the interpreter's results", () => {
+  const init = (n: number) => (m: Machine) => { m.eax = 1; m.ebx = 0x1234567; m.ecx = n; };
+
+  it("a loop over several blocks and a call runs as few compiled entries, to the same state", () => {
+    const jit = same(LOOP, 10_000_000, init(20_000));
+    // without regions every pass enters 4 compiled blocks (the loop head, the code before the call, the callee, the
+    // code after the call)
+    // (with the region: the loop head, jmp and call with the callee up to its ret, then the code after the call)
+    expect(jit.entries).toBeLessThanOrEqual(20_000 * 2);
+  });
+
+  it("the same state at every budget boundary when the budget ends inside a chain", () => {
+    for (const slice of [1, 2, 3, 5, 7, 11, 13, 64]) same(LOOP, slice, init(300));
+  });
+
+  it("an interrupt arriving while a chained loop runs is taken at the same instruction", () => {
+    for (const slice of [5, 37, 1000]) same(LOOP, slice, init(3_000), (k) => k % 3 === 2);
+  });
+
+  it("a loop that patches an instruction of its own region (self-modifying code) sees every patch", () => {
+    const SMC = [
+      0x01, 0xd8, //                       00 add eax, ebx
+      0xeb, 0x03, //                       02 jmp 07
+      0x90, 0x90, 0x90, //                 04
+      0xf6, 0xc1, 0x3f, //                 07 test cl, 63
+      0x75, 0x06, //                       0a jnz 12 (patch every 64th pass)
+      0x89, 0x0d, 0x13, 0x00, 0x01, 0x00, // 0c mov [0x10013], ecx  (the imm32 of the mov at 12)
+      0xbf, 0x00, 0x00, 0x00, 0x00, //     12 mov edi, 0
+      0x01, 0xfe, //                       17 add esi, edi
+      0x49, //                             19 dec ecx
+      0x75, 0xe4, //                       1a jnz 00
+      0xf4, //                             1c hlt
+    ];
+    for (const slice of [3, 100_000]) {
+      const jit = same(SMC, slice, init(5_000));
+      // esi = the sum over the passes of the immediate the last patch wrote
+      let esi = 0, imm = 0;
+      for (let c = 5_000; c > 0; c--) { if ((c & 63) === 0) imm = c; esi = (esi + imm) >>> 0; }
+      expect(jit.state[jit.state.length - 1][4]).toBe(esi);
+    }
+  });
+});
