@@ -108,6 +108,7 @@ class Gen {
         this.segAt.set(s, k);
         const prev = recs[s - 1];
         if ((prev.fast === A.F_JMP || prev.fast === A.F_CALL) && target(prev) === recs[s].off) this.linked.add(s - 1);
+        if (prev.fast === A.F_RET) this.linked.add(s - 1); // (region.ts: the block at its call's return address)
       }
     });
     let used = 0;
@@ -444,7 +445,14 @@ class Gen {
         }
         c.get(4).i32(4).op(Op.i32_add); this.setReg(4);
         if (r.fast === A.F_POP) { c.get(L.t0); this.setReg(r.dst); break; } // pop esp: the popped value wins
-        // ret: EIP = the popped value (absolute)
+        // ret: EIP = the popped value (absolute); in a region, to the return site of its call goes on into that block
+        if (this.linked.has(i)) {
+          c.get(L.t0).get(L.E0).i32(this.recs[i + 1].off).op(Op.i32_add).op(Op.i32_ne).op(Op.if_).byte(VOID); this.depth++;
+          c.i32(CTX).get(L.t0).store(A.JC_E);
+          this.exit(null, i + 1, A.JIT_OK);
+          c.op(Op.end); this.depth--;
+          break;
+        }
         c.i32(CTX).get(L.t0).store(A.JC_E);
         this.exit(null, i + 1, A.JIT_OK);
         break;

@@ -1,6 +1,7 @@
 // jit/region.ts — which predecoded blocks one compiled function covers. A hot block's function goes on into the
 // blocks that follow it (the target of its final jmp or call, the fall-through of its final backward jcc, the next
-// block when it ended at the record cap) while they are in the same physical page and already predecoded, so a loop
+// block when it ended at the record cap, the return address of a call it followed when it ends with that callee's
+// ret, guarded by a compare with the popped EIP) while they are in the same physical page and already predecoded, so a loop
 // spread over several blocks is one wasm loop and a chain of blocks is one call instead of a return to the CPU's
 // chain loop at every block end (docs/RESULTS.md, branch jit-chain).
 //
@@ -42,12 +43,15 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
   const phys0 = dv.getUint32(b0, true);
   const gen = dv.getUint32(b0 + 4, true);
   const ranges: [number, number][] = [[0, dv.getUint16(b0 + A.BLK_COUNT + 2, true)]];
+  /** return addresses (EIP offsets) of the calls the region followed into their callee, innermost last */
+  const calls: number[] = [];
   while (segs.length < MAX_SEGMENTS) {
     const last = recs[recs.length - 1];
     const end = last.off + last.len;
     let next: number;
     if (last.fast === A.F_JMP || last.fast === A.F_CALL) next = (end + last.fimm) | 0;
     else if (last.fast === A.F_JCC || recs.length - segs[segs.length - 1] === MAX_BLOCK) next = end;
+    else if (last.fast === A.F_RET && calls.length) next = calls[calls.length - 1]; // (a guard compares the popped EIP)
     else break;
     if (next === 0) break; // back to the start: the loop (compiler.ts)
     const po = (phys0 & 0xfff) + next;
@@ -61,6 +65,8 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
     if (ranges.some(([s, n]) => next < s + n && s < next + bytes)) break; // overlapping code: not laid out twice
     const more = read(b, next);
     if (more.length === 0 || recs.length + more.length > MAX_RECORDS || more.some(viaHandler)) break;
+    if (last.fast === A.F_CALL) calls.push(end);
+    else if (last.fast === A.F_RET) calls.pop();
     ranges.push([next, bytes]);
     segs.push(recs.length);
     recs.push(...more);
