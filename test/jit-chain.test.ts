@@ -6,7 +6,7 @@ import { describe, it, expect } from "vitest";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Machine } from "../host/machine.ts";
+import { Machine, JIT_THRESHOLD, JIT_RAISE_AFTER, JIT_THRESHOLD_RAISED } from "../host/machine.ts";
 import * as A from "../host/abi.generated.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -167,5 +167,30 @@ describe.skipIf(!haveCpu)("compiled regions give the interpreter's results", () 
       for (let c = 5_000; c > 0; c--) { if ((c & 63) === 0) imm = c; esi = (esi + imm) >>> 0; }
       expect(jit.state[jit.state.length - 1][4]).toBe(esi);
     }
+  });
+});
+
+describe.skipIf(!haveCpu)("the default JIT threshold", () => {
+  it("is raised once a machine compiled JIT_RAISE_AFTER new modules, and stays where the user set it", () => {
+    // 1,100 distinct blocks (add eax, imm32 ; cld (a handler record: no region) ; jmp +0), run 300 times
+    const n = 1_100, code: number[] = [];
+    for (let i = 0; i < n; i++) code.push(0x05, i & 0xff, (i >> 8) & 0xff, 0x5a, 0xa5, 0xfc, 0xeb, 0x00);
+    code.push(0x49, 0x0f, 0x85); // dec ecx ; jnz rel32 (to the start)
+    const rel = -(code.length + 4);
+    code.push(rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >>> 24) & 0xff, 0xf4); // ; hlt
+    const threshold = (jitThreshold?: number) => {
+      const m = new Machine({ memSize: 1 << 20, exitOnHlt: true, ...(jitThreshold ? { jitThreshold } : {}) });
+      m.setFlatProtectedMode();
+      m.writeMem(0x10000, code);
+      m.eip = 0x10000; m.ecx = 300; m.esp = 0x8000;
+      const t0 = m.stateView.getUint32(A.STATE_BASE + A.OFF_JIT_THRESHOLD, true);
+      expect(m.run(100_000_000).reason).toBe("hlt");
+      expect(m.eax).toBe((300 * (n * (n - 1) / 2 + n * 0xa55a0000)) >>> 0);
+      return [t0, m.stateView.getUint32(A.STATE_BASE + A.OFF_JIT_THRESHOLD, true), m.jitStats.compiled];
+    };
+    const [t0, t1, compiled] = threshold();
+    expect([t0, t1]).toEqual([JIT_THRESHOLD, JIT_THRESHOLD_RAISED]);
+    expect(compiled).toBeGreaterThanOrEqual(JIT_RAISE_AFTER);
+    expect(threshold(256).slice(0, 2)).toEqual([256, 256]);
   });
 });
