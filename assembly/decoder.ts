@@ -157,6 +157,7 @@ function classifyFast(r: u32, op: u32, modrm: u32, mem: u32, imm1: u32): void {
     if (!fastAluOp(aop)) return;
     const form = op & 7;
     if (form == 1 && !mem) fast(r, F_ALU_RR, aop, rm, reg, 0);
+    else if (form == 1 && aop == 7) fast(r, F_CMP_MR, 0, 0, reg, 0); // cmp [m], r32 (this branch returns first)
     else if (form == 3) { if (mem) fast(r, F_ALU_RM, aop, reg, 0, 0); else fast(r, F_ALU_RR, aop, reg, rm, 0); }
     else if (form == 5) fast(r, F_ALU_RI, aop, 0, 0, imm1);
     return;
@@ -171,7 +172,6 @@ function classifyFast(r: u32, op: u32, modrm: u32, mem: u32, imm1: u32): void {
       else if (mem && reg == 7) fast(r, F_CMP_MI, 0, 0, 0, <u32>(<i32><i8>imm1));
       return;
     case 0x80: if (mem && reg == 7) fast(r, F_CMP8_MI, 0, 0, 0, imm1 & 0xFF); return;
-    case 0x39: if (mem) fast(r, F_CMP_MR, 0, 0, reg, 0); return;
     case 0x88: if (mem) fast(r, F_STORE8_R, 0, 0, reg, 0); return;
     case 0xC6: if (mem && reg == 0) fast(r, F_STORE8_I, 0, 0, 0, imm1 & 0xFF); return;
     case 0xA8: fast(r, F_TEST8_RI, 0, 0, 0, imm1 & 0xFF); return;

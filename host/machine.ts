@@ -38,7 +38,9 @@ export interface MachineOptions {
   exitOnHlt?: boolean;
   /**
    * Compile hot blocks to wasm (host/jit/): executions of a block before it is compiled; 0 disables the JIT.
-   * Default 256 (a block must be clearly hot before compiling it, ~0.1 ms, pays off).
+   * Default 256 (a block must be clearly hot before compiling it, ~0.1 ms, pays off), raised to 1024 once V8 compiled
+   * 1,000 modules for this machine (JIT_RAISE_AFTER): a guest with that much hot code — Linux's kernel — runs most of
+   * it a few hundred times and never again, so compiling it costs more than interpreting it (docs/RESULTS.md jit-chain).
    */
   jitThreshold?: number;
   /**
@@ -55,6 +57,8 @@ import {
   MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
   takeLease, endLease, notCompiling, type PooledCpu, type CpuExports, type Lease,
 } from "./cpu-instances.ts";
+/** the default JIT threshold, and after how many new modules of one machine it becomes JIT_THRESHOLD_RAISED */
+export const JIT_THRESHOLD = 256, JIT_RAISE_AFTER = 1000, JIT_THRESHOLD_RAISED = 1024;
 export { MAX_JIT_BLOCKS_PER_MACHINE, MAX_LIVE_JIT_MODULES, cpuModule, drainMachinePool } from "./cpu-instances.ts";
 
 /** A protection fault a rule reports: vector and error code. */
@@ -174,7 +178,8 @@ export class Machine {
     this.st32(A.OFF_EXC_BITMAP, opts.exceptionBitmap ?? 0);
     this.st32(A.OFF_CTRL, (opts.exitOnSoftInt ? A.CTRL_EXIT_SOFTINT : 0) | (opts.exitOnHlt ? A.CTRL_EXIT_HLT : 0));
     if (opts.hypervisorSignature !== undefined) this.setHypervisor(opts.hypervisorSignature);
-    this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? 256);
+    this.st32(A.OFF_JIT_THRESHOLD, opts.jitThreshold ?? JIT_THRESHOLD);
+    this.jitAdaptive = opts.jitThreshold === undefined;
   }
 
   /** The wasm memory (state block, CPU tables and guest RAM at A.RAM_BASE), all of RAM backed (its buffer stays). */
@@ -247,6 +252,8 @@ export class Machine {
   /** modules V8 compiled for this machine (the cache answered the others): bounded by MAX_JIT_BLOCKS_PER_MACHINE too */
   private jitNewModules = 0;
   private jitImports: Record<string, unknown> | null = null;
+  /** the threshold is the default one: raised after JIT_RAISE_AFTER new modules */
+  private jitAdaptive = false;
   private readonly compileHook: (block: number) => number;
   private jitCompile(block: number): number {
     if (!this.jit) {
@@ -267,7 +274,7 @@ export class Machine {
     if (!bytes) return 0;
     const mod = jitModule(bytes, this.jitNewModules < MAX_JIT_BLOCKS_PER_MACHINE);
     if (!mod) return 0;
-    if (mod.fresh) this.jitNewModules++;
+    if (mod.fresh && ++this.jitNewModules === JIT_RAISE_AFTER && this.jitAdaptive) this.st32(A.OFF_JIT_THRESHOLD, JIT_THRESHOLD_RAISED);
     const inst = new WebAssembly.Instance(mod.module, { env: this.jitImports as WebAssembly.ModuleImports });
     // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never grows
     // past the most one machine compiled

@@ -17,6 +17,7 @@ import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
 import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave } from "./records.ts";
 import { H, HELPERS, TYPES, HELPER_TYPES, L, NLOCALS, SEGOK, CTX, UNKNOWN } from "./layout.ts";
 import { extForm, emitExt, shiftFlagsInline } from "./emit-ext.ts";
+import { gatherRegion, viaHandler } from "./region.ts";
 
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
@@ -29,19 +30,21 @@ export class BlockCompiler {
   viaCpu = 0;
   constructor(private readonly mem: () => DataView) {}
 
-  /** Read the block's leading fast-form records (the part the compiler handles). */
-  private readBlock(b: number): Rec[] | null {
+  /** blocks compiled together with the block before them (region.ts) */
+  chained = 0;
+  /** Read block b's records, their EIP offsets from `off0` and their addresses relative to block b0. */
+  private readBlock(b: number, off0 = 0, b0 = b): Rec[] {
     const dv = this.mem();
     const n = dv.getUint16(b + A.BLK_COUNT, true);
     const recs: Rec[] = [];
-    let off = 0;
+    let off = off0;
     for (let i = 0; i < n; i++) {
       const r = b + A.BLK_HDR + i * A.REC_SIZE;
       const fast = dv.getUint8(r + A.REC_FAST); // 0: run through the CPU's handler (jitExec)
       const len = dv.getUint8(r + A.REC_LEN);
       const sc = dv.getUint8(r + A.REC_SC);
       recs.push(normalize({
-        addr: r, rel: r - b, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
+        addr: r, rel: r - b0, off, len, fast, fop: dv.getUint8(r + A.REC_FOP), dst: dv.getUint8(r + A.REC_FDST), src: dv.getUint8(r + A.REC_FSRC),
         fimm: dv.getUint32(r + A.REC_FIMM, true), base: dv.getUint8(r + A.REC_BASE), index: dv.getUint8(r + A.REC_INDEX),
         scale: sc & 3, seg: sc >> 4, disp: dv.getUint32(r + A.REC_DISP, true),
         op: dv.getUint16(r + A.REC_OP, true), pfx: dv.getUint8(r + A.REC_PFX), modrm: dv.getUint8(r + A.REC_MODRM),
@@ -54,10 +57,11 @@ export class BlockCompiler {
 
   /** Compile block `b` into module bytes exporting "f", or null when it cannot be compiled. */
   compile(b: number): Uint8Array<ArrayBuffer> | null {
-    const recs = this.readBlock(b);
-    if (!recs || recs.length === 0) { this.declined++; return null; }
-    for (const r of recs) if (r.fast === 0 && inlineOp(r) < 0 && rmwAluOp(r) < 0 && !extForm(r)) this.viaCpu++;
-    const g = new Gen(recs);
+    const { recs, segs } = gatherRegion(this.mem(), b, (nb, off) => this.readBlock(nb, off, b));
+    if (recs.length === 0) { this.declined++; return null; }
+    for (const r of recs) if (viaHandler(r)) this.viaCpu++;
+    this.chained += segs.length - 1;
+    const g = new Gen(recs, segs);
     const body = g.emit();
     const spec: ModuleSpec = {
       types: TYPES,
@@ -76,8 +80,15 @@ class Gen {
   private readonly inner: number[] = [];
   /** per target record: the depth just inside the wasm block that ends there (br target), while it is open */
   private readonly targetDepth = new Map<number, number>();
-  private readonly total: number;
+  /** EIP offset after the last record (where a block without a terminator goes on) */
+  private readonly endOff: number;
+  /** some jump goes back to the start: the whole function is a wasm loop */
   private readonly selfLoop: boolean;
+  /** segment (block of the region) of each record, and at record i > 0 starting one: its segment */
+  private readonly segOf: number[] = [];
+  private readonly segAt = new Map<number, number>();
+  /** the last record of a segment whose jmp/call target is the next segment: it goes on instead of leaving */
+  private readonly linked = new Set<number>();
   /** registers the block touches (bit per register): only those are loaded at entry and stored at exits */
   private readonly used: number;
   /** statically known lazy-flag kind at the current point */
@@ -85,11 +96,21 @@ class Gen {
   /** nesting depth of wasm blocks/loops around the current instruction (for br targets) */
   depth = 0;
 
-  constructor(private readonly recs: Rec[]) {
-    this.total = recs.reduce((s, r) => s + r.len, 0);
+  constructor(private readonly recs: Rec[], private readonly segs: number[] = [0]) {
     const last = recs[recs.length - 1];
-    this.selfLoop = last.fast === A.F_JCC || last.fast === A.F_JMP
-      ? ((this.total + last.fimm) | 0) === 0 : false;
+    this.endOff = last.off + last.len;
+    const target = (r: Rec) => (r.off + r.len + r.fimm) | 0;
+    this.selfLoop = recs.some((r) => (r.fast === A.F_JCC || r.fast === A.F_JMP) && target(r) === 0);
+    segs.forEach((s, k) => {
+      const end = k + 1 < segs.length ? segs[k + 1] : recs.length;
+      for (let i = s; i < end; i++) this.segOf[i] = k;
+      if (k > 0) {
+        this.segAt.set(s, k);
+        const prev = recs[s - 1];
+        if ((prev.fast === A.F_JMP || prev.fast === A.F_CALL) && target(prev) === recs[s].off) this.linked.add(s - 1);
+        if (prev.fast === A.F_RET) this.linked.add(s - 1); // (region.ts: the block at its call's return address)
+      }
+    });
     let used = 0;
     for (const r of recs) {
       if (r.fast === 0) {
@@ -109,7 +130,7 @@ class Gen {
     recs.forEach((r, i) => {
       if (r.fast !== A.F_JCC && r.fast !== A.F_JMP) return;
       const j = at.get((r.off + r.len + r.fimm) | 0);
-      if (j !== undefined && j > i + 1) this.inner[i] = j;
+      if (j !== undefined && j > i + 1 && this.segOf[j] === this.segOf[i]) this.inner[i] = j; // (a block boundary checks)
     });
     // liveness of the status flags after each record (everything is live when the block ends); a branch inside
     // the block also needs what its target needs
@@ -122,6 +143,7 @@ class Gen {
       // a record that may leave the block before it completes (a fault, a host exit) leaves with the flags as they
       // are before it: a #PF handler sees them in the EFLAGS it is given, so they are live there
       live = (live & ~e.writes) | e.reads | (mayLeave(recs[i]) ? ARITH : 0);
+      if (i > 0 && this.segAt.has(i)) live |= ARITH; // the boundary may leave
       liveIn[i] = live;
     }
   }
@@ -150,13 +172,28 @@ class Gen {
         c.op(Op.end); this.depth--; this.targetDepth.delete(i);
         this.kind = UNKNOWN;
       }
+      if (i > 0 && this.segAt.has(i)) this.boundary(i);
       this.insn(r, i);
     });
     if (this.selfLoop) { c.op(Op.end); this.depth--; }
     // (falls through only when the block has no terminator: continue after its last byte)
-    this.exit(this.total, this.recs.length, A.JIT_OK);
+    this.exit(this.endOff, this.recs.length, A.JIT_OK);
     c.i32(0); // unreachable: keeps the validator's stack typing simple
     return c;
+  }
+
+  /** Entering the region's block that starts at record i: the chain loop's checks between blocks (cpu.ts runBlock),
+   *  else leave with EIP on it: a helper's stop (a store to code, MMIO), the budget for the whole block, the CS limit. */
+  private boundary(i: number) {
+    const c = this.c, k = this.segAt.get(i)!;
+    const n = (k + 1 < this.segs.length ? this.segs[k + 1] : this.recs.length) - i;
+    const lastRec = this.recs[i + n - 1], start = this.recs[i].off;
+    c.i32(CTX).load(A.JC_STATUS);
+    c.get(L.budget).get(L.count).op(Op.i32_sub).i32(i + n).op(Op.i32_lt_s).op(Op.i32_or);
+    c.get(L.E0).i32((lastRec.off + lastRec.len - 1) | 0).op(Op.i32_add).get(L.cs).op(Op.i32_gt_u).op(Op.i32_or);
+    c.op(Op.if_).byte(VOID); this.depth++;
+    this.exit(start, i, A.JIT_OK);
+    c.op(Op.end); this.depth--;
   }
 
   // ---- helpers over the code buffer ----
@@ -395,7 +432,7 @@ class Gen {
         const ss = { ...r, seg: A.SEG_SS };
         this.store32(ss, i, () => c.get(4).i32(4).op(Op.i32_sub), () => { c.get(4).i32(4).op(Op.i32_sub); this.setReg(4); }, 4,
           r.fast === A.F_PUSH); // ESP moves only once the write succeeded
-        if (r.fast === A.F_CALL) this.exit((end + r.fimm) | 0, i + 1, A.JIT_OK); // (a stop is seen by the CPU)
+        if (r.fast === A.F_CALL && !this.linked.has(i)) this.exit((end + r.fimm) | 0, i + 1, A.JIT_OK); // (a stop is seen by the CPU)
         break;
       }
       case A.F_POP: case A.F_RET: {
@@ -408,7 +445,14 @@ class Gen {
         }
         c.get(4).i32(4).op(Op.i32_add); this.setReg(4);
         if (r.fast === A.F_POP) { c.get(L.t0); this.setReg(r.dst); break; } // pop esp: the popped value wins
-        // ret: EIP = the popped value (absolute)
+        // ret: EIP = the popped value (absolute); in a region, to the return site of its call goes on into that block
+        if (this.linked.has(i)) {
+          c.get(L.t0).get(L.E0).i32(this.recs[i + 1].off).op(Op.i32_add).op(Op.i32_ne).op(Op.if_).byte(VOID); this.depth++;
+          c.i32(CTX).get(L.t0).store(A.JC_E);
+          this.exit(null, i + 1, A.JIT_OK);
+          c.op(Op.end); this.depth--;
+          break;
+        }
         c.i32(CTX).get(L.t0).store(A.JC_E);
         this.exit(null, i + 1, A.JIT_OK);
         break;
@@ -421,16 +465,17 @@ class Gen {
             // to record j of this block: the records between did not run (the exits count records by position)
             c.get(L.count).i32(j - i - 1).op(Op.i32_sub).set(L.count);
             c.op(Op.br).u32(this.depth - this.targetDepth.get(j)!);
-          } else if (target === 0 && this.selfLoop && i === this.recs.length - 1) {
-            // back to the block start: another pass if the budget allows
-            c.get(L.count).i32(this.recs.length).op(Op.i32_add).set(L.count);
-            c.get(L.budget).get(L.count).op(Op.i32_sub).i32(this.recs.length).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
+          } else if (target === 0 && this.selfLoop) {
+            // back to the start: another pass if the budget allows the first block (the others check at their start)
+            const n0 = this.segs.length > 1 ? this.segs[1] : this.recs.length;
+            c.get(L.count).i32(i + 1).op(Op.i32_add).set(L.count);
+            c.get(L.budget).get(L.count).op(Op.i32_sub).i32(n0).op(Op.i32_ge_u).op(Op.br_if).u32(this.depth - 1 - this.loopDepthOffset());
             this.exit(0, 0, A.JIT_OK);
           } else {
             c.get(L.E0).i32(target).op(Op.i32_add).get(L.cs).op(Op.i32_gt_u).op(Op.if_).byte(VOID); this.depth++;
             this.gpExit(i);
             c.op(Op.end); this.depth--;
-            this.exit(target, i + 1, A.JIT_OK);
+            if (!this.linked.has(i)) this.exit(target, i + 1, A.JIT_OK); // (linked: on into the next block)
           }
         };
         if (r.fast === A.F_JMP) { taken(); break; }

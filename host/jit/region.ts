@@ -1,0 +1,75 @@
+// jit/region.ts — which predecoded blocks one compiled function covers. A hot block's function goes on into the
+// blocks that follow it (the target of its final jmp or call, the fall-through of its final backward jcc, the next
+// block when it ended at the record cap, the return address of a call it followed when it ends with that callee's
+// ret, guarded by a compare with the popped EIP) while they are in the same physical page and already predecoded, so a loop
+// spread over several blocks is one wasm loop and a chain of blocks is one call instead of a return to the CPU's
+// chain loop at every block end (docs/RESULTS.md, branch jit-chain).
+//
+// Exactness: a block of the same page has the same page generation, so it is valid exactly when the first one is
+// (a write to the page drops both); compiled code makes the chain loop's checks at every block boundary inside the
+// region (the helpers' stop status, the instruction budget for the whole next block, the CS limit over it); and a
+// region has no record that runs through the CPU's own handler as its only path (those may change IF, TF, the
+// interrupt shadow, paging or the CPL, which the chain loop checks between blocks): such a block compiles alone.
+// Debug: the CPU runs blocks unchained when a breakpoint is in EIP's page or a watchpoint is armed (cpu.ts run), and
+// a region never leaves that page.
+import * as A from "../abi.generated.ts";
+import { type Rec, inlineOp, rmwAluOp, extForm } from "./records.ts";
+
+/** most blocks and records one compiled function covers */
+export const MAX_SEGMENTS = 8;
+const MAX_RECORDS = 256;
+/** the block decoder's record cap (cpu.ts MAX_BLOCK): a block that reached it just goes on at its end */
+const MAX_BLOCK = 64;
+
+export interface Region {
+  recs: Rec[];
+  /** index in recs of each block's first record (segs[0] = 0) */
+  segs: number[];
+}
+
+/** a record only the CPU's handler runs (no inline form with the handler as its slow path) */
+export function viaHandler(r: Rec): boolean {
+  return r.fast === 0 && inlineOp(r) < 0 && rmwAluOp(r) < 0 && !extForm(r);
+}
+
+/**
+ * The region starting at block b0. `read(b, off)` gives block b's records with their EIP offsets starting at `off`
+ * (from b0's EIP) and their addresses relative to b0.
+ */
+export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: number) => Rec[]): Region {
+  const recs = read(b0, 0);
+  const segs = [0];
+  if (recs.length === 0 || recs.some(viaHandler)) return { recs, segs };
+  const phys0 = dv.getUint32(b0, true);
+  const gen = dv.getUint32(b0 + 4, true);
+  const ranges: [number, number][] = [[0, dv.getUint16(b0 + A.BLK_COUNT + 2, true)]];
+  /** return addresses (EIP offsets) of the calls the region followed into their callee, innermost last */
+  const calls: number[] = [];
+  while (segs.length < MAX_SEGMENTS) {
+    const last = recs[recs.length - 1];
+    const end = last.off + last.len;
+    let next: number;
+    if (last.fast === A.F_JMP || last.fast === A.F_CALL) next = (end + last.fimm) | 0;
+    else if (last.fast === A.F_JCC || recs.length - segs[segs.length - 1] === MAX_BLOCK) next = end;
+    else if (last.fast === A.F_RET && calls.length) next = calls[calls.length - 1]; // (a guard compares the popped EIP)
+    else break;
+    if (next === 0) break; // back to the start: the loop (compiler.ts)
+    const po = (phys0 & 0xfff) + next;
+    if (po < 0 || po >= 0x1000) break;
+    const phys = ((phys0 & ~0xfff) >>> 0) + po;
+    const slot = A.BLOCK_HASH_BASE + ((((phys >>> 16) ^ phys) & 0xffff) << 3);
+    if (dv.getUint32(slot, true) !== ((phys + 1) >>> 0)) break;
+    const b = dv.getUint32(slot + 4, true);
+    if (b <= 1 || dv.getUint32(b, true) !== phys || dv.getUint32(b + 4, true) !== gen) break;
+    const bytes = dv.getUint16(b + A.BLK_COUNT + 2, true);
+    if (ranges.some(([s, n]) => next < s + n && s < next + bytes)) break; // overlapping code: not laid out twice
+    const more = read(b, next);
+    if (more.length === 0 || recs.length + more.length > MAX_RECORDS || more.some(viaHandler)) break;
+    if (last.fast === A.F_CALL) calls.push(end);
+    else if (last.fast === A.F_RET) calls.pop();
+    ranges.push([next, bytes]);
+    segs.push(recs.length);
+    recs.push(...more);
+  }
+  return { recs, segs };
+}
