@@ -16,7 +16,7 @@ import * as A from "../abi.generated.ts";
 import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
 import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave } from "./records.ts";
 import { H, HELPERS, TYPES, HELPER_TYPES, L, NLOCALS, SEGOK, CTX, UNKNOWN } from "./layout.ts";
-import { extForm, emitExt, shiftFlagsInline } from "./emit-ext.ts";
+import { extForm, emitExt, shiftFlagsInline, imulFlags } from "./emit-ext.ts";
 import { gatherRegion, viaHandler } from "./region.ts";
 
 export const JIT_HELPERS = HELPERS;
@@ -535,16 +535,7 @@ class Gen {
         const b = r.op === 0x69 ? r.imm | 0 : (r.imm << 24) >> 24;
         if (r.mem) this.load(r, i, 4, () => this.ea(r)); else c.get(r.modrm & 7);
         c.set(L.t0);
-        if (live) {
-          c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).i32(~0x801).op(Op.i32_and);
-          // high half of the 64-bit product != sign of the low half
-          c.get(L.t0).op(Op.i64_extend_i32_s).i32(b).op(Op.i64_extend_i32_s).op(Op.i64_mul).byte(Op.i64_const).s32(32)
-            .op(Op.i64_shr_s).op(Op.i32_wrap_i64)
-            .get(L.t0).i32(b).op(Op.i32_mul).i32(31).op(Op.i32_shr_s).op(Op.i32_ne)
-            .i32(0x801).op(Op.i32_mul).op(Op.i32_or).set(L.fl);
-          c.i32(A.LF_NONE).set(L.lop);
-          this.kind = A.LF_NONE;
-        }
+        if (live) { imulFlags(c, () => c.i32(b)); this.kind = A.LF_NONE; }
         c.get(L.t0).i32(b).op(Op.i32_mul); this.setReg((r.modrm >> 3) & 7);
         return;
       }

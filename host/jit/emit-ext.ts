@@ -108,14 +108,7 @@ export function emitExt(g: Emit, r: Rec, i: number, live: boolean): void {
     case X.IMUL: // imul r32, r/m32: CF = OF = the product does not fit in 32 bits; the other flags stay (ops/alu.ts imul2)
       rdOp(4, () => {
         rmValue(g, r, 4); c.set(L.t0);
-        if (live) {
-          c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).i32(~0x801).op(Op.i32_and);
-          c.get(L.t0).op(Op.i64_extend_i32_s).get(reg).op(Op.i64_extend_i32_s).op(Op.i64_mul).byte(Op.i64_const).s32(32)
-            .op(Op.i64_shr_s).op(Op.i32_wrap_i64)
-            .get(L.t0).get(reg).op(Op.i32_mul).i32(31).op(Op.i32_shr_s).op(Op.i32_ne)
-            .i32(0x801).op(Op.i32_mul).op(Op.i32_or).set(L.fl);
-          c.i32(A.LF_NONE).set(L.lop);
-        }
+        if (live) imulFlags(c, () => c.get(reg));
         c.get(L.t0).get(reg).op(Op.i32_mul).set(reg);
         g.kind = live ? A.LF_NONE : kind0;
       }, UNKNOWN);
@@ -259,3 +252,17 @@ export function shiftFlagsInline(g: Emit, rm: number, size: number, op: number, 
 }
 
 export { extForm, ARITH };
+
+/**
+ * The flags of a 32-bit imul whose product is L.t0 × b (b pushed by `b`), as ops/alu.ts imul2: the lazy flags made
+ * concrete, CF = OF = the high half of the 64-bit product differs from the sign of the low half, the rest kept;
+ * the lazy state becomes LF_NONE.
+ */
+export function imulFlags(c: Code, b: () => void): void {
+  c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags).i32(~0x801).op(Op.i32_and);
+  c.get(L.t0).op(Op.i64_extend_i32_s); b(); c.op(Op.i64_extend_i32_s).op(Op.i64_mul).byte(Op.i64_const).s32(32)
+    .op(Op.i64_shr_s).op(Op.i32_wrap_i64)
+    .get(L.t0); b(); c.op(Op.i32_mul).i32(31).op(Op.i32_shr_s).op(Op.i32_ne)
+    .i32(0x801).op(Op.i32_mul).op(Op.i32_or).set(L.fl);
+  c.i32(A.LF_NONE).set(L.lop);
+}
