@@ -9,6 +9,7 @@
 //   tssStackSlot, newSsCheck, …, popFlags, ioBitsAllow: protection, delivery, EFLAGS and I/O-bitmap rules
 //                          (ops/rules.ts) as pure functions, shared with the full-mode monitor so each exists once
 //   recycle(all, ram)      zero what a guest left (the pages it wrote, or all RAM) for the machine pool (recycle.ts)
+//   backRamTo(end)         back guest RAM up to `end` for a host access, as the CPU's first touch would (ram-backing.ts)
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 //   blockGeneration()      changes whenever the whole block cache is dropped (the JIT reuses its table slots then)
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec, blockGeneration } from "./cpu";
@@ -16,6 +17,7 @@ export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, ji
 export { decodeAt } from "./decodeat";
 export { hwCpuid, invvpid } from "./vmx"; // (invvpid: the host's INVVPID, abi.ts PROC2_VPID)
 export { recycle } from "./recycle";
+export { backRamTo } from "./ram-backing"; // (the host grows RAM by the CPU's rule: ram-backing.ts)
 export {
   tssStackSlot, newSsCheck, dataSegCheck, larLslOk, verOk, isDoubleFault, isFaultVector, escalation, framePushesRf,
   idtLimitCheck, idtGateCheck, gateOffset, gateSize, gateTargetCheck, gateTargetCpl, deliveryFrameSize, deliveryFlags,

@@ -4,7 +4,8 @@
 // every 64 MiB of it, so a 64 MiB machine created at full size cost a garbage collection per launch.
 // Every access to RAM passes mmu.ts inRam first (physical reads/writes, TLB installs, the EPT and VMX bitmaps), so
 // the one check there stays the only per-access cost: below ramBacked nothing changes, past it backRam grows.
-import { RAM_BASE } from "./abi";
+import { RAM_BASE, OFF_RAM_SIZE } from "./abi";
+import { st } from "./state";
 
 /** bytes of guest RAM the wasm memory covers now (<= the guest's RAM size) */
 export let ramBacked: u32 = 0;
@@ -37,3 +38,6 @@ export function backRam(end: u64, ram: u32): bool {
   ramBacked = have;
   return true;
 }
+
+/** The host's access past the backed part (host/machine.ts): the same growth as the CPU's own first touch. */
+export function backRamTo(end: u32): void { backRam(<u64>end, st(OFF_RAM_SIZE) & ~0xFFF); }

@@ -183,6 +183,7 @@ export interface CpuExports {
   decodeAt(eip: number): number;
   hwCpuid(leaf: number, reg: number): number;
   invvpid(type: number, vpid: number, lin: number): void;
+  backRamTo(end: number): void;
   tssStackSlot(attr: number, limit: number, n: number): number;
   newSsCheck(sel: number, hi: number, newCpl: number, ext: number): number;
   dataSegCheck(seg: number, sel: number, hi: number, cpl: number): number;

@@ -205,15 +205,15 @@ export class Machine {
    * detaches it for good (the pool's memory.grow(0)), so a stale holder reads nothing and writes nowhere.
    */
   get stateView(): DataView { return this.liveDv; }
+  /** the same memory as bytes (the machine's own view, remade with stateView's) */
+  get stateBytes(): Uint8Array { if (this.u8.byteLength === 0) this.refreshViews(); return this.u8; }
   /** `fn` runs whenever the memory grew, after the machine's own views are remade (see stateView). */
   onMemoryGrow(fn: () => void): void { this.growHooks.push(fn); }
-  /** Cover RAM up to `end` as the CPU would (at least double, at least 1 MiB), for a host access there. */
+  /** Cover RAM up to `end` for a host access there, by the CPU's own growth rule (assembly/ram-backing.ts). */
   private backRam(end: number): void {
     this.refreshViews();
     if (end <= this.backedRam || !this.pooled) return;
-    const want = Math.min(this.ramSize, Math.max(end, 2 * this.backedRam, 1 << 20));
-    const pages = Math.ceil((A.RAM_BASE + want) / 65536) - this.mem.buffer.byteLength / 65536;
-    if (pages > 0) this.mem.grow(pages);
+    this.cpu.backRamTo(Math.min(end, this.ramSize));
     this.refreshViews();
   }
   /** Bytes of guest RAM the wasm memory covers now (the rest reads as zero and is backed when first touched). */

@@ -164,7 +164,7 @@ export abstract class VcpuBase {
    * which back the rest as the CPU would.
    */
   protected get dv(): DataView { return this.m.stateView; }
-  protected get u8(): Uint8Array { return byteView(this.m.stateView.buffer); }
+  protected get u8(): Uint8Array { return this.m.stateBytes; }
   /** machine-memory offset (A.RAM_BASE + machine-physical) where the backed part of RAM ends now */
   protected get backedEnd(): number { return this.m.stateView.byteLength; }
 
@@ -250,12 +250,4 @@ export abstract class VcpuBase {
   }
   /** Handles one exit (monitor.ts); lower layers re-enter it (a single-stepped write's own exit). */
   abstract handle(exit: Exit): HandleResult;
-}
-
-/** the memory as bytes, one view per buffer (not a monitor field: a snapshot would save it as state) */
-const byteViews = new WeakMap<ArrayBufferLike, Uint8Array>();
-function byteView(b: ArrayBufferLike): Uint8Array {
-  let v = byteViews.get(b);
-  if (!v) { v = new Uint8Array(b); byteViews.set(b, v); }
-  return v;
 }
