@@ -351,6 +351,8 @@ export const BLK_EXECS: u32 = 32;  // u32 times run by the interpreter
 export const BLK_JIT: u32 = 36;    // u32 table index of its compiled function (0 = none)
 export const BLK_JIT_STATE: u32 = 40; // 0 not tried, 1 compiled, 2 not compilable
 export const BLK_HDR: u32 = 48;
+// at most this many records per block (the decoder's cap; the JIT's regions go on past a block that reached it)
+export const BLK_MAX_RECORDS: u32 = 64;
 export const REC_SIZE: u32 = 32;
 export const REC_OP: u32 = 0;      // u16
 export const REC_LEN: u32 = 2;     // u8

@@ -15,7 +15,7 @@ import {
   OFF_INTR_LEVEL, OFF_INTR_VECTOR, OFF_INTR_TAKEN_COUNT, OFF_RAM_SIZE, OFF_HALTED, OFF_CR0, OFF_DR0, EXIT_BUDGET, EXIT_HLT, EXIT_DEBUG, EXIT_EXCEPTION, EXIT_SHUTDOWN, EXIT_MMIO_WRITE,
   FLAG_IF, FLAG_TF, FLAG_CF, FLAG_RF, VEC_UD, VEC_GP, VEC_DB, SEG_CS, SEG_SS, RAM_BASE, BLOCK_HASH_BASE, BLOCK_ARENA_BASE,
   AREA_TMP_REC, AREA_RESET, AREA_RESET_SIZE, RESET_KEEP1, RESET_KEEP1_SIZE, RESET_KEEP2, RESET_KEEP2_SIZE, STATE_SIZE,
-  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE, AREA_APIC,
+  OFF_INT_SHADOW, SHADOW_INT, SHADOW_MOV_SS, OFF_PENDING_DBG, OFF_APIC_BASE, AREA_APIC, BLK_MAX_RECORDS,
 } from "./abi";
 import {
   eip, setEip, ip0, setIp0, abort, setAbort, ABORT_EXIT, ABORT_APIC, setPending, pendVector, pendError, pendHasError,
@@ -66,7 +66,7 @@ let jitEntries: u32 = 0;
 let lastPfx: u32 = 0;
 
 // ---- block cache ----
-const MAX_BLOCK: u32 = 64;
+const MAX_BLOCK: u32 = BLK_MAX_RECORDS;
 const HASH_BITS: u32 = 16;
 // block header (BLK_HDR bytes): +0 phys, +4 page generation, +8 count (u16), +10 bytes (u16), +12 link epoch,
 // +16/+20 link 0 (target EIP, block), +24/+28 link 1: the last two successors, valid while the epoch holds,

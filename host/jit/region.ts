@@ -18,8 +18,6 @@ import { type Rec, inlineOp, rmwAluOp, extForm } from "./records.ts";
 /** most blocks and records one compiled function covers */
 export const MAX_SEGMENTS = 8;
 const MAX_RECORDS = 256;
-/** the block decoder's record cap (cpu.ts MAX_BLOCK): a block that reached it just goes on at its end */
-const MAX_BLOCK = 64;
 
 export interface Region {
   recs: Rec[];
@@ -50,7 +48,7 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
     const end = last.off + last.len;
     let next: number;
     if (last.fast === A.F_JMP || last.fast === A.F_CALL) next = (end + last.fimm) | 0;
-    else if (last.fast === A.F_JCC || recs.length - segs[segs.length - 1] === MAX_BLOCK) next = end;
+    else if (last.fast === A.F_JCC || recs.length - segs[segs.length - 1] === A.BLK_MAX_RECORDS) next = end; // (at the cap: on at its end)
     else if (last.fast === A.F_RET && calls.length) next = calls[calls.length - 1]; // (a guard compares the popped EIP)
     else break;
     if (next === 0) break; // back to the start: the loop (compiler.ts)
