@@ -132,6 +132,9 @@ export interface CpuRules {
   segAccessCheck(attr: number, limit: number, off: number, size: number, write: boolean, isSs: boolean): RuleFault | null;
 }
 
+/** Is page `p` set in a Machine.writtenPages() bitmap (bit p & 7 of byte p >> 3)? */
+export function pageWritten(written: Uint8Array, p: number): boolean { return (written[p >>> 3] & (1 << (p & 7))) !== 0; }
+
 export class Machine {
   readonly ramSize: number;
   private cpu: CpuExports;

@@ -19,7 +19,7 @@
 //                When delivery turns the event into another one (#GP → #DF, INT n through a DPL 0 gate → #GP),
 //                `trap` is what reached a handler and `intercepted` is the original event; a triple fault gives
 //                outcome "shutdown".
-import { Machine, REG_NAMES } from "./machine.ts";
+import { Machine, REG_NAMES, pageWritten } from "./machine.ts";
 import type { Exit, GprName, MachineOptions } from "./machine.ts";
 import {
   LAB, LAB_PAGES, DEFAULT_GDT, toBytes, toLoHi, describeResult, descriptor, gate,
@@ -371,11 +371,10 @@ function holdMachine(p: Pass, o: TrapLabOptions): { machine(): Machine; release(
   if (!written) return { machine: () => m!, release: () => m!.release() };
   const vcpu = m.saveState();
   const pages: [number, Uint8Array][] = []; // runs of written pages
-  const isWritten = (p: number) => (written[p >>> 3] & (1 << (p & 7))) !== 0;
   for (let p = 0, n = written.length * 8; p < n; p++) {
-    if (!isWritten(p)) continue;
+    if (!pageWritten(written, p)) continue;
     let q = p + 1;
-    while (q < n && isWritten(q)) q++;
+    while (q < n && pageWritten(written, q)) q++;
     pages.push([p * 4096, m.readMem(p * 4096, (q - p) * 4096)]);
     p = q;
   }

@@ -17,7 +17,7 @@
 import type { Buffer } from "node:buffer";
 import { runtime } from "../runtime/index.ts";
 import { ABI_VERSION } from "../abi.generated.ts";
-import type { Machine } from "../machine.ts";
+import { type Machine, pageWritten } from "../machine.ts";
 import { FileBackend, MemoryBackend, type BlockBackend } from "../devices/block.ts";
 import type { Saved } from "../persist.ts";
 
@@ -137,7 +137,7 @@ function pageDecode(dst: Uint8Array, kinds: Uint8Array, wordBytes: Uint8Array, d
       off += end - start;
     } else if (k === ZERO && written) {
       // a page never written is zero; one written may not be (cleared without reading: it is committed anyway)
-      for (let p = i; p < j; p++) if (written[p >>> 3] & (1 << (p & 7))) dst.fill(0, p * PAGE, Math.min(p * PAGE + PAGE, dst.length));
+      for (let p = i; p < j; p++) if (pageWritten(written, p)) dst.fill(0, p * PAGE, Math.min(p * PAGE + PAGE, dst.length));
     } else if (k === ZERO) {
       // a fresh machine's RAM is already zero: only look (reading untouched memory does not make the OS commit it)
       const d = Buf.from(dst.buffer, dst.byteOffset, dst.byteLength);

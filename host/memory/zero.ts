@@ -2,7 +2,7 @@
 // (host/cpu-instances.ts) knows which pages anything wrote since it was made (Machine.writtenPages); the others are
 // zero already, and writing zeros over them would mark them written, so release() would zero them again. Para
 // mode's domain builder clears its 8 MiB VMM region this way on every load.
-import type { Machine } from "../machine.ts";
+import { type Machine, pageWritten } from "../machine.ts";
 
 const PAGE = 4096;
 
@@ -14,10 +14,10 @@ export function zeroRam(m: Machine, start: number, len: number): void {
   let a = start;
   while (a < end) {
     const p = Math.floor(a / PAGE), next = Math.min(end, (p + 1) * PAGE);
-    if (written[p >>> 3] & (1 << (p & 7))) {
+    if (pageWritten(written, p)) {
       // a run of written pages: one fill
       let b = next;
-      while (b < end && written[Math.floor(b / PAGE) >>> 3] & (1 << (Math.floor(b / PAGE) & 7))) b = Math.min(end, b + PAGE);
+      while (b < end && pageWritten(written, Math.floor(b / PAGE))) b = Math.min(end, b + PAGE);
       m.fillMem(a, b - a, 0);
       a = b;
     } else a = next;
