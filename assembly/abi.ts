@@ -65,6 +65,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
 //   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
 //   0xF40 AREA_TSC_ADJUST the TSC adjustment outside guest mode (host-owned: full mode's emulated instructions)
+//   0xF50 AREA_EXITRT   exit-path counters: exit instructions from records / decoded again, full run() entries (exit-rt)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -243,6 +244,17 @@ export const AREA_JIT_BLOCK: u32 = 0xF48;
 export const AREA_JIT_BLOCK_SIZE: u32 = 0x4;
 export const OFF_JIT_BLOCK: u32 = 0xF48;
 // ==== end linux-fidelity block ====
+// ==== exit-rt (branch exit-rt, issue 11): the exit round trip's CPU side ====
+// Counters of the exit path (scratch above VCPU_STATE_SIZE, zeroed by reset(); never saved): how run() filled
+// each exit's decoded instruction — from the predecoded record the instruction ran from (assembly/exitpath.ts), or
+// by decoding its bytes again (decodeat.ts, an instruction no record holds: compiled code's inline faults, HLT,
+// INT n) — and how many run() entries recomputed the segment caches (the host changed a segment since the last exit).
+export const AREA_EXITRT: u32 = 0xF50;
+export const AREA_EXITRT_SIZE: u32 = 0x30;
+export const OFF_EXIT_FROM_REC: u32 = 0xF50;  // CPU counter: exit instructions taken from the predecoded record
+export const OFF_EXIT_REDECODED: u32 = 0xF54; // CPU counter: exit instructions decoded again from guest memory
+export const OFF_ENTRY_SEGS: u32 = 0xF58;     // CPU counter: run() entries that recomputed the segment caches
+// ==== end exit-rt block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;

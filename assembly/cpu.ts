@@ -47,6 +47,7 @@ import { dispatch, dispatch0F } from "./ops/handlers";
 import { ioLogEnter, ioLogClear, replaying } from "./iolog";
 import { apicEnter, apicCompleteRead } from "./apic";
 import { fillExitInfo } from "./decodeat";
+import { segsUnchanged, segsRecomputed, keepSegs, setExitRec, clearExitRec, exitRec, exitRecAt, exitPathReset } from "./exitpath";
 import { vmxEnter, vmxWatch, vmxBoundary, vmxFinish, vmxOn } from "./vmx";
 import { pwcFlush } from "./ept";
 import { translateFetch } from "./ept";
@@ -216,8 +217,14 @@ function enter(): void {
   icount = (<u64>st(OFF_INSTR_HI) << 32) | <u64>st(OFF_INSTR_LO);
   loadRamSize();
   setCplValue(segSel(SEG_CS) & 3);
-  for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
-  selectTlb(cpl == 3);
+  clearExitRec();
+  // the segment caches, the TLB set and the link epoch only when the host changed a segment (exitpath.ts)
+  const segsSame = segsUnchanged();
+  if (!segsSame) {
+    for (let s: u32 = 0; s < 6; s++) computeSegOk(s);
+    selectTlb(cpl == 3);
+    segsRecomputed();
+  }
   intrLine = st(OFF_INTR_LEVEL) != 0;
   vmxEnter(icount, intrLine); // guest mode's controls (vmx.ts)
   setHalted(st(OFF_HALTED) != 0);
@@ -231,7 +238,7 @@ function enter(): void {
   setFetchWindow(0, 0, 0); // the host may have moved CS
   ioLogEnter();
   apicEnter(icount);
-  bumpEpoch();    // the host may have changed segments or paging
+  if (!segsSame) bumpEpoch(); // the host changed segments (paging changes bump it themselves: flushTlb, invlpg)
   if (dbgRecompute()) tlbFlushAll(); // the host may have changed its breakpoints (debug.ts)
 }
 function leave(): void {
@@ -242,6 +249,7 @@ function leave(): void {
   setSt(OFF_EFLAGS, getFlags());
   setSt(OFF_INSTR_LO, <u32>icount);
   setSt(OFF_INSTR_HI, <u32>(icount >> 32));
+  keepSegs();
 }
 
 export function reset(): void {
@@ -267,13 +275,14 @@ export function reset(): void {
   setIntShadow(false);
   setSsShadow(false);
   setPendingDebugTrap(false);
+  exitPathReset(true);
 }
 export function flushTlb(): void { tlbFlushAll(); pwcFlush(); } // (and INVEPT: the nested TLB, ept.ts)
 /**
  * The host replaced the vCPU state (Machine.loadState) and possibly all of RAM: drop every cache built from the
  * old contents (TLB, predecoded and compiled blocks, code-page marks). run() re-reads everything else.
  */
-export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); pwcFlush(); flushBlocks(); stalls = 0; }
+export function stateLoaded(): void { loadRamSize(); tlbFlushAll(); pwcFlush(); flushBlocks(); stalls = 0; exitPathReset(false); }
 /** The host's INVLPG: drop the translations of one linear page (all privilege sets). */
 export function invlpg(lin: u32): void { tlbInvlpg(lin); }
 export function notifyHostWrite(paddr: u32, len: u32): void { loadRamSize(); invalidatePhysRange(paddr, len); }
@@ -349,7 +358,7 @@ export function run(budget: u32): u32 {
       // page-crossing instruction, code outside RAM or near the CS limit: decode and run it without caching
       setIp0(eip);
       decodeInsn(TMP_REC);
-      if (!abort) exec(TMP_REC);
+      if (!abort) { exec(TMP_REC); if (abort) setExitRec(TMP_REC, ip0); }
       if (abort) { if (fault()) { reason = exitAfter; break; } stalls++; continue; }
       setRepIncomplete(false); // a REP unit that stopped early retires too (ops/string.ts)
       icount++;
@@ -472,7 +481,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
           exec(r);
       E = eip; IC = icount;
       fl = flagsReg; lop = lfOp; la = lfA; lb = lfB; lr = lfR; ltop = lfTop;
-      if (abort) break;
+      if (abort) { setExitRec(r, I0); break; }
       if (stopBlock) { setRepIncomplete(false); IC++; break; } // (a REP unit that stopped early retires too)
       IC++;
       continue;
@@ -578,7 +587,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       case F_STORE8_R: wr8(fastSeg(r), fastEa(r), r8(<u32>load<u8>(r, 28))); break;
       default: break; // F_NOP
     }
-    if (abort) break;
+    if (abort) { setExitRec(r, I0); break; }
     IC++;
     if (stopBlock) { setIp0(I0); break; } // a store hit code or MMIO (its exit reports this instruction)
     if (taken) { i = full; break; } // the rest of the block is the not-taken path
@@ -621,7 +630,7 @@ export function jitExec(r: u32, i0: u32, next: u32, retired: u32): u32 {
   store<u32>(c, flagsReg, JC_FL); store<u32>(c, lfOp, JC_LOP); store<u32>(c, lfA, JC_LA); store<u32>(c, lfB, JC_LB);
   store<u32>(c, lfR, JC_LR); store<u32>(c, lfTop, JC_LTOP);
   store<u32>(c, eip, JC_E);
-  if (abort) { store<u32>(c, i0, JC_I0); return JX_ABORT; }
+  if (abort) { store<u32>(c, i0, JC_I0); setExitRec(r, i0); return JX_ABORT; }
   if (repIncomplete) setRepIncomplete(false); // retired as a unit; stopBlock is set, EIP (JC_E) stays on it
   if (stopBlock) return JX_STOP;
   return eip == next ? JX_OK : JX_JUMP;
@@ -678,10 +687,14 @@ function fault(): bool {
     dropMmioWrites();
     return true;
   }
+  const rec = exitRec, recAt = exitRecAt;
+  clearExitRec(); // (unless the fault exits below, its record is not an exit's: exitpath.ts)
   if (a == ABORT_APIC) { apicCompleteRead(); return false; } // restarts at once with the value (apic.ts)
   if (replaying) ioLogClear();
   dbgClearHits();
   raiseException(pendVector, pendError, pendHasError);
-  return exitAfter != 0xFFFFFFFF;
+  if (exitAfter == 0xFFFFFFFF) return false;
+  setExitRec(rec, recAt); // an intercepted exception: its exit reports the faulting instruction
+  return true;
 }
 

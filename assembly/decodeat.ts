@@ -5,8 +5,9 @@
 // decodes trapped and patched instructions with it instead of a decoder of its own.
 //
 // fillExitInfo(reason): called once when run() returns (never per instruction): records the exiting
-// instruction (decoded again from the bytes the CPU just fetched, found through the TLB — no page walk, no
-// A/D update, no fault) in OFF_EXIT_INSN and its VT-x-style qualification in OFF_EXIT_QUAL.
+// instruction in OFF_EXIT_INSN — copied from the predecoded record it ran from (exitpath.ts) or, when no record
+// holds it, decoded again from the bytes the CPU just fetched, found through the TLB (no page walk, no A/D
+// update, no fault) — and its VT-x-style qualification in OFF_EXIT_QUAL.
 import {
   STATE_BASE, OFF_DECODE_BYTES, OFF_DECODE_AVAIL, OFF_DECODE, OFF_EXIT_INSN, OFF_EXIT_QUAL, OFF_EXIT_QUAL_KIND,
   OFF_EXIT_IO_COUNT, OFF_IO_BATCH_COUNT, OFF_EXIT_EIP, OFF_EXIT_VECTOR, OFF_EXIT_PORT, OFF_EXIT_SIZE, OFF_EXIT_INSN_LEN,
@@ -21,6 +22,7 @@ import { fLo, fLen, fHost, setFetchWindow, tlbR } from "./mmu";
 import { decodeInsn } from "./decoder";
 import { opFlags, OPF_M } from "./opcodes";
 import { isFaultVector } from "./ops/rules";
+import { exitRec, exitRecAt, countExitRec } from "./exitpath";
 
 const SCRATCH: u32 = STATE_BASE + OFF_DECODE_SCRATCH;
 const BYTES: u32 = STATE_BASE + OFF_DECODE_BYTES;
@@ -34,6 +36,12 @@ function decodeBuffer(at: u32, out: u32): void {
   decodeInsn(SCRATCH);
   setEip(sEip);
   setFetchWindow(sLo, sLen, sHost);
+  recordOut(SCRATCH, out);
+}
+
+/** The DEC_* record at `out` from the decoder's own record at `src` (a predecoded block's, TMP_REC or SCRATCH). */
+function recordOut(src: u32, out: u32): void {
+  const SCRATCH = src;
   const op = <u32>load<u16>(SCRATCH);
   const pfx = <u32>load<u8>(SCRATCH, 3);
   const sc = <u32>load<u8>(SCRATCH, 7);
@@ -92,11 +100,18 @@ export function fillExitInfo(reason: u32): void {
   // exceptions: only a fault points at the instruction that raised it (a trap's EIP is past it)
   if (reason == EXIT_EXCEPTION && !isFaultVector(st(OFF_EXIT_VECTOR))) return;
   const at = st(OFF_EXIT_EIP);
-  const n = peekCode(at);
-  if (n == 0) return;
-  decodeBuffer(at, rec);
+  if (exitRec != 0 && exitRecAt == at) {
+    // the record the instruction ran from: the decoder's output for these bytes, not decoded again (exitpath.ts)
+    recordOut(exitRec, rec);
+    countExitRec(true);
+  } else {
+    const n = peekCode(at);
+    if (n == 0) return;
+    decodeBuffer(at, rec);
+    if (load<u32>(rec, DEC_LEN) > n) { store<u32>(rec, 0, DEC_VALID); return; } // not all of it is mapped: no record
+    countExitRec(false);
+  }
   const len = load<u32>(rec, DEC_LEN);
-  if (len > n) { store<u32>(rec, 0, DEC_VALID); return; } // not all of it is mapped: no record
   if (reason != EXIT_EXCEPTION) setSt(OFF_EXIT_INSN_LEN, len);
   qualify(reason, rec);
 }
