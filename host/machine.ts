@@ -26,6 +26,7 @@ export { EXIT_NAMES } from "./exit-types.ts";
 export type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
 import type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
 import { EXIT_NAMES } from "./exit-types.ts";
+import { ReusedExits } from "./exit-reuse.ts";
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -521,21 +522,31 @@ export class Machine {
    * delivered through the IDT (assembly/cpu.ts run()) — a fault loop cannot run forever.
    * Returns control to JS every SLICE instructions so V8 can tier the interpreter up.
    */
-  run(maxInstructions = Infinity): Exit {
+  run(maxInstructions = Infinity): Exit { return this.exit(this.runCode(maxInstructions)); }
+  /**
+   * run() for a run loop that handles each exit before the next run: the same exit, in objects this Machine reuses
+   * (host/exit-reuse.ts) — valid until the next runReused; detachExit() copies one that must outlive it.
+   */
+  runReused(maxInstructions = Infinity): Exit {
+    const code = this.runCode(maxInstructions);
+    return (this.reused ??= new ReusedExits()).read(this.sw, code) ?? this.exit(code);
+  }
+  private reused: ReusedExits | null = null;
+  private runCode(maxInstructions: number): number {
     const owner = this.pooled?.owner;
     if (owner) owner.compile = this.compileHook;
     try { return this.runSlices(maxInstructions); } finally { if (owner) owner.compile = notCompiling; }
   }
-  private runSlices(maxInstructions: number): Exit {
+  private runSlices(maxInstructions: number): number {
     let left = maxInstructions;
     for (;;) {
       const slice = left < SLICE ? left : SLICE;
       const code = this.cpu.run(slice);
       if (this.u8.byteLength === 0) this.refreshViews(); // the CPU backed more RAM (assembly/ram-backing.ts)
-      if (code !== A.EXIT_BUDGET) return this.exit(code);
+      if (code !== A.EXIT_BUDGET) return code;
       // the slice is used up: instructions retired plus work that retired nothing (faults delivered)
       left -= slice;
-      if (left <= 0) return this.exit(code);
+      if (left <= 0) return code;
     }
   }
   /** Execute exactly one instruction (or stop at the exit it causes). */

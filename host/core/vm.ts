@@ -18,6 +18,7 @@
 import type { PassThrough, Writable } from "node:stream";
 import { runtime } from "../runtime/index.ts";
 import type { Exit } from "../machine.ts";
+import { detachExit } from "../exit-reuse.ts";
 import type { Bus } from "../bus.ts";
 import type { LogFn } from "../devices/index.ts";
 import { VmStats } from "../stats.ts";
@@ -185,7 +186,7 @@ export class VmCore<M extends Mode = Mode> {
         const slice = Math.min(left, toStop, cap, input, ask, Math.max(1, pf.timers.untilNext()));
         const ran0 = m.instructions;
         this.syncTsc();
-        const exit = m.run(slice);
+        const exit = m.runReused(slice); // (objects the machine reuses: a result that keeps one detaches it below)
         mode.afterSlice();
         const ranTo = m.instructions;
         this.advanceTimers(ranTo + mode.emulatedInstructions + this.loop.haltedInsns);
@@ -213,6 +214,7 @@ export class VmCore<M extends Mode = Mode> {
       this.stats.haltedNs = Math.round(this.loop.haltedInsns * NS_PER_INSTRUCTION);
     }
     this.stats.stopReason = result.stopReason;
+    if (result.exit) result = { ...result, exit: detachExit(result.exit) };
     return result;
   }
 

@@ -59,13 +59,16 @@ export class SharedVirtualCpu implements VirtualCpu {
   idtr = { base: 0, limit: 0xffff };
   ldtr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
   tr: SegState = { sel: 0, base: 0, limit: 0, attr: 0 };
-  /** `state`: the STATE block's view as it is now (Machine.stateView: remade when the memory grows) */
-  constructor(private readonly state: () => DataView) {
+  /** the STATE block's view (Machine.stateView), made again by the monitor when the memory grows (a DataView: never
+   * snapshot state); read on every access of the virtual CPU, so not looked up through the Machine each time */
+  view: DataView;
+  constructor(state: DataView) {
+    this.view = state;
     this.cpl = 0; this.vif = false; this.iopl = 0;
     this.cr0 = A.CR0_PE | A.CR0_ET; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
   }
-  private ld(off: number): number { return this.state().getUint32(A.STATE_BASE + off, true); }
-  private st(off: number, v: number): void { this.state().setUint32(A.STATE_BASE + off, v >>> 0, true); }
+  private ld(off: number): number { return this.view.getUint32(A.STATE_BASE + off, true); }
+  private st(off: number, v: number): void { this.view.setUint32(A.STATE_BASE + off, v >>> 0, true); }
   get cpl(): number { return this.ld(A.OFF_FF_VCPL); }
   set cpl(c: number) { this.st(A.OFF_FF_VCPL, c & 3); }
   get vif(): boolean { return (this.ld(A.OFF_FF_VFLAGS) & FL_IF) !== 0; }
@@ -163,7 +166,10 @@ export abstract class VcpuBase {
    * A reader of guest RAM through them checks `backedEnd` first and otherwise goes through the Machine's accessors,
    * which back the rest as the CPU would.
    */
-  protected get dv(): DataView { return this.m.stateView; }
+  protected get dv(): DataView { return this.stateDv; }
+  /** Machine.stateView, made again whenever the memory grows (Machine.onMemoryGrow runs before run() returns or a
+   * host access goes on): looking it up through the Machine on every access was a tenth of a round trip */
+  private stateDv: DataView;
   protected get u8(): Uint8Array { return this.m.stateBytes; }
   /** machine-memory offset (A.RAM_BASE + machine-physical) where the backed part of RAM ends now */
   protected get backedEnd(): number { return this.m.stateView.byteLength; }
@@ -187,7 +193,10 @@ export abstract class VcpuBase {
     });
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
     for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
-    this.v = new SharedVirtualCpu(() => this.m.stateView);
+    this.stateDv = m.stateView;
+    const v = new SharedVirtualCpu(this.stateDv);
+    this.v = v;
+    m.onMemoryGrow(() => { this.stateDv = m.stateView; v.view = this.stateDv; });
     this.stateSet(A.OFF_FF_N_SREG, 0); // (scratch counters: a recycled machine may hold a previous VM's)
     this.stateSet(A.OFF_FF_N_IRET0, 0);
   }
