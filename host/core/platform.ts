@@ -18,6 +18,7 @@ import { VirtioBlk } from "../virtio/blk.ts";
 import { VirtioConsole } from "../virtio/console.ts";
 import { saveState, loadState, type Saved } from "../persist.ts";
 import { INPUT_SETTLE_INSTRUCTIONS, VIRTUAL_IPS, VmConfigError } from "./status.ts";
+import { pcTimers } from "./lazy-timers.ts";
 
 export type PlatformKind = PcPlatformKind | "pv";
 
@@ -35,6 +36,8 @@ export interface TimedDevices {
   untilNext(): number;
   /** `n` instruction-equivalents have elapsed: fire everything due (raising IRQs) */
   advance(n: number): void;
+  /** bring devices that advance lazily up to the clock (core/lazy-timers.ts): the loop calls it when run() returns */
+  settle?(): void;
 }
 
 /**
@@ -168,6 +171,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
   // The CPU's INTR is the local APIC's (the 8259 behind LINT0/ExtINT) or, platform "pc", the 8259's. The local APIC
   // timer's bus clock runs at LAPIC_BUS_TICKS_PER_INSTRUCTION bus ticks per instruction-equivalent; the RTC counts the virtual clock.
   const lapic = d.lapic, rtc = d.rtc;
+  const timers = pcTimers(lapic, rtc, d.pit, clock, LAPIC_BUS_TICKS_PER_INSTRUCTION);
   const stateful = { pic: d.pic, pit: d.pit, uart: d.uart, ata: d.ata, ata2: d.ata2, kbc: d.kbc, rtc: d.rtc, lapic: d.lapic, ioapic: d.ioapic, debugExit: d.debugExit, debugcon: d.debugcon, postCode: d.postCode, crtc: d.crtc };
   return {
     kind,
@@ -179,22 +183,7 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
     cpuid: lapic ? { apic: true } : undefined,
     shareApic: lapic ? (area, off = 0) => lapic.shareWith(area, LAPIC_BASE + off, LAPIC_BUS_TICKS_PER_INSTRUCTION) : undefined,
     rebindApic: lapic ? (area) => lapic.rebind(area) : undefined,
-    timers: {
-      untilNext: () => {
-        let n = clock.instructionsFor(d.pit.nextEventTicks());
-        if (lapic) n = Math.min(n, Math.ceil(lapic.nextEventTicks() / LAPIC_BUS_TICKS_PER_INSTRUCTION));
-        return Math.min(n, rtc.nextEventTicks());
-      },
-      advance: (n) => {
-        lapic?.advance(n * LAPIC_BUS_TICKS_PER_INSTRUCTION);
-        rtc.advance(n);
-        while (n > 0) {
-          const chunk = Math.min(n, 1e9); // InstructionClock.ticksFor takes at most 1e9 per call
-          d.pit.advance(clock.ticksFor(chunk));
-          n -= chunk;
-        }
-      },
-    },
+    timers, // (the RTC and PIT advanced lazily: core/lazy-timers.ts)
     receive: (bytes) => { for (const b of bytes) input.bytes.push(b); },
     pump: (now: number) => {
       if (!input.bytes.length) return;
@@ -215,15 +204,16 @@ export function pcPlatform(kind: PcPlatformKind, [disk, disk2]: (BlockBackend | 
       u.receive(input.bytes.splice(0, 1));
     },
     inputPending: () => input.bytes.length > 0,
-    save: () => ({ devices: Object.fromEntries(Object.entries(stateful).map(([k, dev]) => [k, dev ? dev.save() : null])), clock: saveState(clock), input: saveState(input), bus: d.bus.save() }),
+    save: () => (timers.settle(), { devices: Object.fromEntries(Object.entries(stateful).map(([k, dev]) => [k, dev ? dev.save() : null])), clock: saveState(clock), input: saveState(input), bus: d.bus.save() }),
     restore: (s) => {
       const st = s as { devices: Record<string, Saved>; clock: Saved; input: Saved; bus: Saved };
       for (const [k, dev] of Object.entries(stateful)) if (dev && st.devices[k]) dev.restore(st.devices[k]);
       loadState(clock, st.clock);
       loadState(input, st.input);
       d.bus.restore(st.bus);
+      timers.restored();
     },
-    stats: () => ({
+    stats: () => (timers.settle(), {
       bus: {
         unclaimedReads: d.bus.stats.unclaimedReads, unclaimedWrites: d.bus.stats.unclaimedWrites,
         unclaimedMmioReads: d.bus.stats.unclaimedMmioReads, unclaimedMmioWrites: d.bus.stats.unclaimedMmioWrites,
