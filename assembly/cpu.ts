@@ -482,7 +482,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       E = eip; IC = icount;
       fl = flagsReg; lop = lfOp; la = lfA; lb = lfB; lr = lfR; ltop = lfTop;
       if (abort) { setExitRec(r, I0); break; }
-      if (stopBlock) { setRepIncomplete(false); IC++; break; } // (a REP unit that stopped early retires too)
+      if (stopBlock) { if (exitAfter != 0xFFFFFFFF) setExitRec(r, I0); setRepIncomplete(false); IC++; break; } // (a REP unit that stopped early retires too)
       IC++;
       continue;
     }
@@ -589,7 +589,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     }
     if (abort) { setExitRec(r, I0); break; }
     IC++;
-    if (stopBlock) { setIp0(I0); break; } // a store hit code or MMIO (its exit reports this instruction)
+    if (stopBlock) { setIp0(I0); if (exitAfter != 0xFFFFFFFF) setExitRec(r, I0); break; } // a store hit code or MMIO (its exit reports this instruction)
     if (taken) { i = full; break; } // the rest of the block is the not-taken path
   }
   // ---- chain to the next block while nothing needs the outer loop ----
@@ -632,7 +632,7 @@ export function jitExec(r: u32, i0: u32, next: u32, retired: u32): u32 {
   store<u32>(c, eip, JC_E);
   if (abort) { store<u32>(c, i0, JC_I0); setExitRec(r, i0); return JX_ABORT; }
   if (repIncomplete) setRepIncomplete(false); // retired as a unit; stopBlock is set, EIP (JC_E) stays on it
-  if (stopBlock) return JX_STOP;
+  if (stopBlock) { if (exitAfter != 0xFFFFFFFF) setExitRec(r, i0); return JX_STOP; }
   return eip == next ? JX_OK : JX_JUMP;
 }
 
