@@ -184,7 +184,7 @@ export class VmCore<M extends Mode = Mode> {
         // fixed count, the same as the input pacing, so where slices end stays deterministic
         const ask = opts.pauseWhen ? PAUSE_CHECK_INSTRUCTIONS : Infinity;
         const slice = Math.min(left, toStop, cap, input, ask, Math.max(1, pf.timers.untilNext()));
-        const ran0 = m.instructions;
+        const ran0 = insns; // (nothing retires between the top of the loop and the slice)
         this.syncTsc();
         const exit = m.runReused(slice); // (objects the machine reuses: a result that keeps one detaches it below)
         mode.afterSlice();
@@ -194,8 +194,7 @@ export class VmCore<M extends Mode = Mode> {
         // the debugger's stop (host/gdb/): the same in every mode, never a mode's business; run() again resumes
         if (exit.reason === "debug") { result = { exitStatus: 0, stopReason: "debug", message: "stopped for the debugger", exit }; break; }
         const action = mode.handle(exit);
-        const ran = m.instructions - ran0;
-        if (exit.reason === "budget") stalls += slice - ran; // 0 unless the CPU stopped a fault loop
+        if (exit.reason === "budget") stalls += slice - (m.instructions - ran0); // 0 unless the CPU stopped a fault loop
         result = action === "idle" ? this.idle(exit) : action;
         if (!result && this.loop.debugExit !== null) {
           const st = this.loop.debugExit;
