@@ -1,5 +1,6 @@
 // index.ts — wasmvisor's public API (bundled to dist/index.js).
 export { Machine, cpuModule, drainMachinePool, REG_NAMES, SEG_NAMES, EXIT_NAMES } from "./machine.ts";
+export { detachExit } from "./exit-reuse.ts";
 export type { Exit, ExitName, MachineOptions, Segment, SegName, RegName, GprName, CrName } from "./machine.ts";
 export {
   Vm, runImage, checkMode, pcPlatform, peekPicVector, buildPlatform, checkPlatformOptions, EXIT_STATUS, VIRTUAL_IPS,
