@@ -158,3 +158,31 @@ describe("lazy RTC and PIT", () => {
     }
   });
 });
+
+describe("lazy RTC and PIT: when they are advanced", () => {
+  it("short slices with no event between are owed, not applied; a port access, the next event or settle applies them at once", async () => {
+    const { Rtc, Pit8254, InstructionClock, RTC_B_PIE } = await import("../host/devices/index.ts");
+    const { pcTimers } = await import("../host/core/lazy-timers.ts");
+    const rtc = new Rtc({ ticksPerSecond: 100_000_000 }), pit = new Pit8254(), clock = new InstructionClock(100_000_000);
+    pit.write(3, 1, 0x34); pit.write(0, 1, 0x9c); pit.write(0, 1, 0x2e); // counter 0, mode 2, 11932 pulses: 100 Hz
+    rtc.write(0, 1, 0x0b); rtc.write(1, 1, RTC_B_PIE | 0x02); // periodic interrupt on (1024 Hz)
+    const calls = { rtc: 0, pit: 0 };
+    const ra = rtc.advance.bind(rtc), pa = pit.advance.bind(pit);
+    rtc.advance = (n) => { calls.rtc++; ra(n); };
+    pit.advance = (n) => { calls.pit++; pa(n); };
+    const t = pcTimers(null, rtc, pit, clock, 10);
+    for (let i = 0; i < 4 && t.untilNext() < 1000; i++) t.advance(t.untilNext()); // (past the PIT's load pulse)
+    calls.rtc = calls.pit = 0;
+    const first = t.untilNext();
+    expect(first).toBeGreaterThan(1000);
+    for (let i = 0; i < 100; i++) t.advance(7); // 700 instruction-equivalents, no event
+    expect(calls).toEqual({ rtc: 0, pit: 0 });
+    expect(t.untilNext()).toBe(first - 700); // the deadline the eager loop would compute
+    rtc.read(0, 1); // an access to its ports: both brought to the clock first, in one advance each
+    expect(calls).toEqual({ rtc: 1, pit: 1 });
+    t.advance(t.untilNext()); // reaching the next event applies it there
+    expect(calls).toEqual({ rtc: 2, pit: 2 });
+    t.advance(3); t.settle();
+    expect(calls).toEqual({ rtc: 3, pit: 3 });
+  });
+});
