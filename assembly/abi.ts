@@ -849,3 +849,10 @@ export const OFF_FF_N_IRET0: u32 = 0xA8C;  // CPU counter: IRETs from virtual CP
 // the unused tail of the page-info table (MAX_RAM_SIZE / 4 KiB entries end at PAGEINFO_BASE + 0x3C0000).
 export const DIRTY_BASE: u32 = 0x5C0000;
 export const DIRTY_SIZE: u32 = 0x20000;
+// ==== jit-tier (branch jit-tier): batched compiles ====
+// env.jitCompile may answer JIT_QUEUED instead of a table index: the host queued the block for a batch (several
+// blocks in one WebAssembly.Module, host/jit/batch.ts). The CPU keeps interpreting it and counts its runs again
+// from 0, so a block still hot asks again after OFF_JIT_THRESHOLD more runs (the host then compiles the batch);
+// the host installs the batch's functions in their blocks' BLK_JIT itself.
+export const JIT_QUEUED: u32 = 0xFFFFFFFF;
+// ==== end jit-tier block ====

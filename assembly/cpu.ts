@@ -36,7 +36,7 @@ import {
 import { decodeInsn, OP_GP } from "./decoder";
 import {
   REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_BLOCK, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
-  JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
+  JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_QUEUED, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
   F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R,
   F_CMP_MI, F_CMP_MR,
@@ -413,9 +413,12 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       store<u32>(b, n, BLK_EXECS);
       if (n >= jitThreshold) {
         fn = jitCompile(b);
-        store<u32>(b, fn, BLK_JIT);
-        store<u32>(b, fn ? 1 : 2, BLK_JIT_STATE);
-        if (fn) setSt(OFF_JIT_COMPILED, st(OFF_JIT_COMPILED) + 1);
+        if (fn == JIT_QUEUED) { fn = 0; store<u32>(b, 0, BLK_EXECS); } // (in a batch: asks again if still hot)
+        else {
+          store<u32>(b, fn, BLK_JIT);
+          store<u32>(b, fn ? 1 : 2, BLK_JIT_STATE);
+          if (fn) setSt(OFF_JIT_COMPILED, st(OFF_JIT_COMPILED) + 1);
+        }
       }
     }
     if (fn) {
