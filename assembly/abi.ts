@@ -855,4 +855,9 @@ export const DIRTY_SIZE: u32 = 0x20000;
 // from 0, so a block still hot asks again after OFF_JIT_THRESHOLD more runs (the host then compiles the batch);
 // the host installs the batch's functions in their blocks' BLK_JIT itself.
 export const JIT_QUEUED: u32 = 0xFFFFFFFF;
+// u64 counter: instructions retired inside compiled code (the rest of icount ran in the interpreter). Scratch above
+// VCPU_STATE_SIZE: not saved, like the host's own statistics.
+export const AREA_JIT_TIER: u32 = 0xFC0;
+export const AREA_JIT_TIER_SIZE: u32 = 0x8;
+export const OFF_JIT_RETIRED: u32 = 0xFC0;
 // ==== end jit-tier block ====

@@ -299,8 +299,11 @@ export class Machine {
     // the default threshold batches compiles (host/jit/batch.ts); a threshold the user set compiles at once
     return this.jitQueue!.request(block, this.jitAdaptive);
   }
-  /** blocks compiled to wasm and calls into them */
-  get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
+  /** blocks compiled to wasm, calls into them, instructions retired in them (the rest ran in the interpreter) */
+  get jitStats() {
+    const retired = this.ld32(A.OFF_JIT_RETIRED) + this.ld32(A.OFF_JIT_RETIRED + 4) * 2 ** 32;
+    return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES), retired };
+  }
 
   /** Platform CPUID additions: `apic` sets CPUID.1:EDX bit 9 (the host emulates a local APIC). */
   /** The CPU's own CPUID answer for `leaf` [EAX, EBX, ECX, EDX] (what a hypervisor emulating CPUID exits starts from). */

@@ -57,7 +57,7 @@ function program(iters: number, seed: number, patchAt = -1, patchImm = 0): { bas
   return { base: CODE, code, fns };
 }
 
-interface Result { states: number[][]; compiled: number; modules: number; functions: number }
+interface Result { states: number[][]; compiled: number; modules: number; functions: number; retired: number; instructions: number }
 /** Run the program in slices (threshold undefined = the default, batched; 0 = the interpreter); `between(k, m)` runs
  *  after slice k. */
 function run(p: ReturnType<typeof program>, threshold: number | undefined, slice: number, between?: (k: number, m: Machine) => void): Result {
@@ -77,7 +77,8 @@ function run(p: ReturnType<typeof program>, threshold: number | undefined, slice
     expect(e.reason).toBe("budget");
     between?.(k, m);
   }
-  const r = { states, compiled: m.jitStats.compiled, modules: modulesMade - modules0, functions: jitCacheStats.compiled - functions0 };
+  const r = { states, compiled: m.jitStats.compiled, modules: modulesMade - modules0, functions: jitCacheStats.compiled - functions0,
+    retired: m.jitStats.retired, instructions: m.instructions };
   m.release();
   return r;
 }
@@ -107,6 +108,11 @@ describe.skipIf(!haveCpu)("batched compiles", () => {
     expect(jit.modules).toBeGreaterThanOrEqual(1);
     expect(jit.modules).toBeLessThanOrEqual(Math.ceil(jit.functions / BATCH_MAX) + 1);
     expect(ref.modules).toBe(0);
+    // instructions retired in compiled code (jitStats.retired): none in the interpreter; most of the loop here, which
+    // runs 1,500 passes and is compiled after ~2 × JIT_THRESHOLD
+    expect(ref.retired).toBe(0);
+    expect(jit.retired).toBeGreaterThan(0.5 * jit.instructions);
+    expect(jit.retired).toBeLessThan(jit.instructions);
   });
 
   it("a block rewritten while it waits in the queue runs its new code (exact against the interpreter)", () => {

@@ -79,7 +79,7 @@ export class BlockCompiler {
 }
 
 class Gen {
-  readonly c = new Code();
+  readonly c = new Code(16384); // (a block's function is a few KB to tens of KB)
   private liveOut: number[] = [];
   /** forward jcc/jmp at record i whose target is record inner[i] of this block: a wasm br instead of an exit */
   private readonly inner: number[] = [];

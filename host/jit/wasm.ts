@@ -19,7 +19,8 @@ export const VOID = 0x40;
 
 /** A growable byte buffer with the encodings instructions need. */
 export class Code {
-  private buf = new Uint8Array(1024);
+  private buf: Uint8Array;
+  constructor(size = 64) { this.buf = new Uint8Array(size); }
   length = 0;
   byte(b: number): this {
     if (this.length === this.buf.length) this.grow(1);
