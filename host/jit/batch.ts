@@ -33,9 +33,10 @@ const fnCache = new Map<string, CachedFn>();
  *  keeps writing new code cannot exhaust the host; blocks are then interpreted, which is always correct) */
 let liveFns = 0;
 const liveModules = new FinalizationRegistry<number>((n) => { liveFns -= n; });
-/** process-wide: modules V8 compiled for batches (cpu-instances.ts jitCacheStats counts the functions: compiled by
- *  V8, and taken from the cache) */
-export const batchStats = { modules: 0 };
+/** process-wide: modules V8 compiled for batches, blocks queued, batches compiled because a queued block asked again
+ *  or because the queue was full (cpu-instances.ts jitCacheStats counts the functions: compiled by V8, and taken from
+ *  the cache) */
+export const batchStats = { modules: 0, queued: 0, askedAgain: 0, fullQueue: 0 };
 
 /** One module exporting the bodies as f0, f1, … */
 export function batchModule(bodies: Code[]): Uint8Array<ArrayBuffer> {
@@ -74,8 +75,10 @@ export class CompileQueue {
     if (!batch) return this.compileAll([b]);
     if (!this.queued.has(b) && this.queue.length + 1 < BATCH_MAX) {
       this.queue.push(b); this.queued.add(b);
+      batchStats.queued++;
       return A.JIT_QUEUED;
     }
+    if (this.queued.has(b)) batchStats.askedAgain++; else batchStats.fullQueue++;
     const blocks = this.queue.filter((q) => q !== b && this.current(q));
     blocks.push(b); // (last: the one the CPU waits for)
     this.clear();
