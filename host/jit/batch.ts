@@ -24,8 +24,8 @@ import { MAX_LIVE_JIT_MODULES, jitCacheStats } from "../cpu-instances.ts";
 
 /** blocks compiled in one module at most (a full queue compiles) */
 export const BATCH_MAX = 32;
-/** functions kept in the process-wide cache (FIFO); Linux's kernel keeps ~10 k blocks hot across its refills */
-const FN_CACHE_MAX = 16384;
+/** functions kept in the process-wide cache (FIFO; the bound the module cache had: Linux's boot compiles ~1,800) */
+const FN_CACHE_MAX = 8192;
 
 interface CachedFn { module: WebAssembly.Module; name: string }
 const fnCache = new Map<string, CachedFn>();
