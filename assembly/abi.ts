@@ -861,3 +861,15 @@ export const OFF_FF_N_IRET0: u32 = 0xA8C;  // CPU counter: IRETs from virtual CP
 // the unused tail of the page-info table (MAX_RAM_SIZE / 4 KiB entries end at PAGEINFO_BASE + 0x3C0000).
 export const DIRTY_BASE: u32 = 0x5C0000;
 export const DIRTY_SIZE: u32 = 0x20000;
+// ==== jit-tier (branch jit-tier): batched compiles ====
+// env.jitCompile may answer JIT_QUEUED instead of a table index: the host queued the block for a batch (several
+// blocks in one WebAssembly.Module, host/jit/batch.ts). The CPU keeps interpreting it and counts its runs again
+// from 0, so a block still hot asks again after OFF_JIT_THRESHOLD more runs (the host then compiles the batch);
+// the host installs the batch's functions in their blocks' BLK_JIT itself.
+export const JIT_QUEUED: u32 = 0xFFFFFFFF;
+// u64 counter: instructions retired inside compiled code (the rest of icount ran in the interpreter). Scratch above
+// VCPU_STATE_SIZE: not saved, like the host's own statistics.
+export const AREA_JIT_TIER: u32 = 0xFC0;
+export const AREA_JIT_TIER_SIZE: u32 = 0x8;
+export const OFF_JIT_RETIRED: u32 = 0xFC0;
+// ==== end jit-tier block ====

@@ -36,7 +36,7 @@ import {
 import { decodeInsn, OP_GP } from "./decoder";
 import {
   REC_SIZE, BLK_HDR, BLK_EXECS, BLK_JIT, BLK_JIT_STATE, OFF_JIT_BLOCK, OFF_JIT_THRESHOLD, OFF_JIT_ENTRIES, OFF_JIT_COMPILED, JIT_CTX,
-  JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_ABORT,
+  JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_QUEUED, OFF_JIT_RETIRED, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
   F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R,
   F_CMP_MI, F_CMP_MR,
@@ -62,6 +62,7 @@ export function setRepIncomplete(b: bool): void { repIncomplete = b; if (b) setS
 let intrLine: bool = false;
 let jitThreshold: u32 = 0;
 let jitEntries: u32 = 0;
+let jitRetired: u64 = 0;
 /** The host's block compiler: returns the table index of the compiled function, 0 if it declines. */
 @external("env", "jitCompile") declare function jitCompile(block: u32): u32;
 let lastPfx: u32 = 0;
@@ -422,9 +423,12 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       store<u32>(b, n, BLK_EXECS);
       if (n >= jitThreshold) {
         fn = jitCompile(b);
-        store<u32>(b, fn, BLK_JIT);
-        store<u32>(b, fn ? 1 : 2, BLK_JIT_STATE);
-        if (fn) setSt(OFF_JIT_COMPILED, st(OFF_JIT_COMPILED) + 1);
+        if (fn == JIT_QUEUED) { fn = 0; store<u32>(b, 0, BLK_EXECS); } // (in a batch: asks again if still hot)
+        else {
+          store<u32>(b, fn, BLK_JIT);
+          store<u32>(b, fn ? 1 : 2, BLK_JIT_STATE);
+          if (fn) setSt(OFF_JIT_COMPILED, st(OFF_JIT_COMPILED) + 1);
+        }
       }
     }
     if (fn) {
@@ -443,7 +447,9 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
         setStopBlock(false);
         store<u32>(STATE_BASE + OFF_JIT_BLOCK, b); // (compiled code finds its records from here)
         status = call_indirect<u32>(fn);
-        IC += <u64>load<u32>(c, JC_COUNT);
+        const done = <u64>load<u32>(c, JC_COUNT);
+        IC += done;
+        jitRetired += done;
         jitEntries++;
         if (status != 0 || stopBlock || IC >= limit || epoch != bEpoch) break;
         const nfl = load<u32>(c, JC_FL);
@@ -607,7 +613,10 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
   if (abort) setIp0(I0);
   setEip(abort ? I0 : E);
   icount = IC;
-  if (jitEntries) { setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0; }
+  if (jitEntries) {
+    setSt(OFF_JIT_ENTRIES, st(OFF_JIT_ENTRIES) + jitEntries); jitEntries = 0;
+    store<u64>(STATE_BASE + OFF_JIT_RETIRED, load<u64>(STATE_BASE + OFF_JIT_RETIRED) + jitRetired); jitRetired = 0;
+  }
   setLazyState(lop, la, lb, lr, ltop, fl);
 }
 // ---- compiled blocks run the records they do not inline through this (exported as jitExec) ----

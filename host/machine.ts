@@ -3,6 +3,7 @@
 // read the exit. Everything goes through the kvm_run-like state block defined in assembly/abi.ts.
 import * as A from "./abi.generated.ts";
 import { BlockCompiler, JIT_HELPERS } from "./jit/compiler.ts";
+import { CompileQueue } from "./jit/batch.ts";
 
 export const REG_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
 export type GprName = (typeof REG_NAMES)[number];
@@ -55,7 +56,7 @@ export interface MachineOptions {
 const SLICE = 200_000;
 
 import {
-  MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu, jitModule,
+  MAX_JIT_BLOCKS_PER_MACHINE, cpuModule, takePooled, freshCpu, giveBack, releasedCpu,
   takeLease, endLease, notCompiling, type PooledCpu, type CpuExports, type Lease,
 } from "./cpu-instances.ts";
 /** the default JIT threshold, and after how many new modules of one machine it becomes JIT_THRESHOLD_RAISED */
@@ -242,7 +243,7 @@ export class Machine {
     this.dv = new DataView(new ArrayBuffer(0));
     this.sw = new Uint32Array(0);
     this.jit = null;
-    this.jitImports = null;
+    this.jitQueue = null;
   }
   /** Machine.release()d */
   get released(): boolean { return this.pooled === null; }
@@ -255,7 +256,7 @@ export class Machine {
   private jitGen = -1;
   /** modules V8 compiled for this machine (the cache answered the others): bounded by MAX_JIT_BLOCKS_PER_MACHINE too */
   private jitNewModules = 0;
-  private jitImports: Record<string, unknown> | null = null;
+  private jitQueue: CompileQueue | null = null;
   /** the threshold is the default one: raised after JIT_RAISE_AFTER new modules */
   private jitAdaptive = false;
   private readonly compileHook: (block: number) => number;
@@ -263,33 +264,47 @@ export class Machine {
     if (!this.jit) {
       this.jit = new BlockCompiler(() => this.liveDv);
       const x = this.cpu as unknown as Record<string, unknown>;
-      this.jitImports = { memory: this.mem };
-      for (const k of JIT_HELPERS) this.jitImports[k] = x[k];
+      const imports: Record<string, unknown> = { memory: this.mem };
+      for (const k of JIT_HELPERS) imports[k] = x[k];
+      this.jitQueue = new CompileQueue({
+        compiler: this.jit,
+        mem: () => this.liveDv,
+        // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted. The
+        // slots are counted per generation; new code (functions V8 must compile) per machine, so refills give back
+        // slots for code compiled before (from the cache) but not more compile work than without them
+        mayCompile: (n) => this.jitNewModules + n <= MAX_JIT_BLOCKS_PER_MACHINE,
+        compiledFresh: (n) => {
+          const before = this.jitNewModules;
+          this.jitNewModules += n;
+          if (before < JIT_RAISE_AFTER && this.jitNewModules >= JIT_RAISE_AFTER && this.jitAdaptive) this.st32(A.OFF_JIT_THRESHOLD, JIT_THRESHOLD_RAISED);
+        },
+        instantiate: (m) => new WebAssembly.Instance(m, { env: imports as WebAssembly.ModuleImports }),
+        install: (fn) => {
+          if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
+          // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never
+          // grows past the most one machine compiled
+          const t = this.cpu.table;
+          const idx = this.pooled!.tableBase + this.jitBlocks++;
+          if (idx >= t.length) t.grow(idx + 1 - t.length);
+          t.set(idx, fn as never);
+          return idx;
+        },
+        installedOther: () => this.st32(A.OFF_JIT_COMPILED, this.ld32(A.OFF_JIT_COMPILED) + 1),
+      });
     }
     // the CPU dropped every block since the last compile: none refers to a slot any more, so they are reused (a kernel
     // that fills the block arena again and again — Linux: its decompressor, then itself — keeps its JIT)
     const gen = this.cpu.blockGeneration();
-    if (gen !== this.jitGen) { this.jitGen = gen; this.jitBlocks = 0; }
-    // a guest that keeps generating code must not exhaust the host: past the caps the block is interpreted. The
-    // slots are counted per generation; new code (a module V8 must compile) per machine, so refills give back slots
-    // for code compiled before (from the module cache) but not more compile work than without them
+    if (gen !== this.jitGen) { this.jitGen = gen; this.jitBlocks = 0; this.jitQueue!.clear(); }
     if (this.jitBlocks >= MAX_JIT_BLOCKS_PER_MACHINE) return 0;
-    const bytes = this.jit.compile(block);
-    if (!bytes) return 0;
-    const mod = jitModule(bytes, this.jitNewModules < MAX_JIT_BLOCKS_PER_MACHINE);
-    if (!mod) return 0;
-    if (mod.fresh && ++this.jitNewModules === JIT_RAISE_AFTER && this.jitAdaptive) this.st32(A.OFF_JIT_THRESHOLD, JIT_THRESHOLD_RAISED);
-    const inst = new WebAssembly.Instance(mod.module, { env: this.jitImports as WebAssembly.ModuleImports });
-    // a recycled instance reuses the slots its last machine filled (their blocks are gone): the table never grows
-    // past the most one machine compiled
-    const t = this.cpu.table;
-    const idx = this.pooled!.tableBase + this.jitBlocks++;
-    if (idx >= t.length) t.grow(idx + 1 - t.length);
-    t.set(idx, inst.exports.f as WebAssembly.ExportValue as never);
-    return idx;
+    // the default threshold batches compiles (host/jit/batch.ts); a threshold the user set compiles at once
+    return this.jitQueue!.request(block, this.jitAdaptive);
   }
-  /** blocks compiled to wasm and calls into them */
-  get jitStats() { return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES) }; }
+  /** blocks compiled to wasm, calls into them, instructions retired in them (the rest ran in the interpreter) */
+  get jitStats() {
+    const retired = this.ld32(A.OFF_JIT_RETIRED) + this.ld32(A.OFF_JIT_RETIRED + 4) * 2 ** 32;
+    return { compiled: this.ld32(A.OFF_JIT_COMPILED), entries: this.ld32(A.OFF_JIT_ENTRIES), retired };
+  }
 
   /** Platform CPUID additions: `apic` sets CPUID.1:EDX bit 9 (the host emulates a local APIC). */
   /** The CPU's own CPUID answer for `leaf` [EAX, EBX, ECX, EDX] (what a hypervisor emulating CPUID exits starts from). */

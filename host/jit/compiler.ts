@@ -57,24 +57,29 @@ export class BlockCompiler {
 
   /** Compile block `b` into module bytes exporting "f", or null when it cannot be compiled. */
   compile(b: number): Uint8Array<ArrayBuffer> | null {
-    const { recs, segs } = gatherRegion(this.mem(), b, (nb, off) => this.readBlock(nb, off, b));
-    if (recs.length === 0) { this.declined++; return null; }
-    for (const r of recs) if (viaHandler(r)) this.viaCpu++;
-    this.chained += segs.length - 1;
-    const g = new Gen(recs, segs);
-    const body = g.emit();
+    const body = this.body(b);
+    if (!body) return null;
     const spec: ModuleSpec = {
       types: TYPES,
       importFuncs: HELPERS.map((name, i) => ({ name, type: HELPER_TYPES[i] })),
       funcs: [{ type: 0, locals: NLOCALS, body, export: "f" }],
     };
-    this.compiled++;
     return assemble(spec);
+  }
+
+  /** The function body (type 0, NLOCALS locals) of block `b`'s region, or null when it cannot be compiled. */
+  body(b: number): Code | null {
+    const { recs, segs } = gatherRegion(this.mem(), b, (nb, off) => this.readBlock(nb, off, b));
+    if (recs.length === 0) { this.declined++; return null; }
+    for (const r of recs) if (viaHandler(r)) this.viaCpu++;
+    this.chained += segs.length - 1;
+    this.compiled++;
+    return new Gen(recs, segs).emit();
   }
 }
 
 class Gen {
-  readonly c = new Code();
+  readonly c = new Code(16384); // (a block's function is a few KB to tens of KB)
   private liveOut: number[] = [];
   /** forward jcc/jmp at record i whose target is record inner[i] of this block: a wasm br instead of an exit */
   private readonly inner: number[] = [];

@@ -19,14 +19,26 @@ export const VOID = 0x40;
 
 /** A growable byte buffer with the encodings instructions need. */
 export class Code {
-  private buf = new Uint8Array(1024);
+  private buf: Uint8Array;
+  constructor(size = 64) { this.buf = new Uint8Array(size); }
   length = 0;
   byte(b: number): this {
-    if (this.length === this.buf.length) { const n = new Uint8Array(this.buf.length * 2); n.set(this.buf); this.buf = n; }
+    if (this.length === this.buf.length) this.grow(1);
     this.buf[this.length++] = b;
     return this;
   }
-  bytes(bs: ArrayLike<number>): this { for (let i = 0; i < bs.length; i++) this.byte(bs[i]); return this; }
+  bytes(bs: ArrayLike<number>): this {
+    if (this.length + bs.length > this.buf.length) this.grow(bs.length);
+    if (bs instanceof Uint8Array) this.buf.set(bs, this.length); // (module assembly copies whole bodies)
+    else for (let i = 0; i < bs.length; i++) this.buf[this.length + i] = bs[i];
+    this.length += bs.length;
+    return this;
+  }
+  private grow(more: number) {
+    let size = this.buf.length * 2;
+    while (size < this.length + more) size *= 2;
+    const n = new Uint8Array(size); n.set(this.buf.subarray(0, this.length)); this.buf = n;
+  }
   u32(v: number): this { // unsigned LEB128
     v >>>= 0;
     do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; this.byte(b); } while (v);
