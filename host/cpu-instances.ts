@@ -5,18 +5,16 @@ import { runtime } from "./runtime/index.ts";
 import * as A from "./abi.generated.ts";
 
 /**
- * Every compiled block is a wasm module with a code region of its own (a memory mapping: Linux allows about 65,000
- * per process). Compiled blocks stay in their machine's function table (invalidated ones too) until the CPU drops its
- * whole block cache (a full block arena: blockGeneration() changes), after which no block refers to them and their
- * slots are reused. MAX_JIT_BLOCKS_PER_MACHINE bounds a machine's table slots per generation and the modules V8
+ * Compiled blocks are functions of wasm modules compiled in batches (jit/batch.ts), each module a code region of its
+ * own (a memory mapping: Linux allows about 65,000 per process). Compiled blocks stay in their machine's function
+ * table (invalidated ones too) until the CPU drops its whole block cache (a full block arena: blockGeneration()
+ * changes), after which no block refers to them and their slots are reused. MAX_JIT_BLOCKS_PER_MACHINE bounds a machine's table slots per generation and the functions V8
  * compiles for it in all (blocks compiled again after a refill come from the cache), MAX_LIVE_JIT_MODULES the
- * process: past them blocks are interpreted, which is always correct. Modules of machines that are gone are counted
- * out when the garbage collector frees them.
+ * live functions of the process (jit/batch.ts counts them): past them blocks are interpreted, which is always
+ * correct. Functions of machines that are gone are counted out when the garbage collector frees their modules.
  */
 export const MAX_JIT_BLOCKS_PER_MACHINE = 8192;
 export const MAX_LIVE_JIT_MODULES = 24576;
-let liveJitModules = 0;
-const jitModules = new FinalizationRegistry<number>(() => { liveJitModules--; });
 
 let cachedModule: WebAssembly.Module | null = null;
 export function cpuModule(): WebAssembly.Module {
@@ -147,29 +145,8 @@ export function drainMachinePool(): number {
 const released = () => { throw new Error("wasmvisor: this machine was released (Machine.release)"); };
 export const releasedCpu = new Proxy({}, { get: () => released }) as unknown as CpuExports;
 
-/**
- * Compiled blocks by content, shared by every machine: the same guest code compiles to the same bytes, so a
- * machine running code another machine already compiled only instantiates the module (the memory and helpers
- * are imports). Bounded FIFO; modules are counted against MAX_LIVE_JIT_MODULES while alive.
- */
-const JIT_CACHE_MAX = 8192; // (Linux's kernel keeps ~10 k blocks hot across its block-arena refills)
-const jitCache = new Map<string, WebAssembly.Module>();
-/** modules compiled, and compiles the content cache saved (a block compiled again after the CPU dropped its cache) */
+/** compiled functions, process-wide: compiled by V8, and taken from the cross-machine cache (jit/batch.ts) */
 export const jitCacheStats = { compiled: 0, hits: 0 };
-/** The module for these bytes from the cache, or compiled when `compile` allows (fresh: V8 compiled it now). */
-export function jitModule(bytes: Uint8Array<ArrayBuffer>, compile = true): { module: WebAssembly.Module; fresh: boolean } | null {
-  const key = runtime.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-  let mod = jitCache.get(key);
-  if (mod) { jitCacheStats.hits++; return { module: mod, fresh: false }; }
-  if (!compile || liveJitModules >= MAX_LIVE_JIT_MODULES) return null;
-  mod = new WebAssembly.Module(bytes);
-  jitCacheStats.compiled++;
-  liveJitModules++;
-  jitModules.register(mod, 0);
-  if (jitCache.size >= JIT_CACHE_MAX) jitCache.delete(jitCache.keys().next().value!);
-  jitCache.set(key, mod);
-  return { module: mod, fresh: true };
-}
 
 export interface CpuExports {
   table: WebAssembly.Table;
