@@ -1,5 +1,5 @@
 // ptmirror.ts — what the CPU needs to resolve shadow-paging faults itself (abi.ts "full-ptw", assembly/fullpt.ts),
-// mirrored by the monitor into the top of the VMM region (machine memory the guest can never map: shadows only map
+// mirrored by the monitor into the VMM region below its shadow pool (machine memory the guest can never map: shadows only map
 // guest RAM, device pages past machine RAM and the tables below POOL_START). The monitor keeps the policy (which
 // shadows exist, unshadowing, eviction: shadow.ts); this is its reverse map as the CPU reads it:
 //   - per guest frame one word: bits 0..11 the head of the chain of VMM pages (shadow PTs and PDs) built from the
@@ -18,32 +18,35 @@ const LOG_CAP = 1023;
 const MAX_FRAME_TABLE = 2 << 20;
 
 export class PtMirror {
-  /** machine address where the mirror starts (the shadow pool ends here) */
-  readonly base: number;
+  /** machine address where the mirror ends (the shadow pool starts here) */
+  readonly end: number;
   readonly frames: number;
   readonly log: number;
   readonly pages: number;
   readonly nPages: number;
   readonly nFrames: number;
 
-  /** a mirror for `guestRam` at the top of the VMM region [0, vmmSize), or null when it would not fit */
-  static create(mem: PhysMem, vmmSize: number, guestRam: number): PtMirror | null {
+  /**
+   * A mirror for `guestRam` at `base` in the VMM region [0, vmmSize) (low, where the shadow pool would start: RAM is
+   * backed from the bottom up), or null when it would not fit.
+   */
+  static create(mem: PhysMem, base: number, vmmSize: number, guestRam: number): PtMirror | null {
     const nFrames = Math.floor(guestRam / 4096);
     if (nFrames * 4 > MAX_FRAME_TABLE || vmmSize / 4096 > A.FPT_HEAD_MASK) return null;
-    return new PtMirror(mem, vmmSize, nFrames);
+    return new PtMirror(mem, base, vmmSize, nFrames);
   }
 
-  private constructor(private readonly mem: PhysMem, vmmSize: number, nFrames: number) {
+  private constructor(private readonly mem: PhysMem, base: number, vmmSize: number, nFrames: number) {
     this.nFrames = nFrames;
     this.nPages = vmmSize / 4096;
     const frameBytes = Math.ceil((nFrames * 4) / 4096) * 4096;
     const pageBytes = Math.ceil((this.nPages * 8) / 4096) * 4096;
     const logBytes = Math.ceil((8 + LOG_CAP * 8) / 4096) * 4096;
-    this.base = vmmSize - frameBytes - pageBytes - logBytes;
-    this.log = this.base;
+    this.log = base;
     this.pages = this.log + logBytes;
     this.frames = this.pages + pageBytes;
-    mem.fill(this.base, vmmSize - this.base, 0);
+    this.end = this.frames + frameBytes;
+    mem.fill(base, this.end - base, 0);
   }
 
   /** tells the CPU where it is (scratch above VCPU_STATE_SIZE: again after a restore) */

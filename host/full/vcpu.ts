@@ -182,10 +182,10 @@ export abstract class VcpuBase {
       read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
     };
     this.patcher = new Patcher({ read8: (g) => m.read8(g + VMM_SIZE), write8: (g, v) => m.write8(g + VMM_SIZE, v) }, o.closeHole ?? true, (b, a) => m.decode(b, a));
-    // the reverse map the CPU's own shadow fills and page-table stores read (ptmirror.ts), at the top of the region
-    const mirror = PtMirror.create(mem, VMM_SIZE, o.guestRam);
+    // the reverse map the CPU's own shadow fills and page-table stores read (ptmirror.ts), below the shadow pool
+    const mirror = PtMirror.create(mem, POOL_START, VMM_SIZE, o.guestRam);
     this.shadow = new ShadowMmu({
-      mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: POOL_START, poolEnd: mirror?.base ?? VMM_SIZE, vmmPt: VMM_PT,
+      mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: mirror?.end ?? POOL_START, poolEnd: VMM_SIZE, vmmPt: VMM_PT,
       maxShadows: o.maxShadows, isCodeFrame: (f) => this.patcher.isCodeFrame(f), mirror,
     });
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
