@@ -139,8 +139,9 @@ describe("page-table writes and hidden fills in the CPU (CTRL_FAST_PT)", () => {
     // without invlpg"), with or without the fast path: only if the store traps
     const b = [
       ...PAGING_ON,
-      ...movMI(PD + 4, PT1 | 7), ...movMI(PT1 + 5 * 4, X | 7),
-      ...movMI(0x405000, 0x300007),          // X[0] → 0x300000 (a write fill of 0x405000)
+      ...movMI(PD + 4, PT1 | 7), ...movMI(PT1, 0x200007), ...movMI(PT1 + 5 * 4, X | 7),
+      ...movEbx(0x400000),                   // the shadow PT of pdi 1 (the monitor builds it)
+      ...movMI(0x405000, 0x300007),          // X[0] → 0x300000: the CPU's write fill of 0x405000 (logged)
       ...movMI(PD + 8, X | 7),               // PDE 2 → X
       ...movEbx(0x800000),                   // through X[0]: 0x3000
       ...movMI(0x405000, 0x301007),          // X[0] → 0x301000: must trap
@@ -153,6 +154,7 @@ describe("page-table writes and hidden fills in the CPU (CTRL_FAST_PT)", () => {
     expect(r.s.ecx).toBe(0x3001);
     expect(r.f).toEqual(r.s);
     expect(inCpu(r.fast.mo)["pt write"]).toBe(3); // PDE 1, PDE 2, and X[0] once it is a page table
+    expect(inCpu(r.fast.mo)["shadow fill"]).toBeGreaterThanOrEqual(1);
     mirrorConsistent(r.fast);
   });
 
