@@ -14,10 +14,19 @@ import * as A from "../abi.generated.ts";
 import type { PhysMem } from "./shadow.ts";
 
 const LOG_CAP = 1023;
+
+/** emulated writes per guest frame since a shadow fill last used it as a page table (shadow.ts FLOOD) */
+export interface WriteCounts { get(frame: number): number; set(frame: number, n: number): void }
+/** the counts without a mirror (hw mode's shadow paging, a guest too large for one) */
+export class MapCounts implements WriteCounts {
+  private m = new Map<number, number>();
+  get(frame: number): number { return this.m.get(frame) ?? 0; }
+  set(frame: number, n: number): void { if (n) this.m.set(frame, n); else this.m.delete(frame); }
+}
 /** guest RAM beyond which no mirror is kept (the frame table would eat the shadow pool): the fast path stays off */
 const MAX_FRAME_TABLE = 2 << 20;
 
-export class PtMirror {
+export class PtMirror implements WriteCounts {
   /** machine address where the mirror ends (the shadow pool starts here) */
   readonly end: number;
   readonly frames: number;
@@ -95,8 +104,8 @@ export class PtMirror {
   }
 
   /** the emulated-write count of `frame` (shadow.ts FLOOD) */
-  writeCount(frame: number): number { return frame >= 0 && frame < this.nFrames ? this.fw(frame) >>> A.FPT_COUNT_SHIFT : 0; }
-  setWriteCount(frame: number, n: number): void {
+  get(frame: number): number { return frame >= 0 && frame < this.nFrames ? this.fw(frame) >>> A.FPT_COUNT_SHIFT : 0; }
+  set(frame: number, n: number): void {
     if (frame < 0 || frame >= this.nFrames) return;
     const w = this.fw(frame);
     this.setFw(frame, (w & ((1 << A.FPT_COUNT_SHIFT) - 1)) | (Math.min(n, 255) << A.FPT_COUNT_SHIFT));

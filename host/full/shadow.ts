@@ -13,7 +13,7 @@
 import { walk as guestWalk, markAccessed, access, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_FRAME, type TableMemory } from "../memory/paging.ts";
 import { GuestRangeError } from "../memory/guest-memory.ts";
 import * as A from "../abi.generated.ts";
-import type { PtMirror } from "./ptmirror.ts";
+import { MapCounts, type PtMirror, type WriteCounts } from "./ptmirror.ts";
 export { GuestRangeError };
 export const VMM_PDE = 1023;
 export const VMM_LINEAR = 0xffc00000;
@@ -145,8 +145,8 @@ export class ShadowMmu {
   private pdUsers = new Map<number, Set<string>>();
   /** guest frame → machine addresses of shadow PTEs that map it writable */
   private rmapW = new Map<number, Set<number>>();
-  /** emulated writes to a protected frame since a shadow last used it */
-  private writeCount = new Map<number, number>();
+  /** emulated writes to a protected frame since a shadow last used it (the mirror's when there is one: the CPU's too) */
+  private readonly counts: WriteCounts;
   isCodeFrame: (frame: number) => boolean;
   readonly ring0Guest: boolean;
   /** the PDE the VMM's region takes in every shadow (-1: none, ring0Guest) */
@@ -155,6 +155,7 @@ export class ShadowMmu {
 
   constructor(o: ShadowOptions) {
     this.mirror = o.mirror ?? null;
+    this.counts = this.mirror ?? new MapCounts();
     this.ring0Guest = o.ring0Guest ?? false;
     this.vmmPde = this.ring0Guest ? -1 : VMM_PDE;
     this.mem = o.mem;
@@ -328,7 +329,7 @@ export class ShadowMmu {
     const mmio = w.gpa >= this.ramSize;
     if (mmio && this.mmioMachineAddr(w.gpa) < 0) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}: the top ${this.ramOffset >>> 20} MiB of the physical address space have no machine address (mapWindow)`);
     const frame = w.gpa >>> 12;
-    if (w.ptFrame >= 0) this.setWrites(w.ptFrame, 0);
+    if (w.ptFrame >= 0) this.counts.set(w.ptFrame, 0);
     const pt = this.ptFor(s, pdi, w);
     const prot = !mmio && this.isProtected(frame);
     if (write && prot) return false;
@@ -436,13 +437,10 @@ export class ShadowMmu {
     return mpa - this.ramOffset;
   }
 
-  private addRmap(frame: number, spte: number): void {
-    this.takeCpuFills();
-    this.addRmapOne(frame, spte);
-  }
-  /** the writable entries the CPU's own fills made (assembly/fullpt.ts) join the reverse map */
-  private takeCpuFills(): void { this.mirror?.drain((f, a) => this.addRmapOne(f, a)); }
-  private addRmapOne(frame: number, spte: number): void {
+  /** (first, the writable entries the CPU's own fills made — assembly/fullpt.ts — join the reverse map) */
+  private takeCpuFills(): void { this.mirror?.drain((f, a) => this.addRmap(f, a, true)); }
+  private addRmap(frame: number, spte: number, cpu = false): void {
+    if (!cpu) this.takeCpuFills();
     let set = this.rmapW.get(frame);
     if (!set) this.rmapW.set(frame, (set = new Set()));
     set.add(spte);
@@ -568,21 +566,15 @@ export class ShadowMmu {
       this.stats.ptWriteZaps += z.changed;
       if (z.flushAll || z.pages.length > 16) this.mem.flushTlb(); else for (const p of z.pages) this.flushPage(p);
     }
-    const n = this.writes(frame) + 1;
-    this.setWrites(frame, n);
+    const n = this.counts.get(frame) + 1;
+    this.counts.set(frame, n);
     if (n >= FLOOD) this.unshadow(frame);
     return z.changed;
   }
 
-  /** emulated writes to `frame` since a shadow fill last used it (in the mirror when there is one: the CPU's count too) */
-  private writes(frame: number): number { return this.mirror ? this.mirror.writeCount(frame) : this.writeCount.get(frame) ?? 0; }
-  private setWrites(frame: number, n: number): void {
-    if (this.mirror) this.mirror.setWriteCount(frame, n); else if (n) this.writeCount.set(frame, n); else this.writeCount.delete(frame);
-  }
-
   /** Stop tracking `frame` as a page table: drop every shadow piece derived from it. */
   unshadow(frame: number): void {
-    this.setWrites(frame, 0);
+    this.counts.set(frame, 0);
     const ptU = this.ptUsers.get(frame);
     if (ptU) for (const who of [...ptU]) {
       const [key, pdiS] = who.split("/");
