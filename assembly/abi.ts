@@ -865,6 +865,9 @@ export const OFF_FPT_LOG_CAP: u32 = 0xAA8;  // monitor: entries the log holds
 export const OFF_FPT_FLOOD: u32 = 0xAAC;    // monitor: a frame's write count at which the monitor unshadows it
 export const OFF_FPT_N_WRITES: u32 = 0xAB0; // CPU counter: page-table stores done in the CPU
 export const OFF_FPT_N_FILLS: u32 = 0xAB4;  // CPU counter: hidden fills done in the CPU
+// ... and invlpg at virtual CPL 0 (a #GP at the real CPL 3): the entry dropped from both shadows of the current
+// address space (the K shadow is the real CR3; the U shadow as publishFast published it, OFF_FF_UPD), as shadow.ts invlpg
+export const OFF_FPT_N_INVLPG: u32 = 0xAB8; // CPU counter: invlpg done in the CPU
 export const FPT_HEAD_MASK: u32 = 0xFFF;
 export const FPT_COUNT_SHIFT: u32 = 24;
 export const FPT_KIND_SHIFT: u32 = 12;

@@ -24,6 +24,7 @@ import {
   FPT_KIND_SHIFT, FPT_KIND_PT, FPT_KIND_PD_K, FPT_KIND_PD_U, OFF_FF_VCR0, OFF_FF_VCR3, OFF_FF_VCR4, OFF_FF_VCPL,
   OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS,
 } from "./abi";
+import { OFF_FF_KPD, OFF_FF_UPD, OFF_FPT_N_INVLPG } from "./abi";
 import { st, setSt } from "./state";
 import { physRd32, physWr32, tlbInvlpg, pageFault } from "./mmu";
 
@@ -204,4 +205,32 @@ function zap(f: u32, i: u32, o: u32, n: u32): void {
     }
     q = link & FPT_HEAD_MASK;
   }
+}
+
+/**
+ * invlpg at virtual CPL 0 (ops/system.ts, on its #GP path at the real CPL 3): the monitor's shadow.ts invlpg — the
+ * entry for `lin` dropped from the K and U shadows of the current address space, the page from the TLB. The real
+ * CR3 must be the K shadow the monitor published (OFF_FF_KPD), both built from the guest's CR3; else the exit.
+ */
+export function fptInvlpg(lin: u32): bool {
+  if (!(st(OFF_CTRL) & CTRL_FAST_PT) || st(OFF_FF_VCPL) != 0 || st(OFF_FPT_NFRAMES) == 0) return false;
+  if (!(st(OFF_FF_VCR0) & CR0_PG)) return false;
+  const nPages = st(OFF_FPT_NPAGES), src = (st(OFF_FF_VCR3) >>> 12) + 1;
+  const k = st(OFF_FF_KPD) >>> 12, u = st(OFF_FF_UPD) >>> 12;
+  if (k == 0 || (st(OFF_CR3) >>> 12) != k) return false;
+  if (k >= nPages || pageSrc(k) != src || kindOf(pageLink(k)) != FPT_KIND_PD_K) return false;
+  if (u != 0 && (u >= nPages || pageSrc(u) != src || kindOf(pageLink(u)) != FPT_KIND_PD_U)) return false;
+  dropEntry(k, lin, nPages);
+  if (u != 0) dropEntry(u, lin, nPages);
+  tlbInvlpg(lin);
+  bump(OFF_FPT_N_INVLPG);
+  return true;
+}
+/** the shadow PTE for `lin` in shadow PD page `pd` (none for the VMM's PDE, which no shadow PT stands for) */
+function dropEntry(pd: u32, lin: u32, nPages: u32): void {
+  const pdi = lin >>> 22;
+  if (pdi == 1023) return;
+  const spde = physRd32((pd << 12) + (pdi << 2));
+  if (!(spde & PTE_P) || (spde >>> 12) >= nPages) return;
+  physWr32((spde & 0xFFFFF000) + (((lin >>> 12) & 0x3FF) << 2), 0);
 }

@@ -5,7 +5,7 @@
 // run must take fewer exits and count its in-CPU events; hostile entries must never reach machine memory outside
 // guest RAM; the mirror must stay the monitor's reverse map.
 import { describe, it, expect } from "vitest";
-import { miniVm, nativeVm, go, d32, identityPaging, PAGING_ON, RAM, VEC_SEEN } from "./full-minivm.ts";
+import { miniVm, nativeVm, go, d32, identityPaging, PAGING_ON, RAM, VEC_SEEN, TO_USER } from "./full-minivm.ts";
 import { VMM_SIZE } from "../host/full/monitor.ts";
 import * as A from "../host/abi.generated.ts";
 
@@ -41,12 +41,12 @@ const exitsOf = (mo: { stats: { exits: Record<string, number> } }) => Object.val
 const inCpu = (mo: { inCpuCounts(): Record<string, number> }) => mo.inCpuCounts();
 
 /** the kernel body natively, deprivileged with CTRL_FAST_PT and without it */
-function run3(body: number[], tables = TABLES) {
-  const fast = miniVm(body); setup(fast.g);
+function run3(body: number[], tables = TABLES, user?: number[]) {
+  const fast = miniVm(body, { user }); setup(fast.g);
   const fr = go(fast.mo);
-  const slow = miniVm(body); slow.mo.fastPaths &= ~A.CTRL_FAST_PT; setup(slow.g);
+  const slow = miniVm(body, { user }); slow.mo.fastPaths &= ~A.CTRL_FAST_PT; setup(slow.g);
   const sr = go(slow.mo);
-  const n = nativeVm(body); setup(n.g); n.m.run(2_000_000);
+  const n = nativeVm(body, { user }); setup(n.g); n.m.run(2_000_000);
   return { fast, slow, fr, sr, f: view(fast, tables), s: view(slow, tables), n: view(n, tables) };
 }
 
@@ -124,9 +124,12 @@ describe("page-table writes and hidden fills in the CPU (CTRL_FAST_PT)", () => {
     const c = inCpu(r.fast.mo);
     expect(c["shadow fill"]).toBeGreaterThanOrEqual(8);
     expect(c["pt write"]).toBeGreaterThanOrEqual(3);
+    expect(c["invlpg"]).toBe(4);
+    expect(r.fast.mo.stats.exits["invlpg"]).toBeUndefined();
+    expect(r.slow.mo.stats.exits["invlpg"]).toBe(4);
     expect(inCpu(r.slow.mo)["shadow fill"] ?? 0).toBe(0);
-    // the exits the CPU took over: fewer by at least its fills and stores
-    expect(exitsOf(r.fast.mo)).toBeLessThanOrEqual(exitsOf(r.slow.mo) - c["shadow fill"] - c["pt write"] + 2);
+    // the exits the CPU took over: fewer by at least its fills, stores and invlpgs
+    expect(exitsOf(r.fast.mo)).toBeLessThanOrEqual(exitsOf(r.slow.mo) - c["shadow fill"] - c["pt write"] - c["invlpg"] + 2);
     expect(shadowContained(r.fast)).toBeGreaterThan(0);
     mirrorConsistent(r.fast);
     mirrorConsistent(r.slow);
@@ -206,6 +209,14 @@ describe("page-table writes and hidden fills in the CPU (CTRL_FAST_PT)", () => {
     // (virtual CPL 3: the walk is a user walk; the kernel's page 0x300000 mapped supervisor-only faults)
     const r = run3([...PAGING_ON, ...movMI(PT0 + 0x300 * 4, 0x300003), HLT]);
     expect(r.f).toEqual(r.n);
+  });
+
+  it("invlpg from user mode is the guest's #GP, as natively (not done in the CPU)", () => {
+    const r = run3([...PAGING_ON, ...TO_USER], TABLES, invlpg(0x200000));
+    expect(r.n.vector).toBe(13);
+    expect(r.f).toEqual(r.n);
+    expect(r.s).toEqual(r.n);
+    expect(inCpu(r.fast.mo)["invlpg"]).toBeUndefined();
   });
 
   it("off with fastPaths: false (no in-CPU counts)", () => {

@@ -195,6 +195,7 @@ export abstract class VcpuBase {
     this.stateSet(A.OFF_FF_N_IRET0, 0);
     this.stateSet(A.OFF_FPT_N_WRITES, 0);
     this.stateSet(A.OFF_FPT_N_FILLS, 0);
+    this.stateSet(A.OFF_FPT_N_INVLPG, 0);
     this.publishPtMirror();
   }
 
@@ -221,7 +222,7 @@ export abstract class VcpuBase {
   inCpuCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     FF_NAMES.forEach((k, i) => { const n = this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_CLI + 4 * i, true); if (n) out[k] = n; });
-    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0], ["pt write", A.OFF_FPT_N_WRITES], ["shadow fill", A.OFF_FPT_N_FILLS]] as const) {
+    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0], ["pt write", A.OFF_FPT_N_WRITES], ["shadow fill", A.OFF_FPT_N_FILLS], ["invlpg", A.OFF_FPT_N_INVLPG]] as const) {
       const n = this.dv.getUint32(A.STATE_BASE + off, true);
       if (n) out[k] = n;
     }
