@@ -135,6 +135,30 @@ describe("page-table writes and hidden fills in the CPU (CTRL_FAST_PT)", () => {
     mirrorConsistent(r.slow);
   });
 
+  it("byte, word and word-straddling stores into page-table entries: the 1–2 entries they change are zapped", () => {
+    const b = [
+      ...PAGING_ON,
+      ...movMI(PD + 4, PT1 | 7),
+      ...Array.from({ length: 4 }, (_, i) => movMI(PT1 + 4 * i, (0x200000 + 0x1000 * i) | 7)).flat(),
+      ...Array.from({ length: 4 }, (_, i) => addEax(0x400000 + 0x1000 * i)).flat(),
+      0xc6, 0x05, ...d32(PT1 + 6), 0x30,               // mov byte [PT1+6], 0x30: PTE 1 → 0x301000
+      0x66, 0xc7, 0x05, ...d32(PT1 + 10), 0x30, 0x00,  // mov word [PT1+10], 0x0030: PTE 2 → 0x302000
+      0xc7, 0x05, ...d32(PT1 + 14), 0x30, 0x00, 0x07, 0x30, // mov dword [PT1+14], 0x30070030: PTE 3 → 0x303000, PTE 4 ← 0x3007
+      ...invlpg(0x401000), ...invlpg(0x402000), ...invlpg(0x403000),
+      ...movEbx(0x401000), ...movEcx(0x402000), ...movEdx(0x403000),
+      HLT,
+    ];
+    const r = run3(b);
+    expect(r.fr).toMatchObject({ stop: "halted" });
+    expect(r.n.ebx).toBe(0x3001);
+    expect(r.n.ecx).toBe(0x3002);
+    expect(r.n.edx).toBe(0x3003);
+    expect(r.f).toEqual(r.n);
+    expect(r.s).toEqual(r.n);
+    expect(inCpu(r.fast.mo)["pt write"]).toBe(4); // the PDE and the three stores
+    mirrorConsistent(r.fast);
+  });
+
   it("a writable entry the CPU made is found when its frame becomes a page table (the log joins the reverse map)", () => {
     // X mapped writable at 0x405000 and written (the CPU's write fill: logged); then X becomes PT of PDE 2 and
     // 0x800000 is touched (the monitor builds a shadow PT from X: it must revoke 0x405000's write access); then a
