@@ -11,7 +11,9 @@
 //     writable entries (shadow.ts rmapW) takes them in before it looks at it, so that revoking write access to a
 //     frame that becomes a page table finds them.
 import * as A from "../abi.generated.ts";
-import type { PhysMem } from "./shadow.ts";
+
+/** machine memory as the mirror writes it (shadow.ts PhysMem has these) */
+interface PhysMem { read32(mpa: number): number; write32(mpa: number, v: number): void; fill(mpa: number, len: number, v: number): void }
 
 const LOG_CAP = 1023;
 
