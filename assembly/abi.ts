@@ -854,6 +854,39 @@ export const CTRL_FAST_SREG: u32 = 0x20000;
 export const OFF_FF_N_SREG: u32 = 0xA88;   // CPU counter: push/mov of CS/SS done in the CPU
 export const OFF_FF_N_IRET0: u32 = 0xA8C;  // CPU counter: IRETs from virtual CPL 0 to 0 done in the CPU
 // ==== end full-linux block ====
+// ==== full-ptw (branch full-ptw): guest page-table writes and hidden shadow fills in the CPU (issue 11) ====
+// CTRL_FAST_PT (host/full/README.md "Page-table writes and fills in the CPU", assembly/fullpt.ts): a #PF of the
+// deprivileged guest's shadow walk that the monitor would resolve without the guest noticing is resolved in the
+// CPU: a hidden fill (the guest's entries allow the access, the shadow PT for them exists and was built from the
+// guest PT the walk used: the shadow PTE is filled with the monitor's rule, the guest's A/D set, the access goes on)
+// and a store to a write-protected guest PT/PD page (done in guest memory, the shadow PTEs derived from the changed
+// words zapped). The monitor keeps the policy and mirrors what the CPU needs into VMM-region memory (machine-physical,
+// never mapped to the guest; host/full/ptmirror.ts): per guest frame a word (chain head of the shadow pages built
+// from it: FPT_HEAD_MASK, +1; its emulated-write count: bits 24..31), per VMM page two words (source frame + 1;
+// next in chain + 1 | kind << FPT_KIND_SHIFT | pdi << 16), and a log of the writable shadow PTEs the CPU made (the
+// monitor's reverse map takes them in before it revokes write access). Anything else: the old #PF exit.
+// Published by the monitor (scratch above VCPU_STATE_SIZE: republished after a restore); 0 frames = off.
+export const CTRL_FAST_PT: u32 = 0x8000;
+export const OFF_FPT_FRAMES: u32 = 0xA90;   // monitor: machine address of the per-frame words
+export const OFF_FPT_NFRAMES: u32 = 0xA94;  // monitor: guest frames (guest RAM / 4 KiB); 0 = no mirror
+export const OFF_FPT_PAGES: u32 = 0xA98;    // monitor: machine address of the per-VMM-page words (8 bytes per page)
+export const OFF_FPT_NPAGES: u32 = 0xA9C;   // monitor: VMM pages (the VMM region / 4 KiB)
+export const OFF_FPT_RAMOFF: u32 = 0xAA0;   // monitor: machine-physical = guest-physical + this
+export const OFF_FPT_LOG: u32 = 0xAA4;      // monitor: machine address of the log: count, then (frame, spte) pairs
+export const OFF_FPT_LOG_CAP: u32 = 0xAA8;  // monitor: entries the log holds
+export const OFF_FPT_FLOOD: u32 = 0xAAC;    // monitor: a frame's write count at which the monitor unshadows it
+export const OFF_FPT_N_WRITES: u32 = 0xAB0; // CPU counter: page-table stores done in the CPU
+export const OFF_FPT_N_FILLS: u32 = 0xAB4;  // CPU counter: hidden fills done in the CPU
+// ... and invlpg at virtual CPL 0 (a #GP at the real CPL 3): the entry dropped from both shadows of the current
+// address space (the K shadow is the real CR3; the U shadow as publishFast published it, OFF_FF_UPD), as shadow.ts invlpg
+export const OFF_FPT_N_INVLPG: u32 = 0xAB8; // CPU counter: invlpg done in the CPU
+export const FPT_HEAD_MASK: u32 = 0xFFF;
+export const FPT_COUNT_SHIFT: u32 = 24;
+export const FPT_KIND_SHIFT: u32 = 12;
+export const FPT_KIND_PT: u32 = 1;          // a shadow page table (pdi in bits 16..25)
+export const FPT_KIND_PD_K: u32 = 2;        // a kernel-view (K) shadow page directory
+export const FPT_KIND_PD_U: u32 = 3;        // a user-view (U) shadow page directory
+// ==== end full-ptw block ====
 // ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
 // One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
 // RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;

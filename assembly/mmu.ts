@@ -15,7 +15,7 @@
 import {
   STATE_BASE, TLB_BASE, RAM_BASE, PAGEINFO_BASE, BLOCK_HASH_BASE, OFF_SEGOK, AREA_WQ, WQ_MAX, WQ_HDR, WQ_ENTRY, SEGOK_FLAT, OFF_RAM_SIZE, OFF_CR2, OFF_CR3, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE,
   VEC_PF, VEC_GP, VEC_SS, SEG_SS, OFF_IO_COMPLETE, OFF_EXIT_VALUE, OFF_EXIT_REASON, OFF_EXIT_PORT,
-  OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES,
+  OFF_EXIT_SIZE, EXIT_MMIO_READ, EXIT_MMIO_WRITE, OFF_TLB_MISSES, OFF_CTRL, CTRL_FAST_PT,
   PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_PS, PTE_G, PTE_FRAME, PDE_LARGE_FRAME, PDE_LARGE_RSVD, PF_P, PF_W, PF_U, PF_RSVD,
 } from "./abi";
 import { hostRead, logValue, KIND_MMIO } from "./iolog";
@@ -26,6 +26,7 @@ import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
 import { vmxOn, vmxNotePageFault, vmxTprAt, vmxTprRead, vmxTprWrite } from "./vmx";
 import { apicRead, apicWrite, apicValue } from "./apic";
+import { fptFault, fptPhys, fptArm, fptTaken, fptBusy, fptStore, FPT_RETRY, FPT_STORE } from "./fullpt";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
   setStopBlock, noHostExits, exitAfter,
@@ -211,8 +212,8 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
       if (!(pde & PTE_A)) { pde |= PTE_A; physWr32(pdeAddr, pde); }
       const pteAddr = (pde & PTE_FRAME) + (((lin >>> 12) & 0x3FF) << 2);
       const pte = physRd32(pteAddr);
-      if (!(pte & PTE_P)) { pageFault(lin, errBits(write, user)); return 0; }
-      if (!allowed(pde & pte, write, user, c0)) { pageFault(lin, PF_P | errBits(write, user)); return 0; }
+      if (!(pte & PTE_P)) return shadowFault(lin, write, user, errBits(write, user));
+      if (!allowed(pde & pte, write, user, c0)) return shadowFault(lin, write, user, PF_P | errBits(write, user));
       const nv = pte | PTE_A | (write ? PTE_D : 0);
       if (nv != pte) physWr32(pteAddr, nv);
       phys = pte & PTE_FRAME;
@@ -222,6 +223,17 @@ export function translate(lin: u32, write: bool, user: bool): u32 {
     phys = lin & PTE_FRAME;
   }
   return tlbInstall(lin, phys, write, user, flags, true);
+}
+
+/** A #PF at the PTE: full mode resolves its shadow paging's own faults in the CPU when it can (fullpt.ts) */
+function shadowFault(lin: u32, write: bool, user: bool, err: u32): u32 {
+  if (st(OFF_CTRL) & CTRL_FAST_PT) {
+    const r = fptFault(lin, write, user, err);
+    if (r == FPT_RETRY) { fptBusy(true); const a = translate(lin, write, user); fptBusy(false); return a; }
+    if (r == FPT_STORE) return tlbInstall(lin, fptPhys, true, user, 0, false);
+  }
+  pageFault(lin, err);
+  return 0;
 }
 
 /** The end of a walk: `phys` (host-physical) for `lin`; the TLB entry (if `cache`), or mmioHit outside RAM. */
@@ -404,7 +416,9 @@ export function wrAs(lin: u32, size: u32, v: u32, user: bool): void {
     if (size == 1) store<u8>(h, <u8>v); else if (size == 2) store<u16>(h, <u16>v); else store<u32>(h, v);
     return;
   }
+  fptArm(!watchArmed); // a store to a guest page table may be done in the CPU (full mode: fullpt.ts)
   const add = translate(lin, true, user);
+  if (fptTaken()) { fptStore(lin, add, size, v); return; }
   if (abort) return;
   if (watchArmed) dbgAccess(lin, size, true);
   if (mmioHit) { mmioWrite(mmioPhys, size, v); return; }

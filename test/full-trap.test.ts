@@ -58,17 +58,22 @@ describe("control and debug registers, caches, MSRs", () => {
     // paging on ; mov eax,[0x200000] ; mov dword [0x11800],0x300007 ; invlpg [0x200000] ; mov ebx,[0x200000] ; mov ecx,cr3 ; hlt
     const body = [...PAGING_ON, 0xa1, ...d32(0x200000), 0xc7, 0x05, ...d32(0x11000 + 0x200 * 4), ...d32(0x300007),
       0x0f, 0x01, 0x3d, ...d32(0x200000), 0x8b, 0x1d, ...d32(0x200000), 0x0f, 0x20, 0xd9, HLT];
-    const { m, mo, g } = miniVm(body);
-    identityPaging(g);
-    g(0x200000, d32(0x11111111)); g(0x300000, d32(0x22222222));
-    expect(go(mo)).toMatchObject({ stop: "halted" });
-    expect(m.eax).toBe(0x11111111);
-    expect(m.ebx).toBe(0x22222222);
-    expect(m.ecx).toBe(0x10000);                      // the guest sees its own CR3 ...
-    expect(m.getCr("cr3")).toBeLessThan(VMM_SIZE);    // ... the CPU walks a shadow in VMM memory
-    expect(mo.stats.emulated).toMatchObject({ "mov to cr3": 1, "mov to cr0": 1, invlpg: 1 });
-    expect(mo.inCpuCounts()["mov from cr"]).toBe(1); // (read in the CPU: CTRL_FAST_CR)
-    expect(mo.shadow.stats.invlpg).toBe(1);
+    // invlpg by the monitor (CTRL_FAST_PT off) and in the CPU (abi.ts CTRL_FAST_PT: the same shadow entries dropped)
+    for (const inCpu of [false, true]) {
+      const { m, mo, g } = miniVm(body);
+      if (!inCpu) mo.fastPaths &= ~A.CTRL_FAST_PT;
+      identityPaging(g);
+      g(0x200000, d32(0x11111111)); g(0x300000, d32(0x22222222));
+      expect(go(mo)).toMatchObject({ stop: "halted" });
+      expect(m.eax).toBe(0x11111111);
+      expect(m.ebx).toBe(0x22222222);
+      expect(m.ecx).toBe(0x10000);                      // the guest sees its own CR3 ...
+      expect(m.getCr("cr3")).toBeLessThan(VMM_SIZE);    // ... the CPU walks a shadow in VMM memory
+      expect(mo.stats.emulated).toMatchObject({ "mov to cr3": 1, "mov to cr0": 1, ...(inCpu ? {} : { invlpg: 1 }) });
+      expect(mo.inCpuCounts()["mov from cr"]).toBe(1); // (read in the CPU: CTRL_FAST_CR)
+      expect(mo.shadow.stats.invlpg).toBe(inCpu ? 0 : 1);
+      expect(mo.inCpuCounts()["invlpg"]).toBe(inCpu ? 1 : undefined);
+    }
   });
   it("lmsw sets MP/EM/TS but never clears PE; the real CR0 follows TS (x87 #NM)", () => {
     // mov ax,0x000e ; lmsw ax ; smsw ebx ; clts ; smsw ecx ; hlt

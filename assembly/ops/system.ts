@@ -3,6 +3,7 @@
 // and control-register instructions, lar/lsl/verr/verw, cpuid, rdtsc, msr access.
 // Hardware task switching is not implemented: task gates and TSS descriptors as far-transfer targets, and
 // IRET with NT=1, raise #GP (documented in the README).
+import { fptInvlpg } from "../fullpt";
 import { CR4_OSFXSR } from "../fpu/fxsave";
 import {
   FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_RF, FLAG_VM, FLAG_AC, FLAG_ID, FLAG_DF, FLAG_ZF, FLAG_VIF, FLAG_VIP,
@@ -563,7 +564,7 @@ export function op_grp7(): void {
       return;
     }
     case 7: { // invlpg
-      if (cpl) { gp(0); return; }
+      if (cpl) { if (!fptInvlpg(segBase(eaSeg) + ea)) gp(0); return; } // (full mode's shadows: fullpt.ts)
       if (vmxOn && vmxCtl(PROC_INVLPG)) { vmxExit(VMX_EXIT_INVLPG, segBase(eaSeg) + ea); return; }
       tlbInvlpg(segBase(eaSeg) + ea);
       return;

@@ -76,6 +76,7 @@ export abstract class ModeSwitch extends GuestMemory {
    * while the guest runs but by those fast switches themselves, which only move between the published values.
    */
   publishFast(): void {
+    this.publishPtMirror();
     if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime") return;
     const v = this.v, hole = this.patcher.closeHole, memo = this.published;
     // after every exit and slice, usually unchanged: compare the inputs (and one published word, which a reset or

@@ -13,6 +13,7 @@
 import { walk as guestWalk, markAccessed, access, PTE_P, PTE_W, PTE_U, PTE_A, PTE_D, PTE_FRAME, type TableMemory } from "../memory/paging.ts";
 import { GuestRangeError } from "../memory/guest-memory.ts";
 import * as A from "../abi.generated.ts";
+import { MapCounts, type PtMirror, type WriteCounts } from "./ptmirror.ts";
 export { GuestRangeError };
 export const VMM_PDE = 1023;
 export const VMM_LINEAR = 0xffc00000;
@@ -115,9 +116,11 @@ export interface ShadowOptions {
    * supervisor write to a read-only page, as KVM does), and no VMM region in the guest's linear space (vmmPt unused).
    */
   ring0Guest?: boolean;
+  /** the reverse map mirrored for the CPU's own fills and page-table stores (ptmirror.ts); also keeps the write counts */
+  mirror?: PtMirror | null;
 }
 
-const FLOOD = 24;
+export const FLOOD = 24;
 
 export class ShadowMmu {
   readonly stats: ShadowStats = { hiddenFaults: 0, trueFaults: 0, shadowsCreated: 0, shadowsEvicted: 0, ptWrites: 0, ptWritesEmulated: 0, ptWritesStepped: 0, ptWriteZaps: 0, unshadowed: 0, invlpg: 0, cr3Switches: 0, tlbKept: 0 };
@@ -142,14 +145,17 @@ export class ShadowMmu {
   private pdUsers = new Map<number, Set<string>>();
   /** guest frame → machine addresses of shadow PTEs that map it writable */
   private rmapW = new Map<number, Set<number>>();
-  /** emulated writes to a protected frame since a shadow last used it */
-  private writeCount = new Map<number, number>();
+  /** emulated writes to a protected frame since a shadow last used it (the mirror's when there is one: the CPU's too) */
+  private readonly counts: WriteCounts;
   isCodeFrame: (frame: number) => boolean;
   readonly ring0Guest: boolean;
   /** the PDE the VMM's region takes in every shadow (-1: none, ring0Guest) */
   private readonly vmmPde: number;
+  readonly mirror: PtMirror | null;
 
   constructor(o: ShadowOptions) {
+    this.mirror = o.mirror ?? null;
+    this.counts = this.mirror ?? new MapCounts();
     this.ring0Guest = o.ring0Guest ?? false;
     this.vmmPde = this.ring0Guest ? -1 : VMM_PDE;
     this.mem = o.mem;
@@ -211,7 +217,7 @@ export class ShadowMmu {
       if (this.vmmPde >= 0) this.mem.write32(pd + this.vmmPde * 4, this.vmmPt | PTE_P | PTE_W);
       this.shadows.set(key, s);
       this.generation++;
-      if (gpd >= 0) this.addUser(this.pdUsers, gpd, key);
+      if (gpd >= 0) { this.addUser(this.pdUsers, gpd, key); this.mirror?.link(pd / 4096, gpd, user ? A.FPT_KIND_PD_U : A.FPT_KIND_PD_K, 0); }
       this.stats.shadowsCreated++;
     }
     const prev = this.current;
@@ -250,7 +256,7 @@ export class ShadowMmu {
     const sibling = this.current !== null && s !== this.current && s.key.slice(1) === this.current.key.slice(1);
     for (const pdi of [...s.pts.keys()]) this.zapPde(s, pdi);
     if (sibling) this.mem.flushTlb();
-    if (s.gpdFrame >= 0) this.delUser(this.pdUsers, s.gpdFrame, s.key);
+    if (s.gpdFrame >= 0) { this.delUser(this.pdUsers, s.gpdFrame, s.key); this.mirror?.unlink(s.pd / 4096); }
     this.mem.fill(s.pd, 4096, 0);
     this.free.push(s.pd);
     this.shadows.delete(s.key);
@@ -287,6 +293,7 @@ export class ShadowMmu {
 
   /** Removes write access to `frame` from every shadow PTE (it became a page table or translated code). */
   revokeWrites(frame: number): void {
+    this.takeCpuFills();
     const set = this.rmapW.get(frame);
     if (!set) return;
     const want = ((frame * 4096 + this.ramOffset) >>> 0);
@@ -308,7 +315,7 @@ export class ShadowMmu {
     s.pts.delete(pdi);
     const src = s.ptSrc.get(pdi)!;
     s.ptSrc.delete(pdi);
-    if (src >= 0) this.delUser(this.ptUsers, src, `${s.key}/${pdi}`);
+    if (src >= 0) { this.delUser(this.ptUsers, src, `${s.key}/${pdi}`); this.mirror?.unlink(pt / 4096); }
   }
 
   /**
@@ -322,7 +329,7 @@ export class ShadowMmu {
     const mmio = w.gpa >= this.ramSize;
     if (mmio && this.mmioMachineAddr(w.gpa) < 0) throw new GuestRangeError(`guest maps 0x${(lin >>> 0).toString(16)} to guest-physical 0x${(w.gpa >>> 0).toString(16)}: the top ${this.ramOffset >>> 20} MiB of the physical address space have no machine address (mapWindow)`);
     const frame = w.gpa >>> 12;
-    if (w.ptFrame >= 0) this.writeCount.delete(w.ptFrame);
+    if (w.ptFrame >= 0) this.counts.set(w.ptFrame, 0);
     const pt = this.ptFor(s, pdi, w);
     const prot = !mmio && this.isProtected(frame);
     if (write && prot) return false;
@@ -356,7 +363,7 @@ export class ShadowMmu {
       if (!this.shadows.has(s.key)) throw new Error("wasmvisor full: current shadow evicted"); // cannot happen: never the current
       s.pts.set(pdi, pt);
       s.ptSrc.set(pdi, w.ptFrame);
-      if (w.ptFrame >= 0) this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`);
+      if (w.ptFrame >= 0) { this.addUser(this.ptUsers, w.ptFrame, `${s.key}/${pdi}`); this.mirror?.link(pt / 4096, w.ptFrame, A.FPT_KIND_PT, pdi); }
       this.mem.write32(s.pd + pdi * 4, pt | PTE_P | PTE_W | PTE_U);
     }
     return pt;
@@ -430,7 +437,10 @@ export class ShadowMmu {
     return mpa - this.ramOffset;
   }
 
-  private addRmap(frame: number, spte: number): void {
+  /** (first, the writable entries the CPU's own fills made — assembly/fullpt.ts — join the reverse map) */
+  private takeCpuFills(): void { this.mirror?.drain((f, a) => this.addRmap(f, a, true)); }
+  private addRmap(frame: number, spte: number, cpu = false): void {
+    if (!cpu) this.takeCpuFills();
     let set = this.rmapW.get(frame);
     if (!set) this.rmapW.set(frame, (set = new Set()));
     set.add(spte);
@@ -556,15 +566,15 @@ export class ShadowMmu {
       this.stats.ptWriteZaps += z.changed;
       if (z.flushAll || z.pages.length > 16) this.mem.flushTlb(); else for (const p of z.pages) this.flushPage(p);
     }
-    const n = (this.writeCount.get(frame) ?? 0) + 1;
-    this.writeCount.set(frame, n);
+    const n = this.counts.get(frame) + 1;
+    this.counts.set(frame, n);
     if (n >= FLOOD) this.unshadow(frame);
     return z.changed;
   }
 
   /** Stop tracking `frame` as a page table: drop every shadow piece derived from it. */
   unshadow(frame: number): void {
-    this.writeCount.delete(frame);
+    this.counts.set(frame, 0);
     const ptU = this.ptUsers.get(frame);
     if (ptU) for (const who of [...ptU]) {
       const [key, pdiS] = who.split("/");

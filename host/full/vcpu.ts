@@ -4,7 +4,8 @@
 // ptwrite.ts → privileged.ts → sensitive.ts → monitor.ts, one concern per file). See README.md.
 import { Machine, REG_NAMES, SEG_NAMES, type Exit, type DecodedInsn as Insn } from "../machine.ts";
 import * as A from "../abi.generated.ts";
-import { ShadowMmu, type GuestPaging, type PhysMem } from "./shadow.ts";
+import { ShadowMmu, FLOOD, type GuestPaging, type PhysMem } from "./shadow.ts";
+import { PtMirror } from "./ptmirror.ts";
 import { Patcher } from "./patcher.ts";
 
 // ---- the VMM region: machine-physical [0, VMM_SIZE); linear [VMM_LINEAR, 4 GiB) (PDE 1023), supervisor-only ----
@@ -46,7 +47,7 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
-export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR | A.CTRL_FAST_SREG;
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR | A.CTRL_FAST_SREG | A.CTRL_FAST_PT;
 const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret", "mov from cr"];
 
 /**
@@ -187,9 +188,11 @@ export abstract class VcpuBase {
       read: (a, l) => m.readMem(a, l), write: (a, d) => m.writeMem(a, d), flushTlb: () => m.flushTlb(), invlpg: (lin) => m.invlpg(lin),
     };
     this.patcher = new Patcher({ read8: (g) => m.read8(g + VMM_SIZE), write8: (g, v) => m.write8(g + VMM_SIZE, v) }, o.closeHole ?? true, (b, a) => m.decode(b, a));
+    // the reverse map the CPU's own shadow fills and page-table stores read (ptmirror.ts), below the shadow pool
+    const mirror = PtMirror.create(mem, POOL_START, VMM_SIZE, o.guestRam);
     this.shadow = new ShadowMmu({
-      mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: POOL_START, poolEnd: VMM_SIZE, vmmPt: VMM_PT,
-      maxShadows: o.maxShadows, isCodeFrame: (f) => this.patcher.isCodeFrame(f),
+      mem, ramOffset: VMM_SIZE, ramSize: o.guestRam, poolStart: mirror?.end ?? POOL_START, poolEnd: VMM_SIZE, vmmPt: VMM_PT,
+      maxShadows: o.maxShadows, isCodeFrame: (f) => this.patcher.isCodeFrame(f), mirror,
     });
     // the VMM page table: linear VMM_LINEAR + x → machine x, supervisor-only, for the tables
     for (let a = 0; a < MAPPED_END; a += 4096) m.write32(VMM_PT + (a >> 12) * 4, a | 3);
@@ -199,6 +202,21 @@ export abstract class VcpuBase {
     m.onMemoryGrow(() => { this.stateDv = m.stateView; v.view = this.stateDv; });
     this.stateSet(A.OFF_FF_N_SREG, 0); // (scratch counters: a recycled machine may hold a previous VM's)
     this.stateSet(A.OFF_FF_N_IRET0, 0);
+    this.stateSet(A.OFF_FPT_N_WRITES, 0);
+    this.stateSet(A.OFF_FPT_N_FILLS, 0);
+    this.stateSet(A.OFF_FPT_N_INVLPG, 0);
+    this.publishPtMirror();
+  }
+
+  /**
+   * Tells the CPU where the shadow reverse map is (abi.ts CTRL_FAST_PT, assembly/fullpt.ts): scratch of the state
+   * block, so again whenever it is missing (a restored or reset state block). Only with run-time translation: in
+   * static mode code frames are protected too, which the mirror does not carry (the CPU then always exits).
+   */
+  protected publishPtMirror(): void {
+    const mi = this.shadow.mirror;
+    if (!mi || this.translation !== "runtime") { this.stateSet(A.OFF_FPT_NFRAMES, 0); return; }
+    if (this.stateGet(A.OFF_FPT_NFRAMES) !== mi.nFrames || this.stateGet(A.OFF_FPT_FRAMES) !== mi.frames) mi.publish((off, v) => this.stateSet(off, v), FLOOD, VMM_SIZE);
   }
 
   /** the CPU fast paths in force (abi.ts CTRL_FAST_*, assembly/fullfast.ts); other controls are left alone */
@@ -213,7 +231,7 @@ export abstract class VcpuBase {
   inCpuCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     FF_NAMES.forEach((k, i) => { const n = this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_CLI + 4 * i, true); if (n) out[k] = n; });
-    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0]] as const) {
+    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0], ["pt write", A.OFF_FPT_N_WRITES], ["shadow fill", A.OFF_FPT_N_FILLS], ["invlpg", A.OFF_FPT_N_INVLPG]] as const) {
       const n = this.dv.getUint32(A.STATE_BASE + off, true);
       if (n) out[k] = n;
     }
