@@ -23,7 +23,8 @@
 //               | guest RAM (ram_size bytes)  |
 //               +-----------------------------+ RAM_BASE + ram_size = end of memory
 
-export const ABI_VERSION: u32 = 4; // 4: the full-mode virtual CPU block (AREA_FULLFAST) joined the saved state
+export const ABI_VERSION: u32 = 5; // 5: full mode's VMM region holds the page-table mirror below the shadow pool (full-ptw)
+// 4: the full-mode virtual CPU block (AREA_FULLFAST) joined the saved state
 // A REP string instruction runs in units of at most this many iterations, each retiring as one instruction
 // (assembly/ops/string.ts); a monitor that emulates REP INS/OUTS (host/full/privileged.ts) uses the same unit.
 export const REP_UNIT_ITERATIONS: u32 = 4096;
