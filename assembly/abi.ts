@@ -244,6 +244,17 @@ export const AREA_JIT_BLOCK_SIZE: u32 = 0x4;
 export const OFF_JIT_BLOCK: u32 = 0xF48;
 // ==== end linux-fidelity block ====
 
+// ==== jit-sys (branch jit-sys) ====
+// Compiled regions that go on into another page (host/jit/region.ts): the compiler finds a block in another page
+// through the linear address of the region's first block (EIP + CS base) and the TLB; the compiled code checks the
+// TLB and that page's generation again when it gets there, and stays in its first page while the debugger is armed
+// (the CPU runs the blocks of a page holding a breakpoint unchained). Scratch, written by the CPU inside run().
+export const AREA_JIT_SYS: u32 = 0xF80;
+export const AREA_JIT_SYS_SIZE: u32 = 0x8;
+export const OFF_JIT_COMPILE_EIP: u32 = 0xF80; // EIP of the block the CPU hands to jitCompile
+export const OFF_JIT_ONE_PAGE: u32 = 0xF84;    // 1: compiled code must not leave its first page (debug.ts dbgArmed)
+// ==== end jit-sys block ====
+
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;
 export const OFF_ECX: u32 = 0x04;

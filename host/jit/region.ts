@@ -13,21 +13,27 @@
 // Debug: the CPU runs blocks unchained when a breakpoint is in EIP's page or a watchpoint is armed (cpu.ts run), and
 // a region never leaves that page.
 import * as A from "../abi.generated.ts";
-import { type Rec, inlineOp, rmwAluOp, extForm } from "./records.ts";
+import { type Rec, inlineOp, rmwAluOp, extForm, sysOp } from "./records.ts";
+import { Op, type Code } from "./wasm.ts";
+import { L } from "./layout.ts";
 
 /** most blocks and records one compiled function covers */
 export const MAX_SEGMENTS = 8;
 const MAX_RECORDS = 256;
 
+/** a block of the region in another page than the block before it: the page it was found in, and its generation */
+export interface PageEntry { phys: number; gen: number }
 export interface Region {
   recs: Rec[];
   /** index in recs of each block's first record (segs[0] = 0) */
   segs: number[];
+  /** per block: entered from another page (checked at run time: pageCheck), else null */
+  pages: (PageEntry | null)[];
 }
 
 /** a record only the CPU's handler runs (no inline form with the handler as its slow path) */
 export function viaHandler(r: Rec): boolean {
-  return r.fast === 0 && inlineOp(r) < 0 && rmwAluOp(r) < 0 && !extForm(r);
+  return r.fast === 0 && inlineOp(r) < 0 && rmwAluOp(r) < 0 && !extForm(r) && !sysOp(r);
 }
 
 /**
@@ -37,9 +43,16 @@ export function viaHandler(r: Rec): boolean {
 export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: number) => Rec[]): Region {
   const recs = read(b0, 0);
   const segs = [0];
-  if (recs.length === 0 || recs.some(viaHandler)) return { recs, segs };
+  const pages: (PageEntry | null)[] = [null];
+  if (recs.length === 0 || recs.some(viaHandler)) return { recs, segs, pages };
   const phys0 = dv.getUint32(b0, true);
-  const gen = dv.getUint32(b0 + 4, true);
+  const gen0 = dv.getUint32(b0 + 4, true);
+  const st = (off: number) => dv.getUint32(A.STATE_BASE + off, true);
+  // the linear address of b0 and the TLB read set of the CPL (mmu.ts selectTlb): other pages are found as findBlock
+  // finds them (cpu.ts)
+  const lin0 = (st(A.OFF_SEGS + A.SEG_CS * A.SEG_STRIDE + A.SEG_BASE) + st(A.OFF_JIT_COMPILE_EIP)) >>> 0;
+  const tlbR = A.TLB_BASE + (st(A.OFF_CPL) === 3 ? 2 : 0) * TLB_SET;
+  let page = phys0 >>> 12;
   const ranges: [number, number][] = [[0, dv.getUint16(b0 + A.BLK_COUNT + 2, true)]];
   /** return addresses (EIP offsets) of the calls the region followed into their callee, innermost last */
   const calls: number[] = [];
@@ -50,15 +63,23 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
     if (last.fast === A.F_JMP || last.fast === A.F_CALL) next = (end + last.fimm) | 0;
     else if (last.fast === A.F_JCC || recs.length - segs[segs.length - 1] === A.BLK_MAX_RECORDS) next = end; // (at the cap: on at its end)
     else if (last.fast === A.F_RET && calls.length) next = calls[calls.length - 1]; // (a guard compares the popped EIP)
+    else if (sysOp(last)) next = end; // cli/sti/popf end their block: on after them (emit-sys.ts)
     else break;
     if (next === 0) break; // back to the start: the loop (compiler.ts)
     const po = (phys0 & 0xfff) + next;
-    if (po < 0 || po >= 0x1000) break;
-    const phys = ((phys0 & ~0xfff) >>> 0) + po;
+    let phys: number, gen = gen0;
+    if (po >= 0 && po < 0x1000) phys = ((phys0 & ~0xfff) >>> 0) + po;
+    else {
+      const lin = (lin0 + next) >>> 0, e = tlbR + ((lin >>> 12) & 1023) * 16;
+      if (dv.getUint32(e, true) !== lin >>> 12) break; // (an MMIO page's tag never matches)
+      phys = (lin + dv.getUint32(e + 4, true) - A.RAM_BASE) >>> 0;
+      if (A.PAGEINFO_BASE + (phys >>> 12) * 4 + 4 > A.BLOCK_HASH_BASE) break;
+      gen = dv.getUint32(A.PAGEINFO_BASE + (phys >>> 12) * 4, true) & 0x7fffffff;
+    }
     const slot = A.BLOCK_HASH_BASE + ((((phys >>> 16) ^ phys) & 0xffff) << 3);
     if (dv.getUint32(slot, true) !== ((phys + 1) >>> 0)) break;
     const b = dv.getUint32(slot + 4, true);
-    if (b <= 1 || dv.getUint32(b, true) !== phys || dv.getUint32(b + 4, true) !== gen) break;
+    if (b <= 1 || dv.getUint32(b, true) !== phys || dv.getUint32(b + 4, true) !== gen) break; // (valid: the page's generation)
     const bytes = dv.getUint16(b + A.BLK_COUNT + 2, true);
     if (ranges.some(([s, n]) => next < s + n && s < next + bytes)) break; // overlapping code: not laid out twice
     const more = read(b, next);
@@ -67,7 +88,24 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
     else if (last.fast === A.F_RET) calls.pop();
     ranges.push([next, bytes]);
     segs.push(recs.length);
+    pages.push(phys >>> 12 !== page ? { phys, gen } : null);
+    page = phys >>> 12;
     recs.push(...more);
   }
-  return { recs, segs };
+  return { recs, segs, pages };
+}
+
+const TLB_SET = 1024 * 16;
+/**
+ * Push whether compiled code may enter the region's block at EIP offset `off` from another page: the debugger is not
+ * armed, the TLB read set maps its linear page to the physical page it was compiled from, and that page's generation
+ * is the one its block had (a write to the page since, or a block cache flush, changes it). As findBlock (cpu.ts).
+ */
+export function pageCheck(c: Code, tlbEntry: (set: number) => void, p: PageEntry, off: number) {
+  c.i32(A.STATE_BASE + A.OFF_JIT_ONE_PAGE).load(0).op(Op.i32_eqz);
+  c.i32(A.STATE_BASE + A.OFF_SEGS + A.SEG_CS * A.SEG_STRIDE + A.SEG_BASE).load(0).get(L.E0).op(Op.i32_add).i32(off | 0).op(Op.i32_add)
+    .set(L.addr);
+  tlbEntry(L.tlbR); c.op(Op.i32_and);
+  c.get(L.addr).get(L.t1).load(4).op(Op.i32_add).i32((A.RAM_BASE + p.phys) | 0).op(Op.i32_eq).op(Op.i32_and);
+  c.i32(A.PAGEINFO_BASE + (p.phys >>> 12) * 4).load(0).i32(0x7fffffff).op(Op.i32_and).i32(p.gen | 0).op(Op.i32_eq).op(Op.i32_and);
 }
