@@ -19,7 +19,7 @@ interface Opts {
   eflags?: number;
   /** code at FAR (another page) */
   far?: number[];
-  /** raise INTR vector 0x20 before slice k (its handler: inc esi; iret) */
+  /** raise INTR vector 0x20 before slice k (its handler: inc esi; mov [DATA + 8], ebx; iret) */
   intrAt?: (k: number) => boolean;
   /** the full mode hooks (OFF_CTRL bits) */
   sensitive?: number;
@@ -33,7 +33,7 @@ function runSliced(code: number[], threshold: number, slice: number, init: (m: M
   m.setFlatProtectedMode();
   m.writeMem(CODE, code);
   if (o.far) m.writeMem(FAR, o.far);
-  m.writeMem(HANDLER, [0x46, 0xcf]); //                                   inc esi; iret
+  m.writeMem(HANDLER, [0x46, 0x89, 0x1d, 0x08, 0x40, 0x01, 0x00, 0xcf]); // inc esi; mov [0x14008], ebx; iret
   m.writeMem(DB_HANDLER, [0x47, 0x81, 0x64, 0x24, 0x08, 0xff, 0xfe, 0xff, 0xff, 0xcf]); // inc edi; and dword [esp+8], ~TF; iret
   const gate = (vec: number, h: number) => {
     const g = new DataView(new ArrayBuffer(8));
