@@ -1,17 +1,20 @@
 // jit/region.ts — which predecoded blocks one compiled function covers. A hot block's function goes on into the
-// blocks that follow it (the target of its final jmp or call, the fall-through of its final backward jcc, the next
-// block when it ended at the record cap, the return address of a call it followed when it ends with that callee's
-// ret, guarded by a compare with the popped EIP) while they are in the same physical page and already predecoded, so a loop
-// spread over several blocks is one wasm loop and a chain of blocks is one call instead of a return to the CPU's
-// chain loop at every block end (docs/RESULTS.md, branch jit-chain).
+// blocks that follow it (the target of its final jmp or call, the fall-through of its final backward jcc or of a
+// cli/sti/popf that ended it (emit-sys.ts), the next block when it ended at the record cap, the return address of a
+// call it followed when it ends with that callee's ret, guarded by a compare with the popped EIP) while they are
+// already predecoded, so a loop spread over several blocks is one wasm loop and a chain of blocks is one call instead
+// of a return to the CPU's chain loop at every block end (docs/RESULTS.md, branches jit-chain and jit-sys).
 //
 // Exactness: a block of the same page has the same page generation, so it is valid exactly when the first one is
-// (a write to the page drops both); compiled code makes the chain loop's checks at every block boundary inside the
-// region (the helpers' stop status, the instruction budget for the whole next block, the CS limit over it); and a
-// region has no record that runs through the CPU's own handler as its only path (those may change IF, TF, the
-// interrupt shadow, paging or the CPL, which the chain loop checks between blocks): such a block compiles alone.
+// (a write to the page drops both, and a store to a code page inside the region leaves right after it); a block of
+// another page is entered only after a run-time check that the TLB still maps its linear page to the physical page
+// it was compiled from and that this page's generation is the one its block had (pageCheck: what findBlock checks);
+// compiled code makes the chain loop's checks at every block boundary inside the region (the helpers' stop status,
+// the instruction budget for the whole next block, the CS limit over it); and a region has no record that runs
+// through the CPU's own handler as its only path (those may change IF, TF, the interrupt shadow, paging or the CPL,
+// which the chain loop checks between blocks): such a block compiles alone.
 // Debug: the CPU runs blocks unchained when a breakpoint is in EIP's page or a watchpoint is armed (cpu.ts run), and
-// a region never leaves that page.
+// a region leaves its first page only while nothing is armed (abi.ts OFF_JIT_ONE_PAGE).
 import * as A from "../abi.generated.ts";
 import { type Rec, inlineOp, rmwAluOp, extForm, sysOp } from "./records.ts";
 import { Op, type Code } from "./wasm.ts";
