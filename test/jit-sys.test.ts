@@ -213,14 +213,15 @@ const CALLER = [
   0xf4, //                             0c hlt
 ];
 const CALLEE = [
-  0x9c, //                   00 pushf
-  0x5a, //                   01 pop edx
-  0xfa, //                   02 cli
-  0x01, 0xd6, //             03 add esi, edx
-  0xbf, 0x05, 0, 0, 0, //    05 mov edi, 5      (its immediate patched from outside)
-  0x01, 0xfd, //             0a add ebp, edi
-  0xfb, //                   0c sti
-  0xc3, //                   0d ret
+  0x29, 0xc2, //             00 sub edx, eax    (pushf materializes a sub's flags)
+  0x9c, //                   02 pushf
+  0x5a, //                   03 pop edx
+  0xfa, //                   04 cli
+  0x01, 0xd6, //             05 add esi, edx
+  0xbf, 0x05, 0, 0, 0, //    07 mov edi, 5      (its immediate patched from outside)
+  0x01, 0xfd, //             0c add ebp, edi
+  0xfb, //                   0e sti
+  0xc3, //                   0f ret
 ];
 
 describe.skipIf(!haveCpu)("regions into another page", () => {
@@ -232,7 +233,7 @@ describe.skipIf(!haveCpu)("regions into another page", () => {
   });
 
   it("a write to the other page's code between slices is seen (its generation is checked)", () => {
-    const patch = (m: Machine, k: number) => { if (k % 4 === 3) m.writeMem(FAR + 6, [k & 0xff]); };
+    const patch = (m: Machine, k: number) => { if (k % 4 === 3) m.writeMem(FAR + 8, [k & 0xff]); };
     for (const slice of [7, 997]) {
       const jit = same(CALLER, slice, init(3_000), { far: CALLEE, before: patch });
       expect(jit.state.at(-1)![5]).not.toBe(5); // (edi: the immediate of a patch)
@@ -247,7 +248,7 @@ describe.skipIf(!haveCpu)("regions into another page", () => {
       m.eip = CODE; m.esp = 0x8000; m.eflags = 0x202; m.ecx = 5_000; m.ebx = 3;
       expect(m.run(200_000).reason).toBe("hlt"); // compiled (or interpreted) to the end once
       m.eip = CODE; m.ecx = 5_000; m.halted = false;
-      new DebugUnit(m).addBreakpoint(FAR + 0x0c); // the sti
+      new DebugUnit(m).addBreakpoint(FAR + 0x0e); // the sti
       const e = m.run(10_000_000);
       expect(e.reason).toBe("debug");
       return [e.reason, m.eip, m.instructions, m.ecx, m.esi, m.ebp];

@@ -19,7 +19,7 @@
 // sets it as the handler would (jitShadow). Once the next instruction has run, the interpreter has cleared it too.
 import * as A from "../abi.generated.ts";
 import { Op, I32, VOID } from "./wasm.ts";
-import { type Rec, sysOp } from "./records.ts";
+import { type Rec, sysOp, ARITH } from "./records.ts";
 import { H, L, SEGOK } from "./layout.ts";
 import type { Emit } from "./emit-ext.ts";
 
@@ -34,11 +34,30 @@ const FLAGS_MASK = 0x3f7fd5;
 /** what popf always loads (rules.ts popFlags): the status flags, TF, DF, NT, AC, ID */
 const POPF_BASE = 0xdd5 | A.FLAG_TF | A.FLAG_NT | A.FLAG_AC | A.FLAG_ID;
 
-/** push the concrete EFLAGS (flags.ts getFlags) */
+/** push the concrete EFLAGS (flags.ts getFlags): inline when the lazy kind is known (32-bit add, sub, logic: the
+ *  rules of flags.ts flagsOf), else through the CPU's rule (jitFlags) */
 function flagsNow(g: SysEmit) {
-  const c = g.c;
-  if (g.kind === A.LF_NONE) c.get(L.fl);
-  else c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags);
+  const c = g.c, k = g.kind;
+  if (k === A.LF_NONE) { c.get(L.fl); return; }
+  if (k !== A.LF_ADD && k !== A.LF_SUB && k !== A.LF_LOGIC) {
+    c.get(L.lop).get(L.la).get(L.lb).get(L.lr).get(L.ltop).get(L.fl).call(H.flags);
+    return;
+  }
+  const top = (shift: number) => { c.i32(31).op(Op.i32_shr_u); if (shift) c.i32(shift).op(Op.i32_shl); c.op(Op.i32_or); };
+  c.get(L.fl).i32(~ARITH).op(Op.i32_and);
+  if (k === A.LF_ADD) { // CF = ((a & b) | ((a | b) & ~r)) >> 31, OF = ((a ^ r) & (b ^ r)) >> 31
+    c.get(L.la).get(L.lb).op(Op.i32_and).get(L.la).get(L.lb).op(Op.i32_or).get(L.lr).i32(-1).op(Op.i32_xor).op(Op.i32_and)
+      .op(Op.i32_or); top(0);
+    c.get(L.la).get(L.lr).op(Op.i32_xor).get(L.lb).get(L.lr).op(Op.i32_xor).op(Op.i32_and); top(11);
+  } else if (k === A.LF_SUB) { // CF = ((~a & b) | (~(a ^ b) & r)) >> 31, OF = ((a ^ b) & (a ^ r)) >> 31
+    c.get(L.la).i32(-1).op(Op.i32_xor).get(L.lb).op(Op.i32_and).get(L.la).get(L.lb).op(Op.i32_xor).i32(-1).op(Op.i32_xor)
+      .get(L.lr).op(Op.i32_and).op(Op.i32_or); top(0);
+    c.get(L.la).get(L.lb).op(Op.i32_xor).get(L.la).get(L.lr).op(Op.i32_xor).op(Op.i32_and); top(11);
+  }
+  if (k !== A.LF_LOGIC) { c.get(L.la).get(L.lb).op(Op.i32_xor).get(L.lr).op(Op.i32_xor).i32(A.FLAG_AF).op(Op.i32_and).op(Op.i32_or); }
+  c.get(L.lr).i32(0xff).op(Op.i32_and).op(Op.i32_popcnt).i32(-1).op(Op.i32_xor).i32(1).op(Op.i32_and).i32(2).op(Op.i32_shl).op(Op.i32_or); // PF
+  c.get(L.lr).op(Op.i32_eqz).i32(6).op(Op.i32_shl).op(Op.i32_or); // ZF
+  c.get(L.lr); top(7); // SF
 }
 /** EFLAGS = the value on the stack through setFlags */
 function setFlags(g: SysEmit) {
