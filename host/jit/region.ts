@@ -55,6 +55,12 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
   // finds them (cpu.ts)
   const lin0 = (st(A.OFF_SEGS + A.SEG_CS * A.SEG_STRIDE + A.SEG_BASE) + st(A.OFF_JIT_COMPILE_EIP)) >>> 0;
   const tlbR = A.TLB_BASE + (st(A.OFF_CPL) === 3 ? 2 : 0) * TLB_SET;
+  const translate = (lin: number) => {
+    const e = tlbR + ((lin >>> 12) & 1023) * 16;
+    return dv.getUint32(e, true) === lin >>> 12 ? (lin + dv.getUint32(e + 4, true) - A.RAM_BASE) >>> 0 : -1; // (an MMIO tag never matches)
+  };
+  // (only when that EIP is b0's: the TLB maps it there; the code checks every page it enters anyway)
+  const otherPages = translate(lin0) === phys0;
   let page = phys0 >>> 12;
   const ranges: [number, number][] = [[0, dv.getUint16(b0 + A.BLK_COUNT + 2, true)]];
   /** return addresses (EIP offsets) of the calls the region followed into their callee, innermost last */
@@ -73,9 +79,8 @@ export function gatherRegion(dv: DataView, b0: number, read: (b: number, off: nu
     let phys: number, gen = gen0;
     if (po >= 0 && po < 0x1000) phys = ((phys0 & ~0xfff) >>> 0) + po;
     else {
-      const lin = (lin0 + next) >>> 0, e = tlbR + ((lin >>> 12) & 1023) * 16;
-      if (dv.getUint32(e, true) !== lin >>> 12) break; // (an MMIO page's tag never matches)
-      phys = (lin + dv.getUint32(e + 4, true) - A.RAM_BASE) >>> 0;
+      phys = otherPages ? translate((lin0 + next) >>> 0) : -1;
+      if (phys < 0) break;
       if (A.PAGEINFO_BASE + (phys >>> 12) * 4 + 4 > A.BLOCK_HASH_BASE) break;
       gen = dv.getUint32(A.PAGEINFO_BASE + (phys >>> 12) * 4, true) & 0x7fffffff;
     }
