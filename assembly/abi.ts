@@ -65,6 +65,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0xE40 AREA_APIC     the local APIC's registers, shared by the host model and the CPU (perf-io block below)
 //   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
 //   0xF40 AREA_TSC_ADJUST the TSC adjustment outside guest mode (host-owned: full mode's emulated instructions)
+//   0xF80 AREA_JIT_SYS  compiled regions into other pages: the compile EIP, debugger armed (jit-sys block below)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
