@@ -67,6 +67,7 @@ export const MAX_RAM_SIZE: u32 = 0xF0000000;
 //   0xF20 AREA_IOBATCH  string I/O in batches: control, count and data address of the last io exit (perf-io)
 //   0xF40 AREA_TSC_ADJUST the TSC adjustment outside guest mode (host-owned: full mode's emulated instructions)
 //   0xF50 AREA_EXITRT   exit-path counters: exit instructions from records / decoded again, full run() entries (exit-rt)
+//   0xF80 AREA_JIT_SYS  compiled regions into other pages: the compile EIP, debugger armed (jit-sys block below)
 export const STATE_SIZE: u32 = 0x1000;
 export const VCPU_STATE_SIZE: u32 = 0x900;
 export const AREA_REGS: u32 = 0x000;
@@ -256,6 +257,17 @@ export const OFF_EXIT_FROM_REC: u32 = 0xF50;  // CPU counter: exit instructions 
 export const OFF_EXIT_REDECODED: u32 = 0xF54; // CPU counter: exit instructions decoded again from guest memory
 export const OFF_ENTRY_SEGS: u32 = 0xF58;     // CPU counter: run() entries that recomputed the segment caches
 // ==== end exit-rt block ====
+
+// ==== jit-sys (branch jit-sys) ====
+// Compiled regions that go on into another page (host/jit/region.ts): the compiler finds a block in another page
+// through the linear address of the region's first block (EIP + CS base) and the TLB; the compiled code checks the
+// TLB and that page's generation again when it gets there, and stays in its first page while the debugger is armed
+// (the CPU runs the blocks of a page holding a breakpoint unchained). Scratch, written by the CPU inside run().
+export const AREA_JIT_SYS: u32 = 0xF80;
+export const AREA_JIT_SYS_SIZE: u32 = 0x8;
+export const OFF_JIT_COMPILE_EIP: u32 = 0xF80; // EIP of the block the CPU hands to jitCompile
+export const OFF_JIT_ONE_PAGE: u32 = 0xF84;    // 1: compiled code must not leave its first page (debug.ts dbgArmed)
+// ==== end jit-sys block ====
 
 // ---- general registers, in x86 encoding order (u32 each) ----
 export const OFF_EAX: u32 = 0x00;

@@ -39,7 +39,7 @@ import {
   JC_E, JC_FL, JC_TLBR, JC_TLBW, JC_LOP, JC_LA, JC_LB, JC_LR, JC_LTOP, JC_STATUS, JC_I0, JC_COUNT, JC_BUDGET, JC_CSLIMIT, JIT_QUEUED, OFF_JIT_RETIRED, JIT_ABORT,
   F_ALU_RR, F_ALU_RI, F_ALU_RM, F_TEST_RR, F_MOV_RR, F_MOV_RI, F_LOAD, F_STORE, F_INC, F_DEC, F_PUSH, F_POP, F_JCC,
   F_JMP, F_CALL, F_RET, F_SHIFT_RI, F_LEA, F_MOVZX_BM, F_NEG, F_TEST8_RI, F_TEST8_MI, F_CMP8_MI, F_STORE8_I, F_STORE8_R,
-  F_CMP_MI, F_CMP_MR,
+  F_CMP_MI, F_CMP_MR, OFF_JIT_COMPILE_EIP, OFF_JIT_ONE_PAGE,
 } from "./abi";
 import { opFlags, OPF_E } from "./opcodes";
 import { raiseException, deliverExternal, pendingDebugTrap, setPendingDebugTrap } from "./ops/interrupt";
@@ -422,6 +422,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
       const n = load<u32>(b, BLK_EXECS) + 1;
       store<u32>(b, n, BLK_EXECS);
       if (n >= jitThreshold) {
+        store<u32>(STATE_BASE + OFF_JIT_COMPILE_EIP, E); // (regions into other pages: host/jit/region.ts)
         fn = jitCompile(b);
         if (fn == JIT_QUEUED) { fn = 0; store<u32>(b, 0, BLK_EXECS); } // (in a batch: asks again if still hot)
         else {
@@ -433,6 +434,7 @@ function runBlock(b0: u32, single: bool, limit: u64): void {
     }
     if (fn) {
       const c = STATE_BASE + JIT_CTX;
+      store<u32>(STATE_BASE + OFF_JIT_ONE_PAGE, dbgArmed ? 1 : 0);
       store<u32>(c, E, JC_E); store<u32>(c, fl, JC_FL); store<u32>(c, lop, JC_LOP); store<u32>(c, la, JC_LA);
       store<u32>(c, lb, JC_LB); store<u32>(c, lr, JC_LR); store<u32>(c, ltop, JC_LTOP); store<u32>(c, 0, JC_STATUS);
       store<u32>(c, 0, JC_COUNT); store<u32>(c, csLimit, JC_CSLIMIT);

@@ -13,7 +13,7 @@
 //   jit*                   helpers for blocks compiled by the host (host/jit/), see jit.ts
 //   blockGeneration()      changes whenever the whole block cache is dropped (the JIT reuses its table slots then)
 export { run, reset, flushTlb, invlpg, notifyHostWrite, stateLoaded, jitExec, blockGeneration } from "./cpu";
-export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8 } from "./jit";
+export { jitRd32, jitRd8, jitWr32, jitCF, jitCond, jitFlags, jitShift, jitGP, jitWr8, jitShadow } from "./jit";
 export { decodeAt } from "./decodeat";
 export { hwCpuid, invvpid } from "./vmx"; // (invvpid: the host's INVVPID, abi.ts PROC2_VPID)
 export { recycle } from "./recycle";

@@ -3,7 +3,7 @@
 // machinery: segmented memory access through the TLB (with faults as values), and the flag rules
 // (flags.ts, ops/alu.ts), so there is still one definition of each.
 import { STATE_BASE, JIT_CTX, JC_STATUS, JC_FLOUT, JIT_OK, JIT_ABORT, JIT_STOP, VEC_GP } from "./abi";
-import { abort, stopBlock, setPending } from "./state";
+import { abort, stopBlock, setPending, setIntShadow } from "./state";
 import { rd8, rd32, wr8, wr32 } from "./mmu";
 import { cfOf, condOf, flagsOf } from "./flags";
 import { shiftCore, shiftFlags } from "./ops/alu";
@@ -30,3 +30,6 @@ export function jitShift(op: u32, a: u32, count: u32, fl: u32): u32 {
 }
 /** A jump beyond the CS limit: #GP(0). */
 export function jitGP(): void { setPending(VEC_GP, 0, true); }
+/** An STI that compiled code ran inline set the interrupt shadow, and the code leaves right after it (jit/emit-sys.ts):
+ *  the shadow the handler would have set (ops/system.ts op_sti), for the run loop. */
+export function jitShadow(): void { setIntShadow(true); }

@@ -63,7 +63,8 @@ export interface BatchHost {
 
 export class CompileQueue {
   private readonly queue: number[] = [];
-  private readonly queued = new Set<number>();
+  /** queued block → its EIP when the CPU asked (the region compiler finds blocks of other pages from it) */
+  private readonly queued = new Map<number, number>();
   private readonly instances = new WeakMap<WebAssembly.Module, WebAssembly.Instance>();
   constructor(private readonly host: BatchHost) {}
 
@@ -74,15 +75,17 @@ export class CompileQueue {
   request(b: number, batch = true): number {
     if (!batch) return this.compileAll([b]);
     if (!this.queued.has(b) && this.queue.length + 1 < BATCH_MAX) {
-      this.queue.push(b); this.queued.add(b);
+      this.queue.push(b); this.queued.set(b, this.host.mem().getUint32(A.STATE_BASE + A.OFF_JIT_COMPILE_EIP, true));
       batchStats.queued++;
       return A.JIT_QUEUED;
     }
     if (this.queued.has(b)) batchStats.askedAgain++; else batchStats.fullQueue++;
     const blocks = this.queue.filter((q) => q !== b && this.current(q));
-    blocks.push(b); // (last: the one the CPU waits for)
+    const eips = blocks.map((q) => this.queued.get(q));
+    blocks.push(b); // (last: the one the CPU waits for, at the EIP the CPU stored now)
+    eips.push(undefined);
     this.clear();
-    return this.compileAll(blocks);
+    return this.compileAll(blocks, eips);
   }
 
   /** the block hash still maps the block's address to it (no write to its page rebuilt it) */
@@ -94,12 +97,12 @@ export class CompileQueue {
   }
 
   /** Compile and install the blocks' functions; returns the last block's table index (0 if not compiled). */
-  private compileAll(blocks: number[]): number {
+  private compileAll(blocks: number[], eips: (number | undefined)[] = []): number {
     const h = this.host;
     const keys: (string | null)[] = [];
     const fresh = new Map<string, Code>();
-    for (const b of blocks) {
-      const body = h.compiler.body(b);
+    for (const [k, b] of blocks.entries()) {
+      const body = h.compiler.body(b, eips[k]);
       if (!body) { keys.push(null); continue; }
       const v = body.bytesView();
       const key = runtime.Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1");

@@ -14,10 +14,11 @@
 // JIT_ABORT (an access faulted: JC_I0 = its EIP, the CPU's pending exception is set) or JIT_STOP.
 import * as A from "../abi.generated.ts";
 import { Code, Op, I32, VOID, assemble, type ModuleSpec } from "./wasm.ts";
-import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave } from "./records.ts";
+import { ARITH, CF, type Rec, rmwAluOp, inlineOp, flagEffects, normalize, mayLeave, sysOp } from "./records.ts";
 import { H, HELPERS, TYPES, HELPER_TYPES, L, NLOCALS, SEGOK, CTX, UNKNOWN } from "./layout.ts";
 import { extForm, emitExt, shiftFlagsInline, imulFlags } from "./emit-ext.ts";
-import { gatherRegion, viaHandler } from "./region.ts";
+import { gatherRegion, viaHandler, pageCheck, type PageEntry } from "./region.ts";
+import { emitSys, shadowBeforeExit } from "./emit-sys.ts";
 
 export const JIT_HELPERS = HELPERS;
 // jitExec results (assembly/cpu.ts)
@@ -68,13 +69,13 @@ export class BlockCompiler {
   }
 
   /** The function body (type 0, NLOCALS locals) of block `b`'s region, or null when it cannot be compiled. */
-  body(b: number): Code | null {
-    const { recs, segs } = gatherRegion(this.mem(), b, (nb, off) => this.readBlock(nb, off, b));
+  body(b: number, eip?: number): Code | null {
+    const { recs, segs, pages } = gatherRegion(this.mem(), b, (nb, off) => this.readBlock(nb, off, b), eip);
     if (recs.length === 0) { this.declined++; return null; }
     for (const r of recs) if (viaHandler(r)) this.viaCpu++;
     this.chained += segs.length - 1;
     this.compiled++;
-    return new Gen(recs, segs).emit();
+    return new Gen(recs, segs, pages).emit();
   }
 }
 
@@ -101,7 +102,7 @@ class Gen {
   /** nesting depth of wasm blocks/loops around the current instruction (for br targets) */
   depth = 0;
 
-  constructor(private readonly recs: Rec[], private readonly segs: number[] = [0]) {
+  constructor(private readonly recs: Rec[], private readonly segs: number[] = [0], private readonly pages: (PageEntry | null)[] = []) {
     const last = recs[recs.length - 1];
     this.endOff = last.off + last.len;
     const target = (r: Rec) => (r.off + r.len + r.fimm) | 0;
@@ -119,6 +120,8 @@ class Gen {
     let used = 0;
     for (const r of recs) {
       if (r.fast === 0) {
+        const s = sysOp(r);
+        if (s) { if (s === 0x9c || s === 0x9d) used |= 1 << 4; continue; } // (their handlers use ESP alone)
         const u = inlineOp(r);
         if (u < 0) { used = 0xff; break; } // a handler may read or write any register
         used |= u;
@@ -168,6 +171,9 @@ class Gen {
     c.i32(CTX).load(A.JC_TLBR).set(L.tlbR);
     c.i32(CTX).load(A.JC_TLBW).set(L.tlbW);
     c.i32(0).set(L.count);
+    // every exit branches out of this block to one shared tail (exit): a copy of the tail per exit made modules of long
+    // regions several times bigger, and V8's compile time grows with the size
+    c.op(Op.block).byte(VOID); this.depth++;
     if (this.selfLoop) { c.op(Op.loop).byte(VOID); this.depth++; }
     // one wasm block per inner target, all opened here, the one ending last outermost (so any set of them nests)
     const targets = [...new Set(this.inner.filter((j) => j !== undefined))].sort((a, b) => b - a);
@@ -182,13 +188,27 @@ class Gen {
     });
     if (this.selfLoop) { c.op(Op.end); this.depth--; }
     // (falls through only when the block has no terminator: continue after its last byte)
+    shadowBeforeExit(this, this.recs[this.recs.length - 1]);
     this.exit(this.endOff, this.recs.length, A.JIT_OK);
-    c.i32(0); // unreachable: keeps the validator's stack typing simple
+    c.op(Op.end); this.depth--;
+    // the tail: store everything back and return the status; EIP = xe, xd instructions retired
+    // (every register: in a loop, one written later in the block may have changed in an earlier pass)
+    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + A.OFF_EAX + r * 4).get(r).store(0);
+    c.i32(CTX).get(L.fl).store(A.JC_FL);
+    c.i32(CTX).get(L.lop).store(A.JC_LOP);
+    c.i32(CTX).get(L.la).store(A.JC_LA);
+    c.i32(CTX).get(L.lb).store(A.JC_LB);
+    c.i32(CTX).get(L.lr).store(A.JC_LR);
+    c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
+    c.i32(CTX).get(L.xd).store(A.JC_COUNT);
+    c.i32(CTX).get(L.xe).store(A.JC_E);
+    c.get(L.xs);
     return c;
   }
 
   /** Entering the region's block that starts at record i: the chain loop's checks between blocks (cpu.ts runBlock),
-   *  else leave with EIP on it: a helper's stop (a store to code, MMIO), the budget for the whole block, the CS limit. */
+   *  else leave with EIP on it: a helper's stop (a store to code, MMIO), the budget for the whole block, the CS limit;
+   *  and for a block of another page, that page's mapping and generation (region.ts pageCheck). */
   private boundary(i: number) {
     const c = this.c, k = this.segAt.get(i)!;
     const n = (k + 1 < this.segs.length ? this.segs[k + 1] : this.recs.length) - i;
@@ -196,7 +216,10 @@ class Gen {
     c.i32(CTX).load(A.JC_STATUS);
     c.get(L.budget).get(L.count).op(Op.i32_sub).i32(i + n).op(Op.i32_lt_s).op(Op.i32_or);
     c.get(L.E0).i32((lastRec.off + lastRec.len - 1) | 0).op(Op.i32_add).get(L.cs).op(Op.i32_gt_u).op(Op.i32_or);
+    const page = this.pages[k];
+    if (page) { pageCheck(c, (set) => this.tlbEntry(set), page, start); c.op(Op.i32_eqz).op(Op.i32_or); }
     c.op(Op.if_).byte(VOID); this.depth++;
+    shadowBeforeExit(this, this.recs[i - 1]);
     this.exit(start, i, A.JIT_OK);
     c.op(Op.end); this.depth--;
   }
@@ -256,20 +279,15 @@ class Gen {
     c.op(Op.end); this.depth--;
   }
 
-  /** store everything back and return `status`; EIP = E0 + eipOff, `done` instructions retired in this pass */
-  private exit(eipOff: number | null, done: number, status: number) {
+  /** leave with `status` through the shared tail (emit); EIP = E0 + eipOff (null: the EIP in JC_E), `done`
+   *  instructions retired in this pass */
+  exit(eipOff: number | null, done: number, status: number) {
     const c = this.c;
-    // every register: in a loop, one written later in the block may have changed in an earlier pass
-    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + A.OFF_EAX + r * 4).get(r).store(0);
-    c.i32(CTX).get(L.fl).store(A.JC_FL);
-    c.i32(CTX).get(L.lop).store(A.JC_LOP);
-    c.i32(CTX).get(L.la).store(A.JC_LA);
-    c.i32(CTX).get(L.lb).store(A.JC_LB);
-    c.i32(CTX).get(L.lr).store(A.JC_LR);
-    c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
-    c.i32(CTX).get(L.count).i32(done).op(Op.i32_add).store(A.JC_COUNT);
-    if (eipOff !== null) c.i32(CTX).get(L.E0).i32(eipOff).op(Op.i32_add).store(A.JC_E);
-    c.i32(status).op(Op.return_);
+    if (eipOff !== null) c.get(L.E0).i32(eipOff | 0).op(Op.i32_add).set(L.xe);
+    else c.i32(CTX).load(A.JC_E).set(L.xe);
+    c.get(L.count); if (done) c.i32(done).op(Op.i32_add); c.set(L.xd);
+    c.i32(status).set(L.xs);
+    c.op(Op.br).u32(this.depth - 1); // (the outermost block)
   }
   /** after a helper call: if the access faulted, leave with JIT_ABORT (EIP = record i's) */
   private checkAbort(i: number) {
@@ -523,7 +541,8 @@ class Gen {
         this.store32(r, i, () => this.ea(r), () => {}, 1);
         break;
       case 0:
-        if (inlineOp(r) >= 0) this.inlineHandler(r, i, live);
+        if (sysOp(r)) emitSys(this, r, i);
+        else if (inlineOp(r) >= 0) this.inlineHandler(r, i, live);
         else if (rmwAluOp(r) >= 0) this.rmwAlu(r, i, live);
         else if (extForm(r)) emitExt(this, r, i, live);
         else this.generic(r, i);
@@ -586,10 +605,11 @@ class Gen {
     this.kind = UNKNOWN;
   }
 
-  /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory. */
+  /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory (the
+   *  registers the function keeps: all of them unless its only handler records are sysOp's, which use ESP alone). */
   generic(r: Rec, i: number) {
     const c = this.c;
-    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).get(k).store(0);
+    for (let k = 0; k < 8; k++) if (this.used & (1 << k)) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).get(k).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
     c.i32(CTX).get(L.lop).store(A.JC_LOP);
     c.i32(CTX).get(L.la).store(A.JC_LA);
@@ -600,7 +620,7 @@ class Gen {
     // where the block arena put the block
     c.i32(0).load(A.STATE_BASE + A.OFF_JIT_BLOCK).i32(r.rel).op(Op.i32_add).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
       .get(L.count).i32(i).op(Op.i32_add).call(H.exec).set(L.t0);
-    for (let k = 0; k < 8; k++) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).load(0).set(k);
+    for (let k = 0; k < 8; k++) if (this.used & (1 << k)) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).load(0).set(k);
     c.i32(CTX).load(A.JC_FL).set(L.fl);
     c.i32(CTX).load(A.JC_LOP).set(L.lop);
     c.i32(CTX).load(A.JC_LA).set(L.la);
@@ -619,6 +639,6 @@ class Gen {
     this.exit(null, i + 1, A.JIT_STOP);
     c.op(Op.end); this.depth--;
   }
-  /** the loop is the outermost construct: br depth to it = current depth - 1 */
-  private loopDepthOffset(): number { return 0; }
+  /** the loop is the outermost construct but the exit block: br depth to it = current depth - 2 */
+  private loopDepthOffset(): number { return 1; }
 }

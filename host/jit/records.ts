@@ -52,6 +52,13 @@ export function inlineOp(r: Rec): number {
   }
 }
 
+/** PUSHF, POPF, CLI or STI without prefixes (32-bit operand size): compiled inline when the CPU's handler would take
+ *  its native path without a fault, else run through the handler (emit-sys.ts). 0 when r is none of them. */
+export function sysOp(r: Rec): number {
+  if (r.fast !== 0 || r.pfx !== 0) return 0;
+  return r.op === 0x9c || r.op === 0x9d || r.op === 0xfa || r.op === 0xfb ? r.op : 0;
+}
+
 /** Flag reads and writes of a fast form (for the in-block liveness analysis). */
 export function flagEffects(r: Rec): { reads: number; writes: number } {
   switch (r.fast) {
