@@ -21,7 +21,7 @@ const PATCHED = NFN - 1;
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 /**
- * A loop calling NFN functions, each in its own page (so each is its own block and region):
+ * A loop calling NFN functions, each in its own page (each its own block; a region may follow a call into it):
  *   base:   mov ecx, iters            b9 imm32
  *   loop:   [patch]                   (optional: at one iteration, rewrite function 3's immediate)
  *           call f0 … call f19        e8 rel32 (each return site starts a block)
@@ -100,9 +100,11 @@ describe.skipIf(!haveCpu)("batched compiles", () => {
     const jit = run(p, undefined, 997);
     const ref = run(p, 0, 997);
     expect(jit.states).toEqual(ref.states);
-    // 2 + NFN blocks in the loop (the loop head, a return site per call, the tail) and NFN functions: all hot
-    expect(jit.compiled).toBeGreaterThanOrEqual(2 * NFN);
-    expect(jit.functions).toBeGreaterThanOrEqual(2 * NFN - 1); // (new code: the loop's tail may be another test's)
+    // 2 + NFN blocks in the loop (the loop head, a return site per call, the tail) and NFN functions: all hot; a
+    // region follows calls into the other pages and back (up to 8 blocks: region.ts), so fewer functions than blocks
+    expect(jit.compiled).toBeGreaterThanOrEqual(NFN);
+    expect(jit.functions).toBeGreaterThanOrEqual(NFN - 1); // (new code: the loop's tail may be another test's)
+    expect(jit.modules).toBeLessThan(jit.functions);
     // one module per BATCH_MAX blocks, and one for the rest when one of them asks again: not one per block
     expect(BATCH_MAX).toBeGreaterThan(8);
     expect(jit.modules).toBeGreaterThanOrEqual(1);
@@ -124,7 +126,7 @@ describe.skipIf(!haveCpu)("batched compiles", () => {
       const jit = run(p, undefined, slice);
       const ref = run(p, 0, slice);
       expect(jit.states).toEqual(ref.states);
-      expect(jit.compiled).toBeGreaterThanOrEqual(2 * NFN);
+      expect(jit.compiled).toBeGreaterThanOrEqual(NFN);
       const last = jit.states[jit.states.length - 1];
       expect(last[last.length - 2]).toBe(0x02030405); // (the patched bytes: 05 04 03 02 01 …)
     }
@@ -142,7 +144,7 @@ describe.skipIf(!haveCpu)("batched compiles", () => {
     const jit = run(p, undefined, slice, between);
     const ref = run(p, 0, slice, between);
     expect(jit.states).toEqual(ref.states);
-    expect(jit.compiled).toBeGreaterThanOrEqual(2 * NFN);
+    expect(jit.compiled).toBeGreaterThanOrEqual(NFN);
   });
 
   it("a threshold the user set compiles each block when it reaches it, one module each", () => {
@@ -151,8 +153,8 @@ describe.skipIf(!haveCpu)("batched compiles", () => {
     const jit = run(p, 20, 997);
     const ref = run(p, 0, 997);
     expect(jit.states).toEqual(ref.states);
-    expect(jit.compiled).toBeGreaterThanOrEqual(2 * NFN);
-    expect(jit.functions).toBeGreaterThanOrEqual(2 * NFN - 1);
+    expect(jit.compiled).toBeGreaterThanOrEqual(NFN / 2);
+    expect(jit.functions).toBeGreaterThanOrEqual(NFN / 2 - 1);
     expect(jit.modules).toBe(jit.functions);
   });
 });
