@@ -175,7 +175,8 @@ describe("true #PF from user mode delivered through the guest's IDT in the CPU (
         expect(x.f.m.eip >>> 0).toBe(r.off.f.m.eip >>> 0);
       }
       expect(r.on.f.mo.inCpuCounts()["page fault"]).toBeUndefined();
-      if (r.nat.reason === "hlt") expect(r.off.obs).toEqual(r.nat.obs);
+      expect(r.off.obs).toEqual(r.nat.obs);
+      expect(r.off.res).toMatchObject({ stop: r.nat.reason === "hlt" ? "halted" : "shutdown" });
     }
   });
 });
