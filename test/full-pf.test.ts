@@ -80,7 +80,7 @@ type Run = { m: { eax: number; ebx: number; ecx: number; edx: number; esi: numbe
 function observe(r: Run) {
   const n = (r.rd32(LOGP) - LOG) / 4;
   return {
-    log: Array.from({ length: Math.max(0, Math.min(n, 4096)) }, (_, i) => r.rd32(LOG + 4 * i)),
+    log: Array.from({ length: Math.max(0, Math.min(n, 1 << 15)) }, (_, i) => r.rd32(LOG + 4 * i)),
     seen: r.rd32(VEC_SEEN), esp: r.m.esp >>> 0, ecx: r.m.ecx >>> 0, eax: r.m.eax >>> 0, edi: r.m.edi >>> 0,
     pd: [r.rd32(PD), r.rd32(PD + 4), r.rd32(PD + 8)],
     ptes: [NP, RO, SUP, 0x203000].map((a) => r.rd32(PT0 + (a >>> 12) * 4)), pt1: r.rd32(PT1),
@@ -140,6 +140,17 @@ describe("true #PF from user mode delivered through the guest's IDT in the CPU (
       expect(r.on.f.mo.v.cr2 >>> 0).toBe(NOPDE);
     });
   }
+
+  it("from a JIT-compiled user loop (400 rounds, past the JIT threshold): as native and the monitor, in the CPU", () => {
+    const { body, hOff } = kernel();
+    const r = run4(body, { user: user(400), gates: { 14: gate(KCODE, hOff, 0x8e) } }, 100000);
+    expect(r.nat.reason).toBe("hlt");
+    expect(r.nat.obs.log.length).toBe(400 * 7 * 8);
+    for (const x of [r.on, r.nopf, r.off]) { expect(x.res).toMatchObject({ stop: "halted" }); expect(x.obs).toEqual(r.nat.obs); }
+    expect(r.on.f.mo.inCpuCounts()["page fault"]).toBeGreaterThanOrEqual(400 * 7 - 7);
+    expect(r.on.f.m.jitStats.compiled).toBeGreaterThan(0);
+    expect(r.on.f.m.jitStats.retired).toBeGreaterThan(0);
+  });
 
   it("a fault during delivery (an invalid #PF gate: #GP, then #DF): the exit, the same #DF frame as native", () => {
     const { body } = kernel();
