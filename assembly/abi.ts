@@ -900,6 +900,18 @@ export const FPT_KIND_PT: u32 = 1;          // a shadow page table (pdi in bits 
 export const FPT_KIND_PD_K: u32 = 2;        // a kernel-view (K) shadow page directory
 export const FPT_KIND_PD_U: u32 = 3;        // a user-view (U) shadow page directory
 // ==== end full-ptw block ====
+// ==== full-pf (branch full-pf): true page faults from guest user mode delivered in the CPU (issue 11) ====
+// CTRL_FAST_PF (assembly/fullfast.ts fastPageFault; host/full/README.md "Fast paths"): a #PF the deprivileged guest
+// raises at virtual CPL 3 (a user access) that the shadow cannot fill because the guest's own walk refuses it (its PDE
+// or PTE not present, or not allowed to a user / to a write) is delivered through the guest's IDT into its kernel in
+// the CPU, as CTRL_FAST_INT delivers INT n: the error code of the guest's walk (not the shadow's), the virtual CR2,
+// the guest PDE's accessed bit as the walk sets it, the 32-bit frame with RF on the ring-0 stack from the guest's
+// TSS, the K shadow without a flush. Only with CTRL_FAST_INT (its published switch) and the page-table mirror's frame
+// count (OFF_FPT_NFRAMES, OFF_FPT_RAMOFF). Anything else (a hidden fault, 4 MiB pages, paging off, the VMM's PDE, a
+// system access, any rule or read that would fault during delivery, a 16-bit or task gate, TF) takes the #PF exit.
+export const CTRL_FAST_PF: u32 = 0x10000;
+export const OFF_FPF_N: u32 = 0xAC0;        // CPU counter: page faults delivered in the CPU
+// ==== end full-pf block ====
 // ==== launch-speed: the machine pool (Machine.release, host/machine.ts; assembly/recycle.ts) ====
 // One bit per guest-physical page written since the machine was created or recycled: every guest write reaches
 // RAM through a TLB write entry (made by translate) or physWr32, and every host write through notifyHostWrite;

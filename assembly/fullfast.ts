@@ -26,6 +26,8 @@ import {
   OFF_FF_TR_BASE, OFF_FF_TR_LIMIT, OFF_FF_TR_ATTR, OFF_CR3, OFF_GDTR_BASE, OFF_LDTR, SEG_BASE, SEG_ATTR,
   CTRL_EXIT_PRIV_XFER, CTRL_EXIT_DESC_READ, CTRL_FAST_CR, OFF_FF_N_MOVCR, OFF_FF_VCR0,
   CTRL_FAST_SREG, OFF_FF_N_SREG, OFF_FF_N_IRET0,
+  CTRL_FAST_PF, OFF_FPF_N, OFF_FPT_NFRAMES, OFF_FPT_RAMOFF, OFF_CR2, OFF_FF_VCR2, OFF_FF_VCR3, OFF_FF_VCR4, VEC_PF,
+  PF_U, PF_W, PF_P, PF_RSVD, PTE_P, PTE_U, PTE_W, PTE_A, PTE_PS, CR0_PG, CR4_PSE,
 } from "./abi";
 import { st, setSt, abort, setAbort, ABORT_EXIT, eip, setEip, r32, w32, ESP, segSel, segAttr, segBase, segLimit, setSegCache } from "./state";
 import { getFlags, setFlags, flagsReg } from "./flags";
@@ -33,7 +35,7 @@ import { push, popPeek, osz, spGet, spSet, spMask, stack32, memRd } from "./deco
 import { physRd32, physWr32, inRam, computeSegOk, bumpEpoch, tlbFlushAll } from "./mmu";
 import {
   popFlags, dataSegCheck, idtLimitCheck, idtGateCheck, gateOffset, gateTargetCheck, gateTargetCpl, tssStackSlot,
-  newSsCheck, stackRoomCheck, deliveryFlags, returnCsCheck, returnSsCheck, nullsOnReturn,
+  newSsCheck, stackRoomCheck, deliveryFlags, returnCsCheck, returnSsCheck, nullsOnReturn, framePushesRf,
 } from "./ops/rules";
 
 const VBITS: u32 = FLAG_IF | FLAG_IOPL;
@@ -185,20 +187,34 @@ function loadReal(s: u32, sel: u32, lo: u32, hi: u32): void {
  */
 export function fastSoftInt(vec: u32): bool {
   if (!(st(OFF_CTRL) & CTRL_FAST_INT)) return false;
+  if (!toKernel(vec, true, false, 0)) return false;
+  bump(OFF_FF_N_INT);
+  return true;
+}
+
+/**
+ * Delivery of `vec` from virtual CPL 3 through a 32-bit interrupt/trap gate of the guest's IDT to its kernel
+ * (virtual CPL 0), the stack from its TSS, the frame (with `err` when `hasErr`) written through the K shadow; the
+ * switch to the K shadow without a flush. `soft`: INT n (the gate's DPL checked); else a fault (RF in the frame).
+ * False with nothing changed whenever the monitor's delivery would do anything else or read anything the K shadow
+ * does not map now (it then faults, escalates or fills: the exit does exactly that).
+ */
+function toKernel(vec: u32, soft: bool, hasErr: bool, err: u32): bool {
   const kpd = st(OFF_FF_KPD);
   if (st(OFF_FF_VCPL) != 3 || st(OFF_FF_VFLAGS) != FLAG_IF || !kpd || !st(OFF_FF_UPD)) return false;
   if ((flagsReg & (FLAG_TF | FLAG_VM)) || !stack32()) return false;
-  if (idtLimitCheck(vec, st(OFF_FF_IDT_LIMIT), 0)) return false;
+  const ext: u32 = soft ? 0 : 1;
+  if (idtLimitCheck(vec, st(OFF_FF_IDT_LIMIT), ext)) return false;
   walkFailed = false;
   const ga = st(OFF_FF_IDT_BASE) + (vec << 3);
   const lo = rdShadow(kpd, ga), hi = rdShadow(kpd, ga + 4);
-  if (walkFailed || idtGateCheck(vec, hi, true, 3, 0)) return false;
+  if (walkFailed || idtGateCheck(vec, hi, soft, 3, ext)) return false;
   const type = (hi >> 8) & 0x1F;
-  if (type != 0x0E && type != 0x0F) return false; // 16-bit gates: the monitor
+  if (type != 0x0E && type != 0x0F) return false; // 16-bit and task gates: the monitor
   const sel = lo >>> 16, off = gateOffset(lo, hi);
   if (!guestDesc(kpd, sel)) return false;
   const cLo = dLo, cHi = dHi;
-  if (gateTargetCheck(sel, cLo, cHi, off, 3, 0, false) || gateTargetCpl(cHi, 3) != 0) return false;
+  if (gateTargetCheck(sel, cLo, cHi, off, 3, ext, false) || gateTargetCpl(cHi, 3) != 0) return false;
   // the ring-0 stack from the guest's 32-bit TSS
   const trAttr = st(OFF_FF_TR_ATTR);
   const slot = tssStackSlot(trAttr, st(OFF_FF_TR_LIMIT), 0);
@@ -207,18 +223,25 @@ export function fastSoftInt(vec: u32): bool {
   const esp0 = rdShadow(kpd, ta), ss0 = rdShadow(kpd, ta + 4) & 0xFFFF;
   if (walkFailed || !guestDesc(kpd, ss0)) return false;
   const sLo = dLo, sHi = dHi;
+  const size: u32 = hasErr ? 24 : 20;
   if (newSsCheck(ss0, sHi, 0, 0) || !(sHi & 0x400000)) return false;
-  if (stackRoomCheck(dLimit(sLo, sHi), esp0, 20, ss0, true)) return false;
-  const nesp = esp0 - 20, fl = guestFlags();
+  if (stackRoomCheck(dLimit(sLo, sHi), esp0, size, ss0, true)) return false;
+  const nesp = esp0 - size;
+  let fl = guestFlags();
+  if (framePushesRf(vec, soft, false)) fl |= FLAG_RF;
+  // an interrupt waiting for IF: a trap gate leaves IF set, and the monitor injects before the handler's first instruction
+  if ((hi & 0x100) && st(OFF_FF_PENDING)) return false;
   const lin = dBase(sLo, sHi) + nesp;
-  const p0 = shadowPhys(kpd, lin, true), p1 = shadowPhys(kpd, lin + 16, true);
+  const p0 = shadowPhys(kpd, lin, true), p1 = shadowPhys(kpd, lin + size - 4, true);
   if (p0 == NONE || p1 == NONE || (lin & 3)) return false; // (aligned: each dword inside one page)
-  // commit: the frame EIP CS EFLAGS ESP SS (the user's selectors: RPL 3 is the virtual one)
+  // commit: the frame [err] EIP CS EFLAGS ESP SS (the user's selectors: RPL 3 is the virtual one)
   const frame0 = eip, frame1 = segSel(SEG_CS) & 0xFFFF, frame3 = r32(ESP), frame4 = segSel(SEG_SS) & 0xFFFF;
-  for (let i: u32 = 0; i < 5; i++) {
-    const v = i == 0 ? frame0 : i == 1 ? frame1 : i == 2 ? fl : i == 3 ? frame3 : frame4;
+  const n: u32 = size >>> 2, e0: u32 = hasErr ? 1 : 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const j = i - e0; // index in the frame without the error code
+    const v = hasErr && i == 0 ? err : j == 0 ? frame0 : j == 1 ? frame1 : j == 2 ? fl : j == 3 ? frame3 : frame4;
     const a = lin + 4 * i; // (a frame crossing a page: the dwords on the second page are found from p1)
-    physWr32((a >>> 12) == (lin >>> 12) ? p0 + 4 * i : p1 - (16 - 4 * i), v);
+    physWr32((a >>> 12) == (lin >>> 12) ? p0 + 4 * i : p1 - (size - 4 - 4 * i), v);
   }
   switchView(false);
   loadReal(SEG_SS, ss0 & 0xFFFC, sLo, sHi);
@@ -227,7 +250,52 @@ export function fastSoftInt(vec: u32): bool {
   w32(ESP, nesp);
   setEip(off);
   setGuestFlags(deliveryFlags(fl, hi));
-  bump(OFF_FF_N_INT);
+  return true;
+}
+
+/**
+ * A #PF raised at the real CPL 3 (ops/interrupt.ts, where the exception intercept would exit) while the virtual CPL
+ * is 3 (CTRL_FAST_PF): when the guest's own walk refuses the user access — its PDE or PTE not present, or the page
+ * not user / not writable — it is a true fault, delivered here as the monitor's ptwrite.ts pageFault + reflect.ts
+ * deliver do it: the guest walk's error code (P from the guest's entries, W from the access, U), the virtual CR2,
+ * the guest PDE's A bit when the walk reached its PTE (paging.ts markAccessed), the frame with RF through the IDT
+ * (toKernel). The real CR2 already holds the address (mmu.ts pageFault). False = take the #PF exit, nothing
+ * changed: a fault the shadow fills (the guest allows it), a system access, paging off, a 4 MiB page, the VMM's
+ * PDE, tables outside guest RAM, or anything toKernel refuses.
+ */
+export function fastPageFault(realErr: u32): bool {
+  if ((st(OFF_CTRL) & (CTRL_FAST_PF | CTRL_FAST_INT)) != (CTRL_FAST_PF | CTRL_FAST_INT)) return false;
+  if (st(OFF_FF_VCPL) != 3 || !(realErr & PF_U) || (realErr & PF_RSVD)) return false;
+  const nFrames = st(OFF_FPT_NFRAMES);
+  if (nFrames == 0 || nFrames > 0x100000) return false;
+  const lin = st(OFF_CR2);
+  if ((lin >>> 22) == 1023) return false; // the VMM's region: the monitor stops the guest or reflects its fault
+  const vcr0 = st(OFF_FF_VCR0);
+  if (!(vcr0 & CR0_PG)) return false;
+  if (st(OFF_CR3) != st(OFF_FF_UPD)) return false; // (the U shadow of the published address space)
+  const write = (realErr & PF_W) != 0;
+  const ramOff = st(OFF_FPT_RAMOFF);
+  const gpd = st(OFF_FF_VCR3) >>> 12;
+  if (gpd >= nFrames) return false;
+  const gpdeA = (gpd << 12) + ((lin >>> 22) << 2);
+  const gpde = physRd32(ramOff + gpdeA);
+  let gerr: u32 = PF_U | (write ? PF_W : 0);
+  let gpteFrame: u32 = NONE;
+  if (gpde & PTE_P) {
+    if ((gpde & PTE_PS) && (st(OFF_FF_VCR4) & CR4_PSE)) return false; // 4 MiB pages: the monitor
+    gpteFrame = gpde >>> 12;
+    if (gpteFrame >= nFrames) return false; // a PT outside guest RAM: the monitor stops the guest
+    const gpte = physRd32(ramOff + (gpteFrame << 12) + (((lin >>> 12) & 0x3FF) << 2));
+    if (gpte & PTE_P) {
+      const bits = gpde & gpte;
+      if ((bits & PTE_U) && (!write || (bits & PTE_W))) return false; // the guest allows it: a hidden fault
+      gerr |= PF_P;
+    }
+  }
+  if (!toKernel(VEC_PF, false, true, gerr)) return false;
+  if (gpteFrame != NONE && !(gpde & PTE_A)) physWr32(ramOff + gpdeA, gpde | PTE_A);
+  setSt(OFF_FF_VCR2, lin);
+  bump(OFF_FPF_N);
   return true;
 }
 

@@ -29,7 +29,7 @@ export interface Sample {
   mips: number;
   /** CPU exits per second over the last interval, by cause (the exit names of host/machine.ts; zeros left out) */
   exitsPerSec: Record<string, number>;
-  /** full mode: shadow page faults (hidden + true) per second over the last interval, and in all */
+  /** full mode: shadow page faults (hidden + true, the monitor's and the CPU's) per second over the last interval, and in all */
   shadowFaultsPerSec?: number;
   shadowFaults?: number;
   /** full mode: the monitor's exits per second by cause (#PF, patched popf, out, …) */

@@ -44,8 +44,9 @@ function sampler(v: Vm, t0: number) {
     const s: Sample = { t: now - t0, instructions: insns, mips: (insns - last.insns) / dt / 1e6, exitsPerSec: rate(exits, last.exits, dt) };
     let shadow = 0, monitor: Record<string, number> = {};
     if (v.mode.name === "full") {
-      const full = v.stats.devices?.().full as { exitsByCause?: Record<string, number>; shadow?: { hiddenFaults: number; trueFaults: number } } | undefined;
-      shadow = (full?.shadow?.hiddenFaults ?? 0) + (full?.shadow?.trueFaults ?? 0);
+      const full = v.stats.devices?.().full as { exitsByCause?: Record<string, number>; inCpu?: Record<string, number>; shadow?: { hiddenFaults: number; trueFaults: number } } | undefined;
+      // the monitor's and those resolved in the CPU (hidden fills, true user faults delivered: host/full/README.md)
+      shadow = (full?.shadow?.hiddenFaults ?? 0) + (full?.shadow?.trueFaults ?? 0) + (full?.inCpu?.["shadow fill"] ?? 0) + (full?.inCpu?.["page fault"] ?? 0);
       monitor = { ...full?.exitsByCause };
       s.shadowFaults = shadow;
       s.shadowFaultsPerSec = (shadow - last.shadow) / dt;

@@ -12,8 +12,9 @@
 import {
   OFF_IDTR_BASE, OFF_IDTR_LIMIT, OFF_EXC_BITMAP, OFF_CTRL, CTRL_EXIT_SOFTINT, OFF_EXIT_REASON, OFF_EXIT_VECTOR,
   OFF_EXIT_ERROR, OFF_EXIT_HAS_ERROR, OFF_EXIT_EIP, EXIT_EXCEPTION, EXIT_SOFTINT, EXIT_SHUTDOWN, OFF_EXC_COUNT,
-  VEC_DF, VEC_PF, VEC_GP, VEC_SS, VEC_TS, FLAG_RF, SEG_CS, SEG_SS,
+  VEC_DF, VEC_PF, VEC_GP, VEC_SS, VEC_TS, FLAG_RF, SEG_CS, SEG_SS, CTRL_FAST_PF,
 } from "../abi";
+import { fastPageFault } from "../fullfast";
 import {
   eip, setEip, ip0, abort, setAbort, setPending, pendVector, pendError, pendHasError, cpl, st, setSt, r32, w32, w16,
   segSel, segBase, segLimit, segAttr, setSegCache, setExitAfter, setHalted, ESP, setNoHostExits,
@@ -82,7 +83,11 @@ function dispatchEvent(vec: u32, err: u32, hasErr: bool, soft: bool, ext: u32, e
   const retEip = eip;
   for (let i = 0; i < 4; i++) {
     if (!external || i > 0) {
-      if (v < 32 && excIntercepted(v, e)) { exitException(v, e, he); return; } // (vmx.ts: the bitmap, or the VMCS's)
+      if (v < 32 && excIntercepted(v, e)) {
+        // full mode: a true #PF from the guest's user mode delivered into its kernel in the CPU (fullfast.ts)
+        if (v == VEC_PF && i == 0 && !vmxOn && (st(OFF_CTRL) & CTRL_FAST_PF) && fastPageFault(e)) return;
+        exitException(v, e, he); return; // (vmx.ts: the bitmap, or the VMCS's)
+      }
     }
     setNoHostExits(true);
     deliver(v, e, he, soft, ext, framePushesRf(v, soft, external)); // faults push RF=1 (rules.ts)

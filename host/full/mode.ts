@@ -64,10 +64,11 @@ export abstract class ModeSwitch extends GuestMemory {
     this.m.sensitiveExits = bits;
   }
 
-  /** the CPU's fast privilege switches (INT n in, IRET out) the monitor has adopted: abi.ts CTRL_FAST_INT */
+  /** the CPU's fast privilege switches (INT n and #PF in, IRET out) the monitor has adopted: abi.ts CTRL_FAST_INT, CTRL_FAST_PF */
   protected fastSeen = 0;
   private fastSwitches(): number {
-    return (this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_INT, true) + this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_IRET, true)) >>> 0;
+    const d = this.dv, b = A.STATE_BASE;
+    return (d.getUint32(b + A.OFF_FF_N_INT, true) + d.getUint32(b + A.OFF_FF_N_IRET, true) + d.getUint32(b + A.OFF_FPF_N, true)) >>> 0;
   }
   /**
    * Publishes what the CPU's fast INT/IRET need (abi.ts CTRL_FAST_INT, assembly/fullfast.ts): both shadows of the
@@ -130,7 +131,7 @@ export abstract class ModeSwitch extends GuestMemory {
    * monitor's own accesses — through the guest's tables — never filled, so that the next INT is done in the CPU.
    * Each with the guest's walk and its A/D update, as the delivery's own accesses make natively.
    */
-  protected prefillFastInt(vec: number): void {
+  protected prefillFastInt(vec: number, frame = 20): void {
     if (!(this.fastWanted & A.CTRL_FAST_INT) || this.translation !== "runtime" || this.v.cpl !== 0) return;
     const v = this.v;
     this.prefillPage(v.idtr.base + vec * 8, false);
@@ -141,7 +142,7 @@ export abstract class ModeSwitch extends GuestMemory {
     if (v.tr.attr & 0x80) this.prefillPage(v.tr.base, false);
     const esp = (this.m.getSegment("ss").base + this.m.esp) >>> 0;
     this.prefillPage(esp, true);
-    this.prefillPage(esp + 19, true);
+    this.prefillPage(esp + frame - 1, true);
   }
 
   /** Fills the current shadow's entry for guest-linear `lin` from the guest's walk, with its A/D update (an access

@@ -20,7 +20,12 @@ export abstract class PageTableWrites extends GatesAndReturns {
     const w = this.shadow.walk(pg, cr2, write, user, true);
     if (!w.ok) {
       this.shadow.stats.trueFaults++;
-      throw new GuestFault(A.VEC_PF, w.err, cr2);
+      if (!user) throw new GuestFault(A.VEC_PF, w.err, cr2);
+      // from user mode: reflected here, then the K shadow's entries the CPU's delivery reads and writes are filled,
+      // so that the next one is delivered in the CPU (abi.ts CTRL_FAST_PF; a stop while delivering: the caller's)
+      this.deliver(A.VEC_PF, w.err, this.m.eip, false, cr2);
+      if (this.fastWanted & A.CTRL_FAST_PF) this.prefillFastInt(A.VEC_PF, 24);
+      return null;
     }
     this.shadow.stats.hiddenFaults++;
     if (w.gpa >= this.guestRam && this.shadow.mmioMachineAddr(w.gpa) < 0) return this.stepThroughWindow(cr2, w); // memory.ts

@@ -47,7 +47,7 @@ export interface VirtualCpu {
   tr: SegState;
 }
 
-export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR | A.CTRL_FAST_SREG | A.CTRL_FAST_PT;
+export const FAST_CTRLS = A.CTRL_FAST_VIF | A.CTRL_FAST_SEG | A.CTRL_FAST_INT | A.CTRL_FAST_CR | A.CTRL_FAST_SREG | A.CTRL_FAST_PT | A.CTRL_FAST_PF;
 const FF_NAMES = ["cli", "sti", "pushf", "popf", "mov sreg", "int", "iret", "mov from cr"];
 
 /**
@@ -205,6 +205,7 @@ export abstract class VcpuBase {
     this.stateSet(A.OFF_FPT_N_WRITES, 0);
     this.stateSet(A.OFF_FPT_N_FILLS, 0);
     this.stateSet(A.OFF_FPT_N_INVLPG, 0);
+    this.stateSet(A.OFF_FPF_N, 0);
     this.publishPtMirror();
   }
 
@@ -231,7 +232,7 @@ export abstract class VcpuBase {
   inCpuCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     FF_NAMES.forEach((k, i) => { const n = this.dv.getUint32(A.STATE_BASE + A.OFF_FF_N_CLI + 4 * i, true); if (n) out[k] = n; });
-    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0], ["pt write", A.OFF_FPT_N_WRITES], ["shadow fill", A.OFF_FPT_N_FILLS], ["invlpg", A.OFF_FPT_N_INVLPG]] as const) {
+    for (const [k, off] of [["mov/push cs|ss", A.OFF_FF_N_SREG], ["iret to kernel", A.OFF_FF_N_IRET0], ["pt write", A.OFF_FPT_N_WRITES], ["shadow fill", A.OFF_FPT_N_FILLS], ["invlpg", A.OFF_FPT_N_INVLPG], ["page fault", A.OFF_FPF_N]] as const) {
       const n = this.dv.getUint32(A.STATE_BASE + off, true);
       if (n) out[k] = n;
     }
