@@ -838,8 +838,9 @@ export const VMX_EXIT_TPR_BELOW_THRESHOLD: u32 = 43;
 // Secondary control bit 8, with "virtualize APIC accesses" and "use TPR shadow" (else it acts as off, as VM entry
 // would refuse it) and a virtual-APIC page in host RAM: a guest read of the APIC-access page of 1, 2 or 4 bytes lying
 // within the first 4 bytes of one of the registers the SDM lists (ID 020H, version 030H, TPR 080H, EOI 0B0H, LDR
-// 0D0H, DFR 0E0H, SVR 0F0H, ISR/TMR/IRR 100H-270H, ESR 280H, LVT CMCI 2F0H, ICR 300H/310H, LVT 320H-370H, timer
-// initial count 380H, divide configuration 3E0H) returns the virtual-APIC page's bytes at that offset, with no VM
+// 0D0H, DFR 0E0H, SVR 0F0H, ISR/TMR/IRR 100H-270H, ESR 280H, ICR 300H/310H, LVT 320H-370H, timer
+// initial count 380H, divide configuration 3E0H; not LVT CMCI 2F0H: our APIC has none) returns the virtual-APIC
+// page's bytes at that offset, with no VM
 // exit; a write of 1-4 bytes within 080H-083H stores VTPR (bytes 081H-083H cleared) and runs TPR virtualization
 // (reason 43 below the threshold). Every other access to the page is an APIC-access exit (reason 44) — with one
 // exception for a CPU whose in-CPU local APIC shares the host model (APIC_CTRL_INCPU): the timer's current count
