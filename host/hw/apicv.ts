@@ -20,11 +20,29 @@ import { LAPIC_BASE } from "../devices/lapic.ts";
 export const VAPIC_PAGE = 0x5000;
 const SPAN = 0x400; // registers 000H..3FFH
 
+/** The page's registers: [offset in the page, word of AREA_APIC it is copied from] */
+const W = (off: number) => (off - A.AREA_APIC) / 4;
+const SRC: [number, number][] = [
+  [0x20, W(A.OFF_APIC_ID)], [0x30, W(A.OFF_APIC_VER)], [0x80, W(A.OFF_APIC_TPR)], [0xd0, W(A.OFF_APIC_LDR)],
+  [0xe0, W(A.OFF_APIC_DFR)], [0xf0, W(A.OFF_APIC_SVR)], [0x280, W(A.OFF_APIC_ESR)], [0x300, W(A.OFF_APIC_ICR_LO)],
+  [0x310, W(A.OFF_APIC_ICR_HI)], [0x380, W(A.OFF_APIC_TIMER_ICR)], [0x3e0, W(A.OFF_APIC_TIMER_DCR)],
+  ...Array.from({ length: 6 }, (_, i): [number, number] => [0x320 + i * 16, W(A.OFF_APIC_LVT) + i]),
+  ...Array.from({ length: 8 }, (_, i): [number, number] => [0x100 + i * 16, W(A.OFF_APIC_ISR) + i]),
+  ...Array.from({ length: 8 }, (_, i): [number, number] => [0x180 + i * 16, W(A.OFF_APIC_TMR) + i]),
+  ...Array.from({ length: 8 }, (_, i): [number, number] => [0x200 + i * 16, W(A.OFF_APIC_IRR) + i]),
+];
+const PAGE_OFF = Int32Array.from(SRC, ([o]) => o);
+const AREA_WORD = Int32Array.from(SRC, ([, w]) => w);
+const ICR_LO = SRC.findIndex(([o]) => o === 0x300);
+const TPR = SRC.findIndex(([o]) => o === 0x80);
+const IRR0 = SRC.findIndex(([o]) => o === 0x200);
+
 export class ApicVirt {
   private readonly img = new Uint32Array(SPAN / 4);
   private readonly bytes = new Uint8Array(this.img.buffer);
-  private readonly last = new Uint32Array(SPAN / 4);
+  private readonly last = new Uint32Array(SRC.length);
   private fresh = false;
+  private area: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
   constructor(private readonly m: Machine, private readonly vmcs: Vmcs, private readonly platform: Platform) {}
 
@@ -38,46 +56,38 @@ export class ApicVirt {
     v.ctl(A.OFF_VMX_PROC2, A.PROC2_APIC_REG_VIRT, true);
     this.fresh = false;
   }
-  get enabled(): boolean { return (this.vmcs.get(A.OFF_VMX_PROC2) & A.PROC2_APIC_REG_VIRT) !== 0; }
   /** after a snapshot restore: write the whole page again */
   invalidate(): void { this.fresh = false; }
 
-  private reg(off: number): number { return this.vmcs.get(off); } // (AREA_APIC lies in the STATE block too)
+  /** AREA_APIC (a view of the STATE block: made again when the memory grew and detached the old one) */
+  private regs(): Uint32Array {
+    if (this.area.length === 0) this.area = new Uint32Array(this.m.stateView.buffer, A.STATE_BASE + A.AREA_APIC, A.AREA_APIC_SIZE / 4);
+    return this.area;
+  }
 
   /** At every exit, before the host looks at the model: the guest's TPR writes reach it. */
   afterExit(): void {
     const vtpr = this.m.read32(VAPIC_PAGE + 0x80) & 0xff;
-    if (vtpr !== (this.reg(A.OFF_APIC_TPR) & 0xff)) this.platform.bus.mmioWrite(LAPIC_BASE + 0x80, 4, vtpr);
+    if (vtpr !== (this.regs()[AREA_WORD[TPR]] & 0xff)) this.platform.bus.mmioWrite(LAPIC_BASE + 0x80, 4, vtpr);
   }
 
-  /** Before every entry: the page from the model (only when something changed), and the TPR threshold. */
+  /** Before every entry: the page from the model when a register changed, and the TPR threshold. */
   beforeEntry(): void {
-    const r = this.img;
-    r.fill(0);
-    r[0x20 / 4] = this.reg(A.OFF_APIC_ID);
-    r[0x30 / 4] = this.reg(A.OFF_APIC_VER);
-    r[0x80 / 4] = this.reg(A.OFF_APIC_TPR);
-    r[0xd0 / 4] = this.reg(A.OFF_APIC_LDR);
-    r[0xe0 / 4] = this.reg(A.OFF_APIC_DFR);
-    r[0xf0 / 4] = this.reg(A.OFF_APIC_SVR);
-    for (let i = 0; i < 8; i++) {
-      r[(0x100 + i * 16) / 4] = this.reg(A.OFF_APIC_ISR + i * 4);
-      r[(0x180 + i * 16) / 4] = this.reg(A.OFF_APIC_TMR + i * 4);
-      r[(0x200 + i * 16) / 4] = this.reg(A.OFF_APIC_IRR + i * 4);
+    const a = this.regs(), last = this.last;
+    let changed = !this.fresh;
+    for (let i = 0; i < AREA_WORD.length; i++) {
+      const v = i === ICR_LO ? (a[AREA_WORD[i]] & ~(1 << 12)) >>> 0 : a[AREA_WORD[i]]; // ICR: delivery status idle (the model's read)
+      if (v !== last[i]) { last[i] = v; changed = true; }
     }
-    r[0x280 / 4] = this.reg(A.OFF_APIC_ESR);
-    r[0x300 / 4] = this.reg(A.OFF_APIC_ICR_LO) & ~(1 << 12); // delivery status: idle (the model's read)
-    r[0x310 / 4] = this.reg(A.OFF_APIC_ICR_HI);
-    for (let i = 0; i < 6; i++) r[(0x320 + i * 16) / 4] = this.reg(A.OFF_APIC_LVT + i * 4);
-    r[0x380 / 4] = this.reg(A.OFF_APIC_TIMER_ICR);
-    r[0x3e0 / 4] = this.reg(A.OFF_APIC_TIMER_DCR);
-    let same = this.fresh;
-    for (let i = 0; same && i < r.length; i++) same = r[i] === this.last[i];
-    if (!same) { this.m.writeMem(VAPIC_PAGE, this.bytes); this.last.set(r); this.fresh = true; }
+    if (!changed) return;
+    const r = this.img;
+    for (let i = 0; i < PAGE_OFF.length; i++) r[PAGE_OFF[i] >> 2] = last[i];
+    this.m.writeMem(VAPIC_PAGE, this.bytes);
+    this.fresh = true;
     // KVM's threshold: the highest request's class when the TPR masks it (a write unmasking it exits), else 0
     let irr = -1;
-    for (let i = 7; i >= 0 && irr < 0; i--) { const w = r[(0x200 + i * 16) / 4]; if (w) irr = i * 32 + 31 - Math.clz32(w); }
-    const tpr = (r[0x80 / 4] >> 4) & 0xf, cls = irr >> 4;
+    for (let i = 7; i >= 0 && irr < 0; i--) { const w = last[IRR0 + i]; if (w) irr = i * 32 + 31 - Math.clz32(w); }
+    const tpr = (last[TPR] >> 4) & 0xf, cls = irr >> 4;
     this.vmcs.set(A.OFF_VMX_TPR_THRESHOLD, irr >= 0 && cls <= tpr ? cls : 0);
   }
 }
