@@ -8,6 +8,10 @@ import { describe, it, expect } from "vitest";
 import { hwGuest, as, A } from "./hw-guest.ts";
 import { LocalApic, LAPIC_BASE } from "../host/devices/lapic.ts";
 import { XV6, xv6Session } from "./xv6-session.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runImage } from "../host/vm.ts";
 
 const HLT = 0xf4;
 const le = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -189,4 +193,25 @@ describe.skipIf(!XV6)("hw mode end to end (xv6 boot + ls)", () => {
     expect(st(hw).exitsByReason["apic-access"]).toBeLessThan(40);
     expect(st(off).apicv).toBeNull();
   }, 300_000);
+});
+
+// guests/apic: the SMP platform's system test (APIC ID/version/LVT/TPR/PPR/ISR/IRR, the timer's counts, IPIs, EOIs)
+const APIC_GUEST = join(dirname(fileURLToPath(import.meta.url)), "../build/guests/apic");
+describe.skipIf(!existsSync(join(APIC_GUEST, "apic.elf")))("the APIC system-test guest (guests/apic)", () => {
+  it("hw mode with APIC-register virtualization and without: native's console and status, the same instructions", async () => {
+    const run = (o: object) => runImage({
+      image: new Uint8Array(readFileSync(join(APIC_GUEST, "apic.elf"))), disk2: new Uint8Array(readFileSync(join(APIC_GUEST, "disk.img"))),
+      memSize: 64 << 20, maxInstructions: 100_000_000, ...o,
+    });
+    const native = await run({});
+    const insns: number[] = [];
+    for (const apicv of [true, false]) {
+      const hw = await run({ mode: "hw", apicv });
+      expect(hw.console.split("\n"), `apicv ${apicv}: ${hw.message}`).toEqual(native.console.split("\n"));
+      expect(hw.exitStatus).toBe(native.exitStatus);
+      insns.push(hw.stats.instructions);
+    }
+    expect(insns[0]).toBe(insns[1]); // (hw mode's emulated CPUIDs are not in this count: compared hw to hw)
+    expect(native.exitStatus).toBe(1); // (all its checks passed)
+  }, 120_000);
 });
