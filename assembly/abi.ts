@@ -846,6 +846,23 @@ export const OFF_VMX_TPR_THRESHOLD: u32 = 0xD68;  // bits 3:0 (bits 31:4 ignored
 export const OFF_VMX_TPR_INCPU: u32 = 0xD6C;      // counter: TPR reads and writes served from the virtual-APIC page
 export const VMX_EXIT_TPR_BELOW_THRESHOLD: u32 = 43;
 // ==== end hw-ept-large block ====
+// ==== hw-apicv (branch hw-apicv): APIC-register virtualization (SDM Vol. 3C 30.4; VMCS 0xD70..0xD9F) ====
+// Secondary control bit 8, with "virtualize APIC accesses" and "use TPR shadow" (else it acts as off, as VM entry
+// would refuse it) and a virtual-APIC page in host RAM: a guest read of the APIC-access page of 1, 2 or 4 bytes lying
+// within the first 4 bytes of one of the registers the SDM lists (ID 020H, version 030H, TPR 080H, EOI 0B0H, LDR
+// 0D0H, DFR 0E0H, SVR 0F0H, ISR/TMR/IRR 100H-270H, ESR 280H, ICR 300H/310H, LVT 320H-370H, timer
+// initial count 380H, divide configuration 3E0H; not LVT CMCI 2F0H: our APIC has none) returns the virtual-APIC
+// page's bytes at that offset, with no VM
+// exit; a write of 1-4 bytes within 080H-083H stores VTPR (bytes 081H-083H cleared) and runs TPR virtualization
+// (reason 43 below the threshold). Every other access to the page is an APIC-access exit (reason 44) — with one
+// exception for a CPU whose in-CPU local APIC shares the host model (APIC_CTRL_INCPU): the timer's current count
+// (390H, not in the SDM's list: it changes every bus cycle) is answered from that shared model as in native mode,
+// and an edge EOI (0B0H) the in-CPU APIC can complete exactly is done there (ISR bit cleared in the model and in
+// the virtual-APIC page) when VTPR equals the model's TPR. Writes the SDM virtualizes only with virtual-interrupt
+// delivery (EOI, self-IPI) and its APIC-write exits (reason 56) are not modelled: those writes take reason 44.
+export const PROC2_APIC_REG_VIRT: u32 = 0x100;
+export const OFF_VMX_APICV_READS: u32 = 0xD70;  // counter: APIC-access page reads served from the virtual-APIC page
+// ==== end hw-apicv block ====
 // ==== hw-shadow (branch hw-shadow): hw mode without nested paging (--npt off, first-generation VT-x) ====
 // IDT-vectoring information (SDM 27.2.4): when an exception that exits (the exception bitmap: shadow paging's
 // hidden #PF) occurs while the CPU delivers an event through the guest IDT, the event being delivered is recorded

@@ -26,6 +26,7 @@ import { watchArmed, dbgAccess, dbgPageWatched } from "./debug";
 import { eptOn, translateNested } from "./ept";
 import { vmxOn, vmxNotePageFault, vmxTprAt, vmxTprRead, vmxTprWrite } from "./vmx";
 import { apicRead, apicWrite, apicValue } from "./apic";
+import { apicvPage, apicvRead, apicvWrite, apicvValue } from "./apicv";
 import { fptFault, fptPhys, fptArm, fptTaken, fptBusy, fptStore, FPT_RETRY, FPT_STORE } from "./fullpt";
 import {
   cpl, cr0, cr4, st, setSt, abort, setPending, setAbort, ABORT_EXIT, setExitAfter, segBase, segLimit, segAttr,
@@ -275,6 +276,7 @@ export function tlbInstall(lin: u32, phys: u32, write: bool, user: bool, flags: 
 // ---- MMIO: reads restart the instruction after the host answers; writes exit after the instruction ----
 function mmioRead(phys: u32, size: u32): u32 {
   if (noHostExits) return size == 4 ? 0xFFFFFFFF : (<u32>1 << (size * 8)) - 1;
+  if ((phys & 0xFFFFF000) == apicvPage) return apicvRead(phys, size) ? apicvValue : hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0; // APIC-register virtualization (apicv.ts)
   if (phys == vmxTprAt && size == 4) return vmxTprRead(); // guest mode, TPR shadow: VTPR (vmx.ts)
   if (apicRead(phys, size)) return apicValue; // the local APIC's hot registers: no exit (apic.ts)
   return hostRead(KIND_MMIO, EXIT_MMIO_READ, phys, size) ? logValue : 0;
@@ -300,8 +302,9 @@ export function popMmioWrite(): void {
 function mmioWrite(phys: u32, size: u32, v: u32): void {
   if (noHostExits) return;
   const val = size == 4 ? v : v & ((<u32>1 << (size * 8)) - 1);
-  if (phys == vmxTprAt && size == 4 && exitAfter == 0xFFFFFFFF) { vmxTprWrite(val); return; } // TPR shadow (vmx.ts)
-  if (exitAfter == 0xFFFFFFFF && apicWrite(phys, size, val)) return; // an EOI the CPU can do itself (apic.ts)
+  if ((phys & 0xFFFFF000) == apicvPage) { if (exitAfter == 0xFFFFFFFF && apicvWrite(phys, size, val)) return; } // (apicv.ts; else an APIC-access exit)
+  else if (phys == vmxTprAt && size == 4 && exitAfter == 0xFFFFFFFF) { vmxTprWrite(val); return; } // TPR shadow (vmx.ts)
+  else if (exitAfter == 0xFFFFFFFF && apicWrite(phys, size, val)) return; // an EOI the CPU can do itself (apic.ts)
   if (exitAfter == EXIT_MMIO_WRITE) { // the exit record already holds this instruction's first write
     const n = load<u32>(WQ);
     if (n < WQ_MAX) {

@@ -32,6 +32,7 @@ import { st, setSt, eip, ip0, setEip, abort, setAbort, ABORT_EXIT, intShadow, pe
 import { flagsReg } from "./flags";
 import { inRam, tlbFlushAll, tlbFlushNonGlobal, tlbInvlpg, codeWrite } from "./mmu";
 import { eptEnter, eptOn } from "./ept";
+import { apicvEnter, apicvLeave } from "./apicv";
 import { deliverExternal, raiseException, softInt } from "./ops/interrupt";
 import { cpuidLeaf, cpuidA, cpuidB, cpuidC, cpuidD } from "./ops/system";
 
@@ -57,13 +58,14 @@ let tprPending: bool = false; // VM entry found VTPR below the threshold: exit b
 /** run() entry: load the controls (the host may have changed any). */
 export function vmxEnter(ic: u64, intrLine: bool): void {
   vmxOn = st(OFF_VMX_ON) != 0;
-  if (!vmxOn) { vmxWatch = false; vmxTprAt = 1; tprPending = false; tlbTagSwitch(TAG_ROOT); eptEnter(false); return; }
+  if (!vmxOn) { vmxWatch = false; vmxTprAt = 1; tprPending = false; apicvLeave(); tlbTagSwitch(TAG_ROOT); eptEnter(false); return; }
   setSt(OFF_VMX_IDT_VEC_INFO, 0);
   pin = st(OFF_VMX_PIN);
   proc = st(OFF_VMX_PROC);
   entryIc = ic;
   vmxApicPage = (st(OFF_VMX_PROC2) & PROC2_VIRT_APIC) ? st(OFF_VMX_APIC_ACCESS) & 0xFFFFF000 : 1;
   tprEnter();
+  apicvEnter(vmxTprAt == 1 ? 1 : vmxApicPage); // APIC-register virtualization (apicv.ts): needs the TPR shadow on
   vpidTagged = (st(OFF_VMX_PROC2) & PROC2_VPID) != 0 && (st(OFF_VMX_VPID) & 0xFFFF) != 0;
   tlbTagSwitch(vpidTagged ? st(OFF_VMX_VPID) & 0xFFFF : TAG_UNTAGGED);
   eptEnter(true);
@@ -142,10 +144,12 @@ export function vmxTprRead(): u32 {
   return load<u32>(RAM_BASE + vapic + 0x80);
 }
 /** ... a write: VTPR is stored, then TPR virtualization: below the threshold, a trap-like exit (reason 43). */
-export function vmxTprWrite(v: u32): void {
+export function vmxTprWrite(v: u32): void { vmxTprStore(vapic, v); }
+/** VTPR := `v` in the virtual-APIC page `page`, then TPR virtualization (also apicv.ts's partial TPR writes). */
+export function vmxTprStore(page: u32, v: u32): void {
   setSt(OFF_VMX_TPR_INCPU, st(OFF_VMX_TPR_INCPU) + 1);
-  codeWrite(vapic >>> 12);
-  store<u32>(RAM_BASE + vapic + 0x80, v);
+  codeWrite(page >>> 12);
+  store<u32>(RAM_BASE + page + 0x80, v);
   if (((v >>> 4) & 0xF) < tprThreshold && exitAfter == 0xFFFFFFFF) {
     setExit(VMX_EXIT_TPR_BELOW_THRESHOLD, 0, 0);
     setExitAfter(EXIT_VMEXIT);

@@ -34,6 +34,8 @@ export interface ModeOptions {
   pwc?: boolean;
   /** hw mode: large (4 MiB) EPT pages where guest RAM allows (default true) */
   eptLarge?: boolean;
+  /** hw mode: APIC-register virtualization with the TPR shadow (default true; host/hw/apicv.ts) */
+  apicv?: boolean;
   /** CPU options passed to the Machine (e.g. { jitThreshold: 0 } for the interpreter only) */
   machine?: Partial<MachineOptions>;
 }

@@ -31,7 +31,7 @@ export interface VmOptions extends CoreOptions, ModeOptions {
 
 /** Options a snapshot records to rebuild the same VM (everything JSON-able that shapes the machine). */
 function configOf(o: VmOptions, mode: string) {
-  return { mode, options: { memSize: o.memSize ?? 64 << 20, platformKind: o.platformKind, rtcStart: o.rtcStart, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, fastPaths: o.fastPaths, ...(o.npt === false ? { npt: false } : {}), ...(o.eptLarge === false ? { eptLarge: false } : {}), machine: o.machine } };
+  return { mode, options: { memSize: o.memSize ?? 64 << 20, platformKind: o.platformKind, rtcStart: o.rtcStart, closeHole: o.closeHole, translate: o.translate, maxShadows: o.maxShadows, fastPaths: o.fastPaths, ...(o.npt === false ? { npt: false } : {}), ...(o.eptLarge === false ? { eptLarge: false } : {}), ...(o.apicv === false ? { apicv: false } : {}), machine: o.machine } };
 }
 
 export class Vm extends VmCore {

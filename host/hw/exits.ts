@@ -51,6 +51,7 @@ export function handleVmExit(c: ExitContext, exit: VmExit): ExitAction {
       return null;
     case A.VMX_EXIT_INTR_WINDOW:
     case A.VMX_EXIT_EXT_INTR:
+    case A.VMX_EXIT_TPR_BELOW_THRESHOLD: // (trap-like: VTPR reached the APIC model in HwMode.handle; injection follows)
       return null; // the run loop injects before the next entry (HwMode.beforeSlice)
     case A.VMX_EXIT_TRIPLE_FAULT:
       return { exitStatus: EXIT_STATUS.TRIPLE_FAULT, stopReason: "shutdown", message: `triple fault (CPU shutdown) at eip ${hex(exit.eip)}`, exit };

@@ -32,6 +32,7 @@ import { Vmcs, reasonName } from "./vmcs.ts";
 import { Ept, HW_HOST_SIZE, IO_BITMAP_A, IO_BITMAP_B, MSR_BITMAP } from "./ept.ts";
 import { handleVmExit, internal } from "./exits.ts";
 import { HwShadowPaging } from "./shadow-paging.ts";
+import { ApicVirt } from "./apicv.ts";
 import { IOAPIC_BASE } from "../devices/ioapic.ts";
 import { LAPIC_BASE, LAPIC_SIZE } from "../devices/lapic.ts";
 
@@ -54,6 +55,9 @@ export interface HwModeOptions {
   pwc?: boolean;
   /** large (4 MiB) EPT pages where guest RAM allows (default true; false: 4 KiB EPT entries only) */
   eptLarge?: boolean;
+  /** APIC-register virtualization with the TPR shadow (default true; apicv.ts): false leaves every APIC access
+   *  to the in-CPU APIC's non-architectural answers from the shared model, as before */
+  apicv?: boolean;
 }
 
 export class HwMode implements Mode {
@@ -71,6 +75,8 @@ export class HwMode implements Mode {
   private injected = 0;
   private readonly exitsByReason: Record<string, number> = {};
   private lastProgress = -1;
+  private apicv: ApicVirt | null = null;
+  private readonly wantApicv: boolean;
   private stalled = 0;
 
   constructor(memSize: number, o: HwModeOptions, private readonly log: (m: string) => void) {
@@ -87,6 +93,7 @@ export class HwMode implements Mode {
     this.setControls();
     this.vmcs.vpid = o.vpid === false ? 0 : VPID;
     this.vmcs.pwc = o.pwc !== false && !this.shadow;
+    this.wantApicv = o.apicv !== false;
     enableStringIoBatches(this.machine); // REP INS/OUTS: one I/O exit per run of elements, as native (KVM_EXIT_IO with a count)
   }
 
@@ -124,6 +131,9 @@ export class HwMode implements Mode {
     const area = shareApic(this.platform, this.machine, this.shadow ? HW_HOST_SIZE : 0)!; // (follows the memory as RAM is backed)
     this.vmcs.set(A.OFF_VMX_APIC_ACCESS, area[(A.OFF_APIC_PAGE - A.AREA_APIC) / 4]);
     this.vmcs.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, true);
+    if (!this.wantApicv) return;
+    this.apicv = new ApicVirt(this.machine, this.vmcs, this.platform);
+    this.apicv.enable();
   }
 
   /** Guest-physical memory as the loaders write it: guest RAM sits at host-physical HW_HOST_SIZE + gpa. */
@@ -146,7 +156,7 @@ export class HwMode implements Mode {
     return boot;
   }
 
-  beforeSlice(): number { this.deliver(); return Infinity; }
+  beforeSlice(): number { this.deliver(); this.apicv?.beforeEntry(); return Infinity; }
   afterSlice(): void {}
   wakeup(): boolean { return this.platform.pic.peek() >= 0; }
 
@@ -167,6 +177,7 @@ export class HwMode implements Mode {
 
   handle(exit: Exit): ExitAction {
     const r = this.vmcs.exitReason;
+    this.apicv?.afterExit(); // (the guest's TPR writes reach the model before anything reads it)
     if (r !== A.VMX_NO_EXIT) { const n = reasonName(r); this.exitsByReason[n] = (this.exitsByReason[n] ?? 0) + 1; }
     const sp = this.shadow;
     if (sp) {
@@ -227,6 +238,7 @@ export class HwMode implements Mode {
       tlbMisses: this.vmcs.get(A.OFF_TLB_MISSES), // the CPU's TLB misses (nested: = nestedWalks; shadow: 1-D walks of 2 references)
       paging: this.shadow ? "shadow" : "nested",
       eptLarge: !this.shadow && this.ept.large,
+      apicv: this.apicv ? { pageReads: this.vmcs.get(A.OFF_VMX_APICV_READS), tprAccesses: this.vmcs.get(A.OFF_VMX_TPR_INCPU) } : null,
       ...(this.shadow ? { shadowPaging: this.shadow.statsSnapshot() } : {}),
     };
   }
@@ -241,5 +253,6 @@ export class HwMode implements Mode {
     this.injected = o.injected;
     Object.assign(this.exitsByReason, o.exitsByReason);
     if (this.shadow) this.shadow.restore((s as { shadow: Saved }).shadow);
+    this.apicv?.invalidate();
   }
 }

@@ -19,6 +19,7 @@ import { VMM_SIZE as FULL_VMM_SIZE } from "../../host/full/monitor.ts";
 import { ParaVm } from "../../host/para/vm.ts";
 import type { HwMode } from "../../host/hw/mode.ts";
 import { HW_HOST_SIZE, EPT_DIR, EPT_TABLES } from "../../host/hw/ept.ts";
+import { VAPIC_PAGE } from "../../host/hw/apicv.ts";
 import { GDT_ENTRIES, HOLE_VA, SEL, TSS_INDEX, VMM_GDT, VMM_HOLE_PT, VMM_IDT, VMM_SHARED, VMM_SIZE as PARA_VMM_SIZE } from "../../host/para/abi.ts";
 import { MemoryBackend } from "../../host/devices/index.ts";
 import { Rng } from "../diff/gen.ts";
@@ -129,6 +130,7 @@ export function hypervisorImage(vm: Vm): Uint8Array {
   const b = vm.machine.readMem(0, HW_HOST_SIZE);
   const tables = Math.ceil(((vm.mode as HwMode).guestRam) / (4 << 20));
   for (const [from, len] of [[EPT_DIR, 4096], [EPT_TABLES, tables * 4096]]) for (let i = from + 1; i < from + len; i += 4) b[i] &= ~3;
+  b.fill(0, VAPIC_PAGE, VAPIC_PAGE + 4096); // the virtual-APIC page: the guest's APIC registers (VTPR is guest-written by design)
   return b;
 }
 /** Nothing a guest does changes the hypervisor's memory, the EPT's mapping of guest RAM or the VMCS controls. */
