@@ -193,13 +193,7 @@ class Gen {
     c.op(Op.end); this.depth--;
     // the tail: store everything back and return the status; EIP = xe, xd instructions retired
     // (every register: in a loop, one written later in the block may have changed in an earlier pass)
-    for (let r = 0; r < 8; r++) if (this.used & (1 << r)) c.i32(A.STATE_BASE + A.OFF_EAX + r * 4).get(r).store(0);
-    c.i32(CTX).get(L.fl).store(A.JC_FL);
-    c.i32(CTX).get(L.lop).store(A.JC_LOP);
-    c.i32(CTX).get(L.la).store(A.JC_LA);
-    c.i32(CTX).get(L.lb).store(A.JC_LB);
-    c.i32(CTX).get(L.lr).store(A.JC_LR);
-    c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
+    this.storeBack();
     c.i32(CTX).get(L.xd).store(A.JC_COUNT);
     c.i32(CTX).get(L.xe).store(A.JC_E);
     c.get(L.xs);
@@ -605,9 +599,9 @@ class Gen {
     this.kind = UNKNOWN;
   }
 
-  /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory (the
-   *  registers the function keeps: all of them unless its only handler records are sysOp's, which use ESP alone). */
-  generic(r: Rec, i: number) {
+  /** The registers the function keeps and the lazy flags, written back to the state block (the exit tail and the
+   *  handler calls: one definition of what compiled code owes the CPU). */
+  storeBack() {
     const c = this.c;
     for (let k = 0; k < 8; k++) if (this.used & (1 << k)) c.i32(A.STATE_BASE + A.OFF_EAX + k * 4).get(k).store(0);
     c.i32(CTX).get(L.fl).store(A.JC_FL);
@@ -616,6 +610,13 @@ class Gen {
     c.i32(CTX).get(L.lb).store(A.JC_LB);
     c.i32(CTX).get(L.lr).store(A.JC_LR);
     c.i32(CTX).get(L.ltop).store(A.JC_LTOP);
+  }
+
+  /** A record the compiler does not inline: the CPU's handler runs it on the state written back to memory (the
+   *  registers the function keeps: all of them unless its only handler records are sysOp's, which use ESP alone). */
+  generic(r: Rec, i: number) {
+    const c = this.c;
+    this.storeBack();
     // the record's address relative to the block the CPU entered (abi.ts OFF_JIT_BLOCK): the bytes do not depend on
     // where the block arena put the block
     c.i32(0).load(A.STATE_BASE + A.OFF_JIT_BLOCK).i32(r.rel).op(Op.i32_add).get(L.E0).i32(r.off).op(Op.i32_add).get(L.E0).i32(r.off + r.len).op(Op.i32_add)
