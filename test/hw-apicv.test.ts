@@ -5,7 +5,7 @@
 // bytes with their disassembly, made-up VMCS settings), the in-CPU APIC's current count and EOI beside it, then hw
 // mode end to end on xv6 (exits and reads served, console identical to native).
 import { describe, it, expect } from "vitest";
-import { hwGuest, as, A } from "./hw-guest.ts";
+import { vapicGuest, as, A, APIC_PAGE as APIC, VAPIC_PAGE as VAPIC, type VapicOpt } from "./hw-guest.ts";
 import { LocalApic, LAPIC_BASE } from "../host/devices/lapic.ts";
 import { XV6, xv6Session } from "./xv6-session.ts";
 import { existsSync, readFileSync } from "node:fs";
@@ -15,26 +15,13 @@ import { runImage } from "../host/vm.ts";
 
 const HLT = 0xf4;
 const le = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-const APIC = 0xfee00000;
-const VAPIC = 0x5000; // host-physical: the hypervisor's memory below guest RAM
 const at = (off: number) => le(APIC + off);
 
-interface Opt { regVirt?: boolean; shadow?: boolean; virt?: boolean; page?: number; threshold?: number }
-function setup(code: number[], o: Opt = {}) {
-  const g = hwGuest(code, { mmio: true });
-  g.m.fillMem(VAPIC, 4096, 0);
-  // a made-up virtual-APIC page: each register holds a value that names it
-  const regs: Record<number, number> = { 0x20: 0x07000000, 0x30: 0x00050014, 0x80: 0x20, 0xd0: 0x01000000, 0xe0: 0xffffffff, 0xf0: 0x1ff,
-    0x120: 0x00000002, 0x200: 0x80000000, 0x280: 0x40, 0x300: 0x000c4500, 0x310: 0x03000000, 0x320: 0x00020030, 0x380: 0x00989680, 0x3e0: 0xb };
-  for (const [off, v] of Object.entries(regs)) g.m.write32(VAPIC + Number(off), v);
-  g.v.set(A.OFF_VMX_APIC_ACCESS, APIC);
-  g.v.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, o.virt !== false);
-  g.v.ctl(A.OFF_VMX_PROC2, A.PROC2_APIC_REG_VIRT, o.regVirt !== false);
-  g.v.ctl(A.OFF_VMX_PROC, A.PROC_TPR_SHADOW, o.shadow !== false);
-  g.v.set(A.OFF_VMX_VAPIC_PAGE, o.page ?? VAPIC);
-  g.v.set(A.OFF_VMX_TPR_THRESHOLD, o.threshold ?? 0);
-  return g;
-}
+// a made-up virtual-APIC page: each register holds a value that names it
+const REGS: Record<number, number> = { 0x20: 0x07000000, 0x30: 0x00050014, 0x80: 0x20, 0xd0: 0x01000000, 0xe0: 0xffffffff, 0xf0: 0x1ff,
+  0x120: 0x00000002, 0x200: 0x80000000, 0x280: 0x40, 0x300: 0x000c4500, 0x310: 0x03000000, 0x320: 0x00020030, 0x380: 0x00989680, 0x3e0: 0xb };
+/** APIC-register virtualization on unless `regVirt: false` */
+const setup = (code: number[], o: VapicOpt = {}) => vapicGuest(code, REGS, { ...o, regVirt: o.regVirt !== false });
 const reads = (g: ReturnType<typeof setup>) => g.v.get(A.OFF_VMX_APICV_READS);
 
 // mov eax, [fee00020] (ID) ; mov ebx, [fee00120] (ISR 1) ; mov cl, [fee00023] (ID byte 3) ;

@@ -83,3 +83,25 @@ export function vmexit(e: Exit, reason: number): Extract<Exit, { reason: "vmexit
   expect(x.vmxReason).toBe(reason);
   return x;
 }
+
+/** the APIC-access page's guest-physical address and the virtual-APIC page (host-physical: the hypervisor's memory) */
+export const APIC_PAGE = 0xfee00000;
+export const VAPIC_PAGE = 0x5000;
+export interface VapicOpt { regVirt?: boolean; shadow?: boolean; virt?: boolean; page?: number; threshold?: number }
+/**
+ * A guest-mode Machine running `code` with the APIC-access page at APIC_PAGE and a zeroed virtual-APIC page at
+ * VAPIC_PAGE holding `regs` (offset → value): "virtualize APIC accesses" and the TPR shadow on unless turned off,
+ * APIC-register virtualization only when `regVirt` (hw-tpr and hw-apicv tests).
+ */
+export function vapicGuest(code: number[], regs: Record<number, number>, o: VapicOpt = {}): HwGuest {
+  const g = hwGuest(code, { mmio: true });
+  g.m.fillMem(VAPIC_PAGE, 4096, 0);
+  for (const [off, v] of Object.entries(regs)) g.m.write32(VAPIC_PAGE + Number(off), v);
+  g.v.set(A.OFF_VMX_APIC_ACCESS, APIC_PAGE);
+  g.v.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, o.virt !== false);
+  g.v.ctl(A.OFF_VMX_PROC2, A.PROC2_APIC_REG_VIRT, o.regVirt === true);
+  g.v.ctl(A.OFF_VMX_PROC, A.PROC_TPR_SHADOW, o.shadow !== false);
+  g.v.set(A.OFF_VMX_VAPIC_PAGE, o.page ?? VAPIC_PAGE);
+  g.v.set(A.OFF_VMX_TPR_THRESHOLD, o.threshold ?? 0);
+  return g;
+}

@@ -4,27 +4,15 @@
 // threshold is a trap-like exit with reason 43, and so is VM entry with VTPR already below it. Each control on and
 // off. Bare Machine in guest mode (test/hw-guest.ts), raw instruction bytes with their disassembly.
 import { describe, it, expect } from "vitest";
-import { hwGuest, as, vmexit, A, CODE, HANDLER } from "./hw-guest.ts";
+import { hwGuest, vapicGuest, as, vmexit, A, CODE, HANDLER, APIC_PAGE as APIC, VAPIC_PAGE as VAPIC, type VapicOpt } from "./hw-guest.ts";
 
 const HLT = 0xf4;
 const le = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-const APIC = 0xfee00000;
 const TPR = APIC + 0x80;
-const VAPIC = 0x5000; // host-physical, the hypervisor's memory (below HW_HOST_SIZE)
 const READ = [0x8b, 0x1d, ...le(TPR)]; // mov ebx, [fee00080]
 const write = (v: number) => [0xc7, 0x05, ...le(TPR), ...le(v)]; // mov dword [fee00080], v  (10 bytes)
 
-function setup(code: number[], o: { shadow?: boolean; virt?: boolean; threshold?: number; vtpr?: number; page?: number } = {}) {
-  const g = hwGuest(code, { mmio: true });
-  g.m.fillMem(VAPIC, 4096, 0);
-  g.m.write32(VAPIC + 0x80, o.vtpr ?? 0x20);
-  g.v.set(A.OFF_VMX_APIC_ACCESS, APIC);
-  g.v.ctl(A.OFF_VMX_PROC2, A.PROC2_VIRT_APIC, o.virt !== false);
-  g.v.ctl(A.OFF_VMX_PROC, A.PROC_TPR_SHADOW, o.shadow !== false);
-  g.v.set(A.OFF_VMX_VAPIC_PAGE, o.page ?? VAPIC);
-  g.v.set(A.OFF_VMX_TPR_THRESHOLD, o.threshold ?? 0);
-  return g;
-}
+const setup = (code: number[], o: VapicOpt & { vtpr?: number } = {}) => vapicGuest(code, { 0x80: o.vtpr ?? 0x20 }, o);
 const served = (g: ReturnType<typeof setup>) => g.v.get(A.OFF_VMX_TPR_INCPU);
 
 describe("TPR reads and writes at the APIC-access page", () => {
