@@ -41,25 +41,24 @@ function decodeBuffer(at: u32, out: u32): void {
 
 /** The DEC_* record at `out` from the decoder's own record at `src` (a predecoded block's, TMP_REC or SCRATCH). */
 function recordOut(src: u32, out: u32): void {
-  const SCRATCH = src;
-  const op = <u32>load<u16>(SCRATCH);
-  const pfx = <u32>load<u8>(SCRATCH, 3);
-  const sc = <u32>load<u8>(SCRATCH, 7);
+  const op = <u32>load<u16>(src);
+  const pfx = <u32>load<u8>(src, 3);
+  const sc = <u32>load<u8>(src, 7);
   const ovr = (pfx >> 4) & 7;
   store<u32>(out, 1, DEC_VALID);
   store<u32>(out, op, DEC_OP);
-  store<u32>(out, <u32>load<u8>(SCRATCH, 2), DEC_LEN);
+  store<u32>(out, <u32>load<u8>(src, 2), DEC_LEN);
   store<u32>(out, pfx, DEC_PFX);
-  store<u32>(out, <u32>load<u8>(SCRATCH, 4), DEC_MODRM);
-  store<u32>(out, <u32>load<u8>(SCRATCH, 20), DEC_MEM);
-  store<u32>(out, <u32>load<u8>(SCRATCH, 5), DEC_BASE);
-  store<u32>(out, <u32>load<u8>(SCRATCH, 6), DEC_INDEX);
+  store<u32>(out, <u32>load<u8>(src, 4), DEC_MODRM);
+  store<u32>(out, <u32>load<u8>(src, 20), DEC_MEM);
+  store<u32>(out, <u32>load<u8>(src, 5), DEC_BASE);
+  store<u32>(out, <u32>load<u8>(src, 6), DEC_INDEX);
   store<u32>(out, sc & 3, DEC_SCALE);
   store<u32>(out, ovr ? ovr - 1 : sc >> 4, DEC_SEG);
   // moffs forms: the fast-form classifier moves the offset into disp for A1/A3 only; report it for all four
-  store<u32>(out, op >= 0xA0 && op <= 0xA3 ? load<u32>(SCRATCH, 12) : load<u32>(SCRATCH, 8), DEC_DISP);
-  store<u32>(out, load<u32>(SCRATCH, 12), DEC_IMM1);
-  store<u32>(out, load<u32>(SCRATCH, 16), DEC_IMM2);
+  store<u32>(out, op >= 0xA0 && op <= 0xA3 ? load<u32>(src, 12) : load<u32>(src, 8), DEC_DISP);
+  store<u32>(out, load<u32>(src, 12), DEC_IMM1);
+  store<u32>(out, load<u32>(src, 16), DEC_IMM2);
   store<u32>(out, op < 0x200 && (opFlags(op) & OPF_M) ? 1 : 0, DEC_HAS_MODRM);
 }
 
