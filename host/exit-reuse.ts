@@ -9,11 +9,34 @@ import type { DecodedInsn, Exit, IoQualification, CrQualification, DrQualificati
 
 const CR_ACCESS = ["mov-to", "mov-from", "clts", "lmsw"] as const;
 
-const newInsn = (): DecodedInsn => ({
+export const newInsn = (): DecodedInsn => ({
   addr: 0, len: 0, op: 0, opsize16: false, addrsize16: false, seg: -1, segment: 0, rep: 0, lock: false, hasModrm: false,
   mod: 0, reg: 0, rm: 0, mem: false, base: -1, index: -1, scale: 1, disp: 0, imm: 0, imm2: 0,
 });
-const newIo = (): IoQualification => ({ port: 0, size: 1, in: false, string: false, rep: false, count: 0, immediate: false });
+export const newIo = (): IoQualification => ({ port: 0, size: 1, in: false, string: false, rep: false, count: 0, immediate: false });
+
+/** The decoder's DEC_* record at STATE offset `off` (the STATE block as words `w`) into `d`: Machine.decode and
+ *  every exit's instruction, fresh or reused, read it here. */
+export function readDecoded(w: Uint32Array, off: number, addr: number, d: DecodedInsn): DecodedInsn {
+  const o = off >>> 2;
+  const op = w[o + (A.DEC_OP >>> 2)], pfx = w[o + (A.DEC_PFX >>> 2)], modrm = w[o + (A.DEC_MODRM >>> 2)], mem = w[o + (A.DEC_MEM >>> 2)] !== 0;
+  const base = w[o + (A.DEC_BASE >>> 2)], index = w[o + (A.DEC_INDEX >>> 2)], ovr = (pfx >> 4) & 7;
+  d.addr = addr; d.len = w[o + (A.DEC_LEN >>> 2)];
+  d.op = op === A.DEC_OP_UD ? -1 : op === A.DEC_OP_GP ? -2 : op >= 0x100 ? 0x0f00 | (op & 0xff) : op;
+  d.opsize16 = (pfx & A.DPFX_O16) !== 0; d.addrsize16 = (pfx & A.DPFX_A16) !== 0; d.seg = ovr ? ovr - 1 : -1;
+  d.segment = w[o + (A.DEC_SEG >>> 2)]; d.rep = pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0; d.lock = (pfx & A.DPFX_LOCK) !== 0;
+  d.hasModrm = w[o + (A.DEC_HAS_MODRM >>> 2)] !== 0; d.mod = modrm >> 6; d.reg = (modrm >> 3) & 7; d.rm = modrm & 7; d.mem = mem;
+  d.base = mem && base < 8 ? base : -1; d.index = mem && index < 8 ? index : -1; d.scale = 1 << w[o + (A.DEC_SCALE >>> 2)];
+  d.disp = w[o + (A.DEC_DISP >>> 2)] | 0; d.imm = w[o + (A.DEC_IMM1 >>> 2)]; d.imm2 = w[o + (A.DEC_IMM2 >>> 2)];
+  return d;
+}
+/** The I/O exit qualification (OFF_EXIT_QUAL, OFF_EXIT_IO_COUNT) into `q`. */
+export function readIoQual(w: Uint32Array, q: IoQualification): IoQualification {
+  const v = w[A.OFF_EXIT_QUAL >>> 2], size = (v & 7) + 1;
+  q.port = v >>> 16; q.size = size === 1 || size === 2 ? size : 4; q.in = (v & A.QIO_IN) !== 0; q.string = (v & A.QIO_STRING) !== 0;
+  q.rep = (v & A.QIO_REP) !== 0; q.count = w[A.OFF_EXIT_IO_COUNT >>> 2]; q.immediate = (v & A.QIO_IMM) !== 0;
+  return q;
+}
 
 /** One object per exit shape, filled in place. */
 export class ReusedExits {
@@ -73,28 +96,12 @@ export class ReusedExits {
     }
   }
 
-  /** OFF_EXIT_INSN into the reused instruction (Machine.readInsn's fields) */
+  /** OFF_EXIT_INSN into the reused instruction */
   private exitInsn(w: Uint32Array): DecodedInsn | undefined {
-    const o = A.OFF_EXIT_INSN >>> 2;
-    if (!w[o + (A.DEC_VALID >>> 2)]) return undefined;
-    const d = this.insn;
-    const op = w[o + (A.DEC_OP >>> 2)], pfx = w[o + (A.DEC_PFX >>> 2)], modrm = w[o + (A.DEC_MODRM >>> 2)], mem = w[o + (A.DEC_MEM >>> 2)] !== 0;
-    const base = w[o + (A.DEC_BASE >>> 2)], index = w[o + (A.DEC_INDEX >>> 2)], ovr = (pfx >> 4) & 7;
-    d.addr = w[A.OFF_EXIT_EIP >>> 2]; d.len = w[o + (A.DEC_LEN >>> 2)];
-    d.op = op === A.DEC_OP_UD ? -1 : op === A.DEC_OP_GP ? -2 : op >= 0x100 ? 0x0f00 | (op & 0xff) : op;
-    d.opsize16 = (pfx & A.DPFX_O16) !== 0; d.addrsize16 = (pfx & A.DPFX_A16) !== 0; d.seg = ovr ? ovr - 1 : -1;
-    d.segment = w[o + (A.DEC_SEG >>> 2)]; d.rep = pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0; d.lock = (pfx & A.DPFX_LOCK) !== 0;
-    d.hasModrm = w[o + (A.DEC_HAS_MODRM >>> 2)] !== 0; d.mod = modrm >> 6; d.reg = (modrm >> 3) & 7; d.rm = modrm & 7; d.mem = mem;
-    d.base = mem && base < 8 ? base : -1; d.index = mem && index < 8 ? index : -1; d.scale = 1 << w[o + (A.DEC_SCALE >>> 2)];
-    d.disp = w[o + (A.DEC_DISP >>> 2)] | 0; d.imm = w[o + (A.DEC_IMM1 >>> 2)]; d.imm2 = w[o + (A.DEC_IMM2 >>> 2)];
-    return d;
+    if (!w[(A.OFF_EXIT_INSN + A.DEC_VALID) >>> 2]) return undefined;
+    return readDecoded(w, A.OFF_EXIT_INSN, w[A.OFF_EXIT_EIP >>> 2], this.insn);
   }
-  private ioQual(w: Uint32Array, q: IoQualification): IoQualification {
-    const v = w[A.OFF_EXIT_QUAL >>> 2], size = (v & 7) + 1;
-    q.port = v >>> 16; q.size = size === 1 || size === 2 ? size : 4; q.in = (v & A.QIO_IN) !== 0; q.string = (v & A.QIO_STRING) !== 0;
-    q.rep = (v & A.QIO_REP) !== 0; q.count = w[A.OFF_EXIT_IO_COUNT >>> 2]; q.immediate = (v & A.QIO_IMM) !== 0;
-    return q;
-  }
+  private ioQual(w: Uint32Array, q: IoQualification): IoQualification { return readIoQual(w, q); }
   private crQual(w: Uint32Array): CrQualification {
     const q = w[A.OFF_EXIT_QUAL >>> 2], t = (q >> 4) & 3, c = this.cr;
     c.cr = q & 15; c.access = CR_ACCESS[t];

@@ -27,7 +27,7 @@ export { EXIT_NAMES } from "./exit-types.ts";
 export type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
 import type { ExitName, DecodedInsn, IoQualification, CrQualification, DrQualification, Exit } from "./exit-types.ts";
 import { EXIT_NAMES } from "./exit-types.ts";
-import { ReusedExits } from "./exit-reuse.ts";
+import { ReusedExits, readDecoded, readIoQual, newInsn, newIo } from "./exit-reuse.ts";
 
 export interface MachineOptions {
   /** guest RAM in bytes (multiple of 4 KiB); default 64 MiB */
@@ -387,20 +387,8 @@ export class Machine {
       ruleFault(this.cpu.stackRoomCheck(limit >>> 0, sp >>> 0, frame, errSel, big ? 1 : 0)),
     taskTargetCheck: (sel, lo, hi, wantBusy) => ruleFault(this.cpu.taskTargetCheck(sel, lo >>> 0, hi >>> 0, wantBusy ? 1 : 0)),
   };
-  private readInsn(off: number, addr: number): DecodedInsn {
-    const w = this.sw, o = off >>> 2;
-    const op = w[o + (A.DEC_OP >>> 2)], pfx = w[o + (A.DEC_PFX >>> 2)], modrm = w[o + (A.DEC_MODRM >>> 2)], mem = w[o + (A.DEC_MEM >>> 2)] !== 0;
-    const base = w[o + (A.DEC_BASE >>> 2)], index = w[o + (A.DEC_INDEX >>> 2)], ovr = (pfx >> 4) & 7;
-    return {
-      addr, len: w[o + (A.DEC_LEN >>> 2)],
-      op: op === A.DEC_OP_UD ? -1 : op === A.DEC_OP_GP ? -2 : op >= 0x100 ? 0x0f00 | (op & 0xff) : op,
-      opsize16: (pfx & A.DPFX_O16) !== 0, addrsize16: (pfx & A.DPFX_A16) !== 0, seg: ovr ? ovr - 1 : -1,
-      segment: w[o + (A.DEC_SEG >>> 2)], rep: pfx & A.DPFX_REP ? 0xf3 : pfx & A.DPFX_REPNE ? 0xf2 : 0, lock: (pfx & A.DPFX_LOCK) !== 0,
-      hasModrm: w[o + (A.DEC_HAS_MODRM >>> 2)] !== 0, mod: modrm >> 6, reg: (modrm >> 3) & 7, rm: modrm & 7, mem,
-      base: mem && base < 8 ? base : -1, index: mem && index < 8 ? index : -1, scale: 1 << w[o + (A.DEC_SCALE >>> 2)],
-      disp: w[o + (A.DEC_DISP >>> 2)] | 0, imm: w[o + (A.DEC_IMM1 >>> 2)], imm2: w[o + (A.DEC_IMM2 >>> 2)],
-    };
-  }
+  private readInsn(off: number, addr: number): DecodedInsn { return readDecoded(this.sw, off, addr, newInsn()); }
+
 
   // ---- raw state block access ----
   private ld32(off: number): number { return this.sw[off >>> 2]; } // (every OFF_* is 4-aligned: abi.test.ts)
@@ -618,14 +606,8 @@ export class Machine {
     if (!this.ld32(A.OFF_EXIT_INSN + A.DEC_VALID)) return undefined;
     return this.readInsn(A.OFF_EXIT_INSN, this.ld32(A.OFF_EXIT_EIP));
   }
-  private ioQual(): IoQualification {
-    const q = this.ld32(A.OFF_EXIT_QUAL);
-    const size = (q & 7) + 1;
-    return {
-      port: q >>> 16, size: size === 1 || size === 2 ? size : 4, in: (q & A.QIO_IN) !== 0, string: (q & A.QIO_STRING) !== 0,
-      rep: (q & A.QIO_REP) !== 0, count: this.ld32(A.OFF_EXIT_IO_COUNT), immediate: (q & A.QIO_IMM) !== 0,
-    };
-  }
+  private ioQual(): IoQualification { return readIoQual(this.sw, newIo()); }
+
   private crQual(): CrQualification {
     const q = this.ld32(A.OFF_EXIT_QUAL);
     const t = (q >> 4) & 3;
